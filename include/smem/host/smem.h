@@ -1,0 +1,102 @@
+/*
+ * memfabric (libsmem): common calls. Names and values follow the seed
+ * system's smem.h; differences are listed in docs/API.md.
+ *
+ * Thread rules: every call is safe from any thread. Error messages are per
+ * thread (smem_get_last_err_msg).
+ */
+#ifndef SMEM_HOST_SMEM_H
+#define SMEM_HOST_SMEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes (0 ok, negative errors). The seed's values, then ours below -2100. */
+#define SMEM_SUCCESS 0
+#define SMEM_ERR_ERROR (-1)
+#define SMEM_ERR_INVALID_PARAM (-2000)
+#define SMEM_ERR_MALLOC_FAILED (-2001)
+#define SMEM_ERR_NEW_OBJECT_FAILED (-2002)
+#define SMEM_ERR_NOT_STARTED (-2003)
+#define SMEM_ERR_TIMEOUT (-2004)
+#define SMEM_ERR_REPEAT_CALL (-2005)
+#define SMEM_ERR_DUPLICATED_OBJECT (-2006)
+#define SMEM_ERR_OBJECT_NOT_EXISTS (-2007)
+#define SMEM_ERR_NOT_INITIALIZED (-2008)
+#define SMEM_ERR_RESOURCE_IN_USE (-2009)
+#define SMEM_ERR_RECONNECT (-2010)
+#define SMEM_ERR_ADDR_CONFLICT (-2101)
+#define SMEM_ERR_PEER_GONE (-2102)
+#define SMEM_ERR_OUT_OF_RANGE (-2103)
+#define SMEM_ERR_UNSUPPORTED (-2104)
+#define SMEM_ERR_PROTOCOL (-2105)
+#define SMEM_ERR_CONN_FAILED (-2106)
+#define SMEM_ERR_TLS (-2107)
+#define SMEM_ERR_CAS_MISMATCH (-2108)
+#define SMEM_ERR_TOO_LARGE (-2109)
+#define SMEM_ERR_FULL (-2110)
+#define SMEM_ERR_EXITING (-2111)
+#define SMEM_ERR_CONFIG (-2112)
+#define SMEM_ERR_IO (-2113)
+
+/* Log levels for smem_set_log_level and the external logger. */
+#define SMEM_LOG_DEBUG 0
+#define SMEM_LOG_INFO 1
+#define SMEM_LOG_WARN 2
+#define SMEM_LOG_ERROR 3
+
+/* Initialise the library (idempotent; flags reserved, must be 0). */
+int32_t smem_init(uint32_t flags);
+/* Stops config stores started by smem_create_config_store and releases global state. */
+void smem_uninit(void);
+
+/* Route the library's log lines to func(level, msg); NULL is rejected (seed behaviour). */
+int32_t smem_set_extern_logger(void (*func)(int level, const char *msg));
+/* 0 debug .. 3 error; 4 turns logging off. Default: 3 (or SMEM_LOG_LEVEL from the environment). */
+int32_t smem_set_log_level(int level);
+
+/* The calling thread's last error message ("" when none). */
+const char *smem_get_last_err_msg(void);
+const char *smem_get_and_clear_last_err_msg(void);
+/* Short description of a status code. */
+const char *smem_strerror(int32_t status);
+
+/*
+ * Start a config store server inside this process on "tcp://ip:port",
+ * "tcp://[v6]:port" or "unix:///path". It serves until smem_uninit (or
+ * smem_destroy_config_store). Uses the TLS settings given before the call.
+ */
+int32_t smem_create_config_store(const char *store_url);
+/* Ours: stop a store started by smem_create_config_store (SMEM_ERR_OBJECT_NOT_EXISTS if none on that URL). */
+int32_t smem_destroy_config_store(const char *store_url);
+
+/*
+ * TLS for the config store (servers started after the call and clients of
+ * later smem_bm/shm/trans inits). tls_info: "key:value" pairs separated by
+ * ';' or newlines: tlsCaPath (CA bundle), tlsCrlPath (optional CRL), tlsCert
+ * (certificate), tlsPk (private key), tlsPkPwd (optional file holding the key
+ * password). enable=false turns TLS off and ignores tls_info.
+ */
+int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, uint32_t tls_info_len);
+
+/* Decrypts an encrypted key password: writes the plain text and its length (in: capacity). */
+typedef int (*smem_decrypt_handler)(const char *cipher_text, size_t cipher_text_len, char *plain_text,
+                                    size_t *plain_text_len);
+
+/*
+ * Private key (PEM text) and its password for the config store's TLS, in
+ * memory rather than in files. When h is not NULL the password is passed
+ * through it before use. pk_pw may be NULL for an unencrypted key.
+ */
+int32_t smem_set_config_store_tls_key(const char *tls_pk, uint32_t tls_pk_len, const char *tls_pk_pw,
+                                      uint32_t tls_pk_pw_len, smem_decrypt_handler h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite: installs packages, then builds and runs
+#   1. the default build (RelWithDebInfo) with ctest: unit, integration, smoke benchmarks,
+#      fuzz targets in replay mode;
+#   2. the ASan+UBSan build with the same ctest suite;
+#   3. the libFuzzer build (clang), each fuzz target for SMEM_FUZZ_SECONDS (default 20 s).
+# Exits non-zero if any step fails. Usage: scripts/test.sh [default|asan|fuzz]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+jobs=$(nproc)
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(default asan fuzz)
+fuzz_secs=${SMEM_FUZZ_SECONDS:-20}
+status=0
+
+run_stage() {
+    local name=$1 dir=$2; shift 2
+    echo "=== $name: configure and build ($dir) ==="
+    cmake -S . -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j"$jobs" >/dev/null
+    echo "=== $name: ctest ==="
+    if ! (cd "$dir" && ctest --output-on-failure -j1 --timeout 600); then
+        echo "=== $name: FAILED ==="
+        status=1
+    fi
+}
+
+for s in "${stages[@]}"; do
+    case "$s" in
+    default) run_stage default build -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+    asan)
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        run_stage asan build-asan -DCMAKE_BUILD_TYPE=Debug -DSMEM_SANITIZE=ON
+        unset ASAN_OPTIONS UBSAN_OPTIONS ;;
+    fuzz)
+        run_stage fuzz build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSMEM_FUZZ=ON \
+            -DSMEM_SANITIZE=ON -DSMEM_BUILD_BENCH=OFF -DSMEM_FUZZ_SECONDS="$fuzz_secs" ;;
+    *) echo "unknown stage $s (default|asan|fuzz)" >&2; exit 2 ;;
+    esac
+done
+exit $status

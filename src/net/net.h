@@ -1,0 +1,169 @@
+/*
+ * src/net: the control plane. Framed messages (net_proto.h) over TCP (IPv4,
+ * IPv6) and UNIX sockets, driven by an epoll event loop, with optional TLS 1.3
+ * (OpenSSL, mutual authentication), and a request/response client (net_rpc)
+ * with ids, per-request timeouts, keepalive and reconnect with backoff.
+ *
+ * Threads: a net_loop_t owns one thread; every socket, every TLS object and
+ * every callback of the connections it owns run on that thread (TLS objects
+ * are never touched from two threads). net_conn_send, net_conn_close,
+ * net_loop_post and the net_rpc_* calls are safe from any thread; they hand
+ * work to the loop thread. Callbacks must not block (no net_rpc_call from a
+ * callback of the same loop).
+ *
+ * URLs: "tcp://1.2.3.4:5000", "tcp://[::1]:5000", "tcp://localhost:5000",
+ * "unix:///path/to/sock", "unix://@name" (abstract). Port 0 binds an
+ * ephemeral port (see net_listener_port).
+ */
+#ifndef NET_H
+#define NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "net/net_proto.h"
+
+/* ---------- addresses ---------- */
+typedef struct net_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int family;      /* AF_INET, AF_INET6, AF_UNIX */
+    char text[160];  /* canonical URL form, for logs */
+} net_addr_t;
+
+int32_t net_addr_parse(const char *url, net_addr_t *out);
+
+/* ---------- TLS ---------- */
+typedef int (*net_decrypt_cb_t)(const char *cipher, size_t cipher_len, char *plain, size_t *plain_len);
+
+typedef struct net_tls_opts {
+    bool enable;
+    char ca_path[256];       /* CA bundle that peers' certificates must chain to */
+    char crl_path[256];      /* optional CRL (PEM); revoked peers are refused */
+    char cert_path[256];     /* this side's certificate (PEM) */
+    char key_path[256];      /* this side's private key (PEM), maybe encrypted */
+    char key_pass_path[256]; /* optional file with the key password (maybe encrypted) */
+    const char *key_pem;     /* alternative to key_path: key in memory (not copied past create) */
+    size_t key_pem_len;
+    const char *key_pass;    /* alternative to key_pass_path: password bytes (maybe encrypted) */
+    size_t key_pass_len;
+    net_decrypt_cb_t decrypt; /* when set, the password is decrypted by it before use */
+    bool verify_peer;         /* mutual auth: require and verify the peer's certificate (default true) */
+} net_tls_opts_t;
+
+typedef struct net_tls net_tls_t;
+
+void net_tls_opts_init(net_tls_opts_t *o); /* zeroes, verify_peer = true */
+/* Builds an SSL_CTX (TLS 1.3 only). Errors name the file that failed. */
+int32_t net_tls_create(const net_tls_opts_t *opts, bool server, net_tls_t **out);
+void net_tls_destroy(net_tls_t *tls);
+
+/* ---------- loop, listeners, connections ---------- */
+typedef struct net_loop net_loop_t;
+typedef struct net_conn net_conn_t;
+typedef struct net_listener net_listener_t;
+
+typedef struct net_conn_cbs {
+    /* Connection is ready (accepted and, with TLS, handshake done). Optional. */
+    void (*on_open)(net_conn_t *c, void *arg);
+    /* One complete frame; body is valid only during the call. */
+    void (*on_frame)(net_conn_t *c, const net_frame_hdr_t *hdr, const uint8_t *body, void *arg);
+    /* Called exactly once when the connection is gone; reason is a status code
+     * (SMEM_PEER_GONE for an orderly close by the peer, SMEM_PROTOCOL, SMEM_TIMEOUT,
+     * SMEM_TLS, SMEM_IO, or SMEM_OK for a local net_conn_close).
+     * Added note: only for connections that reached on_open; a failed
+     * net_connect reports through its return value, a rejected accepted
+     * connection (bad TLS peer) through a WARN log. */
+    void (*on_close)(net_conn_t *c, int32_t reason, void *arg);
+    void *arg;
+} net_conn_cbs_t;
+
+typedef struct net_opts {
+    uint32_t max_frame;            /* max body bytes accepted (default 16 MiB) */
+    uint32_t frame_timeout_ms;     /* a frame once started must complete within this (default 10000; 0 = no limit) */
+    uint32_t handshake_timeout_ms; /* TLS handshake limit (default 5000; 0 = no limit) */
+    uint32_t idle_timeout_ms;      /* close a connection silent for this long; 0 = never */
+    uint64_t max_outq_bytes;       /* queued-but-unsent limit per connection; over it send fails (default 256 MiB) */
+    net_tls_t *tls;                /* NULL: plain sockets. Not owned. */
+} net_opts_t;
+
+void net_opts_init(net_opts_t *o); /* defaults above */
+
+net_loop_t *net_loop_create(const char *name); /* starts the loop thread; NULL on failure (err set) */
+void net_loop_destroy(net_loop_t *loop);        /* closes everything (on_close fires), joins the thread */
+/* Added note: destroy also frees the loop's listeners, so call
+ * net_listener_close before it, never after. Not callable from the loop thread. */
+bool net_loop_in_thread(const net_loop_t *loop);
+/* Run fn(arg) on the loop thread soon. */
+int32_t net_loop_post(net_loop_t *loop, void (*fn)(void *arg), void *arg);
+
+typedef struct net_timer net_timer_t;
+/* Periodic timer on the loop thread, first fire after period_ms. */
+int32_t net_timer_add(net_loop_t *loop, uint32_t period_ms, void (*fn)(void *arg), void *arg, net_timer_t **out);
+void net_timer_cancel(net_timer_t *t); /* safe from any thread; fn will not run after it returns */
+
+int32_t net_listen(net_loop_t *loop, const char *url, const net_opts_t *opts, const net_conn_cbs_t *cbs,
+                   net_listener_t **out);
+uint16_t net_listener_port(const net_listener_t *l); /* bound TCP port (useful with port 0) */
+void net_listener_close(net_listener_t *l);           /* stops accepting; existing conns stay */
+
+/* Blocking connect (and TLS handshake) within timeout_ms. The returned
+ * connection holds one reference for the caller (release with net_conn_put). */
+int32_t net_connect(net_loop_t *loop, const char *url, const net_opts_t *opts, const net_conn_cbs_t *cbs,
+                    uint32_t timeout_ms, net_conn_t **out);
+
+/* Queue one frame (header fields magic/version/body_len are filled in). Copies body. */
+int32_t net_conn_send(net_conn_t *c, const net_frame_hdr_t *hdr, const void *body, uint32_t len);
+/* Same, body gathered from several pieces. */
+int32_t net_conn_sendv(net_conn_t *c, const net_frame_hdr_t *hdr, const struct iovec *iov, int iovcnt);
+void net_conn_close(net_conn_t *c); /* asynchronous; on_close follows on the loop thread */
+void net_conn_get(net_conn_t *c);
+void net_conn_put(net_conn_t *c);
+void net_conn_set_ctx(net_conn_t *c, void *ctx);
+void *net_conn_get_ctx(const net_conn_t *c);
+const char *net_conn_peer(const net_conn_t *c); /* "1.2.3.4:5678", "[::1]:5", "unix" */
+uint64_t net_conn_id(const net_conn_t *c);      /* unique per process */
+
+/* ---------- request/response client ---------- */
+typedef struct net_rpc net_rpc_t;
+
+typedef struct net_rpc_opts {
+    net_opts_t net;
+    uint32_t connect_timeout_ms; /* first connect: retry with backoff until this (default 10000) */
+    uint32_t backoff_init_ms;    /* default 50 */
+    uint32_t backoff_max_ms;     /* default 2000 */
+    uint32_t reconnect_timeout_ms; /* after a loss, keep retrying this long, then fail calls (default 30000) */
+    uint32_t heartbeat_ms;       /* PING interval; 0 = off (default 1000) */
+    /* Server push (NET_FLAG_PUSH frames), on the loop thread. */
+    void (*on_push)(void *arg, uint16_t type, const uint8_t *body, uint32_t len);
+    /* After a successful reconnect, on a helper thread (may call net_rpc_call);
+     * a non-zero return drops the connection and retries. */
+    int32_t (*on_reconnect)(net_rpc_t *rpc, void *arg);
+    /* The connection was lost (on the loop thread). */
+    void (*on_disconnect)(void *arg, int32_t reason);
+    void *arg;
+} net_rpc_opts_t;
+
+void net_rpc_opts_init(net_rpc_opts_t *o);
+int32_t net_rpc_create(const char *url, const net_rpc_opts_t *opts, net_rpc_t **out);
+void net_rpc_destroy(net_rpc_t *rpc); /* fails pending calls with SMEM_NOT_STARTED */
+
+/*
+ * Send a request and wait for its response up to timeout_ms. On return 0 the
+ * server's status is in *status and its body in *resp (malloc'd, caller frees;
+ * NULL when empty). Errors: SMEM_TIMEOUT, SMEM_CONN_FAILED/SMEM_RECONNECT when
+ * the link was lost with the request outstanding (it is not resent), SMEM_TOO_LARGE.
+ * Added note: SMEM_CONN_FAILED also when no link came back within timeout_ms
+ * (or at once after reconnect_timeout_ms of failed redials); SMEM_INVALID_PARAM
+ * from the client's own callbacks (on_push, on_disconnect), which would deadlock.
+ */
+int32_t net_rpc_call(net_rpc_t *rpc, uint16_t type, const void *body, uint32_t len, uint32_t timeout_ms,
+                     int32_t *status, uint8_t **resp, uint32_t *resp_len);
+int32_t net_rpc_callv(net_rpc_t *rpc, uint16_t type, const struct iovec *iov, int iovcnt, uint32_t timeout_ms,
+                      int32_t *status, uint8_t **resp, uint32_t *resp_len);
+bool net_rpc_connected(const net_rpc_t *rpc);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * TLS 1.3 contexts (OpenSSL 3). A net_tls_t wraps one SSL_CTX, built once
+ * and shared by every connection that uses it (SSL_CTX is thread-safe for
+ * SSL_new); each connection's SSL object lives on its loop thread only.
+ * Private keys may be encrypted; the password comes from a file or memory and
+ * may itself be encrypted, in which case the application's decrypt callback
+ * turns it into plain text just before use and we wipe it right after.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net_int.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+#define NET_TLS_FILE_MAX (1u << 20) /* keys, passwords: anything larger is not what we expect */
+#define NET_TLS_PASS_MAX 1024u
+
+void net_tls_opts_init(net_tls_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->verify_peer = true;
+}
+
+/* The oldest error in this thread's OpenSSL queue, as text; clears the queue. */
+static const char *net_tls_errstr(char *buf, size_t cap)
+{
+    unsigned long e = ERR_get_error();
+    if (e == 0) {
+        snprintf(buf, cap, "unknown OpenSSL error");
+    } else {
+        ERR_error_string_n(e, buf, cap);
+    }
+    ERR_clear_error();
+    return buf;
+}
+
+void net_tls_describe(SSL *ssl, int ret, int ssl_err, char *buf, size_t cap)
+{
+    char ebuf[160];
+    unsigned long e = ERR_get_error();
+    if (e != 0) {
+        ERR_error_string_n(e, ebuf, sizeof(ebuf));
+    } else if (ssl_err == SSL_ERROR_SYSCALL) {
+        snprintf(ebuf, sizeof(ebuf), "%s", ret == 0 || errno == 0 ? "unexpected EOF" : strerror(errno));
+    } else {
+        snprintf(ebuf, sizeof(ebuf), "SSL error %d", ssl_err);
+    }
+    long vr = SSL_get_verify_result(ssl);
+    if (vr != X509_V_OK) {
+        snprintf(buf, cap, "%s (certificate: %s)", ebuf, X509_verify_cert_error_string(vr));
+    } else {
+        snprintf(buf, cap, "%s", ebuf);
+    }
+    ERR_clear_error();
+}
+
+/* Read a whole file; *out is malloc'd (NUL-terminated) and freed by the caller. */
+static int32_t net_tls_read_file(const char *what, const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return util_err_set(SMEM_TLS, "cannot open %s '%s': %s", what, path, strerror(errno));
+    }
+    char *buf = malloc(NET_TLS_FILE_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return util_err_set(SMEM_MALLOC_FAILED, "cannot allocate a buffer for %s '%s'", what, path);
+    }
+    size_t n = fread(buf, 1, NET_TLS_FILE_MAX + 1, f);
+    int rd_err = ferror(f);
+    fclose(f);
+    if (rd_err || n > NET_TLS_FILE_MAX) {
+        OPENSSL_cleanse(buf, NET_TLS_FILE_MAX + 1);
+        free(buf);
+        return util_err_set(SMEM_TLS, "cannot read %s '%s' (%s)", what, path,
+                            rd_err ? "read error" : "larger than 1 MiB");
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return SMEM_OK;
+}
+
+/* The key password in plain text into pw (cap bytes); *pw_len 0 when none. */
+static int32_t net_tls_password(const net_tls_opts_t *o, char *pw, size_t cap, size_t *pw_len)
+{
+    char *file_buf = NULL;
+    const char *raw = NULL;
+    size_t raw_len = 0;
+    int32_t rc = SMEM_OK;
+    *pw_len = 0;
+    if (o->key_pass != NULL) {
+        raw = o->key_pass;
+        raw_len = o->key_pass_len;
+    } else if (o->key_pass_path[0] != '\0') {
+        rc = net_tls_read_file("key password file", o->key_pass_path, &file_buf, &raw_len);
+        if (rc != SMEM_OK) {
+            return rc;
+        }
+        while (raw_len > 0 && (file_buf[raw_len - 1] == '\n' || file_buf[raw_len - 1] == '\r')) {
+            raw_len--; /* a password file written by `echo` ends with a newline that is not part of it */
+        }
+        raw = file_buf;
+    } else {
+        return SMEM_OK;
+    }
+    if (o->decrypt != NULL) {
+        size_t plen = cap - 1;
+        int drc = o->decrypt(raw, raw_len, pw, &plen);
+        if (drc != 0 || plen >= cap) {
+            rc = util_err_set(SMEM_TLS, "key password decrypt callback failed (returned %d, %zu bytes)", drc, plen);
+            goto wipe;
+        }
+        *pw_len = plen;
+    } else {
+        if (raw_len >= cap) {
+            rc = util_err_set(SMEM_TLS, "key password is %zu bytes, max %zu", raw_len, cap - 1);
+            goto wipe;
+        }
+        memcpy(pw, raw, raw_len);
+        *pw_len = raw_len;
+    }
+wipe:
+    if (file_buf != NULL) {
+        OPENSSL_cleanse(file_buf, raw_len);
+        free(file_buf);
+    }
+    return rc;
+}
+
+typedef struct net_tls_pw {
+    const char *p;
+    size_t len;
+} net_tls_pw_t;
+
+static int net_tls_pem_pw_cb(char *buf, int size, int rwflag, void *u)
+{
+    (void)rwflag;
+    const net_tls_pw_t *pw = u;
+    if (pw == NULL || pw->len == 0 || pw->len > (size_t)size) {
+        return -1; /* encrypted key and no (usable) password */
+    }
+    memcpy(buf, pw->p, pw->len);
+    return (int)pw->len;
+}
+
+static int32_t net_tls_load_key(SSL_CTX *ctx, const net_tls_opts_t *o)
+{
+    char *file_buf = NULL;
+    size_t file_len = 0;
+    const char *pem;
+    size_t pem_len;
+    const char *what = o->key_pem != NULL ? "in-memory key" : o->key_path;
+    int32_t rc;
+    if (o->key_pem != NULL) {
+        pem = o->key_pem;
+        pem_len = o->key_pem_len;
+    } else {
+        rc = net_tls_read_file("private key", o->key_path, &file_buf, &file_len);
+        if (rc != SMEM_OK) {
+            return rc;
+        }
+        pem = file_buf;
+        pem_len = file_len;
+    }
+    char pass[NET_TLS_PASS_MAX];
+    size_t pass_len = 0;
+    rc = net_tls_password(o, pass, sizeof(pass), &pass_len);
+    if (rc != SMEM_OK) {
+        goto free_file;
+    }
+    BIO *bio = BIO_new_mem_buf(pem, (int)pem_len);
+    if (bio == NULL) {
+        rc = util_err_set(SMEM_MALLOC_FAILED, "cannot allocate a BIO for %s", what);
+        goto wipe_pass;
+    }
+    net_tls_pw_t pw = {.p = pass, .len = pass_len};
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, net_tls_pem_pw_cb, &pw);
+    BIO_free(bio);
+    char ebuf[160];
+    if (key == NULL) {
+        rc = util_err_set(SMEM_TLS, "cannot load private key '%s': %s%s", what, net_tls_errstr(ebuf, sizeof(ebuf)),
+                          pass_len == 0 ? " (encrypted key without a password?)" : " (wrong password?)");
+        goto wipe_pass;
+    }
+    if (SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+        rc = util_err_set(SMEM_TLS, "cannot use private key '%s': %s", what, net_tls_errstr(ebuf, sizeof(ebuf)));
+        goto free_key;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        rc = util_err_set(SMEM_TLS, "private key '%s' does not match certificate '%s': %s", what, o->cert_path,
+                          net_tls_errstr(ebuf, sizeof(ebuf)));
+        goto free_key;
+    }
+    rc = SMEM_OK;
+free_key:
+    EVP_PKEY_free(key);
+wipe_pass:
+    OPENSSL_cleanse(pass, sizeof(pass));
+free_file:
+    if (file_buf != NULL) {
+        OPENSSL_cleanse(file_buf, file_len);
+        free(file_buf);
+    }
+    return rc;
+}
+
+int32_t net_tls_create(const net_tls_opts_t *opts, bool server, net_tls_t **out)
+{
+    char ebuf[160];
+    int32_t rc;
+    if (opts == NULL || out == NULL) {
+        return util_err_set(SMEM_INVALID_PARAM, "net_tls_create: NULL argument");
+    }
+    bool have_key = opts->key_pem != NULL || opts->key_path[0] != '\0';
+    if (server && (opts->cert_path[0] == '\0' || !have_key)) {
+        return util_err_set(SMEM_INVALID_PARAM, "TLS server needs cert_path and a private key");
+    }
+    if (opts->cert_path[0] != '\0' && !have_key) {
+        return util_err_set(SMEM_INVALID_PARAM, "TLS cert_path '%s' given without a private key", opts->cert_path);
+    }
+    if (opts->verify_peer && opts->ca_path[0] == '\0') {
+        return util_err_set(SMEM_INVALID_PARAM, "TLS verify_peer needs ca_path");
+    }
+    net_tls_t *tls = calloc(1, sizeof(*tls));
+    if (tls == NULL) {
+        return util_err_set(SMEM_MALLOC_FAILED, "net_tls_create: cannot allocate");
+    }
+    tls->server = server;
+    tls->verify_peer = opts->verify_peer;
+    ERR_clear_error();
+    tls->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (tls->ctx == NULL) {
+        rc = util_err_set(SMEM_TLS, "SSL_CTX_new: %s", net_tls_errstr(ebuf, sizeof(ebuf)));
+        goto free_tls;
+    }
+    SSL_CTX *ctx = tls->ctx;
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
+        rc = util_err_set(SMEM_TLS, "cannot restrict the context to TLS 1.3: %s", net_tls_errstr(ebuf, sizeof(ebuf)));
+        goto free_ctx;
+    }
+    /* Partial writes + moving buffer: our queue resumes a frame at any byte. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* A peer closing without close_notify is an EOF; the frame parser knows
+     * whether that truncated a frame. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (server) {
+        SSL_CTX_set_num_tickets(ctx, 0); /* long-lived links; resumption buys nothing */
+    }
+    if (opts->ca_path[0] != '\0' && SSL_CTX_load_verify_locations(ctx, opts->ca_path, NULL) != 1) {
+        rc = util_err_set(SMEM_TLS, "cannot load CA file '%s': %s", opts->ca_path, net_tls_errstr(ebuf, sizeof(ebuf)));
+        goto free_ctx;
+    }
+    if (opts->crl_path[0] != '\0') {
+        X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+        X509_LOOKUP *lu = X509_STORE_add_lookup(st, X509_LOOKUP_file());
+        if (lu == NULL || X509_load_crl_file(lu, opts->crl_path, X509_FILETYPE_PEM) <= 0) {
+            rc = util_err_set(SMEM_TLS, "cannot load CRL file '%s': %s", opts->crl_path,
+                              net_tls_errstr(ebuf, sizeof(ebuf)));
+            goto free_ctx;
+        }
+        X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+    }
+    if (opts->cert_path[0] != '\0' && SSL_CTX_use_certificate_chain_file(ctx, opts->cert_path) != 1) {
+        rc = util_err_set(SMEM_TLS, "cannot load certificate '%s': %s", opts->cert_path,
+                          net_tls_errstr(ebuf, sizeof(ebuf)));
+        goto free_ctx;
+    }
+    if (have_key) {
+        rc = net_tls_load_key(ctx, opts);
+        if (rc != SMEM_OK) {
+            goto free_ctx;
+        }
+    }
+    if (opts->verify_peer) {
+        SSL_CTX_set_verify(ctx, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER, NULL);
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    }
+    *out = tls;
+    return SMEM_OK;
+
+free_ctx:
+    SSL_CTX_free(tls->ctx);
+free_tls:
+    free(tls);
+    return rc;
+}
+
+void net_tls_destroy(net_tls_t *tls)
+{
+    if (tls == NULL) {
+        return;
+    }
+    SSL_CTX_free(tls->ctx);
+    free(tls);
+}
+
+SSL *net_tls_ssl_new(net_tls_t *tls, int fd, const char *verify_host)
+{
+    char ebuf[160];
+    ERR_clear_error();
+    SSL *ssl = SSL_new(tls->ctx);
+    if (ssl == NULL) {
+        util_err_set(SMEM_TLS, "SSL_new: %s", net_tls_errstr(ebuf, sizeof(ebuf)));
+        return NULL;
+    }
+    if (SSL_set_fd(ssl, fd) != 1) {
+        util_err_set(SMEM_TLS, "SSL_set_fd: %s", net_tls_errstr(ebuf, sizeof(ebuf)));
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (tls->server) {
+        SSL_set_accept_state(ssl);
+        return ssl;
+    }
+    SSL_set_connect_state(ssl);
+    if (tls->verify_peer && verify_host != NULL && verify_host[0] != '\0') {
+        /* The server's certificate must name the address we dialled. */
+        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+        unsigned char tmp[sizeof(struct in6_addr)];
+        bool is_ip = inet_pton(AF_INET, verify_host, tmp) == 1 || inet_pton(AF_INET6, verify_host, tmp) == 1;
+        int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, verify_host)
+                       : X509_VERIFY_PARAM_set1_host(param, verify_host, 0);
+        if (ok != 1) {
+            util_err_set(SMEM_TLS, "cannot set the expected server name '%s': %s", verify_host,
+                         net_tls_errstr(ebuf, sizeof(ebuf)));
+            SSL_free(ssl);
+            return NULL;
+        }
+    }
+    return ssl;
+}

@@ -1,0 +1,272 @@
+/* smem.h: init, logging, last error, embedded config stores, store TLS. */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smem/host/smem.h"
+#include "smem/smem_int.h"
+#include "store/store.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+_Static_assert(SMEM_ERR_INVALID_PARAM == SMEM_INVALID_PARAM && SMEM_ERR_IO == SMEM_IO,
+               "public and internal status codes agree");
+
+#define SMEM_STORES_MAX 16
+
+typedef struct smem_embedded_store {
+    char url[256];
+    store_server_t *server;
+    net_tls_t *tls; /* the server's TLS context, freed after the server stops */
+} smem_embedded_store_t;
+
+/* Lock order: smem_global_lock is a leaf; nothing is called under it that takes another lock,
+ * except store_server_start/stop (which take only their own loop's locks). */
+static pthread_mutex_t smem_global_lock = PTHREAD_MUTEX_INITIALIZER;
+static smem_embedded_store_t smem_stores[SMEM_STORES_MAX];
+static net_tls_opts_t smem_tls;          /* guarded by smem_global_lock */
+static char *smem_tls_key_pem;           /* owned copies behind smem_tls.key_pem/key_pass */
+static char *smem_tls_key_pass;
+
+int32_t smem_init(uint32_t flags)
+{
+    if (flags != 0) return util_err_set(SMEM_INVALID_PARAM, "smem_init: flags must be 0, got 0x%x", flags);
+    return SMEM_OK;
+}
+
+static void smem_tls_key_clear_locked(void)
+{
+    if (smem_tls_key_pem != NULL) {
+        explicit_bzero(smem_tls_key_pem, smem_tls.key_pem_len);
+        free(smem_tls_key_pem);
+    }
+    if (smem_tls_key_pass != NULL) {
+        explicit_bzero(smem_tls_key_pass, smem_tls.key_pass_len);
+        free(smem_tls_key_pass);
+    }
+    smem_tls_key_pem = smem_tls_key_pass = NULL;
+    smem_tls.key_pem = smem_tls.key_pass = NULL;
+    smem_tls.key_pem_len = smem_tls.key_pass_len = 0;
+    smem_tls.decrypt = NULL;
+}
+
+void smem_uninit(void)
+{
+    smem_embedded_store_t stop[SMEM_STORES_MAX];
+    int n = 0;
+    pthread_mutex_lock(&smem_global_lock);
+    for (int i = 0; i < SMEM_STORES_MAX; i++) {
+        if (smem_stores[i].server != NULL) stop[n++] = smem_stores[i];
+        memset(&smem_stores[i], 0, sizeof(smem_stores[i]));
+    }
+    smem_tls_key_clear_locked();
+    memset(&smem_tls, 0, sizeof(smem_tls));
+    pthread_mutex_unlock(&smem_global_lock);
+    for (int i = 0; i < n; i++) {
+        store_server_stop(stop[i].server);
+        if (stop[i].tls != NULL) net_tls_destroy(stop[i].tls);
+    }
+}
+
+int32_t smem_set_extern_logger(void (*func)(int level, const char *msg))
+{
+    if (func == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_set_extern_logger: func is NULL");
+    util_log_sink_set(func);
+    return SMEM_OK;
+}
+
+int32_t smem_set_log_level(int level) { return util_log_level_set(level); }
+
+const char *smem_get_last_err_msg(void) { return util_err_get(); }
+const char *smem_get_and_clear_last_err_msg(void) { return util_err_get_and_clear(); }
+const char *smem_strerror(int32_t status) { return util_strerror(status); }
+
+int32_t smem_create_config_store(const char *store_url)
+{
+    if (store_url == NULL || store_url[0] == '\0')
+        return util_err_set(SMEM_INVALID_PARAM, "smem_create_config_store: url is NULL or empty");
+    if (strlen(store_url) >= sizeof(smem_stores[0].url))
+        return util_err_set(SMEM_INVALID_PARAM, "smem_create_config_store: url longer than %zu bytes",
+                            sizeof(smem_stores[0].url) - 1);
+    net_addr_t addr;
+    int32_t rc = net_addr_parse(store_url, &addr);
+    if (rc != SMEM_OK) return rc;
+
+    store_server_opts_t opts;
+    store_server_opts_init(&opts);
+    net_tls_opts_t tls;
+    smem_store_tls_opts_get(&tls);
+    net_tls_t *ctx = NULL;
+    if (tls.enable) {
+        rc = net_tls_create(&tls, true, &ctx);
+        if (rc != SMEM_OK) return rc;
+        opts.net.tls = ctx;
+    }
+
+    pthread_mutex_lock(&smem_global_lock);
+    int slot = -1;
+    for (int i = 0; i < SMEM_STORES_MAX; i++) {
+        if (smem_stores[i].server != NULL && strcmp(smem_stores[i].url, store_url) == 0) {
+            pthread_mutex_unlock(&smem_global_lock);
+            if (ctx) net_tls_destroy(ctx);
+            return util_err_set(SMEM_DUPLICATED_OBJECT, "config store on %s already started in this process", store_url);
+        }
+        if (smem_stores[i].server == NULL && slot < 0) slot = i;
+    }
+    if (slot < 0) {
+        pthread_mutex_unlock(&smem_global_lock);
+        if (ctx) net_tls_destroy(ctx);
+        return util_err_set(SMEM_FULL, "at most %d config stores per process", SMEM_STORES_MAX);
+    }
+    store_server_t *srv = NULL;
+    rc = store_server_start(store_url, &opts, &srv);
+    if (rc == SMEM_OK) {
+        snprintf(smem_stores[slot].url, sizeof(smem_stores[slot].url), "%s", store_url);
+        smem_stores[slot].server = srv;
+        smem_stores[slot].tls = ctx;
+    }
+    pthread_mutex_unlock(&smem_global_lock);
+    if (rc != SMEM_OK && ctx != NULL) net_tls_destroy(ctx);
+    if (rc == SMEM_OK) LOG_INFO("config store started on %s%s", store_url, tls.enable ? " (TLS)" : "");
+    return rc;
+}
+
+int32_t smem_destroy_config_store(const char *store_url)
+{
+    if (store_url == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_destroy_config_store: url is NULL");
+    store_server_t *srv = NULL;
+    net_tls_t *tls = NULL;
+    pthread_mutex_lock(&smem_global_lock);
+    for (int i = 0; i < SMEM_STORES_MAX; i++) {
+        if (smem_stores[i].server != NULL && strcmp(smem_stores[i].url, store_url) == 0) {
+            srv = smem_stores[i].server;
+            tls = smem_stores[i].tls;
+            memset(&smem_stores[i], 0, sizeof(smem_stores[i]));
+            break;
+        }
+    }
+    pthread_mutex_unlock(&smem_global_lock);
+    if (srv == NULL) return util_err_set(SMEM_OBJECT_NOT_EXISTS, "no config store on %s in this process", store_url);
+    store_server_stop(srv);
+    if (tls != NULL) net_tls_destroy(tls);
+    return SMEM_OK;
+}
+
+static int32_t smem_tls_set_field(net_tls_opts_t *o, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    static const struct { const char *name; size_t off; } fields[] = {
+        {"tlsCaPath", offsetof(net_tls_opts_t, ca_path)},   {"tlsCrlPath", offsetof(net_tls_opts_t, crl_path)},
+        {"tlsCert", offsetof(net_tls_opts_t, cert_path)},   {"tlsPk", offsetof(net_tls_opts_t, key_path)},
+        {"tlsPkPwd", offsetof(net_tls_opts_t, key_pass_path)},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (strlen(fields[i].name) != klen || strncmp(fields[i].name, key, klen) != 0) continue;
+        if (vlen >= sizeof(o->ca_path))
+            return util_err_set(SMEM_INVALID_PARAM, "tls_info: value of %s longer than %zu bytes", fields[i].name,
+                                sizeof(o->ca_path) - 1);
+        char *dst = (char *)o + fields[i].off;
+        memcpy(dst, val, vlen);
+        dst[vlen] = '\0';
+        return SMEM_OK;
+    }
+    return util_err_set(SMEM_INVALID_PARAM, "tls_info: unknown key '%.*s' (known: tlsCaPath, tlsCrlPath, tlsCert, tlsPk, tlsPkPwd)",
+                        (int)klen, key);
+}
+
+static const char *smem_trim(const char *b, const char *e, const char **end_out)
+{
+    while (b < e && (*b == ' ' || *b == '\t' || *b == '\r')) b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
+    *end_out = e;
+    return b;
+}
+
+int32_t smem_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts)
+{
+    if (info == NULL || len == 0) return util_err_set(SMEM_INVALID_PARAM, "tls_info is empty but TLS is enabled");
+    const char *p = info, *end = info + len;
+    while (p < end) {
+        const char *sep = p;
+        while (sep < end && *sep != ';' && *sep != '\n' && *sep != '\0') sep++;
+        const char *ie;
+        const char *item = smem_trim(p, sep, &ie);
+        if (item < ie) {
+            const char *colon = item;
+            while (colon < ie && *colon != ':' && *colon != '=') colon++;
+            if (colon == ie) return util_err_set(SMEM_INVALID_PARAM, "tls_info: '%.*s' is not key:value", (int)(ie - item), item);
+            const char *ke, *ve;
+            const char *k = smem_trim(item, colon, &ke);
+            const char *v = smem_trim(colon + 1, ie, &ve);
+            int32_t rc = smem_tls_set_field(opts, k, (size_t)(ke - k), v, (size_t)(ve - v));
+            if (rc != SMEM_OK) return rc;
+        }
+        if (sep < end && *sep == '\0') break;
+        p = sep + 1;
+    }
+    if (opts->ca_path[0] == '\0' || opts->cert_path[0] == '\0')
+        return util_err_set(SMEM_INVALID_PARAM, "tls_info: tlsCaPath and tlsCert are required");
+    return SMEM_OK;
+}
+
+int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, uint32_t tls_info_len)
+{
+    net_tls_opts_t o;
+    net_tls_opts_init(&o);
+    if (enable) {
+        int32_t rc = smem_tls_info_parse(tls_info, tls_info_len, &o);
+        if (rc != SMEM_OK) return rc;
+    }
+    pthread_mutex_lock(&smem_global_lock);
+    /* Keep an in-memory key set by smem_set_config_store_tls_key. */
+    o.key_pem = smem_tls.key_pem;
+    o.key_pem_len = smem_tls.key_pem_len;
+    o.key_pass = smem_tls.key_pass;
+    o.key_pass_len = smem_tls.key_pass_len;
+    o.decrypt = smem_tls.decrypt;
+    o.enable = enable;
+    smem_tls = o;
+    pthread_mutex_unlock(&smem_global_lock);
+    return SMEM_OK;
+}
+
+int32_t smem_set_config_store_tls_key(const char *tls_pk, uint32_t tls_pk_len, const char *tls_pk_pw,
+                                      uint32_t tls_pk_pw_len, smem_decrypt_handler h)
+{
+    if (tls_pk == NULL || tls_pk_len == 0)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_set_config_store_tls_key: private key is empty");
+    if (tls_pk_pw == NULL && tls_pk_pw_len != 0)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_set_config_store_tls_key: password NULL with length %u", tls_pk_pw_len);
+    char *pem = malloc(tls_pk_len + 1u);
+    char *pw = tls_pk_pw_len ? malloc(tls_pk_pw_len + 1u) : NULL;
+    if (pem == NULL || (tls_pk_pw_len && pw == NULL)) {
+        free(pem);
+        free(pw);
+        return util_err_set(SMEM_MALLOC_FAILED, "smem_set_config_store_tls_key: out of memory");
+    }
+    memcpy(pem, tls_pk, tls_pk_len);
+    pem[tls_pk_len] = '\0';
+    if (pw) {
+        memcpy(pw, tls_pk_pw, tls_pk_pw_len);
+        pw[tls_pk_pw_len] = '\0';
+    }
+    pthread_mutex_lock(&smem_global_lock);
+    smem_tls_key_clear_locked();
+    smem_tls_key_pem = pem;
+    smem_tls_key_pass = pw;
+    smem_tls.key_pem = pem;
+    smem_tls.key_pem_len = tls_pk_len;
+    smem_tls.key_pass = pw;
+    smem_tls.key_pass_len = tls_pk_pw_len;
+    smem_tls.decrypt = (net_decrypt_cb_t)h;
+    pthread_mutex_unlock(&smem_global_lock);
+    return SMEM_OK;
+}
+
+void smem_store_tls_opts_get(net_tls_opts_t *out)
+{
+    pthread_mutex_lock(&smem_global_lock);
+    *out = smem_tls;
+    pthread_mutex_unlock(&smem_global_lock);
+}

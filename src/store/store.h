@@ -1,0 +1,132 @@
+/*
+ * src/store: the config store, a small key-value server used for rendezvous,
+ * plus its client and the group operations the upper layers build on.
+ *
+ * Server: one net loop thread; all state lives on it (no locks). Runs
+ * embedded (store_server_start from any process) or standalone (smem-store).
+ *
+ * Client: thread-safe; every call may be made from any thread and blocks up
+ * to its timeout. Watch callbacks run on the client's loop thread and must
+ * not block or call back into the client synchronously.
+ *
+ * Liveness: a client that joins a group (store_group_join) owns a rank in it.
+ * The server holds an ephemeral key "<group>/__live/<rank>" for as long as
+ * the client's connection lives; when it closes (exit, SIGKILL, keepalive
+ * timeout) the key is deleted and every watcher of the group's liveness
+ * prefix is told. A freed rank is reused by the next joiner (lowest free).
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/net.h"
+
+#define STORE_KEY_MAX 1024u               /* bytes in a key */
+#define STORE_VALUE_MAX (16u << 20)       /* bytes in a value */
+#define STORE_GATHER_MAX (64u << 10)      /* bytes one rank contributes to an all-gather */
+#define STORE_WORLD_MAX 1024u
+
+/* ---------- server ---------- */
+typedef struct store_server store_server_t;
+
+typedef struct store_server_opts {
+    net_opts_t net;          /* max_frame, timeouts, tls */
+    uint32_t keepalive_ms;   /* a client silent this long is dead (default 3000 + heartbeat) */
+} store_server_opts_t;
+
+void store_server_opts_init(store_server_opts_t *o);
+/* url: tcp://ip:port (port 0: ephemeral, see store_server_port), or unix://... */
+int32_t store_server_start(const char *url, const store_server_opts_t *opts, store_server_t **out);
+uint16_t store_server_port(const store_server_t *s);
+void store_server_stop(store_server_t *s); /* closes all clients, frees everything */
+
+/* Introspection (tests, metrics): a snapshot of the server's tables, taken on
+ * its loop thread (the call waits for it; do not call from a server callback). */
+typedef struct store_server_stats {
+    uint64_t keys;        /* keys in the table, liveness keys included */
+    uint64_t get_waiters; /* blocking GETs waiting for their key */
+    uint64_t watches;     /* key and prefix watches of all connections */
+    uint64_t collectives; /* barrier/all-gather instances not yet completed or reclaimed */
+    uint64_t groups;      /* groups with at least one rank held */
+    uint64_t id_pools;    /* id pools with at least one id allocated */
+    uint64_t exit_groups; /* groups with at least one exit watcher */
+    uint64_t conns;       /* open client connections */
+} store_server_stats_t;
+int32_t store_server_stats(store_server_t *s, store_server_stats_t *out);
+/* Number of keys (store_server_stats().keys); UINT64_MAX if the snapshot failed. */
+uint64_t store_server_key_count(store_server_t *s);
+
+/* ---------- client ---------- */
+typedef struct store_client store_client_t;
+
+typedef struct store_client_opts {
+    net_rpc_opts_t rpc;     /* connect/reconnect/heartbeat, tls */
+    uint32_t timeout_ms;    /* default per-call timeout (default 120000) */
+} store_client_opts_t;
+
+void store_client_opts_init(store_client_opts_t *o);
+int32_t store_client_connect(const char *url, const store_client_opts_t *opts, store_client_t **out);
+void store_client_close(store_client_t *c);
+
+int32_t store_set(store_client_t *c, const char *key, const void *val, uint32_t len);
+/* timeout_ms 0: immediate (SMEM_OBJECT_NOT_EXISTS if absent); otherwise wait
+ * until the key exists or the timeout (SMEM_TIMEOUT). *val is malloc'd. */
+int32_t store_get(store_client_t *c, const char *key, uint32_t timeout_ms, uint8_t **val, uint32_t *len);
+/* Atomically add delta to the decimal integer value (absent = 0); *result = new value. */
+int32_t store_add(store_client_t *c, const char *key, int64_t delta, int64_t *result);
+/* Set to new_val if the current value equals expected (expected_len 0 with
+ * expected NULL: only if absent). SMEM_CAS_MISMATCH otherwise, with the
+ * current value returned in *cur (malloc'd) when cur is not NULL. */
+int32_t store_cas(store_client_t *c, const char *key, const void *expected, uint32_t expected_len,
+                  const void *new_val, uint32_t new_len, uint8_t **cur, uint32_t *cur_len);
+/* Append to the value (absent = empty); *new_len = resulting length. */
+int32_t store_append(store_client_t *c, const char *key, const void *val, uint32_t len, uint32_t *new_len);
+int32_t store_delete(store_client_t *c, const char *key); /* SMEM_OBJECT_NOT_EXISTS if absent */
+
+typedef enum { STORE_EV_SET = 1, STORE_EV_DELETE = 2 } store_event_t;
+typedef void (*store_watch_cb_t)(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len);
+/* Watch one key, or every key starting with key when prefix is true. Events
+ * for changes after the call returns are delivered in order. */
+int32_t store_watch(store_client_t *c, const char *key, bool prefix, store_watch_cb_t cb, void *arg,
+                    uint64_t *watch_id);
+int32_t store_unwatch(store_client_t *c, uint64_t watch_id);
+
+/* ---------- groups (rank assignment, liveness, collectives) ---------- */
+/* Ranks belong to the connection: when the client reconnects after a loss the
+ * server has already freed them (and told the liveness watchers). The client
+ * then counts the rank as lost: store_group_leave answers SMEM_RECONNECT (and
+ * forgets it), and the group may be joined again. Barriers and all-gathers
+ * in flight during the loss fail (SMEM_RECONNECT/SMEM_CONN_FAILED locally,
+ * SMEM_PEER_GONE for the other members). */
+/* Join group `group` of at most world_size ranks. want_rank = UINT32_MAX:
+ * lowest free rank; otherwise that rank (SMEM_DUPLICATED_OBJECT if taken).
+ * SMEM_FULL when all world_size ranks are taken. One join per client per group. */
+int32_t store_group_join(store_client_t *c, const char *group, uint32_t world_size, uint32_t want_rank,
+                         uint32_t *rank);
+int32_t store_group_leave(store_client_t *c, const char *group);
+
+/* Barrier of `count` members under key `name` (each call of a member advances
+ * its own sequence number, so the same name is reused safely). Fails with
+ * SMEM_PEER_GONE if a member that arrived dies before the barrier completes.
+ * timeout_ms 0: the client's default timeout. name: at most STORE_KEY_MAX - 24
+ * bytes. A member that timed out has used up its sequence number; the
+ * others then wait out their own timeouts. */
+int32_t store_barrier(store_client_t *c, const char *name, uint32_t count, uint32_t rank, uint32_t timeout_ms);
+/* All-gather: each of `count` members contributes len bytes (equal len); recv
+ * gets count*len bytes ordered by rank. */
+int32_t store_allgather(store_client_t *c, const char *name, uint32_t count, uint32_t rank, const void *send,
+                        uint32_t len, void *recv, uint32_t timeout_ms);
+
+/* Smallest free integer in [0, limit) in pool `name`; SMEM_FULL when none. */
+int32_t store_id_alloc(store_client_t *c, const char *name, uint32_t limit, uint32_t *id);
+int32_t store_id_release(store_client_t *c, const char *name, uint32_t id);
+
+/* Global exit: every client that registered for `group` gets cb(status). */
+typedef void (*store_exit_cb_t)(void *arg, int32_t status);
+int32_t store_exit_watch(store_client_t *c, const char *group, store_exit_cb_t cb, void *arg);
+int32_t store_exit_broadcast(store_client_t *c, const char *group, int32_t status);
+
+#endif

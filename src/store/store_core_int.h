@@ -1,0 +1,94 @@
+/*
+ * Private to the store server core (store_core.c: peers, dispatch, keys,
+ * waiters, watches; store_coll.c: groups, collectives, id pools, exit).
+ * All of it lives on the server loop thread.
+ */
+#ifndef STORE_CORE_INT_H
+#define STORE_CORE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store_core.h"
+#include "store/store_map.h"
+#include "store/store_proto.h"
+
+/* What a reply needs from its request. */
+typedef struct store_rq {
+    uint16_t type;
+    uint64_t req_id;
+    bool oneway;
+} store_rq_t;
+
+typedef struct store_kv {
+    uint8_t *val;
+    uint32_t len;
+    uint32_t cap;
+    store_peer_t *owner; /* liveness key: the member's connection; else NULL */
+} store_kv_t;
+
+struct store_peer {
+    void *link;
+    uint64_t id;
+    bool broken;          /* a send failed; close requested, nothing more is sent */
+    char name[64];
+    store_link_t node;    /* core->peers */
+    store_link_t watches; /* store_watch_t.peer_node */
+    store_link_t getws;   /* store_getw_t.peer_node */
+    store_link_t slots;   /* store_slot_t.peer_node: collectives arrived at */
+    store_link_t members; /* store_member_t.peer_node: group ranks held */
+    store_link_t exits;   /* store_exitreg_t.peer_node */
+};
+
+typedef struct store_slot store_slot_t;
+typedef struct store_coll store_coll_t;
+
+struct store_core {
+    store_core_ops_t ops;
+    bool quiet;
+    uint64_t next_peer_id;
+    store_link_t peers;
+    store_map_t kv;        /* key -> store_kv_t */
+    store_map_t getq;      /* key -> store_link_t head of store_getw_t (blocking GETs) */
+    store_link_t getw_all; /* every store_getw_t, for expiry */
+    store_map_t wexact;    /* key -> store_link_t head of exact store_watch_t */
+    store_link_t wprefix;  /* prefix store_watch_t */
+    store_map_t colls;     /* "<name>#<seq>" -> store_coll_t */
+    store_link_t coll_all;
+    store_map_t groups;    /* group -> store_group_t */
+    store_map_t pools;     /* pool -> store_pool_t */
+    store_map_t exits;     /* group -> store_exitgrp_t */
+    uint64_t nwatches;
+    uint64_t ngetw;
+    uint64_t now_ms;       /* time of the frame or tick being handled */
+};
+
+/* ---- store_core.c, used by store_coll.c ---- */
+void store_core_reply(store_core_t *c, store_peer_t *p, const store_rq_t *rq, int32_t status, const void *body,
+                      uint32_t len);
+void store_core_reply_err(store_core_t *c, store_peer_t *p, const store_rq_t *rq, int32_t status, const char *fmt,
+                          ...) __attribute__((format(printf, 5, 6)));
+void store_core_push(store_core_t *c, store_peer_t *p, uint16_t type, const void *body, uint32_t len);
+/* Create or replace a key (owner: liveness key holder or NULL), telling
+ * watchers and waking blocking GETs. */
+int32_t store_core_kv_put(store_core_t *c, const char *key, uint32_t klen, const void *val, uint32_t len,
+                          store_peer_t *owner);
+/* Delete a key, telling watchers; SMEM_OBJECT_NOT_EXISTS when absent. */
+int32_t store_core_kv_del(store_core_t *c, const char *key, uint32_t klen);
+
+/* ---- store_coll.c ---- */
+int32_t store_coll_init(store_core_t *c);
+void store_coll_fini(store_core_t *c); /* frees all collective/group/pool/exit state, no sends */
+void store_coll_group_join(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+void store_coll_group_leave(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+void store_coll_arrive(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+void store_coll_id_alloc(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+void store_coll_id_release(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+void store_coll_exit_watch(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+void store_coll_exit_broadcast(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+/* p is closing: drop its ranks, exit registrations and collective arrivals. */
+void store_coll_peer_gone(store_core_t *c, store_peer_t *p, int32_t reason);
+void store_coll_tick(store_core_t *c);
+void store_coll_stats(const store_core_t *c, store_server_stats_t *out);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * Store client: groups (join/leave and what a reconnect does to them),
+ * barrier and all-gather with per-name sequence numbers, id pools, global
+ * exit.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_client_int.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+/* ---------- groups ---------- */
+
+static store_cgroup_t *cgroup_find_locked(store_client_t *c, const char *name)
+{
+    for (store_link_t *n = c->groups.next; n != &c->groups; n = n->next) {
+        store_cgroup_t *g = STORE_CONTAINER_OF(n, store_cgroup_t, node);
+        if (strcmp(g->name, name) == 0) return g;
+    }
+    return NULL;
+}
+
+int32_t store_group_join(store_client_t *c, const char *group, uint32_t world_size, uint32_t want_rank,
+                         uint32_t *rank)
+{
+    store_msg_t m = {.type = STORE_MSG_GROUP_JOIN, .key = group, .world_size = world_size, .rank = want_rank};
+    uint8_t *resp = NULL;
+    uint32_t rlen, r = 0;
+
+    if (c == NULL || rank == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_group_join: NULL argument");
+    int32_t rc = store_client_name("group", group, STORE_GROUP_MAX, &m.key_len);
+    if (rc != 0) return rc;
+    store_cgroup_t *g = calloc(1, sizeof(*g) + m.key_len + 1);
+    if (g == NULL) return util_err_set(SMEM_MALLOC_FAILED, "store_group_join: out of memory");
+    memcpy(g->name, group, m.key_len);
+
+    pthread_mutex_lock(&c->mu);
+    store_cgroup_t *old = cgroup_find_locked(c, group);
+    bool held = old != NULL && !old->lost;
+    uint32_t held_rank = held ? old->rank : 0;
+    uint64_t gen = c->gen;
+    pthread_mutex_unlock(&c->mu);
+    if (held) {
+        rc = util_err_set(SMEM_REPEAT_CALL, "store_group_join: this client already holds rank %u of '%s'", held_rank,
+                          group);
+        goto free_group;
+    }
+    rc = store_client_call(c, &m, c->timeout_ms, &resp, &rlen);
+    if (rc == 0) rc = store_resp_u32_decode(resp, rlen, &r);
+    if (rc != 0) goto free_group;
+
+    g->rank = r;
+    pthread_mutex_lock(&c->mu);
+    old = cgroup_find_locked(c, group);
+    if (old != NULL) {
+        store_list_del(&old->node);
+        free(old);
+    }
+    /* A loss between our request and now freed the rank on the server. */
+    g->lost = c->gen != gen;
+    store_list_add_tail(&c->groups, &g->node);
+    pthread_mutex_unlock(&c->mu);
+    free(resp);
+    *rank = r;
+    return SMEM_OK;
+
+free_group:
+    free(resp);
+    free(g);
+    return rc;
+}
+
+int32_t store_group_leave(store_client_t *c, const char *group)
+{
+    store_msg_t m = {.type = STORE_MSG_GROUP_LEAVE, .key = group};
+    if (c == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_group_leave: NULL client");
+    int32_t rc = store_client_name("group", group, STORE_GROUP_MAX, &m.key_len);
+    if (rc != 0) return rc;
+
+    pthread_mutex_lock(&c->mu);
+    store_cgroup_t *g = cgroup_find_locked(c, group);
+    if (g != NULL && g->lost) {
+        uint32_t r = g->rank;
+        store_list_del(&g->node);
+        free(g);
+        pthread_mutex_unlock(&c->mu);
+        return util_err_set(SMEM_RECONNECT, "store_group_leave: rank %u of '%s' was lost when the connection to the "
+                            "store was re-established", r, group);
+    }
+    pthread_mutex_unlock(&c->mu);
+
+    uint8_t *resp;
+    uint32_t rlen;
+    rc = store_client_call(c, &m, c->timeout_ms, &resp, &rlen);
+    free(resp);
+    if (rc == 0 || rc == SMEM_OBJECT_NOT_EXISTS) {
+        pthread_mutex_lock(&c->mu);
+        g = cgroup_find_locked(c, group);
+        if (g != NULL) {
+            store_list_del(&g->node);
+            free(g);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    return rc;
+}
+
+void store_group_on_disconnect(store_client_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->gen++;
+    for (store_link_t *n = c->groups.next; n != &c->groups; n = n->next) {
+        store_cgroup_t *g = STORE_CONTAINER_OF(n, store_cgroup_t, node);
+        if (!g->lost) LOG_WARN("store client: rank %u of group '%s' is lost with the connection", g->rank, g->name);
+        g->lost = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---------- barrier and all-gather ---------- */
+
+/* "<name>#<seq>" with this client's next sequence number for name. */
+static int32_t coll_key(store_client_t *c, const char *name, char *key, uint32_t *key_len)
+{
+    uint32_t nlen;
+    int32_t rc = store_client_name("barrier/all-gather name", name, STORE_NAME_MAX, &nlen);
+    if (rc != 0) return rc;
+    pthread_mutex_lock(&c->mu);
+    uint64_t *seq = store_map_get(&c->seqs, name, nlen);
+    if (seq == NULL) {
+        seq = calloc(1, sizeof(*seq));
+        if (seq == NULL || store_map_insert(&c->seqs, name, nlen, seq, NULL) != 0) {
+            pthread_mutex_unlock(&c->mu);
+            free(seq);
+            return util_err_set(SMEM_MALLOC_FAILED, "store: out of memory for a sequence counter");
+        }
+    }
+    uint64_t s = (*seq)++;
+    pthread_mutex_unlock(&c->mu);
+    *key_len = (uint32_t)snprintf(key, STORE_KEY_MAX + 1, "%s#%" PRIu64, name, s);
+    return SMEM_OK;
+}
+
+int32_t store_barrier(store_client_t *c, const char *name, uint32_t count, uint32_t rank, uint32_t timeout_ms)
+{
+    char key[STORE_KEY_MAX + 1];
+    if (c == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_barrier: NULL client");
+    if (count == 0 || count > STORE_WORLD_MAX || rank >= count)
+        return util_err_set(SMEM_INVALID_PARAM, "store_barrier: rank %u, count %u (count 1..%u, rank below it)", rank,
+                            count, STORE_WORLD_MAX);
+    if (timeout_ms == 0) timeout_ms = c->timeout_ms;
+    store_msg_t m = {.type = STORE_MSG_BARRIER, .key = key, .count = count, .rank = rank, .timeout_ms = timeout_ms};
+    int32_t rc = coll_key(c, name, key, &m.key_len);
+    if (rc != 0) return rc;
+    uint8_t *resp;
+    uint32_t rlen;
+    rc = store_client_call(c, &m, store_rpc_timeout(timeout_ms), &resp, &rlen);
+    free(resp);
+    return rc;
+}
+
+int32_t store_allgather(store_client_t *c, const char *name, uint32_t count, uint32_t rank, const void *send,
+                        uint32_t len, void *recv, uint32_t timeout_ms)
+{
+    char key[STORE_KEY_MAX + 1];
+    if (c == NULL || (send == NULL && len != 0) || (recv == NULL && len != 0))
+        return util_err_set(SMEM_INVALID_PARAM, "store_allgather: NULL argument");
+    if (count == 0 || count > STORE_WORLD_MAX || rank >= count)
+        return util_err_set(SMEM_INVALID_PARAM, "store_allgather: rank %u, count %u (count 1..%u, rank below it)",
+                            rank, count, STORE_WORLD_MAX);
+    if (len > STORE_GATHER_MAX)
+        return util_err_set(SMEM_TOO_LARGE, "store_allgather: %u bytes over the limit of %u", len, STORE_GATHER_MAX);
+    if (timeout_ms == 0) timeout_ms = c->timeout_ms;
+    store_msg_t m = {.type = STORE_MSG_ALLGATHER, .key = key, .count = count, .rank = rank, .timeout_ms = timeout_ms,
+                     .val = send, .val_len = len};
+    int32_t rc = coll_key(c, name, key, &m.key_len);
+    if (rc != 0) return rc;
+    uint8_t *resp;
+    uint32_t rlen;
+    const uint8_t *all;
+    uint32_t all_len;
+    rc = store_client_call(c, &m, store_rpc_timeout(timeout_ms), &resp, &rlen);
+    if (rc == 0) rc = store_resp_blob_decode(resp, rlen, STORE_FRAME_MAX, &all, &all_len);
+    if (rc == 0 && all_len != (uint64_t)count * len)
+        rc = util_err_set(SMEM_PROTOCOL, "store_allgather '%s': %u bytes back, want %u x %u", key, all_len, count,
+                          len);
+    if (rc == 0 && all_len) memcpy(recv, all, all_len);
+    free(resp);
+    return rc;
+}
+
+/* ---------- id pools ---------- */
+
+int32_t store_id_alloc(store_client_t *c, const char *name, uint32_t limit, uint32_t *id)
+{
+    store_msg_t m = {.type = STORE_MSG_ID_ALLOC, .key = name, .limit = limit};
+    uint8_t *resp;
+    uint32_t rlen, v = 0;
+    if (c == NULL || id == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_id_alloc: NULL argument");
+    int32_t rc = store_client_name("pool", name, STORE_KEY_MAX, &m.key_len);
+    if (rc != 0) return rc;
+    rc = store_client_call(c, &m, c->timeout_ms, &resp, &rlen);
+    if (rc == 0) rc = store_resp_u32_decode(resp, rlen, &v);
+    if (rc == 0) *id = v;
+    free(resp);
+    return rc;
+}
+
+int32_t store_id_release(store_client_t *c, const char *name, uint32_t id)
+{
+    store_msg_t m = {.type = STORE_MSG_ID_RELEASE, .key = name, .id = id};
+    uint8_t *resp;
+    uint32_t rlen;
+    if (c == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_id_release: NULL client");
+    int32_t rc = store_client_name("pool", name, STORE_KEY_MAX, &m.key_len);
+    if (rc != 0) return rc;
+    rc = store_client_call(c, &m, c->timeout_ms, &resp, &rlen);
+    free(resp);
+    return rc;
+}
+
+/* ---------- global exit ---------- */
+
+int32_t store_exit_watch(store_client_t *c, const char *group, store_exit_cb_t cb, void *arg)
+{
+    store_msg_t m = {.type = STORE_MSG_EXIT_WATCH, .key = group};
+    if (c == NULL || cb == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_exit_watch: NULL argument");
+    int32_t rc = store_client_name("group", group, STORE_GROUP_MAX, &m.key_len);
+    if (rc != 0) return rc;
+    store_cexit_t *e = calloc(1, sizeof(*e) + m.key_len + 1);
+    if (e == NULL) return util_err_set(SMEM_MALLOC_FAILED, "store_exit_watch: out of memory");
+    e->cb = cb;
+    e->arg = arg;
+    e->glen = m.key_len;
+    memcpy(e->group, group, m.key_len);
+    pthread_mutex_lock(&c->mu);
+    store_list_add_tail(&c->exits, &e->node);
+    pthread_mutex_unlock(&c->mu);
+
+    uint8_t *resp;
+    uint32_t rlen;
+    rc = store_client_call(c, &m, c->timeout_ms, &resp, &rlen);
+    free(resp);
+    if (rc != 0) {
+        pthread_mutex_lock(&c->cb_mu);
+        pthread_mutex_lock(&c->mu);
+        store_list_del(&e->node);
+        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_unlock(&c->cb_mu);
+        free(e);
+    }
+    return rc;
+}
+
+int32_t store_exit_broadcast(store_client_t *c, const char *group, int32_t status)
+{
+    store_msg_t m = {.type = STORE_MSG_EXIT_BROADCAST, .key = group, .status = status};
+    if (c == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_exit_broadcast: NULL client");
+    int32_t rc = store_client_name("group", group, STORE_GROUP_MAX, &m.key_len);
+    if (rc != 0) return rc;
+    uint8_t *resp;
+    uint32_t rlen;
+    rc = store_client_call(c, &m, c->timeout_ms, &resp, &rlen);
+    free(resp);
+    return rc;
+}
+
+/* On the loop thread. cb_mu keeps a failing store_exit_watch from freeing a
+ * registration under us; mu is dropped around each callback. */
+void store_group_on_exit(store_client_t *c, const store_msg_t *m)
+{
+    pthread_mutex_lock(&c->cb_mu);
+    pthread_mutex_lock(&c->mu);
+    for (store_link_t *n = c->exits.next; n != &c->exits; n = n->next) {
+        store_cexit_t *e = STORE_CONTAINER_OF(n, store_cexit_t, node);
+        if (e->glen != m->key_len || memcmp(e->group, m->key, m->key_len) != 0) continue;
+        store_exit_cb_t cb = e->cb;
+        void *arg = e->arg;
+        pthread_mutex_unlock(&c->mu);
+        cb(arg, m->status);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->cb_mu);
+}
+
+/* After a reconnect (helper thread): one EXIT_WATCH per distinct group. */
+int32_t store_group_reregister(store_client_t *c, net_rpc_t *rpc)
+{
+    char *groups[64];
+    size_t n = 0;
+    int32_t rc = SMEM_OK;
+    bool more = true;
+
+    /* In rounds of 64 distinct groups so no allocation is needed for the
+     * usual handful; registering a group twice is harmless (idempotent). */
+    for (size_t skip = 0; more && rc == 0; skip += n) {
+        n = 0;
+        more = false;
+        size_t idx = 0;
+        pthread_mutex_lock(&c->mu);
+        for (store_link_t *l = c->exits.next; l != &c->exits; l = l->next, idx++) {
+            if (idx < skip) continue;
+            if (n == 64) {
+                more = true;
+                break;
+            }
+            store_cexit_t *e = STORE_CONTAINER_OF(l, store_cexit_t, node);
+            groups[n] = strndup(e->group, e->glen);
+            if (groups[n] == NULL) {
+                rc = SMEM_MALLOC_FAILED;
+                break;
+            }
+            n++;
+        }
+        pthread_mutex_unlock(&c->mu);
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0) {
+                store_msg_t m = {.type = STORE_MSG_EXIT_WATCH, .key = groups[i], .key_len = (uint32_t)strlen(groups[i])};
+                uint8_t *resp;
+                uint32_t rlen;
+                rc = store_client_call_rpc(rpc, &m, c->timeout_ms, &resp, &rlen);
+                free(resp);
+            }
+            free(groups[i]);
+        }
+    }
+    return rc;
+}
+
+void store_group_fini(store_client_t *c)
+{
+    while (!store_list_empty(&c->exits)) {
+        store_link_t *n = c->exits.next;
+        store_list_del(n);
+        free(STORE_CONTAINER_OF(n, store_cexit_t, node));
+    }
+    while (!store_list_empty(&c->groups)) {
+        store_link_t *n = c->groups.next;
+        store_list_del(n);
+        free(STORE_CONTAINER_OF(n, store_cgroup_t, node));
+    }
+}

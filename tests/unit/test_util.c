@@ -1,0 +1,266 @@
+/* util: status strings, last-error message, logging, LE buffers, config files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "smem/host/smem.h"
+#include "testutil.h"
+#include "util/util_buf.h"
+#include "util/util_conf.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+static void test_strerror(void **state)
+{
+    (void)state;
+    assert_string_equal(util_strerror(SMEM_TIMEOUT), "timed out");
+    assert_string_equal(util_strerror(-123456), "unknown status");
+    assert_string_equal(smem_strerror(SMEM_ERR_PEER_GONE), "peer gone");
+}
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    /* The message is per thread: this thread sees none, and its own set does not leak out. */
+    int empty = smem_get_last_err_msg()[0] == '\0';
+    util_err_set(SMEM_ERROR, "thread message");
+    return (void *)(intptr_t)empty;
+}
+
+static void test_last_error(void **state)
+{
+    (void)state;
+    assert_int_equal(util_err_set(SMEM_INVALID_PARAM, "bad size %d", 7), SMEM_INVALID_PARAM);
+    assert_string_equal(smem_get_last_err_msg(), "bad size 7");
+    pthread_t t;
+    void *ret;
+    pthread_create(&t, NULL, other_thread, NULL);
+    pthread_join(t, &ret);
+    assert_int_equal((intptr_t)ret, 1);
+    assert_string_equal(smem_get_and_clear_last_err_msg(), "bad size 7");
+    assert_string_equal(smem_get_last_err_msg(), "");
+}
+
+static int sink_calls;
+static int sink_level;
+static char sink_msg[512];
+static void sink(int level, const char *msg)
+{
+    sink_calls++;
+    sink_level = level;
+    snprintf(sink_msg, sizeof(sink_msg), "%s", msg);
+}
+
+static void test_logging(void **state)
+{
+    (void)state;
+    assert_int_equal(smem_set_extern_logger(NULL), SMEM_ERR_INVALID_PARAM);
+    assert_int_equal(smem_set_log_level(7), SMEM_ERR_INVALID_PARAM);
+    assert_int_equal(smem_set_log_level(-1), SMEM_ERR_INVALID_PARAM);
+    assert_int_equal(smem_set_extern_logger(sink), 0);
+    assert_int_equal(smem_set_log_level(SMEM_LOG_WARN), 0);
+    sink_calls = 0;
+    LOG_INFO("filtered %d", 1);
+    assert_int_equal(sink_calls, 0);
+    LOG_WARN("visible %d", 2);
+    assert_int_equal(sink_calls, 1);
+    assert_int_equal(sink_level, SMEM_LOG_WARN);
+    assert_non_null(strstr(sink_msg, "visible 2"));
+    util_log_sink_set(NULL);
+    smem_set_log_level(SMEM_LOG_ERROR);
+}
+
+static void test_buf(void **state)
+{
+    (void)state;
+    util_wbuf_t w;
+    util_wbuf_init(&w);
+    util_wbuf_u8(&w, 0xab);
+    util_wbuf_u16(&w, 0x1234);
+    util_wbuf_u32(&w, 0xdeadbeef);
+    util_wbuf_u64(&w, 0x0102030405060708ull);
+    util_wbuf_blob(&w, "hello", 5);
+    assert_int_equal(w.err, 0);
+    assert_int_equal(w.len, 1 + 2 + 4 + 8 + 4 + 5);
+    assert_int_equal(w.p[1], 0x34); /* little-endian */
+
+    util_rbuf_t r;
+    util_rbuf_init(&r, w.p, w.len);
+    assert_int_equal(util_rbuf_u8(&r), 0xab);
+    assert_int_equal(util_rbuf_u16(&r), 0x1234);
+    assert_int_equal(util_rbuf_u32(&r), 0xdeadbeef);
+    assert_true(util_rbuf_u64(&r) == 0x0102030405060708ull);
+    uint32_t n;
+    const char *s = util_rbuf_blob(&r, 16, &n);
+    assert_int_equal(n, 5);
+    assert_memory_equal(s, "hello", 5);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(util_rbuf_left(&r), 0);
+    /* Reading past the end sets err and yields zeros. */
+    assert_int_equal(util_rbuf_u32(&r), 0);
+    assert_int_equal(r.err, 1);
+
+    /* A blob longer than the max, or than the data, is rejected. */
+    util_rbuf_init(&r, w.p + 15, w.len - 15);
+    assert_null(util_rbuf_blob(&r, 4, &n));
+    assert_int_equal(r.err, 1);
+    uint8_t bad[6] = {0xff, 0xff, 0, 0, 'a', 'b'};
+    util_rbuf_init(&r, bad, sizeof(bad));
+    assert_null(util_rbuf_blob(&r, 1u << 20, &n));
+    assert_int_equal(r.err, 1);
+
+    size_t len;
+    uint8_t *taken = util_wbuf_take(&w, &len);
+    assert_int_equal(len, 24);
+    free(taken);
+    util_wbuf_fini(&w);
+}
+
+static void test_size_strings(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_int_equal(util_conf_parse_size("134217728", &v), 0);
+    assert_true(v == 134217728ull);
+    assert_int_equal(util_conf_parse_size("2048KB", &v), 0);
+    assert_true(v == 2048ull * 1024);
+    assert_int_equal(util_conf_parse_size("200MB", &v), 0);
+    assert_true(v == 200ull << 20);
+    assert_int_equal(util_conf_parse_size("2.5GB", &v), 0);
+    assert_true(v == 5ull << 29);
+    assert_int_equal(util_conf_parse_size("1TB", &v), 0);
+    assert_true(v == 1ull << 40);
+    assert_int_equal(util_conf_parse_size("64 mb", &v), 0);
+    assert_true(v == 64ull << 20);
+    assert_int_equal(util_conf_parse_size("4KiB", &v), 0);
+    assert_true(v == 4096);
+    assert_int_equal(util_conf_parse_size("", &v), SMEM_INVALID_PARAM);
+    assert_int_equal(util_conf_parse_size("-1MB", &v), SMEM_INVALID_PARAM);
+    assert_int_equal(util_conf_parse_size("12XB", &v), SMEM_INVALID_PARAM);
+    assert_int_equal(util_conf_parse_size("1.5", &v), SMEM_INVALID_PARAM); /* half a byte */
+    assert_int_equal(util_conf_parse_size("1.MB", &v), SMEM_INVALID_PARAM);
+    assert_int_equal(util_conf_parse_size("99999999999TB", &v), SMEM_OUT_OF_RANGE);
+    assert_int_equal(util_conf_parse_size("18446744073709551616", &v), SMEM_OUT_OF_RANGE);
+    assert_int_equal(util_conf_parse_size("5 MB x", &v), SMEM_INVALID_PARAM);
+}
+
+typedef struct conf {
+    char url[64];
+    int64_t world;
+    uint64_t dram;
+    bool tls;
+} conf_t;
+
+static const util_conf_spec_t specs[] = {
+    {"ock.mmc.meta_service_url", UTIL_CONF_STR, offsetof(conf_t, url), sizeof(((conf_t *)0)->url), 0, 0},
+    {"ock.mmc.local_service.world_size", UTIL_CONF_INT, offsetof(conf_t, world), 0, 1, 1024},
+    {"ock.mmc.local_service.dram.size", UTIL_CONF_SIZE, offsetof(conf_t, dram), 0, 4096, 1ll << 42},
+    {"ock.mmc.tls.enable", UTIL_CONF_BOOL, offsetof(conf_t, tls), 0, 0, 1},
+};
+#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+
+static int32_t load(const char *text, conf_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->world = 256; /* default kept when absent */
+    return util_conf_load_buf("test.conf", text, strlen(text), specs, NSPECS, c);
+}
+
+static void test_conf_good(void **state)
+{
+    (void)state;
+    conf_t c;
+    assert_int_equal(load("# comment\n\n  ock.mmc.meta_service_url = tcp://127.0.0.1:5000  \n"
+                          "ock.mmc.local_service.dram.size=2.5GB\nock.mmc.tls.enable = true\n", &c), 0);
+    assert_string_equal(c.url, "tcp://127.0.0.1:5000");
+    assert_true(c.dram == 5ull << 29);
+    assert_true(c.tls);
+    assert_int_equal(c.world, 256);
+}
+
+static void test_conf_bad(void **state)
+{
+    (void)state;
+    conf_t c;
+    assert_int_equal(load("ock.mmc.tls.enable = true\nock.mmc.unknown = 3\n", &c), SMEM_CONFIG);
+    assert_non_null(strstr(util_err_get(), "test.conf:2"));
+    assert_non_null(strstr(util_err_get(), "unknown key 'ock.mmc.unknown'"));
+
+    assert_int_equal(load("ock.mmc.tls.enable = true\n\nock.mmc.tls.enable = false\n", &c), SMEM_CONFIG);
+    assert_non_null(strstr(util_err_get(), "test.conf:3"));
+    assert_non_null(strstr(util_err_get(), "repeated (first set on line 1)"));
+
+    assert_int_equal(load("ock.mmc.local_service.world_size = 2000\n", &c), SMEM_CONFIG);
+    assert_non_null(strstr(util_err_get(), "test.conf:1"));
+    assert_non_null(strstr(util_err_get(), "out of range [1, 1024]"));
+
+    assert_int_equal(load("ock.mmc.local_service.world_size = 12abc\n", &c), SMEM_CONFIG);
+    assert_int_equal(load("ock.mmc.local_service.dram.size = 1KB\n", &c), SMEM_CONFIG);
+    assert_non_null(strstr(util_err_get(), "out of range"));
+    assert_int_equal(load("ock.mmc.local_service.dram.size = lots\n", &c), SMEM_CONFIG);
+    assert_int_equal(load("ock.mmc.tls.enable = maybe\n", &c), SMEM_CONFIG);
+    assert_int_equal(load("just some words\n", &c), SMEM_CONFIG);
+    assert_non_null(strstr(util_err_get(), "expected 'key = value'"));
+    assert_int_equal(load(" = 5\n", &c), SMEM_CONFIG);
+    char longval[200];
+    memset(longval, 'x', sizeof(longval));
+    longval[sizeof(longval) - 1] = '\0';
+    char text[300];
+    snprintf(text, sizeof(text), "ock.mmc.meta_service_url = %s\n", longval);
+    assert_int_equal(load(text, &c), SMEM_CONFIG);
+    assert_non_null(strstr(util_err_get(), "at most 63"));
+}
+
+static void test_conf_file(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    assert_int_equal(tu_mkdtemp(dir, sizeof(dir)), 0);
+    snprintf(path, sizeof(path), "%s/x.conf", dir);
+    FILE *f = fopen(path, "w");
+    fputs("ock.mmc.local_service.world_size = 8\nock.mmc.local_service.world_size = 9\n", f);
+    fclose(f);
+    conf_t c = {0};
+    assert_int_equal(util_conf_load_file(path, specs, NSPECS, &c), SMEM_CONFIG);
+    assert_non_null(strstr(util_err_get(), path));
+    assert_non_null(strstr(util_err_get(), ":2:"));
+    assert_int_equal(util_conf_load_file("/nonexistent/x.conf", specs, NSPECS, &c), SMEM_CONFIG);
+    assert_non_null(strstr(util_err_get(), "cannot open"));
+    tu_rmdir_rf(dir);
+}
+
+static void test_tls_info(void **state)
+{
+    (void)state;
+    assert_int_equal(smem_set_conf_store_tls(true, NULL, 0), SMEM_ERR_INVALID_PARAM);
+    const char *bad = "tlsCaPath:/a;tlsBogus:/b";
+    assert_int_equal(smem_set_conf_store_tls(true, bad, (uint32_t)strlen(bad)), SMEM_ERR_INVALID_PARAM);
+    assert_non_null(strstr(smem_get_last_err_msg(), "tlsBogus"));
+    const char *missing = "tlsCaPath:/a";
+    assert_int_equal(smem_set_conf_store_tls(true, missing, (uint32_t)strlen(missing)), SMEM_ERR_INVALID_PARAM);
+    const char *good = "tlsCaPath: /etc/ca.pem; tlsCert:/c.pem\ntlsPk=/k.pem;tlsPkPwd:/pw;tlsCrlPath:/crl.pem";
+    assert_int_equal(smem_set_conf_store_tls(true, good, (uint32_t)strlen(good)), 0);
+    assert_int_equal(smem_set_conf_store_tls(false, NULL, 0), 0);
+    assert_int_equal(smem_set_config_store_tls_key(NULL, 0, NULL, 0, NULL), SMEM_ERR_INVALID_PARAM);
+    assert_int_equal(smem_set_config_store_tls_key("pem", 3, NULL, 4, NULL), SMEM_ERR_INVALID_PARAM);
+    assert_int_equal(smem_set_config_store_tls_key("pem", 3, "pw", 2, NULL), 0);
+    assert_int_equal(smem_init(1), SMEM_ERR_INVALID_PARAM);
+    assert_int_equal(smem_init(0), 0);
+    smem_uninit();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strerror),   cmocka_unit_test(test_last_error), cmocka_unit_test(test_logging),
+        cmocka_unit_test(test_buf),        cmocka_unit_test(test_size_strings), cmocka_unit_test(test_conf_good),
+        cmocka_unit_test(test_conf_bad),   cmocka_unit_test(test_conf_file),  cmocka_unit_test(test_tls_info),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
