@@ -266,7 +266,8 @@ int32_t gva_window_translate(gva_window_t *w, uint64_t gva, uint64_t len, gva_lo
  * which is "same host"). One thread; it answers one request per connection,
  * drops garbage, truncated requests and silent clients (receive timeout) with
  * a WARN, and serves only peers with our uid (or root). Needs attach_local
- * first. SMEM_RESOURCE_IN_USE if the name is taken.
+ * first (else SMEM_NOT_STARTED); SMEM_REPEAT_CALL when already running;
+ * SMEM_RESOURCE_IN_USE if another process holds the name.
  */
 int32_t gva_export_start(gva_window_t *w);
 /* Joins the thread and closes the socket; no-op when not running. */
@@ -277,6 +278,10 @@ void gva_export_stop(gva_window_t *w);
  * MAPPED), retrying the connection until timeout_ms (the peer may still be
  * starting). Validates the reply: kind, rank, size <= stride, page size,
  * host id equal to ours, exactly one fd that backs at least size bytes.
+ * Errors: SMEM_CONN_FAILED nobody listening by the deadline (peer gone or not
+ * started); SMEM_TIMEOUT no answer; SMEM_PEER_GONE closed without answering;
+ * SMEM_PROTOCOL a reply that fails validation; SMEM_DUPLICATED_OBJECT rank
+ * already present; otherwise the status the exporter answered.
  */
 int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint32_t timeout_ms);
 

@@ -44,7 +44,7 @@ uint16_t store_server_port(const store_server_t *s);
 void store_server_stop(store_server_t *s); /* closes all clients, frees everything */
 
 /* Introspection (tests, metrics): a snapshot of the server's tables, taken on
- * its loop thread (the call waits for it; do not call from a server callback). */
+ * its loop thread (the call posts there and waits; safe from any thread). */
 typedef struct store_server_stats {
     uint64_t keys;        /* keys in the table, liveness keys included */
     uint64_t get_waiters; /* blocking GETs waiting for their key */

@@ -1,0 +1,56 @@
+/*
+ * BM: the pooled global address space and copies between local and global
+ * memory. Every process of a BM object sees rank r's memory of type t at
+ * smem_bm_ptr_by_mem_type(h, t, r) = base_t + r * stride_t, the same address
+ * everywhere. Same-host peers' memory is mapped (a pointer dereference works);
+ * other hosts are reached through smem_bm_copy.
+ *
+ * Threads: every call may be made from any thread; copies run concurrently.
+ * smem_bm_wait completes the async copies issued by the calling thread.
+ * Errors: negative status (smem.h) and a per-thread message (smem_get_last_err_msg).
+ */
+#ifndef SMEM_HOST_SMEM_BM_H
+#define SMEM_HOST_SMEM_BM_H
+
+#include "smem/host/smem.h"
+#include "smem/host/smem_bm_def.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int32_t smem_bm_config_init(smem_bm_config_t *config);
+/* Connect to (or start) the config store at store_url and take a rank (auto or
+ * config->rankId) among world_size. Idempotent per process: a second call with
+ * the same arguments returns 0 (SMEM_ERR_REPEAT_CALL if they differ). */
+int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *config);
+void smem_bm_uninit(uint32_t flags);
+uint32_t smem_bm_get_rank_id(void); /* UINT32_MAX before init */
+
+smem_bm_t smem_bm_create(uint32_t id, uint32_t member_size, smem_bm_data_op_type data_op_type,
+                         uint64_t local_dram_size, uint64_t local_hbm_size, uint32_t flags);
+smem_bm_t smem_bm_create2(uint32_t id, const smem_bm_create_option_t *option);
+void smem_bm_destroy(smem_bm_t handle);
+
+/* Enter the global space: peers import this rank and this rank imports them. */
+int32_t smem_bm_join(smem_bm_t handle, uint32_t flags);
+/* Leave it: peers unmap this rank; copies to it then fail with SMEM_ERR_PEER_GONE. */
+int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags);
+
+uint64_t smem_bm_get_local_mem_size_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type);
+void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint16_t peer_rank_id);
+/* Rank owning gva (by stride); UINT32_MAX if gva is in no window of handle. */
+uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva);
+
+int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_type t, uint32_t flags);
+int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, smem_bm_copy_type t, uint32_t flags);
+/* Waits for this thread's async copies on handle; returns the first error among them. */
+int32_t smem_bm_wait(smem_bm_t handle);
+
+int32_t smem_bm_register_user_mem(smem_bm_t handle, uint64_t addr, uint64_t size);
+int32_t smem_bm_unregister_user_mem(smem_bm_t handle, uint64_t addr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,117 @@
+/* BM (big memory) types and constants. Names follow the seed's smem_bm_def.h. */
+#ifndef SMEM_HOST_SMEM_BM_DEF_H
+#define SMEM_HOST_SMEM_BM_DEF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void *smem_bm_t;
+
+#define SMEM_BM_TIMEOUT_MAX UINT32_MAX
+#define SMEM_TLS_PATH_SIZE 256
+
+/* smem_bm_copy / smem_bm_copy_batch flags */
+#define ASYNC_COPY_FLAG (1u << 0)  /* return at once; smem_bm_wait completes it */
+#define COPY_EXTEND_FLAG (1u << 1) /* reserved by the seed; accepted and ignored */
+
+/* smem_bm_create flags: NUMA node in bits 0-6 (127 = the caller's node), bit 8 CREATE_WITH_SHM */
+#define SMEM_BM_BIND_NUMA_FLAG_INDEX 0
+#define SMEM_BM_BIND_NUMA_FLAG_LEN 7
+#define SMEM_BM_NUMA_NODE_CALLER 127u
+#define SMEM_BM_NUMA_MASK 0x7Fu
+#define SMEM_BM_CREATE_WITH_SHM (1u << 8) /* back local DRAM with the user's memfd (dramShmFd) */
+#define SMEM_BM_CREATE_HUGETLB (1u << 9)  /* ours: ask for huge pages (falls back with a log line) */
+
+typedef enum {
+    SMEM_MEM_TYPE_LOCAL_DEVICE = 0, /* this process's device memory */
+    SMEM_MEM_TYPE_LOCAL_HOST,       /* this process's host memory */
+    SMEM_MEM_TYPE_DEVICE,           /* the global device (HBM) pool */
+    SMEM_MEM_TYPE_HOST,             /* the global host (DRAM) pool */
+    SMEM_MEM_TYPE_BUTT
+} smem_bm_mem_type;
+
+typedef enum {
+    SMEMB_DATA_OP_SDMA = 1u << 0,        /* here: the same-host copy engine */
+    SMEMB_DATA_OP_HOST_RDMA = 1u << 1,   /* here: ucx (later) */
+    SMEMB_DATA_OP_HOST_TCP = 1u << 2,    /* the built-in tcp transport */
+    SMEMB_DATA_OP_DEVICE_RDMA = 1u << 3, /* here: ucx on GPU memory (later) */
+    SMEMB_DATA_OP_HOST_URMA = 1u << 4,   /* not available here: a clear error */
+    SMEMB_DATA_OP_HOST_SHM = 1u << 5,    /* ours: same-host mapping (load/store, memcpy) */
+    SMEMB_DATA_OP_BUTT
+} smem_bm_data_op_type;
+
+typedef enum {
+    SMEMB_COPY_L2G = 0,  /* local device -> global */
+    SMEMB_COPY_G2L = 1,  /* global -> local device */
+    SMEMB_COPY_G2H = 2,  /* global -> local host DRAM */
+    SMEMB_COPY_H2G = 3,  /* local host DRAM -> global */
+    SMEMB_COPY_L2GH = 4, /* local device -> global host pool */
+    SMEMB_COPY_GH2L = 5, /* global host pool -> local device */
+    SMEMB_COPY_GH2H = 6, /* global host pool -> local host */
+    SMEMB_COPY_H2GH = 7, /* local host -> global host pool */
+    SMEMB_COPY_G2G = 8,  /* global -> global */
+    SMEMB_COPY_AUTO = 9, /* infer from the addresses */
+    SMEMB_COPY_BUTT
+} smem_bm_copy_type;
+
+typedef struct {
+    bool tlsEnable;
+    char caPath[SMEM_TLS_PATH_SIZE];
+    char crlPath[SMEM_TLS_PATH_SIZE];
+    char certPath[SMEM_TLS_PATH_SIZE];
+    char keyPath[SMEM_TLS_PATH_SIZE];
+    char keyPassPath[SMEM_TLS_PATH_SIZE];
+    char packagePath[SMEM_TLS_PATH_SIZE];     /* seed field; unused here */
+    char decrypterLibPath[SMEM_TLS_PATH_SIZE]; /* shared library exporting smem_decrypt_handler "decrypt" */
+} smem_tls_config;
+
+typedef struct {
+    uint32_t initTimeout;             /* seconds, smem_bm_init (default 120) */
+    uint32_t createTimeout;           /* seconds, smem_bm_create/join (default 120) */
+    uint32_t controlOperationTimeout; /* seconds, control-plane calls (default 120) */
+    bool startConfigStoreServer;      /* rank 0 (or the race winner) starts the store at store_url (default true) */
+    bool startConfigStoreOnly;        /* only start the store, join nothing */
+    bool dynamicWorldSize;            /* ranks may join and leave after startup (default true here) */
+    bool unifiedAddressSpace;         /* same GVA in every process (default true; false is unsupported) */
+    bool autoRanking;                 /* ranks assigned by the store (default true) */
+    uint16_t rankId;                  /* used when autoRanking is false (default 65535 = unset) */
+    uint32_t flags;                   /* default 0 */
+    char hcomUrl[64];                 /* data-plane address, e.g. tcp://10.0.0.1:18888 or tcp://10.0.0.0/24:18888 */
+    smem_tls_config hcomTlsConfig;
+    smem_tls_config storeTlsConfig;
+} smem_bm_config_t;
+
+typedef struct {
+    uint64_t maxDramSize;   /* per-rank stride of the host window (0: = localDRAMSize rounded up) */
+    uint64_t maxHbmSize;    /* per-rank stride of the device window */
+    uint64_t localDRAMSize; /* bytes this rank contributes (<= maxDramSize) */
+    uint64_t localHBMSize;
+    uint32_t dataOpType; /* smem_bm_data_op_type bits */
+    uint32_t flags;      /* SMEM_BM_* create flags */
+    char tag[32];
+    char tagOpInfo[256];
+    int dramShmFd; /* user memfd backing local DRAM with SMEM_BM_CREATE_WITH_SHM (-1: none) */
+} smem_bm_create_option_t;
+
+typedef struct {
+    const void *src;
+    void *dest;
+    size_t dataSize;
+} smem_copy_params;
+
+typedef struct {
+    void **sources;
+    void **destinations;
+    const uint64_t *dataSizes;
+    uint32_t batchSize;
+} smem_batch_copy_params;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
