@@ -4,7 +4,8 @@
 #      fuzz targets in replay mode;
 #   2. the ASan+UBSan build with the same ctest suite;
 #   3. the libFuzzer build (clang), each fuzz target for SMEM_FUZZ_SECONDS (default 20 s).
-# Exits non-zero if any step fails. Usage: scripts/test.sh [default|asan|fuzz]...
+# Optional stage `tsan`: ThreadSanitizer over the unit and integration tests.
+# Exits non-zero if any step fails. Usage: scripts/test.sh [default|asan|fuzz|tsan]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -15,13 +16,14 @@ stages=("$@")
 fuzz_secs=${SMEM_FUZZ_SECONDS:-20}
 status=0
 
+# run_stage NAME DIR CTEST_REGEX CMAKE_ARGS...
 run_stage() {
-    local name=$1 dir=$2; shift 2
+    local name=$1 dir=$2 regex=$3; shift 3
     echo "=== $name: configure and build ($dir) ==="
     cmake -S . -B "$dir" "$@" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null
     echo "=== $name: ctest ==="
-    if ! (cd "$dir" && ctest --output-on-failure -j1 --timeout 600); then
+    if ! (cd "$dir" && ctest --output-on-failure -j1 --timeout 600 -R "$regex"); then
         echo "=== $name: FAILED ==="
         status=1
     fi
@@ -29,15 +31,22 @@ run_stage() {
 
 for s in "${stages[@]}"; do
     case "$s" in
-    default) run_stage default build -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+    default) run_stage default build . -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
     asan)
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-        run_stage asan build-asan -DCMAKE_BUILD_TYPE=Debug -DSMEM_SANITIZE=ON
+        run_stage asan build-asan . -DCMAKE_BUILD_TYPE=Debug -DSMEM_SANITIZE=ON
         unset ASAN_OPTIONS UBSAN_OPTIONS ;;
     fuzz)
-        run_stage fuzz build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSMEM_FUZZ=ON \
+        # Unit and integration tests already ran in the stages above; here only the fuzzers run.
+        run_stage fuzz build-fuzz '^fuzz_' -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSMEM_FUZZ=ON \
             -DSMEM_SANITIZE=ON -DSMEM_BUILD_BENCH=OFF -DSMEM_FUZZ_SECONDS="$fuzz_secs" ;;
-    *) echo "unknown stage $s (default|asan|fuzz)" >&2; exit 2 ;;
+    tsan)
+        # Optional (not in the default list): ThreadSanitizer over unit and integration tests.
+        export TSAN_OPTIONS=halt_on_error=1
+        run_stage tsan build-tsan '^(unit|it)\.' -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSMEM_TSAN=ON \
+            -DSMEM_BUILD_BENCH=OFF
+        unset TSAN_OPTIONS ;;
+    *) echo "unknown stage $s (default|asan|fuzz|tsan)" >&2; exit 2 ;;
     esac
 done
 exit $status

@@ -23,7 +23,7 @@ void util_log_write(int level, const char *file, int line, const char *fmt, ...)
 
 #define UTIL_LOG(level, ...)                                                     \
     do {                                                                         \
-        if ((level) >= util_log_level_g) util_log_write((level), __FILE__, __LINE__, __VA_ARGS__); \
+        if ((level) >= __atomic_load_n(&util_log_level_g, __ATOMIC_RELAXED)) util_log_write((level), __FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
 #define LOG_DEBUG(...) UTIL_LOG(UTIL_LOG_DEBUG, __VA_ARGS__)
 #define LOG_INFO(...) UTIL_LOG(UTIL_LOG_INFO, __VA_ARGS__)
