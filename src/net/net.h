@@ -119,6 +119,17 @@ int32_t net_connect(net_loop_t *loop, const char *url, const net_opts_t *opts, c
 int32_t net_conn_send(net_conn_t *c, const net_frame_hdr_t *hdr, const void *body, uint32_t len);
 /* Same, body gathered from several pieces. */
 int32_t net_conn_sendv(net_conn_t *c, const net_frame_hdr_t *hdr, const struct iovec *iov, int iovcnt);
+/*
+ * Shared frame bodies: one immutable, reference-counted buffer queued to many
+ * connections without a copy per connection (a collective's answer to all
+ * its members). Fill net_shbuf_data() before the first send; after that the
+ * bytes must not change. net_conn_send_shared takes its own reference.
+ */
+typedef struct net_shbuf net_shbuf_t;
+net_shbuf_t *net_shbuf_alloc(size_t len); /* one reference for the caller; NULL when out of memory */
+uint8_t *net_shbuf_data(net_shbuf_t *b);
+void net_shbuf_put(net_shbuf_t *b);
+int32_t net_conn_send_shared(net_conn_t *c, const net_frame_hdr_t *hdr, net_shbuf_t *body, uint32_t len);
 void net_conn_close(net_conn_t *c); /* asynchronous; on_close follows on the loop thread */
 void net_conn_get(net_conn_t *c);
 void net_conn_put(net_conn_t *c);

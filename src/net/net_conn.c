@@ -52,7 +52,7 @@ void net_conn_free(net_conn_t *c)
     while (c->oq_head != NULL) {
         net_outbuf_t *ob = c->oq_head;
         c->oq_head = ob->next;
-        free(ob);
+        net_outbuf_free(ob);
     }
     if (c->ssl != NULL) {
         SSL_free(c->ssl);
@@ -106,7 +106,7 @@ void net_conn_shutdown(net_conn_t *c, int32_t reason)
     while (c->oq_head != NULL) {
         net_outbuf_t *ob = c->oq_head;
         c->oq_head = ob->next;
-        free(ob);
+        net_outbuf_free(ob);
     }
     c->oq_tail = NULL;
     c->oq_bytes = 0;
@@ -191,6 +191,95 @@ void net_conn_close_reason(net_conn_t *c, int32_t reason)
 void net_conn_close(net_conn_t *c) { net_conn_close_reason(c, SMEM_OK); }
 
 /* ---------- output ---------- */
+void net_outbuf_free(net_outbuf_t *ob)
+{
+    if (ob->sh != NULL) net_shbuf_put(ob->sh);
+    free(ob);
+}
+
+net_shbuf_t *net_shbuf_alloc(size_t len)
+{
+    net_shbuf_t *b = malloc(sizeof(*b) + len);
+    if (b == NULL) return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    return b;
+}
+
+uint8_t *net_shbuf_data(net_shbuf_t *b) { return b->data; }
+
+void net_shbuf_put(net_shbuf_t *b)
+{
+    if (b != NULL && atomic_fetch_sub(&b->refs, 1) == 1) free(b);
+}
+
+/* Queue ob (and, when body is not NULL, the body piece right after it, so a
+ * frame's pieces are adjacent). Frees both on failure. */
+static int32_t net_conn_enqueue(net_conn_t *c, net_outbuf_t *ob, net_outbuf_t *body)
+{
+    size_t len = ob->len + (body != NULL ? body->len : 0);
+    pthread_mutex_lock(&c->lock);
+    int32_t rc = SMEM_OK;
+    if (c->closed || c->close_req) {
+        rc = util_err_set(SMEM_PEER_GONE, "connection %llu to %s is closed", (unsigned long long)c->id, c->peer);
+    } else if (c->oq_bytes + len > c->opts.max_outq_bytes) {
+        rc = util_err_set(SMEM_TOO_LARGE, "output queue to %s full: %llu bytes queued + %zu > max_outq_bytes %llu",
+                          c->peer, (unsigned long long)c->oq_bytes, len, (unsigned long long)c->opts.max_outq_bytes);
+    }
+    if (rc != SMEM_OK) {
+        pthread_mutex_unlock(&c->lock);
+        net_outbuf_free(ob);
+        if (body != NULL) net_outbuf_free(body);
+        return rc;
+    }
+    ob->next = body;
+    net_outbuf_t *last = body != NULL ? body : ob;
+    last->next = NULL;
+    if (c->oq_tail != NULL) {
+        c->oq_tail->next = ob;
+    } else {
+        c->oq_head = ob;
+    }
+    c->oq_tail = last;
+    c->oq_bytes += len;
+    pthread_mutex_unlock(&c->lock);
+    net_loop_mark_dirty(c->loop, c);
+    return SMEM_OK;
+}
+
+int32_t net_conn_send_shared(net_conn_t *c, const net_frame_hdr_t *hdr, net_shbuf_t *body, uint32_t len)
+{
+    if (c == NULL || hdr == NULL || (body == NULL && len > 0) || (body != NULL && len > body->len))
+        return util_err_set(SMEM_INVALID_PARAM, "net_conn_send_shared: bad arguments");
+    if ((hdr->flags & ~NET_FLAG_MASK) != 0)
+        return util_err_set(SMEM_INVALID_PARAM, "net_conn_send_shared: reserved flag bits 0x%02x", hdr->flags);
+    if (len > c->opts.max_frame)
+        return util_err_set(SMEM_TOO_LARGE, "frame body of %u bytes to %s exceeds max_frame %u", len, c->peer,
+                            c->opts.max_frame);
+    net_outbuf_t *ob = malloc(sizeof(*ob) + NET_FRAME_HDR_SIZE);
+    net_outbuf_t *bo = len > 0 ? malloc(sizeof(*bo)) : NULL;
+    if (ob == NULL || (len > 0 && bo == NULL)) {
+        free(ob);
+        free(bo);
+        return util_err_set(SMEM_MALLOC_FAILED, "cannot queue a %u-byte shared frame", len);
+    }
+    net_frame_hdr_t h = *hdr;
+    h.magic = NET_FRAME_MAGIC;
+    h.version = NET_FRAME_VERSION;
+    h.body_len = len;
+    net_frame_hdr_encode(&h, ob->data);
+    ob->len = NET_FRAME_HDR_SIZE;
+    ob->off = 0;
+    ob->sh = NULL;
+    if (bo != NULL) {
+        atomic_fetch_add(&body->refs, 1);
+        bo->sh = body;
+        bo->len = len;
+        bo->off = 0;
+    }
+    return net_conn_enqueue(c, ob, bo);
+}
+
 int32_t net_conn_sendv(net_conn_t *c, const net_frame_hdr_t *hdr, const struct iovec *iov, int iovcnt)
 {
     if (c == NULL || hdr == NULL || iovcnt < 0 || (iovcnt > 0 && iov == NULL)) {
@@ -227,30 +316,8 @@ int32_t net_conn_sendv(net_conn_t *c, const net_frame_hdr_t *hdr, const struct i
     ob->next = NULL;
     ob->len = len;
     ob->off = 0;
-
-    pthread_mutex_lock(&c->lock);
-    if (c->closed || c->close_req) {
-        pthread_mutex_unlock(&c->lock);
-        free(ob);
-        return util_err_set(SMEM_PEER_GONE, "connection %llu to %s is closed", (unsigned long long)c->id, c->peer);
-    }
-    if (c->oq_bytes + len > c->opts.max_outq_bytes) {
-        uint64_t queued = c->oq_bytes;
-        pthread_mutex_unlock(&c->lock);
-        free(ob);
-        return util_err_set(SMEM_TOO_LARGE, "output queue to %s full: %llu bytes queued + %zu > max_outq_bytes %llu",
-                            c->peer, (unsigned long long)queued, len, (unsigned long long)c->opts.max_outq_bytes);
-    }
-    if (c->oq_tail != NULL) {
-        c->oq_tail->next = ob;
-    } else {
-        c->oq_head = ob;
-    }
-    c->oq_tail = ob;
-    c->oq_bytes += len;
-    pthread_mutex_unlock(&c->lock);
-    net_loop_mark_dirty(c->loop, c);
-    return SMEM_OK;
+    ob->sh = NULL;
+    return net_conn_enqueue(c, ob, NULL);
 }
 
 int32_t net_conn_send(net_conn_t *c, const net_frame_hdr_t *hdr, const void *body, uint32_t len)

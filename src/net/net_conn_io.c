@@ -37,7 +37,7 @@ static void net_conn_advance_locked(net_conn_t *c, size_t n)
         if (c->oq_head == NULL) {
             c->oq_tail = NULL;
         }
-        free(ob);
+        net_outbuf_free(ob);
     }
 }
 
@@ -53,7 +53,7 @@ void net_conn_flush(net_conn_t *c)
             size_t left = ob->len - ob->off;
             int chunk = left > (1u << 30) ? (1 << 30) : (int)left;
             ERR_clear_error();
-            int r = SSL_write(c->ssl, ob->data + ob->off, chunk);
+            int r = SSL_write(c->ssl, net_outbuf_bytes(ob) + ob->off, chunk);
             if (r > 0) {
                 net_conn_advance_locked(c, (size_t)r);
                 continue;
@@ -71,7 +71,7 @@ void net_conn_flush(net_conn_t *c)
         struct iovec iov[NET_IOV_MAX];
         int cnt = 0;
         for (net_outbuf_t *ob = c->oq_head; ob != NULL && cnt < NET_IOV_MAX; ob = ob->next) {
-            iov[cnt].iov_base = ob->data + ob->off;
+            iov[cnt].iov_base = net_outbuf_bytes(ob) + ob->off;
             iov[cnt].iov_len = ob->len - ob->off;
             cnt++;
         }

@@ -115,12 +115,24 @@ typedef enum {
     NET_CONN_CLOSED,
 } net_conn_state_t;
 
+struct net_shbuf {
+    atomic_uint refs;
+    size_t len;
+    uint8_t data[];
+};
+
+/* One queued piece of output: inline bytes (a header, or header + body), or
+ * a shared body (sh != NULL) that is referenced, not copied. */
 typedef struct net_outbuf {
     struct net_outbuf *next;
     size_t len;
     size_t off;
-    uint8_t data[]; /* header + body */
+    net_shbuf_t *sh;
+    uint8_t data[];
 } net_outbuf_t;
+
+static inline uint8_t *net_outbuf_bytes(net_outbuf_t *ob) { return ob->sh != NULL ? ob->sh->data : ob->data; }
+void net_outbuf_free(net_outbuf_t *ob);
 
 struct net_conn {
     net_ev_t ev;

@@ -86,6 +86,32 @@ int32_t store_cas(store_client_t *c, const char *key, const void *expected, uint
 int32_t store_append(store_client_t *c, const char *key, const void *val, uint32_t len, uint32_t *new_len);
 int32_t store_delete(store_client_t *c, const char *key); /* SMEM_OBJECT_NOT_EXISTS if absent */
 
+/*
+ * Every key starting with prefix ("" = all keys) and its value, in ascending
+ * byte order, in one round trip. after: continue behind this key (NULL or ""
+ * = from the first). max_keys: 1..4096 (0 = 4096); max_bytes: answer size
+ * limit, keys + values + 8 per item (0 = 4 MiB, at most 32 MiB; the first
+ * item always comes, however large). When (*out)->more is true, keys were
+ * left out: call again with after = the last item's key. *out is one
+ * allocation the caller frees with store_kvlist_free. A snapshot: pair it
+ * with a watch registered BEFORE the call to miss no change.
+ */
+typedef struct store_kvitem {
+    const char *key;    /* NUL-terminated */
+    const uint8_t *val; /* len bytes (not NUL-terminated; NULL when len is 0) */
+    uint32_t len;
+} store_kvitem_t;
+
+typedef struct store_kvlist {
+    uint32_t count;
+    bool more;
+    store_kvitem_t *items;
+} store_kvlist_t;
+
+int32_t store_list(store_client_t *c, const char *prefix, const char *after, uint32_t max_keys, uint32_t max_bytes,
+                   store_kvlist_t **out);
+void store_kvlist_free(store_kvlist_t *l);
+
 typedef enum { STORE_EV_SET = 1, STORE_EV_DELETE = 2 } store_event_t;
 typedef void (*store_watch_cb_t)(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len);
 /* Watch one key, or every key starting with key when prefix is true. Events

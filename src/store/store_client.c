@@ -385,6 +385,82 @@ int32_t store_delete(store_client_t *c, const char *key)
     return rc ? rc : call_simple(c, &m);
 }
 
+/* ---------- listing ---------- */
+
+typedef struct list_fill {
+    store_kvlist_t *l;
+    char *next; /* where the next key/value bytes go */
+} list_fill_t;
+
+static void list_fill_item(void *arg, const char *key, uint32_t klen, const uint8_t *val, uint32_t vlen)
+{
+    list_fill_t *f = arg;
+    store_kvitem_t *it = &f->l->items[f->l->count++];
+    memcpy(f->next, key, klen);
+    f->next[klen] = '\0';
+    it->key = f->next;
+    f->next += klen + 1;
+    it->val = vlen ? (const uint8_t *)f->next : NULL;
+    it->len = vlen;
+    if (vlen) memcpy(f->next, val, vlen);
+    f->next += vlen;
+}
+
+int32_t store_list(store_client_t *c, const char *prefix, const char *after, uint32_t max_keys, uint32_t max_bytes,
+                   store_kvlist_t **out)
+{
+    store_msg_t m = {.type = STORE_MSG_LIST, .key = prefix, .after = after,
+                     .limit = max_keys ? max_keys : STORE_LIST_KEYS_MAX, .max_bytes = max_bytes};
+    uint8_t *resp;
+    uint32_t rlen, n;
+    bool more;
+    uint64_t total;
+
+    if (c == NULL || prefix == NULL || out == NULL)
+        return util_err_set(SMEM_INVALID_PARAM, "store_list: NULL argument");
+    m.key_len = (uint32_t)strnlen(prefix, STORE_KEY_MAX + 1);
+    m.after_len = after ? (uint32_t)strnlen(after, STORE_KEY_MAX + 1) : 0;
+    if (m.key_len > STORE_KEY_MAX || m.after_len > STORE_KEY_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "store_list: prefix or continuation key longer than %u bytes",
+                            STORE_KEY_MAX);
+    int32_t rc = store_client_call(c, &m, c->timeout_ms, &resp, &rlen);
+    if (rc != 0) goto free_resp;
+    rc = store_resp_list_decode(resp, rlen, &n, &more, &total, NULL, NULL);
+    if (rc != 0) goto free_resp;
+    /* One block: the list, the item array, then each key (with its NUL) and value. */
+    size_t hdr = sizeof(store_kvlist_t) + (size_t)n * sizeof(store_kvitem_t);
+    store_kvlist_t *l = malloc(hdr + (size_t)total + n + 1);
+    if (l == NULL) {
+        rc = util_err_set(SMEM_MALLOC_FAILED, "store_list: out of memory for %u keys (%llu bytes)", n,
+                          (unsigned long long)total);
+        goto free_resp;
+    }
+    l->count = 0;
+    l->more = more;
+    l->items = (store_kvitem_t *)(void *)(l + 1);
+    list_fill_t fill = {.l = l, .next = (char *)l + hdr};
+    rc = store_resp_list_decode(resp, rlen, &n, &more, &total, list_fill_item, &fill);
+    /* The server promises ascending keys under the prefix and after `after`;
+     * a caller paging with the last key would loop forever otherwise. */
+    for (uint32_t i = 0; rc == 0 && i < l->count; i++) {
+        const char *k = l->items[i].key;
+        bool ok = strncmp(k, prefix, m.key_len) == 0 && (i == 0 || strcmp(l->items[i - 1].key, k) < 0) &&
+                  (m.after_len == 0 || strcmp(k, after) > 0);
+        if (!ok) rc = util_err_set(SMEM_PROTOCOL, "store LIST '%s': key '%.200s' out of order or outside the prefix",
+                                   prefix, k);
+    }
+    if (rc != 0) {
+        free(l);
+        goto free_resp;
+    }
+    *out = l;
+free_resp:
+    free(resp);
+    return rc;
+}
+
+void store_kvlist_free(store_kvlist_t *l) { free(l); }
+
 /* ---------- watches ---------- */
 
 static store_cwatch_t *cwatch_unlink_locked(store_client_t *c, uint64_t id)

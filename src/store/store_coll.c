@@ -70,6 +70,8 @@ typedef struct store_pool {
 typedef struct store_exitgrp {
     store_map_ent_t *ent;
     store_link_t regs;
+    bool exited;    /* a broadcast happened: remembered so later watchers hear it too */
+    int32_t status; /* of the latest broadcast */
 } store_exitgrp_t;
 
 typedef struct store_exitreg {
@@ -111,16 +113,20 @@ static void coll_free(store_core_t *c, store_coll_t *co)
 
 static void coll_complete(store_core_t *c, store_coll_t *co)
 {
+    /* One answer shared by every member's connection: count x len bytes once,
+     * not once per member. */
+    net_shbuf_t *sh = NULL;
     uint8_t *b = NULL;
     uint32_t blen = 0;
     int32_t st = SMEM_OK;
 
     if (co->type == STORE_MSG_ALLGATHER) {
         uint64_t total = (uint64_t)co->count * co->len;
-        b = malloc(STORE_BLOB_HDR + total);
-        if (b == NULL) {
+        sh = net_shbuf_alloc(STORE_BLOB_HDR + total);
+        if (sh == NULL) {
             st = SMEM_MALLOC_FAILED;
         } else {
+            b = net_shbuf_data(sh);
             util_put_le32(b, (uint32_t)total);
             for (uint32_t r = 0; r < co->count; r++)
                 if (co->len) memcpy(b + STORE_BLOB_HDR + (size_t)r * co->len, co->slots[r].data, co->len);
@@ -132,10 +138,12 @@ static void coll_complete(store_core_t *c, store_coll_t *co)
         if (st != 0)
             store_core_reply_err(c, s->peer, &s->rq, st, "out of memory for the %u x %u byte all-gather '%s'",
                                  co->count, co->len, co->ent->key);
+        else if (sh != NULL)
+            store_core_reply_shared(c, s->peer, &s->rq, sh, blen);
         else
-            store_core_reply(c, s->peer, &s->rq, SMEM_OK, b, blen);
+            store_core_reply(c, s->peer, &s->rq, SMEM_OK, NULL, 0);
     }
-    free(b);
+    net_shbuf_put(sh);
     coll_free(c, co);
 }
 
@@ -429,23 +437,44 @@ static void exitreg_free(store_core_t *c, store_exitreg_t *r)
     store_list_del(&r->peer_node);
     store_list_del(&r->grp_node);
     free(r);
-    if (store_list_empty(&g->regs)) {
+    if (store_list_empty(&g->regs) && !g->exited) {
         store_map_remove(&c->exits, g->ent->key, g->ent->klen);
         free(g);
     }
 }
 
-void store_coll_exit_watch(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
+static store_exitgrp_t *exitgrp_get(store_core_t *c, const store_msg_t *m)
 {
     store_exitgrp_t *g = store_map_get(&c->exits, m->key, m->key_len);
-    if (g == NULL) {
-        g = calloc(1, sizeof(*g));
-        if (g == NULL || store_map_insert(&c->exits, m->key, m->key_len, g, &g->ent) != 0) {
-            free(g);
-            goto fail_nomem;
-        }
-        store_list_init(&g->regs);
+    if (g != NULL) return g;
+    g = calloc(1, sizeof(*g));
+    if (g == NULL || store_map_insert(&c->exits, m->key, m->key_len, g, &g->ent) != 0) {
+        free(g);
+        return NULL;
     }
+    store_list_init(&g->regs);
+    return g;
+}
+
+/* Push the group's exit status to one peer. */
+static int32_t exit_push(store_core_t *c, store_peer_t *p, const store_msg_t *m, int32_t status)
+{
+    util_wbuf_t wb;
+    util_wbuf_init(&wb);
+    store_msg_t ev = {.type = STORE_MSG_EXIT, .key = m->key, .key_len = m->key_len, .status = status};
+    if (store_msg_encode(&ev, &wb) != 0) {
+        util_wbuf_fini(&wb);
+        return SMEM_MALLOC_FAILED;
+    }
+    store_core_push(c, p, STORE_MSG_EXIT, wb.p, (uint32_t)wb.len);
+    util_wbuf_fini(&wb);
+    return SMEM_OK;
+}
+
+void store_coll_exit_watch(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
+{
+    store_exitgrp_t *g = exitgrp_get(c, m);
+    if (g == NULL) goto fail_nomem;
     for (store_link_t *n = p->exits.next; n != &p->exits; n = n->next)
         if (STORE_CONTAINER_OF(n, store_exitreg_t, peer_node)->g == g) {
             /* Several local callbacks share one registration. */
@@ -454,7 +483,7 @@ void store_coll_exit_watch(store_core_t *c, store_peer_t *p, const store_rq_t *r
         }
     store_exitreg_t *r = calloc(1, sizeof(*r));
     if (r == NULL) {
-        if (store_list_empty(&g->regs)) {
+        if (store_list_empty(&g->regs) && !g->exited) {
             store_map_remove(&c->exits, g->ent->key, g->ent->klen);
             free(g);
         }
@@ -465,6 +494,10 @@ void store_coll_exit_watch(store_core_t *c, store_peer_t *p, const store_rq_t *r
     store_list_add_tail(&g->regs, &r->grp_node);
     store_list_add_tail(&p->exits, &r->peer_node);
     store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
+    /* Registered after the broadcast: hear it now (after the reply, so the
+     * client has its registration in place when the push arrives). */
+    if (g->exited && exit_push(c, p, m, g->status) != SMEM_OK)
+        LOG_WARN("store: out of memory telling %s of the exit of '%.*s'", p->name, KEYFMT(m));
     return;
 
 fail_nomem:
@@ -473,21 +506,20 @@ fail_nomem:
 
 void store_coll_exit_broadcast(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
 {
-    store_exitgrp_t *g = store_map_get(&c->exits, m->key, m->key_len);
+    store_exitgrp_t *g = exitgrp_get(c, m);
+    if (g == NULL) {
+        store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory for an exit broadcast");
+        return;
+    }
+    g->exited = true;
+    g->status = m->status;
     uint32_t sent = 0;
-    if (g != NULL) {
-        util_wbuf_t wb;
-        util_wbuf_init(&wb);
-        store_msg_t ev = {.type = STORE_MSG_EXIT, .key = m->key, .key_len = m->key_len, .status = m->status};
-        if (store_msg_encode(&ev, &wb) != 0) {
-            util_wbuf_fini(&wb);
+    for (store_link_t *n = g->regs.next; n != &g->regs; n = n->next) {
+        if (exit_push(c, STORE_CONTAINER_OF(n, store_exitreg_t, grp_node)->peer, m, m->status) != SMEM_OK) {
             store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory for an exit broadcast");
             return;
         }
-        for (store_link_t *n = g->regs.next; n != &g->regs; n = n->next, sent++)
-            store_core_push(c, STORE_CONTAINER_OF(n, store_exitreg_t, grp_node)->peer, STORE_MSG_EXIT, wb.p,
-                            (uint32_t)wb.len);
-        util_wbuf_fini(&wb);
+        sent++;
     }
     LOG_INFO("store: global exit of group %.*s with status %d from %s, told %u clients", KEYFMT(m), m->status,
              p->name, sent);

@@ -39,8 +39,9 @@ typedef struct store_getw {
 
 /* ---------- sending ---------- */
 
-static void core_send(store_core_t *c, store_peer_t *p, uint8_t flags, uint16_t type, uint64_t req_id,
-                      int32_t status, const void *body, uint32_t len)
+/* Sends body, or the shared buffer sh when it is not NULL (len bytes of it). */
+static void core_send_any(store_core_t *c, store_peer_t *p, uint8_t flags, uint16_t type, uint64_t req_id,
+                          int32_t status, const void *body, net_shbuf_t *sh, uint32_t len)
 {
     if (c->quiet || p->broken) return;
     net_frame_hdr_t h;
@@ -49,7 +50,9 @@ static void core_send(store_core_t *c, store_peer_t *p, uint8_t flags, uint16_t 
     h.type = type;
     h.req_id = req_id;
     h.status = status;
-    int32_t rc = c->ops.send(p->link, &h, body, len);
+    int32_t rc;
+    if (sh != NULL && c->ops.send_shared != NULL) rc = c->ops.send_shared(p->link, &h, sh, len);
+    else rc = c->ops.send(p->link, &h, sh != NULL ? net_shbuf_data(sh) : body, len);
     if (rc != 0) {
         /* A lost push would break the in-order event contract, so the
          * connection goes rather than silently skipping a frame. */
@@ -60,11 +63,23 @@ static void core_send(store_core_t *c, store_peer_t *p, uint8_t flags, uint16_t 
     }
 }
 
+static void core_send(store_core_t *c, store_peer_t *p, uint8_t flags, uint16_t type, uint64_t req_id,
+                      int32_t status, const void *body, uint32_t len)
+{
+    core_send_any(c, p, flags, type, req_id, status, body, NULL, len);
+}
+
 void store_core_reply(store_core_t *c, store_peer_t *p, const store_rq_t *rq, int32_t status, const void *body,
                       uint32_t len)
 {
     if (rq->oneway) return;
     core_send(c, p, NET_FLAG_RESPONSE, rq->type, rq->req_id, status, body, len);
+}
+
+void store_core_reply_shared(store_core_t *c, store_peer_t *p, const store_rq_t *rq, net_shbuf_t *body, uint32_t len)
+{
+    if (rq->oneway) return;
+    core_send_any(c, p, NET_FLAG_RESPONSE, rq->type, rq->req_id, SMEM_OK, NULL, body, len);
 }
 
 static void reply_msg(store_core_t *c, store_peer_t *p, const store_rq_t *rq, int32_t status, const char *msg)
@@ -498,6 +513,77 @@ static void h_delete(store_core_t *c, store_peer_t *p, const store_rq_t *rq, con
     store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
 }
 
+/* ---------- listing ---------- */
+
+/* Byte-wise order, a proper prefix first: the order LIST pages through. */
+static int key_cmp(const char *a, uint32_t alen, const char *b, uint32_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c != 0) return c;
+    return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static int ent_cmp(const void *x, const void *y)
+{
+    const store_map_ent_t *a = *(const store_map_ent_t *const *)x, *b = *(const store_map_ent_t *const *)y;
+    return key_cmp(a->key, a->klen, b->key, b->klen);
+}
+
+/* A full scan and sort per page: the store holds rendezvous records (a few
+ * thousand keys), and LIST is a join-time call, not a data path. */
+static void h_list(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
+{
+    size_t n = 0, cap = 0;
+    store_map_ent_t **v = NULL;
+    for (size_t i = 0; i < c->kv.nb; i++) {
+        for (store_map_ent_t *e = c->kv.b[i]; e != NULL; e = e->next) {
+            if (e->klen < m->key_len || memcmp(e->key, m->key, m->key_len) != 0) continue;
+            if (m->after_len && key_cmp(e->key, e->klen, m->after, m->after_len) <= 0) continue;
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                store_map_ent_t **nv = realloc(v, ncap * sizeof(*nv));
+                if (nv == NULL) goto fail_nomem;
+                v = nv;
+                cap = ncap;
+            }
+            v[n++] = e;
+        }
+    }
+    if (n > 1) qsort(v, n, sizeof(*v), ent_cmp);
+
+    uint64_t budget = m->max_bytes ? m->max_bytes : STORE_LIST_BYTES_DEFAULT;
+    uint64_t used = 0;
+    uint32_t count = 0;
+    util_wbuf_t wb;
+    util_wbuf_init(&wb);
+    util_wbuf_u32(&wb, 0); /* count, patched below */
+    util_wbuf_u8(&wb, 0);  /* more */
+    for (size_t i = 0; i < n && count < m->limit; i++) {
+        const store_kv_t *kv = v[i]->val;
+        uint64_t item = (uint64_t)v[i]->klen + kv->len + STORE_LIST_ITEM_HDR;
+        if (count > 0 && used + item > budget) break;
+        util_wbuf_blob(&wb, v[i]->key, v[i]->klen);
+        util_wbuf_blob(&wb, kv->val, kv->len);
+        used += item;
+        count++;
+    }
+    free(v);
+    if (wb.err) {
+        util_wbuf_fini(&wb);
+        store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory for a LIST answer of %u keys", count);
+        return;
+    }
+    util_put_le32(wb.p, count);
+    wb.p[4] = count < n ? 1 : 0;
+    store_core_reply(c, p, rq, SMEM_OK, wb.p, (uint32_t)wb.len);
+    util_wbuf_fini(&wb);
+    return;
+
+fail_nomem:
+    free(v);
+    store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory listing %zu keys", n);
+}
+
 /* ---------- peers and dispatch ---------- */
 
 store_peer_t *store_core_peer_open(store_core_t *c, void *link, const char *name)
@@ -574,6 +660,7 @@ void store_core_dispatch(store_core_t *c, store_peer_t *p, const net_frame_hdr_t
     case STORE_MSG_ID_RELEASE: store_coll_id_release(c, p, &rq, &m); break;
     case STORE_MSG_EXIT_WATCH: store_coll_exit_watch(c, p, &rq, &m); break;
     case STORE_MSG_EXIT_BROADCAST: store_coll_exit_broadcast(c, p, &rq, &m); break;
+    case STORE_MSG_LIST: h_list(c, p, &rq, &m); break;
     default: break; /* decode rejected it */
     }
 }

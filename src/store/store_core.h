@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "net/net_proto.h"
+#include "net/net.h"
 #include "store/store.h"
 
 typedef struct store_core store_core_t;
@@ -22,6 +22,8 @@ typedef struct store_peer store_peer_t;
 
 typedef struct store_core_ops {
     int32_t (*send)(void *link, const net_frame_hdr_t *hdr, const void *body, uint32_t len);
+    /* Optional: queue a shared body without copying it (NULL: `send` is used). */
+    int32_t (*send_shared)(void *link, const net_frame_hdr_t *hdr, net_shbuf_t *body, uint32_t len);
     void (*close)(void *link);
 } store_core_ops_t;
 

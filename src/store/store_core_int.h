@@ -64,6 +64,8 @@ struct store_core {
 };
 
 /* ---- store_core.c, used by store_coll.c ---- */
+/* Reply with a shared body (see net_conn_send_shared); status is SMEM_OK. */
+void store_core_reply_shared(store_core_t *c, store_peer_t *p, const store_rq_t *rq, net_shbuf_t *body, uint32_t len);
 void store_core_reply(store_core_t *c, store_peer_t *p, const store_rq_t *rq, int32_t status, const void *body,
                       uint32_t len);
 void store_core_reply_err(store_core_t *c, store_peer_t *p, const store_rq_t *rq, int32_t status, const char *fmt,

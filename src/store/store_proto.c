@@ -24,6 +24,7 @@ const char *store_msg_name(uint16_t type)
     case STORE_MSG_ID_RELEASE: return "ID_RELEASE";
     case STORE_MSG_EXIT_WATCH: return "EXIT_WATCH";
     case STORE_MSG_EXIT_BROADCAST: return "EXIT_BROADCAST";
+    case STORE_MSG_LIST: return "LIST";
     case STORE_MSG_EVENT: return "EVENT";
     case STORE_MSG_EXIT: return "EXIT";
     default: return "?";
@@ -119,6 +120,20 @@ int32_t store_msg_check(const store_msg_t *m)
             return util_err_set(SMEM_INVALID_PARAM, "store ID_RELEASE: id %u not below %u", m->id,
                                 STORE_ID_LIMIT_MAX);
         return SMEM_OK;
+    case STORE_MSG_LIST:
+        /* An empty prefix lists every key; an empty `after` starts at the first. */
+        if (m->key_len > STORE_KEY_MAX || (m->key_len && !store_key_valid(m->key, m->key_len, STORE_KEY_MAX)))
+            return util_err_set(SMEM_INVALID_PARAM, "store LIST: prefix of %u bytes is over %u bytes or holds a NUL",
+                                m->key_len, STORE_KEY_MAX);
+        if (m->after_len > STORE_KEY_MAX ||
+            (m->after_len && !store_key_valid(m->after, m->after_len, STORE_KEY_MAX)))
+            return util_err_set(SMEM_INVALID_PARAM,
+                                "store LIST: continuation key of %u bytes is over %u bytes or holds a NUL",
+                                m->after_len, STORE_KEY_MAX);
+        if (m->limit == 0 || m->limit > STORE_LIST_KEYS_MAX)
+            return util_err_set(SMEM_INVALID_PARAM, "store LIST: max_keys %u outside 1..%u", m->limit,
+                                STORE_LIST_KEYS_MAX);
+        return check_len(m, m->max_bytes, STORE_LIST_BYTES_MAX, "max_bytes");
     case STORE_MSG_EVENT:
         if (m->event != STORE_EV_SET && m->event != STORE_EV_DELETE)
             return util_err_set(SMEM_INVALID_PARAM, "store EVENT: unknown event %u", m->event);
@@ -200,6 +215,12 @@ int32_t store_msg_encode(const store_msg_t *m, util_wbuf_t *w)
         util_wbuf_u8(w, m->event);
         util_wbuf_blob(w, m->key, m->key_len);
         util_wbuf_blob(w, m->val, m->val_len);
+        break;
+    case STORE_MSG_LIST:
+        util_wbuf_blob(w, m->key, m->key_len);
+        util_wbuf_blob(w, m->after, m->after_len);
+        util_wbuf_u32(w, m->limit);
+        util_wbuf_u32(w, m->max_bytes);
         break;
     default: /* store_msg_check rejected it */
         break;
@@ -324,6 +345,12 @@ int32_t store_msg_decode(uint16_t type, const uint8_t *body, size_t len, store_m
         m.key = (const char *)rd_blob(&r, kmax, &m.key_len, &bad);
         if (!bad) m.val = rd_blob(&r, STORE_VALUE_MAX, &m.val_len, &bad);
         break;
+    case STORE_MSG_LIST:
+        m.key = (const char *)rd_blob(&r, kmax, &m.key_len, &bad);
+        if (!bad) m.after = (const char *)rd_blob(&r, kmax, &m.after_len, &bad);
+        m.limit = util_rbuf_u32(&r);
+        m.max_bytes = util_rbuf_u32(&r);
+        break;
     default:
         return util_err_set(SMEM_PROTOCOL, "store: unknown message type 0x%04x", type);
     }
@@ -397,6 +424,44 @@ int32_t store_resp_cas_decode(const uint8_t *body, size_t len, bool *present, co
     *present = pr;
     *cur = p;
     *cur_len = n;
+    return SMEM_OK;
+}
+
+int32_t store_resp_list_decode(const uint8_t *body, size_t len, uint32_t *count, bool *more, uint64_t *total_bytes,
+                               store_list_item_cb_t fn, void *arg)
+{
+    util_rbuf_t r;
+    int32_t bad = 0;
+    bool mo = false;
+    uint64_t total = 0;
+
+    util_rbuf_init(&r, body, len);
+    uint32_t n = util_rbuf_u32(&r);
+    rd_flag(&r, &mo);
+    if (r.err || n > STORE_LIST_KEYS_MAX)
+        return util_err_set(SMEM_PROTOCOL, "store LIST: answer of %zu bytes has a bad header (count %u, max %u)", len,
+                            n, STORE_LIST_KEYS_MAX);
+    /* Pass 0 validates everything; pass 1 hands out the items, so a caller
+     * never sees part of a malformed answer. */
+    for (int pass = 0; pass < (fn != NULL ? 2 : 1); pass++) {
+        util_rbuf_init(&r, body, len);
+        r.pos = STORE_LIST_RESP_FIXED;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t klen = 0, vlen = 0;
+            const char *k = (const char *)rd_blob(&r, STORE_KEY_MAX, &klen, &bad);
+            const uint8_t *v = bad ? NULL : rd_blob(&r, STORE_VALUE_MAX, &vlen, &bad);
+            if (bad || !store_key_valid(k, klen, STORE_KEY_MAX))
+                return util_err_set(SMEM_PROTOCOL, "store LIST: item %u of %u in an answer of %zu bytes is malformed",
+                                    i, n, len);
+            if (pass == 0) total += (uint64_t)klen + vlen;
+            else fn(arg, k, klen, v, vlen);
+        }
+        if (util_rbuf_left(&r) != 0)
+            return util_err_set(SMEM_PROTOCOL, "store LIST: %zu trailing bytes after %u items", util_rbuf_left(&r), n);
+    }
+    *count = n;
+    *more = mo;
+    if (total_bytes != NULL) *total_bytes = total;
     return SMEM_OK;
 }
 

@@ -36,6 +36,17 @@
  *   ID_RELEASE      blob pool, u32 id                              empty
  *   EXIT_WATCH      blob group                                     empty
  *   EXIT_BROADCAST  blob group, u32 status (int32)                 empty
+ *   LIST            blob prefix (0..STORE_KEY_MAX bytes),          u32 count, u8 more,
+ *                   blob after (0..STORE_KEY_MAX; "" = start),     count × (blob key, blob value)
+ *                   u32 max_keys (1..STORE_LIST_KEYS_MAX),         (keys ascending, byte-wise)
+ *                   u32 max_bytes (0: STORE_LIST_BYTES_DEFAULT,
+ *                   at most STORE_LIST_BYTES_MAX)
+ *
+ * LIST answers the keys that start with prefix and sort after `after`, in
+ * ascending byte order, stopping at max_keys items or before the item that
+ * would take the answer over max_bytes (keys + values + 8 bytes per item;
+ * the first item is always sent, however large). more = 1 when keys were
+ * left out: the caller continues with after = the last key it got.
  *
  * Error responses (status != 0) carry an optional blob with a message for
  * the caller's last-error text, except CAS with SMEM_CAS_MISMATCH whose body
@@ -84,6 +95,7 @@ enum {
     STORE_MSG_ID_RELEASE = 0x0115,
     STORE_MSG_EXIT_WATCH = 0x0116,
     STORE_MSG_EXIT_BROADCAST = 0x0117,
+    STORE_MSG_LIST = 0x0118,
     STORE_MSG_EVENT = 0x0120, /* push */
     STORE_MSG_EXIT = 0x0121,  /* push */
 };
@@ -95,6 +107,10 @@ enum {
 #define STORE_NAME_MAX (STORE_KEY_MAX - 24u)
 #define STORE_ID_LIMIT_MAX 1024u
 #define STORE_ERRMSG_MAX 512u
+#define STORE_LIST_KEYS_MAX 4096u            /* items in one LIST answer */
+#define STORE_LIST_BYTES_DEFAULT (4u << 20)  /* answer size when the request says 0 */
+#define STORE_LIST_BYTES_MAX (32u << 20)     /* largest max_bytes a request may ask for */
+#define STORE_LIST_ITEM_HDR 8u               /* two blob headers per item */
 /* Largest body either side sends: an all-gather answer of the biggest world,
  * or a CAS carrying two full values, plus room for the fixed fields. */
 #define STORE_FRAME_MAX (STORE_WORLD_MAX * STORE_GATHER_MAX + 4096u)
@@ -110,6 +126,8 @@ enum {
 #define STORE_ID_FIXED 4u           /* limit or id */
 #define STORE_EXIT_FIXED 4u         /* status */
 #define STORE_EVENT_FIXED 9u        /* watch_id, event */
+#define STORE_LIST_FIXED 8u         /* max_keys, max_bytes */
+#define STORE_LIST_RESP_FIXED 5u    /* count, more */
 #define STORE_BLOB_HDR 4u
 
 _Static_assert(STORE_PROLOGUE_SIZE == 2 + 2, "prologue layout");
@@ -121,6 +139,11 @@ _Static_assert(STORE_FRAME_MAX >= 2 * STORE_VALUE_MAX + 3 * STORE_BLOB_HDR + STO
 _Static_assert((uint64_t)STORE_WORLD_MAX * STORE_GATHER_MAX + STORE_BLOB_HDR <= STORE_FRAME_MAX,
                "an all-gather answer must fit a frame");
 _Static_assert(STORE_ID_LIMIT_MAX % 64 == 0, "id pools are u64 bitmaps");
+_Static_assert(STORE_LIST_FIXED == 4 + 4 && STORE_LIST_RESP_FIXED == 4 + 1, "list layout");
+/* The first item may be a full value over max_bytes: the answer still fits a frame. */
+_Static_assert((uint64_t)STORE_LIST_BYTES_MAX + STORE_KEY_MAX + STORE_VALUE_MAX + STORE_LIST_ITEM_HDR +
+                       STORE_LIST_RESP_FIXED <= STORE_FRAME_MAX,
+               "a LIST answer must fit a frame");
 
 /*
  * One decoded request or push. Pointers point into the decoded buffer (valid
@@ -134,7 +157,8 @@ _Static_assert(STORE_ID_LIMIT_MAX % 64 == 0, "id pools are u64 bitmaps");
  *   watch_id:   WATCH, UNWATCH, EVENT
  *   timeout_ms: GET, BARRIER, ALLGATHER
  *   count/rank: BARRIER, ALLGATHER; world_size/rank: GROUP_JOIN (rank = want_rank)
- *   limit: ID_ALLOC; id: ID_RELEASE; prefix: WATCH; event: EVENT
+ *   limit: ID_ALLOC, LIST (max_keys); id: ID_RELEASE; prefix: WATCH; event: EVENT
+ *   after, max_bytes: LIST (key is the prefix there, and may be empty)
  */
 typedef struct store_msg {
     uint16_t type;
@@ -156,6 +180,9 @@ typedef struct store_msg {
     uint32_t world_size;
     uint32_t limit;
     uint32_t id;
+    const char *after;
+    uint32_t after_len;
+    uint32_t max_bytes;
 } store_msg_t;
 
 /* Name of a message type for logs ("SET", ..., "?"); never NULL. */
@@ -191,6 +218,15 @@ int32_t store_resp_u64_decode(const uint8_t *body, size_t len, uint64_t *v);
 /* CAS mismatch: u8 present, blob current. */
 int32_t store_resp_cas_decode(const uint8_t *body, size_t len, bool *present, const uint8_t **cur,
                               uint32_t *cur_len);
+/* LIST answer: validates the whole body (keys valid, values within
+ * STORE_VALUE_MAX, count <= STORE_LIST_KEYS_MAX, no trailing bytes), then,
+ * when fn is not NULL, calls it once per item in order (key not
+ * NUL-terminated; pointers into body). *total_bytes (optional) is the sum of
+ * key and value lengths. */
+typedef void (*store_list_item_cb_t)(void *arg, const char *key, uint32_t key_len, const uint8_t *val,
+                                     uint32_t val_len);
+int32_t store_resp_list_decode(const uint8_t *body, size_t len, uint32_t *count, bool *more, uint64_t *total_bytes,
+                               store_list_item_cb_t fn, void *arg);
 /* Error message of an error response: copies at most cap-1 bytes into msg,
  * NUL-terminated, replacing non-printable bytes; "" when absent or malformed. */
 void store_resp_errmsg_decode(const uint8_t *body, size_t len, char *msg, size_t cap);

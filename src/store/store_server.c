@@ -39,9 +39,14 @@ static int32_t srv_send(void *link, const net_frame_hdr_t *hdr, const void *body
     return net_conn_send(link, hdr, body, len);
 }
 
+static int32_t srv_send_shared(void *link, const net_frame_hdr_t *hdr, net_shbuf_t *body, uint32_t len)
+{
+    return net_conn_send_shared(link, hdr, body, len);
+}
+
 static void srv_close(void *link) { net_conn_close(link); }
 
-static const store_core_ops_t srv_core_ops = {.send = srv_send, .close = srv_close};
+static const store_core_ops_t srv_core_ops = {.send = srv_send, .send_shared = srv_send_shared, .close = srv_close};
 
 static store_peer_t *srv_peer(store_server_t *s, net_conn_t *conn)
 {

@@ -30,9 +30,17 @@ static const uint16_t kTypes[] = {
     STORE_MSG_GROUP_JOIN,  STORE_MSG_GROUP_LEAVE, STORE_MSG_BARRIER,   STORE_MSG_ALLGATHER,
     STORE_MSG_ID_ALLOC,    STORE_MSG_ID_RELEASE, STORE_MSG_EXIT_WATCH, STORE_MSG_EXIT_BROADCAST,
     STORE_MSG_EVENT,       STORE_MSG_EXIT,       0x01FF,               NET_TYPE_PING,
+    STORE_MSG_LIST,
 };
 #define NTYPES (sizeof(kTypes) / sizeof(kTypes[0]))
 #define NPEERS 3
+
+static void list_item(void *arg, const char *key, uint32_t key_len, const uint8_t *val, uint32_t val_len)
+{
+    (void)key;
+    (void)val;
+    *(uint64_t *)arg += (uint64_t)key_len + val_len;
+}
 
 static void decode_all(uint16_t type, const uint8_t *body, size_t len)
 {
@@ -57,6 +65,14 @@ static void decode_all(uint16_t type, const uint8_t *body, size_t len)
     (void)store_resp_u64_decode(body, len, &v64);
     (void)store_resp_cas_decode(body, len, &present, &p, &n);
     store_resp_errmsg_decode(body, len, msg, sizeof(msg));
+    bool more;
+    uint64_t total;
+    uint64_t seen = 0;
+    if (store_resp_list_decode(body, len, &n, &more, &total, list_item, &seen) == 0 && seen != total) {
+        fprintf(stderr, "fuzz_store_msg: LIST answer items add up to %llu bytes, decoder said %llu\n",
+                (unsigned long long)seen, (unsigned long long)total);
+        abort();
+    }
 }
 
 /* ---------- server mode ---------- */
@@ -75,6 +91,15 @@ static int32_t fake_send(void *link, const net_frame_hdr_t *hdr, const void *bod
         abort();
     }
     if (hdr->flags != NET_FLAG_PUSH && hdr->flags != NET_FLAG_RESPONSE) abort();
+    if (hdr->flags == NET_FLAG_RESPONSE && hdr->type == STORE_MSG_LIST && hdr->status == 0) {
+        uint32_t n;
+        bool more;
+        uint64_t total;
+        if (store_resp_list_decode(body, len, &n, &more, &total, NULL, NULL) != 0) {
+            fprintf(stderr, "fuzz_store_msg: the server sent an undecodable LIST answer\n");
+            abort();
+        }
+    }
     return 0;
 }
 

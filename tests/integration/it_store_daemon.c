@@ -252,6 +252,14 @@ static void tls_checks(void)
     }
     TU_CHECK(warn_tls >= 3, "expected >= 3 logged TLS rejections, found %d", warn_tls);
     TU_CHECK(good != NULL && good_client_works(good, 10), "good TLS client after rejections");
+    if (good != NULL) {
+        /* A collective's answer is a shared (not copied) body on the server: check it over TLS. */
+        uint32_t rank = 0;
+        uint64_t mine = 0x1122334455667788ull, all = 0;
+        TU_CHECK(store_group_join(good, "tlsgroup", 1, UINT32_MAX, &rank) == SMEM_OK && rank == 0, "join over TLS");
+        TU_CHECK(store_allgather(good, "ag", 1, rank, &mine, sizeof(mine), &all, 3000) == SMEM_OK && all == mine,
+                 "all-gather over TLS: %s", util_err_get());
+    }
     if (good) store_client_close(good);
     if (good_ctx) net_tls_destroy(good_ctx);
     int st = tu_stop_pid(pid, 5000);

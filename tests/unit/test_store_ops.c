@@ -317,6 +317,189 @@ static void test_many_keys(void **state)
     store_client_close(c);
 }
 
+/* ---------- listing ---------- */
+
+static void test_list(void **state)
+{
+    (void)state;
+    store_client_t *c = cli();
+    char key[64], val[64];
+    store_kvlist_t *l = NULL;
+
+    /* Keys under the prefix, neighbours that must not show up. */
+    for (int i = 0; i < 1500; i++) {
+        snprintf(key, sizeof(key), "lst/a/%04d", i);
+        snprintf(val, sizeof(val), "v%d", i * 3);
+        assert_int_equal(store_set(c, key, val, (uint32_t)strlen(val)), 0);
+    }
+    assert_int_equal(store_set(c, "lst/a", "x", 1), 0);   /* the prefix itself, shorter: sorts first */
+    assert_int_equal(store_set(c, "lst/b/0", "y", 1), 0); /* outside the prefix */
+    assert_int_equal(store_set(c, "lst/empty", NULL, 0), 0);
+
+    assert_int_equal(store_list(c, "lst/a/", NULL, 0, 0, &l), 0);
+    assert_int_equal(l->count, 1500);
+    assert_false(l->more);
+    for (uint32_t i = 0; i < l->count; i++) {
+        snprintf(key, sizeof(key), "lst/a/%04u", i);
+        snprintf(val, sizeof(val), "v%u", i * 3);
+        assert_string_equal(l->items[i].key, key);
+        assert_int_equal(l->items[i].len, strlen(val));
+        assert_memory_equal(l->items[i].val, val, l->items[i].len);
+    }
+    store_kvlist_free(l);
+
+    /* Paging by count: 1500 keys in pages of 400, continuing after the last key. */
+    char after[64] = "";
+    uint32_t seen = 0, pages = 0;
+    bool more = true;
+    while (more) {
+        assert_int_equal(store_list(c, "lst/a/", after, 400, 0, &l), 0);
+        for (uint32_t i = 0; i < l->count; i++) {
+            snprintf(key, sizeof(key), "lst/a/%04u", seen + i);
+            assert_string_equal(l->items[i].key, key);
+        }
+        seen += l->count;
+        more = l->more;
+        pages++;
+        if (l->count) snprintf(after, sizeof(after), "%s", l->items[l->count - 1].key);
+        store_kvlist_free(l);
+    }
+    assert_int_equal(seen, 1500);
+    assert_int_equal(pages, 4);
+
+    /* Paging by bytes: each item is 10 + ~4 + 8 bytes, 1 KiB holds at most ~48. */
+    assert_int_equal(store_list(c, "lst/a/", NULL, 0, 1024, &l), 0);
+    assert_true(l->more);
+    assert_true(l->count > 10 && l->count < 60);
+    store_kvlist_free(l);
+
+    /* A value larger than max_bytes still comes, alone. */
+    uint8_t *big = calloc(1, 100000);
+    assert_non_null(big);
+    big[99999] = 0x5a;
+    assert_int_equal(store_set(c, "lst/big/1", big, 100000), 0);
+    assert_int_equal(store_set(c, "lst/big/2", "z", 1), 0);
+    assert_int_equal(store_list(c, "lst/big/", NULL, 0, 4096, &l), 0);
+    assert_int_equal(l->count, 1);
+    assert_true(l->more);
+    assert_int_equal(l->items[0].len, 100000);
+    assert_int_equal(l->items[0].val[99999], 0x5a);
+    store_kvlist_free(l);
+    free(big);
+
+    /* The prefix key itself, an empty value, and nothing after the last key. */
+    assert_int_equal(store_list(c, "lst/", NULL, 3, 0, &l), 0);
+    assert_int_equal(l->count, 3);
+    assert_string_equal(l->items[0].key, "lst/a");
+    assert_string_equal(l->items[1].key, "lst/a/0000");
+    store_kvlist_free(l);
+    assert_int_equal(store_list(c, "lst/empty", NULL, 0, 0, &l), 0);
+    assert_int_equal(l->count, 1);
+    assert_int_equal(l->items[0].len, 0);
+    assert_null(l->items[0].val);
+    store_kvlist_free(l);
+    assert_int_equal(store_list(c, "lst/a/", "lst/a/1499", 0, 0, &l), 0);
+    assert_int_equal(l->count, 0);
+    assert_false(l->more);
+    store_kvlist_free(l);
+    assert_int_equal(store_list(c, "nothing/here/", NULL, 0, 0, &l), 0);
+    assert_int_equal(l->count, 0);
+    store_kvlist_free(l);
+
+    /* Liveness keys are listed like any other key. */
+    uint32_t rank;
+    assert_int_equal(store_group_join(c, "lstg", 4, 2, &rank), 0);
+    assert_int_equal(store_list(c, "lstg/__live/", NULL, 0, 0, &l), 0);
+    assert_int_equal(l->count, 1);
+    assert_string_equal(l->items[0].key, "lstg/__live/2");
+    store_kvlist_free(l);
+    assert_int_equal(store_group_leave(c, "lstg"), 0);
+
+    /* Bad arguments: each a specific status and a message. */
+    l = NULL;
+    assert_int_equal(store_list(c, "lst/", NULL, STORE_LIST_KEYS_MAX + 1, 0, &l), SMEM_INVALID_PARAM);
+    assert_true(strlen(util_err_get()) > 0);
+    assert_int_equal(store_list(c, "lst/", NULL, 0, STORE_LIST_BYTES_MAX + 1, &l), SMEM_TOO_LARGE);
+    assert_int_equal(store_list(NULL, "lst/", NULL, 0, 0, &l), SMEM_INVALID_PARAM);
+    assert_int_equal(store_list(c, NULL, NULL, 0, 0, &l), SMEM_INVALID_PARAM);
+    char *long_key = malloc(STORE_KEY_MAX + 2);
+    assert_non_null(long_key);
+    memset(long_key, 'k', STORE_KEY_MAX + 1);
+    long_key[STORE_KEY_MAX + 1] = '\0';
+    assert_int_equal(store_list(c, long_key, NULL, 0, 0, &l), SMEM_INVALID_PARAM);
+    assert_int_equal(store_list(c, "lst/", long_key, 0, 0, &l), SMEM_INVALID_PARAM);
+    free(long_key);
+    assert_null(l);
+
+    for (int i = 0; i < 1500; i++) {
+        snprintf(key, sizeof(key), "lst/a/%04d", i);
+        assert_int_equal(store_delete(c, key), 0);
+    }
+    const char *rest[] = {"lst/a", "lst/b/0", "lst/empty", "lst/big/1", "lst/big/2"};
+    for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) assert_int_equal(store_delete(c, rest[i]), 0);
+    store_client_close(c);
+}
+
+/* A LIST request that is malformed on the wire: the server answers, the connection stays. */
+static void test_list_proto(void **state)
+{
+    (void)state;
+    store_msg_t m = {.type = STORE_MSG_LIST, .key = "p/", .key_len = 2, .after = "p/x", .after_len = 3, .limit = 7,
+                     .max_bytes = 99};
+    util_wbuf_t w;
+    util_wbuf_init(&w);
+    assert_int_equal(store_msg_encode(&m, &w), 0);
+    store_msg_t d;
+    assert_int_equal(store_msg_decode(STORE_MSG_LIST, w.p, w.len, &d), 0);
+    assert_int_equal(d.key_len, 2);
+    assert_memory_equal(d.after, "p/x", 3);
+    assert_int_equal(d.limit, 7);
+    assert_int_equal(d.max_bytes, 99);
+    /* Truncated anywhere: protocol error; a trailing byte: protocol error. */
+    for (size_t cut = 0; cut < w.len; cut++)
+        assert_int_equal(store_msg_decode(STORE_MSG_LIST, w.p, cut, &d), SMEM_PROTOCOL);
+    util_wbuf_u8(&w, 0);
+    assert_int_equal(store_msg_decode(STORE_MSG_LIST, w.p, w.len, &d), SMEM_PROTOCOL);
+    util_wbuf_fini(&w);
+    m.limit = 0;
+    util_wbuf_init(&w);
+    assert_int_equal(store_msg_encode(&m, &w), SMEM_INVALID_PARAM);
+    util_wbuf_fini(&w);
+
+    /* Answer decoder: a good answer, then a bad flag, a bad count, a key with a NUL, a short body. */
+    uint8_t ans[64];
+    size_t n = 0;
+    util_put_le32(ans, 1);
+    ans[4] = 0;
+    n = 5;
+    util_put_le32(ans + n, 3);
+    memcpy(ans + n + 4, "k/1", 3);
+    n += 7;
+    util_put_le32(ans + n, 2);
+    memcpy(ans + n + 4, "hi", 2);
+    n += 6;
+    uint32_t cnt;
+    bool more;
+    uint64_t total;
+    assert_int_equal(store_resp_list_decode(ans, n, &cnt, &more, &total, NULL, NULL), 0);
+    assert_int_equal(cnt, 1);
+    assert_int_equal(total, 5);
+    ans[4] = 2;
+    assert_int_equal(store_resp_list_decode(ans, n, &cnt, &more, &total, NULL, NULL), SMEM_PROTOCOL);
+    ans[4] = 1;
+    util_put_le32(ans, 2);
+    assert_int_equal(store_resp_list_decode(ans, n, &cnt, &more, &total, NULL, NULL), SMEM_PROTOCOL);
+    util_put_le32(ans, STORE_LIST_KEYS_MAX + 1);
+    assert_int_equal(store_resp_list_decode(ans, n, &cnt, &more, &total, NULL, NULL), SMEM_PROTOCOL);
+    util_put_le32(ans, 1);
+    ans[5 + 4 + 1] = '\0';
+    assert_int_equal(store_resp_list_decode(ans, n, &cnt, &more, &total, NULL, NULL), SMEM_PROTOCOL);
+    ans[5 + 4 + 1] = '/';
+    assert_int_equal(store_resp_list_decode(ans, n - 1, &cnt, &more, &total, NULL, NULL), SMEM_PROTOCOL);
+    assert_int_equal(store_resp_list_decode(ans, n, &cnt, &more, &total, NULL, NULL), 0);
+    assert_true(more);
+}
+
 /* ---------- watches ---------- */
 
 typedef struct ev {
@@ -516,6 +699,13 @@ static void test_exit(void **state)
     usleep(30000);
     assert_int_equal(exit_count(&eo), 0);
     assert_int_equal(store_exit_broadcast(x, "nobody", 1), 0); /* no watchers is fine */
+    /* A client registering after the broadcast still hears it (the exit is remembered). */
+    exitrec_t late = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    assert_int_equal(store_exit_watch(a, "nobody", exit_cb, &late), 0);
+    end = util_now_ms() + 3000;
+    while (exit_count(&late) < 1 && util_now_ms() < end) usleep(2000);
+    assert_int_equal(exit_count(&late), 1);
+    assert_int_equal(late.status, 1);
     store_client_close(a);
     store_client_close(b);
     store_client_close(x);
@@ -917,6 +1107,7 @@ int main(void)
         cmocka_unit_test(test_set_get_delete), cmocka_unit_test(test_blocking_get),
         cmocka_unit_test(test_add),            cmocka_unit_test(test_cas),
         cmocka_unit_test(test_append),         cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_list),           cmocka_unit_test(test_list_proto),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_ids),            cmocka_unit_test(test_exit),
         cmocka_unit_test(test_groups),         cmocka_unit_test(test_barrier_allgather),
