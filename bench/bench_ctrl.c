@@ -2,7 +2,7 @@
  * Control-plane benchmark: barrier latency and config-store GET/SET ops/s
  * with N client processes on loopback, with and without TLS.
  *
- *   bench_ctrl [--smoke] [--procs 2,8,32] [--barriers N] [--ops N] [--no-tls]
+ *   bench_ctrl [--smoke] [--procs 2,8,32] [--barriers N] [--ops N] [--no-tls] [--no-redis]
  *              [--certs-script scripts/gen-test-certs.sh] [--store-bin build/smem-store]
  *
  * The store server runs in its own process (forked before any thread, or the
@@ -11,9 +11,19 @@
  * markdown table: barrier p50/p99/mean in microseconds (measured by rank 0),
  * and aggregate SET and GET ops/s (every process issues --ops synchronous
  * calls on its own keys; ops/s = all calls / wall time of the slowest).
+ *
+ * In the same run, two reference points: the physical floor, a raw 24-byte
+ * TCP ping-pong between two processes on loopback (one synchronous round
+ * trip, what any request/response store pays at least), and, when
+ * redis-server and redis-benchmark are installed, Redis SET/GET with the
+ * same number of clients and value size (the store a user would otherwise
+ * pick for rendezvous).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +44,7 @@ typedef struct bench_cfg {
     int barriers;
     int ops;
     bool tls;
+    bool redis;
     const char *certs_script;
     const char *store_bin; /* run this smem-store binary instead of an in-process server */
     char certs_dir[PATH_MAX];
@@ -255,6 +266,102 @@ static int bench_run(const bench_cfg_t *cfg, int nprocs, bool tls)
     return 0;
 }
 
+/* Raw loopback TCP ping-pong: median round trip in microseconds. */
+static double bench_tcp_rtt_us(int rounds)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof(a);
+    if (bind(ls, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(ls, 1) != 0 ||
+        getsockname(ls, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = accept(ls, NULL, NULL);
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        char buf[24];
+        for (;;) {
+            size_t got = 0;
+            while (got < sizeof(buf)) {
+                ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+                if (n <= 0) _exit(0);
+                got += (size_t)n;
+            }
+            if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) _exit(0);
+        }
+    }
+    close(ls);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) return -1;
+    uint64_t *lat = calloc((size_t)rounds, sizeof(uint64_t));
+    char buf[24] = {0};
+    for (int i = 0; i < rounds; i++) {
+        uint64_t t0 = util_now_ns();
+        if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) break;
+        size_t got = 0;
+        while (got < sizeof(buf)) {
+            ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+            if (n <= 0) break;
+            got += (size_t)n;
+        }
+        lat[i] = util_now_ns() - t0;
+    }
+    close(fd);
+    waitpid(pid, NULL, 0);
+    qsort(lat, (size_t)rounds, sizeof(uint64_t), cmp_u64);
+    double us = (double)lat[rounds / 2] / 1e3;
+    free(lat);
+    return us;
+}
+
+/* Redis SET/GET ops/s with n client processes, as our store is measured: n
+ * concurrent `redis-benchmark -c 1` processes (64-byte values, no pipelining),
+ * ops/s summed. Returns 0 and prints a row, or -1 when Redis is not installed. */
+static int bench_redis(int nclients, int ops_per_client)
+{
+    static int calls;
+    if (system("command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1") != 0)
+        return -1;
+    int port = 20000 + (int)((getpid() * 7 + calls++) % 20000);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes "
+             "--pidfile /tmp/bench_ctrl_redis.%d.pid --logfile /dev/null",
+             port, port);
+    if (system(cmd) != 0) return -1;
+    snprintf(cmd, sizeof(cmd), "for i in $(seq 100); do redis-cli -p %d ping >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1",
+             port);
+    int rc = system(cmd);
+    double set_ops = 0, get_ops = 0;
+    for (int t = 0; t < 2 && rc == 0; t++) {
+        snprintf(cmd, sizeof(cmd),
+                 "for i in $(seq %d); do redis-benchmark -p %d -c 1 -n %d -d 64 -t %s -q 2>/dev/null & done; wait", nclients,
+                 port, ops_per_client, t == 0 ? "set" : "get");
+        FILE *f = popen(cmd, "r");
+        char line[512];
+        while (f != NULL && fgets(line, sizeof(line), f)) {
+            /* "SET: 123456.79 requests per second, p50=0.111 msec" (after \r progress output) */
+            char *p = strrchr(line, '\r');
+            p = p ? p + 1 : line;
+            if (strncmp(p, "SET:", 4) == 0) set_ops += atof(p + 4);
+            if (strncmp(p, "GET:", 4) == 0) get_ops += atof(p + 4);
+        }
+        if (f) pclose(f);
+    }
+    snprintf(cmd, sizeof(cmd), "kill $(cat /tmp/bench_ctrl_redis.%d.pid 2>/dev/null) 2>/dev/null; rm -f /tmp/bench_ctrl_redis.%d.pid",
+             port, port);
+    if (system(cmd) != 0) fprintf(stderr, "could not stop redis-server on port %d\n", port);
+    if (rc != 0 || set_ops <= 0) return -1;
+    printf("| %d | Redis 7 (%d redis-benchmark -c 1 processes) | | | | %.0f | %.0f | |\n", nclients, nclients, set_ops,
+           get_ops);
+    return 0;
+}
+
 static int bench_parse_procs(const char *s, bench_cfg_t *cfg)
 {
     cfg->nprocs = 0;
@@ -273,7 +380,7 @@ static int bench_parse_procs(const char *s, bench_cfg_t *cfg)
 
 int main(int argc, char **argv)
 {
-    bench_cfg_t cfg = {.procs = {2, 8, 32}, .nprocs = 3, .barriers = 2000, .ops = 20000, .tls = true};
+    bench_cfg_t cfg = {.procs = {2, 8, 32}, .nprocs = 3, .barriers = 2000, .ops = 20000, .tls = true, .redis = true};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0) {
             cfg.barriers = 50;
@@ -292,13 +399,15 @@ int main(int argc, char **argv)
             cfg.ops = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--no-tls") == 0) {
             cfg.tls = false;
+        } else if (strcmp(argv[i], "--no-redis") == 0) {
+            cfg.redis = false;
         } else if (strcmp(argv[i], "--store-bin") == 0 && i + 1 < argc) {
             cfg.store_bin = argv[++i];
         } else if (strcmp(argv[i], "--certs-script") == 0 && i + 1 < argc) {
             cfg.certs_script = argv[++i];
         } else {
             fprintf(stderr, "usage: bench_ctrl [--smoke] [--procs 2,8,32] [--barriers N] [--ops N] [--no-tls] "
-                            "[--certs-script PATH] [--store-bin PATH]\n");
+                            "[--no-redis] [--certs-script PATH] [--store-bin PATH]\n");
             return 2;
         }
     }
@@ -323,7 +432,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < cfg.nprocs; i++) {
         rc |= bench_run(&cfg, cfg.procs[i], false);
         if (cfg.tls) rc |= bench_run(&cfg, cfg.procs[i], true);
+        if (cfg.redis && bench_redis(cfg.procs[i], cfg.ops) != 0 && i == 0)
+            printf("| | Redis: not installed or failed to start, skipped | | | | | | |\n");
     }
+    double rtt = bench_tcp_rtt_us(cfg.barriers > 1000 ? 20000 : 2000);
+    printf("\nloopback TCP round trip (24 bytes, 2 processes, p50): %.1f us = %.0f synchronous ops/s per client\n", rtt,
+           rtt > 0 ? 1e6 / rtt : 0);
     if (cfg.tls) {
         char cmd[PATH_MAX + 16];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cfg.certs_dir);

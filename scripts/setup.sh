@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config libssl-dev openssl libcmocka-dev
-      clang libclang-rt-14-dev iproute2 procps)
+      clang libclang-rt-14-dev iproute2 procps redis-server redis-tools)
 
 missing=()
 for p in "${PKGS[@]}"; do

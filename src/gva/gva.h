@@ -257,6 +257,10 @@ typedef struct gva_loc {
 int32_t gva_translate(uint64_t gva, uint64_t len, gva_loc_t *out);
 int32_t gva_translate_acquire(uint64_t gva, uint64_t len, gva_loc_t *out);
 int32_t gva_window_translate(gva_window_t *w, uint64_t gva, uint64_t len, gva_loc_t *out);
+/* Whether any byte of [addr, addr + len) (len 0: addr alone) lies in a live
+ * window of this process: tells "local memory" apart from "a GVA that does
+ * not translate" when gva_translate says SMEM_OUT_OF_RANGE. A snapshot. */
+bool gva_range_in_window(uint64_t addr, uint64_t len);
 
 /* ---- same-host fd passing ---- */
 

@@ -80,6 +80,19 @@ gva_window_t *gva_window_find(uint64_t gva)
     return found;
 }
 
+bool gva_range_in_window(uint64_t addr, uint64_t len)
+{
+    uint64_t last = len == 0 ? addr : (len - 1 > UINT64_MAX - addr ? UINT64_MAX : addr + len - 1);
+    bool hit = false;
+    pthread_rwlock_rdlock(&gva_list_lock);
+    for (uint32_t i = 0; i < GVA_WINDOW_MAX && !hit; i++) {
+        const gva_window_t *w = gva_list[i];
+        if (w != NULL && addr < w->base + w->size && last >= w->base) hit = true;
+    }
+    pthread_rwlock_unlock(&gva_list_lock);
+    return hit;
+}
+
 /* "0x7f..-0x7f.. rw-p /usr/lib/..." for the first mapping overlapping [start, end), or "". */
 static void gva_vm_describe(uint64_t start, uint64_t end, char *buf, size_t cap)
 {

@@ -41,6 +41,26 @@ static void net_conn_advance_locked(net_conn_t *c, size_t n)
     }
 }
 
+bool net_conn_try_write_locked(net_conn_t *c)
+{
+    struct iovec iov[NET_IOV_MAX];
+    int cnt = 0;
+    for (net_outbuf_t *ob = c->oq_head; ob != NULL && cnt < NET_IOV_MAX; ob = ob->next) {
+        iov[cnt].iov_base = net_outbuf_bytes(ob) + ob->off;
+        iov[cnt].iov_len = ob->len - ob->off;
+        cnt++;
+    }
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)cnt;
+    ssize_t n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+        net_conn_advance_locked(c, (size_t)n);
+    }
+    return c->oq_head == NULL;
+}
+
 void net_conn_flush(net_conn_t *c)
 {
     int32_t fail = SMEM_OK;

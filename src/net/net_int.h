@@ -183,6 +183,9 @@ net_conn_t *net_conn_new(net_loop_t *loop, int fd, const net_opts_t *opts, const
 void net_conn_free(net_conn_t *c); /* only for a conn never started on a loop */
 void net_conn_start(net_conn_t *c); /* [loop] register and begin connect/handshake/open */
 void net_conn_process(net_conn_t *c); /* [loop] dirty pass: flush, requested close */
+/* Plain sockets only, c->lock held: one non-blocking sendmsg of the queue;
+ * true when the queue is now empty. Errors are left for the loop's flush. */
+bool net_conn_try_write_locked(net_conn_t *c);
 void net_conn_shutdown(net_conn_t *c, int32_t reason); /* [loop] close now; on_close if it was open */
 void net_conn_close_reason(net_conn_t *c, int32_t reason); /* net_conn_close with a reason */
 /* [loop] Record why the connection failed (for a net_connect waiter), log it

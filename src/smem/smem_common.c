@@ -270,3 +270,59 @@ void smem_store_tls_opts_get(net_tls_opts_t *out)
     *out = smem_tls;
     pthread_mutex_unlock(&smem_global_lock);
 }
+
+uint32_t smem_timeout_ms(uint32_t seconds)
+{
+    if (seconds == 0) seconds = 120;
+    return seconds > UINT32_MAX / 1000u ? UINT32_MAX : seconds * 1000u;
+}
+
+int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t timeout_ms, const smem_tls_config *tls,
+                             smem_store_conn_t *out)
+{
+    if (url == NULL || out == NULL) return util_err_set(SMEM_INVALID_PARAM, "store url is NULL");
+    memset(out, 0, sizeof(*out));
+    net_tls_opts_t to;
+    if (tls != NULL && tls->tlsEnable) {
+        net_tls_opts_init(&to);
+        to.enable = true;
+        snprintf(to.ca_path, sizeof(to.ca_path), "%s", tls->caPath);
+        snprintf(to.crl_path, sizeof(to.crl_path), "%s", tls->crlPath);
+        snprintf(to.cert_path, sizeof(to.cert_path), "%s", tls->certPath);
+        snprintf(to.key_path, sizeof(to.key_path), "%s", tls->keyPath);
+        snprintf(to.key_pass_path, sizeof(to.key_pass_path), "%s", tls->keyPassPath);
+    } else {
+        smem_store_tls_opts_get(&to);
+    }
+    if (start_server) {
+        int32_t rc = smem_create_config_store(url);
+        if (rc == SMEM_OK) LOG_INFO("started the config store on %s", url);
+        else if (rc != SMEM_DUPLICATED_OBJECT)
+            LOG_INFO("config store on %s not started here (%s); connecting to it", url, util_err_get());
+    }
+    store_client_opts_t co;
+    store_client_opts_init(&co);
+    co.timeout_ms = timeout_ms;
+    co.rpc.connect_timeout_ms = timeout_ms;
+    int32_t rc = SMEM_OK;
+    if (to.enable) {
+        rc = net_tls_create(&to, false, &out->tls);
+        if (rc != SMEM_OK) return rc;
+        co.rpc.net.tls = out->tls;
+    }
+    rc = store_client_connect(url, &co, &out->client);
+    if (rc != SMEM_OK) {
+        if (out->tls != NULL) net_tls_destroy(out->tls);
+        memset(out, 0, sizeof(*out));
+        return rc;
+    }
+    return SMEM_OK;
+}
+
+void smem_store_conn_close(smem_store_conn_t *c)
+{
+    if (c == NULL) return;
+    if (c->client != NULL) store_client_close(c->client);
+    if (c->tls != NULL) net_tls_destroy(c->tls);
+    memset(c, 0, sizeof(*c));
+}

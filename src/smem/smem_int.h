@@ -2,7 +2,16 @@
 #ifndef SMEM_INT_H
 #define SMEM_INT_H
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gva/gva.h"
 #include "net/net.h"
+#include "smem/host/smem_bm_def.h"
+#include "smem/smem_space.h"
+#include "store/store.h"
+#include "xfer/xfer.h"
 
 /*
  * Copy the process-wide config-store TLS settings into *out. Pointers in
@@ -14,4 +23,63 @@ void smem_store_tls_opts_get(net_tls_opts_t *out);
 /* Parse a smem_set_conf_store_tls info string into opts (paths only). */
 int32_t smem_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts);
 
+/* ---------- BM (smem_bm.c: init, create, destroy; smem_bm_ops.c: the per-object calls) ---------- */
+
+#define SMEM_BM_ID_MAX 63u
+#define SMEM_BM_GROUP "smem"                 /* store group of every BM rank (liveness, rank ids) */
+#define SMEM_BM_STRIDE_MAX (1ull << 40)      /* per-rank stride (max size) limit: 1 TiB */
+#define SMEM_BM_WINDOW_MAX (32ull << 40)     /* world × stride limit: 32 TiB of address space */
+
+/*
+ * One BM object. Handles are checked against the process table (a destroyed
+ * or foreign pointer is SMEM_ERR_INVALID_PARAM, never dereferenced). Every
+ * call holds a reference (smem_bm_obj_get/put) so destroy waits for calls in
+ * flight; async copies are drained by xfer_engine_destroy.
+ * Lock order: smem_bm lock (global) -> obj->op_lock is never taken in that
+ * order: the global lock is a leaf, op_lock serialises join/leave/destroy.
+ */
+typedef struct smem_bm_obj {
+    uint32_t id;
+    uint32_t refs; /* atomic: the table's reference + calls in flight */
+    uint32_t member_size;
+    uint32_t data_op;
+    uint32_t flags;
+    int numa_node; /* -1: no binding */
+    uint64_t local_dram;
+    uint64_t local_hbm;
+    uint64_t stride;
+    smem_space_t *host;
+    xfer_engine_t *xfer;
+    gva_reg_t *reg;
+    pthread_mutex_t op_lock;
+} smem_bm_obj_t;
+
+/* The live object behind handle h with a reference taken, or NULL (error set). */
+smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what);
+void smem_bm_obj_put(smem_bm_obj_t *o);
+
 #endif
+
+#include <stdbool.h>
+
+#include "smem/host/smem_bm_def.h"
+#include "store/store.h"
+
+/* A config-store connection of one API (BM, SHM, Trans) with its TLS context. */
+typedef struct smem_store_conn {
+    store_client_t *client;
+    net_tls_t *tls; /* owned; outlives client */
+} smem_store_conn_t;
+
+/*
+ * Connect to the store at url within timeout_ms. With start_server, first try
+ * to start an embedded store there (a loser of the start race, or a URL that
+ * is not ours to bind, just connects). TLS: `tls` when it is non-NULL and
+ * enabled, else the process-wide settings (smem_set_conf_store_tls).
+ */
+int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t timeout_ms, const smem_tls_config *tls,
+                             smem_store_conn_t *out);
+void smem_store_conn_close(smem_store_conn_t *c);
+
+/* Seconds from a config (0 = the default 120 s) to milliseconds, capped. */
+uint32_t smem_timeout_ms(uint32_t seconds);

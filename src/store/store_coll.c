@@ -549,7 +549,11 @@ void store_coll_stats(const store_core_t *c, store_server_stats_t *out)
     out->collectives = store_map_count(&c->colls);
     out->groups = store_map_count(&c->groups);
     out->id_pools = store_map_count(&c->pools);
-    out->exit_groups = store_map_count(&c->exits);
+    /* Groups whose exit is only remembered (no watcher left) are not counted. */
+    out->exit_groups = 0;
+    for (size_t i = 0; i < c->exits.nb; i++)
+        for (const store_map_ent_t *e = c->exits.b[i]; e != NULL; e = e->next)
+            if (!store_list_empty(&((const store_exitgrp_t *)e->val)->regs)) out->exit_groups++;
 }
 
 void store_coll_fini(store_core_t *c)

@@ -1,0 +1,600 @@
+/*
+ * BM: process-wide init (config store, rank), and BM object create/destroy.
+ * The per-object calls (join, leave, queries, copies, registration) are in
+ * smem_bm_ops.c. One BM object is one host-pool space (smem_space) plus a
+ * copy engine (xfer) and a registry of user memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "smem/host/smem_bm.h"
+#include "smem/smem_int.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+#include "util/util_time.h"
+
+_Static_assert((int)SMEMB_COPY_L2G == (int)XFER_COPY_L2G && (int)SMEMB_COPY_G2G == (int)XFER_COPY_G2G &&
+                   (int)SMEMB_COPY_AUTO == (int)XFER_COPY_AUTO && (int)SMEMB_COPY_BUTT == (int)XFER_COPY_COUNT,
+               "BM copy types are the engine's");
+
+#define SMEM_BM_DATA_OP_KNOWN                                                                                    \
+    (SMEMB_DATA_OP_SDMA | SMEMB_DATA_OP_HOST_RDMA | SMEMB_DATA_OP_HOST_TCP | SMEMB_DATA_OP_DEVICE_RDMA |       \
+     SMEMB_DATA_OP_HOST_URMA | SMEMB_DATA_OP_HOST_SHM)
+#define SMEM_BM_CREATE_FLAGS_KNOWN (SMEM_BM_NUMA_MASK | SMEM_BM_CREATE_WITH_SHM | SMEM_BM_CREATE_HUGETLB)
+#define SMEM_BM_OWNER_WAIT_POLL_MS 50u
+
+/* Process-wide BM state. `lock` is a leaf: no store or gva call is made under it. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv; /* object references drained */
+    bool inited;
+    bool store_only;
+    bool store_owner;
+    char url[256];
+    uint32_t world_size;
+    uint16_t device_id;
+    smem_bm_config_t cfg;
+    store_client_t *store;
+    net_tls_t *store_tls; /* the client's TLS context (not owned by the client) */
+    uint32_t rank;
+    smem_bm_obj_t *objs[SMEM_BM_ID_MAX + 1];
+    bool creating[SMEM_BM_ID_MAX + 1];
+} g_bm = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .rank = UINT32_MAX};
+
+/* ---------- handles ---------- */
+
+smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what)
+{
+    if (h == NULL) {
+        util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", what);
+        return NULL;
+    }
+    smem_bm_obj_t *found = NULL;
+    pthread_mutex_lock(&g_bm.lock);
+    for (uint32_t i = 0; i <= SMEM_BM_ID_MAX && found == NULL; i++)
+        if (g_bm.objs[i] == h) found = g_bm.objs[i];
+    if (found != NULL) __atomic_add_fetch(&found->refs, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(&g_bm.lock);
+    if (found == NULL) util_err_set(SMEM_INVALID_PARAM, "%s: %p is not a live BM object (destroyed or never created)", what, h);
+    return found;
+}
+
+void smem_bm_obj_put(smem_bm_obj_t *o)
+{
+    if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        pthread_mutex_lock(&g_bm.lock);
+        pthread_cond_broadcast(&g_bm.cv);
+        pthread_mutex_unlock(&g_bm.lock);
+    }
+}
+
+/* ---------- config ---------- */
+
+int32_t smem_bm_config_init(smem_bm_config_t *config)
+{
+    if (config == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_config_init: config is NULL");
+    memset(config, 0, sizeof(*config));
+    config->initTimeout = 120;
+    config->createTimeout = 120;
+    config->controlOperationTimeout = 120;
+    config->startConfigStoreServer = true;
+    config->startConfigStoreOnly = false;
+    config->dynamicWorldSize = true;
+    config->unifiedAddressSpace = true;
+    config->autoRanking = true;
+    config->rankId = 65535;
+    config->flags = 0;
+    return SMEM_OK;
+}
+
+static uint32_t smem_bm_ms(uint32_t seconds)
+{
+    return seconds >= UINT32_MAX / 1000u ? UINT32_MAX : seconds * 1000u;
+}
+
+static int32_t smem_bm_config_check(uint32_t world_size, const smem_bm_config_t *c)
+{
+    if (world_size == 0 || world_size > STORE_WORLD_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: world size %u outside 1..%u", world_size,
+                            STORE_WORLD_MAX);
+    if (!c->unifiedAddressSpace)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: unifiedAddressSpace=false is not supported: every "
+                                              "process maps the pool at the same addresses");
+    if (c->initTimeout == 0 || c->createTimeout == 0 || c->controlOperationTimeout == 0)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: timeouts must be at least 1 s (init %u, create %u, "
+                                                "control %u)",
+                            c->initTimeout, c->createTimeout, c->controlOperationTimeout);
+    if (!c->autoRanking && c->rankId >= world_size)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: rankId %u is not below world size %u (autoRanking off)",
+                            c->rankId, world_size);
+    if (c->flags != 0) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: config flags 0x%x unknown", c->flags);
+    if (memchr(c->hcomUrl, '\0', sizeof(c->hcomUrl)) == NULL)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: hcomUrl is not NUL-terminated");
+    if (c->storeTlsConfig.tlsEnable && c->storeTlsConfig.decrypterLibPath[0] != '\0')
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: storeTlsConfig.decrypterLibPath is not supported; pass "
+                                              "the decrypt function with smem_set_config_store_tls_key");
+    return SMEM_OK;
+}
+
+/* storeTlsConfig with tlsEnable sets the process's config-store TLS (as
+ * smem_set_conf_store_tls would), so the embedded server and our client agree. */
+static int32_t smem_bm_tls_apply(const smem_tls_config *t)
+{
+    if (!t->tlsEnable) return SMEM_OK;
+    char info[6 * SMEM_TLS_PATH_SIZE + 64];
+    int n = snprintf(info, sizeof(info), "tlsCaPath:%.255s;tlsCert:%.255s", t->caPath, t->certPath);
+    if (t->keyPath[0]) n += snprintf(info + n, sizeof(info) - (size_t)n, ";tlsPk:%.255s", t->keyPath);
+    if (t->keyPassPath[0]) n += snprintf(info + n, sizeof(info) - (size_t)n, ";tlsPkPwd:%.255s", t->keyPassPath);
+    if (t->crlPath[0]) n += snprintf(info + n, sizeof(info) - (size_t)n, ";tlsCrlPath:%.255s", t->crlPath);
+    return smem_set_conf_store_tls(true, info, (uint32_t)n);
+}
+
+/* Whether url names this host (loopback, a unix socket, or an address of one of our interfaces). */
+static bool smem_bm_url_is_local(const char *url)
+{
+    net_addr_t a;
+    if (net_addr_parse(url, &a) != SMEM_OK) return false;
+    if (a.family == AF_UNIX) return true;
+    if (a.family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a.ss;
+        uint32_t ip = ntohl(in->sin_addr.s_addr);
+        if ((ip >> 24) == 127 || ip == 0) return true;
+    } else if (a.family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a.ss;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) return true;
+    }
+    struct ifaddrs *ifs = NULL, *i;
+    bool local = false;
+    if (getifaddrs(&ifs) != 0) return false;
+    for (i = ifs; i != NULL && !local; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != a.family) continue;
+        if (a.family == AF_INET)
+            local = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+                    ((const struct sockaddr_in *)&a.ss)->sin_addr.s_addr;
+        else
+            local = memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+                           &((const struct sockaddr_in6 *)&a.ss)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    }
+    freeifaddrs(ifs);
+    return local;
+}
+
+static bool smem_bm_same_init(const char *url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *c)
+{
+    return strcmp(url, g_bm.url) == 0 && world_size == g_bm.world_size && device_id == g_bm.device_id &&
+           c->autoRanking == g_bm.cfg.autoRanking && (c->autoRanking || c->rankId == g_bm.cfg.rankId) &&
+           c->startConfigStoreOnly == g_bm.cfg.startConfigStoreOnly;
+}
+
+/* ---------- init / uninit ---------- */
+
+static int32_t smem_bm_store_race(const char *url)
+{
+    int32_t rc = smem_create_config_store(url);
+    if (rc == SMEM_OK) {
+        g_bm.store_owner = true;
+        LOG_INFO("bm: this process serves the config store on %s", url);
+    } else if (rc != SMEM_DUPLICATED_OBJECT) {
+        /* Another process won the race (address in use) or the URL is not ours: just connect. */
+        LOG_DEBUG("bm: not starting the config store on %s: %s", url, util_err_get());
+        util_err_clear();
+    }
+    return rc;
+}
+
+int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *config)
+{
+    smem_bm_config_t defaults;
+    if (config == NULL) {
+        smem_bm_config_init(&defaults);
+        config = &defaults;
+    }
+    if (store_url == NULL || store_url[0] == '\0' || strlen(store_url) >= sizeof(g_bm.url))
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: store url is NULL, empty or longer than %zu bytes",
+                            sizeof(g_bm.url) - 1);
+    int32_t rc = smem_bm_config_check(world_size, config);
+    if (rc != SMEM_OK) return rc;
+
+    pthread_mutex_lock(&g_bm.lock);
+    if (g_bm.inited) {
+        bool same = smem_bm_same_init(store_url, world_size, device_id, config);
+        pthread_mutex_unlock(&g_bm.lock);
+        if (same) return SMEM_OK;
+        return util_err_set(SMEM_REPEAT_CALL, "smem_bm_init: already initialised with %s, world %u (rank %u); "
+                                              "call smem_bm_uninit first to change",
+                            g_bm.url, g_bm.world_size, g_bm.rank);
+    }
+    rc = smem_bm_tls_apply(&config->storeTlsConfig);
+    if (rc != SMEM_OK) goto unlock;
+    g_bm.store_owner = false;
+    if (config->startConfigStoreOnly) {
+        rc = smem_create_config_store(store_url);
+        if (rc != SMEM_OK) goto unlock;
+        g_bm.store_owner = true;
+        g_bm.store_only = true;
+        goto done;
+    }
+    if (config->startConfigStoreServer && smem_bm_url_is_local(store_url)) smem_bm_store_race(store_url);
+
+    store_client_opts_t co;
+    store_client_opts_init(&co);
+    co.rpc.connect_timeout_ms = smem_bm_ms(config->initTimeout);
+    co.timeout_ms = smem_bm_ms(config->controlOperationTimeout);
+    net_tls_opts_t tls;
+    smem_store_tls_opts_get(&tls);
+    net_tls_t *tls_ctx = NULL;
+    if (tls.enable) {
+        rc = net_tls_create(&tls, false, &tls_ctx);
+        if (rc != SMEM_OK) goto stop_store;
+        co.rpc.net.tls = tls_ctx;
+    }
+    rc = store_client_connect(store_url, &co, &g_bm.store);
+    /* The client keeps its own TLS state after connecting (net_rpc copies what it needs). */
+    if (rc != SMEM_OK) goto free_tls;
+    uint32_t want = config->autoRanking ? UINT32_MAX : config->rankId;
+    rc = store_group_join(g_bm.store, SMEM_BM_GROUP, world_size, want, &g_bm.rank);
+    if (rc != SMEM_OK) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        store_client_close(g_bm.store);
+        g_bm.store = NULL;
+        rc = util_err_set(rc, "smem_bm_init: taking %s rank in world %u: %s",
+                          config->autoRanking ? "a" : "the configured", world_size, why);
+        goto free_tls;
+    }
+    if (tls_ctx != NULL) g_bm.store_tls = tls_ctx;
+done:
+    snprintf(g_bm.url, sizeof(g_bm.url), "%s", store_url);
+    g_bm.world_size = world_size;
+    g_bm.device_id = device_id;
+    g_bm.cfg = *config;
+    g_bm.inited = true;
+    pthread_mutex_unlock(&g_bm.lock);
+    if (!g_bm.store_only)
+        LOG_INFO("bm: rank %u of %u on %s%s", g_bm.rank, world_size, store_url,
+                 g_bm.store_owner ? " (serving the store)" : "");
+    return SMEM_OK;
+
+free_tls:
+    if (tls_ctx != NULL) net_tls_destroy(tls_ctx);
+stop_store:
+    if (g_bm.store_owner) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        smem_destroy_config_store(store_url);
+        util_err_set(rc, "%s", why);
+        g_bm.store_owner = false;
+    }
+unlock:
+    pthread_mutex_unlock(&g_bm.lock);
+    return rc;
+}
+
+/* The store serves every rank: its owner stays until the others have gone
+ * (their liveness keys vanished), or the control timeout. */
+static void smem_bm_owner_wait(store_client_t *c, uint32_t me, uint32_t timeout_ms)
+{
+    char mine[64];
+    snprintf(mine, sizeof(mine), SMEM_BM_GROUP "/__live/%u", me);
+    uint64_t deadline = util_now_ms() + timeout_ms;
+    uint32_t others = 0;
+    for (;;) {
+        store_kvlist_t *l = NULL;
+        if (store_list(c, SMEM_BM_GROUP "/__live/", NULL, 0, 0, &l) != SMEM_OK) return;
+        others = 0;
+        for (uint32_t i = 0; i < l->count; i++) others += strcmp(l->items[i].key, mine) != 0;
+        store_kvlist_free(l);
+        if (others == 0) return;
+        if (util_ms_left(deadline) <= 0) break;
+        usleep(SMEM_BM_OWNER_WAIT_POLL_MS * 1000u);
+    }
+    LOG_WARN("bm: stopping the config store with %u other ranks still connected (waited %u ms)", others, timeout_ms);
+}
+
+static void smem_bm_obj_destroy(smem_bm_obj_t *o)
+{
+    smem_bm_obj_put(o); /* the table's reference */
+    pthread_mutex_lock(&g_bm.lock);
+    while (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 0) pthread_cond_wait(&g_bm.cv, &g_bm.lock);
+    pthread_mutex_unlock(&g_bm.lock);
+    xfer_engine_destroy(o->xfer); /* completes queued async copies, which hold ranks */
+    pthread_mutex_lock(&o->op_lock);
+    smem_space_destroy(o->host);
+    pthread_mutex_unlock(&o->op_lock);
+    gva_reg_destroy(o->reg);
+    pthread_mutex_destroy(&o->op_lock);
+    LOG_INFO("bm: object %u destroyed", o->id);
+    free(o);
+}
+
+void smem_bm_uninit(uint32_t flags)
+{
+    (void)flags; /* reserved by the seed */
+    smem_bm_obj_t *objs[SMEM_BM_ID_MAX + 1];
+    uint32_t n = 0;
+    pthread_mutex_lock(&g_bm.lock);
+    if (!g_bm.inited) {
+        pthread_mutex_unlock(&g_bm.lock);
+        return;
+    }
+    for (uint32_t i = 0; i <= SMEM_BM_ID_MAX; i++) {
+        if (g_bm.objs[i] != NULL) objs[n++] = g_bm.objs[i];
+        g_bm.objs[i] = NULL;
+    }
+    store_client_t *store = g_bm.store;
+    net_tls_t *tls = g_bm.store_tls;
+    bool owner = g_bm.store_owner;
+    uint32_t rank = g_bm.rank;
+    uint32_t ctl_ms = smem_bm_ms(g_bm.cfg.controlOperationTimeout);
+    char url[sizeof(g_bm.url)];
+    snprintf(url, sizeof(url), "%s", g_bm.url);
+    g_bm.inited = false;
+    g_bm.rank = UINT32_MAX;
+    g_bm.store = NULL;
+    g_bm.store_tls = NULL;
+    g_bm.store_owner = g_bm.store_only = false;
+    pthread_mutex_unlock(&g_bm.lock);
+
+    for (uint32_t i = 0; i < n; i++) {
+        LOG_WARN("bm: object %u still exists at uninit; destroying it", objs[i]->id);
+        smem_bm_obj_destroy(objs[i]);
+    }
+    if (store != NULL) {
+        if (owner) smem_bm_owner_wait(store, rank, ctl_ms);
+        store_group_leave(store, SMEM_BM_GROUP);
+        store_client_close(store);
+    }
+    if (tls != NULL) net_tls_destroy(tls);
+    if (owner) smem_destroy_config_store(url);
+    util_err_clear();
+}
+
+uint32_t smem_bm_get_rank_id(void)
+{
+    pthread_mutex_lock(&g_bm.lock);
+    uint32_t r = g_bm.inited && !g_bm.store_only ? g_bm.rank : UINT32_MAX;
+    pthread_mutex_unlock(&g_bm.lock);
+    return r;
+}
+
+/* ---------- create ---------- */
+
+static uint64_t smem_bm_round_up(uint64_t v, uint64_t a) { return v > UINT64_MAX - (a - 1) ? 0 : (v + a - 1) / a * a; }
+
+/* The NUMA node the create flags ask for (-1: none on a machine without NUMA info). */
+static int32_t smem_bm_numa_node(uint32_t flags, int *node_out)
+{
+    uint32_t node = (flags >> SMEM_BM_BIND_NUMA_FLAG_INDEX) & SMEM_BM_NUMA_MASK;
+    if (access("/sys/devices/system/node", F_OK) != 0) {
+        if (node != 0 && node != SMEM_BM_NUMA_NODE_CALLER)
+            return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: NUMA node %u requested, this machine reports no "
+                                                    "NUMA nodes",
+                                node);
+        *node_out = -1;
+        return SMEM_OK;
+    }
+    if (node == SMEM_BM_NUMA_NODE_CALLER) {
+        unsigned cpu = 0, n = 0;
+        if (getcpu(&cpu, &n) != 0) {
+            *node_out = -1;
+            return SMEM_OK;
+        }
+        node = n;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/sys/devices/system/node/node%u", node);
+    if (access(path, F_OK) != 0)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: NUMA node %u (create flags 0x%x) does not exist here",
+                            node, flags);
+    *node_out = (int)node;
+    return SMEM_OK;
+}
+
+static int32_t smem_bm_data_op_check(uint32_t op)
+{
+    if (op == 0) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: dataOpType is 0 (no data path chosen)");
+    if (op & ~(uint32_t)SMEM_BM_DATA_OP_KNOWN)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: dataOpType bits 0x%x unknown (known 0x%x)",
+                            op & ~(uint32_t)SMEM_BM_DATA_OP_KNOWN, (unsigned)SMEM_BM_DATA_OP_KNOWN);
+    if (op & SMEMB_DATA_OP_HOST_URMA)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: SMEMB_DATA_OP_HOST_URMA (UB memory) is not available on "
+                                              "this platform; use SMEMB_DATA_OP_HOST_TCP or SMEMB_DATA_OP_SDMA");
+    if (op & (SMEMB_DATA_OP_HOST_RDMA | SMEMB_DATA_OP_DEVICE_RDMA))
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: %s needs the ucx transport, which this build does not "
+                                              "have; use SMEMB_DATA_OP_HOST_TCP or SMEMB_DATA_OP_SDMA",
+                            op & SMEMB_DATA_OP_HOST_RDMA ? "SMEMB_DATA_OP_HOST_RDMA" : "SMEMB_DATA_OP_DEVICE_RDMA");
+    return SMEM_OK;
+}
+
+/* Everything checkable before touching the store; fills stride and the NUMA node. */
+static int32_t smem_bm_create_check(uint32_t id, uint32_t member_size, const smem_bm_create_option_t *o,
+                                    uint32_t world, uint64_t *stride_out, int *node_out)
+{
+    if (id > SMEM_BM_ID_MAX) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: id %u > %u", id, SMEM_BM_ID_MAX);
+    if (member_size == 0 || member_size > world)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: member size %u outside 1..%u (the world size)",
+                            member_size, world);
+    int32_t rc = smem_bm_data_op_check(o->dataOpType);
+    if (rc != SMEM_OK) return rc;
+    if (o->flags & ~(uint32_t)SMEM_BM_CREATE_FLAGS_KNOWN)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: flags 0x%x unknown",
+                            o->flags & ~(uint32_t)SMEM_BM_CREATE_FLAGS_KNOWN);
+    if (o->localHBMSize != 0 || o->maxHbmSize != 0)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: device (HBM) memory (local %" PRIu64 ", max %" PRIu64
+                                              " bytes) needs CUDA; this build has none (set both to 0)",
+                            o->localHBMSize, o->maxHbmSize);
+    if (o->localDRAMSize == 0)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: local DRAM size is 0 (nothing to contribute)");
+    if (o->maxDramSize != 0 && o->localDRAMSize > o->maxDramSize)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: local DRAM size %" PRIu64 " exceeds maxDramSize %" PRIu64,
+                            o->localDRAMSize, o->maxDramSize);
+    uint64_t stride = smem_bm_round_up(o->maxDramSize ? o->maxDramSize : o->localDRAMSize, GVA_ALIGN);
+    if (stride == 0 || stride > SMEM_BM_STRIDE_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: per-rank size %" PRIu64 " over the limit of %llu bytes",
+                            o->maxDramSize ? o->maxDramSize : o->localDRAMSize, (unsigned long long)SMEM_BM_STRIDE_MAX);
+    if (stride > SMEM_BM_WINDOW_MAX / world)
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: %u ranks x %" PRIu64 " bytes exceed the %llu-byte "
+                                                "address-space limit of a pool",
+                            world, stride, (unsigned long long)SMEM_BM_WINDOW_MAX);
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) {
+        uint64_t mem = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+        if (o->localDRAMSize > mem)
+            return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: local DRAM size %" PRIu64 " exceeds this host's "
+                                                    "memory (%" PRIu64 " bytes RAM + swap)",
+                                o->localDRAMSize, mem);
+    }
+    if (o->flags & SMEM_BM_CREATE_WITH_SHM) {
+        if (o->dramShmFd < 0)
+            return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: SMEM_BM_CREATE_WITH_SHM needs dramShmFd >= 0 "
+                                                    "(smem_bm_create2), got %d",
+                                o->dramShmFd);
+        off_t end = lseek(o->dramShmFd, 0, SEEK_END);
+        if (end < 0 || (uint64_t)end < o->localDRAMSize)
+            return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: dramShmFd %d backs %lld bytes, less than the "
+                                                    "local DRAM size %" PRIu64 " (%s)",
+                                o->dramShmFd, (long long)end, o->localDRAMSize, end < 0 ? strerror(errno) : "short");
+    }
+    rc = smem_bm_numa_node(o->flags, node_out);
+    if (rc != SMEM_OK) return rc;
+    *stride_out = stride;
+    return SMEM_OK;
+}
+
+static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const smem_bm_create_option_t *opt)
+{
+    pthread_mutex_lock(&g_bm.lock);
+    int32_t rc = SMEM_OK;
+    if (!g_bm.inited) rc = util_err_set(SMEM_NOT_INITIALIZED, "smem_bm_create: call smem_bm_init first");
+    else if (g_bm.store_only)
+        rc = util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: this process was initialised with startConfigStoreOnly");
+    uint32_t world = g_bm.world_size, rank = g_bm.rank;
+    store_client_t *store = g_bm.store;
+    uint32_t create_ms = smem_bm_ms(g_bm.cfg.createTimeout);
+    char hcom[sizeof(g_bm.cfg.hcomUrl)];
+    snprintf(hcom, sizeof(hcom), "%s", g_bm.cfg.hcomUrl);
+    pthread_mutex_unlock(&g_bm.lock);
+    if (rc != SMEM_OK) return NULL;
+
+    uint64_t stride = 0;
+    int node = -1;
+    rc = smem_bm_create_check(id, member_size, opt, world, &stride, &node);
+    if (rc != SMEM_OK) return NULL;
+
+    pthread_mutex_lock(&g_bm.lock);
+    if (g_bm.objs[id] != NULL || g_bm.creating[id]) rc = util_err_set(SMEM_DUPLICATED_OBJECT, "smem_bm_create: BM "
+                                                                                              "object %u already "
+                                                                                              "exists in this process",
+                                                                                     id);
+    else g_bm.creating[id] = true;
+    pthread_mutex_unlock(&g_bm.lock);
+    if (rc != SMEM_OK) return NULL;
+
+    smem_bm_obj_t *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        util_err_set(SMEM_MALLOC_FAILED, "smem_bm_create: out of memory");
+        goto clear_creating;
+    }
+    o->id = id;
+    o->refs = 1;
+    o->member_size = member_size;
+    o->data_op = opt->dataOpType;
+    o->flags = opt->flags;
+    o->numa_node = node;
+    o->local_dram = opt->localDRAMSize;
+    o->stride = stride;
+    pthread_mutex_init(&o->op_lock, NULL);
+    char ns[64], name[32];
+    snprintf(ns, sizeof(ns), SMEM_BM_GROUP "/bm/%u/host", id);
+    snprintf(name, sizeof(name), "bm %u", id);
+    smem_space_cfg_t sc = {
+        .store = store, .ns = ns, .live_group = SMEM_BM_GROUP, .kind = GVA_KIND_HOST, .world_max = world,
+        .rank = rank, .stride = stride, .local_size = opt->localDRAMSize,
+        .seg_flags = (opt->flags & SMEM_BM_CREATE_HUGETLB) ? GVA_SEG_F_HUGETLB : 0,
+        .user_fd = (opt->flags & SMEM_BM_CREATE_WITH_SHM) ? opt->dramShmFd : -1, .timeout_ms = create_ms,
+        .tp_addr = hcom[0] ? hcom : NULL,
+    };
+    rc = gva_reg_create(&o->reg);
+    if (rc != SMEM_OK) goto free_obj;
+    xfer_engine_opts_t xo = {.name = name};
+    rc = xfer_engine_create(&xo, &o->xfer);
+    if (rc != SMEM_OK) goto free_reg;
+    rc = smem_space_create(&sc, &o->host);
+    if (rc != SMEM_OK) goto free_xfer;
+
+    pthread_mutex_lock(&g_bm.lock);
+    g_bm.creating[id] = false;
+    g_bm.objs[id] = o;
+    pthread_mutex_unlock(&g_bm.lock);
+    LOG_INFO("bm: object %u created: %" PRIu64 " bytes of a %" PRIu64 "-byte stride at 0x%llx, rank %u of %u", id,
+             opt->localDRAMSize, stride, (unsigned long long)smem_space_base(o->host), rank, world);
+    return o;
+
+free_xfer:
+    xfer_engine_destroy(o->xfer);
+free_reg:
+    gva_reg_destroy(o->reg);
+free_obj:
+    pthread_mutex_destroy(&o->op_lock);
+    free(o);
+clear_creating:
+    pthread_mutex_lock(&g_bm.lock);
+    g_bm.creating[id] = false;
+    pthread_mutex_unlock(&g_bm.lock);
+    return NULL;
+}
+
+smem_bm_t smem_bm_create(uint32_t id, uint32_t member_size, smem_bm_data_op_type data_op_type,
+                         uint64_t local_dram_size, uint64_t local_hbm_size, uint32_t flags)
+{
+    if (flags & SMEM_BM_CREATE_WITH_SHM) {
+        util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: SMEM_BM_CREATE_WITH_SHM needs a memfd: use smem_bm_create2 "
+                                         "with dramShmFd");
+        return NULL;
+    }
+    smem_bm_create_option_t o;
+    memset(&o, 0, sizeof(o));
+    o.localDRAMSize = local_dram_size;
+    o.localHBMSize = local_hbm_size;
+    o.dataOpType = (uint32_t)data_op_type;
+    o.flags = flags;
+    o.dramShmFd = -1;
+    return smem_bm_create_common(id, member_size, &o);
+}
+
+smem_bm_t smem_bm_create2(uint32_t id, const smem_bm_create_option_t *option)
+{
+    if (option == NULL) {
+        util_err_set(SMEM_INVALID_PARAM, "smem_bm_create2: option is NULL");
+        return NULL;
+    }
+    pthread_mutex_lock(&g_bm.lock);
+    uint32_t world = g_bm.inited ? g_bm.world_size : 1;
+    pthread_mutex_unlock(&g_bm.lock);
+    return smem_bm_create_common(id, world, option);
+}
+
+void smem_bm_destroy(smem_bm_t handle)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_destroy");
+    if (o == NULL) return;
+    bool mine = false;
+    pthread_mutex_lock(&g_bm.lock);
+    if (g_bm.objs[o->id] == o) {
+        g_bm.objs[o->id] = NULL; /* new calls now fail; a second destroy finds nothing */
+        mine = true;
+    }
+    pthread_mutex_unlock(&g_bm.lock);
+    smem_bm_obj_put(o);
+    if (mine) smem_bm_obj_destroy(o);
+}

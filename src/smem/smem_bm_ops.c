@@ -1,0 +1,204 @@
+/*
+ * BM per-object calls: join/leave, address queries, copies and user-memory
+ * registration. Each call holds a reference on the object for its duration
+ * (smem_bm_obj_get/put), so a concurrent destroy waits for it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "smem/host/smem_bm.h"
+#include "smem/smem_int.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+#define SMEM_MPOL_PREFERRED 1 /* linux/mempolicy.h, without depending on libnuma */
+#define SMEM_NUMA_BITS 128u
+
+/* Prefer (not force) the chosen node for our slot's pages: a full node then
+ * spills over instead of failing. Called before anyone touches the pages. */
+static void smem_bm_numa_bind(const smem_bm_obj_t *o)
+{
+    if (o->numa_node < 0 || (uint32_t)o->numa_node >= SMEM_NUMA_BITS) return;
+    unsigned long mask[SMEM_NUMA_BITS / (8 * sizeof(unsigned long))] = {0};
+    mask[(uint32_t)o->numa_node / (8 * sizeof(unsigned long))] |= 1ul << ((uint32_t)o->numa_node % (8 * sizeof(unsigned long)));
+    uint64_t slot = smem_space_slot(o->host, smem_space_rank(o->host));
+    long r = syscall(SYS_mbind, (void *)(uintptr_t)slot, (unsigned long)o->local_dram, SMEM_MPOL_PREFERRED, mask,
+                     (unsigned long)SMEM_NUMA_BITS + 1, 0u);
+    if (r != 0)
+        LOG_WARN("bm %u: preferring NUMA node %d for 0x%llx + %llu bytes failed: %s (pages go where the kernel puts "
+                 "them)",
+                 o->id, o->numa_node, (unsigned long long)slot, (unsigned long long)o->local_dram, strerror(errno));
+    else
+        LOG_DEBUG("bm %u: local memory prefers NUMA node %d", o->id, o->numa_node);
+}
+
+int32_t smem_bm_join(smem_bm_t handle, uint32_t flags)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_join");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    int32_t rc;
+    if (flags != 0) {
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_join: flags 0x%x unknown (reserved, pass 0)", flags);
+        goto put;
+    }
+    pthread_mutex_lock(&o->op_lock);
+    rc = smem_space_join(o->host);
+    if (rc == SMEM_OK) smem_bm_numa_bind(o);
+    pthread_mutex_unlock(&o->op_lock);
+put:
+    smem_bm_obj_put(o);
+    return rc;
+}
+
+int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_leave");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    int32_t rc;
+    if (flags != 0) {
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_leave: flags 0x%x unknown (reserved, pass 0)", flags);
+        goto put;
+    }
+    pthread_mutex_lock(&o->op_lock);
+    rc = smem_space_leave(o->host);
+    pthread_mutex_unlock(&o->op_lock);
+put:
+    smem_bm_obj_put(o);
+    return rc;
+}
+
+uint64_t smem_bm_get_local_mem_size_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_get_local_mem_size_by_mem_type");
+    if (o == NULL) return 0;
+    uint64_t v = 0;
+    switch (mem_type) {
+    case SMEM_MEM_TYPE_HOST:
+    case SMEM_MEM_TYPE_LOCAL_HOST: v = o->local_dram; break;
+    case SMEM_MEM_TYPE_DEVICE:
+    case SMEM_MEM_TYPE_LOCAL_DEVICE: v = o->local_hbm; break; /* 0 without CUDA */
+    default:
+        util_err_set(SMEM_INVALID_PARAM, "smem_bm_get_local_mem_size_by_mem_type: memory type %d unknown", (int)mem_type);
+        break;
+    }
+    smem_bm_obj_put(o);
+    return v;
+}
+
+void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint16_t peer_rank_id)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_ptr_by_mem_type");
+    if (o == NULL) return NULL;
+    void *p = NULL;
+    uint32_t world = smem_space_world_max(o->host);
+    if (mem_type == SMEM_MEM_TYPE_DEVICE || mem_type == SMEM_MEM_TYPE_LOCAL_DEVICE)
+        util_err_set(SMEM_UNSUPPORTED, "smem_bm_ptr_by_mem_type: BM %u has no device pool (needs CUDA)", o->id);
+    else if (mem_type != SMEM_MEM_TYPE_HOST && mem_type != SMEM_MEM_TYPE_LOCAL_HOST)
+        util_err_set(SMEM_INVALID_PARAM, "smem_bm_ptr_by_mem_type: memory type %d unknown", (int)mem_type);
+    else if (peer_rank_id >= world)
+        util_err_set(SMEM_INVALID_PARAM, "smem_bm_ptr_by_mem_type: rank %u >= world size %u", peer_rank_id, world);
+    else
+        p = (void *)(uintptr_t)smem_space_slot(o->host, peer_rank_id);
+    smem_bm_obj_put(o);
+    return p;
+}
+
+uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_get_rank_id_by_gva");
+    if (o == NULL) return UINT32_MAX;
+    uint64_t a = (uint64_t)(uintptr_t)gva, base = smem_space_base(o->host);
+    uint64_t size = (uint64_t)smem_space_world_max(o->host) * o->stride;
+    uint32_t r = UINT32_MAX;
+    if (a >= base && a - base < size)
+        r = (uint32_t)((a - base) / o->stride);
+    else
+        util_err_set(SMEM_OUT_OF_RANGE, "smem_bm_get_rank_id_by_gva: %p is outside BM %u's pool 0x%llx-0x%llx", gva,
+                     o->id, (unsigned long long)base, (unsigned long long)(base + size));
+    smem_bm_obj_put(o);
+    return r;
+}
+
+static int32_t smem_bm_copy_flags(uint32_t flags, uint32_t *xflags)
+{
+    if (flags & ~(ASYNC_COPY_FLAG | COPY_EXTEND_FLAG))
+        return util_err_set(SMEM_INVALID_PARAM, "copy flags 0x%x unknown (ASYNC_COPY_FLAG, COPY_EXTEND_FLAG)",
+                            flags & ~(ASYNC_COPY_FLAG | COPY_EXTEND_FLAG));
+    *xflags = (flags & ASYNC_COPY_FLAG) ? XFER_F_ASYNC : 0;
+    return SMEM_OK;
+}
+
+int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_type t, uint32_t flags)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_copy");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    uint32_t xf = 0;
+    int32_t rc;
+    if (params == NULL) rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy: params is NULL");
+    else rc = smem_bm_copy_flags(flags, &xf);
+    if (rc == SMEM_OK) {
+        const void *src = params->src;
+        void *dst = params->dest;
+        uint64_t len = params->dataSize;
+        rc = xfer_copy(o->xfer, &src, &dst, &len, 1, (xfer_copy_type_t)t, xf);
+    }
+    smem_bm_obj_put(o);
+    return rc;
+}
+
+int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, smem_bm_copy_type t, uint32_t flags)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_copy_batch");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    uint32_t xf = 0;
+    int32_t rc;
+    if (params == NULL || params->sources == NULL || params->destinations == NULL || params->dataSizes == NULL)
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy_batch: params or one of its arrays is NULL");
+    else rc = smem_bm_copy_flags(flags, &xf);
+    if (rc == SMEM_OK)
+        rc = xfer_copy(o->xfer, (const void *const *)params->sources, params->destinations, params->dataSizes,
+                       params->batchSize, (xfer_copy_type_t)t, xf);
+    smem_bm_obj_put(o);
+    return rc;
+}
+
+int32_t smem_bm_wait(smem_bm_t handle)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_wait");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    int32_t rc = xfer_wait(o->xfer);
+    smem_bm_obj_put(o);
+    return rc;
+}
+
+int32_t smem_bm_register_user_mem(smem_bm_t handle, uint64_t addr, uint64_t size)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_register_user_mem");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    int32_t rc;
+    if (addr == 0 || size == 0)
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_register_user_mem: address 0x%" PRIx64 " size %" PRIu64
+                                              " (both must be non-zero)",
+                          addr, size);
+    else if (gva_range_in_window(addr, size))
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_register_user_mem: 0x%" PRIx64 " + %" PRIu64
+                                              " bytes lies in a GVA pool, which needs no registration",
+                          addr, size);
+    else
+        rc = gva_reg_add(o->reg, addr, size);
+    smem_bm_obj_put(o);
+    return rc;
+}
+
+int32_t smem_bm_unregister_user_mem(smem_bm_t handle, uint64_t addr)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_unregister_user_mem");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    int32_t rc = gva_reg_remove(o->reg, addr);
+    smem_bm_obj_put(o);
+    return rc;
+}

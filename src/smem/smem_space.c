@@ -1,0 +1,949 @@
+/*
+ * smem_space: base agreement, membership records and the worker that keeps
+ * the window's rank table in step with the store (see smem_space.h).
+ *
+ * Desired vs actual state. For each rank the space keeps what the store says
+ * (a member record, and whether its liveness key exists) and what the window
+ * has (imported or set remote, and which record generation). Watch callbacks
+ * only queue events; the worker applies them in order to the desired state
+ * and then reconciles the ranks that changed, retrying failed imports with
+ * backoff until timeout_ms. The join snapshot (store_list after the watches
+ * are in place) fills in ranks that no event has mentioned yet: an event is
+ * always newer than the snapshot's view of its rank or equal to it.
+ */
+#include "smem/smem_space.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "util/util_buf.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+#include "util/util_time.h"
+
+#define SMEM_SPACE_BASE_VERSION 1u
+#define SMEM_SPACE_BASE_SIZE 32u
+#define SMEM_SPACE_KEY_MAX (SMEM_SPACE_NS_MAX + 32u)
+#define SMEM_SPACE_ATTEMPT_MS 2000u /* one import or unmap attempt; the worker then looks at new events */
+#define SMEM_SPACE_RETRY_MIN_MS 20u
+#define SMEM_SPACE_RETRY_MAX_MS 1000u
+
+_Static_assert(SMEM_SPACE_REC_FIXED == 2 + 2 + 4 + 8 + 8 + GVA_HOST_ID_WIRE_SIZE + 2, "member record layout");
+_Static_assert(SMEM_SPACE_BASE_SIZE == 2 + 2 + 4 + 8 + 8 + 8, "base record layout");
+
+enum { EV_MEMBER_SET = 1, EV_MEMBER_DEL, EV_LIVE_SET, EV_LIVE_DEL };
+
+typedef struct smem_space_ev {
+    struct smem_space_ev *next;
+    uint8_t type;
+    uint32_t rank;
+    uint32_t len;
+    uint8_t val[];
+} smem_space_ev_t;
+
+typedef struct smem_space_peer {
+    /* Desired: from events and the join snapshot (under s->lock). */
+    smem_space_rec_t *rec; /* published record, NULL when none */
+    smem_space_rec_t *stale; /* record of a rank that died: the worker tombstones it in the store */
+    bool live;
+    bool seen_member, seen_live; /* an event came since the watches: the snapshot must not override */
+    bool dirty;
+    uint64_t want_since_ms;
+    uint64_t retry_at_ms;
+    uint32_t tries;
+    bool failed;  /* gave up until the next event */
+    bool present; /* in the window (read by waiters) */
+    /* Actual: the worker's alone. */
+    bool have;
+    uint64_t have_gen;
+} smem_space_peer_t;
+
+struct smem_space {
+    store_client_t *store;
+    char ns[SMEM_SPACE_NS_MAX + 1];
+    char live_group[STORE_KEY_MAX + 1];
+    char member_prefix[SMEM_SPACE_KEY_MAX];
+    char live_prefix[STORE_KEY_MAX + 16];
+    char gva_ns[GVA_NS_MAX + 1];
+    gva_kind_t kind;
+    uint32_t world_max;
+    uint32_t rank;
+    uint64_t stride;
+    uint64_t local_size;
+    uint32_t seg_flags;
+    int user_fd;
+    uint32_t timeout_ms;
+    char tp_addr[SMEM_SPACE_TP_ADDR_MAX + 1];
+    gva_window_t *win;
+    gva_host_id_t host;
+
+    bool joined;
+    uint64_t watch_member, watch_live;
+    bool watching_member, watching_live;
+
+    pthread_mutex_t lock; /* a leaf: guards the queue, the desired state, present flags */
+    pthread_cond_t cv;    /* worker: events or due retries; waiters: presence changes */
+    smem_space_ev_t *qhead, *qtail;
+    bool stop;
+    pthread_t worker;
+    bool worker_running;
+    uint32_t present_count;
+    smem_space_peer_t *peers; /* world_max entries */
+};
+
+/* ---------- records ---------- */
+
+uint32_t smem_space_rec_encode(const smem_space_rec_t *r, uint8_t *buf, uint32_t cap)
+{
+    uint32_t need = SMEM_SPACE_REC_FIXED + r->tp_addr_len;
+    if (cap < need || r->tp_addr_len > SMEM_SPACE_TP_ADDR_MAX) return 0;
+    util_put_le16(buf, SMEM_SPACE_REC_VERSION);
+    util_put_le16(buf + 2, 0);
+    util_put_le32(buf + 4, r->rank);
+    util_put_le64(buf + 8, r->gen);
+    util_put_le64(buf + 16, r->size);
+    gva_host_id_pack(&r->host, buf + 24);
+    util_put_le16(buf + 48, r->tp_addr_len);
+    memcpy(buf + 50, r->tp_addr, r->tp_addr_len);
+    return need;
+}
+
+int32_t smem_space_rec_decode(const uint8_t *buf, uint32_t len, smem_space_rec_t *out)
+{
+    util_rbuf_t rb;
+    util_rbuf_init(&rb, buf, len);
+    uint16_t ver = util_rbuf_u16(&rb), rsv = util_rbuf_u16(&rb);
+    smem_space_rec_t r;
+    memset(&r, 0, sizeof(r));
+    r.rank = util_rbuf_u32(&rb);
+    r.gen = util_rbuf_u64(&rb);
+    r.size = util_rbuf_u64(&rb);
+    const uint8_t *host = util_rbuf_bytes(&rb, GVA_HOST_ID_WIRE_SIZE);
+    r.tp_addr_len = util_rbuf_u16(&rb);
+    if (rb.err) return util_err_set(SMEM_PROTOCOL, "member record of %u bytes is shorter than %u", len, SMEM_SPACE_REC_FIXED);
+    if (ver != SMEM_SPACE_REC_VERSION || rsv != 0)
+        return util_err_set(SMEM_PROTOCOL, "member record version %u (want %u), reserved 0x%x", ver,
+                            SMEM_SPACE_REC_VERSION, rsv);
+    if (r.tp_addr_len > SMEM_SPACE_TP_ADDR_MAX || util_rbuf_left(&rb) != r.tp_addr_len)
+        return util_err_set(SMEM_PROTOCOL, "member record: transport address of %u bytes, %zu bytes left (max %u)",
+                            r.tp_addr_len, util_rbuf_left(&rb), SMEM_SPACE_TP_ADDR_MAX);
+    const uint8_t *addr = util_rbuf_bytes(&rb, r.tp_addr_len);
+    if (r.tp_addr_len && memchr(addr, '\0', r.tp_addr_len) != NULL)
+        return util_err_set(SMEM_PROTOCOL, "member record: transport address holds a NUL");
+    gva_host_id_unpack(host, &r.host);
+    memcpy(r.tp_addr, addr, r.tp_addr_len);
+    r.tp_addr[r.tp_addr_len] = '\0';
+    *out = r;
+    return SMEM_OK;
+}
+
+typedef struct smem_space_base_rec {
+    uint16_t kind;
+    uint32_t world_max;
+    uint64_t stride;
+    uint64_t base;
+    uint64_t token;
+} smem_space_base_rec_t;
+
+static void smem_space_base_encode(const smem_space_base_rec_t *b, uint8_t out[SMEM_SPACE_BASE_SIZE])
+{
+    util_put_le16(out, SMEM_SPACE_BASE_VERSION);
+    util_put_le16(out + 2, b->kind);
+    util_put_le32(out + 4, b->world_max);
+    util_put_le64(out + 8, b->stride);
+    util_put_le64(out + 16, b->base);
+    util_put_le64(out + 24, b->token);
+}
+
+static int32_t smem_space_base_decode(const char *key, const uint8_t *p, uint32_t len, smem_space_base_rec_t *out)
+{
+    if (len != SMEM_SPACE_BASE_SIZE || util_get_le16(p) != SMEM_SPACE_BASE_VERSION)
+        return util_err_set(SMEM_PROTOCOL, "base record '%s': %u bytes, version %u (want %u bytes, version %u)", key,
+                            len, len >= 2 ? util_get_le16(p) : 0, SMEM_SPACE_BASE_SIZE, SMEM_SPACE_BASE_VERSION);
+    out->kind = util_get_le16(p + 2);
+    out->world_max = util_get_le32(p + 4);
+    out->stride = util_get_le64(p + 8);
+    out->base = util_get_le64(p + 16);
+    out->token = util_get_le64(p + 24);
+    return SMEM_OK;
+}
+
+/* The published space must be the one we were asked to create or join. */
+static int32_t smem_space_base_match(const smem_space_t *s, const char *key, const smem_space_base_rec_t *b)
+{
+    if (b->kind != (uint16_t)s->kind || b->world_max != s->world_max || b->stride != s->stride)
+        return util_err_set(SMEM_INVALID_PARAM,
+                            "space '%s' exists as %s window of %u x %llu bytes; this rank asks for %s %u x %llu bytes "
+                            "(every rank must use the same world size and max size)",
+                            key, gva_kind_name((gva_kind_t)b->kind), b->world_max, (unsigned long long)b->stride,
+                            gva_kind_name(s->kind), s->world_max, (unsigned long long)s->stride);
+    return SMEM_OK;
+}
+
+static uint64_t smem_space_random(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+        v = util_now_ns() ^ ((uint64_t)getpid() << 32);
+    return v ? v : 1;
+}
+
+/* ---------- watch callbacks (store loop thread: queue only) ---------- */
+
+static bool smem_space_parse_rank(const char *key, const char *prefix, uint32_t world_max, uint32_t *rank)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(key, prefix, pl) != 0) return false;
+    const char *d = key + pl;
+    if (*d == '\0' || strlen(d) > 4) return false;
+    uint32_t v = 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9') return false;
+        v = v * 10 + (uint32_t)(*d - '0');
+    }
+    if (v >= world_max) return false;
+    *rank = v;
+    return true;
+}
+
+static void smem_space_on_event(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+{
+    smem_space_t *s = arg;
+    uint32_t rank;
+    uint8_t type;
+    if (smem_space_parse_rank(key, s->member_prefix, s->world_max, &rank))
+        type = ev == STORE_EV_SET ? EV_MEMBER_SET : EV_MEMBER_DEL;
+    else if (s->live_prefix[0] && smem_space_parse_rank(key, s->live_prefix, s->world_max, &rank))
+        type = ev == STORE_EV_SET ? EV_LIVE_SET : EV_LIVE_DEL;
+    else
+        return; /* a key under the prefix that is not ours (e.g. a rank beyond world_max) */
+    uint32_t keep = type == EV_MEMBER_SET ? len : 0;
+    if (keep > SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX) keep = SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX + 1;
+    smem_space_ev_t *e = malloc(sizeof(*e) + keep);
+    if (e == NULL) {
+        LOG_ERROR("space %s: out of memory queueing the event of '%s'; rank %u may stay stale", s->ns, key, rank);
+        return;
+    }
+    e->next = NULL;
+    e->type = type;
+    e->rank = rank;
+    e->len = keep;
+    if (keep) memcpy(e->val, val, keep);
+    pthread_mutex_lock(&s->lock);
+    if (type == EV_MEMBER_SET || type == EV_MEMBER_DEL) s->peers[rank].seen_member = true;
+    else s->peers[rank].seen_live = true;
+    if (s->qtail) s->qtail->next = e;
+    else s->qhead = e;
+    s->qtail = e;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---------- desired state (under s->lock) ---------- */
+
+static void smem_space_mark_locked(smem_space_t *s, uint32_t rank)
+{
+    smem_space_peer_t *p = &s->peers[rank];
+    p->dirty = true;
+    p->failed = false;
+    p->tries = 0;
+    p->retry_at_ms = 0;
+    p->want_since_ms = util_now_ms();
+}
+
+static void smem_space_set_rec_locked(smem_space_t *s, uint32_t rank, smem_space_rec_t *rec)
+{
+    free(s->peers[rank].rec);
+    s->peers[rank].rec = rec;
+    smem_space_mark_locked(s, rank);
+}
+
+/* A member record from the store: decoded, checked against its key; NULL (and a log line) if unusable. */
+static smem_space_rec_t *smem_space_rec_from(const smem_space_t *s, uint32_t rank, const uint8_t *val, uint32_t len)
+{
+    smem_space_rec_t *r = malloc(sizeof(*r));
+    if (r == NULL) {
+        LOG_ERROR("space %s: out of memory for rank %u's record", s->ns, rank);
+        return NULL;
+    }
+    int32_t rc = smem_space_rec_decode(val, len, r);
+    if (rc == SMEM_OK && (r->rank != rank || r->size == 0 || r->size > s->stride))
+        rc = util_err_set(SMEM_PROTOCOL, "record says rank %u, %llu bytes (stride %llu)", r->rank,
+                          (unsigned long long)r->size, (unsigned long long)s->stride);
+    if (rc != SMEM_OK) {
+        LOG_WARN("space %s: ignoring rank %u's member record: %s", s->ns, rank, util_err_get());
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void smem_space_apply_locked(smem_space_t *s, smem_space_ev_t *e)
+{
+    smem_space_peer_t *p = &s->peers[e->rank];
+    if (e->rank == s->rank) {
+        if (e->type == EV_LIVE_DEL)
+            LOG_WARN("space %s: the store dropped our own liveness key (rank %u): the connection was lost, peers "
+                     "will unmap us",
+                     s->ns, s->rank);
+        return;
+    }
+    switch (e->type) {
+    case EV_MEMBER_SET: /* an empty value is a tombstone left for a rank that died */
+        smem_space_set_rec_locked(s, e->rank, e->len ? smem_space_rec_from(s, e->rank, e->val, e->len) : NULL);
+        break;
+    case EV_MEMBER_DEL:
+        if (p->rec != NULL) LOG_INFO("space %s: rank %u left", s->ns, e->rank);
+        smem_space_set_rec_locked(s, e->rank, NULL);
+        break;
+    case EV_LIVE_SET:
+        p->live = true;
+        smem_space_mark_locked(s, e->rank);
+        break;
+    case EV_LIVE_DEL:
+        /* Its record is stale now: a successor taking the rank publishes its own. */
+        if (p->rec != NULL) {
+            LOG_INFO("space %s: rank %u died (its store connection closed)", s->ns, e->rank);
+            free(p->stale);
+            p->stale = p->rec;
+            p->rec = NULL;
+        }
+        p->live = false;
+        smem_space_mark_locked(s, e->rank);
+        break;
+    default: break;
+    }
+}
+
+static void smem_space_set_present_locked(smem_space_t *s, uint32_t rank, bool present)
+{
+    if (s->peers[rank].present == present) return;
+    s->peers[rank].present = present;
+    if (present) s->present_count++;
+    else s->present_count--;
+    pthread_cond_broadcast(&s->cv);
+}
+
+/* ---------- worker ---------- */
+
+/* Bring rank's window state to what the store says. Runs without the lock. */
+static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
+{
+    smem_space_peer_t *p = &s->peers[rank];
+    smem_space_rec_t want;
+    bool wanted;
+    uint64_t since;
+    uint32_t tries;
+
+    pthread_mutex_lock(&s->lock);
+    wanted = p->rec != NULL && p->live;
+    if (wanted) want = *p->rec;
+    since = p->want_since_ms;
+    tries = p->tries;
+    p->dirty = false;
+    pthread_mutex_unlock(&s->lock);
+
+    int32_t rc = SMEM_OK;
+    if (p->have && (!wanted || p->have_gen != want.gen)) {
+        rc = gva_window_unmap_rank(s->win, rank, SMEM_SPACE_ATTEMPT_MS);
+        if (rc == SMEM_OK || rc == SMEM_PEER_GONE) {
+            p->have = false;
+            rc = SMEM_OK;
+            pthread_mutex_lock(&s->lock);
+            smem_space_set_present_locked(s, rank, false);
+            pthread_mutex_unlock(&s->lock);
+        }
+    }
+    if (rc == SMEM_OK && wanted && !p->have) {
+        if (gva_host_id_equal(&want.host, &s->host))
+            rc = gva_window_import_peer(s->win, rank, SMEM_SPACE_ATTEMPT_MS);
+        else
+            rc = gva_window_set_remote(s->win, rank, want.size, &want.host);
+        if (rc == SMEM_OK) {
+            p->have = true;
+            p->have_gen = want.gen;
+            LOG_DEBUG("space %s: rank %u %s (%llu bytes)", s->ns, rank,
+                      gva_host_id_equal(&want.host, &s->host) ? "imported" : "is on another host",
+                      (unsigned long long)want.size);
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    if (rc == SMEM_OK) {
+        smem_space_set_present_locked(s, rank, p->have);
+        p->failed = false;
+    } else if (!p->dirty) { /* no newer event: retry this one later, or give up */
+        uint64_t now = util_now_ms();
+        if (now - since >= s->timeout_ms) {
+            LOG_WARN("space %s: giving up on rank %u after %u attempts in %llu ms: %s", s->ns, rank, tries + 1,
+                     (unsigned long long)(now - since), util_err_get());
+            p->failed = true;
+            pthread_cond_broadcast(&s->cv);
+        } else {
+            uint32_t backoff = SMEM_SPACE_RETRY_MIN_MS << (tries < 6 ? tries : 6);
+            p->tries = tries + 1;
+            p->retry_at_ms = now + (backoff < SMEM_SPACE_RETRY_MAX_MS ? backoff : SMEM_SPACE_RETRY_MAX_MS);
+            p->dirty = true;
+            LOG_DEBUG("space %s: rank %u: %s; retrying", s->ns, rank, util_err_get());
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void smem_space_key(const smem_space_t *s, uint32_t rank, char *key, size_t cap)
+{
+    snprintf(key, cap, "%s%u", s->member_prefix, rank);
+}
+
+/* A dead rank's record would make later joiners wait for it: replace it by an
+ * empty value, unless its successor has already published a new one (CAS). */
+static void smem_space_tombstone(smem_space_t *s, uint32_t rank, smem_space_rec_t *stale)
+{
+    uint8_t old[SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX];
+    char key[SMEM_SPACE_KEY_MAX];
+    uint32_t n = smem_space_rec_encode(stale, old, sizeof(old));
+    smem_space_key(s, rank, key, sizeof(key));
+    uint8_t *cur = NULL;
+    uint32_t cur_len = 0;
+    int32_t rc = store_cas(s->store, key, old, n, "", 0, &cur, &cur_len);
+    free(cur);
+    if (rc != SMEM_OK && rc != SMEM_CAS_MISMATCH)
+        LOG_DEBUG("space %s: tombstone of rank %u's record: %s", s->ns, rank, util_err_get());
+    free(stale);
+}
+
+static void *smem_space_worker(void *arg)
+{
+    smem_space_t *s = arg;
+    uint32_t *due = malloc(s->world_max * sizeof(*due));
+    if (due == NULL) {
+        LOG_ERROR("space %s: out of memory starting the membership worker", s->ns);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        while (s->qhead != NULL) {
+            smem_space_ev_t *e = s->qhead;
+            s->qhead = e->next;
+            if (s->qhead == NULL) s->qtail = NULL;
+            smem_space_apply_locked(s, e);
+            free(e);
+        }
+        for (uint32_t r = 0; r < s->world_max; r++) {
+            smem_space_rec_t *stale = s->peers[r].stale;
+            if (stale == NULL) continue;
+            s->peers[r].stale = NULL;
+            pthread_mutex_unlock(&s->lock);
+            smem_space_tombstone(s, r, stale);
+            pthread_mutex_lock(&s->lock);
+        }
+        uint64_t now = util_now_ms(), next = UINT64_MAX;
+        uint32_t n = 0;
+        for (uint32_t r = 0; r < s->world_max; r++) {
+            smem_space_peer_t *p = &s->peers[r];
+            if (!p->dirty || r == s->rank) continue;
+            if (p->retry_at_ms <= now) due[n++] = r;
+            else if (p->retry_at_ms < next) next = p->retry_at_ms;
+        }
+        if (n == 0) {
+            if (next == UINT64_MAX) {
+                pthread_cond_wait(&s->cv, &s->lock);
+            } else {
+                struct timespec ts = util_abstime_after_ms((int64_t)(next - now));
+                pthread_cond_timedwait(&s->cv, &s->lock, &ts);
+            }
+            continue;
+        }
+        pthread_mutex_unlock(&s->lock);
+        for (uint32_t i = 0; i < n; i++) smem_space_reconcile(s, due[i]);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(due);
+    return NULL;
+}
+
+/* ---------- create / destroy ---------- */
+
+static int32_t smem_space_cfg_check(const smem_space_cfg_t *c)
+{
+    if (c == NULL || c->store == NULL || c->ns == NULL)
+        return util_err_set(SMEM_INVALID_PARAM, "space: NULL config, store or namespace");
+    size_t nl = strlen(c->ns);
+    if (nl == 0 || nl > SMEM_SPACE_NS_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "space namespace of %zu bytes not in 1..%u", nl, SMEM_SPACE_NS_MAX);
+    if (c->live_group != NULL && (c->live_group[0] == '\0' || strlen(c->live_group) > STORE_KEY_MAX - 32))
+        return util_err_set(SMEM_INVALID_PARAM, "space liveness group is empty or too long");
+    if (c->world_max == 0 || c->world_max > GVA_WORLD_MAX || c->rank >= c->world_max)
+        return util_err_set(SMEM_INVALID_PARAM, "space %s: rank %u of world %u (world 1..%u)", c->ns, c->rank,
+                            c->world_max, GVA_WORLD_MAX);
+    if (c->stride == 0 || c->stride % GVA_ALIGN != 0 || c->local_size == 0 || c->local_size > c->stride)
+        return util_err_set(SMEM_INVALID_PARAM,
+                            "space %s: local size %llu, stride %llu (need 0 < local <= stride, stride a multiple of "
+                            "%llu)",
+                            c->ns, (unsigned long long)c->local_size, (unsigned long long)c->stride,
+                            (unsigned long long)GVA_ALIGN);
+    if (c->kind != GVA_KIND_HOST)
+        return util_err_set(SMEM_UNSUPPORTED, "space %s: %s windows need CUDA; this build has none", c->ns,
+                            gva_kind_name(c->kind));
+    if (c->tp_addr != NULL && strlen(c->tp_addr) > SMEM_SPACE_TP_ADDR_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "space %s: transport address longer than %u bytes", c->ns,
+                            SMEM_SPACE_TP_ADDR_MAX);
+    return SMEM_OK;
+}
+
+/* Reserve the published base, or publish ours (first store_cas wins). The
+ * exporter namespace comes from the record's token, so it is set before the
+ * window is proposed or reserved. */
+static int32_t smem_space_agree_base(smem_space_t *s)
+{
+    char key[SMEM_SPACE_KEY_MAX];
+    snprintf(key, sizeof(key), "%s/base", s->ns);
+    gva_window_cfg_t wc = {.kind = s->kind, .world_max = s->world_max, .local_rank = s->rank, .stride = s->stride,
+                           .ns = s->gva_ns};
+    uint8_t *cur = NULL;
+    uint32_t cur_len = 0;
+    smem_space_base_rec_t b;
+    int32_t rc = store_get(s->store, key, 0, &cur, &cur_len);
+    if (rc == SMEM_OBJECT_NOT_EXISTS) {
+        gva_window_t *mine = NULL;
+        uint64_t token = smem_space_random();
+        snprintf(s->gva_ns, sizeof(s->gva_ns), "s%016" PRIx64, token);
+        rc = gva_window_propose(&wc, &mine);
+        if (rc != SMEM_OK) return rc;
+        b = (smem_space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
+                                    .base = gva_window_base(mine), .token = token};
+        uint8_t rec[SMEM_SPACE_BASE_SIZE];
+        smem_space_base_encode(&b, rec);
+        rc = store_cas(s->store, key, NULL, 0, rec, sizeof(rec), &cur, &cur_len);
+        if (rc == SMEM_OK) {
+            s->win = mine;
+            LOG_INFO("space %s: published base 0x%llx (%u x %llu bytes)", s->ns, (unsigned long long)b.base,
+                     s->world_max, (unsigned long long)s->stride);
+            return SMEM_OK;
+        }
+        gva_window_destroy(mine); /* lost the race (or the store failed) */
+        if (rc != SMEM_CAS_MISMATCH) return rc;
+        if (cur == NULL) return util_err_set(SMEM_PROTOCOL, "space %s: base CAS lost to an absent value", s->ns);
+    } else if (rc != SMEM_OK) {
+        return rc;
+    }
+    rc = smem_space_base_decode(key, cur, cur_len, &b);
+    free(cur);
+    if (rc != SMEM_OK) return rc;
+    rc = smem_space_base_match(s, key, &b);
+    if (rc != SMEM_OK) return rc;
+    snprintf(s->gva_ns, sizeof(s->gva_ns), "s%016" PRIx64, b.token);
+    rc = gva_window_reserve(&wc, b.base, &s->win);
+    if (rc != SMEM_OK) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        return util_err_set(rc, "space %s: cannot reserve the published base: %s", s->ns, why);
+    }
+    return SMEM_OK;
+}
+
+int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out)
+{
+    int32_t rc = smem_space_cfg_check(cfg);
+    if (rc != SMEM_OK) return rc;
+    if (out == NULL) return util_err_set(SMEM_INVALID_PARAM, "space: out is NULL");
+    smem_space_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) return util_err_set(SMEM_MALLOC_FAILED, "space: out of memory");
+    s->peers = calloc(cfg->world_max, sizeof(*s->peers));
+    if (s->peers == NULL) {
+        free(s);
+        return util_err_set(SMEM_MALLOC_FAILED, "space: out of memory for %u ranks", cfg->world_max);
+    }
+    s->store = cfg->store;
+    snprintf(s->ns, sizeof(s->ns), "%s", cfg->ns);
+    snprintf(s->member_prefix, sizeof(s->member_prefix), "%s/member/", cfg->ns);
+    if (cfg->live_group != NULL) {
+        snprintf(s->live_group, sizeof(s->live_group), "%s", cfg->live_group);
+        snprintf(s->live_prefix, sizeof(s->live_prefix), "%s/__live/", cfg->live_group);
+    }
+    s->kind = cfg->kind;
+    s->world_max = cfg->world_max;
+    s->rank = cfg->rank;
+    s->stride = cfg->stride;
+    s->local_size = cfg->local_size;
+    s->seg_flags = cfg->seg_flags;
+    s->user_fd = cfg->user_fd;
+    s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 120000u;
+    if (cfg->tp_addr != NULL) snprintf(s->tp_addr, sizeof(s->tp_addr), "%s", cfg->tp_addr);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cv, NULL);
+
+    rc = gva_host_id_get(&s->host);
+    if (rc != SMEM_OK) goto free_space;
+    char key[SMEM_SPACE_KEY_MAX];
+    snprintf(key, sizeof(key), "%s/refs", s->ns);
+    rc = store_add(s->store, key, 1, NULL);
+    if (rc != SMEM_OK) goto free_space;
+    rc = smem_space_agree_base(s);
+    if (rc != SMEM_OK) goto drop_ref;
+    *out = s;
+    return SMEM_OK;
+
+drop_ref:
+    {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        store_add(s->store, key, -1, NULL);
+        util_err_set(rc, "%s", why);
+    }
+free_space:
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->lock);
+    free(s->peers);
+    free(s);
+    return rc;
+}
+
+void smem_space_destroy(smem_space_t *s)
+{
+    if (s == NULL) return;
+    if (s->joined && smem_space_leave(s) != SMEM_OK)
+        LOG_WARN("space %s: leave during destroy: %s", s->ns, util_err_get());
+    char key[SMEM_SPACE_KEY_MAX];
+    int64_t left = -1;
+    snprintf(key, sizeof(key), "%s/refs", s->ns);
+    /* The last one out deletes the base so a later create may choose another layout. */
+    if (store_add(s->store, key, -1, &left) == SMEM_OK && left <= 0) {
+        snprintf(key, sizeof(key), "%s/base", s->ns);
+        store_delete(s->store, key);
+    }
+    gva_window_destroy(s->win);
+    for (uint32_t r = 0; r < s->world_max; r++) {
+        free(s->peers[r].rec);
+        free(s->peers[r].stale);
+    }
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->lock);
+    free(s->peers);
+    free(s);
+}
+
+/* ---------- join / leave ---------- */
+
+typedef void (*smem_space_item_cb_t)(smem_space_t *s, uint32_t rank, const uint8_t *val, uint32_t len);
+
+/* Every key under prefix, page by page; cb runs under s->lock for ranks no event has mentioned. */
+static int32_t smem_space_snapshot(smem_space_t *s, const char *prefix, bool member)
+{
+    char after[STORE_KEY_MAX + 1] = "";
+    for (;;) {
+        store_kvlist_t *l = NULL;
+        int32_t rc = store_list(s->store, prefix, after, 0, 0, &l);
+        if (rc != SMEM_OK) return rc;
+        pthread_mutex_lock(&s->lock);
+        for (uint32_t i = 0; i < l->count; i++) {
+            uint32_t rank;
+            if (!smem_space_parse_rank(l->items[i].key, prefix, s->world_max, &rank) || rank == s->rank) continue;
+            smem_space_peer_t *p = &s->peers[rank];
+            if (member && !p->seen_member) {
+                if (l->items[i].len > 0)
+                    smem_space_set_rec_locked(s, rank, smem_space_rec_from(s, rank, l->items[i].val, l->items[i].len));
+            } else if (!member && !p->seen_live) {
+                p->live = true;
+                smem_space_mark_locked(s, rank);
+            }
+        }
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->lock);
+        bool more = l->more && l->count > 0;
+        if (more) snprintf(after, sizeof(after), "%s", l->items[l->count - 1].key);
+        store_kvlist_free(l);
+        if (!more) return SMEM_OK;
+    }
+}
+
+/* The base record must still describe our window (a full teardown and a
+ * re-create elsewhere in between would leave us on a stale layout). */
+static int32_t smem_space_verify_base(smem_space_t *s)
+{
+    char key[SMEM_SPACE_KEY_MAX];
+    snprintf(key, sizeof(key), "%s/base", s->ns);
+    uint8_t *cur = NULL;
+    uint32_t cur_len = 0;
+    smem_space_base_rec_t b;
+    int32_t rc = store_get(s->store, key, 0, &cur, &cur_len);
+    if (rc == SMEM_OBJECT_NOT_EXISTS) { /* everyone else destroyed theirs: publish ours again */
+        uint64_t token = 0;
+        if (sscanf(s->gva_ns, "s%" SCNx64, &token) != 1) token = smem_space_random();
+        b = (smem_space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
+                                    .base = gva_window_base(s->win), .token = token};
+        uint8_t rec[SMEM_SPACE_BASE_SIZE];
+        smem_space_base_encode(&b, rec);
+        rc = store_cas(s->store, key, NULL, 0, rec, sizeof(rec), &cur, &cur_len);
+        if (rc != SMEM_CAS_MISMATCH) return rc;
+    } else if (rc != SMEM_OK) {
+        return rc;
+    }
+    rc = smem_space_base_decode(key, cur, cur_len, &b);
+    free(cur);
+    if (rc != SMEM_OK) return rc;
+    rc = smem_space_base_match(s, key, &b);
+    if (rc != SMEM_OK) return rc;
+    char tok[GVA_NS_MAX + 1];
+    snprintf(tok, sizeof(tok), "s%016" PRIx64, b.token);
+    if (b.base != gva_window_base(s->win) || strcmp(tok, s->gva_ns) != 0)
+        return util_err_set(SMEM_ADDR_CONFLICT,
+                            "space %s was re-created at base 0x%llx while this object holds 0x%llx-0x%llx; destroy "
+                            "and create it again",
+                            s->ns, (unsigned long long)b.base, (unsigned long long)gva_window_base(s->win),
+                            (unsigned long long)(gva_window_base(s->win) + gva_window_size(s->win)));
+    return SMEM_OK;
+}
+
+/* Until every rank the snapshot named (live, with a record) is in the window. */
+static int32_t smem_space_wait_initial(smem_space_t *s, const bool *initial)
+{
+    uint64_t deadline = util_now_ms() + s->timeout_ms;
+    int32_t rc = SMEM_OK;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        uint32_t missing = UINT32_MAX;
+        for (uint32_t r = 0; r < s->world_max && missing == UINT32_MAX; r++) {
+            const smem_space_peer_t *p = &s->peers[r];
+            if (initial[r] && p->rec != NULL && p->live && !p->present) missing = r;
+        }
+        if (missing == UINT32_MAX) break;
+        const smem_space_peer_t *p = &s->peers[missing];
+        int64_t left = util_ms_left(deadline);
+        if (p->failed || left <= 0) {
+            rc = util_err_set(SMEM_TIMEOUT, "space %s: rank %u (a current member) could not be imported within %u ms",
+                              s->ns, missing, s->timeout_ms);
+            break;
+        }
+        struct timespec ts = util_abstime_after_ms(left);
+        pthread_cond_timedwait(&s->cv, &s->lock, &ts);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void smem_space_unwatch(smem_space_t *s)
+{
+    if (s->watching_member) store_unwatch(s->store, s->watch_member);
+    if (s->watching_live) store_unwatch(s->store, s->watch_live);
+    s->watching_member = s->watching_live = false;
+}
+
+static void smem_space_worker_stop(smem_space_t *s)
+{
+    if (!s->worker_running) return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->worker, NULL);
+    s->worker_running = false;
+}
+
+/* After the worker stopped: unmap every peer, forget the desired state. */
+static void smem_space_reset_peers(smem_space_t *s)
+{
+    while (s->qhead != NULL) {
+        smem_space_ev_t *e = s->qhead;
+        s->qhead = e->next;
+        free(e);
+    }
+    s->qtail = NULL;
+    for (uint32_t r = 0; r < s->world_max; r++) {
+        smem_space_peer_t *p = &s->peers[r];
+        if (p->have && r != s->rank) {
+            int32_t rc = gva_window_unmap_rank(s->win, r, s->timeout_ms);
+            if (rc != SMEM_OK && rc != SMEM_PEER_GONE)
+                LOG_WARN("space %s: unmapping rank %u: %s", s->ns, r, util_err_get());
+        }
+        free(p->rec);
+        free(p->stale);
+        memset(p, 0, sizeof(*p));
+    }
+    s->present_count = 0;
+}
+
+int32_t smem_space_join(smem_space_t *s)
+{
+    if (s == NULL) return util_err_set(SMEM_INVALID_PARAM, "space join: NULL space");
+    if (s->joined) return util_err_set(SMEM_REPEAT_CALL, "space %s: rank %u already joined", s->ns, s->rank);
+    gva_seg_t *seg = NULL;
+    bool *initial = NULL;
+    char key[SMEM_SPACE_KEY_MAX];
+    int32_t rc = s->user_fd >= 0 ? gva_seg_import(&gva_seg_host_ops, s->user_fd, s->local_size, &seg)
+                                 : gva_seg_create(&gva_seg_host_ops, s->local_size, s->seg_flags, &seg);
+    if (rc != SMEM_OK) return rc;
+    rc = gva_window_attach_local(s->win, seg);
+    if (rc != SMEM_OK) {
+        gva_seg_destroy(seg);
+        return rc;
+    }
+    rc = gva_export_start(s->win);
+    if (rc != SMEM_OK) goto unmap_self;
+    rc = smem_space_verify_base(s);
+    if (rc != SMEM_OK) goto stop_export;
+    initial = calloc(s->world_max, sizeof(*initial));
+    if (initial == NULL) {
+        rc = util_err_set(SMEM_MALLOC_FAILED, "space %s: out of memory", s->ns);
+        goto stop_export;
+    }
+
+    pthread_mutex_lock(&s->lock);
+    s->stop = false;
+    s->peers[s->rank].present = true;
+    s->present_count = 1;
+    pthread_mutex_unlock(&s->lock);
+    if (pthread_create(&s->worker, NULL, smem_space_worker, s) != 0) {
+        rc = util_err_set(SMEM_NEW_OBJECT_FAILED, "space %s: cannot start the membership worker", s->ns);
+        goto reset;
+    }
+    s->worker_running = true;
+
+    /* Watches first, then our record, then the snapshot: nothing slips between. */
+    rc = store_watch(s->store, s->member_prefix, true, smem_space_on_event, s, &s->watch_member);
+    if (rc != SMEM_OK) goto stop_worker;
+    s->watching_member = true;
+    if (s->live_prefix[0]) {
+        rc = store_watch(s->store, s->live_prefix, true, smem_space_on_event, s, &s->watch_live);
+        if (rc != SMEM_OK) goto stop_worker;
+        s->watching_live = true;
+    }
+    smem_space_rec_t me = {.rank = s->rank, .gen = smem_space_random(), .size = s->local_size, .host = s->host,
+                           .tp_addr_len = (uint16_t)strlen(s->tp_addr)};
+    memcpy(me.tp_addr, s->tp_addr, me.tp_addr_len);
+    uint8_t rec[SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX];
+    uint32_t rec_len = smem_space_rec_encode(&me, rec, sizeof(rec));
+    smem_space_key(s, s->rank, key, sizeof(key));
+    rc = store_set(s->store, key, rec, rec_len);
+    if (rc != SMEM_OK) goto stop_worker;
+    if (s->live_prefix[0]) {
+        rc = smem_space_snapshot(s, s->live_prefix, false);
+        if (rc != SMEM_OK) goto delete_record;
+    } else {
+        pthread_mutex_lock(&s->lock); /* no liveness group: records alone decide */
+        for (uint32_t r = 0; r < s->world_max; r++) s->peers[r].live = true;
+        pthread_mutex_unlock(&s->lock);
+    }
+    rc = smem_space_snapshot(s, s->member_prefix, true);
+    if (rc != SMEM_OK) goto delete_record;
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t r = 0; r < s->world_max; r++) initial[r] = r != s->rank && s->peers[r].rec && s->peers[r].live;
+    pthread_mutex_unlock(&s->lock);
+    rc = smem_space_wait_initial(s, initial);
+    if (rc != SMEM_OK) goto delete_record;
+    free(initial);
+    s->joined = true;
+    LOG_INFO("space %s: rank %u joined (%llu bytes at 0x%llx, %u ranks present)", s->ns, s->rank,
+             (unsigned long long)s->local_size, (unsigned long long)smem_space_slot(s, s->rank),
+             smem_space_present_count(s));
+    return SMEM_OK;
+
+delete_record:
+    {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        store_delete(s->store, key);
+        util_err_set(rc, "%s", why);
+    }
+stop_worker:
+    smem_space_unwatch(s);
+    smem_space_worker_stop(s);
+reset:
+    smem_space_reset_peers(s);
+    free(initial);
+stop_export:
+    gva_export_stop(s->win);
+unmap_self:
+    {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        gva_window_unmap_rank(s->win, s->rank, s->timeout_ms);
+        util_err_set(rc, "%s", why);
+    }
+    return rc;
+}
+
+int32_t smem_space_leave(smem_space_t *s)
+{
+    if (s == NULL) return util_err_set(SMEM_INVALID_PARAM, "space leave: NULL space");
+    if (!s->joined) return util_err_set(SMEM_NOT_STARTED, "space %s: rank %u has not joined", s->ns, s->rank);
+    char key[SMEM_SPACE_KEY_MAX];
+    smem_space_key(s, s->rank, key, sizeof(key));
+    int32_t rc = store_delete(s->store, key); /* peers start unmapping us */
+    if (rc != SMEM_OK && rc != SMEM_OBJECT_NOT_EXISTS)
+        LOG_WARN("space %s: deleting our record: %s (peers notice when our liveness key goes)", s->ns, util_err_get());
+    smem_space_unwatch(s);
+    smem_space_worker_stop(s);
+    smem_space_reset_peers(s);
+    gva_export_stop(s->win);
+    s->joined = false;
+    /* Waits for our own copies in flight, then puts PROT_NONE back over our slot. */
+    rc = gva_window_unmap_rank(s->win, s->rank, s->timeout_ms);
+    if (rc != SMEM_OK && rc != SMEM_PEER_GONE) return rc;
+    LOG_INFO("space %s: rank %u left", s->ns, s->rank);
+    return SMEM_OK;
+}
+
+/* ---------- queries ---------- */
+
+gva_window_t *smem_space_window(const smem_space_t *s) { return s->win; }
+uint64_t smem_space_base(const smem_space_t *s) { return gva_window_base(s->win); }
+uint64_t smem_space_stride(const smem_space_t *s) { return s->stride; }
+uint32_t smem_space_world_max(const smem_space_t *s) { return s->world_max; }
+uint32_t smem_space_rank(const smem_space_t *s) { return s->rank; }
+uint64_t smem_space_local_size(const smem_space_t *s) { return s->local_size; }
+bool smem_space_joined(const smem_space_t *s) { return s->joined; }
+uint64_t smem_space_slot(const smem_space_t *s, uint32_t rank) { return gva_window_slot(s->win, rank); }
+
+uint32_t smem_space_present_count(const smem_space_t *s)
+{
+    smem_space_t *m = (smem_space_t *)s; /* the lock only */
+    pthread_mutex_lock(&m->lock);
+    uint32_t n = s->present_count;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+static int32_t smem_space_wait(smem_space_t *s, const uint32_t *ranks, uint32_t n, bool want, uint32_t timeout_ms)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (ranks[i] >= s->world_max)
+            return util_err_set(SMEM_INVALID_PARAM, "space %s: rank %u >= world %u", s->ns, ranks[i], s->world_max);
+    uint64_t deadline = util_now_ms() + timeout_ms;
+    int32_t rc = SMEM_OK;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        uint32_t bad = UINT32_MAX;
+        for (uint32_t i = 0; i < n && bad == UINT32_MAX; i++)
+            if (s->peers[ranks[i]].present != want) bad = ranks[i];
+        if (bad == UINT32_MAX) break;
+        int64_t left = util_ms_left(deadline);
+        if (left <= 0) {
+            rc = util_err_set(SMEM_TIMEOUT, "space %s: rank %u still %s after %u ms", s->ns, bad,
+                              want ? "absent" : "present", timeout_ms);
+            break;
+        }
+        struct timespec ts = util_abstime_after_ms(left);
+        pthread_cond_timedwait(&s->cv, &s->lock, &ts);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int32_t smem_space_wait_ranks(smem_space_t *s, const uint32_t *ranks, uint32_t n, uint32_t timeout_ms)
+{
+    if (s == NULL || (ranks == NULL && n > 0)) return util_err_set(SMEM_INVALID_PARAM, "space wait: NULL argument");
+    return smem_space_wait(s, ranks, n, true, timeout_ms);
+}
+
+int32_t smem_space_wait_gone(smem_space_t *s, uint32_t rank, uint32_t timeout_ms)
+{
+    if (s == NULL) return util_err_set(SMEM_INVALID_PARAM, "space wait: NULL space");
+    return smem_space_wait(s, &rank, 1, false, timeout_ms);
+}

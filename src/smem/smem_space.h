@@ -1,0 +1,120 @@
+/*
+ * smem_space: one GVA window shared by a dynamic set of ranks, kept in step
+ * through the config store. BM builds its host pool on it; SHM builds its
+ * symmetric heap on it. It owns the rendezvous that gva leaves to its caller:
+ *
+ *  - the base: every creator proposes a free range; the first store_cas on
+ *    "<ns>/base" (absent -> proposal) wins, the losers drop their proposal
+ *    and reserve the winner's range (SMEM_ADDR_CONFLICT naming the range
+ *    when they cannot). World size and stride are checked against the
+ *    record, never assumed.
+ *  - membership: join backs the local slot, starts the fd exporter and
+ *    publishes "<ns>/member/<rank>"; it watches the member prefix and the
+ *    liveness prefix "<live_group>/__live/" FIRST, then lists the current
+ *    members, so no change is missed. Same-host members are imported (their
+ *    memfd mapped at their slot), members on other hosts are recorded as
+ *    remote. A member that deletes its record (leave) or whose liveness key
+ *    goes (death, SIGKILL) is unmapped; later translations of its slot give
+ *    SMEM_PEER_GONE. Joins and leaves may happen at any time while others
+ *    copy: copies pin ranks (gva_rank_acquire), unmapping waits for them.
+ *
+ * Store records (little-endian, versioned; see smem_space.c):
+ *   <ns>/base          {version, kind, world_max, stride, base, token}
+ *   <ns>/member/<r>    {version, rank, generation, size, host id, transport address}
+ *   <ns>/refs          decimal count of live space objects (the last destroy deletes base)
+ * The gva exporter namespace is derived from the base record's random token,
+ * so two spaces never share socket names even with equal store prefixes.
+ *
+ * Threads: create/destroy/join/leave are not concurrent with each other on
+ * one space (the owner serialises them); everything else may be called from
+ * any thread. Each joined space runs one worker thread that applies
+ * membership changes; the store's watch callbacks only queue events for it.
+ * Lock order: the space lock is taken before no other lock (a leaf); gva and
+ * store calls are made without it.
+ */
+#ifndef SMEM_SPACE_H
+#define SMEM_SPACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gva/gva.h"
+#include "store/store.h"
+
+#define SMEM_SPACE_NS_MAX 256u      /* bytes of a store prefix */
+#define SMEM_SPACE_TP_ADDR_MAX 256u /* bytes of a published transport address */
+
+typedef struct smem_space smem_space_t;
+
+typedef struct smem_space_cfg {
+    store_client_t *store;  /* borrowed; outlives the space */
+    const char *ns;         /* store prefix, e.g. "smem/bm/3/host"; 1..SMEM_SPACE_NS_MAX bytes, no '\0' */
+    const char *live_group; /* store group whose liveness keys mark ranks alive ("smem") */
+    gva_kind_t kind;
+    uint32_t world_max;     /* slots, 1..GVA_WORLD_MAX */
+    uint32_t rank;          /* ours, < world_max; our rank in live_group */
+    uint64_t stride;        /* non-zero multiple of GVA_ALIGN */
+    uint64_t local_size;    /* bytes we back, 1..stride */
+    uint32_t seg_flags;     /* GVA_SEG_F_HUGETLB */
+    int user_fd;            /* >= 0: back our slot with this memfd (not consumed, must hold local_size); -1: fresh */
+    uint32_t timeout_ms;    /* create and join: store calls, imports of the initial members */
+    const char *tp_addr;    /* transport address published in our member record (NULL: none yet) */
+} smem_space_cfg_t;
+
+/* Agree on the base and reserve the window (nothing backed yet). */
+int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out);
+/* Leaves if joined, releases the window. NULL is a no-op. */
+void smem_space_destroy(smem_space_t *s);
+
+/*
+ * Back our slot, export it, publish our record and import every current
+ * member (waiting up to timeout_ms for the same-host ones to answer). After
+ * SMEM_OK, members that join later are imported in the background (see
+ * smem_space_wait_ranks). SMEM_REPEAT_CALL when already joined.
+ */
+int32_t smem_space_join(smem_space_t *s);
+/* Delete our record (peers unmap us), stop exporting, unmap every peer and
+ * our own slot (waiting for copies in flight). SMEM_NOT_STARTED if not joined. */
+int32_t smem_space_leave(smem_space_t *s);
+
+gva_window_t *smem_space_window(const smem_space_t *s);
+uint64_t smem_space_base(const smem_space_t *s);
+uint64_t smem_space_stride(const smem_space_t *s);
+uint32_t smem_space_world_max(const smem_space_t *s);
+uint32_t smem_space_rank(const smem_space_t *s);
+uint64_t smem_space_local_size(const smem_space_t *s);
+bool smem_space_joined(const smem_space_t *s);
+/* base + rank × stride, the same in every process (0 when rank >= world_max). */
+uint64_t smem_space_slot(const smem_space_t *s, uint32_t rank);
+
+/* Ranks currently present in our window (us included, once joined). */
+uint32_t smem_space_present_count(const smem_space_t *s);
+/*
+ * Wait until each of the n ranks listed is present (mapped, remote or
+ * ourselves), or until timeout_ms. SMEM_TIMEOUT names the first missing
+ * rank. Useful for collective creates (SHM) and tests.
+ */
+int32_t smem_space_wait_ranks(smem_space_t *s, const uint32_t *ranks, uint32_t n, uint32_t timeout_ms);
+/* Wait until rank is absent (left, died, or never joined), or timeout_ms. */
+int32_t smem_space_wait_gone(smem_space_t *s, uint32_t rank, uint32_t timeout_ms);
+
+/* ---- the member record (exposed for tests and the fuzz/unit decoders) ---- */
+
+#define SMEM_SPACE_REC_VERSION 1u
+#define SMEM_SPACE_REC_FIXED 50u /* version .. transport address length */
+
+typedef struct smem_space_rec {
+    uint32_t rank;
+    uint64_t gen;  /* random per join: tells one incarnation of a rank from the next */
+    uint64_t size; /* backed bytes */
+    gva_host_id_t host;
+    uint16_t tp_addr_len;
+    char tp_addr[SMEM_SPACE_TP_ADDR_MAX + 1]; /* NUL-terminated */
+} smem_space_rec_t;
+
+/* Encode into buf (cap >= SMEM_SPACE_REC_FIXED + tp_addr_len); returns the length. */
+uint32_t smem_space_rec_encode(const smem_space_rec_t *r, uint8_t *buf, uint32_t cap);
+/* Strict: version, reserved bits, lengths, no trailing bytes. SMEM_PROTOCOL otherwise. */
+int32_t smem_space_rec_decode(const uint8_t *buf, uint32_t len, smem_space_rec_t *out);
+
+#endif
