@@ -41,7 +41,9 @@ static void net_conn_advance_locked(net_conn_t *c, size_t n)
     }
 }
 
-bool net_conn_try_write_locked(net_conn_t *c)
+/* One gathered sendmsg of the head of the queue (plain sockets); advances
+ * past what was written. Returns sendmsg's result (errno set when < 0). */
+static ssize_t net_conn_sendmsg_locked(net_conn_t *c, int flags)
 {
     struct iovec iov[NET_IOV_MAX];
     int cnt = 0;
@@ -54,10 +56,16 @@ bool net_conn_try_write_locked(net_conn_t *c)
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = iov;
     mh.msg_iovlen = (size_t)cnt;
-    ssize_t n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | flags);
     if (n > 0) {
         net_conn_advance_locked(c, (size_t)n);
     }
+    return n;
+}
+
+bool net_conn_try_write_locked(net_conn_t *c)
+{
+    (void)net_conn_sendmsg_locked(c, MSG_DONTWAIT);
     return c->oq_head == NULL;
 }
 
@@ -88,20 +96,8 @@ void net_conn_flush(net_conn_t *c)
             }
             break;
         }
-        struct iovec iov[NET_IOV_MAX];
-        int cnt = 0;
-        for (net_outbuf_t *ob = c->oq_head; ob != NULL && cnt < NET_IOV_MAX; ob = ob->next) {
-            iov[cnt].iov_base = net_outbuf_bytes(ob) + ob->off;
-            iov[cnt].iov_len = ob->len - ob->off;
-            cnt++;
-        }
-        struct msghdr mh;
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = iov;
-        mh.msg_iovlen = (size_t)cnt;
-        ssize_t n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL);
+        ssize_t n = net_conn_sendmsg_locked(c, 0);
         if (n >= 0) {
-            net_conn_advance_locked(c, (size_t)n);
             continue;
         }
         if (errno == EINTR) {
