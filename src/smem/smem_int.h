@@ -35,8 +35,10 @@ int32_t smem_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts
  * or foreign pointer is SMEM_ERR_INVALID_PARAM, never dereferenced). Every
  * call holds a reference (smem_bm_obj_get/put) so destroy waits for calls in
  * flight; async copies are drained by xfer_engine_destroy.
- * Lock order: smem_bm lock (global) -> obj->op_lock is never taken in that
- * order: the global lock is a leaf, op_lock serialises join/leave/destroy.
+ * Locks: the process-wide BM lock (smem_bm.c) is a leaf, never held across
+ * another lock or a store/gva call. op_lock serialises join/leave/destroy of
+ * one object and is held across smem_space calls (which take only the
+ * space's own leaf lock).
  */
 typedef struct smem_bm_obj {
     uint32_t id;

@@ -50,7 +50,6 @@
 struct ctl {
     int passed[NRANKS];
     int failed[NRANKS];
-    int owners; /* children that served the store */
 };
 
 static struct ctl *ctl;
