@@ -31,7 +31,6 @@ _Static_assert((int)SMEMB_COPY_L2G == (int)XFER_COPY_L2G && (int)SMEMB_COPY_G2G 
     (SMEMB_DATA_OP_SDMA | SMEMB_DATA_OP_HOST_RDMA | SMEMB_DATA_OP_HOST_TCP | SMEMB_DATA_OP_DEVICE_RDMA |       \
      SMEMB_DATA_OP_HOST_URMA | SMEMB_DATA_OP_HOST_SHM)
 #define SMEM_BM_CREATE_FLAGS_KNOWN (SMEM_BM_NUMA_MASK | SMEM_BM_CREATE_WITH_SHM | SMEM_BM_CREATE_HUGETLB)
-#define SMEM_BM_OWNER_WAIT_POLL_MS 50u
 
 /* Process-wide BM state. `lock` is a leaf: no store or gva call is made under it. */
 static struct {
@@ -39,13 +38,11 @@ static struct {
     pthread_cond_t cv; /* object references drained */
     bool inited;
     bool store_only;
-    bool store_owner;
     char url[256];
     uint32_t world_size;
     uint16_t device_id;
     smem_bm_config_t cfg;
-    store_client_t *store;
-    net_tls_t *store_tls; /* the client's TLS context (not owned by the client) */
+    smem_store_conn_t conn; /* conn.client is the BM store client */
     uint32_t rank;
     smem_bm_obj_t *objs[SMEM_BM_ID_MAX + 1];
     bool creating[SMEM_BM_ID_MAX + 1];
@@ -139,36 +136,6 @@ static int32_t smem_bm_tls_apply(const smem_tls_config *t)
     return smem_set_conf_store_tls(true, info, (uint32_t)n);
 }
 
-/* Whether url names this host (loopback, a unix socket, or an address of one of our interfaces). */
-static bool smem_bm_url_is_local(const char *url)
-{
-    net_addr_t a;
-    if (net_addr_parse(url, &a) != SMEM_OK) return false;
-    if (a.family == AF_UNIX) return true;
-    if (a.family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&a.ss;
-        uint32_t ip = ntohl(in->sin_addr.s_addr);
-        if ((ip >> 24) == 127 || ip == 0) return true;
-    } else if (a.family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a.ss;
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) return true;
-    }
-    struct ifaddrs *ifs = NULL, *i;
-    bool local = false;
-    if (getifaddrs(&ifs) != 0) return false;
-    for (i = ifs; i != NULL && !local; i = i->ifa_next) {
-        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != a.family) continue;
-        if (a.family == AF_INET)
-            local = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
-                    ((const struct sockaddr_in *)&a.ss)->sin_addr.s_addr;
-        else
-            local = memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
-                           &((const struct sockaddr_in6 *)&a.ss)->sin6_addr, sizeof(struct in6_addr)) == 0;
-    }
-    freeifaddrs(ifs);
-    return local;
-}
-
 static bool smem_bm_same_init(const char *url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *c)
 {
     return strcmp(url, g_bm.url) == 0 && world_size == g_bm.world_size && device_id == g_bm.device_id &&
@@ -177,20 +144,6 @@ static bool smem_bm_same_init(const char *url, uint32_t world_size, uint16_t dev
 }
 
 /* ---------- init / uninit ---------- */
-
-static int32_t smem_bm_store_race(const char *url)
-{
-    int32_t rc = smem_create_config_store(url);
-    if (rc == SMEM_OK) {
-        g_bm.store_owner = true;
-        LOG_INFO("bm: this process serves the config store on %s", url);
-    } else if (rc != SMEM_DUPLICATED_OBJECT) {
-        /* Another process won the race (address in use) or the URL is not ours: just connect. */
-        LOG_DEBUG("bm: not starting the config store on %s: %s", url, util_err_get());
-        util_err_clear();
-    }
-    return rc;
-}
 
 int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *config)
 {
@@ -216,43 +169,24 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     }
     rc = smem_bm_tls_apply(&config->storeTlsConfig);
     if (rc != SMEM_OK) goto unlock;
-    g_bm.store_owner = false;
     if (config->startConfigStoreOnly) {
         rc = smem_create_config_store(store_url);
         if (rc != SMEM_OK) goto unlock;
-        g_bm.store_owner = true;
+        g_bm.conn.owner = true; /* no client: smem_store_conn_close only stops the store */
         g_bm.store_only = true;
         goto done;
     }
-    if (config->startConfigStoreServer && smem_bm_url_is_local(store_url)) smem_bm_store_race(store_url);
-
-    store_client_opts_t co;
-    store_client_opts_init(&co);
-    co.rpc.connect_timeout_ms = smem_bm_ms(config->initTimeout);
-    co.timeout_ms = smem_bm_ms(config->controlOperationTimeout);
-    net_tls_opts_t tls;
-    smem_store_tls_opts_get(&tls);
-    net_tls_t *tls_ctx = NULL;
-    if (tls.enable) {
-        rc = net_tls_create(&tls, false, &tls_ctx);
-        if (rc != SMEM_OK) goto stop_store;
-        co.rpc.net.tls = tls_ctx;
-    }
-    rc = store_client_connect(store_url, &co, &g_bm.store);
-    /* The client keeps its own TLS state after connecting (net_rpc copies what it needs). */
-    if (rc != SMEM_OK) goto free_tls;
+    rc = smem_store_conn_open(store_url, config->startConfigStoreServer, smem_bm_ms(config->initTimeout),
+                              smem_bm_ms(config->controlOperationTimeout), &g_bm.conn);
+    if (rc != SMEM_OK) goto unlock;
     uint32_t want = config->autoRanking ? UINT32_MAX : config->rankId;
-    rc = store_group_join(g_bm.store, SMEM_BM_GROUP, world_size, want, &g_bm.rank);
+    rc = store_group_join(g_bm.conn.client, SMEM_BM_GROUP, world_size, want, &g_bm.rank);
     if (rc != SMEM_OK) {
-        char why[512];
-        snprintf(why, sizeof(why), "%s", util_err_get());
-        store_client_close(g_bm.store);
-        g_bm.store = NULL;
         rc = util_err_set(rc, "smem_bm_init: taking %s rank in world %u: %s",
-                          config->autoRanking ? "a" : "the configured", world_size, why);
-        goto free_tls;
+                          config->autoRanking ? "a" : "the configured", world_size, util_err_get());
+        smem_store_conn_close(&g_bm.conn, store_url);
+        goto unlock;
     }
-    if (tls_ctx != NULL) g_bm.store_tls = tls_ctx;
 done:
     snprintf(g_bm.url, sizeof(g_bm.url), "%s", store_url);
     g_bm.world_size = world_size;
@@ -262,43 +196,12 @@ done:
     pthread_mutex_unlock(&g_bm.lock);
     if (!g_bm.store_only)
         LOG_INFO("bm: rank %u of %u on %s%s", g_bm.rank, world_size, store_url,
-                 g_bm.store_owner ? " (serving the store)" : "");
+                 g_bm.conn.owner ? " (serving the store)" : "");
     return SMEM_OK;
 
-free_tls:
-    if (tls_ctx != NULL) net_tls_destroy(tls_ctx);
-stop_store:
-    if (g_bm.store_owner) {
-        char why[512];
-        snprintf(why, sizeof(why), "%s", util_err_get());
-        smem_destroy_config_store(store_url);
-        util_err_set(rc, "%s", why);
-        g_bm.store_owner = false;
-    }
 unlock:
     pthread_mutex_unlock(&g_bm.lock);
     return rc;
-}
-
-/* The store serves every rank: its owner stays until the others have gone
- * (their liveness keys vanished), or the control timeout. */
-static void smem_bm_owner_wait(store_client_t *c, uint32_t me, uint32_t timeout_ms)
-{
-    char mine[64];
-    snprintf(mine, sizeof(mine), SMEM_BM_GROUP "/__live/%u", me);
-    uint64_t deadline = util_now_ms() + timeout_ms;
-    uint32_t others = 0;
-    for (;;) {
-        store_kvlist_t *l = NULL;
-        if (store_list(c, SMEM_BM_GROUP "/__live/", NULL, 0, 0, &l) != SMEM_OK) return;
-        others = 0;
-        for (uint32_t i = 0; i < l->count; i++) others += strcmp(l->items[i].key, mine) != 0;
-        store_kvlist_free(l);
-        if (others == 0) return;
-        if (util_ms_left(deadline) <= 0) break;
-        usleep(SMEM_BM_OWNER_WAIT_POLL_MS * 1000u);
-    }
-    LOG_WARN("bm: stopping the config store with %u other ranks still connected (waited %u ms)", others, timeout_ms);
 }
 
 static void smem_bm_obj_destroy(smem_bm_obj_t *o)
@@ -331,31 +234,27 @@ void smem_bm_uninit(uint32_t flags)
         if (g_bm.objs[i] != NULL) objs[n++] = g_bm.objs[i];
         g_bm.objs[i] = NULL;
     }
-    store_client_t *store = g_bm.store;
-    net_tls_t *tls = g_bm.store_tls;
-    bool owner = g_bm.store_owner;
+    smem_store_conn_t conn = g_bm.conn;
     uint32_t rank = g_bm.rank;
     uint32_t ctl_ms = smem_bm_ms(g_bm.cfg.controlOperationTimeout);
     char url[sizeof(g_bm.url)];
     snprintf(url, sizeof(url), "%s", g_bm.url);
     g_bm.inited = false;
     g_bm.rank = UINT32_MAX;
-    g_bm.store = NULL;
-    g_bm.store_tls = NULL;
-    g_bm.store_owner = g_bm.store_only = false;
+    memset(&g_bm.conn, 0, sizeof(g_bm.conn));
+    g_bm.store_only = false;
     pthread_mutex_unlock(&g_bm.lock);
 
     for (uint32_t i = 0; i < n; i++) {
         LOG_WARN("bm: object %u still exists at uninit; destroying it", objs[i]->id);
         smem_bm_obj_destroy(objs[i]);
     }
-    if (store != NULL) {
-        if (owner) smem_bm_owner_wait(store, rank, ctl_ms);
-        store_group_leave(store, SMEM_BM_GROUP);
-        store_client_close(store);
+    if (conn.client != NULL) {
+        /* The store serves every rank: its owner stays until the others have gone. */
+        if (conn.owner) smem_store_owner_wait(conn.client, SMEM_BM_GROUP, rank, ctl_ms);
+        store_group_leave(conn.client, SMEM_BM_GROUP);
     }
-    if (tls != NULL) net_tls_destroy(tls);
-    if (owner) smem_destroy_config_store(url);
+    smem_store_conn_close(&conn, url);
     util_err_clear();
 }
 
@@ -479,7 +378,7 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
     else if (g_bm.store_only)
         rc = util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: this process was initialised with startConfigStoreOnly");
     uint32_t world = g_bm.world_size, rank = g_bm.rank;
-    store_client_t *store = g_bm.store;
+    store_client_t *store = g_bm.conn.client;
     uint32_t create_ms = smem_bm_ms(g_bm.cfg.createTimeout);
     char hcom[sizeof(g_bm.cfg.hcomUrl)];
     snprintf(hcom, sizeof(hcom), "%s", g_bm.cfg.hcomUrl);

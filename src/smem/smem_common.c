@@ -1,4 +1,7 @@
 /* smem.h: init, logging, last error, embedded config stores, store TLS. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include "store/store.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "util/util_time.h"
 
 _Static_assert(SMEM_ERR_INVALID_PARAM == SMEM_INVALID_PARAM && SMEM_ERR_IO == SMEM_IO,
                "public and internal status codes agree");
@@ -277,52 +281,135 @@ uint32_t smem_timeout_ms(uint32_t seconds)
     return seconds > UINT32_MAX / 1000u ? UINT32_MAX : seconds * 1000u;
 }
 
-int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t timeout_ms, const smem_tls_config *tls,
+bool smem_url_is_local(const char *url)
+{
+    net_addr_t a;
+    if (net_addr_parse(url, &a) != SMEM_OK) return false;
+    if (a.family == AF_UNIX) return true;
+    if (a.family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a.ss;
+        uint32_t ip = ntohl(in->sin_addr.s_addr);
+        if ((ip >> 24) == 127 || ip == 0) return true;
+    } else if (a.family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a.ss;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) return true;
+    }
+    struct ifaddrs *ifs = NULL;
+    bool local = false;
+    if (getifaddrs(&ifs) != 0) return false;
+    for (struct ifaddrs *i = ifs; i != NULL && !local; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != a.family) continue;
+        if (a.family == AF_INET)
+            local = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+                    ((const struct sockaddr_in *)&a.ss)->sin_addr.s_addr;
+        else
+            local = memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+                           &((const struct sockaddr_in6 *)&a.ss)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    }
+    freeifaddrs(ifs);
+    return local;
+}
+
+int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t connect_ms, uint32_t call_ms,
                              smem_store_conn_t *out)
 {
     if (url == NULL || out == NULL) return util_err_set(SMEM_INVALID_PARAM, "store url is NULL");
     memset(out, 0, sizeof(*out));
-    net_tls_opts_t to;
-    if (tls != NULL && tls->tlsEnable) {
-        net_tls_opts_init(&to);
-        to.enable = true;
-        snprintf(to.ca_path, sizeof(to.ca_path), "%s", tls->caPath);
-        snprintf(to.crl_path, sizeof(to.crl_path), "%s", tls->crlPath);
-        snprintf(to.cert_path, sizeof(to.cert_path), "%s", tls->certPath);
-        snprintf(to.key_path, sizeof(to.key_path), "%s", tls->keyPath);
-        snprintf(to.key_pass_path, sizeof(to.key_pass_path), "%s", tls->keyPassPath);
-    } else {
-        smem_store_tls_opts_get(&to);
-    }
-    if (start_server) {
+    if (start_server && smem_url_is_local(url)) {
         int32_t rc = smem_create_config_store(url);
-        if (rc == SMEM_OK) LOG_INFO("started the config store on %s", url);
-        else if (rc != SMEM_DUPLICATED_OBJECT)
-            LOG_INFO("config store on %s not started here (%s); connecting to it", url, util_err_get());
+        if (rc == SMEM_OK) {
+            out->owner = true;
+            LOG_INFO("this process serves the config store on %s", url);
+        } else if (rc != SMEM_DUPLICATED_OBJECT) {
+            /* Another process won the race (address in use): just connect. */
+            LOG_DEBUG("not starting the config store on %s: %s", url, util_err_get());
+            util_err_clear();
+        }
     }
+    net_tls_opts_t to;
+    smem_store_tls_opts_get(&to);
     store_client_opts_t co;
     store_client_opts_init(&co);
-    co.timeout_ms = timeout_ms;
-    co.rpc.connect_timeout_ms = timeout_ms;
+    co.timeout_ms = call_ms;
+    co.rpc.connect_timeout_ms = connect_ms;
     int32_t rc = SMEM_OK;
     if (to.enable) {
         rc = net_tls_create(&to, false, &out->tls);
-        if (rc != SMEM_OK) return rc;
+        if (rc != SMEM_OK) goto fail;
         co.rpc.net.tls = out->tls;
     }
     rc = store_client_connect(url, &co, &out->client);
-    if (rc != SMEM_OK) {
-        if (out->tls != NULL) net_tls_destroy(out->tls);
-        memset(out, 0, sizeof(*out));
-        return rc;
-    }
-    return SMEM_OK;
+    if (rc == SMEM_OK) return SMEM_OK;
+fail:
+    smem_store_conn_close(out, url);
+    return rc;
 }
 
-void smem_store_conn_close(smem_store_conn_t *c)
+void smem_store_conn_close(smem_store_conn_t *c, const char *url)
 {
     if (c == NULL) return;
     if (c->client != NULL) store_client_close(c->client);
     if (c->tls != NULL) net_tls_destroy(c->tls);
+    if (c->owner && url != NULL) {
+        /* Keep the caller's error message: stopping the store is cleanup. */
+        char why[512];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        int32_t rc = smem_destroy_config_store(url);
+        if (rc != SMEM_OK) LOG_WARN("stopping the config store on %s: %s", url, util_err_get());
+        util_err_set(SMEM_ERROR, "%s", why);
+    }
     memset(c, 0, sizeof(*c));
+}
+
+typedef struct smem_owner_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t changes;
+} smem_owner_wait_t;
+
+static void smem_owner_wait_cb(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+{
+    (void)ev;
+    (void)key;
+    (void)val;
+    (void)len;
+    smem_owner_wait_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->changes++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void smem_store_owner_wait(store_client_t *c, const char *group, uint32_t me, uint32_t timeout_ms)
+{
+    char prefix[300], mine[320];
+    snprintf(prefix, sizeof(prefix), "%s/__live/", group);
+    snprintf(mine, sizeof(mine), "%s%u", prefix, me);
+    smem_owner_wait_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    uint64_t watch = 0;
+    /* Watch first, then list: a departure between the two is not missed. */
+    if (store_watch(c, prefix, true, smem_owner_wait_cb, &w, &watch) != SMEM_OK) return;
+    uint64_t deadline = util_now_ms() + timeout_ms;
+    for (;;) {
+        pthread_mutex_lock(&w.mu);
+        uint64_t seen = w.changes;
+        pthread_mutex_unlock(&w.mu);
+        store_kvlist_t *l = NULL;
+        if (store_list(c, prefix, NULL, 0, 0, &l) != SMEM_OK) break;
+        uint32_t others = 0;
+        for (uint32_t i = 0; i < l->count; i++) others += strcmp(l->items[i].key, mine) != 0;
+        store_kvlist_free(l);
+        if (others == 0) break;
+        int64_t left = util_ms_left(deadline);
+        if (left <= 0) {
+            LOG_WARN("config store owner leaving with %u %s members still connected", others, group);
+            break;
+        }
+        pthread_mutex_lock(&w.mu);
+        struct timespec ts = util_abstime_after_ms(left);
+        while (w.changes == seen && pthread_cond_timedwait(&w.cv, &w.mu, &ts) == 0) {
+        }
+        pthread_mutex_unlock(&w.mu);
+    }
+    store_unwatch(c, watch);
 }

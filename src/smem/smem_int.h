@@ -71,17 +71,30 @@ void smem_bm_obj_put(smem_bm_obj_t *o);
 typedef struct smem_store_conn {
     store_client_t *client;
     net_tls_t *tls; /* owned; outlives client */
+    bool owner;     /* this call started the embedded store on the URL */
 } smem_store_conn_t;
 
+/* Whether url names this host: loopback, a unix socket, or an address of one of our interfaces. */
+bool smem_url_is_local(const char *url);
+
 /*
- * Connect to the store at url within timeout_ms. With start_server, first try
- * to start an embedded store there (a loser of the start race, or a URL that
- * is not ours to bind, just connects). TLS: `tls` when it is non-NULL and
- * enabled, else the process-wide settings (smem_set_conf_store_tls).
+ * Connect to the store at url (retrying for connect_ms; calls then time out
+ * after call_ms). With start_server and a URL of this host, first race to
+ * start an embedded store there (out->owner tells the winner; a loser just
+ * connects). TLS: the process-wide settings (smem_set_conf_store_tls).
+ * On failure a store this call started is stopped again.
  */
-int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t timeout_ms, const smem_tls_config *tls,
+int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t connect_ms, uint32_t call_ms,
                              smem_store_conn_t *out);
-void smem_store_conn_close(smem_store_conn_t *c);
+/* Closes the client (and stops the embedded store when we own it). */
+void smem_store_conn_close(smem_store_conn_t *c, const char *url);
+
+/*
+ * The store's owner stays until the other members of `group` have gone
+ * (their liveness keys deleted) or timeout_ms: it serves them. Event-driven
+ * (a watch on the liveness prefix), no polling.
+ */
+void smem_store_owner_wait(store_client_t *c, const char *group, uint32_t me, uint32_t timeout_ms);
 
 /* Seconds from a config (0 = the default 120 s) to milliseconds, capped. */
 uint32_t smem_timeout_ms(uint32_t seconds);

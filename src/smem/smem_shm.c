@@ -68,6 +68,8 @@ int32_t smem_shm_config_init(smem_shm_config_t *config)
     return SMEM_OK;
 }
 
+static uint32_t shm_ctrl_ms_of(const smem_shm_config_t *c) { return smem_timeout_ms(c->controlOperationTimeout); }
+
 static int32_t shm_cfg_check(const smem_shm_config_t *c)
 {
     if (c->shmInitTimeout == 0 || c->shmCreateTimeout == 0 || c->controlOperationTimeout == 0)
@@ -103,7 +105,7 @@ int32_t smem_shm_init(const char *store_url, uint32_t world_size, uint32_t rank_
     }
     uint32_t init_ms = smem_timeout_ms(cfg.shmInitTimeout);
     smem_store_conn_t conn;
-    rc = smem_store_conn_open(store_url, cfg.startConfigStoreServer && rank_id == 0, init_ms, NULL, &conn);
+    rc = smem_store_conn_open(store_url, cfg.startConfigStoreServer && rank_id == 0, init_ms, shm_ctrl_ms_of(&cfg), &conn);
     if (rc != SMEM_OK) goto out_unlock;
     uint32_t got = 0;
     rc = store_group_join(conn.client, SHM_GROUP, world_size, rank_id, &got);
@@ -130,7 +132,7 @@ int32_t smem_shm_init(const char *store_url, uint32_t world_size, uint32_t rank_
     return SMEM_OK;
 
 out_close:
-    smem_store_conn_close(&conn);
+    smem_store_conn_close(&conn, store_url);
 out_unlock:
     pthread_mutex_unlock(&smem_shm_lock);
     return rc;
@@ -293,11 +295,19 @@ void smem_shm_uninit(uint32_t flags)
         if (ready) smem_shm_destroy(&shm_objs[i], 0);
     }
     pthread_mutex_lock(&smem_shm_lock);
-    if (shm_g.inited) {
-        smem_store_conn_close(&shm_g.conn);
-        shm_g.inited = false;
-    }
+    bool inited = shm_g.inited;
+    smem_store_conn_t conn = shm_g.conn;
+    char url[sizeof(shm_g.url)];
+    snprintf(url, sizeof(url), "%s", shm_g.url);
+    uint32_t rank = shm_g.rank, ctl_ms = shm_ctrl_ms_of(&shm_g.cfg);
+    memset(&shm_g.conn, 0, sizeof(shm_g.conn));
+    shm_g.inited = false;
     pthread_mutex_unlock(&smem_shm_lock);
+    if (!inited) return;
+    /* Rank 0 serves the store: it stays until the other ranks have gone. */
+    if (conn.owner) smem_store_owner_wait(conn.client, SHM_GROUP, rank, ctl_ms);
+    store_group_leave(conn.client, SHM_GROUP);
+    smem_store_conn_close(&conn, url);
 }
 
 uint32_t smem_shm_get_global_rank(smem_shm_t handle)
