@@ -130,6 +130,8 @@ int32_t smem_space_rec_decode(const uint8_t *buf, uint32_t len, smem_space_rec_t
     if (ver != SMEM_SPACE_REC_VERSION || rsv != 0)
         return util_err_set(SMEM_PROTOCOL, "member record version %u (want %u), reserved 0x%x", ver,
                             SMEM_SPACE_REC_VERSION, rsv);
+    if (r.rank >= GVA_WORLD_MAX)
+        return util_err_set(SMEM_PROTOCOL, "member record: rank %u out of range (< %u)", r.rank, GVA_WORLD_MAX);
     if (r.tp_addr_len > SMEM_SPACE_TP_ADDR_MAX || util_rbuf_left(&rb) != r.tp_addr_len)
         return util_err_set(SMEM_PROTOCOL, "member record: transport address of %u bytes, %zu bytes left (max %u)",
                             r.tp_addr_len, util_rbuf_left(&rb), SMEM_SPACE_TP_ADDR_MAX);
