@@ -60,6 +60,19 @@ void net_tls_opts_init(net_tls_opts_t *o); /* zeroes, verify_peer = true */
 /* Builds an SSL_CTX (TLS 1.3 only). Errors name the file that failed. */
 int32_t net_tls_create(const net_tls_opts_t *opts, bool server, net_tls_t **out);
 void net_tls_destroy(net_tls_t *tls);
+/*
+ * For components that run their own sockets (the tcp transport's data
+ * channel): a new SSL object on fd from the context, in accept state for a
+ * server context, connect state for a client one (which then checks that the
+ * server's certificate names verify_host, an IP or a DNS name, when
+ * verify_peer is on). The caller drives the handshake and SSL_free()s it; an
+ * SSL object is used by one thread at a time. NULL with the error set.
+ */
+struct ssl_st;
+struct ssl_st *net_tls_ssl_new(net_tls_t *tls, int fd, const char *verify_host);
+/* Why an SSL call failed (OpenSSL's reason + the certificate verification
+ * result), into buf; clears the thread's OpenSSL error queue. */
+void net_tls_describe(struct ssl_st *ssl, int ret, int ssl_err, char *buf, size_t cap);
 
 /* ---------- loop, listeners, connections ---------- */
 typedef struct net_loop net_loop_t;

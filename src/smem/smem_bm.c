@@ -213,6 +213,7 @@ static void smem_bm_obj_destroy(smem_bm_obj_t *o)
     xfer_engine_destroy(o->xfer); /* completes queued async copies, which hold ranks */
     pthread_mutex_lock(&o->op_lock);
     smem_space_destroy(o->host);
+    smem_bm_tp_teardown(o);
     pthread_mutex_unlock(&o->op_lock);
     gva_reg_destroy(o->reg);
     pthread_mutex_destroy(&o->op_lock);
@@ -370,6 +371,16 @@ static int32_t smem_bm_create_check(uint32_t id, uint32_t member_size, const sme
     return SMEM_OK;
 }
 
+/* SMEM_FORCE_REMOTE=1 (tests, docs/CONFIG.md): same-host members are reached
+ * through the transport as if they were on other hosts. */
+static bool smem_bm_force_remote(void)
+{
+    const char *v = getenv("SMEM_FORCE_REMOTE");
+    bool on = v != NULL && strcmp(v, "1") == 0;
+    if (on) LOG_INFO("bm: SMEM_FORCE_REMOTE=1: same-host peers are reached through the transport");
+    return on;
+}
+
 static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const smem_bm_create_option_t *opt)
 {
     pthread_mutex_lock(&g_bm.lock);
@@ -380,8 +391,11 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
     uint32_t world = g_bm.world_size, rank = g_bm.rank;
     store_client_t *store = g_bm.conn.client;
     uint32_t create_ms = smem_bm_ms(g_bm.cfg.createTimeout);
-    char hcom[sizeof(g_bm.cfg.hcomUrl)];
+    char hcom[sizeof(g_bm.cfg.hcomUrl)], store_url[sizeof(g_bm.url)];
     snprintf(hcom, sizeof(hcom), "%s", g_bm.cfg.hcomUrl);
+    snprintf(store_url, sizeof(store_url), "%s", g_bm.url);
+    smem_tls_config hcom_tls = g_bm.cfg.hcomTlsConfig;
+    uint32_t ctl_ms = smem_bm_ms(g_bm.cfg.controlOperationTimeout);
     pthread_mutex_unlock(&g_bm.lock);
     if (rc != SMEM_OK) return NULL;
 
@@ -421,15 +435,17 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
         .rank = rank, .stride = stride, .local_size = opt->localDRAMSize,
         .seg_flags = (opt->flags & SMEM_BM_CREATE_HUGETLB) ? GVA_SEG_F_HUGETLB : 0,
         .user_fd = (opt->flags & SMEM_BM_CREATE_WITH_SHM) ? opt->dramShmFd : -1, .timeout_ms = create_ms,
-        .tp_addr = hcom[0] ? hcom : NULL,
+        .force_remote = smem_bm_force_remote(),
     };
     rc = gva_reg_create(&o->reg);
     if (rc != SMEM_OK) goto free_obj;
-    xfer_engine_opts_t xo = {.name = name};
+    xfer_engine_opts_t xo = {.name = name, .route = smem_bm_tp_route, .route_arg = o};
     rc = xfer_engine_create(&xo, &o->xfer);
     if (rc != SMEM_OK) goto free_reg;
     rc = smem_space_create(&sc, &o->host);
     if (rc != SMEM_OK) goto free_xfer;
+    rc = smem_bm_tp_setup(o, hcom, store_url, &hcom_tls, ctl_ms);
+    if (rc != SMEM_OK) goto free_space;
 
     pthread_mutex_lock(&g_bm.lock);
     g_bm.creating[id] = false;
@@ -439,6 +455,8 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
              opt->localDRAMSize, stride, (unsigned long long)smem_space_base(o->host), rank, world);
     return o;
 
+free_space:
+    smem_space_destroy(o->host);
 free_xfer:
     xfer_engine_destroy(o->xfer);
 free_reg:

@@ -46,8 +46,14 @@ int32_t smem_bm_join(smem_bm_t handle, uint32_t flags)
         goto put;
     }
     pthread_mutex_lock(&o->op_lock);
-    rc = smem_space_join(o->host);
-    if (rc == SMEM_OK) smem_bm_numa_bind(o);
+    if (smem_space_joined(o->host)) {
+        rc = util_err_set(SMEM_REPEAT_CALL, "smem_bm_join: BM %u already joined", o->id);
+    } else {
+        rc = smem_bm_tp_open(o); /* our data-plane address goes into the member record */
+        if (rc == SMEM_OK) rc = smem_space_join(o->host);
+        if (rc == SMEM_OK) smem_bm_numa_bind(o);
+        else smem_bm_tp_close(o);
+    }
     pthread_mutex_unlock(&o->op_lock);
 put:
     smem_bm_obj_put(o);
@@ -65,6 +71,7 @@ int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags)
     }
     pthread_mutex_lock(&o->op_lock);
     rc = smem_space_leave(o->host);
+    if (rc == SMEM_OK) smem_bm_tp_close(o);
     pthread_mutex_unlock(&o->op_lock);
 put:
     smem_bm_obj_put(o);

@@ -11,6 +11,7 @@
 #include "smem/host/smem_bm_def.h"
 #include "smem/smem_space.h"
 #include "store/store.h"
+#include "transport/tp.h"
 #include "xfer/xfer.h"
 
 /*
@@ -54,11 +55,50 @@ typedef struct smem_bm_obj {
     xfer_engine_t *xfer;
     gva_reg_t *reg;
     pthread_mutex_t op_lock;
+    /* Data plane (smem_bm_tp.c): a transport iface serving our slot to peers on
+     * other hosts while joined, and lazily connected endpoints to them. */
+    struct smem_bm_tp *tp;
 } smem_bm_obj_t;
+
+/* smem_bm_tp.c. Setup keeps the settings; open (at join, under op_lock) starts
+ * the iface and sets the address our member record publishes; close (after
+ * leave, and at destroy) stops it. The route is the copy engine's. */
+#define SMEM_BM_TP_WINDOW_HOST 1u /* tp window id of the host pool: offset from our slot start */
+int32_t smem_bm_tp_setup(smem_bm_obj_t *o, const char *hcom_url, const char *store_url,
+                         const smem_tls_config *tls, uint32_t timeout_ms);
+int32_t smem_bm_tp_open(smem_bm_obj_t *o);
+void smem_bm_tp_close(smem_bm_obj_t *o);
+void smem_bm_tp_teardown(smem_bm_obj_t *o); /* close + free the settings; NULL-safe */
+int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, const xfer_tp_ops_t **ops, void **tp);
 
 /* The live object behind handle h with a reference taken, or NULL (error set). */
 smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what);
 void smem_bm_obj_put(smem_bm_obj_t *o);
+
+/* ---------- Trans (smem_trans.c: instances, registration, peers; smem_trans_io.c: transfers, streams) ---------- */
+
+#define SMEM_TRANS_GROUP "smem_trans"       /* store group: a rank (liveness) per instance */
+#define SMEM_TRANS_PREFIX "smem/trans/"     /* inst/<id> and reg/<id>/<addr> records */
+#define SMEM_TRANS_MSG_MAX 512u
+
+typedef struct smem_trans_obj smem_trans_obj_t;
+typedef struct smem_trans_peer smem_trans_peer_t;
+
+/* The live instance behind handle h with a reference taken, or NULL (error set). */
+smem_trans_obj_t *smem_trans_obj_get(const void *h, const char *what);
+void smem_trans_obj_put(smem_trans_obj_t *o);
+/* Whether this instance may initiate transfers (role SENDER or BOTH); error set when not. */
+int32_t smem_trans_may_initiate(const smem_trans_obj_t *o, const char *what);
+/*
+ * An endpoint to the instance named id that may carry these pieces (offsets
+ * = the peer's virtual addresses): the peer must be known (one store lookup
+ * when it is not yet) and every piece inside a range it registered (one
+ * refresh from the store when not). Returns a referenced peer (put with
+ * smem_trans_peer_put) and its endpoint.
+ */
+int32_t smem_trans_peer_get(smem_trans_obj_t *o, const char *id, const tp_piece_t *pieces, uint32_t n,
+                            smem_trans_peer_t **peer, tp_ep_t **ep);
+void smem_trans_peer_put(smem_trans_obj_t *o, smem_trans_peer_t *peer, int32_t rc);
 
 #endif
 

@@ -80,6 +80,7 @@ struct smem_space {
     int user_fd;
     uint32_t timeout_ms;
     char tp_addr[SMEM_SPACE_TP_ADDR_MAX + 1];
+    bool force_remote;
     gva_window_t *win;
     gva_host_id_t host;
 
@@ -363,7 +364,8 @@ static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
         }
     }
     if (rc == SMEM_OK && wanted && !p->have) {
-        if (gva_host_id_equal(&want.host, &s->host))
+        bool same_host = !s->force_remote && gva_host_id_equal(&want.host, &s->host);
+        if (same_host)
             rc = gva_window_import_peer(s->win, rank, SMEM_SPACE_ATTEMPT_MS);
         else
             rc = gva_window_set_remote(s->win, rank, want.size, &want.host);
@@ -371,7 +373,7 @@ static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
             p->have = true;
             p->have_gen = want.gen;
             LOG_DEBUG("space %s: rank %u %s (%llu bytes)", s->ns, rank,
-                      gva_host_id_equal(&want.host, &s->host) ? "imported" : "is on another host",
+                      same_host ? "imported" : s->force_remote ? "is treated as remote" : "is on another host",
                       (unsigned long long)want.size);
         }
     }
@@ -576,6 +578,7 @@ int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out)
     s->local_size = cfg->local_size;
     s->seg_flags = cfg->seg_flags;
     s->user_fd = cfg->user_fd;
+    s->force_remote = cfg->force_remote;
     s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 120000u;
     if (cfg->tp_addr != NULL) snprintf(s->tp_addr, sizeof(s->tp_addr), "%s", cfg->tp_addr);
     pthread_mutex_init(&s->lock, NULL);
@@ -890,6 +893,40 @@ int32_t smem_space_leave(smem_space_t *s)
     if (rc != SMEM_OK && rc != SMEM_PEER_GONE) return rc;
     LOG_INFO("space %s: rank %u left", s->ns, s->rank);
     return SMEM_OK;
+}
+
+/* ---------- transport addresses ---------- */
+
+int32_t smem_space_set_tp_addr(smem_space_t *s, const char *addr)
+{
+    if (s == NULL || addr == NULL || strlen(addr) > SMEM_SPACE_TP_ADDR_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "space: transport address NULL or longer than %u bytes",
+                            SMEM_SPACE_TP_ADDR_MAX);
+    if (s->joined)
+        return util_err_set(SMEM_REPEAT_CALL, "space %s: the transport address is published at join; leave first",
+                            s->ns);
+    snprintf(s->tp_addr, sizeof(s->tp_addr), "%s", addr);
+    return SMEM_OK;
+}
+
+int32_t smem_space_peer_tp_addr(smem_space_t *s, uint32_t rank, char *buf, size_t cap)
+{
+    if (s == NULL || buf == NULL || cap == 0 || rank >= s->world_max)
+        return util_err_set(SMEM_INVALID_PARAM, "space: peer address query for rank %u", rank);
+    int32_t rc = SMEM_OK;
+    pthread_mutex_lock(&s->lock);
+    const smem_space_rec_t *r = s->peers[rank].rec;
+    if (r == NULL || !s->peers[rank].live)
+        rc = util_err_set(SMEM_PEER_GONE, "space %s: rank %u has no member record (left or died)", s->ns, rank);
+    else if (r->tp_addr_len == 0)
+        rc = util_err_set(SMEM_UNSUPPORTED, "space %s: rank %u published no transport address", s->ns, rank);
+    else if (r->tp_addr_len >= cap)
+        rc = util_err_set(SMEM_INVALID_PARAM, "space %s: rank %u's address needs %u bytes", s->ns, rank,
+                          r->tp_addr_len + 1u);
+    else
+        memcpy(buf, r->tp_addr, (size_t)r->tp_addr_len + 1);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 /* ---------- queries ---------- */

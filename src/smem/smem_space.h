@@ -59,6 +59,7 @@ typedef struct smem_space_cfg {
     int user_fd;            /* >= 0: back our slot with this memfd (not consumed, must hold local_size); -1: fresh */
     uint32_t timeout_ms;    /* create and join: store calls, imports of the initial members */
     const char *tp_addr;    /* transport address published in our member record (NULL: none yet) */
+    bool force_remote;      /* treat same-host members as remote (reached by a transport; SMEM_FORCE_REMOTE) */
 } smem_space_cfg_t;
 
 /* Agree on the base and reserve the window (nothing backed yet). */
@@ -76,6 +77,13 @@ int32_t smem_space_join(smem_space_t *s);
 /* Delete our record (peers unmap us), stop exporting, unmap every peer and
  * our own slot (waiting for copies in flight). SMEM_NOT_STARTED if not joined. */
 int32_t smem_space_leave(smem_space_t *s);
+
+/* Replace the transport address our record will carry (before join). */
+int32_t smem_space_set_tp_addr(smem_space_t *s, const char *addr);
+/* The transport address in rank's current member record, NUL-terminated into
+ * buf. SMEM_PEER_GONE when it has no record or is not live, SMEM_UNSUPPORTED
+ * when it published none. Any thread; takes the space lock briefly. */
+int32_t smem_space_peer_tp_addr(smem_space_t *s, uint32_t rank, char *buf, size_t cap);
 
 gva_window_t *smem_space_window(const smem_space_t *s);
 uint64_t smem_space_base(const smem_space_t *s);

@@ -89,7 +89,7 @@ int32_t xfer_tp_no_reach(void *tp, gva_window_t *w, uint32_t rank)
     gva_rank_info_t info;
     char host[GVA_HOST_ID_STR_MAX] = "?";
     if (gva_window_rank_info(w, rank, &info) == SMEM_OK) gva_host_id_format(&info.host, host, sizeof(host));
-    return util_err_set(SMEM_UNSUPPORTED, "rank %u is on host %s; the tcp transport is not built yet", rank, host);
+    return util_err_set(SMEM_UNSUPPORTED, "rank %u is on host %s and no transport reaches it", rank, host);
 }
 
 int32_t xfer_tp_no_put(void *tp, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n)
@@ -329,16 +329,58 @@ static int xfer_remote_cmp(const void *x, const void *y)
     return a->i < b->i ? -1 : a->i > b->i ? 1 : 0;
 }
 
-/* Pieces to other hosts: one request per (rank, direction) with all its pieces. */
+/* One (peer, direction) group of a job's remote pieces. */
+typedef struct xfer_group {
+    const xfer_end_t *peer;
+    bool put;
+    const xfer_rpiece_t *pieces;
+    uint32_t n;
+    int32_t rc;
+    char msg[XFER_MSG_MAX];
+} xfer_group_t;
+
+typedef struct xfer_groups {
+    xfer_group_t *g;
+    uint32_t n;
+    uint32_t next; /* atomic: the next group to run */
+} xfer_groups_t;
+
+static void xfer_group_run(xfer_group_t *g)
+{
+    const xfer_end_t *peer = g->peer;
+    g->rc = g->put ? peer->ops->put(peer->tp, peer->win, peer->rank, g->pieces, g->n)
+                   : peer->ops->get(peer->tp, peer->win, peer->rank, g->pieces, g->n);
+    if (g->rc != SMEM_OK) snprintf(g->msg, sizeof(g->msg), "%s", util_err_get());
+}
+
+static void *xfer_group_worker(void *arg)
+{
+    xfer_groups_t *gs = arg;
+    for (;;) {
+        uint32_t i = __atomic_fetch_add(&gs->next, 1, __ATOMIC_ACQ_REL);
+        if (i >= gs->n) return NULL;
+        xfer_group_run(&gs->g[i]);
+    }
+}
+
+/*
+ * Pieces to other hosts: one request per (rank, direction) with all its
+ * pieces. Several groups (a batch spread over peers) run in parallel, one
+ * helper thread per group beyond the first (at most XFER_REMOTE_PAR - 1
+ * helpers; the caller runs groups too), so a batch to N peers takes about as
+ * long as its slowest peer, not the sum. Threads are started per call: a
+ * transport round trip costs far more than a thread start.
+ */
+#define XFER_REMOTE_PAR 16u
 static int32_t xfer_run_remote(xfer_engine_t *e, xfer_job_t *job, uint32_t nremote)
 {
     xfer_remote_ref_t *refs = malloc(nremote * sizeof(*refs));
     xfer_rpiece_t *rp = malloc(nremote * sizeof(*rp));
+    xfer_group_t *groups = NULL;
     int32_t first = SMEM_OK;
     if (refs == NULL || rp == NULL) {
-        free(refs);
-        free(rp);
-        return util_err_set(SMEM_MALLOC_FAILED, "%s: out of memory grouping %u remote pieces", e->name, nremote);
+        first = util_err_set(SMEM_MALLOC_FAILED, "%s: out of memory grouping %u remote pieces", e->name, nremote);
+        goto out;
     }
     uint32_t k = 0;
     for (uint32_t i = 0; i < job->n; i++) {
@@ -346,25 +388,48 @@ static int32_t xfer_run_remote(xfer_engine_t *e, xfer_job_t *job, uint32_t nremo
         else if (job->dst[i].ptr == NULL) refs[k++] = (xfer_remote_ref_t){i, true, &job->dst[i]};
     }
     qsort(refs, k, sizeof(*refs), xfer_remote_cmp);
+    uint32_t ng = 0;
+    for (uint32_t a = 0; a < k; ng++) {
+        uint32_t b = a;
+        while (b < k && refs[b].end->win == refs[a].end->win && refs[b].end->rank == refs[a].end->rank &&
+               refs[b].put == refs[a].put)
+            b++;
+        a = b;
+    }
+    groups = calloc(ng, sizeof(*groups));
+    if (groups == NULL) {
+        first = util_err_set(SMEM_MALLOC_FAILED, "%s: out of memory for %u peer groups", e->name, ng);
+        goto out;
+    }
+    ng = 0;
     for (uint32_t a = 0; a < k;) {
         uint32_t b = a;
         const xfer_end_t *peer = refs[a].end;
         while (b < k && refs[b].end->win == peer->win && refs[b].end->rank == peer->rank && refs[b].put == refs[a].put) {
             uint32_t i = refs[b].i;
-            rp[b - a] = (xfer_rpiece_t){.local = refs[b].put ? job->src[i].ptr : job->dst[i].ptr,
-                                        .offset = refs[b].end->offset, .len = job->len[i]};
+            rp[b] = (xfer_rpiece_t){.local = refs[b].put ? job->src[i].ptr : job->dst[i].ptr,
+                                    .offset = refs[b].end->offset, .len = job->len[i]};
             b++;
         }
-        int32_t rc = refs[a].put ? peer->ops->put(peer->tp, peer->win, peer->rank, rp, b - a)
-                                 : peer->ops->get(peer->tp, peer->win, peer->rank, rp, b - a);
-        if (rc != SMEM_OK && first == SMEM_OK) {
-            char why[XFER_MSG_MAX];
-            snprintf(why, sizeof(why), "%s", util_err_get());
-            first = util_err_set(rc, "%s: %s of %u pieces to rank %u over %s failed: %s", e->name,
-                                 refs[a].put ? "put" : "get", b - a, peer->rank, peer->ops->name, why);
-        }
+        groups[ng++] = (xfer_group_t){.peer = peer, .put = refs[a].put, .pieces = rp + a, .n = b - a};
         a = b;
     }
+    xfer_groups_t gs = {.g = groups, .n = ng};
+    pthread_t th[XFER_REMOTE_PAR];
+    uint32_t nth = 0;
+    for (uint32_t t = 1; t < ng && nth < XFER_REMOTE_PAR - 1; t++) {
+        if (pthread_create(&th[nth], NULL, xfer_group_worker, &gs) != 0) break; /* fewer helpers: still correct */
+        nth++;
+    }
+    xfer_group_worker(&gs);
+    for (uint32_t t = 0; t < nth; t++) pthread_join(th[t], NULL);
+    for (uint32_t g = 0; g < ng && first == SMEM_OK; g++)
+        if (groups[g].rc != SMEM_OK)
+            first = util_err_set(groups[g].rc, "%s: %s of %u pieces %s rank %u over %s failed: %s", e->name,
+                                 groups[g].put ? "put" : "get", groups[g].n, groups[g].put ? "to" : "from",
+                                 groups[g].peer->rank, groups[g].peer->ops->name, groups[g].msg);
+out:
+    free(groups);
     free(refs);
     free(rp);
     return first;

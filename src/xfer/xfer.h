@@ -30,7 +30,9 @@
  *
  * Transports: a route callback picks the ops table for a rank on another host
  * (xfer_tp_ops_t); without one, such copies fail with SMEM_UNSUPPORTED naming
- * the rank and its host. Lock order: engine lock is a leaf; no lock is held
+ * the rank and its host. The remote pieces of one call go out as one
+ * request per (peer, direction); requests to different peers run in
+ * parallel (helper threads per call). Lock order: engine lock is a leaf; no lock is held
  * while copying or calling a transport.
  */
 #ifndef XFER_H
@@ -41,6 +43,7 @@
 #include <stdint.h>
 
 #include "gva/gva.h"
+#include "transport/tp.h"
 
 #define XFER_BATCH_MAX 65536u /* triples in one call */
 #define XFER_F_ASYNC (1u << 0)
@@ -73,12 +76,9 @@ const char *xfer_where_name(xfer_where_t w);
 /* ---- transports, as the engine sees them ---- */
 
 /* One piece of a transport request: len bytes between local memory (any
- * dereferenceable address here) and offset in the peer's slot. */
-typedef struct xfer_rpiece {
-    void *local;
-    uint64_t offset;
-    uint64_t len;
-} xfer_rpiece_t;
+ * dereferenceable address here) and offset in the peer's slot. The
+ * transport layer's piece, so a route hands the list on unchanged. */
+typedef tp_piece_t xfer_rpiece_t;
 
 /*
  * A transport's copy entry points. Every slot is set (unsupported ones point

@@ -1,0 +1,154 @@
+/*
+ * memcache public types: status codes, buffers, put options, object info and
+ * the service configurations (the config keys of docs/CONFIG.md, one field
+ * each). Field names follow the seed system so callers can keep their
+ * designated initialisers; where the seed used C++ or Ascend-only types the
+ * C equivalent is used.
+ *
+ * Thread rules: plain data; mmc_strerror and mmc_get_last_err_msg are safe
+ * from any thread (the message is per thread).
+ */
+#ifndef MMC_DEF_H
+#define MMC_DEF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------- status codes (one space for every mmc_* / mmcs_* / mmcc_* call) ---------- */
+enum {
+    MMC_OK = 0,
+    MMC_ERROR = -1,
+    MMC_INVALID_PARAM = -3000,
+    MMC_MALLOC_FAILED = -3001,
+    MMC_TIMEOUT = -3004,
+    MMC_DUPLICATED_OBJECT = -3006,     /* put: the key is READY or being written; mmcc_put returns 0 for it */
+    MMC_OBJECT_NOT_READY = -3007,      /* the key exists but its put has not finished (not readable yet) */
+    MMC_NOT_INITIALIZED = -3008,
+    MMC_EXCEEDS_CAPACITY = -3013,      /* larger than any mounted segment of the medium could ever hold */
+    MMC_LINK_NOT_FOUND = -3014,        /* no such LocalService / segment / lease */
+    MMC_NOT_ENOUGH_MEMORY = -3016,     /* no room even after eviction, or too few LocalServices for the replicas */
+    MMC_NOT_CONNECTED = -3017,         /* the MetaService cannot be reached (or the link was lost) */
+    MMC_UNMATCHED_STATE = -3101,       /* the object is in a state that does not allow the operation */
+    MMC_KEY_NOT_FOUND = -3102,
+    MMC_LEASE_NOT_EXPIRED = -3104,
+    /* ours, below the seed's */
+    MMC_PROTOCOL = -3200,              /* malformed or unexpected bytes from a peer */
+    MMC_CONFIG = -3201,                /* bad configuration file or value (message names the line) */
+    MMC_UNSUPPORTED = -3202,           /* option or operation not available in this build */
+};
+
+/* Name and short description of a status (MMC_* or the smem codes it wraps); never NULL. */
+const char *mmc_strerror(int32_t status);
+/* This thread's last error message ("" when none). */
+const char *mmc_get_last_err_msg(void);
+
+/* ---------- limits ---------- */
+#define MMC_KEY_MAX 256u          /* bytes in a key (1..MMC_KEY_MAX) */
+#define MMC_BATCH_MAX 16384u      /* keys in one batch call / one request */
+#define MMC_REPLICA_MAX 8u        /* replicas of one object */
+#define MMC_HOST_ID_SIZE 24u      /* opaque host identity (boot id + netns inode) */
+#define MMC_URL_SIZE 256u
+#define MMC_PATH_SIZE 256u
+
+/* ---------- media ---------- */
+/* Numbered like mmc_buffer.type (0 device, 1 host). */
+typedef enum {
+    MMC_MEDIA_HBM = 0,  /* GPU memory pool */
+    MMC_MEDIA_DRAM = 1, /* host memory pool */
+    MMC_MEDIA_COUNT = 2,
+    MMC_MEDIA_NONE = 0xFFFF, /* put option: any medium, DRAM first */
+} mmc_media_t;
+
+typedef struct mmc_buffer {
+    uint64_t addr;
+    uint32_t type; /* 0 device, 1 host */
+    uint64_t offset;
+    uint64_t len;
+} mmc_buffer;
+
+typedef struct mmc_put_options {
+    uint16_t mediaType;                   /* mmc_media_t */
+    int policy;                           /* reserved, 0 */
+    uint16_t replicaNum;                  /* 1..MMC_REPLICA_MAX */
+    int32_t preferredLocalServiceIDs[8];  /* -1 unused; else placed there first, in order */
+} mmc_put_options;
+
+typedef struct mmc_data_info {
+    uint64_t size;
+    uint16_t prot;
+    uint8_t numBlobs;  /* replicas */
+    bool valid;        /* READY (readable) */
+    uint32_t ranks[8]; /* LocalService id of each replica */
+    uint16_t types[8]; /* mmc_media_t of each replica */
+} mmc_data_info;
+
+/* ---------- TLS block (ock.mmc.tls.*, ock.mmc.config_store.tls.*, ...) ---------- */
+typedef struct mmc_tls_config {
+    bool tlsEnable;
+    char caPath[MMC_PATH_SIZE];
+    char crlPath[MMC_PATH_SIZE];
+    char certPath[MMC_PATH_SIZE];
+    char keyPath[MMC_PATH_SIZE];
+    char keyPassPath[MMC_PATH_SIZE];
+    char packagePath[MMC_PATH_SIZE];     /* seed field; unused here */
+    char decrypterLibPath[MMC_PATH_SIZE]; /* shared library with a decrypt function for the key password */
+} mmc_tls_config;
+
+/* ---------- MetaService (mmc-meta) ---------- */
+typedef struct mmc_meta_service_config {
+    char discoveryURL[MMC_URL_SIZE];   /* ock.mmc.meta_service_url: the RPC listener */
+    char configStoreURL[MMC_URL_SIZE]; /* ock.mmc.meta_service.config_store_url: embedded config store ("" = none) */
+    char httpURL[MMC_URL_SIZE];        /* ock.mmc.meta_service.metrics_url: HTTP endpoint ("" = none) */
+    bool haEnable;                     /* ock.mmc.meta.ha.enable: must be false (HA is not built yet) */
+    int32_t logLevel;                  /* ock.mmc.log_level: 0 debug .. 3 error */
+    char logPath[MMC_PATH_SIZE];       /* ock.mmc.log_path: "" = stderr */
+    uint16_t evictThresholdHigh;       /* ock.mmc.evict_threshold_high (%, default 90) */
+    uint16_t evictThresholdLow;        /* ock.mmc.evict_threshold_low (%, default 80) */
+    uint32_t leaseTtlMs;               /* ock.mmc.meta.lease_ttl_ms (default 10000) */
+    uint32_t putTimeoutMs;             /* ock.mmc.meta.put_timeout_ms: PUT_START..PUT_END limit (default 30000) */
+    uint32_t heartbeatTimeoutMs;       /* ock.mmc.meta.heartbeat_timeout_ms: silent LocalService is dead (default 5000) */
+    mmc_tls_config accTlsConfig;       /* ock.mmc.tls.*: RPC listener */
+    mmc_tls_config configStoreTlsConfig; /* ock.mmc.config_store.tls.*: embedded config store */
+} mmc_meta_service_config_t;
+
+/* ---------- LocalService (linked into applications) ---------- */
+typedef enum {
+    MMC_PROTO_HOST_SHM = 0,
+    MMC_PROTO_HOST_TCP = 1,
+    MMC_PROTO_HOST_UCX = 2,
+    MMC_PROTO_DEVICE_UCX = 3,
+} mmc_protocol_t;
+
+typedef struct mmc_local_service_config {
+    char discoveryURL[MMC_URL_SIZE];   /* ock.mmc.meta_service_url */
+    char configStoreURL[MMC_URL_SIZE]; /* ock.mmc.local_service.config_store_url */
+    char hcomUrl[MMC_URL_SIZE];        /* ock.mmc.local_service.hcom_url */
+    uint32_t worldSize;                /* ock.mmc.local_service.world_size (256) */
+    uint32_t protocol;                 /* ock.mmc.local_service.protocol: mmc_protocol_t */
+    uint64_t localDRAMSize;            /* ock.mmc.local_service.dram.size */
+    uint64_t localHBMSize;             /* ock.mmc.local_service.hbm.size */
+    uint64_t localMaxDRAMSize;         /* ock.mmc.local_service.max.dram.size */
+    uint64_t localMaxHBMSize;          /* ock.mmc.local_service.max.hbm.size */
+    int32_t deviceId;
+    int32_t logLevel;
+    char logPath[MMC_PATH_SIZE];
+    uint32_t retryMilliseconds;        /* ock.mmc.client.retry_milliseconds: redial interval */
+    uint32_t timeoutSeconds;           /* ock.mmc.client.timeout.seconds: every MetaService call and connect */
+    uint32_t readThreadPoolSize;       /* ock.mmc.client.read_thread_pool.size */
+    uint32_t writeThreadPoolSize;      /* ock.mmc.client.write_thread_pool.size */
+    bool aggregateIO;                  /* ock.mmc.client.aggregate.io */
+    uint32_t aggregateNum;             /* ock.mmc.client.aggregate.num (122) */
+    mmc_tls_config accTlsConfig;       /* ock.mmc.tls.* */
+    mmc_tls_config configStoreTlsConfig; /* ock.mmc.config_store.tls.* */
+    mmc_tls_config hcomTlsConfig;      /* ock.mmc.local_service.hcom.tls.* */
+} mmc_local_service_config_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * memcache services. The MetaService owns pool-space allocation and object
+ * metadata (DESIGN.md §8); it runs inside any process (mmc-meta is a thin
+ * main around it) with its own threads: one net loop (RPC, timers) and one
+ * HTTP thread, plus the embedded config store's loop when configured.
+ *
+ * Thread rules: start/stop from any thread, but not concurrently on the same
+ * handle; stop must not run on a service thread.
+ */
+#ifndef MMC_SERVICE_H
+#define MMC_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memcache/mmc_def.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mmc_meta_service *mmc_meta_service_t;
+
+/* Defaults: loopback URLs (RPC tcp://127.0.0.1:5000, config store
+ * tcp://127.0.0.1:6000, metrics http://127.0.0.1:8000), watermarks 90/80,
+ * lease 10 s, put timeout 30 s, heartbeat timeout 5 s, log level 1, TLS off. */
+void mmc_meta_service_config_init(mmc_meta_service_config_t *cfg);
+/* Reads a `key = value` file over cfg (keys not in the file keep their
+ * value). MMC_CONFIG with a message "path:line: ..." on an unknown, repeated
+ * or out-of-range key; MMC_INVALID_PARAM when the result is inconsistent
+ * (low watermark >= high, HA enabled). */
+int32_t mmc_meta_service_config_load(const char *path, mmc_meta_service_config_t *cfg);
+/* Same checks on a config without a file (callers that fill the struct). */
+int32_t mmc_meta_service_config_check(const mmc_meta_service_config_t *cfg);
+
+/* Starts the MetaService; NULL on failure (mmc_get_last_err_msg says why). */
+mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg);
+/* Closes every connection, stops the threads and frees everything. NULL is a no-op. */
+void mmcs_meta_service_stop(mmc_meta_service_t h);
+
+typedef enum { MMC_META_PORT_RPC = 0, MMC_META_PORT_STORE = 1, MMC_META_PORT_HTTP = 2 } mmc_meta_port_t;
+/* The bound TCP port of a listener (useful with port 0 in the URL); 0 when not running. */
+uint16_t mmcs_meta_service_port(mmc_meta_service_t h, mmc_meta_port_t which);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

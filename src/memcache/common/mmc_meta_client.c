@@ -1,0 +1,415 @@
+/* MetaService RPC client (see mmc_meta_client.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memcache/common/mmc_err.h"
+#include "memcache/common/mmc_meta_client.h"
+#include "net/net.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+#define MC_MOUNTS_MAX 16u
+
+typedef struct mc_mount {
+    uint32_t rank;
+    uint16_t medium;
+    uint64_t gva, size;
+    uint8_t host[MMC_HOST_ID_SIZE];
+} mc_mount_t;
+
+struct mmc_meta_client {
+    net_rpc_t *rpc;
+    net_tls_t *tls;
+    uint32_t timeout_ms;
+    pthread_mutex_t mu; /* mounts */
+    mc_mount_t mounts[MC_MOUNTS_MAX];
+    uint32_t nmounts;
+};
+
+void mmc_meta_client_opts_init(mmc_meta_client_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    snprintf(o->url, sizeof(o->url), "tcp://127.0.0.1:5000");
+    o->timeout_ms = 10000;
+    o->retry_ms = 100;
+    o->heartbeat_ms = 1000;
+}
+
+void mmc_meta_client_opts_from_local(const mmc_local_service_config_t *cfg, mmc_meta_client_opts_t *o)
+{
+    mmc_meta_client_opts_init(o);
+    snprintf(o->url, sizeof(o->url), "%s", cfg->discoveryURL);
+    if (cfg->timeoutSeconds > 0)
+        o->timeout_ms = cfg->timeoutSeconds > UINT32_MAX / 1000 ? UINT32_MAX : cfg->timeoutSeconds * 1000;
+    if (cfg->retryMilliseconds > 0) o->retry_ms = cfg->retryMilliseconds;
+    o->tls = cfg->accTlsConfig;
+}
+
+/* ---------- transport ---------- */
+
+static int32_t mc_call_raw(net_rpc_t *rpc, uint32_t timeout_ms, const mmc_req_t *r, uint8_t **resp, uint32_t *len)
+{
+    util_wbuf_t w;
+    int32_t status = 0;
+    util_wbuf_init(&w);
+    int32_t rc = mmc_req_encode(r, &w);
+    if (rc != MMC_OK) {
+        util_wbuf_fini(&w);
+        return rc;
+    }
+    *resp = NULL;
+    *len = 0;
+    rc = net_rpc_call(rpc, r->type, w.p, (uint32_t)w.len, timeout_ms, &status, resp, len);
+    util_wbuf_fini(&w);
+    if (rc != 0) return mmc_status_from_smem(rc); /* net set the message (timeout, link lost) */
+    if (status != 0) {
+        char msg[MMC_PROTO_ERRMSG_MAX + 1];
+        mmc_resp_error_decode(*resp, *len, msg, sizeof(msg));
+        free(*resp);
+        *resp = NULL;
+        return util_err_set(status, "MetaService %s: %s", mmc_msg_name(r->type), msg[0] ? msg : mmc_strerror(status));
+    }
+    return MMC_OK;
+}
+
+static int32_t mc_call(mmc_meta_client_t *c, const mmc_req_t *r, uint8_t **resp, uint32_t *len)
+{
+    *resp = NULL;
+    *len = 0;
+    if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc meta client: NULL client");
+    return mc_call_raw(c->rpc, c->timeout_ms, r, resp, len);
+}
+
+/* Points r->keys at the C strings. *mem must be freed by the caller. */
+static int32_t mc_keys(const char *const *keys, uint32_t n, mmc_req_t *r, void **mem)
+{
+    *mem = NULL;
+    if (n == 0 || n > MMC_BATCH_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "mmc meta client: batch of %u keys, must be 1..%u", n, MMC_BATCH_MAX);
+    if (keys == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc meta client: NULL key array");
+    mmc_key_ref_t *k = calloc(n, sizeof(*k));
+    if (k == NULL) return util_err_set(MMC_MALLOC_FAILED, "mmc meta client: out of memory for %u keys", n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (keys[i] == NULL) {
+            free(k);
+            return util_err_set(MMC_INVALID_PARAM, "mmc meta client: key #%u is NULL", i);
+        }
+        k[i].p = keys[i];
+        k[i].len = (uint32_t)strnlen(keys[i], MMC_KEY_MAX + 1);
+    }
+    r->keys = k;
+    r->n = n;
+    *mem = k;
+    return MMC_OK;
+}
+
+static int32_t mc_mount_send(net_rpc_t *rpc, uint32_t timeout_ms, const mc_mount_t *m, uint64_t *usable)
+{
+    mmc_req_t r = {.type = MMC_MSG_MOUNT, .rank = m->rank, .medium = m->medium, .gva = m->gva, .size = m->size};
+    uint8_t *resp;
+    uint32_t len;
+    memcpy(r.host, m->host, MMC_HOST_ID_SIZE);
+    int32_t rc = mc_call_raw(rpc, timeout_ms, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_mount_decode(resp, len, usable);
+    free(resp);
+    return rc;
+}
+
+/* After a reconnect the MetaService has none of our segments: mount them again. */
+static int32_t mc_on_reconnect(net_rpc_t *rpc, void *arg)
+{
+    mmc_meta_client_t *c = arg;
+    mc_mount_t m[MC_MOUNTS_MAX];
+    pthread_mutex_lock(&c->mu);
+    uint32_t n = c->nmounts;
+    memcpy(m, c->mounts, n * sizeof(m[0]));
+    pthread_mutex_unlock(&c->mu);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t usable;
+        int32_t rc = mc_mount_send(rpc, c->timeout_ms, &m[i], &usable);
+        if (rc == MMC_NOT_CONNECTED || rc == MMC_TIMEOUT) return rc; /* retry the whole reconnect */
+        if (rc != MMC_OK)
+            LOG_ERROR("mmc meta client: re-mounting rank %u medium %u after reconnect failed: %s", m[i].rank,
+                      m[i].medium, util_err_get());
+        else
+            LOG_INFO("mmc meta client: re-mounted rank %u medium %u after reconnect", m[i].rank, m[i].medium);
+    }
+    return 0;
+}
+
+int32_t mmc_meta_client_connect(const mmc_meta_client_opts_t *opts, mmc_meta_client_t **out)
+{
+    if (opts == NULL || out == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_client_connect: NULL argument");
+    if (opts->url[0] == '\0' || opts->timeout_ms == 0)
+        return util_err_set(MMC_INVALID_PARAM, "mmc_meta_client_connect: empty URL or zero timeout");
+    mmc_meta_client_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) return util_err_set(MMC_MALLOC_FAILED, "mmc_meta_client_connect: out of memory");
+    pthread_mutex_init(&c->mu, NULL);
+    c->timeout_ms = opts->timeout_ms;
+    int32_t rc;
+    if (opts->tls.tlsEnable) {
+        net_tls_opts_t t;
+        net_tls_opts_init(&t);
+        t.enable = true;
+        snprintf(t.ca_path, sizeof(t.ca_path), "%s", opts->tls.caPath);
+        snprintf(t.crl_path, sizeof(t.crl_path), "%s", opts->tls.crlPath);
+        snprintf(t.cert_path, sizeof(t.cert_path), "%s", opts->tls.certPath);
+        snprintf(t.key_path, sizeof(t.key_path), "%s", opts->tls.keyPath);
+        snprintf(t.key_pass_path, sizeof(t.key_pass_path), "%s", opts->tls.keyPassPath);
+        rc = net_tls_create(&t, false, &c->tls);
+        if (rc != 0) {
+            rc = mmc_status_from_smem(rc);
+            goto free_client;
+        }
+    }
+    net_rpc_opts_t ro;
+    net_rpc_opts_init(&ro);
+    ro.net.max_frame = MMC_PROTO_FRAME_MAX;
+    ro.net.tls = c->tls;
+    ro.connect_timeout_ms = opts->timeout_ms;
+    ro.reconnect_timeout_ms = opts->timeout_ms;
+    ro.backoff_init_ms = opts->retry_ms ? opts->retry_ms : 100;
+    ro.backoff_max_ms = ro.backoff_init_ms > 2000 ? ro.backoff_init_ms : 2000;
+    ro.heartbeat_ms = opts->heartbeat_ms;
+    ro.on_reconnect = mc_on_reconnect;
+    ro.arg = c;
+    rc = net_rpc_create(opts->url, &ro, &c->rpc);
+    if (rc != 0) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", util_err_get());
+        rc = util_err_set(rc == SMEM_INVALID_PARAM ? MMC_INVALID_PARAM : MMC_NOT_CONNECTED, "MetaService: %s", msg);
+        goto destroy_tls;
+    }
+    *out = c;
+    return MMC_OK;
+
+destroy_tls:
+    net_tls_destroy(c->tls);
+free_client:
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return rc;
+}
+
+void mmc_meta_client_close(mmc_meta_client_t *c)
+{
+    if (c == NULL) return;
+    net_rpc_destroy(c->rpc);
+    net_tls_destroy(c->tls);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+bool mmc_meta_client_connected(const mmc_meta_client_t *c) { return c != NULL && net_rpc_connected(c->rpc); }
+
+/* ---------- membership ---------- */
+
+int32_t mmc_meta_mount(mmc_meta_client_t *c, uint32_t rank, uint16_t medium, uint64_t gva, uint64_t size,
+                       const uint8_t *host, uint64_t *usable)
+{
+    if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_mount: NULL client");
+    mc_mount_t m = {.rank = rank, .medium = medium, .gva = gva, .size = size};
+    if (host != NULL) memcpy(m.host, host, MMC_HOST_ID_SIZE);
+    pthread_mutex_lock(&c->mu);
+    bool full = c->nmounts >= MC_MOUNTS_MAX;
+    pthread_mutex_unlock(&c->mu);
+    if (full) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_mount: at most %u segments per client", MC_MOUNTS_MAX);
+    uint64_t u = 0;
+    int32_t rc = mc_mount_send(c->rpc, c->timeout_ms, &m, &u);
+    if (rc != MMC_OK) return rc;
+    pthread_mutex_lock(&c->mu);
+    if (c->nmounts < MC_MOUNTS_MAX) c->mounts[c->nmounts++] = m;
+    pthread_mutex_unlock(&c->mu);
+    if (usable) *usable = u;
+    return MMC_OK;
+}
+
+int32_t mmc_meta_unmount(mmc_meta_client_t *c, uint32_t rank, uint16_t medium, uint32_t *dropped, uint32_t *shrunk)
+{
+    mmc_req_t r = {.type = MMC_MSG_UNMOUNT, .rank = rank, .medium = medium};
+    uint8_t *resp;
+    uint32_t len;
+    int32_t rc = mc_call(c, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_unmount_decode(resp, len, dropped, shrunk);
+    free(resp);
+    if (rc == MMC_OK || rc == MMC_LINK_NOT_FOUND) {
+        pthread_mutex_lock(&c->mu);
+        for (uint32_t i = 0; i < c->nmounts; i++) {
+            if (c->mounts[i].rank == rank && c->mounts[i].medium == medium) {
+                c->mounts[i] = c->mounts[--c->nmounts];
+                break;
+            }
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    return rc;
+}
+
+int32_t mmc_meta_heartbeat(mmc_meta_client_t *c, uint32_t rank, uint32_t *nseg, uint64_t *instance)
+{
+    mmc_req_t r = {.type = MMC_MSG_HEARTBEAT, .rank = rank};
+    uint8_t *resp;
+    uint32_t len;
+    int32_t rc = mc_call(c, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_heartbeat_decode(resp, len, nseg, instance);
+    free(resp);
+    return rc;
+}
+
+/* ---------- objects ---------- */
+
+int32_t mmc_meta_put_start(mmc_meta_client_t *c, uint32_t rank, const mmc_put_options *opt, const char *const *keys,
+                           const uint64_t *sizes, uint32_t n, mmc_loc_t *locs, uint32_t *put_timeout_ms)
+{
+    if (opt == NULL || sizes == NULL || locs == NULL)
+        return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_start: NULL argument");
+    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = rank, .medium = opt->mediaType};
+    if (opt->replicaNum < 1 || opt->replicaNum > MMC_REPLICA_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_start: replicaNum %u, must be 1..%u", opt->replicaNum,
+                            MMC_REPLICA_MAX);
+    r.replicas = (uint8_t)opt->replicaNum;
+    for (uint32_t i = 0; i < MMC_REPLICA_MAX; i++)
+        if (opt->preferredLocalServiceIDs[i] >= 0) r.pref[r.npref++] = opt->preferredLocalServiceIDs[i];
+    void *mem;
+    int32_t rc = mc_keys(keys, n, &r, &mem);
+    if (rc != MMC_OK) return rc;
+    r.sizes = (uint64_t *)(uintptr_t)sizes;
+    uint8_t *resp;
+    uint32_t len;
+    rc = mc_call(c, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_locs_decode(resp, len, n, NULL, put_timeout_ms, locs);
+    free(resp);
+    free(mem);
+    return rc;
+}
+
+static int32_t mc_status_call(mmc_meta_client_t *c, mmc_req_t *r, const char *const *keys, uint32_t n, int32_t *st)
+{
+    void *mem = NULL;
+    if (st == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc meta client: NULL status array");
+    int32_t rc = keys ? mc_keys(keys, n, r, &mem) : MMC_OK;
+    if (rc != MMC_OK) return rc;
+    uint8_t *resp;
+    uint32_t len;
+    rc = mc_call(c, r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_status_decode(resp, len, n, st);
+    free(resp);
+    free(mem);
+    return rc;
+}
+
+int32_t mmc_meta_put_end(mmc_meta_client_t *c, const char *const *keys, const int32_t *results, uint32_t n,
+                         int32_t *st)
+{
+    if (results == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_end: NULL results");
+    mmc_req_t r = {.type = MMC_MSG_PUT_END, .results = (int32_t *)(uintptr_t)results};
+    return mc_status_call(c, &r, keys, n, st);
+}
+
+int32_t mmc_meta_get(mmc_meta_client_t *c, uint32_t rank, const uint8_t *host, const char *const *keys, uint32_t n,
+                     mmc_loc_t *locs, uint64_t *lease_id, uint32_t *ttl_ms)
+{
+    if (locs == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_get: NULL locations");
+    mmc_req_t r = {.type = MMC_MSG_GET, .rank = rank};
+    if (host != NULL) memcpy(r.host, host, MMC_HOST_ID_SIZE);
+    void *mem;
+    int32_t rc = mc_keys(keys, n, &r, &mem);
+    if (rc != MMC_OK) return rc;
+    uint8_t *resp;
+    uint32_t len;
+    rc = mc_call(c, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_locs_decode(resp, len, n, lease_id, ttl_ms, locs);
+    free(resp);
+    free(mem);
+    return rc;
+}
+
+int32_t mmc_meta_lease_release(mmc_meta_client_t *c, const uint64_t *ids, uint32_t n, int32_t *st)
+{
+    if (ids == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_lease_release: NULL ids");
+    mmc_req_t r = {.type = MMC_MSG_LEASE_RELEASE, .n = n, .ids = (uint64_t *)(uintptr_t)ids};
+    return mc_status_call(c, &r, NULL, n, st);
+}
+
+int32_t mmc_meta_exist(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st)
+{
+    mmc_req_t r = {.type = MMC_MSG_EXIST};
+    return mc_status_call(c, &r, keys, n, st);
+}
+
+int32_t mmc_meta_remove(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st)
+{
+    mmc_req_t r = {.type = MMC_MSG_REMOVE};
+    return mc_status_call(c, &r, keys, n, st);
+}
+
+int32_t mmc_meta_query(mmc_meta_client_t *c, const char *const *keys, uint32_t n, mmc_loc_t *locs)
+{
+    if (locs == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_query: NULL locations");
+    mmc_req_t r = {.type = MMC_MSG_QUERY};
+    void *mem;
+    int32_t rc = mc_keys(keys, n, &r, &mem);
+    if (rc != MMC_OK) return rc;
+    uint8_t *resp;
+    uint32_t len;
+    rc = mc_call(c, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_locs_decode(resp, len, n, NULL, NULL, locs);
+    free(resp);
+    free(mem);
+    return rc;
+}
+
+int32_t mmc_meta_remove_all(mmc_meta_client_t *c, uint64_t *removed, uint64_t *deferred)
+{
+    mmc_req_t r = {.type = MMC_MSG_REMOVE_ALL};
+    uint8_t *resp;
+    uint32_t len;
+    int32_t rc = mc_call(c, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_remove_all_decode(resp, len, removed, deferred);
+    free(resp);
+    return rc;
+}
+
+int32_t mmc_meta_list(mmc_meta_client_t *c, const char *prefix, const char *after, uint32_t limit,
+                      mmc_meta_list_t **out)
+{
+    if (out == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_list: NULL output");
+    mmc_req_t r = {.type = MMC_MSG_LIST, .limit = limit};
+    r.prefix.p = prefix ? prefix : "";
+    r.prefix.len = (uint32_t)strnlen(r.prefix.p, MMC_KEY_MAX + 1);
+    r.after.p = after ? after : "";
+    r.after.len = (uint32_t)strnlen(r.after.p, MMC_KEY_MAX + 1);
+    mmc_meta_list_t *l = calloc(1, sizeof(*l));
+    if (l == NULL) return util_err_set(MMC_MALLOC_FAILED, "mmc_meta_list: out of memory");
+    uint32_t len;
+    int32_t rc = mc_call(c, &r, &l->body, &len);
+    if (rc == MMC_OK) rc = mmc_resp_list_decode(l->body, len, &l->more, &l->n, &l->items);
+    if (rc != MMC_OK) {
+        mmc_meta_list_free(l);
+        return rc;
+    }
+    *out = l;
+    return MMC_OK;
+}
+
+void mmc_meta_list_free(mmc_meta_list_t *l)
+{
+    if (l == NULL) return;
+    free(l->items);
+    free(l->body);
+    free(l);
+}
+
+int32_t mmc_meta_stats(mmc_meta_client_t *c, mmc_stats_t *st, mmc_seg_info_t **segs, uint32_t *nseg)
+{
+    if (st == NULL || segs == NULL || nseg == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_stats: NULL output");
+    mmc_req_t r = {.type = MMC_MSG_STATS};
+    uint8_t *resp;
+    uint32_t len;
+    int32_t rc = mc_call(c, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_stats_decode(resp, len, st, nseg, segs);
+    free(resp);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/*
+ * Client of the MetaService RPC (mmc_proto.h), used by the LocalService and
+ * by mmcctl. One connection (net_rpc: reconnect with backoff, keepalive),
+ * one round trip per call, every batch call carries up to MMC_BATCH_MAX
+ * keys. After a reconnect the client mounts again every segment it had
+ * mounted (the MetaService unmounted them when the link dropped).
+ *
+ * Statuses: a call returns 0 when the MetaService answered; per-key results
+ * are then in the caller's arrays. Otherwise MMC_INVALID_PARAM (checked
+ * before sending: key length 1..256, batch 1..16384, replicas 1..8),
+ * MMC_TIMEOUT (no answer within timeout_ms), MMC_NOT_CONNECTED (no link
+ * within timeout_ms, or lost with the request outstanding), or the
+ * MetaService's own status for the request with its message in
+ * mmc_get_last_err_msg().
+ *
+ * Threads: every call may be made from any thread, concurrently; calls block
+ * up to timeout_ms. Not from net callbacks.
+ */
+#ifndef MMC_META_CLIENT_H
+#define MMC_META_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memcache/common/mmc_proto.h"
+#include "memcache/mmc_def.h"
+
+typedef struct mmc_meta_client mmc_meta_client_t;
+
+typedef struct mmc_meta_client_opts {
+    char url[MMC_URL_SIZE];  /* ock.mmc.meta_service_url */
+    uint32_t timeout_ms;     /* ock.mmc.client.timeout.seconds × 1000: connect and every call (default 10000) */
+    uint32_t retry_ms;       /* ock.mmc.client.retry_milliseconds: first redial delay, doubling to 2 s (default 100) */
+    uint32_t heartbeat_ms;   /* keepalive interval, below the MetaService's heartbeat timeout (default 1000) */
+    mmc_tls_config tls;      /* ock.mmc.tls.* (tlsEnable false: plain) */
+} mmc_meta_client_opts_t;
+
+void mmc_meta_client_opts_init(mmc_meta_client_opts_t *o);
+/* Fills client options from a LocalService config (URL, timeout, retry, TLS). */
+void mmc_meta_client_opts_from_local(const mmc_local_service_config_t *cfg, mmc_meta_client_opts_t *o);
+/* Connects within opts->timeout_ms (retrying every retry_ms doubling). */
+int32_t mmc_meta_client_connect(const mmc_meta_client_opts_t *opts, mmc_meta_client_t **out);
+void mmc_meta_client_close(mmc_meta_client_t *c);
+bool mmc_meta_client_connected(const mmc_meta_client_t *c);
+
+/* Membership. host: MMC_HOST_ID_SIZE bytes (NULL = unknown). */
+int32_t mmc_meta_mount(mmc_meta_client_t *c, uint32_t rank, uint16_t medium, uint64_t gva, uint64_t size,
+                       const uint8_t *host, uint64_t *usable);
+int32_t mmc_meta_unmount(mmc_meta_client_t *c, uint32_t rank, uint16_t medium, uint32_t *dropped, uint32_t *shrunk);
+int32_t mmc_meta_heartbeat(mmc_meta_client_t *c, uint32_t rank, uint32_t *nseg, uint64_t *instance);
+
+/* Two-phase put. rank: the writer's LocalService id (UINT32_MAX: none). opt:
+ * medium, replicaNum, preferredLocalServiceIDs (-1 = unused). locs[n] get
+ * each key's status (0, MMC_DUPLICATED_OBJECT = exists, nothing to write,
+ * MMC_NOT_ENOUGH_MEMORY, MMC_EXCEEDS_CAPACITY) and its replica GVAs. */
+int32_t mmc_meta_put_start(mmc_meta_client_t *c, uint32_t rank, const mmc_put_options *opt, const char *const *keys,
+                           const uint64_t *sizes, uint32_t n, mmc_loc_t *locs, uint32_t *put_timeout_ms);
+/* results[i] 0 publishes key i, anything else aborts it. st[n]: per key. */
+int32_t mmc_meta_put_end(mmc_meta_client_t *c, const char *const *keys, const int32_t *results, uint32_t n,
+                         int32_t *st);
+/* Locations with a same-host replica first; one lease for the keys found
+ * (*lease_id 0 when none), released with mmc_meta_lease_release or after *ttl_ms. */
+int32_t mmc_meta_get(mmc_meta_client_t *c, uint32_t rank, const uint8_t *host, const char *const *keys, uint32_t n,
+                     mmc_loc_t *locs, uint64_t *lease_id, uint32_t *ttl_ms);
+int32_t mmc_meta_lease_release(mmc_meta_client_t *c, const uint64_t *ids, uint32_t n, int32_t *st);
+int32_t mmc_meta_exist(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st);
+int32_t mmc_meta_query(mmc_meta_client_t *c, const char *const *keys, uint32_t n, mmc_loc_t *locs);
+int32_t mmc_meta_remove(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st);
+int32_t mmc_meta_remove_all(mmc_meta_client_t *c, uint64_t *removed, uint64_t *deferred);
+
+/* Introspection (mmcctl). The list owns its memory: mmc_meta_list_free. */
+typedef struct mmc_meta_list {
+    uint32_t n;
+    bool more;
+    mmc_list_item_t *items; /* keys point into `body`, not NUL-terminated */
+    uint8_t *body;
+} mmc_meta_list_t;
+int32_t mmc_meta_list(mmc_meta_client_t *c, const char *prefix, const char *after, uint32_t limit,
+                      mmc_meta_list_t **out);
+void mmc_meta_list_free(mmc_meta_list_t *l);
+/* *segs malloc'd (caller frees; NULL when none). */
+int32_t mmc_meta_stats(mmc_meta_client_t *c, mmc_stats_t *st, mmc_seg_info_t **segs, uint32_t *nseg);
+
+#endif

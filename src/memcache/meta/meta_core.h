@@ -1,0 +1,84 @@
+/*
+ * The MetaService's state machine, independent of sockets: segments (one
+ * allocator per mounted LocalService segment), the object table, two-phase
+ * puts, read leases, eviction and membership. meta_service.c feeds it frames
+ * from net connections; the unit tests and the fuzz target feed it bytes.
+ *
+ * Threads: not thread-safe. The service calls everything under its core
+ * lock (the RPC loop thread for frames and the timer, the HTTP thread for
+ * snapshots); tests call it from one thread.
+ *
+ * Transport contract (meta_core_ops_t): `send` queues one frame to a link
+ * and may fail (the core then stops answering that link and asks `close`);
+ * `close` must not call back into the core synchronously: the transport
+ * reports the closed link later with meta_core_peer_close.
+ *
+ * Semantics worth knowing (docs/ARCHITECTURE.md has the full list):
+ *  - keys are write-once: PUT_START of a key that is READY or WRITING answers
+ *    MMC_DUPLICATED_OBJECT for that key and changes nothing;
+ *  - REMOVE of a leased object answers 0, hides the key at once (it can be
+ *    put again) and frees the space when the last lease ends (state REMOVING);
+ *    REMOVE of a WRITING object answers MMC_UNMATCHED_STATE;
+ *  - a put is revoked (space freed) when its writer's link closes or PUT_END
+ *    does not come within put_timeout_ms.
+ */
+#ifndef META_CORE_H
+#define META_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memcache/common/mmc_proto.h"
+#include "net/net.h"
+#include "util/util_buf.h"
+
+typedef struct meta_core meta_core_t;
+typedef struct meta_peer meta_peer_t;
+
+typedef struct meta_core_ops {
+    int32_t (*send)(void *link, const net_frame_hdr_t *hdr, const void *body, uint32_t len);
+    void (*close)(void *link);
+} meta_core_ops_t;
+
+typedef struct meta_core_opts {
+    uint32_t lease_ttl_ms;   /* default 10000 */
+    uint32_t put_timeout_ms; /* default 30000 */
+    uint16_t evict_high;     /* percent, default 90 */
+    uint16_t evict_low;      /* percent, default 80 */
+    /* Monotonic milliseconds; NULL = util_now_ms (tests drive time with their own). */
+    uint64_t (*clock)(void *arg);
+    void *clock_arg;
+} meta_core_opts_t;
+
+void meta_core_opts_init(meta_core_opts_t *o);
+int32_t meta_core_create(const meta_core_opts_t *opts, const meta_core_ops_t *ops, meta_core_t **out);
+/* Frees everything without sending; open peers are dropped. */
+void meta_core_destroy(meta_core_t *core);
+
+/* A new link; name (copied) is used in logs. NULL when out of memory. */
+meta_peer_t *meta_core_peer_open(meta_core_t *core, void *link, const char *name);
+/* The link is gone: its puts are revoked, its leases released, its segments
+ * unmounted (objects with a surviving replica stay). p is freed. */
+void meta_core_peer_close(meta_core_t *core, meta_peer_t *p, int32_t reason);
+/* One frame from p (hdr->body_len bytes of body). Requests are answered
+ * through ops->send; responses and pushes from a client are ignored. */
+void meta_core_dispatch(meta_core_t *core, meta_peer_t *p, const net_frame_hdr_t *hdr, const uint8_t *body);
+/* Expires leases and overdue puts, and evicts media above the high watermark. */
+void meta_core_tick(meta_core_t *core);
+
+/* ---------- snapshots (HTTP, tests) ---------- */
+void meta_core_stats(const meta_core_t *core, mmc_stats_t *out);
+/* Fills up to cap segments; returns how many there are. */
+uint32_t meta_core_segments(const meta_core_t *core, mmc_seg_info_t *out, uint32_t cap);
+/* Keys starting with prefix, greater than after, in byte order, at most limit.
+ * *items is malloc'd (caller frees); its keys point into the table and are
+ * valid until the core next changes. */
+int32_t meta_core_list(const meta_core_t *core, const mmc_key_ref_t *prefix, const mmc_key_ref_t *after,
+                       uint32_t limit, mmc_list_item_t **items, uint32_t *n, bool *more);
+/* Prometheus text exposition of the counters, latencies and capacities. */
+void meta_core_metrics(const meta_core_t *core, util_wbuf_t *w);
+/* Verifies the cross-structure invariants (capacity counters vs heaps, list
+ * memberships, lease counts). 0 or MMC_ERROR with a message. Tests and fuzzing. */
+int32_t meta_core_check(const meta_core_t *core);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * Private structures of the MetaService core (meta_core.h). Split by object:
+ * meta_table.c (key hash table), meta_seg.c (segments, membership),
+ * meta_obj.c (objects, placement, leases, eviction), meta_core.c (peers,
+ * dispatch, timers), meta_metrics.c (stats and Prometheus text).
+ *
+ * Object lifetime: an object is in the table while WRITING or READY. Leaving
+ * the table (remove, eviction, unmount without survivors, revoked put) frees
+ * its replicas at once unless it is leased; then it becomes REMOVING, sits
+ * on core->zombies and is freed when its last lease ends.
+ *
+ * List membership of obj->link: WRITING → core->writing (deadline order),
+ * READY → core->media[medium].lru (head = most recent), REMOVING →
+ * core->zombies.
+ */
+#ifndef META_INT_H
+#define META_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memcache/meta/meta_core.h"
+#include "memcache/meta/meta_heap.h"
+
+typedef struct meta_link {
+    struct meta_link *prev, *next;
+} meta_link_t;
+
+#define META_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+static inline void meta_list_init(meta_link_t *h) { h->prev = h->next = h; }
+static inline bool meta_list_empty(const meta_link_t *h) { return h->next == h; }
+static inline void meta_list_add_head(meta_link_t *h, meta_link_t *n)
+{
+    n->next = h->next;
+    n->prev = h;
+    h->next->prev = n;
+    h->next = n;
+}
+static inline void meta_list_add_tail(meta_link_t *h, meta_link_t *n)
+{
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void meta_list_del(meta_link_t *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = n;
+}
+
+struct meta_peer {
+    meta_link_t node; /* core->peers */
+    void *link;
+    uint64_t id;
+    bool dead; /* send failed: no more answers */
+    char name[64];
+};
+
+typedef struct meta_seg {
+    meta_link_t node; /* core->segs, mount order */
+    meta_peer_t *owner;
+    uint32_t rank;
+    uint16_t medium;
+    uint8_t host[MMC_HOST_ID_SIZE];
+    uint64_t gva, size;
+    meta_heap_t heap;
+} meta_seg_t;
+
+typedef struct meta_rep {
+    meta_seg_t *seg;
+    uint64_t off;
+} meta_rep_t;
+
+typedef struct meta_obj {
+    struct meta_obj *hnext;
+    uint64_t hash;
+    meta_link_t link;      /* see the header comment */
+    uint64_t size;
+    uint64_t deadline_ms;  /* WRITING: revoked after this */
+    meta_peer_t *writer;   /* WRITING: the link that must send PUT_END */
+    uint32_t leases;       /* live leases naming this object */
+    uint64_t lease_expiry_ms; /* latest expiry among them */
+    uint8_t state;         /* mmc_state_t */
+    uint8_t nrep;
+    uint16_t medium;
+    meta_rep_t rep[MMC_REPLICA_MAX];
+    uint32_t klen;
+    char key[]; /* klen bytes + NUL */
+} meta_obj_t;
+
+typedef struct meta_lease {
+    struct meta_lease *hnext; /* core->lease_tab chain */
+    meta_link_t node;         /* core->leases, expiry order */
+    meta_peer_t *owner;
+    uint64_t id;
+    uint64_t expiry_ms;
+    uint32_t n;
+    meta_obj_t *objs[];
+} meta_lease_t;
+
+typedef struct meta_table {
+    meta_obj_t **b;
+    size_t nb; /* power of two */
+    size_t n;
+} meta_table_t;
+
+typedef struct meta_media {
+    uint64_t total, used;
+    uint64_t objects; /* READY objects of this medium */
+    uint64_t evictions;
+    meta_link_t lru;
+} meta_media_t;
+
+#define META_LAT_BUCKETS 12
+extern const double meta_lat_bounds_us[META_LAT_BUCKETS]; /* upper bounds; the last is +Inf */
+
+typedef struct meta_op_stats {
+    uint64_t calls, errors, keys;
+    uint64_t lat_sum_ns;
+    uint64_t lat_bucket[META_LAT_BUCKETS];
+} meta_op_stats_t;
+
+struct meta_core {
+    meta_core_opts_t opts;
+    meta_core_ops_t ops;
+    uint64_t instance;
+    uint64_t start_ms;
+    meta_table_t table;
+    meta_link_t writing;
+    meta_link_t zombies;
+    meta_link_t peers;
+    meta_link_t segs;
+    meta_link_t leases;
+    meta_lease_t **lease_tab;
+    size_t lease_nb; /* power of two */
+    uint64_t next_lease_id;
+    uint64_t next_peer_id;
+    uint32_t rr;      /* round-robin start for placement */
+    uint64_t nsegs, npeers, nwriting, nzombies, nleases;
+    meta_media_t media[MMC_MEDIA_COUNT];
+    /* counters */
+    uint64_t puts, puts_revoked, gets, get_hits, get_misses, removes, evictions, bytes_put, bytes_got;
+    meta_op_stats_t ops_stats[MMC_MSG_COUNT];
+    uint64_t bad_requests;
+};
+
+static inline uint64_t meta_now(const meta_core_t *c) { return c->opts.clock(c->opts.clock_arg); }
+
+/* meta_table.c */
+int32_t meta_table_init(meta_table_t *t);
+void meta_table_fini(meta_table_t *t);
+uint64_t meta_key_hash(const char *key, uint32_t len);
+meta_obj_t *meta_table_find(const meta_table_t *t, const char *key, uint32_t len, uint64_t hash);
+void meta_table_insert(meta_table_t *t, meta_obj_t *o); /* o->hash set; never fails (growth is best effort) */
+void meta_table_remove(meta_table_t *t, meta_obj_t *o);
+
+/* meta_seg.c */
+int32_t meta_seg_mount(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, uint64_t *usable);
+int32_t meta_seg_unmount(meta_core_t *c, meta_peer_t *p, uint32_t rank, uint16_t medium, uint32_t *dropped,
+                         uint32_t *shrunk);
+/* Unmounts seg: replicas on it vanish; objects left without one are dropped. */
+void meta_seg_detach(meta_core_t *c, meta_seg_t *seg, uint32_t *dropped, uint32_t *shrunk);
+meta_seg_t *meta_seg_find(const meta_core_t *c, uint32_t rank, uint16_t medium);
+uint32_t meta_seg_count_peer(const meta_core_t *c, const meta_peer_t *p);
+
+/* meta_obj.c */
+void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w);
+void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_t *st);
+void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w);
+int32_t meta_obj_exist(meta_core_t *c, const mmc_key_ref_t *k);
+void meta_obj_query(meta_core_t *c, const mmc_key_ref_t *k, mmc_loc_t *loc);
+int32_t meta_obj_remove(meta_core_t *c, const mmc_key_ref_t *k);
+void meta_obj_remove_all(meta_core_t *c, uint64_t *removed, uint64_t *deferred);
+int32_t meta_lease_release_id(meta_core_t *c, uint64_t id);
+/* Takes o out of the table (or the writing list) and frees or parks it. */
+void meta_obj_drop(meta_core_t *c, meta_obj_t *o);
+/* Frees one replica's space (if its segment is still mounted). */
+void meta_rep_release(meta_core_t *c, meta_obj_t *o, uint32_t i);
+void meta_obj_revoke_peer(meta_core_t *c, meta_peer_t *p);
+void meta_lease_release_peer(meta_core_t *c, meta_peer_t *p);
+void meta_obj_expire(meta_core_t *c, uint64_t now);
+/* Evicts READY, unleased objects of medium m from the LRU tail until its used
+ * bytes are at most target; returns bytes freed. */
+uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target);
+void meta_obj_free_all(meta_core_t *c);
+
+#endif

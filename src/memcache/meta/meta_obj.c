@@ -1,0 +1,509 @@
+/* Objects: two-phase put with placement, get with leases, remove, eviction. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memcache/meta/meta_int.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+#define META_LEASE_TAB_MIN 256u
+
+static meta_obj_t *obj_find(const meta_core_t *c, const mmc_key_ref_t *k)
+{
+    return meta_table_find(&c->table, k->p, k->len, meta_key_hash(k->p, k->len));
+}
+
+void meta_rep_release(meta_core_t *c, meta_obj_t *o, uint32_t i)
+{
+    meta_rep_t *r = &o->rep[i];
+    if (r->seg == NULL) return;
+    if (meta_heap_free(&r->seg->heap, r->off, o->size) == MMC_OK)
+        c->media[r->seg->medium].used -= meta_heap_round(o->size);
+    else
+        LOG_ERROR("meta: freeing replica of '%s' at rank %u offset %llu failed: %s", o->key, r->seg->rank,
+                  (unsigned long long)r->off, util_err_get());
+    r->seg = NULL;
+}
+
+static void obj_release_all(meta_core_t *c, meta_obj_t *o)
+{
+    for (uint32_t i = 0; i < o->nrep; i++) meta_rep_release(c, o, i);
+    o->nrep = 0;
+}
+
+void meta_obj_drop(meta_core_t *c, meta_obj_t *o)
+{
+    meta_table_remove(&c->table, o);
+    meta_list_del(&o->link);
+    if (o->state == MMC_STATE_READY) c->media[o->medium].objects--;
+    if (o->state == MMC_STATE_WRITING) c->nwriting--;
+    if (o->leases > 0) {
+        /* Readers may be copying out of it: keep the space until the last lease ends. */
+        o->state = MMC_STATE_REMOVING;
+        meta_list_add_tail(&c->zombies, &o->link);
+        c->nzombies++;
+        return;
+    }
+    obj_release_all(c, o);
+    free(o);
+}
+
+static void zombie_free(meta_core_t *c, meta_obj_t *o)
+{
+    meta_list_del(&o->link);
+    c->nzombies--;
+    obj_release_all(c, o);
+    free(o);
+}
+
+static void loc_fill(const meta_obj_t *o, int32_t status, mmc_loc_t *loc)
+{
+    memset(loc, 0, sizeof(*loc));
+    loc->status = status;
+    loc->state = o->state;
+    loc->leases = o->leases;
+    loc->size = o->size;
+    loc->nrep = o->nrep;
+    for (uint32_t i = 0; i < o->nrep; i++) {
+        loc->rep[i].rank = o->rep[i].seg->rank;
+        loc->rep[i].medium = o->rep[i].seg->medium;
+        loc->rep[i].gva = o->rep[i].seg->gva + o->rep[i].off;
+    }
+}
+
+static void loc_error(int32_t status, mmc_loc_t *loc)
+{
+    memset(loc, 0, sizeof(*loc));
+    loc->status = status;
+}
+
+/* ---------- placement ---------- */
+
+typedef struct meta_order {
+    meta_seg_t **seg;
+    uint32_t nhead; /* preferred (or the writer's own) segments, tried in this order */
+    uint32_t n;     /* then seg[nhead..n) from a rotating start */
+} meta_order_t;
+
+static bool order_has(const meta_order_t *o, const meta_seg_t *s)
+{
+    for (uint32_t i = 0; i < o->n; i++)
+        if (o->seg[i] == s) return true;
+    return false;
+}
+
+static int32_t order_build(meta_core_t *c, const mmc_req_t *r, uint16_t m, meta_order_t *o)
+{
+    o->seg = calloc(c->nsegs ? c->nsegs : 1, sizeof(*o->seg));
+    if (o->seg == NULL) return util_err_set(MMC_MALLOC_FAILED, "PUT_START: out of memory");
+    o->n = 0;
+    if (r->npref > 0) {
+        for (uint32_t i = 0; i < r->npref; i++) {
+            meta_seg_t *s = meta_seg_find(c, (uint32_t)r->pref[i], m);
+            if (s != NULL && !order_has(o, s)) o->seg[o->n++] = s;
+        }
+    } else if (r->rank != UINT32_MAX) {
+        meta_seg_t *s = meta_seg_find(c, r->rank, m);
+        if (s != NULL) o->seg[o->n++] = s;
+    }
+    o->nhead = o->n;
+    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
+        meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+        if (s->medium == m && !order_has(o, s)) o->seg[o->n++] = s;
+    }
+    return MMC_OK;
+}
+
+/* One attempt to place `want` replicas on distinct LocalServices (a segment
+ * is one (rank, medium), so distinct segments of one medium are distinct
+ * ranks). All or nothing. */
+static bool place_try(meta_core_t *c, const meta_order_t *ord, uint64_t size, uint8_t want, meta_obj_t *o)
+{
+    uint32_t nrest = ord->n - ord->nhead;
+    uint32_t start = nrest ? c->rr++ % nrest : 0;
+    o->nrep = 0;
+    for (uint32_t k = 0; k < ord->n && o->nrep < want; k++) {
+        uint32_t i = k < ord->nhead ? k : ord->nhead + (start + (k - ord->nhead)) % nrest;
+        meta_seg_t *s = ord->seg[i];
+        uint64_t off;
+        if (meta_heap_alloc(&s->heap, size, &off) != MMC_OK) continue;
+        c->media[s->medium].used += meta_heap_round(size);
+        o->rep[o->nrep].seg = s;
+        o->rep[o->nrep].off = off;
+        o->nrep++;
+    }
+    if (o->nrep == want) return true;
+    obj_release_all(c, o);
+    return false;
+}
+
+static int32_t place(meta_core_t *c, const meta_order_t *ord, uint16_t m, uint64_t size, uint8_t want,
+                     meta_obj_t *o)
+{
+    uint64_t need = meta_heap_round(size);
+    uint32_t fit = 0;
+    for (uint32_t i = 0; i < ord->n; i++)
+        if (meta_heap_total(&ord->seg[i]->heap) >= need) fit++;
+    if (fit < want) return MMC_EXCEEDS_CAPACITY;
+    for (;;) {
+        if (place_try(c, ord, size, want, o)) {
+            o->medium = m;
+            return MMC_OK;
+        }
+        /* Synchronous eviction: free at least what this object needs, then retry. */
+        meta_media_t *md = &c->media[m];
+        uint64_t target = md->used > need * want ? md->used - need * want : 0;
+        if (meta_evict(c, m, target) == 0) return MMC_NOT_ENOUGH_MEMORY;
+    }
+}
+
+static meta_obj_t *obj_new(const mmc_key_ref_t *k, uint64_t hash)
+{
+    meta_obj_t *o = calloc(1, sizeof(*o) + k->len + 1);
+    if (o == NULL) return NULL;
+    memcpy(o->key, k->p, k->len);
+    o->klen = k->len;
+    o->hash = hash;
+    meta_list_init(&o->link);
+    return o;
+}
+
+void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w)
+{
+    static const uint16_t any_order[] = {MMC_MEDIA_DRAM, MMC_MEDIA_HBM};
+    meta_order_t ord[MMC_MEDIA_COUNT] = {{0}};
+    const uint16_t *media = r->medium == MMC_MEDIA_NONE ? any_order : &r->medium;
+    uint32_t nmedia = r->medium == MMC_MEDIA_NONE ? 2 : 1;
+    uint64_t now = meta_now(c);
+    mmc_loc_t loc;
+
+    mmc_resp_locs_begin(w, 0, c->opts.put_timeout_ms, r->n);
+    for (uint32_t i = 0; i < nmedia; i++) {
+        if (order_build(c, r, media[i], &ord[media[i]]) != MMC_OK) {
+            for (uint32_t k = 0; k < r->n; k++) {
+                loc_error(MMC_MALLOC_FAILED, &loc);
+                mmc_resp_loc_encode(w, &loc);
+            }
+            goto free_orders;
+        }
+    }
+    for (uint32_t k = 0; k < r->n; k++) {
+        const mmc_key_ref_t *key = &r->keys[k];
+        uint64_t h = meta_key_hash(key->p, key->len);
+        meta_obj_t *o = meta_table_find(&c->table, key->p, key->len, h);
+        if (o != NULL) {
+            loc_error(MMC_DUPLICATED_OBJECT, &loc);
+            loc.state = o->state;
+            mmc_resp_loc_encode(w, &loc);
+            continue;
+        }
+        o = obj_new(key, h);
+        if (o == NULL) {
+            loc_error(MMC_MALLOC_FAILED, &loc);
+            mmc_resp_loc_encode(w, &loc);
+            continue;
+        }
+        o->size = r->sizes[k];
+        int32_t rc = MMC_EXCEEDS_CAPACITY;
+        for (uint32_t i = 0; i < nmedia && rc != MMC_OK; i++)
+            rc = place(c, &ord[media[i]], media[i], o->size, r->replicas, o);
+        if (rc != MMC_OK) {
+            free(o);
+            loc_error(rc, &loc);
+            mmc_resp_loc_encode(w, &loc);
+            continue;
+        }
+        o->state = MMC_STATE_WRITING;
+        o->writer = p;
+        o->deadline_ms = now + c->opts.put_timeout_ms;
+        meta_table_insert(&c->table, o);
+        meta_list_add_tail(&c->writing, &o->link);
+        c->nwriting++;
+        loc_fill(o, MMC_OK, &loc);
+        mmc_resp_loc_encode(w, &loc);
+    }
+free_orders:
+    for (uint32_t i = 0; i < MMC_MEDIA_COUNT; i++) free(ord[i].seg);
+}
+
+void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_t *st)
+{
+    for (uint32_t k = 0; k < r->n; k++) {
+        meta_obj_t *o = obj_find(c, &r->keys[k]);
+        if (o == NULL) {
+            st[k] = MMC_KEY_NOT_FOUND; /* revoked (timeout, lost segment) or never started */
+            continue;
+        }
+        if (o->state != MMC_STATE_WRITING || o->writer != p) {
+            st[k] = MMC_UNMATCHED_STATE;
+            continue;
+        }
+        st[k] = MMC_OK;
+        if (r->results[k] != 0) {
+            meta_obj_drop(c, o);
+            c->puts_revoked++;
+            continue;
+        }
+        meta_list_del(&o->link);
+        c->nwriting--;
+        o->state = MMC_STATE_READY;
+        o->writer = NULL;
+        meta_list_add_head(&c->media[o->medium].lru, &o->link);
+        c->media[o->medium].objects++;
+        c->puts++;
+        c->bytes_put += o->size;
+    }
+}
+
+/* ---------- leases ---------- */
+
+static meta_lease_t **lease_slot(meta_core_t *c, uint64_t id)
+{
+    meta_lease_t **pp = &c->lease_tab[(id * 0x9E3779B97F4A7C15ull >> 20) & (c->lease_nb - 1)];
+    while (*pp != NULL && (*pp)->id != id) pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void lease_tab_grow(meta_core_t *c)
+{
+    size_t nb = c->lease_nb ? c->lease_nb * 2 : META_LEASE_TAB_MIN;
+    meta_lease_t **tab = calloc(nb, sizeof(*tab));
+    if (tab == NULL) return;
+    meta_lease_t **old = c->lease_tab;
+    size_t onb = c->lease_nb;
+    c->lease_tab = tab;
+    c->lease_nb = nb;
+    for (size_t i = 0; i < onb; i++) {
+        meta_lease_t *l = old[i];
+        while (l != NULL) {
+            meta_lease_t *next = l->hnext;
+            meta_lease_t **pp = lease_slot(c, l->id);
+            l->hnext = NULL;
+            *pp = l;
+            l = next;
+        }
+    }
+    free(old);
+}
+
+static void lease_end(meta_core_t *c, meta_lease_t *l)
+{
+    meta_lease_t **pp = lease_slot(c, l->id);
+    if (*pp == l) *pp = l->hnext;
+    meta_list_del(&l->node);
+    c->nleases--;
+    for (uint32_t i = 0; i < l->n; i++) {
+        meta_obj_t *o = l->objs[i];
+        if (--o->leases == 0 && o->state == MMC_STATE_REMOVING) zombie_free(c, o);
+    }
+    free(l);
+}
+
+int32_t meta_lease_release_id(meta_core_t *c, uint64_t id)
+{
+    if (c->lease_nb == 0) return MMC_LINK_NOT_FOUND;
+    meta_lease_t *l = *lease_slot(c, id);
+    if (l == NULL) return MMC_LINK_NOT_FOUND; /* released already, or expired */
+    lease_end(c, l);
+    return MMC_OK;
+}
+
+void meta_lease_release_peer(meta_core_t *c, meta_peer_t *p)
+{
+    for (meta_link_t *n = c->leases.next; n != &c->leases;) {
+        meta_lease_t *l = META_CONTAINER_OF(n, meta_lease_t, node);
+        n = n->next;
+        if (l->owner == p) lease_end(c, l);
+    }
+}
+
+/* ---------- get / exist / query / remove ---------- */
+
+static const uint8_t *requester_host(const meta_core_t *c, const mmc_req_t *r)
+{
+    static const uint8_t zero[MMC_HOST_ID_SIZE];
+    if (memcmp(r->host, zero, MMC_HOST_ID_SIZE) != 0) return r->host;
+    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
+        const meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+        if (s->rank == r->rank && memcmp(s->host, zero, MMC_HOST_ID_SIZE) != 0) return s->host;
+    }
+    return NULL;
+}
+
+void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w)
+{
+    size_t start = w->len;
+    uint64_t now = meta_now(c);
+    const uint8_t *host = requester_host(c, r);
+    mmc_loc_t loc;
+    meta_lease_t *lease = malloc(sizeof(*lease) + (size_t)r->n * sizeof(lease->objs[0]));
+    if (lease != NULL) lease->n = 0;
+
+    mmc_resp_locs_begin(w, 0, c->opts.lease_ttl_ms, r->n);
+    for (uint32_t k = 0; k < r->n; k++) {
+        meta_obj_t *o = obj_find(c, &r->keys[k]);
+        c->gets++;
+        if (o == NULL || o->state != MMC_STATE_READY || lease == NULL) {
+            c->get_misses++;
+            loc_error(lease == NULL ? MMC_MALLOC_FAILED : o == NULL ? MMC_KEY_NOT_FOUND : MMC_OBJECT_NOT_READY,
+                      &loc);
+            mmc_resp_loc_encode(w, &loc);
+            continue;
+        }
+        c->get_hits++;
+        c->bytes_got += o->size;
+        meta_list_del(&o->link);
+        meta_list_add_head(&c->media[o->medium].lru, &o->link);
+        loc_fill(o, MMC_OK, &loc);
+        if (host != NULL) { /* same-host replicas first, otherwise placement order */
+            mmc_replica_t near[MMC_REPLICA_MAX], far[MMC_REPLICA_MAX];
+            uint32_t nn = 0, nf = 0;
+            for (uint32_t i = 0; i < o->nrep; i++) {
+                if (memcmp(o->rep[i].seg->host, host, MMC_HOST_ID_SIZE) == 0)
+                    near[nn++] = loc.rep[i];
+                else
+                    far[nf++] = loc.rep[i];
+            }
+            memcpy(loc.rep, near, nn * sizeof(near[0]));
+            memcpy(loc.rep + nn, far, nf * sizeof(far[0]));
+        }
+        o->leases++;
+        o->lease_expiry_ms = now + c->opts.lease_ttl_ms;
+        lease->objs[lease->n++] = o;
+        loc.leases = o->leases;
+        mmc_resp_loc_encode(w, &loc);
+    }
+    if (lease == NULL) return;
+    if (lease->n == 0) {
+        free(lease);
+        return;
+    }
+    if (c->nleases >= c->lease_nb) lease_tab_grow(c);
+    lease->id = c->next_lease_id++;
+    lease->owner = p;
+    lease->expiry_ms = now + c->opts.lease_ttl_ms;
+    lease->hnext = NULL;
+    *lease_slot(c, lease->id) = lease;
+    meta_list_add_tail(&c->leases, &lease->node);
+    c->nleases++;
+    if (!w->err) util_put_le64(w->p + start + MMC_PROTO_PROLOGUE, lease->id);
+}
+
+int32_t meta_obj_exist(meta_core_t *c, const mmc_key_ref_t *k)
+{
+    meta_obj_t *o = obj_find(c, k);
+    if (o == NULL) return MMC_KEY_NOT_FOUND;
+    return o->state == MMC_STATE_READY ? MMC_OK : MMC_OBJECT_NOT_READY;
+}
+
+void meta_obj_query(meta_core_t *c, const mmc_key_ref_t *k, mmc_loc_t *loc)
+{
+    meta_obj_t *o = obj_find(c, k);
+    if (o == NULL)
+        loc_error(MMC_KEY_NOT_FOUND, loc);
+    else
+        loc_fill(o, MMC_OK, loc);
+}
+
+int32_t meta_obj_remove(meta_core_t *c, const mmc_key_ref_t *k)
+{
+    meta_obj_t *o = obj_find(c, k);
+    if (o == NULL) return MMC_KEY_NOT_FOUND;
+    if (o->state != MMC_STATE_READY) return MMC_UNMATCHED_STATE; /* a put is in flight: its writer decides */
+    meta_obj_drop(c, o);
+    c->removes++;
+    return MMC_OK;
+}
+
+void meta_obj_remove_all(meta_core_t *c, uint64_t *removed, uint64_t *deferred)
+{
+    uint64_t nr = 0, nd = 0;
+    for (uint32_t m = 0; m < MMC_MEDIA_COUNT; m++) {
+        meta_link_t *h = &c->media[m].lru;
+        while (!meta_list_empty(h)) {
+            meta_obj_t *o = META_CONTAINER_OF(h->next, meta_obj_t, link);
+            if (o->leases > 0) nd++; else nr++;
+            meta_obj_drop(c, o);
+            c->removes++;
+        }
+    }
+    *removed = nr;
+    *deferred = nd;
+}
+
+/* ---------- expiry, revocation, eviction ---------- */
+
+void meta_obj_revoke_peer(meta_core_t *c, meta_peer_t *p)
+{
+    for (meta_link_t *n = c->writing.next; n != &c->writing;) {
+        meta_obj_t *o = META_CONTAINER_OF(n, meta_obj_t, link);
+        n = n->next;
+        if (o->writer == p) {
+            LOG_INFO("meta: put of '%s' revoked: writer %s disconnected", o->key, p->name);
+            meta_obj_drop(c, o);
+            c->puts_revoked++;
+        }
+    }
+}
+
+void meta_obj_expire(meta_core_t *c, uint64_t now)
+{
+    /* Both lists are in deadline order: every put and lease gets the same timeout. */
+    while (!meta_list_empty(&c->writing)) {
+        meta_obj_t *o = META_CONTAINER_OF(c->writing.next, meta_obj_t, link);
+        if (o->deadline_ms > now) break;
+        LOG_WARN("meta: put of '%s' (%llu bytes) revoked: no PUT_END from %s within %u ms", o->key,
+                 (unsigned long long)o->size, o->writer ? o->writer->name : "-", c->opts.put_timeout_ms);
+        meta_obj_drop(c, o);
+        c->puts_revoked++;
+    }
+    while (!meta_list_empty(&c->leases)) {
+        meta_lease_t *l = META_CONTAINER_OF(c->leases.next, meta_lease_t, node);
+        if (l->expiry_ms > now) break;
+        lease_end(c, l);
+    }
+}
+
+uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target)
+{
+    meta_media_t *md = &c->media[m];
+    uint64_t before = md->used;
+    meta_link_t *n = md->lru.prev;
+    while (md->used > target && n != &md->lru) {
+        meta_obj_t *o = META_CONTAINER_OF(n, meta_obj_t, link);
+        n = n->prev;
+        if (o->leases > 0) continue; /* being read */
+        meta_obj_drop(c, o);
+        md->evictions++;
+        c->evictions++;
+    }
+    return before - md->used;
+}
+
+void meta_obj_free_all(meta_core_t *c)
+{
+    while (!meta_list_empty(&c->leases)) {
+        meta_lease_t *l = META_CONTAINER_OF(c->leases.next, meta_lease_t, node);
+        meta_list_del(&l->node);
+        free(l);
+    }
+    free(c->lease_tab);
+    c->lease_tab = NULL;
+    c->lease_nb = 0;
+    c->nleases = 0;
+    for (size_t b = 0; b < c->table.nb; b++) {
+        meta_obj_t *o = c->table.b[b];
+        while (o != NULL) {
+            meta_obj_t *next = o->hnext;
+            free(o);
+            o = next;
+        }
+        c->table.b[b] = NULL;
+    }
+    c->table.n = 0;
+    while (!meta_list_empty(&c->zombies)) {
+        meta_obj_t *o = META_CONTAINER_OF(c->zombies.next, meta_obj_t, link);
+        meta_list_del(&o->link);
+        free(o);
+    }
+}

@@ -1,0 +1,1025 @@
+/*
+ * Trans instances: init, create/destroy, registered memory (served to peers
+ * through the transport's window TP_WINDOW_REG by absolute address), and the
+ * view of the other instances kept in step with the store.
+ *
+ * Store records (little-endian, versioned):
+ *   smem/trans/inst/<id>          {u16 version, u16 role, u32 rank, u16 len, transport address}
+ *   smem/trans/reg/<id>/<addr>    {u16 version, u16 0, u32 0, u64 addr, u64 size}   (<addr>: 16 hex digits)
+ * The instance's rank in store group "smem_trans" makes it live: when its
+ * store connection goes (exit, crash), the liveness key goes and peers
+ * forget it. Peers watch "smem/trans/" and the liveness prefix FIRST, then
+ * list the current records, so no change is missed; the watch callbacks only
+ * update tables under peer_lock (no store or transport call from them).
+ *
+ * Locks (leaves, never nested): reg_lock (local regions, pins), peer_lock
+ * (peers, their regions and endpoint references), g_trans.lock (the handle
+ * table). No transport or store call is made under any of them.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "smem/host/smem_trans.h"
+#include "smem/smem_int.h"
+#include "util/util_buf.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+#include "util/util_time.h"
+
+#define SMEM_TRANS_MAX 64u
+#define SMEM_TRANS_REC_VERSION 1u
+#define SMEM_TRANS_INST_FIXED 10u
+#define SMEM_TRANS_REG_SIZE 24u
+#define SMEM_TRANS_KEY_MAX 160u
+
+_Static_assert(SMEM_TRANS_INST_FIXED == 2 + 2 + 4 + 2, "instance record layout");
+_Static_assert(SMEM_TRANS_REG_SIZE == 2 + 2 + 4 + 8 + 8, "region record layout");
+
+/* A range registered here; pinned by the data server while a peer's request touches it. */
+typedef struct smem_trans_region {
+    uint64_t addr, size;
+    uint32_t pins;
+    bool dead;     /* deregistered: no new pins; freed when pins reach 0 */
+    bool malloced; /* from smem_trans_malloc: munmap on free */
+} smem_trans_region_t;
+
+typedef struct smem_trans_rregion {
+    uint64_t addr, size;
+    bool gone; /* deleted (a tombstone, so an older snapshot cannot revive it) */
+} smem_trans_rregion_t;
+
+struct smem_trans_peer {
+    smem_trans_peer_t *next;
+    char id[SMEM_TRANS_UNIQUE_ID_MAX + 1];
+    char addr[TP_ADDR_MAX + 1];
+    uint32_t rank;
+    uint16_t role;
+    bool present; /* a record and a live rank */
+    bool seen;    /* an event about the record came after our watch: a snapshot must not override it */
+    smem_trans_rregion_t *regs;
+    uint32_t nregs, capregs;
+    tp_ep_t *ep;
+    bool ep_stale;
+    uint32_t refs; /* callers using ep */
+    tp_ep_t **old_eps; /* replaced endpoints still in use */
+    uint32_t nold;
+};
+
+struct smem_trans_obj {
+    uint32_t refs; /* atomic: the table's + calls in flight */
+    char id[SMEM_TRANS_UNIQUE_ID_MAX + 1];
+    char url[256];
+    smem_trans_config_t cfg;
+    smem_store_conn_t conn;
+    uint32_t rank;
+    tp_iface_t *iface;
+    char tp_addr[TP_ADDR_MAX + 1];
+
+    pthread_mutex_t reg_lock;
+    pthread_cond_t reg_cv; /* pins dropped */
+    smem_trans_region_t **regs; /* sorted by addr, no overlaps (dead ones removed from the array) */
+    uint32_t nregs, capregs;
+
+    pthread_mutex_t peer_lock;
+    pthread_cond_t peer_cv; /* endpoint references dropped */
+    smem_trans_peer_t *peers;
+    uint64_t watch_recs, watch_live;
+    bool watching_recs, watching_live;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    bool inited;
+    smem_trans_obj_t *objs[SMEM_TRANS_MAX];
+} g_trans = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* ---------- config, init ---------- */
+
+int32_t smem_trans_config_init(smem_trans_config_t *config)
+{
+    if (config == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_trans_config_init: config is NULL");
+    memset(config, 0, sizeof(*config));
+    config->role = SMEM_TRANS_BOTH;
+    config->initTimeout = 120;
+    config->deviceId = 0;
+    config->flags = 0;
+    config->dataOpType = SMEMB_DATA_OP_HOST_TCP;
+    config->startConfigServer = false;
+    return SMEM_OK;
+}
+
+static int32_t smem_trans_config_check(const smem_trans_config_t *c, const char *what)
+{
+    if ((unsigned)c->role >= SMEM_TRANS_BUTT)
+        return util_err_set(SMEM_INVALID_PARAM, "%s: role %d unknown (SENDER 0, RECEIVER 1, BOTH 2)", what, (int)c->role);
+    if (c->flags != 0) return util_err_set(SMEM_INVALID_PARAM, "%s: flags 0x%x unknown (reserved, 0)", what, c->flags);
+    if (c->initTimeout == 0) return util_err_set(SMEM_INVALID_PARAM, "%s: initTimeout is 0 (seconds, >= 1)", what);
+    if (c->dataOpType & ~(uint32_t)(SMEMB_DATA_OP_HOST_TCP | SMEMB_DATA_OP_SDMA | SMEMB_DATA_OP_HOST_SHM))
+        return util_err_set(SMEM_UNSUPPORTED, "%s: dataOpType 0x%x: this build moves host memory over tcp only "
+                                              "(SMEMB_DATA_OP_HOST_TCP)",
+                            what, c->dataOpType);
+    return SMEM_OK;
+}
+
+int32_t smem_trans_init(const smem_trans_config_t *config)
+{
+    smem_trans_config_t d;
+    if (config == NULL) {
+        smem_trans_config_init(&d);
+        config = &d;
+    }
+    int32_t rc = smem_trans_config_check(config, "smem_trans_init");
+    if (rc != SMEM_OK) return rc;
+    pthread_mutex_lock(&g_trans.lock);
+    g_trans.inited = true;
+    pthread_mutex_unlock(&g_trans.lock);
+    return SMEM_OK;
+}
+
+/* ---------- handles ---------- */
+
+smem_trans_obj_t *smem_trans_obj_get(const void *h, const char *what)
+{
+    if (h == NULL) {
+        util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", what);
+        return NULL;
+    }
+    smem_trans_obj_t *found = NULL;
+    pthread_mutex_lock(&g_trans.lock);
+    for (uint32_t i = 0; i < SMEM_TRANS_MAX && found == NULL; i++)
+        if (g_trans.objs[i] == h) found = g_trans.objs[i];
+    if (found != NULL) __atomic_add_fetch(&found->refs, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(&g_trans.lock);
+    if (found == NULL) util_err_set(SMEM_INVALID_PARAM, "%s: %p is not a live Trans instance", what, h);
+    return found;
+}
+
+void smem_trans_obj_put(smem_trans_obj_t *o)
+{
+    if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        pthread_mutex_lock(&g_trans.lock);
+        pthread_cond_broadcast(&g_trans.cv);
+        pthread_mutex_unlock(&g_trans.lock);
+    }
+}
+
+int32_t smem_trans_may_initiate(const smem_trans_obj_t *o, const char *what)
+{
+    if (o->cfg.role == SMEM_TRANS_RECEIVER)
+        return util_err_set(SMEM_UNSUPPORTED, "%s: instance %s has role RECEIVER, which initiates no transfers (use "
+                                              "SENDER or BOTH)",
+                            what, o->id);
+    return SMEM_OK;
+}
+
+/* ---------- local regions and the server-side resolver ---------- */
+
+/* Index of the first region with addr > a. */
+static uint32_t smem_trans_upper_locked(const smem_trans_obj_t *o, uint64_t a)
+{
+    uint32_t lo = 0, hi = o->nregs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (o->regs[mid]->addr <= a) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static int32_t smem_trans_resolve(void *arg, uint32_t window, uint64_t off, uint64_t len, tp_access_t acc,
+                                  tp_mem_t *out)
+{
+    smem_trans_obj_t *o = arg;
+    (void)acc;
+    if (window != TP_WINDOW_REG)
+        return util_err_set(SMEM_OBJECT_NOT_EXISTS, "Trans instance %s exposes registered memory (window %u) only, "
+                                                    "not window %u",
+                            o->id, TP_WINDOW_REG, window);
+    if (o->cfg.role == SMEM_TRANS_SENDER)
+        return util_err_set(SMEM_UNSUPPORTED, "Trans instance %s has role SENDER and exposes no memory", o->id);
+    int32_t rc = SMEM_OK;
+    pthread_mutex_lock(&o->reg_lock);
+    uint32_t i = smem_trans_upper_locked(o, off);
+    smem_trans_region_t *r = i > 0 ? o->regs[i - 1] : NULL;
+    if (r == NULL || off - r->addr >= r->size || len > r->size - (off - r->addr)) {
+        rc = util_err_set(SMEM_OUT_OF_RANGE, "0x%" PRIx64 " + %" PRIu64 " bytes is not inside memory instance %s "
+                                             "registered",
+                          off, len, o->id);
+    } else {
+        r->pins++;
+        out->ptr = (void *)(uintptr_t)off;
+        out->pin = (uint64_t)(uintptr_t)r;
+    }
+    pthread_mutex_unlock(&o->reg_lock);
+    return rc;
+}
+
+static void smem_trans_release(void *arg, uint32_t window, const tp_mem_t *mem)
+{
+    smem_trans_obj_t *o = arg;
+    (void)window;
+    smem_trans_region_t *r = (smem_trans_region_t *)(uintptr_t)mem->pin;
+    pthread_mutex_lock(&o->reg_lock);
+    if (--r->pins == 0 && r->dead) pthread_cond_broadcast(&o->reg_cv);
+    pthread_mutex_unlock(&o->reg_lock);
+}
+
+static void smem_trans_reg_key(const smem_trans_obj_t *o, uint64_t addr, char *key, size_t cap)
+{
+    snprintf(key, cap, SMEM_TRANS_PREFIX "reg/%s/%016" PRIx64, o->id, addr);
+}
+
+static bool smem_trans_publishes(const smem_trans_obj_t *o) { return o->cfg.role != SMEM_TRANS_SENDER; }
+
+static int32_t smem_trans_reg_add(smem_trans_obj_t *o, uint64_t addr, uint64_t size, bool malloced)
+{
+    if (addr == 0 || size == 0 || size - 1 > UINT64_MAX - addr)
+        return util_err_set(SMEM_INVALID_PARAM, "register 0x%" PRIx64 " + %" PRIu64 " bytes: NULL, empty or wrapping",
+                            addr, size);
+    pthread_mutex_lock(&o->reg_lock);
+    uint32_t i = smem_trans_upper_locked(o, addr);
+    const smem_trans_region_t *prev = i > 0 ? o->regs[i - 1] : NULL, *next = i < o->nregs ? o->regs[i] : NULL;
+    int32_t rc = SMEM_OK;
+    if (prev != NULL && prev->addr == addr && prev->size == size) {
+        pthread_mutex_unlock(&o->reg_lock);
+        return SMEM_REPEAT_CALL; /* same range again: the caller answers 0 */
+    }
+    if ((prev != NULL && addr - prev->addr < prev->size) || (next != NULL && next->addr - addr < size))
+        rc = util_err_set(SMEM_ADDR_CONFLICT, "register 0x%" PRIx64 " + %" PRIu64 " bytes overlaps 0x%" PRIx64
+                                              " + %" PRIu64 " bytes registered before",
+                          addr, size, prev != NULL && addr - prev->addr < prev->size ? prev->addr : next->addr,
+                          prev != NULL && addr - prev->addr < prev->size ? prev->size : next->size);
+    smem_trans_region_t *r = NULL;
+    if (rc == SMEM_OK && o->nregs == o->capregs) {
+        uint32_t cap = o->capregs ? o->capregs * 2 : 16;
+        smem_trans_region_t **v = realloc(o->regs, cap * sizeof(*v));
+        if (v == NULL) rc = util_err_set(SMEM_MALLOC_FAILED, "register: out of memory");
+        else {
+            o->regs = v;
+            o->capregs = cap;
+        }
+    }
+    if (rc == SMEM_OK && (r = calloc(1, sizeof(*r))) == NULL) rc = util_err_set(SMEM_MALLOC_FAILED, "register: out of memory");
+    if (rc == SMEM_OK) {
+        *r = (smem_trans_region_t){.addr = addr, .size = size, .malloced = malloced};
+        memmove(o->regs + i + 1, o->regs + i, (o->nregs - i) * sizeof(*o->regs));
+        o->regs[i] = r;
+        o->nregs++;
+    }
+    pthread_mutex_unlock(&o->reg_lock);
+    return rc;
+}
+
+/* Take the region starting at addr out of the table, wait for its pins, hand it back (caller frees). */
+static int32_t smem_trans_reg_take(smem_trans_obj_t *o, uint64_t addr, smem_trans_region_t **out)
+{
+    pthread_mutex_lock(&o->reg_lock);
+    uint32_t i = smem_trans_upper_locked(o, addr);
+    smem_trans_region_t *r = i > 0 ? o->regs[i - 1] : NULL;
+    if (r == NULL || r->addr != addr) {
+        pthread_mutex_unlock(&o->reg_lock);
+        return util_err_set(SMEM_OBJECT_NOT_EXISTS, "no registered range of instance %s starts at 0x%" PRIx64, o->id,
+                            addr);
+    }
+    memmove(o->regs + i - 1, o->regs + i, (o->nregs - i) * sizeof(*o->regs));
+    o->nregs--;
+    r->dead = true; /* no new pins: peers' requests fail from now on */
+    while (r->pins > 0) pthread_cond_wait(&o->reg_cv, &o->reg_lock);
+    pthread_mutex_unlock(&o->reg_lock);
+    *out = r;
+    return SMEM_OK;
+}
+
+static int32_t smem_trans_reg_publish(smem_trans_obj_t *o, uint64_t addr, uint64_t size)
+{
+    if (!smem_trans_publishes(o)) return SMEM_OK;
+    uint8_t v[SMEM_TRANS_REG_SIZE];
+    util_put_le16(v, SMEM_TRANS_REC_VERSION);
+    util_put_le16(v + 2, 0);
+    util_put_le32(v + 4, 0);
+    util_put_le64(v + 8, addr);
+    util_put_le64(v + 16, size);
+    char key[SMEM_TRANS_KEY_MAX];
+    smem_trans_reg_key(o, addr, key, sizeof(key));
+    return store_set(o->conn.client, key, v, sizeof(v));
+}
+
+static void smem_trans_reg_unpublish(smem_trans_obj_t *o, uint64_t addr)
+{
+    if (!smem_trans_publishes(o)) return;
+    char key[SMEM_TRANS_KEY_MAX];
+    smem_trans_reg_key(o, addr, key, sizeof(key));
+    int32_t rc = store_delete(o->conn.client, key);
+    if (rc != SMEM_OK && rc != SMEM_OBJECT_NOT_EXISTS)
+        LOG_WARN("trans %s: unpublishing 0x%" PRIx64 ": %s (peers' requests to it fail anyway)", o->id, addr,
+                 util_err_get());
+}
+
+static int32_t smem_trans_register_one(smem_trans_obj_t *o, uint64_t addr, uint64_t size, bool malloced)
+{
+    int32_t rc = smem_trans_reg_add(o, addr, size, malloced);
+    if (rc == SMEM_REPEAT_CALL) return SMEM_OK;
+    if (rc != SMEM_OK) return rc;
+    rc = smem_trans_reg_publish(o, addr, size);
+    if (rc != SMEM_OK) {
+        char why[SMEM_TRANS_MSG_MAX];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        smem_trans_region_t *r = NULL;
+        if (smem_trans_reg_take(o, addr, &r) == SMEM_OK) free(r);
+        return util_err_set(rc, "register 0x%" PRIx64 ": publishing it in the store: %s", addr, why);
+    }
+    LOG_DEBUG("trans %s: registered 0x%" PRIx64 " + %" PRIu64 " bytes", o->id, addr, size);
+    return SMEM_OK;
+}
+
+int32_t smem_trans_register_mem(smem_trans_t handle, void *address, size_t size, uint32_t flags)
+{
+    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_register_mem");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    int32_t rc = flags != 0 ? util_err_set(SMEM_INVALID_PARAM, "smem_trans_register_mem: flags 0x%x unknown", flags)
+                            : smem_trans_register_one(o, (uint64_t)(uintptr_t)address, size, false);
+    smem_trans_obj_put(o);
+    return rc;
+}
+
+static int32_t smem_trans_deregister_one(smem_trans_obj_t *o, uint64_t addr, bool want_malloced)
+{
+    smem_trans_region_t *r = NULL;
+    if (want_malloced) { /* check before taking it out */
+        pthread_mutex_lock(&o->reg_lock);
+        uint32_t i = smem_trans_upper_locked(o, addr);
+        bool ok = i > 0 && o->regs[i - 1]->addr == addr && o->regs[i - 1]->malloced;
+        pthread_mutex_unlock(&o->reg_lock);
+        if (!ok)
+            return util_err_set(SMEM_INVALID_PARAM, "smem_trans_free: 0x%" PRIx64 " did not come from smem_trans_malloc "
+                                                    "of instance %s",
+                                addr, o->id);
+    }
+    int32_t rc = smem_trans_reg_take(o, addr, &r);
+    if (rc != SMEM_OK) return rc;
+    smem_trans_reg_unpublish(o, addr);
+    if (r->malloced && want_malloced) munmap((void *)(uintptr_t)r->addr, r->size);
+    LOG_DEBUG("trans %s: deregistered 0x%" PRIx64 " + %" PRIu64 " bytes", o->id, r->addr, r->size);
+    free(r);
+    return SMEM_OK;
+}
+
+int32_t smem_trans_batch_register_mem(smem_trans_t handle, void *addresses[], size_t sizes[], uint32_t count,
+                                      uint32_t flags)
+{
+    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_batch_register_mem");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    int32_t rc = SMEM_OK;
+    uint32_t i = 0;
+    if (addresses == NULL || sizes == NULL || count == 0 || count > SMEM_TRANS_BATCH_MAX)
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_trans_batch_register_mem: NULL arrays or count %u (1..%u)", count,
+                          SMEM_TRANS_BATCH_MAX);
+    else if (flags != 0)
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_trans_batch_register_mem: flags 0x%x unknown", flags);
+    bool *added = rc == SMEM_OK ? calloc(count, sizeof(*added)) : NULL;
+    if (rc == SMEM_OK && added == NULL) rc = util_err_set(SMEM_MALLOC_FAILED, "out of memory");
+    for (; rc == SMEM_OK && i < count; i++) {
+        uint64_t a = (uint64_t)(uintptr_t)addresses[i];
+        rc = smem_trans_reg_add(o, a, sizes[i], false);
+        if (rc == SMEM_REPEAT_CALL) {
+            rc = SMEM_OK;
+            continue;
+        }
+        if (rc == SMEM_OK) {
+            added[i] = true;
+            rc = smem_trans_reg_publish(o, a, sizes[i]);
+        }
+        if (rc != SMEM_OK) {
+            char why[SMEM_TRANS_MSG_MAX];
+            snprintf(why, sizeof(why), "%s", util_err_get());
+            rc = util_err_set(rc, "smem_trans_batch_register_mem: range %u of %u: %s (none of this call's ranges stay "
+                                  "registered)",
+                              i, count, why);
+        }
+    }
+    if (rc != SMEM_OK && added != NULL) {
+        char why[SMEM_TRANS_MSG_MAX];
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        for (uint32_t k = 0; k < count; k++)
+            if (added[k]) smem_trans_deregister_one(o, (uint64_t)(uintptr_t)addresses[k], false);
+        util_err_set(rc, "%s", why);
+    }
+    free(added);
+    smem_trans_obj_put(o);
+    return rc;
+}
+
+int32_t smem_trans_deregister_mem(smem_trans_t handle, void *address)
+{
+    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_deregister_mem");
+    if (o == NULL) return SMEM_INVALID_PARAM;
+    int32_t rc = address == NULL ? util_err_set(SMEM_INVALID_PARAM, "smem_trans_deregister_mem: address is NULL")
+                                 : smem_trans_deregister_one(o, (uint64_t)(uintptr_t)address, false);
+    smem_trans_obj_put(o);
+    return rc;
+}
+
+void *smem_trans_malloc(smem_trans_t handle, size_t size)
+{
+    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_malloc");
+    if (o == NULL) return NULL;
+    void *p = NULL;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t len = size == 0 || size > SIZE_MAX - (size_t)page ? 0 : (size + (size_t)page - 1) / (size_t)page * (size_t)page;
+    if (len == 0) {
+        util_err_set(SMEM_INVALID_PARAM, "smem_trans_malloc: size %zu", size);
+    } else {
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            util_err_set(SMEM_MALLOC_FAILED, "smem_trans_malloc: %zu bytes: out of memory", size);
+            p = NULL;
+        } else if (smem_trans_register_one(o, (uint64_t)(uintptr_t)p, len, true) != SMEM_OK) {
+            munmap(p, len);
+            p = NULL;
+        }
+    }
+    smem_trans_obj_put(o);
+    return p;
+}
+
+void smem_trans_free(smem_trans_t handle, void *address)
+{
+    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_free");
+    if (o == NULL) return;
+    if (address != NULL) smem_trans_deregister_one(o, (uint64_t)(uintptr_t)address, true);
+    smem_trans_obj_put(o);
+}
+
+/* ---------- peers: records, watch, snapshot ---------- */
+
+static bool smem_trans_id_ok(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    return n > 0 && n <= SMEM_TRANS_UNIQUE_ID_MAX && strchr(id, '/') == NULL;
+}
+
+static smem_trans_peer_t *smem_trans_peer_find_locked(smem_trans_obj_t *o, const char *id, bool add)
+{
+    for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next)
+        if (strcmp(p->id, id) == 0) return p;
+    if (!add || !smem_trans_id_ok(id)) return NULL;
+    smem_trans_peer_t *p = calloc(1, sizeof(*p));
+    if (p == NULL) return NULL;
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    p->next = o->peers;
+    o->peers = p;
+    return p;
+}
+
+static void smem_trans_peer_set_rec_locked(smem_trans_peer_t *p, const uint8_t *v, uint32_t len)
+{
+    util_rbuf_t rb;
+    util_rbuf_init(&rb, v, len);
+    uint16_t ver = util_rbuf_u16(&rb), role = util_rbuf_u16(&rb);
+    uint32_t rank = util_rbuf_u32(&rb);
+    uint32_t alen = 0;
+    uint16_t l16 = util_rbuf_u16(&rb);
+    alen = l16;
+    const void *a = util_rbuf_bytes(&rb, alen);
+    if (rb.err || ver != SMEM_TRANS_REC_VERSION || alen > TP_ADDR_MAX || util_rbuf_left(&rb) != 0 ||
+        memchr(a, '\0', alen) != NULL) {
+        LOG_WARN("trans: ignoring the malformed record of instance %s (%u bytes)", p->id, len);
+        return;
+    }
+    char addr[TP_ADDR_MAX + 1];
+    memcpy(addr, a, alen);
+    addr[alen] = '\0';
+    if (strcmp(addr, p->addr) != 0 || rank != p->rank || !p->present) p->ep_stale = true;
+    snprintf(p->addr, sizeof(p->addr), "%s", addr);
+    p->rank = rank;
+    p->role = role;
+    p->present = true;
+}
+
+static smem_trans_rregion_t *smem_trans_rreg_find_locked(smem_trans_peer_t *p, uint64_t addr, bool add)
+{
+    for (uint32_t i = 0; i < p->nregs; i++)
+        if (p->regs[i].addr == addr) return &p->regs[i];
+    if (!add) return NULL;
+    if (p->nregs == p->capregs) {
+        uint32_t cap = p->capregs ? p->capregs * 2 : 8;
+        smem_trans_rregion_t *v = realloc(p->regs, cap * sizeof(*v));
+        if (v == NULL) return NULL;
+        p->regs = v;
+        p->capregs = cap;
+    }
+    p->regs[p->nregs] = (smem_trans_rregion_t){.addr = addr, .gone = true};
+    return &p->regs[p->nregs++];
+}
+
+/* Apply one record; from_snapshot: only where no event has been seen (events are newer). */
+static void smem_trans_apply_locked(smem_trans_obj_t *o, bool set, const char *key, const uint8_t *val, uint32_t len,
+                                    bool from_snapshot)
+{
+    const char *k = key + strlen(SMEM_TRANS_PREFIX);
+    if (strncmp(k, "inst/", 5) == 0) {
+        const char *id = k + 5;
+        if (strcmp(id, o->id) == 0) return;
+        smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, true);
+        if (p == NULL || (from_snapshot && p->seen)) return;
+        if (!from_snapshot) p->seen = true;
+        if (set) smem_trans_peer_set_rec_locked(p, val, len);
+        else {
+            p->present = false;
+            p->ep_stale = true;
+        }
+        return;
+    }
+    if (strncmp(k, "reg/", 4) != 0) return;
+    const char *id = k + 4, *slash = strrchr(id, '/');
+    if (slash == NULL || (size_t)(slash - id) > SMEM_TRANS_UNIQUE_ID_MAX) return;
+    char pid[SMEM_TRANS_UNIQUE_ID_MAX + 1];
+    memcpy(pid, id, (size_t)(slash - id));
+    pid[slash - id] = '\0';
+    if (strcmp(pid, o->id) == 0) return;
+    char *end = NULL;
+    uint64_t addr = strtoull(slash + 1, &end, 16);
+    if (end == slash + 1 || *end != '\0') return;
+    smem_trans_peer_t *p = smem_trans_peer_find_locked(o, pid, true);
+    if (p == NULL) return;
+    smem_trans_rregion_t *r = smem_trans_rreg_find_locked(p, addr, true);
+    if (r == NULL) return;
+    if (from_snapshot && !r->gone) return; /* an event put it there already */
+    if (!set) {
+        r->gone = true;
+        return;
+    }
+    if (len != SMEM_TRANS_REG_SIZE || util_get_le16(val) != SMEM_TRANS_REC_VERSION || util_get_le64(val + 8) != addr ||
+        util_get_le64(val + 16) == 0) {
+        LOG_WARN("trans: ignoring the malformed region record '%s' (%u bytes)", key, len);
+        return;
+    }
+    r->size = util_get_le64(val + 16);
+    r->gone = false;
+}
+
+static void smem_trans_on_event(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+{
+    smem_trans_obj_t *o = arg;
+    pthread_mutex_lock(&o->peer_lock);
+    smem_trans_apply_locked(o, ev == STORE_EV_SET, key, val, len, false);
+    pthread_mutex_unlock(&o->peer_lock);
+}
+
+/* A liveness key of group smem_trans went: the instance holding that rank died or left. */
+static void smem_trans_on_live(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+{
+    smem_trans_obj_t *o = arg;
+    (void)val;
+    (void)len;
+    if (ev != STORE_EV_DELETE) return;
+    const char *d = strrchr(key, '/');
+    if (d == NULL) return;
+    uint32_t rank = (uint32_t)strtoul(d + 1, NULL, 10);
+    pthread_mutex_lock(&o->peer_lock);
+    for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next)
+        if (p->present && p->rank == rank) {
+            LOG_INFO("trans %s: instance %s is gone (its store connection closed)", o->id, p->id);
+            p->present = false;
+            p->ep_stale = true;
+            for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
+        }
+    pthread_mutex_unlock(&o->peer_lock);
+}
+
+/* List every key under prefix and apply it (snapshot rules); live: ranks whose liveness key exists. */
+static int32_t smem_trans_snapshot(smem_trans_obj_t *o, const char *prefix, bool *live)
+{
+    char after[STORE_KEY_MAX + 1] = "";
+    for (;;) {
+        store_kvlist_t *l = NULL;
+        int32_t rc = store_list(o->conn.client, prefix, after, 0, 0, &l);
+        if (rc != SMEM_OK) return rc;
+        pthread_mutex_lock(&o->peer_lock);
+        for (uint32_t i = 0; i < l->count; i++) {
+            if (live != NULL) {
+                const char *d = strrchr(l->items[i].key, '/');
+                uint32_t r = d ? (uint32_t)strtoul(d + 1, NULL, 10) : STORE_WORLD_MAX;
+                if (r < STORE_WORLD_MAX) live[r] = true;
+            } else {
+                smem_trans_apply_locked(o, true, l->items[i].key, l->items[i].val, l->items[i].len, true);
+            }
+        }
+        pthread_mutex_unlock(&o->peer_lock);
+        bool more = l->more && l->count > 0;
+        if (more) snprintf(after, sizeof(after), "%s", l->items[l->count - 1].key);
+        store_kvlist_free(l);
+        if (!more) return SMEM_OK;
+    }
+}
+
+/* Re-read one peer's record and regions now (a transfer found them missing). */
+static void smem_trans_refresh(smem_trans_obj_t *o, const char *id)
+{
+    char key[SMEM_TRANS_KEY_MAX];
+    snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", id);
+    uint8_t *v = NULL;
+    uint32_t len = 0;
+    int32_t rc = store_get(o->conn.client, key, 0, &v, &len);
+    if (rc != SMEM_OK && rc != SMEM_OBJECT_NOT_EXISTS) return;
+    char lkey[64];
+    bool alive = false;
+    if (rc == SMEM_OK && len >= SMEM_TRANS_INST_FIXED) {
+        snprintf(lkey, sizeof(lkey), SMEM_TRANS_GROUP "/__live/%u", util_get_le32(v + 4));
+        uint8_t *lv = NULL;
+        uint32_t ll = 0;
+        alive = store_get(o->conn.client, lkey, 0, &lv, &ll) == SMEM_OK;
+        free(lv);
+    }
+    store_kvlist_t *l = NULL;
+    snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "reg/%s/", id);
+    int32_t lrc = alive ? store_list(o->conn.client, key, NULL, 0, 0, &l) : SMEM_OK;
+    pthread_mutex_lock(&o->peer_lock);
+    smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, alive);
+    if (p != NULL) {
+        if (alive) smem_trans_peer_set_rec_locked(p, v, len);
+        else p->present = false;
+        for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
+        for (uint32_t i = 0; lrc == SMEM_OK && l != NULL && i < l->count; i++) {
+            snprintf(key, sizeof(key), "%s", l->items[i].key);
+            smem_trans_apply_locked(o, true, key, l->items[i].val, l->items[i].len, false);
+        }
+    }
+    pthread_mutex_unlock(&o->peer_lock);
+    store_kvlist_free(l);
+    free(v);
+}
+
+/* ---------- peers: endpoints for transfers ---------- */
+
+static bool smem_trans_covered_locked(const smem_trans_peer_t *p, const tp_piece_t *pieces, uint32_t n, uint32_t *bad)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        bool in = false;
+        for (uint32_t k = 0; k < p->nregs && !in; k++) {
+            const smem_trans_rregion_t *r = &p->regs[k];
+            in = !r->gone && pieces[i].offset >= r->addr && pieces[i].offset - r->addr < r->size &&
+                 pieces[i].len <= r->size - (pieces[i].offset - r->addr);
+        }
+        if (!in) {
+            *bad = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+int32_t smem_trans_peer_get(smem_trans_obj_t *o, const char *id, const tp_piece_t *pieces, uint32_t n,
+                            smem_trans_peer_t **peer, tp_ep_t **ep)
+{
+    if (!smem_trans_id_ok(id))
+        return util_err_set(SMEM_INVALID_PARAM, "remote unique id %s%s%s: 1..%u bytes without '/'", id ? "'" : "",
+                            id ? id : "NULL", id ? "'" : "", SMEM_TRANS_UNIQUE_ID_MAX);
+    if (strcmp(id, o->id) == 0)
+        return util_err_set(SMEM_INVALID_PARAM, "remote unique id '%s' is this instance itself", id);
+    uint32_t bad = 0;
+    for (int attempt = 0;; attempt++) {
+        pthread_mutex_lock(&o->peer_lock);
+        smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, false);
+        bool known = p != NULL && p->present;
+        bool covered = known && smem_trans_covered_locked(p, pieces, n, &bad);
+        if (known && covered && p->role == SMEM_TRANS_SENDER) {
+            pthread_mutex_unlock(&o->peer_lock);
+            return util_err_set(SMEM_UNSUPPORTED, "instance '%s' has role SENDER and exposes no memory", id);
+        }
+        if (known && covered) {
+            p->refs++;
+            pthread_mutex_unlock(&o->peer_lock);
+            *peer = p;
+            break;
+        }
+        pthread_mutex_unlock(&o->peer_lock);
+        if (attempt == 0) { /* the watch may not have told us yet: read the store once */
+            smem_trans_refresh(o, id);
+            continue;
+        }
+        if (!known)
+            return util_err_set(SMEM_OBJECT_NOT_EXISTS, "no live Trans instance with unique id '%s' on the store", id);
+        return util_err_set(SMEM_OUT_OF_RANGE, "remote range 0x%" PRIx64 " + %" PRIu64 " bytes (piece %u of %u) is "
+                                               "not inside memory that '%s' registered",
+                            pieces[bad].offset, pieces[bad].len, bad, n, id);
+    }
+    smem_trans_peer_t *p = *peer;
+    /* An endpoint for the peer's current address. */
+    pthread_mutex_lock(&o->peer_lock);
+    if (p->ep != NULL && !p->ep_stale) {
+        *ep = p->ep;
+        pthread_mutex_unlock(&o->peer_lock);
+        return SMEM_OK;
+    }
+    char addr[TP_ADDR_MAX + 1];
+    snprintf(addr, sizeof(addr), "%s", p->addr);
+    pthread_mutex_unlock(&o->peer_lock);
+    tp_ep_t *mine = NULL;
+    int32_t rc = tp_ep_connect(o->iface, addr, &mine);
+    tp_ep_t *unused = NULL;
+    pthread_mutex_lock(&o->peer_lock);
+    if (rc == SMEM_OK && p->ep != NULL && !p->ep_stale) { /* another caller connected meanwhile */
+        unused = mine;
+        *ep = p->ep;
+    } else if (rc == SMEM_OK) {
+        if (p->ep != NULL) { /* retire the old one: closed when the peer's last user is done */
+            tp_ep_t **v = realloc(p->old_eps, (p->nold + 1) * sizeof(*v));
+            if (v != NULL) {
+                p->old_eps = v;
+                p->old_eps[p->nold++] = p->ep;
+            } else {
+                LOG_ERROR("trans %s: out of memory retiring an endpoint to %s; it leaks", o->id, id);
+            }
+        }
+        p->ep = mine;
+        p->ep_stale = false;
+        *ep = mine;
+    } else {
+        p->refs--;
+        pthread_cond_broadcast(&o->peer_cv);
+    }
+    pthread_mutex_unlock(&o->peer_lock);
+    tp_ep_close(unused);
+    return rc;
+}
+
+void smem_trans_peer_put(smem_trans_obj_t *o, smem_trans_peer_t *p, int32_t rc)
+{
+    tp_ep_t **old = NULL;
+    uint32_t nold = 0;
+    pthread_mutex_lock(&o->peer_lock);
+    if (rc == SMEM_PEER_GONE || rc == SMEM_CONN_FAILED || rc == SMEM_TIMEOUT || rc == SMEM_IO || rc == SMEM_TLS ||
+        rc == SMEM_PROTOCOL)
+        p->ep_stale = true;
+    if (--p->refs == 0) {
+        old = p->old_eps;
+        nold = p->nold;
+        p->old_eps = NULL;
+        p->nold = 0;
+        pthread_cond_broadcast(&o->peer_cv);
+    }
+    pthread_mutex_unlock(&o->peer_lock);
+    for (uint32_t i = 0; i < nold; i++) tp_ep_close(old[i]);
+    free(old);
+}
+
+/* ---------- create / destroy ---------- */
+
+static int32_t smem_trans_listen_url(const char *id, char *out, size_t cap)
+{
+    /* "IPv4:port" or "[IPv6]:port": listen on that IP (any port); anything else: the auto choice. */
+    char url[128];
+    snprintf(url, sizeof(url), "tcp://%s", id);
+    net_addr_t a;
+    if (net_addr_parse(url, &a) != SMEM_OK || (a.family != AF_INET && a.family != AF_INET6)) {
+        util_err_clear();
+        out[0] = '\0';
+        return SMEM_OK;
+    }
+    const char *colon = strrchr(id, ':');
+    snprintf(out, cap, "tcp://%.*s:0", (int)(colon - id), id);
+    return SMEM_OK;
+}
+
+static void smem_trans_obj_free(smem_trans_obj_t *o)
+{
+    if (o->watching_recs) store_unwatch(o->conn.client, o->watch_recs);
+    if (o->watching_live) store_unwatch(o->conn.client, o->watch_live);
+    o->watching_recs = o->watching_live = false;
+    /* Wait for transfers holding peers, then close endpoints and the iface. */
+    pthread_mutex_lock(&o->peer_lock);
+    for (;;) {
+        bool busy = false;
+        for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next) busy = busy || p->refs > 0;
+        if (!busy) break;
+        pthread_cond_wait(&o->peer_cv, &o->peer_lock);
+    }
+    smem_trans_peer_t *peers = o->peers;
+    o->peers = NULL;
+    pthread_mutex_unlock(&o->peer_lock);
+    while (peers != NULL) {
+        smem_trans_peer_t *p = peers;
+        peers = p->next;
+        tp_ep_close(p->ep);
+        for (uint32_t i = 0; i < p->nold; i++) tp_ep_close(p->old_eps[i]);
+        free(p->old_eps);
+        free(p->regs);
+        free(p);
+    }
+    tp_iface_close(o->iface); /* joins the server threads: no pin is held after this */
+    for (uint32_t i = 0; i < o->nregs; i++) {
+        if (o->regs[i]->malloced) munmap((void *)(uintptr_t)o->regs[i]->addr, o->regs[i]->size);
+        free(o->regs[i]);
+    }
+    free(o->regs);
+    if (o->conn.client != NULL) store_group_leave(o->conn.client, SMEM_TRANS_GROUP);
+    smem_store_conn_close(&o->conn, o->url);
+    pthread_cond_destroy(&o->peer_cv);
+    pthread_mutex_destroy(&o->peer_lock);
+    pthread_cond_destroy(&o->reg_cv);
+    pthread_mutex_destroy(&o->reg_lock);
+    free(o);
+}
+
+/* Our instance record; an existing one of a dead instance is replaced, a live one refused. */
+static int32_t smem_trans_publish(smem_trans_obj_t *o)
+{
+    char key[SMEM_TRANS_KEY_MAX];
+    snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
+    uint8_t v[SMEM_TRANS_INST_FIXED + TP_ADDR_MAX];
+    uint16_t alen = (uint16_t)strlen(o->tp_addr);
+    util_put_le16(v, SMEM_TRANS_REC_VERSION);
+    util_put_le16(v + 2, (uint16_t)o->cfg.role);
+    util_put_le32(v + 4, o->rank);
+    util_put_le16(v + 8, alen);
+    memcpy(v + SMEM_TRANS_INST_FIXED, o->tp_addr, alen);
+    uint32_t vlen = SMEM_TRANS_INST_FIXED + alen;
+    uint8_t *cur = NULL;
+    uint32_t cur_len = 0;
+    int32_t rc = store_cas(o->conn.client, key, NULL, 0, v, vlen, &cur, &cur_len);
+    if (rc != SMEM_CAS_MISMATCH) return rc;
+    bool alive = false;
+    if (cur != NULL && cur_len >= SMEM_TRANS_INST_FIXED) {
+        char lkey[64];
+        snprintf(lkey, sizeof(lkey), SMEM_TRANS_GROUP "/__live/%u", util_get_le32(cur + 4));
+        uint8_t *lv = NULL;
+        uint32_t ll = 0;
+        alive = util_get_le32(cur + 4) != o->rank && store_get(o->conn.client, lkey, 0, &lv, &ll) == SMEM_OK;
+        free(lv);
+    }
+    free(cur);
+    if (alive)
+        return util_err_set(SMEM_DUPLICATED_OBJECT, "smem_trans_create: unique id '%s' is taken by a live instance",
+                            o->id);
+    /* A dead instance's leftovers: its regions, then our record over its one. */
+    char prefix[SMEM_TRANS_KEY_MAX];
+    snprintf(prefix, sizeof(prefix), SMEM_TRANS_PREFIX "reg/%s/", o->id);
+    store_kvlist_t *l = NULL;
+    if (store_list(o->conn.client, prefix, NULL, 0, 0, &l) == SMEM_OK) {
+        for (uint32_t i = 0; i < l->count; i++) store_delete(o->conn.client, l->items[i].key);
+        store_kvlist_free(l);
+    }
+    return store_set(o->conn.client, key, v, vlen);
+}
+
+smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, const smem_trans_config_t *config)
+{
+    smem_trans_config_t d;
+    if (config == NULL) {
+        smem_trans_config_init(&d);
+        config = &d;
+    }
+    pthread_mutex_lock(&g_trans.lock);
+    bool inited = g_trans.inited;
+    pthread_mutex_unlock(&g_trans.lock);
+    if (!inited) {
+        util_err_set(SMEM_NOT_INITIALIZED, "smem_trans_create: call smem_trans_init first");
+        return NULL;
+    }
+    if (store_url == NULL || store_url[0] == '\0' || strlen(store_url) >= 256) {
+        util_err_set(SMEM_INVALID_PARAM, "smem_trans_create: store url is NULL, empty or too long");
+        return NULL;
+    }
+    if (!smem_trans_id_ok(unique_id)) {
+        util_err_set(SMEM_INVALID_PARAM, "smem_trans_create: unique id %s: 1..%u bytes without '/' (e.g. \"ip:port\")",
+                     unique_id ? unique_id : "NULL", SMEM_TRANS_UNIQUE_ID_MAX);
+        return NULL;
+    }
+    if (smem_trans_config_check(config, "smem_trans_create") != SMEM_OK) return NULL;
+    smem_trans_obj_t *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        util_err_set(SMEM_MALLOC_FAILED, "smem_trans_create: out of memory");
+        return NULL;
+    }
+    o->refs = 1;
+    o->cfg = *config;
+    snprintf(o->id, sizeof(o->id), "%s", unique_id);
+    snprintf(o->url, sizeof(o->url), "%s", store_url);
+    pthread_mutex_init(&o->reg_lock, NULL);
+    pthread_cond_init(&o->reg_cv, NULL);
+    pthread_mutex_init(&o->peer_lock, NULL);
+    pthread_cond_init(&o->peer_cv, NULL);
+    uint32_t ms = smem_timeout_ms(config->initTimeout);
+    bool *live = NULL;
+    char why[SMEM_TRANS_MSG_MAX];
+    int32_t rc = smem_store_conn_open(store_url, config->startConfigServer, ms, ms, &o->conn);
+    if (rc == SMEM_OK) rc = store_group_join(o->conn.client, SMEM_TRANS_GROUP, STORE_WORLD_MAX, UINT32_MAX, &o->rank);
+    if (rc == SMEM_OK) {
+        char listen[160], name[96];
+        smem_trans_listen_url(unique_id, listen, sizeof(listen));
+        snprintf(name, sizeof(name), "trans %s", unique_id);
+        tp_iface_cfg_t c;
+        tp_iface_cfg_init(&c);
+        c.name = name;
+        c.listen_url = listen;
+        c.reach_url = store_url;
+        c.resolver = (tp_resolver_t){.resolve = smem_trans_resolve, .release = smem_trans_release, .arg = o};
+        c.timeout_ms = ms;
+        const tp_ops_t *ops = tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0);
+        rc = ops == NULL ? SMEM_UNSUPPORTED : tp_iface_open(ops, &c, &o->iface);
+    }
+    if (rc == SMEM_OK) rc = tp_iface_addr(o->iface, o->tp_addr, sizeof(o->tp_addr));
+    /* Watches first, then our record, then the snapshot. */
+    if (rc == SMEM_OK) rc = store_watch(o->conn.client, SMEM_TRANS_PREFIX, true, smem_trans_on_event, o, &o->watch_recs);
+    if (rc == SMEM_OK) {
+        o->watching_recs = true;
+        rc = store_watch(o->conn.client, SMEM_TRANS_GROUP "/__live/", true, smem_trans_on_live, o, &o->watch_live);
+    }
+    if (rc == SMEM_OK) {
+        o->watching_live = true;
+        rc = smem_trans_publish(o);
+    }
+    if (rc == SMEM_OK && (live = calloc(STORE_WORLD_MAX, sizeof(*live))) == NULL)
+        rc = util_err_set(SMEM_MALLOC_FAILED, "smem_trans_create: out of memory");
+    if (rc == SMEM_OK) rc = smem_trans_snapshot(o, SMEM_TRANS_GROUP "/__live/", live);
+    if (rc == SMEM_OK) rc = smem_trans_snapshot(o, SMEM_TRANS_PREFIX, NULL);
+    if (rc == SMEM_OK) {
+        pthread_mutex_lock(&o->peer_lock); /* records of instances that died before our watch */
+        for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next)
+            if (!p->seen && p->present && (p->rank >= STORE_WORLD_MAX || !live[p->rank])) p->present = false;
+        pthread_mutex_unlock(&o->peer_lock);
+    }
+    free(live);
+    if (rc == SMEM_OK) {
+        pthread_mutex_lock(&g_trans.lock);
+        rc = util_err_set(SMEM_FULL, "smem_trans_create: %u instances already exist in this process", SMEM_TRANS_MAX);
+        for (uint32_t i = 0; i < SMEM_TRANS_MAX; i++)
+            if (g_trans.objs[i] == NULL) {
+                g_trans.objs[i] = o;
+                rc = SMEM_OK;
+                util_err_clear();
+                break;
+            }
+        pthread_mutex_unlock(&g_trans.lock);
+    }
+    if (rc != SMEM_OK) {
+        snprintf(why, sizeof(why), "%s", util_err_get());
+        char key[SMEM_TRANS_KEY_MAX];
+        snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
+        if (o->watching_recs && rc != SMEM_DUPLICATED_OBJECT) store_delete(o->conn.client, key);
+        smem_trans_obj_free(o);
+        util_err_set(rc, "smem_trans_create '%s' on %s: %s", unique_id, store_url, why);
+        return NULL;
+    }
+    LOG_INFO("trans %s: created (role %d, data plane %s, store %s)", o->id, (int)o->cfg.role, o->tp_addr, store_url);
+    return o;
+}
+
+static void smem_trans_obj_destroy(smem_trans_obj_t *o)
+{
+    smem_trans_obj_put(o); /* the table's reference */
+    pthread_mutex_lock(&g_trans.lock);
+    while (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 0) pthread_cond_wait(&g_trans.cv, &g_trans.lock);
+    pthread_mutex_unlock(&g_trans.lock);
+    /* Unpublish: regions first, then the instance (peers forget it by watch). */
+    for (uint32_t i = 0; i < o->nregs; i++) smem_trans_reg_unpublish(o, o->regs[i]->addr);
+    char key[SMEM_TRANS_KEY_MAX];
+    snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
+    store_delete(o->conn.client, key);
+    /* The store we serve is every instance's: stay until the others have gone (event-driven). */
+    if (o->conn.owner) smem_store_owner_wait(o->conn.client, SMEM_TRANS_GROUP, o->rank, smem_timeout_ms(o->cfg.initTimeout));
+    LOG_INFO("trans %s: destroyed", o->id);
+    smem_trans_obj_free(o);
+}
+
+void smem_trans_destroy(smem_trans_t handle, uint32_t flags)
+{
+    (void)flags; /* reserved by the seed */
+    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_destroy");
+    if (o == NULL) return;
+    bool mine = false;
+    pthread_mutex_lock(&g_trans.lock);
+    for (uint32_t i = 0; i < SMEM_TRANS_MAX; i++)
+        if (g_trans.objs[i] == o) {
+            g_trans.objs[i] = NULL;
+            mine = true;
+        }
+    pthread_mutex_unlock(&g_trans.lock);
+    smem_trans_obj_put(o);
+    if (mine) smem_trans_obj_destroy(o);
+}
+
+void smem_trans_uninit(uint32_t flags)
+{
+    (void)flags;
+    smem_trans_obj_t *objs[SMEM_TRANS_MAX];
+    uint32_t n = 0;
+    pthread_mutex_lock(&g_trans.lock);
+    for (uint32_t i = 0; i < SMEM_TRANS_MAX; i++) {
+        if (g_trans.objs[i] != NULL) objs[n++] = g_trans.objs[i];
+        g_trans.objs[i] = NULL;
+    }
+    g_trans.inited = false;
+    pthread_mutex_unlock(&g_trans.lock);
+    for (uint32_t i = 0; i < n; i++) {
+        LOG_WARN("trans %s: still exists at uninit; destroying it", objs[i]->id);
+        smem_trans_obj_destroy(objs[i]);
+    }
+}

@@ -1,0 +1,258 @@
+/*
+ * One data-channel connection: a non-blocking TCP socket, optionally wrapped
+ * in TLS 1.3 (an SSL object from the net layer's context). Plain sockets move
+ * data with sendmsg/recvmsg straight between the socket and the caller's
+ * iovecs (no staging buffer); TLS moves one iovec entry per SSL call.
+ * Every wait is a poll() with a limit, so nothing here blocks unboundedly
+ * except tcp_conn_wait_readable, which a stop eventfd interrupts.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "transport/tcp/tcp.h"
+#include "util/util_status.h"
+#include "util/util_time.h"
+
+#define TCP_TLS_IO_MAX (1 << 30)
+
+void tcp_conn_init(tcp_conn_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+}
+
+void tcp_conn_close(tcp_conn_t *c)
+{
+    if (c->ssl != NULL) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+}
+
+static void tcp_sock_tune(int fd)
+{
+    int one = 1, idle = 60, intvl = 10, cnt = 3;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* headers and acks must not wait for Nagle */
+    /* An idle connection whose host vanished (no FIN, no RST) is found and
+     * closed in ~90 s instead of holding a server thread forever. */
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+static void tcp_peer_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        snprintf(buf, cap, "%s:%u", ip, ntohs(a->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
+    } else {
+        snprintf(buf, cap, "?");
+    }
+}
+
+static int tcp_poll_ms(int64_t ms) { return ms > INT_MAX ? INT_MAX : (int)ms; }
+
+/* Drive the TLS handshake to its end within deadline_ms. */
+static int32_t tcp_conn_handshake(tcp_conn_t *c, net_tls_t *tls, const char *verify_host, uint64_t deadline_ms)
+{
+    c->ssl = net_tls_ssl_new(tls, c->fd, verify_host);
+    if (c->ssl == NULL) return SMEM_TLS; /* message set */
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(c->ssl);
+        if (r == 1) return SMEM_OK;
+        int e = SSL_get_error(c->ssl, r);
+        short ev;
+        if (e == SSL_ERROR_WANT_READ) ev = POLLIN;
+        else if (e == SSL_ERROR_WANT_WRITE) ev = POLLOUT;
+        else {
+            char why[256];
+            net_tls_describe(c->ssl, r, e, why, sizeof(why));
+            return util_err_set(SMEM_TLS, "TLS handshake with %s failed: %s", c->peer, why);
+        }
+        int64_t left = util_ms_left(deadline_ms);
+        struct pollfd p = {.fd = c->fd, .events = ev};
+        if (left <= 0 || poll(&p, 1, tcp_poll_ms(left)) == 0)
+            return util_err_set(SMEM_TIMEOUT, "TLS handshake with %s did not finish in time", c->peer);
+    }
+}
+
+int32_t tcp_conn_dial(tcp_conn_t *c, const struct sockaddr_storage *ss, socklen_t len, const char *verify_host,
+                      net_tls_t *tls, uint32_t timeout_ms)
+{
+    uint64_t deadline = util_now_ms() + timeout_ms;
+    tcp_conn_init(c);
+    tcp_peer_str(ss, c->peer, sizeof(c->peer));
+    c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) return util_err_set(SMEM_IO, "socket for %s: %s", c->peer, strerror(errno));
+    tcp_sock_tune(c->fd);
+    int32_t rc = SMEM_OK;
+    if (connect(c->fd, (const struct sockaddr *)ss, len) != 0) {
+        if (errno != EINPROGRESS) {
+            rc = util_err_set(SMEM_CONN_FAILED, "connect to %s: %s", c->peer, strerror(errno));
+            goto fail;
+        }
+        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+        int n;
+        do n = poll(&p, 1, tcp_poll_ms(util_ms_left(deadline)));
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) {
+            rc = util_err_set(SMEM_TIMEOUT, "connect to %s: no answer within %u ms", c->peer, timeout_ms);
+            goto fail;
+        }
+        int err = 0;
+        socklen_t el = sizeof(err);
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err != 0) {
+            rc = util_err_set(SMEM_CONN_FAILED, "connect to %s: %s", c->peer, strerror(err));
+            goto fail;
+        }
+    }
+    if (tls != NULL) {
+        rc = tcp_conn_handshake(c, tls, verify_host, deadline);
+        if (rc != SMEM_OK) goto fail;
+    }
+    return SMEM_OK;
+fail:
+    tcp_conn_close(c);
+    return rc;
+}
+
+int32_t tcp_conn_accepted(tcp_conn_t *c, int fd, net_tls_t *tls, uint32_t timeout_ms)
+{
+    tcp_conn_init(c);
+    c->fd = fd;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) tcp_peer_str(&ss, c->peer, sizeof(c->peer));
+    else snprintf(c->peer, sizeof(c->peer), "?");
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return util_err_set(SMEM_IO, "non-blocking mode for %s: %s", c->peer, strerror(errno));
+    tcp_sock_tune(fd);
+    if (tls == NULL) return SMEM_OK;
+    return tcp_conn_handshake(c, tls, NULL, util_now_ms() + timeout_ms);
+}
+
+void tcp_iov_advance(struct iovec **iov, int *cnt, uint64_t n)
+{
+    while (*cnt > 0 && n >= (*iov)->iov_len) {
+        n -= (*iov)->iov_len;
+        (*iov)++;
+        (*cnt)--;
+    }
+    if (*cnt > 0 && n > 0) {
+        (*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+        (*iov)->iov_len -= n;
+    }
+}
+
+static int64_t tcp_conn_io_tls(tcp_conn_t *c, bool out, struct iovec *iov, int cnt)
+{
+    int i = 0;
+    while (i < cnt && iov[i].iov_len == 0) i++;
+    if (i == cnt) return 0;
+    int len = iov[i].iov_len > (size_t)TCP_TLS_IO_MAX ? TCP_TLS_IO_MAX : (int)iov[i].iov_len;
+    ERR_clear_error();
+    int r = out ? SSL_write(c->ssl, iov[i].iov_base, len) : SSL_read(c->ssl, iov[i].iov_base, len);
+    if (r > 0) return r;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        c->want_out = e == SSL_ERROR_WANT_WRITE;
+        return 0;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && (r == 0 || errno == ECONNRESET || errno == EPIPE))) {
+        ERR_clear_error();
+        return util_err_set(SMEM_PEER_GONE, "%s closed the connection", c->peer);
+    }
+    char why[256];
+    net_tls_describe(c->ssl, r, e, why, sizeof(why));
+    if (strstr(why, "unexpected eof") != NULL || strstr(why, "unexpected EOF") != NULL)
+        return util_err_set(SMEM_PEER_GONE, "%s closed the connection (%s)", c->peer, why);
+    return util_err_set(SMEM_TLS, "TLS %s %s: %s", out ? "write to" : "read from", c->peer, why);
+}
+
+int64_t tcp_conn_io(tcp_conn_t *c, bool out, struct iovec *iov, int cnt)
+{
+    if (c->fd < 0) return util_err_set(SMEM_PEER_GONE, "connection to %s is closed", c->peer);
+    if (c->ssl != NULL) return tcp_conn_io_tls(c, out, iov, cnt);
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)(cnt > IOV_MAX ? IOV_MAX : cnt)};
+    for (;;) {
+        ssize_t n = out ? sendmsg(c->fd, &m, MSG_NOSIGNAL) : recvmsg(c->fd, &m, 0);
+        if (n > 0) return n;
+        if (n == 0) return util_err_set(SMEM_PEER_GONE, "%s closed the connection", c->peer);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN)
+            return util_err_set(SMEM_PEER_GONE, "%s reset the connection (%s)", c->peer, strerror(errno));
+        return util_err_set(SMEM_IO, "%s %s: %s", out ? "send to" : "receive from", c->peer, strerror(errno));
+    }
+}
+
+short tcp_conn_events(const tcp_conn_t *c, bool out)
+{
+    if (c->ssl != NULL) return c->want_out ? POLLOUT : POLLIN;
+    return out ? POLLOUT : POLLIN;
+}
+
+int32_t tcp_conn_io_all(tcp_conn_t *c, bool out, struct iovec *iov, int cnt, uint32_t stall_ms, uint64_t deadline_ms)
+{
+    uint64_t last = util_now_ms();
+    while (cnt > 0 && iov->iov_len == 0) {
+        iov++;
+        cnt--;
+    }
+    while (cnt > 0) {
+        int64_t n = tcp_conn_io(c, out, iov, cnt);
+        if (n < 0) return (int32_t)n;
+        if (n > 0) {
+            tcp_iov_advance(&iov, &cnt, (uint64_t)n);
+            while (cnt > 0 && iov->iov_len == 0) {
+                iov++;
+                cnt--;
+            }
+            last = util_now_ms();
+            continue;
+        }
+        uint64_t now = util_now_ms();
+        int64_t wait = (int64_t)(last + stall_ms) - (int64_t)now;
+        if (deadline_ms != 0 && (int64_t)(deadline_ms - now) < wait) wait = (int64_t)deadline_ms - (int64_t)now;
+        if (wait <= 0)
+            return util_err_set(SMEM_TIMEOUT, "%s %s: no progress in time (%u ms without a byte%s)",
+                                out ? "sending to" : "receiving from", c->peer, stall_ms,
+                                deadline_ms ? ", or past the request's deadline" : "");
+        struct pollfd p = {.fd = c->fd, .events = tcp_conn_events(c, out)};
+        if (poll(&p, 1, tcp_poll_ms(wait)) < 0 && errno != EINTR)
+            return util_err_set(SMEM_IO, "poll on %s: %s", c->peer, strerror(errno));
+    }
+    return SMEM_OK;
+}
+
+bool tcp_conn_wait_readable(const tcp_conn_t *c, int stop_fd)
+{
+    if (c->ssl != NULL && SSL_pending(c->ssl) > 0) return true;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || (p[1].revents & POLLIN)) return false;
+        if (p[0].revents) return true;
+    }
+}

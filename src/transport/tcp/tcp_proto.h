@@ -1,0 +1,96 @@
+/*
+ * The tcp transport's wire format (data channel). Little-endian, fixed
+ * width, one request in flight per connection.
+ *
+ * Request header, 48 bytes:
+ *    0 u32 magic     TCP_MAGIC ("SMDT")
+ *    4 u16 version   TCP_PROTO_VERSION
+ *    6 u8  op        TCP_OP_READ (peer -> us) | TCP_OP_WRITE (us -> peer)
+ *    7 u8  flags     reserved, 0
+ *    8 u32 window    window id (tp.h: 0 = registered memory by address)
+ *   12 u32 npieces   1..TCP_PIECES_MAX
+ *   16 u64 seq       echoed in the response
+ *   24 u64 offset    piece 0: offset in the window
+ *   32 u64 length    piece 0: bytes (>= 1)
+ *   40 u64 total     bytes of all pieces (the payload of a WRITE, of a READ's answer)
+ * then (npieces - 1) × {u64 offset, u64 length} for pieces 1.., then, for a
+ * WRITE, `total` payload bytes: the pieces in order, back to back.
+ *
+ * Response header, 32 bytes:
+ *    0 u32 magic, 4 u16 version, 6 u8 op (the request's op | TCP_OP_RESP),
+ *    7 u8 flags (0), 8 i32 status (SMEM_*), 12 u32 reserved (0),
+ *   16 u64 seq, 24 u64 length (payload bytes that follow: a successful
+ *   READ's `total`, otherwise 0).
+ * A WRITE is answered after its payload is in place; a rejected WRITE's
+ * payload is still read (and dropped) so the connection stays in step.
+ *
+ * Decoders are pure functions over bytes (fuzz target fuzz_tcp_proto).
+ */
+#ifndef TCP_PROTO_H
+#define TCP_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TCP_MAGIC 0x54444d53u /* "SMDT" on the wire */
+#define TCP_PROTO_VERSION 1u
+#define TCP_REQ_HDR_SIZE 48u
+#define TCP_PIECE_SIZE 16u
+#define TCP_RESP_SIZE 32u
+#define TCP_PIECES_MAX 4096u              /* pieces in one request: a table of at most 64 KiB */
+#define TCP_REQ_BYTES_MAX (1ull << 30)     /* payload of one request */
+
+enum {
+    TCP_OP_READ = 1,
+    TCP_OP_WRITE = 2,
+    TCP_OP_RESP = 0x80,
+};
+
+_Static_assert(TCP_REQ_HDR_SIZE == 4 + 2 + 1 + 1 + 4 + 4 + 8 + 8 + 8 + 8, "request header layout");
+_Static_assert(TCP_PIECE_SIZE == 8 + 8, "piece layout");
+_Static_assert(TCP_RESP_SIZE == 4 + 2 + 1 + 1 + 4 + 4 + 8 + 8, "response header layout");
+_Static_assert((uint64_t)TCP_PIECES_MAX * TCP_PIECE_SIZE <= (64u << 10), "piece table bound");
+
+typedef struct tcp_req {
+    uint8_t op;
+    uint32_t window;
+    uint32_t npieces;
+    uint64_t seq;
+    uint64_t offset; /* piece 0 */
+    uint64_t length;
+    uint64_t total;
+} tcp_req_t;
+
+typedef struct tcp_span {
+    uint64_t offset;
+    uint64_t length;
+} tcp_span_t;
+
+typedef struct tcp_resp {
+    uint8_t op;
+    int32_t status;
+    uint64_t seq;
+    uint64_t length;
+} tcp_resp_t;
+
+void tcp_req_encode(const tcp_req_t *r, uint8_t out[TCP_REQ_HDR_SIZE]);
+/* Header only: magic, version, op, flags, npieces range, piece 0 non-empty,
+ * total within TCP_REQ_BYTES_MAX. SMEM_PROTOCOL with the reason otherwise. */
+int32_t tcp_req_decode(const uint8_t *buf, size_t len, tcp_req_t *out);
+
+void tcp_span_encode(const tcp_span_t *s, uint8_t out[TCP_PIECE_SIZE]);
+/*
+ * Request validation before any memory is touched: the (npieces - 1)-entry
+ * table in buf (exactly that many bytes) is decoded into spans[1..] (spans[0]
+ * is the header's piece), every length >= 1, no offset + length wraps, and
+ * the lengths add up to the header's total. SMEM_PROTOCOL otherwise.
+ * spans holds r->npieces entries.
+ */
+int32_t tcp_req_check(const tcp_req_t *r, const uint8_t *table, size_t table_len, tcp_span_t *spans);
+
+void tcp_resp_encode(const tcp_resp_t *r, uint8_t out[TCP_RESP_SIZE]);
+/* Magic, version, flags and reserved fields; a response op; an error
+ * carries no payload. SMEM_PROTOCOL otherwise. */
+int32_t tcp_resp_decode(const uint8_t *buf, size_t len, tcp_resp_t *out);
+
+#endif
