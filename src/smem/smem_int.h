@@ -9,6 +9,7 @@
 #include "gva/gva.h"
 #include "net/net.h"
 #include "smem/host/smem_bm_def.h"
+#include "smem/host/smem_trans_def.h"
 #include "smem/smem_space.h"
 #include "store/store.h"
 #include "transport/tp.h"
@@ -84,6 +85,14 @@ void smem_bm_obj_put(smem_bm_obj_t *o);
 typedef struct smem_trans_obj smem_trans_obj_t;
 typedef struct smem_trans_peer smem_trans_peer_t;
 
+/* smem_trans_peer.c: the peers' view (watch callbacks run on the store's loop thread, under peer_lock only). */
+bool smem_trans_id_ok(const char *id); /* 1..63 bytes, no '/' */
+void smem_trans_on_event(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len);
+void smem_trans_on_live(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len);
+/* List every key under prefix: records are applied (snapshot rules), or with live the liveness ranks are marked. */
+int32_t smem_trans_snapshot(smem_trans_obj_t *o, const char *prefix, bool *live);
+void smem_trans_peers_free(smem_trans_peer_t *peers); /* endpoints closed; no reference may be held */
+
 /* The live instance behind handle h with a reference taken, or NULL (error set). */
 smem_trans_obj_t *smem_trans_obj_get(const void *h, const char *what);
 void smem_trans_obj_put(smem_trans_obj_t *o);
@@ -138,3 +147,65 @@ void smem_store_owner_wait(store_client_t *c, const char *group, uint32_t me, ui
 
 /* Seconds from a config (0 = the default 120 s) to milliseconds, capped. */
 uint32_t smem_timeout_ms(uint32_t seconds);
+
+/* ---------- Trans objects (after smem_store_conn_t, which they embed) ---------- */
+
+#define SMEM_TRANS_REC_VERSION 1u
+#define SMEM_TRANS_INST_FIXED 10u
+#define SMEM_TRANS_REG_SIZE 24u
+#define SMEM_TRANS_KEY_MAX 160u
+
+_Static_assert(SMEM_TRANS_INST_FIXED == 2 + 2 + 4 + 2, "instance record layout");
+_Static_assert(SMEM_TRANS_REG_SIZE == 2 + 2 + 4 + 8 + 8, "region record layout");
+
+/* A range registered here; pinned by the data server while a peer's request touches it. */
+typedef struct smem_trans_region {
+    uint64_t addr, size;
+    uint32_t pins;
+    bool dead;     /* deregistered: no new pins; freed when pins reach 0 */
+    bool malloced; /* from smem_trans_malloc: munmap on free */
+} smem_trans_region_t;
+
+typedef struct smem_trans_rregion {
+    uint64_t addr, size;
+    bool gone; /* deleted (a tombstone, so an older snapshot cannot revive it) */
+} smem_trans_rregion_t;
+
+struct smem_trans_peer {
+    smem_trans_peer_t *next;
+    char id[SMEM_TRANS_UNIQUE_ID_MAX + 1];
+    char addr[TP_ADDR_MAX + 1];
+    uint32_t rank;
+    uint16_t role;
+    bool present; /* a record and a live rank */
+    bool seen;    /* an event about the record came after our watch: a snapshot must not override it */
+    smem_trans_rregion_t *regs;
+    uint32_t nregs, capregs;
+    tp_ep_t *ep;
+    bool ep_stale;
+    uint32_t refs; /* callers using ep */
+    tp_ep_t **old_eps; /* replaced endpoints still in use */
+    uint32_t nold;
+};
+
+struct smem_trans_obj {
+    uint32_t refs; /* atomic: the table's + calls in flight */
+    char id[SMEM_TRANS_UNIQUE_ID_MAX + 1];
+    char url[256];
+    smem_trans_config_t cfg;
+    smem_store_conn_t conn;
+    uint32_t rank;
+    tp_iface_t *iface;
+    char tp_addr[TP_ADDR_MAX + 1];
+
+    pthread_mutex_t reg_lock;
+    pthread_cond_t reg_cv; /* pins dropped */
+    smem_trans_region_t **regs; /* sorted by addr, no overlaps (dead ones removed from the array) */
+    uint32_t nregs, capregs;
+
+    pthread_mutex_t peer_lock;
+    pthread_cond_t peer_cv; /* endpoint references dropped */
+    smem_trans_peer_t *peers;
+    uint64_t watch_recs, watch_live;
+    bool watching_recs, watching_live;
+};

@@ -295,7 +295,10 @@ int main(void)
     }
     ctl->phase = 1;
     TU_CHECK(all_set(ctl->ready, NCOPIERS), "phase 1: copiers not ready");
-    TU_CHECK(ctl->joined[R_LEAVER] && ctl->joined[R_VICTIM], "phase 1: leaver/victim not joined");
+    /* A copier is ready once it can read every initial rank, which may be
+     * before those ranks' join-and-fill has returned: wait for that too. */
+    TU_CHECK(wait_for(&ctl->joined[R_LEAVER], 1) && wait_for(&ctl->joined[R_VICTIM], 1),
+             "phase 1: leaver/victim not joined");
     ctl->phase = 2;
     TU_CHECK(all_set(ctl->saw_left, NCOPIERS), "phase 2: leave not seen by every copier");
     ctl->phase = 3;

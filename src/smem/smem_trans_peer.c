@@ -1,0 +1,343 @@
+/*
+ * Trans peers: the view of the other instances kept in step with the store
+ * (records, watch callbacks, snapshot, one-shot refresh on a miss) and the
+ * endpoints transfers use. See smem_trans.c for the records and lock rules.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smem/host/smem_trans.h"
+#include "smem/smem_int.h"
+#include "util/util_buf.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+/* ---------- peers: records, watch, snapshot ---------- */
+
+bool smem_trans_id_ok(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    return n > 0 && n <= SMEM_TRANS_UNIQUE_ID_MAX && strchr(id, '/') == NULL;
+}
+
+static smem_trans_peer_t *smem_trans_peer_find_locked(smem_trans_obj_t *o, const char *id, bool add)
+{
+    for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next)
+        if (strcmp(p->id, id) == 0) return p;
+    if (!add || !smem_trans_id_ok(id)) return NULL;
+    smem_trans_peer_t *p = calloc(1, sizeof(*p));
+    if (p == NULL) return NULL;
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    p->next = o->peers;
+    o->peers = p;
+    return p;
+}
+
+static void smem_trans_peer_set_rec_locked(smem_trans_peer_t *p, const uint8_t *v, uint32_t len)
+{
+    util_rbuf_t rb;
+    util_rbuf_init(&rb, v, len);
+    uint16_t ver = util_rbuf_u16(&rb), role = util_rbuf_u16(&rb);
+    uint32_t rank = util_rbuf_u32(&rb);
+    uint32_t alen = 0;
+    uint16_t l16 = util_rbuf_u16(&rb);
+    alen = l16;
+    const void *a = util_rbuf_bytes(&rb, alen);
+    if (rb.err || ver != SMEM_TRANS_REC_VERSION || alen > TP_ADDR_MAX || util_rbuf_left(&rb) != 0 ||
+        memchr(a, '\0', alen) != NULL) {
+        LOG_WARN("trans: ignoring the malformed record of instance %s (%u bytes)", p->id, len);
+        return;
+    }
+    char addr[TP_ADDR_MAX + 1];
+    memcpy(addr, a, alen);
+    addr[alen] = '\0';
+    if (strcmp(addr, p->addr) != 0 || rank != p->rank || !p->present) p->ep_stale = true;
+    snprintf(p->addr, sizeof(p->addr), "%s", addr);
+    p->rank = rank;
+    p->role = role;
+    p->present = true;
+}
+
+static smem_trans_rregion_t *smem_trans_rreg_find_locked(smem_trans_peer_t *p, uint64_t addr, bool add)
+{
+    for (uint32_t i = 0; i < p->nregs; i++)
+        if (p->regs[i].addr == addr) return &p->regs[i];
+    if (!add) return NULL;
+    if (p->nregs == p->capregs) {
+        uint32_t cap = p->capregs ? p->capregs * 2 : 8;
+        smem_trans_rregion_t *v = realloc(p->regs, cap * sizeof(*v));
+        if (v == NULL) return NULL;
+        p->regs = v;
+        p->capregs = cap;
+    }
+    p->regs[p->nregs] = (smem_trans_rregion_t){.addr = addr, .gone = true};
+    return &p->regs[p->nregs++];
+}
+
+/* Apply one record; from_snapshot: only where no event has been seen (events are newer). */
+static void smem_trans_apply_locked(smem_trans_obj_t *o, bool set, const char *key, const uint8_t *val, uint32_t len,
+                                    bool from_snapshot)
+{
+    const char *k = key + strlen(SMEM_TRANS_PREFIX);
+    if (strncmp(k, "inst/", 5) == 0) {
+        const char *id = k + 5;
+        if (strcmp(id, o->id) == 0) return;
+        smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, true);
+        if (p == NULL || (from_snapshot && p->seen)) return;
+        if (!from_snapshot) p->seen = true;
+        if (set) smem_trans_peer_set_rec_locked(p, val, len);
+        else {
+            p->present = false;
+            p->ep_stale = true;
+        }
+        return;
+    }
+    if (strncmp(k, "reg/", 4) != 0) return;
+    const char *id = k + 4, *slash = strrchr(id, '/');
+    if (slash == NULL || (size_t)(slash - id) > SMEM_TRANS_UNIQUE_ID_MAX) return;
+    char pid[SMEM_TRANS_UNIQUE_ID_MAX + 1];
+    memcpy(pid, id, (size_t)(slash - id));
+    pid[slash - id] = '\0';
+    if (strcmp(pid, o->id) == 0) return;
+    char *end = NULL;
+    uint64_t addr = strtoull(slash + 1, &end, 16);
+    if (end == slash + 1 || *end != '\0') return;
+    smem_trans_peer_t *p = smem_trans_peer_find_locked(o, pid, true);
+    if (p == NULL) return;
+    smem_trans_rregion_t *r = smem_trans_rreg_find_locked(p, addr, true);
+    if (r == NULL) return;
+    if (from_snapshot && !r->gone) return; /* an event put it there already */
+    if (!set) {
+        r->gone = true;
+        return;
+    }
+    if (len != SMEM_TRANS_REG_SIZE || util_get_le16(val) != SMEM_TRANS_REC_VERSION || util_get_le64(val + 8) != addr ||
+        util_get_le64(val + 16) == 0) {
+        LOG_WARN("trans: ignoring the malformed region record '%s' (%u bytes)", key, len);
+        return;
+    }
+    r->size = util_get_le64(val + 16);
+    r->gone = false;
+}
+
+void smem_trans_on_event(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+{
+    smem_trans_obj_t *o = arg;
+    pthread_mutex_lock(&o->peer_lock);
+    smem_trans_apply_locked(o, ev == STORE_EV_SET, key, val, len, false);
+    pthread_mutex_unlock(&o->peer_lock);
+}
+
+/* A liveness key of group smem_trans went: the instance holding that rank died or left. */
+void smem_trans_on_live(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+{
+    smem_trans_obj_t *o = arg;
+    (void)val;
+    (void)len;
+    if (ev != STORE_EV_DELETE) return;
+    const char *d = strrchr(key, '/');
+    if (d == NULL) return;
+    uint32_t rank = (uint32_t)strtoul(d + 1, NULL, 10);
+    pthread_mutex_lock(&o->peer_lock);
+    for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next)
+        if (p->present && p->rank == rank) {
+            LOG_INFO("trans %s: instance %s is gone (its store connection closed)", o->id, p->id);
+            p->present = false;
+            p->ep_stale = true;
+            for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
+        }
+    pthread_mutex_unlock(&o->peer_lock);
+}
+
+/* List every key under prefix and apply it (snapshot rules); live: ranks whose liveness key exists. */
+int32_t smem_trans_snapshot(smem_trans_obj_t *o, const char *prefix, bool *live)
+{
+    char after[STORE_KEY_MAX + 1] = "";
+    for (;;) {
+        store_kvlist_t *l = NULL;
+        int32_t rc = store_list(o->conn.client, prefix, after, 0, 0, &l);
+        if (rc != SMEM_OK) return rc;
+        pthread_mutex_lock(&o->peer_lock);
+        for (uint32_t i = 0; i < l->count; i++) {
+            if (live != NULL) {
+                const char *d = strrchr(l->items[i].key, '/');
+                uint32_t r = d ? (uint32_t)strtoul(d + 1, NULL, 10) : STORE_WORLD_MAX;
+                if (r < STORE_WORLD_MAX) live[r] = true;
+            } else {
+                smem_trans_apply_locked(o, true, l->items[i].key, l->items[i].val, l->items[i].len, true);
+            }
+        }
+        pthread_mutex_unlock(&o->peer_lock);
+        bool more = l->more && l->count > 0;
+        if (more) snprintf(after, sizeof(after), "%s", l->items[l->count - 1].key);
+        store_kvlist_free(l);
+        if (!more) return SMEM_OK;
+    }
+}
+
+/* Re-read one peer's record and regions now (a transfer found them missing). */
+static void smem_trans_refresh(smem_trans_obj_t *o, const char *id)
+{
+    char key[SMEM_TRANS_KEY_MAX];
+    snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", id);
+    uint8_t *v = NULL;
+    uint32_t len = 0;
+    int32_t rc = store_get(o->conn.client, key, 0, &v, &len);
+    if (rc != SMEM_OK && rc != SMEM_OBJECT_NOT_EXISTS) return;
+    char lkey[64];
+    bool alive = false;
+    if (rc == SMEM_OK && len >= SMEM_TRANS_INST_FIXED) {
+        snprintf(lkey, sizeof(lkey), SMEM_TRANS_GROUP "/__live/%u", util_get_le32(v + 4));
+        uint8_t *lv = NULL;
+        uint32_t ll = 0;
+        alive = store_get(o->conn.client, lkey, 0, &lv, &ll) == SMEM_OK;
+        free(lv);
+    }
+    store_kvlist_t *l = NULL;
+    snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "reg/%s/", id);
+    int32_t lrc = alive ? store_list(o->conn.client, key, NULL, 0, 0, &l) : SMEM_OK;
+    pthread_mutex_lock(&o->peer_lock);
+    smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, alive);
+    if (p != NULL) {
+        if (alive) smem_trans_peer_set_rec_locked(p, v, len);
+        else p->present = false;
+        for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
+        for (uint32_t i = 0; lrc == SMEM_OK && l != NULL && i < l->count; i++) {
+            snprintf(key, sizeof(key), "%s", l->items[i].key);
+            smem_trans_apply_locked(o, true, key, l->items[i].val, l->items[i].len, false);
+        }
+    }
+    pthread_mutex_unlock(&o->peer_lock);
+    store_kvlist_free(l);
+    free(v);
+}
+
+/* ---------- peers: endpoints for transfers ---------- */
+
+static bool smem_trans_covered_locked(const smem_trans_peer_t *p, const tp_piece_t *pieces, uint32_t n, uint32_t *bad)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        bool in = false;
+        for (uint32_t k = 0; k < p->nregs && !in; k++) {
+            const smem_trans_rregion_t *r = &p->regs[k];
+            in = !r->gone && pieces[i].offset >= r->addr && pieces[i].offset - r->addr < r->size &&
+                 pieces[i].len <= r->size - (pieces[i].offset - r->addr);
+        }
+        if (!in) {
+            *bad = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+int32_t smem_trans_peer_get(smem_trans_obj_t *o, const char *id, const tp_piece_t *pieces, uint32_t n,
+                            smem_trans_peer_t **peer, tp_ep_t **ep)
+{
+    if (!smem_trans_id_ok(id))
+        return util_err_set(SMEM_INVALID_PARAM, "remote unique id %s%s%s: 1..%u bytes without '/'", id ? "'" : "",
+                            id ? id : "NULL", id ? "'" : "", SMEM_TRANS_UNIQUE_ID_MAX);
+    if (strcmp(id, o->id) == 0)
+        return util_err_set(SMEM_INVALID_PARAM, "remote unique id '%s' is this instance itself", id);
+    uint32_t bad = 0;
+    for (int attempt = 0;; attempt++) {
+        pthread_mutex_lock(&o->peer_lock);
+        smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, false);
+        bool known = p != NULL && p->present;
+        bool covered = known && smem_trans_covered_locked(p, pieces, n, &bad);
+        if (known && covered && p->role == SMEM_TRANS_SENDER) {
+            pthread_mutex_unlock(&o->peer_lock);
+            return util_err_set(SMEM_UNSUPPORTED, "instance '%s' has role SENDER and exposes no memory", id);
+        }
+        if (known && covered) {
+            p->refs++;
+            pthread_mutex_unlock(&o->peer_lock);
+            *peer = p;
+            break;
+        }
+        pthread_mutex_unlock(&o->peer_lock);
+        if (attempt == 0) { /* the watch may not have told us yet: read the store once */
+            smem_trans_refresh(o, id);
+            continue;
+        }
+        if (!known)
+            return util_err_set(SMEM_OBJECT_NOT_EXISTS, "no live Trans instance with unique id '%s' on the store", id);
+        return util_err_set(SMEM_OUT_OF_RANGE, "remote range 0x%" PRIx64 " + %" PRIu64 " bytes (piece %u of %u) is "
+                                               "not inside memory that '%s' registered",
+                            pieces[bad].offset, pieces[bad].len, bad, n, id);
+    }
+    smem_trans_peer_t *p = *peer;
+    /* An endpoint for the peer's current address. */
+    pthread_mutex_lock(&o->peer_lock);
+    if (p->ep != NULL && !p->ep_stale) {
+        *ep = p->ep;
+        pthread_mutex_unlock(&o->peer_lock);
+        return SMEM_OK;
+    }
+    char addr[TP_ADDR_MAX + 1];
+    snprintf(addr, sizeof(addr), "%s", p->addr);
+    pthread_mutex_unlock(&o->peer_lock);
+    tp_ep_t *mine = NULL;
+    int32_t rc = tp_ep_connect(o->iface, addr, &mine);
+    tp_ep_t *unused = NULL;
+    pthread_mutex_lock(&o->peer_lock);
+    if (rc == SMEM_OK && p->ep != NULL && !p->ep_stale) { /* another caller connected meanwhile */
+        unused = mine;
+        *ep = p->ep;
+    } else if (rc == SMEM_OK) {
+        if (p->ep != NULL) { /* retire the old one: closed when the peer's last user is done */
+            tp_ep_t **v = realloc(p->old_eps, (p->nold + 1) * sizeof(*v));
+            if (v != NULL) {
+                p->old_eps = v;
+                p->old_eps[p->nold++] = p->ep;
+            } else {
+                LOG_ERROR("trans %s: out of memory retiring an endpoint to %s; it leaks", o->id, id);
+            }
+        }
+        p->ep = mine;
+        p->ep_stale = false;
+        *ep = mine;
+    } else {
+        p->refs--;
+        pthread_cond_broadcast(&o->peer_cv);
+    }
+    pthread_mutex_unlock(&o->peer_lock);
+    tp_ep_close(unused);
+    return rc;
+}
+
+void smem_trans_peer_put(smem_trans_obj_t *o, smem_trans_peer_t *p, int32_t rc)
+{
+    tp_ep_t **old = NULL;
+    uint32_t nold = 0;
+    pthread_mutex_lock(&o->peer_lock);
+    if (rc == SMEM_PEER_GONE || rc == SMEM_CONN_FAILED || rc == SMEM_TIMEOUT || rc == SMEM_IO || rc == SMEM_TLS ||
+        rc == SMEM_PROTOCOL)
+        p->ep_stale = true;
+    if (--p->refs == 0) {
+        old = p->old_eps;
+        nold = p->nold;
+        p->old_eps = NULL;
+        p->nold = 0;
+        pthread_cond_broadcast(&o->peer_cv);
+    }
+    pthread_mutex_unlock(&o->peer_lock);
+    for (uint32_t i = 0; i < nold; i++) tp_ep_close(old[i]);
+    free(old);
+}
+
+void smem_trans_peers_free(smem_trans_peer_t *peers)
+{
+    while (peers != NULL) {
+        smem_trans_peer_t *p = peers;
+        peers = p->next;
+        tp_ep_close(p->ep);
+        for (uint32_t i = 0; i < p->nold; i++) tp_ep_close(p->old_eps[i]);
+        free(p->old_eps);
+        free(p->regs);
+        free(p);
+    }
+}
