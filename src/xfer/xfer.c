@@ -262,18 +262,23 @@ static int32_t xfer_type_check(xfer_copy_type_t type, const void *sa, const xfer
                                const xfer_end_t *d)
 {
     xfer_copy_type_t fit = xfer_infer(s->where, d->where);
+    bool src_bad = false, dst_bad = false;
+    if (type == XFER_COPY_AUTO) {
+        if (fit != XFER_COPY_COUNT) return SMEM_OK;
+    } else {
+        src_bad = !xfer_need_met(xfer_need[type].src, s->where);
+        dst_bad = !xfer_need_met(xfer_need[type].dst, d->where);
+        if (!src_bad && !dst_bad) return SMEM_OK;
+    }
+    /* Only a failing triple pays for the descriptions (this runs per piece). */
     char sw[96], dw[96];
     xfer_where_describe(s, sw, sizeof(sw));
     xfer_where_describe(d, dw, sizeof(dw));
     if (type == XFER_COPY_AUTO) {
-        if (fit != XFER_COPY_COUNT) return SMEM_OK;
         return util_err_set(SMEM_INVALID_PARAM,
                             "%s: neither src %p nor dst %p is in the global space (both are %s); not a BM copy",
                             xfer_copy_type_name(type), sa, da, sw);
     }
-    bool src_bad = !xfer_need_met(xfer_need[type].src, s->where);
-    bool dst_bad = !xfer_need_met(xfer_need[type].dst, d->where);
-    if (!src_bad && !dst_bad) return SMEM_OK;
     const char *side = src_bad ? "source" : "destination";
     uint8_t need = src_bad ? xfer_need[type].src : xfer_need[type].dst;
     return util_err_set(SMEM_INVALID_PARAM, "%s needs %s as the %s, but %s %p is %s%s; %s%s", xfer_copy_type_name(type),
