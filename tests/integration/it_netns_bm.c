@@ -10,7 +10,7 @@
  *   [0, 10 MiB)    pattern, written by its owner
  *   [10, 16 MiB)   mailbox: 1 MiB per writer (H2G, H2GH odd-sized, AUTO, G2G parts)
  *   [16, 76 MiB)   batch inbox: 10 MiB per writer, 122 scattered pieces
- *   [76, 92 MiB)   scratch: G2G fetches, and the targets of the fault phases
+ *   [76, 96 MiB)   scratch: G2G fetches (76..), checks (78..), fault-phase targets (76.., 80..)
  * Phases (driven by the parent through shared memory):
  *   1 init, create, join; every rank sees every other (mapped on its own
  *     host, remote elsewhere: checked with gva_translate)
@@ -22,10 +22,14 @@
  *   4 rank 5 is SIGKILLed while ranks 0-4 run 16 MiB copies with it: each of
  *     them gets an error within KILL_BOUND_MS (every later copy to it too),
  *     and copies among ranks 0-4 keep working
- *   5 host 1's link goes down (its bridge port): copies between host 1
- *     (ranks 2, 3) and the others fail within LINK_BOUND_MS - timeouts, no
- *     hang - while hosts 0 and 2 keep copying to each other and ranks 2 and 3
- *     to each other (same host)
+ *   5 host 1's link goes down (its bridge port) while ranks 0-4 run 16 MiB
+ *     copies across it: the copies in flight, and every later copy between
+ *     host 1 (ranks 2, 3) and the others, fail within LINK_BOUND_MS -
+ *     timeouts, no hang - while hosts 0 and 2 keep copying to each other and
+ *     ranks 2 and 3 to each other (same host)
+ *   6 the link comes back: copies across it work again within RECOVER_MS
+ *     (the store's keepalive, 60 s, outlasts the cut, so nobody was declared
+ *     dead), and everyone leaves cleanly
  * Short timeouts (controlOperationTimeout = DATA_TIMEOUT_S, which bounds every
  * blocking transport step) keep the whole run well under a minute.
  * Skips (exit 0) without root.
@@ -70,15 +74,19 @@
 #define KILL_BOUND_MS (DATA_TIMEOUT_S * 1000 + 4000)
 #define LINK_BOUND_MS (2 * DATA_TIMEOUT_S * 1000 + 1500)
 #define PHASE_MS 60000
+#define RECOVER_MS 10000
 #define STORE_PORT "7000"
 
-enum { PH_READY = 1, PH_UP, PH_PAIRS, PH_CHECK, PH_KILL, PH_LINK, PH_END };
+enum { PH_READY = 1, PH_UP, PH_PAIRS, PH_CHECK, PH_KILL, PH_LINK, PH_RELINK, PH_END };
+static const char *const ph_name[] = {"", "ready", "1 (up)", "2 (pairs)", "3 (check)", "4 (kill)", "5 (link down)",
+                                      "6 (link back)", "end"};
 enum { VICTIM = 5, CUT_HOST = 1 };
 
 struct ctl {
     volatile int phase;      /* set by the parent: ranks may start this phase */
     volatile int mark[NRANKS]; /* the last phase each rank finished */
     volatile int progress[NRANKS]; /* phase 4: large copies with the victim that succeeded */
+    volatile int progress_link[NRANKS]; /* phase 5: large copies across the link-to-be-cut that succeeded */
     volatile int64_t kill_ms;  /* phase 4: when the victim was reaped */
     volatile int64_t down_ms;  /* phase 5: when the link went down */
     volatile int worst_ms[NRANKS]; /* slowest error seen in phases 4/5, for the report */
@@ -245,7 +253,7 @@ static void phase_up(void)
         gva_rank_state_t want = host_of(p) == host_of(me) ? GVA_RANK_MAPPED : GVA_RANK_REMOTE;
         TU_CHECK(rc == 0 && loc.state == want, "rank %u: rank %u (host %u, we are on host %u) is in state %d, want %d",
                  me, p, host_of(p), host_of(me), (int)loc.state, (int)want);
-        if (want == GVA_RANK_MAPPED) /* same host: a plain dereference works */
+        if (rc == 0 && want == GVA_RANK_MAPPED && loc.state == GVA_RANK_MAPPED) /* same host: a plain dereference works */
             TU_CHECK(check(slot(p), p, 0, 4096), "rank %u: dereferencing same-host rank %u", me, p);
     }
 }
@@ -367,6 +375,20 @@ static void bad_input(uint32_t p)
              smem_get_last_err_msg());
 }
 
+/* G2G between two ranks on two other hosts: the right bytes, or a clear "unsupported" - nothing else. */
+static void remote_to_remote(void)
+{
+    uint32_t p = (me + PER_HOST) % NRANKS, q = (me + 2 * PER_HOST) % NRANKS; /* the two other hosts */
+    uint8_t *dst = slot(q) + SCRATCH_OFF + MiB + me * 4096;
+    int32_t rc = copy1(slot(p) + 8192, dst, 4096, SMEMB_COPY_G2G, 0);
+    bool ok = rc == SMEM_ERR_UNSUPPORTED;
+    if (rc == 0) {
+        memset(g_buf, 0, 4096);
+        ok = copy1(dst, g_buf, 4096, SMEMB_COPY_G2H, 0) == 0 && check(g_buf, p, 8192, 4096);
+    }
+    TU_CHECK(ok, "rank %u: G2G from rank %u to rank %u (both remote): %d %s", me, p, q, rc, smem_get_last_err_msg());
+}
+
 static void phase_pairs(void)
 {
     for (uint32_t k = 1; k < NRANKS; k++) { /* a different order per rank spreads the load */
@@ -377,6 +399,7 @@ static void phase_pairs(void)
         bad_input(p);
     }
     mixed_batch();
+    remote_to_remote();
     for (uint32_t k = 1; k < NRANKS; k++) pair_batches((me + k) % NRANKS, ASYNC_COPY_FLAG);
     /* async singles to every peer at once, one wait */
     int32_t rc = 0;
@@ -426,12 +449,12 @@ static void still_working(uint32_t live, const char *when)
         int32_t rc = copy1(slot(p) + off, g_buf, MiB, SMEMB_COPY_G2H, 0);
         TU_CHECK(rc == 0 && check(g_buf, p, off, MiB), "rank %u: %s: G2H from rank %u: %d %s", me, when, p, rc,
                  smem_get_last_err_msg());
-        uint8_t *dst = slot(p) + SCRATCH_OFF + 2 * MiB + me * 512 * KiB;
-        fill(g_buf, 300 + me, 0, 512 * KiB);
-        rc = copy1(g_buf, dst, 512 * KiB, SMEMB_COPY_H2G, 0);
-        memset(g_buf + MiB, 0, 512 * KiB);
-        int32_t rc2 = rc == 0 ? copy1(dst, g_buf + MiB, 512 * KiB, SMEMB_COPY_G2H, 0) : rc;
-        TU_CHECK(rc == 0 && rc2 == 0 && check(g_buf + MiB, 300 + me, 0, 512 * KiB),
+        uint8_t *dst = slot(p) + SCRATCH_OFF + 2 * MiB + me * 256 * KiB; /* [78, 79.5 MiB) */
+        fill(g_buf, 300 + me, 0, 256 * KiB);
+        rc = copy1(g_buf, dst, 256 * KiB, SMEMB_COPY_H2G, 0);
+        memset(g_buf + MiB, 0, 256 * KiB);
+        int32_t rc2 = rc == 0 ? copy1(dst, g_buf + MiB, 256 * KiB, SMEMB_COPY_G2H, 0) : rc;
+        TU_CHECK(rc == 0 && rc2 == 0 && check(g_buf + MiB, 300 + me, 0, 256 * KiB),
                  "rank %u: %s: H2G + G2H with rank %u: %d %d %s", me, when, p, rc, rc2, smem_get_last_err_msg());
     }
 }
@@ -489,7 +512,41 @@ static void phase_kill(void)
     still_working(0x1Fu & ~(1u << me), "after the kill");
 }
 
-/* Phase 5, on ranks 0-4 (host 1 = ranks 2, 3 unplugged). */
+/* Phase 5, on ranks 0-4: 16 MiB copies across the link until it is cut (host 1 =
+ * ranks 2, 3 unplugged) mid-transfer; the one in flight fails within the bound. */
+static void phase_link_cut(uint32_t far_rank)
+{
+    uint8_t *v = slot(far_rank);
+    uint64_t first_fail = 0;
+    int32_t fail_rc = 0;
+    uint64_t end = util_now_ms() + PHASE_MS;
+    for (uint32_t i = 0; util_now_ms() < end; i++) {
+        int32_t rc = i % 2 ? copy1(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0)
+                           : copy1(g_buf, v + SCRATCH_OFF + 4 * MiB, FAULT_LEN, SMEMB_COPY_H2G, 0);
+        if (rc != 0) {
+            first_fail = util_now_ms();
+            fail_rc = rc;
+            break;
+        }
+        __atomic_add_fetch(&ctl->progress_link[me], 1, __ATOMIC_RELEASE);
+    }
+    TU_CHECK(first_fail != 0, "rank %u: copies with rank %u never failed after the link went down", me, far_rank);
+    if (first_fail == 0) return;
+    int64_t down = __atomic_load_n(&ctl->down_ms, __ATOMIC_ACQUIRE);
+    while (down == 0 && util_now_ms() < first_fail + 10000) {
+        usleep(1000);
+        down = __atomic_load_n(&ctl->down_ms, __ATOMIC_ACQUIRE);
+    }
+    TU_CHECK(down != 0, "rank %u: copy with rank %u failed (%d) while the link was up: %s", me, far_rank, fail_rc,
+             smem_get_last_err_msg());
+    int64_t lat = (int64_t)first_fail - down;
+    note_worst(lat);
+    TU_CHECK(lat <= LINK_BOUND_MS, "rank %u: in-flight copy with rank %u failed %lld ms after the cut (bound %d)", me,
+             far_rank, (long long)lat, LINK_BOUND_MS);
+    fprintf(stderr, "rank %u: in-flight copy with rank %u failed %lld ms after the link went down: %d\n", me, far_rank,
+            (long long)lat, fail_rc);
+}
+
 static void phase_link(void)
 {
     bool cut = host_of(me) == CUT_HOST;
@@ -501,7 +558,10 @@ static void phase_link(void)
             if (cut || host_of(p) == CUT_HOST) far |= 1u << p;
         }
     }
-    /* every copy across the cut fails within the bound: a timeout (or a gone peer), never a hang */
+    /* one far peer each: 0 -> 2, 1 -> 3, 4 -> 2; 2 -> 4, 3 -> 0 */
+    static const uint32_t stream_peer[VICTIM] = {2, 3, 4, 0, 2};
+    phase_link_cut(stream_peer[me]);
+    /* then every copy across the cut fails within the bound: a timeout (or a gone peer), never a hang */
     for (uint32_t p = 0; p < NRANKS; p++) {
         if (!(far & (1u << p))) continue;
         for (int k = 0; k < 2; k++) {
@@ -520,6 +580,34 @@ static void phase_link(void)
     /* what the cut does not separate keeps working */
     uint32_t reach = cut ? (cut_ranks & live) : (live & ~cut_ranks);
     still_working(reach & ~(1u << me), "with host 1 cut off");
+}
+
+/* Phase 6, on ranks 0-4: the link is back; copies across it work again (the
+ * store never declared the cut ranks dead: its keepalive outlasts the cut). */
+static void phase_relink(void)
+{
+    for (uint32_t p = 0; p < VICTIM; p++) {
+        if (p == me || host_of(p) == host_of(me) || (host_of(me) != CUT_HOST && host_of(p) != CUT_HOST)) continue;
+        uint64_t t0 = util_now_ms(), off = 5 * MiB + me * 4096;
+        int32_t rc;
+        int tries = 0;
+        do {
+            memset(g_buf, 0, MiB);
+            rc = copy1(slot(p) + off, g_buf, MiB, SMEMB_COPY_G2H, 0);
+            tries++;
+        } while (rc != 0 && util_now_ms() - t0 < RECOVER_MS && usleep(50000) == 0);
+        TU_CHECK(rc == 0 && check(g_buf, p, off, MiB), "rank %u: G2H from rank %u after the link came back: %d after "
+                 "%llu ms, %d tries: %s", me, p, rc, (unsigned long long)(util_now_ms() - t0), tries,
+                 smem_get_last_err_msg());
+        fill(g_buf, 500 + me, 0, 256 * KiB);
+        uint8_t *dst = slot(p) + SCRATCH_OFF + 2 * MiB + me * 256 * KiB;
+        rc = copy1(g_buf, dst, 256 * KiB, SMEMB_COPY_H2G, 0);
+        memset(g_buf + MiB, 0, 256 * KiB);
+        int32_t rc2 = rc == 0 ? copy1(dst, g_buf + MiB, 256 * KiB, SMEMB_COPY_G2H, 0) : rc;
+        TU_CHECK(rc == 0 && rc2 == 0 && check(g_buf + MiB, 500 + me, 0, 256 * KiB),
+                 "rank %u: H2G + G2H with rank %u after the link came back: %d %d %s", me, p, rc, rc2,
+                 smem_get_last_err_msg());
+    }
 }
 
 static int child(int idx)
@@ -575,12 +663,10 @@ static int child(int idx)
     if (!await_phase(PH_LINK)) return 1;
     phase_link();
     mark(PH_LINK);
+    if (!await_phase(PH_RELINK)) return 1;
+    phase_relink();
+    mark(PH_RELINK);
     if (!await_phase(PH_END)) return 1;
-    if (host_of(me) == CUT_HOST) {
-        /* cut off from the store: leaving would only wait out its timeouts */
-        mark(PH_END);
-        return 0;
-    }
     uint64_t t0 = util_now_ms();
     smem_bm_destroy(g_h);
     smem_bm_uninit(0);
@@ -638,7 +724,7 @@ static int start_store(void)
     char bin[4096], listen[64];
     snprintf(bin, sizeof(bin), "%s/smem-store", tu_build_dir());
     snprintf(listen, sizeof(listen), "tcp://%s:%s", tn_addr(g_net, TN_HUB), STORE_PORT);
-    char *argv[] = {bin, "--listen", listen, "--keepalive-ms", "2000", "--log-level", "2", NULL};
+    char *argv[] = {bin, "--listen", listen, "--keepalive-ms", "60000", "--log-level", "2", NULL};
     int fd = -1;
     pid_t p = tn_spawn(g_net, TN_HUB, argv, &fd);
     if (p < 0) return -1;
@@ -677,7 +763,7 @@ int main(void)
     for (int ph = PH_UP; ok && ph <= PH_CHECK; ph++) {
         __atomic_store_n(&ctl->phase, ph, __ATOMIC_RELEASE);
         ok = await_marks(all, ph);
-        fprintf(stderr, "[%5.1fs] phase %d done\n", (util_now_ms() - t_start) / 1000.0, ph);
+        fprintf(stderr, "[%5.1fs] phase %s done\n", (util_now_ms() - t_start) / 1000.0, ph_name[ph]);
     }
     if (ok) {
         __atomic_store_n(&ctl->phase, PH_KILL, __ATOMIC_RELEASE);
@@ -698,14 +784,31 @@ int main(void)
         g_gone[VICTIM] = true;
         TU_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "victim status 0x%x", st);
         if (ok) ok = await_marks(alive, PH_KILL);
-        fprintf(stderr, "[%5.1fs] phase %d (kill) done\n", (util_now_ms() - t_start) / 1000.0, PH_KILL);
+        fprintf(stderr, "[%5.1fs] phase %s done\n", (util_now_ms() - t_start) / 1000.0, ph_name[PH_KILL]);
     }
     if (ok) {
+        /* cut host 1 off while every rank is in the middle of 16 MiB copies across the cut */
+        __atomic_store_n(&ctl->phase, PH_LINK, __ATOMIC_RELEASE);
+        uint64_t end = util_now_ms() + PHASE_MS;
+        for (uint32_t r = 0; ok && r < VICTIM; r++)
+            while (ok && __atomic_load_n(&ctl->progress_link[r], __ATOMIC_ACQUIRE) < 3)
+                if (util_now_ms() > end || ctl->mark[r] >= PH_LINK) {
+                    TU_CHECK(0, "rank %u made no progress copying across the link", r);
+                    ok = false;
+                } else {
+                    usleep(1000);
+                }
+        usleep(20000);
         TU_CHECK(tn_link_set(g_net, CUT_HOST, false) == 0, "link down");
         __atomic_store_n(&ctl->down_ms, (int64_t)util_now_ms(), __ATOMIC_RELEASE);
-        __atomic_store_n(&ctl->phase, PH_LINK, __ATOMIC_RELEASE);
-        ok = await_marks(alive, PH_LINK);
-        fprintf(stderr, "[%5.1fs] phase %d (link down) done\n", (util_now_ms() - t_start) / 1000.0, PH_LINK);
+        if (ok) ok = await_marks(alive, PH_LINK);
+        fprintf(stderr, "[%5.1fs] phase %s done\n", (util_now_ms() - t_start) / 1000.0, ph_name[PH_LINK]);
+    }
+    if (ok) {
+        TU_CHECK(tn_link_set(g_net, CUT_HOST, true) == 0, "link up");
+        __atomic_store_n(&ctl->phase, PH_RELINK, __ATOMIC_RELEASE);
+        ok = await_marks(alive, PH_RELINK);
+        fprintf(stderr, "[%5.1fs] phase %s done\n", (util_now_ms() - t_start) / 1000.0, ph_name[PH_RELINK]);
     }
     __atomic_store_n(&ctl->phase, PH_END, __ATOMIC_RELEASE);
     if (ok) ok = await_marks(alive, PH_END);

@@ -18,8 +18,10 @@
  *   5 receiver checks C, D0, D1; deregisters B
  *   6 sender: every transfer touching B fails (sync, batch, stream), A and C
  *     still work
- *   7 receiver: B was not written by the failed transfers; destroys its instance
- *   8 sender: transfers to the receiver fail within the timeout
+ *   7 receiver: B was not written by the failed transfers; registers B again
+ *   8 sender: B is reachable again (read and write)
+ *   9 receiver checks that write; destroys its instance
+ *  10 sender: transfers to the receiver fail within the timeout
  * Skips (exit 0) without root.
  */
 #include <errno.h>
@@ -225,13 +227,20 @@ static int receiver(void)
     /* the failed writes of phase 6 (tag 7) left B as it was */
     TU_CHECK(check(b, 2, 0, MiB), "receiver: B changed after it was deregistered");
     TU_CHECK(check(b + SUBMIT_OFF, 4, 0, 512 * KiB), "receiver: B changed after it was deregistered (stream)");
+    /* the same range again: reachable again */
+    rc = smem_trans_register_mem(h, b, B_LEN, 0);
+    TU_CHECK(rc == 0, "receiver: register B again: %d %s", rc, smem_get_last_err_msg());
+    mark(7);
+
+    if (!await_phase(9)) return 1;
+    TU_CHECK(check(b + 2 * MiB, 12, 0, 64 * KiB), "receiver: write into re-registered B");
     smem_trans_destroy(h, 0);
     smem_trans_uninit(0);
     free(b);
     free(c);
     free(d0);
     free(d1);
-    mark(7);
+    mark(9);
     return 0;
 }
 
@@ -402,9 +411,18 @@ static int sender(void)
     sender_phase6(h, buf);
     mark(6);
     if (!await_phase(8)) return 1;
+    /* B registered again: reachable again (a stale tombstone must not hide it) */
+    memset(buf, 0, MiB);
+    int32_t rc = rd(h, buf, ctl->b, MiB);
+    TU_CHECK(rc == 0 && check(buf, 2, 0, MiB), "sender: read of re-registered B: %d %s", rc, smem_get_last_err_msg());
+    fill(buf, 12, 0, 64 * KiB);
+    rc = wr(h, buf, ctl->b + 2 * MiB, 64 * KiB);
+    TU_CHECK(rc == 0, "sender: write into re-registered B: %d %s", rc, smem_get_last_err_msg());
+    mark(8);
+    if (!await_phase(10)) return 1;
     /* the receiver is gone: an error, within the timeout */
     uint64_t t0 = util_now_ms();
-    int32_t rc = rd(h, buf, ctl->a, MiB);
+    rc = rd(h, buf, ctl->a, MiB);
     uint64_t took = util_now_ms() - t0;
     TU_CHECK(rc != 0 && took <= TIMEOUT_S * 1000 + 2000, "sender: read from the destroyed receiver: %d after %llu ms",
              rc, (unsigned long long)took);
@@ -413,7 +431,7 @@ static int sender(void)
     smem_trans_destroy(h, 0);
     smem_trans_uninit(0);
     free(buf);
-    mark(8);
+    mark(10);
     return 0;
 }
 
@@ -480,12 +498,12 @@ int main(void)
     uint64_t t0 = util_now_ms();
     for (int i = 0; i < NPROC; i++) g_pid[i] = tn_run(g_net, (uint32_t)i, run_child, (void *)(intptr_t)i);
     bool ok = await_mark(SENDER, 1) && await_mark(RECEIVER, 1);
-    static const int who[] = {0, 0, SENDER, RECEIVER, SENDER, RECEIVER, SENDER, RECEIVER, SENDER};
-    for (int ph = 2; ok && ph <= 8; ph++) {
+    static const int who[] = {0, 0, SENDER, RECEIVER, SENDER, RECEIVER, SENDER, RECEIVER, SENDER, RECEIVER, SENDER};
+    for (int ph = 2; ok && ph <= 10; ph++) {
         __atomic_store_n(&ctl->phase, ph, __ATOMIC_RELEASE);
         ok = await_mark(who[ph], ph);
     }
-    __atomic_store_n(&ctl->phase, 9, __ATOMIC_RELEASE);
+    __atomic_store_n(&ctl->phase, 11, __ATOMIC_RELEASE);
     for (int i = 0; i < NPROC; i++) {
         if (g_pid[i] == 0) continue;
         int st = 0;

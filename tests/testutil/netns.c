@@ -613,13 +613,14 @@ pid_t tn_run(tn_net_t *net, uint32_t host, int (*fn)(void *arg), void *arg)
     _exit(rc & 0xff);
 }
 
-pid_t tn_spawn(tn_net_t *net, uint32_t host, char *const argv[], int *stdout_fd)
+static pid_t tn_spawn_io(tn_net_t *net, uint32_t host, char *const argv[], int *stdout_fd, bool with_stderr)
 {
     int pfd[2] = {-1, -1};
     if (stdout_fd != NULL && pipe2(pfd, O_CLOEXEC) != 0) return -1;
     pid_t p = tn_fork(net, host);
     if (p == 0) {
         if (stdout_fd != NULL) dup2(pfd[1], STDOUT_FILENO);
+        if (stdout_fd != NULL && with_stderr) dup2(pfd[1], STDERR_FILENO);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, STDIN_FILENO);
         execvp(argv[0], argv);
@@ -632,6 +633,11 @@ pid_t tn_spawn(tn_net_t *net, uint32_t host, char *const argv[], int *stdout_fd)
         else close(pfd[0]);
     }
     return p;
+}
+
+pid_t tn_spawn(tn_net_t *net, uint32_t host, char *const argv[], int *stdout_fd)
+{
+    return tn_spawn_io(net, host, argv, stdout_fd, false);
 }
 
 int tn_wait(tn_net_t *net, pid_t pid, int timeout_ms, int *status)
@@ -666,7 +672,7 @@ int tn_kill(tn_net_t *net, pid_t pid)
 int tn_exec(tn_net_t *net, uint32_t host, char *const argv[], int timeout_ms, char *out, size_t cap)
 {
     int fd = -1;
-    pid_t p = tn_spawn(net, host, argv, &fd);
+    pid_t p = tn_spawn_io(net, host, argv, &fd, true);
     if (p < 0) return -1;
     size_t len = 0;
     int64_t end = tn_now_ms() + timeout_ms;
@@ -754,7 +760,9 @@ int tn_netem_set(tn_net_t *net, uint32_t host, uint32_t delay_us, double loss_pc
         rc = tn_exec(net, host, argv, TN_IP_TIMEOUT_MS, out, sizeof(out));
     }
     if (rc != 0) {
-        tn_errf(err, cap, "tc netem on %s: exit %d (the sch_netem module may be missing)", ns->name, rc);
+        size_t ol = strlen(out);
+        while (ol > 0 && (out[ol - 1] == '\n' || out[ol - 1] == ' ')) out[--ol] = '\0';
+        tn_errf(err, cap, "tc netem on %s: exit %d: %s (is the sch_netem module available?)", ns->name, rc, out);
         return -1;
     }
     return 0;

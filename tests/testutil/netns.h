@@ -88,8 +88,8 @@ pid_t tn_spawn(tn_net_t *net, uint32_t host, char *const argv[], int *stdout_fd)
 int tn_wait(tn_net_t *net, pid_t pid, int timeout_ms, int *status);
 /* SIGKILL a child started here and reap it (returns its waitpid status). */
 int tn_kill(tn_net_t *net, pid_t pid);
-/* Run argv in the namespace and collect its stdout (NUL-terminated, at most
- * cap-1 bytes kept). Returns the exit code (0..255), or -1 (could not start,
+/* Run argv in the namespace and collect its stdout and stderr (NUL-terminated,
+ * at most cap-1 bytes kept). Returns the exit code (0..255), or -1 (could not start,
  * killed, or timed out after timeout_ms). */
 int tn_exec(tn_net_t *net, uint32_t host, char *const argv[], int timeout_ms, char *out, size_t cap);
 
