@@ -8,6 +8,8 @@
 #   untrusted-client.pem/.key          client cert signed by other-ca
 #   revoked-client.pem/.key            client cert from the test CA, revoked by
 #   crl.pem                            the test CA's CRL
+#   node.pem node.key                  one certificate for both ends of a data
+#                                      channel (serverAuth + clientAuth, SAN as server)
 # Idempotent: a complete DIR is left as it is. Quiet unless something fails.
 set -eu
 
@@ -17,7 +19,8 @@ if [ $# -ne 1 ]; then
 fi
 DIR=$1
 FILES="ca.pem ca.key server.pem server.key client.pem client.key client-enc.key client-enc.pass
-other-ca.pem other-ca.key untrusted-client.pem untrusted-client.key revoked-client.pem revoked-client.key crl.pem"
+other-ca.pem other-ca.key untrusted-client.pem untrusted-client.key revoked-client.pem revoked-client.key crl.pem
+node.pem node.key"
 
 complete=1
 for f in $FILES; do
@@ -61,6 +64,11 @@ subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
+[node_ext]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost
 EXT
 
 mkca() { # name cn
@@ -81,6 +89,7 @@ mkcert server "localhost" ca server_ext 4097
 mkcert client "memfabric test client" ca client_ext 4098
 mkcert revoked-client "revoked test client" ca client_ext 4099
 mkcert untrusted-client "untrusted test client" other-ca client_ext 4100
+mkcert node "memfabric test node" ca node_ext 4101
 
 # Encrypted copy of the client key; the password file has a trailing newline
 # as `echo` writes it, which the library must ignore.

@@ -50,6 +50,7 @@ struct ctl {
 
 static struct ctl *ctl;
 static char g_url[64];
+static char g_certs[300]; /* non-empty: run with TLS on the data channel */
 static smem_bm_t g_h;
 static uint32_t me;
 static store_client_t *g_sync;
@@ -282,6 +283,13 @@ static int child(int idx)
     c.controlOperationTimeout = 30;
     /* half of the ranks name their data-plane interface by subnet, the others leave it to the store's route */
     if (idx % 2 == 0) snprintf(c.hcomUrl, sizeof(c.hcomUrl), "tcp://127.0.0.0/8:0");
+    if (g_certs[0] != '\0') {
+        /* Second round: the data channel on TLS 1.3, one certificate for both ends. */
+        c.hcomTlsConfig.tlsEnable = true;
+        snprintf(c.hcomTlsConfig.caPath, sizeof(c.hcomTlsConfig.caPath), "%s/ca.pem", g_certs);
+        snprintf(c.hcomTlsConfig.certPath, sizeof(c.hcomTlsConfig.certPath), "%s/node.pem", g_certs);
+        snprintf(c.hcomTlsConfig.keyPath, sizeof(c.hcomTlsConfig.keyPath), "%s/node.key", g_certs);
+    }
     int32_t rc = smem_bm_init(g_url, NRANKS, 0, &c);
     TU_CHECK(rc == 0, "child %d: smem_bm_init: %d %s", idx, rc, smem_get_last_err_msg());
     if (rc != 0) return 1;
@@ -357,14 +365,14 @@ static uint16_t free_port(void)
     return ntohs(a.sin_port);
 }
 
-int main(void)
+/* One round of the whole test: NRANKS processes on a fresh store. */
+static void run_round(void)
 {
-    setenv("SMEM_FORCE_REMOTE", "1", 1);
-    ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    memset(ctl, 0, sizeof(*ctl));
     uint16_t port = free_port();
-    if (ctl == MAP_FAILED || port == 0) {
-        fprintf(stderr, "setup failed\n");
-        return 1;
+    if (port == 0) {
+        TU_CHECK(0, "no free port");
+        return;
     }
     snprintf(g_url, sizeof(g_url), "tcp://127.0.0.1:%u", port);
     pid_t pids[NRANKS];
@@ -390,6 +398,24 @@ int main(void)
         tu_passed += ctl->passed[i];
         tu_failed += ctl->failed[i];
     }
-    TU_CHECK(tu_passed > NRANKS * 60, "only %d checks ran", tu_passed);
+}
+
+int main(void)
+{
+    setenv("SMEM_FORCE_REMOTE", "1", 1);
+    ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (ctl == MAP_FAILED) return 1;
+    run_round();
+    int plain = tu_passed;
+    TU_CHECK(plain > NRANKS * 60, "plain round: only %d checks ran", plain);
+
+    char dir[256], cmd[800];
+    if (tu_mkdtemp(dir, sizeof(dir)) != 0) return 1;
+    snprintf(g_certs, sizeof(g_certs), "%s/certs", dir);
+    snprintf(cmd, sizeof(cmd), "sh '%s/scripts/gen-test-certs.sh' '%s' >/dev/null", tu_source_dir(), g_certs);
+    TU_CHECK(system(cmd) == 0, "gen-test-certs.sh failed");
+    run_round();
+    TU_CHECK(tu_passed - plain > NRANKS * 60, "TLS round: only %d checks ran", tu_passed - plain);
+    tu_rmdir_rf(dir);
     return tu_summary();
 }
