@@ -5,10 +5,11 @@
  * pieces (a piece crossing a chunk boundary is split). The calling thread
  * takes as many idle connections as there are requests (up to `conns`;
  * missing ones are dialled now, so connections open lazily) and drives them
- * itself with non-blocking I/O and poll(): each connection carries one
+ * itself with non-blocking I/O and poll() (a large WRITE splits over two
+ * threads, see tcp_ep_run_split): each connection carries one
  * request at a time and takes the next unsent one when it finishes, so large
  * transfers run on all connections in parallel and a slow connection simply
- * carries fewer chunks. No helper threads, no staging copies: a WRITE's
+ * carries fewer chunks. No staging copies: a WRITE's
  * payload is sent from the caller's pieces (sendmsg with the header and piece
  * table in front), a READ's answer is received into them.
  *
@@ -25,9 +26,11 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "transport/tcp/tcp.h"
 #include "util/util_log.h"
@@ -418,6 +421,56 @@ static int32_t tcp_ep_run(tcp_call_t *call, tcp_slot_t **slots, uint32_t nslots)
     return call->first;
 }
 
+/* One half of a split WRITE, on a helper thread. */
+typedef struct tcp_half {
+    tcp_call_t *call;
+    tcp_slot_t **slots;
+    uint32_t nslots;
+} tcp_half_t;
+
+static void *tcp_half_main(void *arg)
+{
+    tcp_half_t *h = arg;
+    (void)tcp_ep_run(h->call, h->slots, h->nslots);
+    return NULL;
+}
+
+/*
+ * Run the call's requests over the slots. A large WRITE is the exception to
+ * "no helper threads": sendmsg copies the payload into the kernel (and on a
+ * veth or loopback link runs the whole TCP stack) on the sending thread, so
+ * one thread caps a put at about one stream's rate while a READ already
+ * spreads over the server's per-connection threads. So when there are at
+ * least two cores, two connections and four requests, the second half of the
+ * requests goes out on a helper thread over half of the connections.
+ */
+static int32_t tcp_ep_run_split(tcp_call_t *call, tcp_slot_t **slots, uint32_t nslots)
+{
+    static long cpus;
+    if (cpus == 0) cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!call->write || cpus < 2 || nslots < 2 || call->plan.nreq < 4) return tcp_ep_run(call, slots, nslots);
+    tcp_call_t second = *call;
+    uint32_t r1 = call->plan.nreq / 2, s1 = nslots / 2;
+    second.plan.req += r1;
+    second.plan.nreq -= r1;
+    second.first = SMEM_OK;
+    second.msg[0] = '\0';
+    second.failed_reqs = 0;
+    tcp_call_t first = *call;
+    first.plan.nreq = r1;
+    tcp_half_t h = {.call = &second, .slots = slots + s1, .nslots = nslots - s1};
+    pthread_t t;
+    if (pthread_create(&t, NULL, tcp_half_main, &h) != 0) return tcp_ep_run(call, slots, nslots);
+    (void)tcp_ep_run(&first, slots, s1);
+    pthread_join(t, NULL);
+    /* The first failure of either half is the call's. */
+    const tcp_call_t *bad = first.first != SMEM_OK ? &first : &second;
+    call->first = bad->first;
+    call->failed_reqs = first.failed_reqs + second.failed_reqs;
+    memcpy(call->msg, bad->msg, sizeof(call->msg));
+    return call->first;
+}
+
 static int32_t tcp_ep_xfer(tp_ep_t *base, bool write, uint32_t window, const tp_piece_t *pieces, size_t n)
 {
     tcp_ep_t *ep = (tcp_ep_t *)base;
@@ -438,7 +491,7 @@ static int32_t tcp_ep_xfer(tp_ep_t *base, bool write, uint32_t window, const tp_
     uint32_t want = call.plan.nreq < ep->nslots ? call.plan.nreq : ep->nslots;
     rc = tcp_ep_take(ep, ifc, want, slots, &nslots);
     if (rc == SMEM_OK) {
-        rc = tcp_ep_run(&call, slots, nslots);
+        rc = tcp_ep_run_split(&call, slots, nslots);
         tcp_ep_give(ep, slots, nslots);
         if (rc != SMEM_OK) rc = util_err_set(rc, "%s", call.msg);
     }
