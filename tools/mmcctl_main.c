@@ -1,13 +1,20 @@
 /*
- * mmcctl: inspect and manage a running MetaService over its RPC.
+ * mmcctl: inspect and manage a running memcache cluster.
  *
- *   mmcctl [--meta URL] [--timeout SECONDS] status | segments | keys [PREFIX] | get KEY | remove KEY
+ *   mmcctl [--meta URL] [--timeout SECONDS] [--config FILE] [--store URL]
+ *          status | segments | keys [PREFIX] | info KEY | get KEY [FILE|-] | put KEY FILE|- | remove KEY
  *
- * Metadata only for now: `get` shows where a key lives (size, state,
- * replica GVAs), not its bytes; putting and reading values needs the
- * LocalService data path, which mmcctl will use once it exists.
+ * The metadata commands talk to the MetaService RPC only. `put` and `get KEY
+ * FILE` move a value: they start a pure-client LocalService (a BM rank that
+ * contributes no memory) configured from --config (default
+ * $MMC_LOCAL_CONFIG_PATH, else the loopback defaults; its
+ * ock.mmc.local_service.max.dram.size and world_size must match the
+ * cluster's), with --meta and --store overriding the URLs. `get KEY` without
+ * FILE shows where the key lives, as `info` does (kept for scripts that
+ * used it before values could be read); `get KEY -` writes the value to stdout.
  * Exit status: 0 success, 1 the operation failed (message on stderr), 2 usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +22,9 @@
 #include <string.h>
 
 #include "memcache/common/mmc_meta_client.h"
+#include "memcache/mmc.h"
+#include "memcache/mmc_client.h"
+#include "memcache/mmc_service.h"
 #include "util/util_log.h"
 
 static void usage(FILE *out)
@@ -23,13 +33,17 @@ static void usage(FILE *out)
             "usage: mmcctl [--meta URL] [--timeout SECONDS] COMMAND\n"
             "  --meta URL        MetaService RPC URL (default $MMC_META_URL or tcp://127.0.0.1:5000)\n"
             "  --timeout S       connect and call timeout in seconds (default 5)\n"
+            "  --config FILE     LocalService config for put/get (default $MMC_LOCAL_CONFIG_PATH, else defaults)\n"
+            "  --store URL       config store for put/get (ock.mmc.local_service.config_store_url)\n"
             "commands:\n"
             "  status            counters, objects, capacity per medium\n"
             "  segments          mounted segments (rank, medium, GVA range, use)\n"
             "  keys [PREFIX]     keys (all pages), with size, state and replica count\n"
-            "  get KEY           where KEY lives: size, state, leases, replica ranks and GVAs\n"
-            "  remove KEY        remove KEY (space freed when its read leases end)\n"
-            "Metadata only: putting and reading values needs the LocalService data path (not yet in mmcctl).\n");
+            "  info KEY          where KEY lives: size, state, leases, replica ranks and GVAs\n"
+            "  get KEY           the same as info KEY\n"
+            "  get KEY FILE|-    KEY's value into FILE (- = stdout)\n"
+            "  put KEY FILE|-    FILE's bytes (- = stdin) as KEY's value (an existing key is left as it is)\n"
+            "  remove KEY        remove KEY (space freed when its read leases end)\n");
 }
 
 static const char *const media_name[MMC_MEDIA_COUNT] = {"hbm", "dram"};
@@ -131,8 +145,118 @@ static int cmd_remove(mmc_meta_client_t *c, const char *key)
     return 0;
 }
 
+/* ---------- values (pure-client LocalService) ---------- */
+
+typedef struct ctl_data_opts {
+    const char *config, *store, *meta;
+    uint32_t timeout_s;
+} ctl_data_opts_t;
+
+static int data_up(const ctl_data_opts_t *d)
+{
+    mmc_local_config cfg;
+    mmc_local_service_config_init(&cfg);
+    const char *path = d->config ? d->config : getenv("MMC_LOCAL_CONFIG_PATH");
+    if (path != NULL && path[0] != '\0' && mmc_local_service_config_load(path, &cfg) != MMC_OK)
+        return fail("config", MMC_CONFIG);
+    if (d->meta) snprintf(cfg.discoveryURL, sizeof(cfg.discoveryURL), "%s", d->meta);
+    if (d->store) snprintf(cfg.configStoreURL, sizeof(cfg.configStoreURL), "%s", d->store);
+    cfg.localDRAMSize = 0; /* a pure client: reads and writes, contributes nothing */
+    cfg.timeoutSeconds = d->timeout_s;
+    cfg.logLevel = UTIL_LOG_OFF;
+    int32_t rc = mmc_setup(&cfg);
+    if (rc == MMC_OK) rc = mmc_init(&(mmc_init_config){.device_id = 0, .init_bm = true});
+    return rc == MMC_OK ? 0 : fail("joining the pool as a client", rc);
+}
+
+/* Reads all of f into a malloc'd buffer. */
+static uint8_t *slurp(FILE *f, uint64_t *len)
+{
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *b = malloc(cap);
+    while (b != NULL) {
+        size_t k = fread(b + n, 1, cap - n, f);
+        n += k;
+        if (k == 0) break;
+        if (n == cap) {
+            uint8_t *nb = realloc(b, cap * 2);
+            if (nb == NULL) {
+                free(b);
+                return NULL;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    *len = n;
+    return b;
+}
+
+static int cmd_put(const ctl_data_opts_t *d, const char *key, const char *file)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "mmcctl: put: cannot open %s: %s\n", file, strerror(errno));
+        return 1;
+    }
+    uint64_t len = 0;
+    uint8_t *data = slurp(f, &len);
+    bool err = ferror(f);
+    if (f != stdin) fclose(f);
+    if (data == NULL || err) {
+        free(data);
+        fprintf(stderr, "mmcctl: put: cannot read %s\n", file);
+        return 1;
+    }
+    if (len == 0) {
+        free(data);
+        fprintf(stderr, "mmcctl: put: %s is empty (values are 1 byte or more)\n", file);
+        return 1;
+    }
+    int ret = data_up(d);
+    if (ret == 0) {
+        mmc_buffer b = {.addr = (uint64_t)(uintptr_t)data, .type = 1, .len = len};
+        int32_t rc = mmcc_put(key, &b, NULL, 0);
+        if (rc != MMC_OK) ret = fail(key, rc);
+        else fprintf(stderr, "put %s: %" PRIu64 " bytes\n", key, len);
+        mmc_uninit();
+    }
+    free(data);
+    return ret;
+}
+
+static int cmd_get_value(const ctl_data_opts_t *d, const char *key, const char *file)
+{
+    int ret = data_up(d);
+    if (ret != 0) return ret;
+    mmc_data_info info;
+    uint8_t *data = NULL;
+    int32_t rc = mmcc_query(key, &info, 0);
+    if (rc == MMC_OK && !info.valid) rc = MMC_OBJECT_NOT_READY;
+    if (rc == MMC_OK) {
+        data = malloc(info.size);
+        mmc_buffer b = {.addr = (uint64_t)(uintptr_t)data, .type = 1, .len = info.size};
+        rc = data == NULL ? MMC_MALLOC_FAILED : mmcc_get(key, &b, 0);
+    }
+    mmc_uninit();
+    if (rc != MMC_OK) {
+        free(data);
+        return fail(key, rc);
+    }
+    FILE *f = strcmp(file, "-") == 0 ? stdout : fopen(file, "wb");
+    if (f == NULL || fwrite(data, 1, info.size, f) != info.size || (f != stdout ? fclose(f) : fflush(f)) != 0) {
+        fprintf(stderr, "mmcctl: get: cannot write %s: %s\n", file, strerror(errno));
+        free(data);
+        return 1;
+    }
+    if (f != stdout) fprintf(stderr, "got %s: %" PRIu64 " bytes into %s\n", key, info.size, file);
+    free(data);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    ctl_data_opts_t dopt = {.timeout_s = 5};
     mmc_meta_client_opts_t o;
     mmc_meta_client_opts_init(&o);
     o.timeout_ms = 5000;
@@ -141,11 +265,13 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"meta", required_argument, NULL, 'm'},
         {"timeout", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'},
+        {"store", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "+m:t:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+m:t:c:s:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'm':
             if (strlen(optarg) >= sizeof(o.url)) {
@@ -153,6 +279,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             snprintf(o.url, sizeof(o.url), "%s", optarg);
+            dopt.meta = optarg;
+            break;
+        case 'c': dopt.config = optarg; break;
+        case 's':
+            if (strlen(optarg) >= MMC_URL_SIZE) {
+                fprintf(stderr, "mmcctl: --store URL too long\n");
+                return 2;
+            }
+            dopt.store = optarg;
             break;
         case 't': {
             char *end = NULL;
@@ -162,6 +297,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             o.timeout_ms = (uint32_t)s * 1000;
+            dopt.timeout_s = (uint32_t)s;
             break;
         }
         case 'h': usage(stdout); return 0;
@@ -176,7 +312,8 @@ int main(int argc, char **argv)
     int nargs = argc - optind - 1;
     char **args = argv + optind + 1;
     bool known = (strcmp(cmd, "status") == 0 && nargs == 0) || (strcmp(cmd, "segments") == 0 && nargs == 0) ||
-                 (strcmp(cmd, "keys") == 0 && nargs <= 1) || (strcmp(cmd, "get") == 0 && nargs == 1) ||
+                 (strcmp(cmd, "keys") == 0 && nargs <= 1) || (strcmp(cmd, "get") == 0 && (nargs == 1 || nargs == 2)) ||
+                 (strcmp(cmd, "info") == 0 && nargs == 1) || (strcmp(cmd, "put") == 0 && nargs == 2) ||
                  (strcmp(cmd, "remove") == 0 && nargs == 1);
     if (!known) {
         fprintf(stderr, "mmcctl: unknown command or wrong arguments: %s\n", cmd);
@@ -184,6 +321,8 @@ int main(int argc, char **argv)
         return 2;
     }
     util_log_level_set(UTIL_LOG_OFF); /* errors are reported once, by this tool */
+    if (strcmp(cmd, "put") == 0) return cmd_put(&dopt, args[0], args[1]);
+    if (strcmp(cmd, "get") == 0 && nargs == 2) return cmd_get_value(&dopt, args[0], args[1]);
     mmc_meta_client_t *c = NULL;
     int32_t rc = mmc_meta_client_connect(&o, &c);
     if (rc != MMC_OK) return fail("connect", rc);
@@ -191,7 +330,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "status") == 0) ret = cmd_status(c);
     else if (strcmp(cmd, "segments") == 0) ret = cmd_segments(c);
     else if (strcmp(cmd, "keys") == 0) ret = cmd_keys(c, nargs ? args[0] : "");
-    else if (strcmp(cmd, "get") == 0) ret = cmd_get(c, args[0]);
+    else if (strcmp(cmd, "get") == 0 || strcmp(cmd, "info") == 0) ret = cmd_get(c, args[0]);
     else ret = cmd_remove(c, args[0]);
     mmc_meta_client_close(c);
     return ret;

@@ -39,6 +39,7 @@ enum {
     MMC_PROTOCOL = -3200,              /* malformed or unexpected bytes from a peer */
     MMC_CONFIG = -3201,                /* bad configuration file or value (message names the line) */
     MMC_UNSUPPORTED = -3202,           /* option or operation not available in this build */
+    MMC_BUFFER_TOO_SMALL = -3203,      /* get: the buffer (or the sum of the layers) is smaller than the object */
 };
 
 /* Name and short description of a status (MMC_* or the smem codes it wraps); never NULL. */

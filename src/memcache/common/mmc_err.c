@@ -23,6 +23,7 @@ const char *mmc_strerror(int32_t status)
     case MMC_PROTOCOL: return "protocol error";
     case MMC_CONFIG: return "configuration error";
     case MMC_UNSUPPORTED: return "unsupported";
+    case MMC_BUFFER_TOO_SMALL: return "buffer smaller than the object";
     default: return util_strerror(status);
     }
 }

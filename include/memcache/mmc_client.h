@@ -1,0 +1,159 @@
+/*
+ * memcache client (the seed's mmcc_* calls plus the layers and GVA-level
+ * forms). The client is bound to this process's LocalService
+ * (mmcs_local_service_start or mmc_init) and moves data one-sided through
+ * its BM rank: a put asks the MetaService for space (PUT_START), copies into
+ * every replica with BM batch copies, then publishes (PUT_END); a get takes a
+ * read lease (GET), copies from the first replica (same-host first, the next
+ * one on a copy error) and releases the lease. Bytes never pass through the
+ * MetaService.
+ *
+ * Buffers: an mmc_buffer names len bytes at addr + offset; type 1 is host
+ * memory, type 0 device memory (needs CUDA; this build answers
+ * MMC_UNSUPPORTED from the copy). Layers: one key gathered from (put) or
+ * scattered to (get) 1..MMC_LAYERS_MAX buffers in order; all layers of a key
+ * have the same type.
+ *
+ * Gets: a single-buffer get needs len >= the object's size (else
+ * MMC_BUFFER_TOO_SMALL) and writes bytes [0, size), leaving the rest of the
+ * buffer untouched; a layers get needs the layers to add up to exactly the
+ * object's size (smaller: MMC_BUFFER_TOO_SMALL, larger: MMC_INVALID_PARAM),
+ * since the layout is the one the put gathered. mmcc_query tells the size.
+ *
+ * Statuses: single-key calls return the key's status. Batch calls (n keys,
+ * 1..MMC_BATCH_MAX) return MMC_OK when the request ran, with each key's
+ * status in results[i]; when the whole call fails (bad arguments, not
+ * initialised, MetaService unreachable or timed out) they return that error
+ * and set every results[i] to it. Per-key statuses: MMC_OK,
+ * MMC_KEY_NOT_FOUND, MMC_OBJECT_NOT_READY (a put of it has not finished),
+ * MMC_NOT_ENOUGH_MEMORY / MMC_EXCEEDS_CAPACITY (put: no room even after
+ * eviction / larger than any segment), MMC_BUFFER_TOO_SMALL,
+ * MMC_INVALID_PARAM (the key or its buffers), or the copy's error. A put of
+ * an existing key (written once, or being written by another client)
+ * succeeds without changing it.
+ *
+ * Timeouts: each MetaService round trip is bounded by
+ * ock.mmc.client.timeout.seconds (put: 2 round trips, get: 2); an
+ * unreachable MetaService gives MMC_NOT_CONNECTED or MMC_TIMEOUT within it.
+ *
+ * Threads: every call may be made from any thread, concurrently, between
+ * mmcc_init and mmcc_uninit; mmcc_uninit waits for calls in flight.
+ */
+#ifndef MMC_CLIENT_H
+#define MMC_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memcache/mmc_def.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MMC_LAYERS_MAX 255u /* buffers of one key in the layers form */
+
+/* Client tunables; 0 in a field takes the LocalService's config value. */
+typedef struct mmc_client_config {
+    uint32_t timeoutSeconds;      /* ock.mmc.client.timeout.seconds */
+    uint32_t retryMilliseconds;   /* ock.mmc.client.retry_milliseconds */
+    uint32_t readThreadPoolSize;  /* ock.mmc.client.read_thread_pool.size */
+    uint32_t writeThreadPoolSize; /* ock.mmc.client.write_thread_pool.size */
+} mmc_client_config_t;
+
+/* Replica locations of a key (mmc_data_info plus the GVAs). */
+typedef struct mmc_key_info {
+    uint64_t size;
+    uint8_t numBlobs;           /* replicas */
+    bool valid;                 /* readable (READY) */
+    uint32_t ranks[8];          /* LocalService id of each replica */
+    uint16_t types[8];          /* mmc_media_t of each replica */
+    uint64_t gvas[8];           /* global address of each replica */
+} mmc_key_info;
+
+typedef enum mmc_copy_direction {
+    MMC_COPY_H2G = 0, /* buffers -> pool (write) */
+    MMC_COPY_G2H = 1, /* pool -> buffers (read) */
+} mmc_copy_direction;
+
+/* cfg NULL: everything from the LocalService. MMC_NOT_INITIALIZED when no
+ * LocalService runs in this process; MMC_OK when already initialised. */
+int32_t mmcc_init(const mmc_client_config_t *cfg);
+void mmcc_uninit(void);
+/* The LocalService id (BM rank) of this process. */
+int32_t mmcc_local_service_id(uint32_t *id);
+
+/* Registers memory outside the pool with the data plane (zero-copy paths
+ * over transports); idempotent for the same range. Unregister takes the
+ * same address (size is checked to be non-zero, as the seed's signature has it). */
+int32_t mmcc_register_buffer(uint64_t addr, uint64_t size);
+int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size);
+
+/* opt NULL: 1 replica, DRAM, no preference. */
+int32_t mmcc_put(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags);
+int32_t mmcc_get(const char *key, mmc_buffer *buf, uint32_t flags);
+int32_t mmcc_query(const char *key, mmc_data_info *info, uint32_t flags);
+int32_t mmcc_batch_query(const char **keys, uint32_t n, mmc_data_info *infos, uint32_t flags);
+int32_t mmcc_remove(const char *key, uint32_t flags);
+int32_t mmcc_batch_remove(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
+/* Removes every object (leased ones when their lease ends). */
+int32_t mmcc_remove_all(uint32_t flags);
+/* MMC_OK exists (readable), MMC_KEY_NOT_FOUND, MMC_OBJECT_NOT_READY. */
+int32_t mmcc_exist(const char *key, uint32_t flags);
+int32_t mmcc_batch_exist(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
+int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
+                       uint32_t flags, int32_t *results);
+int32_t mmcc_batch_get(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results);
+
+/* Layers: layers[0..nlayers) of one key, gathered in order. */
+int32_t mmcc_put_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, const mmc_put_options *opt,
+                        uint32_t flags);
+int32_t mmcc_get_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, uint32_t flags);
+/* layers[i] points at key i's nlayers[i] buffers. */
+int32_t mmcc_batch_put_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                              const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags, int32_t *results);
+int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                              const uint32_t *nlayers, uint32_t flags, int32_t *results);
+
+/* Key info with the replica GVAs (QUERY). Batch: per-key status in results. */
+int32_t mmcc_get_key_info(const char *key, mmc_key_info *info);
+int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results);
+
+/*
+ * GVA level (layer-wise KV transfer: allocate, write the layers as they are
+ * produced, then publish).
+ *  - batch_alloc: PUT_START for n keys of sizes[i] bytes on medium (mmc_media_t,
+ *    MMC_MEDIA_NONE = DRAM first) with one replica; gvas[i] is where key i's
+ *    bytes go. results[i] MMC_DUPLICATED_OBJECT: the key exists or is being
+ *    written by someone else; write nothing and do not finish it. A key not
+ *    finished within the MetaService's put timeout is revoked.
+ *  - batch_copy: one BM batch copy of sizes[i] bytes between gvas[i] and
+ *    bufs[i] (sizes[i] <= bufs[i].len) in direction; returns the copy's status.
+ *  - batch_copy_layers: key i's nlayers[i] buffers packed in order from gvas[i].
+ *  - batch_write_finish: PUT_END; results[i] 0 publishes key i, anything else
+ *    aborts it (space freed); st[i] the MetaService's status per key.
+ *  - batch_add_lease: read leases on n READY keys (GET), so their replicas
+ *    stay put while read with batch_copy; results[i] per key. The MetaService
+ *    grants ock.mmc.meta.lease_ttl_ms; ttl_ms above it is capped and
+ *    *granted_ttl_ms (may be NULL) says what was granted. One lease covers
+ *    the keys of one call; it is released when all of them were passed to
+ *    batch_remove_lease (or at its expiry).
+ *  - batch_remove_lease: drops this process's lease on each key
+ *    (MMC_LINK_NOT_FOUND in results[i] when it holds none).
+ */
+int32_t mmcc_batch_alloc(const char **keys, const uint64_t *sizes, uint32_t n, uint16_t medium, uint64_t *gvas,
+                         int32_t *results);
+int32_t mmcc_batch_copy(const uint64_t *gvas, const mmc_buffer *bufs, const uint64_t *sizes, uint32_t n,
+                        mmc_copy_direction direction);
+int32_t mmcc_batch_copy_layers(const uint64_t *gvas, const mmc_buffer *const *layers, const uint32_t *nlayers,
+                               uint32_t n, mmc_copy_direction direction);
+int32_t mmcc_batch_write_finish(const char **keys, const int32_t *results, uint32_t n, int32_t *st);
+int32_t mmcc_batch_add_lease(const char **keys, uint32_t n, uint32_t ttl_ms, int32_t *results,
+                             uint32_t *granted_ttl_ms);
+int32_t mmcc_batch_remove_lease(const char **keys, uint32_t n, int32_t *results);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,17 @@
+/* _memcache internals: config conversion and the parts of the module. */
+#ifndef MC_INT_H
+#define MC_INT_H
+
+#include "py_common.h"
+
+#include "memcache/mmc_def.h"
+
+/* LocalConfig / MetaConfig objects (memcache_hybrid) <-> the C structs, by attribute name. */
+int mc_local_config_from(PyObject *o, mmc_local_service_config_t *c);
+int mc_meta_config_from(PyObject *o, mmc_meta_service_config_t *c);
+extern PyMethodDef mc_config_methods[];
+
+int mc_store_add(PyObject *m);
+extern PyTypeObject mc_key_info_type;
+
+#endif

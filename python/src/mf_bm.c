@@ -1,0 +1,461 @@
+/* _memfabric: BM (memfabric_hybrid.bm): init, create, and the BigMemory type. */
+#include "mf_int.h"
+
+#include <string.h>
+
+#include "smem/host/smem_bm.h"
+
+typedef struct {
+    PyObject_HEAD
+    smem_bm_t h;
+    py_guard_t g;
+} mf_bm_obj;
+
+static PyTypeObject mf_bm_type;
+
+/* config.<name> (a memfabric_hybrid.TlsConfig or None) into t. */
+static int mf_tls_from(PyObject *cfg, const char *name, smem_tls_config *t)
+{
+    PyObject *o = PyObject_GetAttrString(cfg, name);
+    if (o == NULL) return -1;
+    int rc = 0;
+    if (o != Py_None) {
+        rc = mf_attr_bool(o, "tls_enable", &t->tlsEnable) || mf_attr_str(o, "ca_path", t->caPath, sizeof(t->caPath)) ||
+             mf_attr_str(o, "crl_path", t->crlPath, sizeof(t->crlPath)) ||
+             mf_attr_str(o, "cert_path", t->certPath, sizeof(t->certPath)) ||
+             mf_attr_str(o, "key_path", t->keyPath, sizeof(t->keyPath)) ||
+             mf_attr_str(o, "key_pass_path", t->keyPassPath, sizeof(t->keyPassPath)) ||
+             mf_attr_str(o, "decrypter_lib_path", t->decrypterLibPath, sizeof(t->decrypterLibPath))
+                 ? -1
+                 : 0;
+    }
+    Py_DECREF(o);
+    return rc;
+}
+
+static int mf_bm_config_from(PyObject *o, smem_bm_config_t *c)
+{
+    uint64_t v;
+#define U32(name, field, max)                                                                                          \
+    do {                                                                                                               \
+        if (mf_attr_u64(o, name, max, &v) != 0) return -1;                                                             \
+        c->field = (__typeof__(c->field))v;                                                                            \
+    } while (0)
+    U32("init_timeout", initTimeout, UINT32_MAX);
+    U32("create_timeout", createTimeout, UINT32_MAX);
+    U32("control_operation_timeout", controlOperationTimeout, UINT32_MAX);
+    U32("rank_id", rankId, UINT16_MAX);
+    U32("flags", flags, UINT32_MAX);
+#undef U32
+    if (mf_attr_bool(o, "start_config_store_server", &c->startConfigStoreServer) ||
+        mf_attr_bool(o, "start_config_store_only", &c->startConfigStoreOnly) ||
+        mf_attr_bool(o, "dynamic_world_size", &c->dynamicWorldSize) ||
+        mf_attr_bool(o, "unified_address_space", &c->unifiedAddressSpace) ||
+        mf_attr_bool(o, "auto_ranking", &c->autoRanking) || mf_attr_str(o, "hcom_url", c->hcomUrl, sizeof(c->hcomUrl)) ||
+        mf_tls_from(o, "hcom_tls", &c->hcomTlsConfig) || mf_tls_from(o, "store_tls", &c->storeTlsConfig))
+        return -1;
+    return 0;
+}
+
+static PyObject *mf_bm_config_defaults(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    smem_bm_config_t c;
+    smem_bm_config_init(&c);
+    return Py_BuildValue("{sIsIsIsOsOsOsOsOsIsIss}", "init_timeout", c.initTimeout, "create_timeout", c.createTimeout,
+                         "control_operation_timeout", c.controlOperationTimeout, "start_config_store_server",
+                         c.startConfigStoreServer ? Py_True : Py_False, "start_config_store_only",
+                         c.startConfigStoreOnly ? Py_True : Py_False, "dynamic_world_size",
+                         c.dynamicWorldSize ? Py_True : Py_False, "unified_address_space",
+                         c.unifiedAddressSpace ? Py_True : Py_False, "auto_ranking", c.autoRanking ? Py_True : Py_False,
+                         "rank_id", (unsigned)c.rankId, "flags", c.flags, "hcom_url", c.hcomUrl);
+}
+
+static PyObject *mf_bm_initialize(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwl[] = {"store_url", "world_size", "device_id", "config", NULL};
+    PyObject *url_o, *ws_o, *dev_o = NULL, *cfg_o = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:initialize", kwl, &url_o, &ws_o, &dev_o, &cfg_o)) return NULL;
+    const char *url;
+    uint64_t ws, dev = 0;
+    if (py_to_cstr(url_o, &url, NULL, "store_url") || py_to_u64(ws_o, UINT32_MAX, &ws, "world_size") ||
+        (dev_o && py_to_u64(dev_o, UINT16_MAX, &dev, "device_id")))
+        return NULL;
+    smem_bm_config_t c;
+    smem_bm_config_init(&c);
+    if (cfg_o != Py_None && mf_bm_config_from(cfg_o, &c) != 0) return NULL;
+    Py_INCREF(url_o);
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = smem_bm_init(url, (uint32_t)ws, (uint16_t)dev, &c);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(url_o);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *mf_bm_uninitialize(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwl[] = {"flags", NULL};
+    unsigned int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:uninitialize", kwl, &flags)) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    smem_bm_uninit(flags);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *mf_bm_get_rank_id(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    uint32_t r;
+    Py_BEGIN_ALLOW_THREADS
+    r = smem_bm_get_rank_id();
+    Py_END_ALLOW_THREADS
+    return PyLong_FromUnsignedLong(r);
+}
+
+static PyObject *mf_bm_create(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwl[] = {"id", "local_dram_size", "local_hbm_size", "data_op_type", "flags", "max_dram_size",
+                          "max_hbm_size", NULL};
+    PyObject *id_o, *dram_o, *hbm_o, *op_o, *fl_o = NULL, *mdram_o = NULL, *mhbm_o = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|O$OO:create", kwl, &id_o, &dram_o, &hbm_o, &op_o, &fl_o,
+                                     &mdram_o, &mhbm_o))
+        return NULL;
+    uint64_t id, op, fl = 0;
+    smem_bm_create_option_t o;
+    memset(&o, 0, sizeof(o));
+    o.dramShmFd = -1;
+    if (py_to_u64(id_o, UINT32_MAX, &id, "id") || py_to_u64(dram_o, UINT64_MAX, &o.localDRAMSize, "local_dram_size") ||
+        py_to_u64(hbm_o, UINT64_MAX, &o.localHBMSize, "local_hbm_size") ||
+        py_to_u64(op_o, UINT32_MAX, &op, "data_op_type") || (fl_o && py_to_u64(fl_o, UINT32_MAX, &fl, "flags")) ||
+        (mdram_o && py_to_u64(mdram_o, UINT64_MAX, &o.maxDramSize, "max_dram_size")) ||
+        (mhbm_o && py_to_u64(mhbm_o, UINT64_MAX, &o.maxHbmSize, "max_hbm_size")))
+        return NULL;
+    o.dataOpType = (uint32_t)op;
+    o.flags = (uint32_t)fl;
+    smem_bm_t h;
+    Py_BEGIN_ALLOW_THREADS
+    h = smem_bm_create2((uint32_t)id, &o);
+    Py_END_ALLOW_THREADS
+    if (h == NULL) return py_err_status("bm.create", -1, smem_get_last_err_msg());
+    mf_bm_obj *b = PyObject_New(mf_bm_obj, &mf_bm_type);
+    if (b == NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        smem_bm_destroy(h);
+        Py_END_ALLOW_THREADS
+        return NULL;
+    }
+    b->h = h;
+    memset(&b->g, 0, sizeof(b->g));
+    return (PyObject *)b;
+}
+
+/* ---------- BigMemory ---------- */
+
+#define BM_ENTER(b)                                                                                                    \
+    if (py_guard_enter(&(b)->g, "BigMemory") != 0) return NULL
+#define BM_LEAVE(b) py_guard_leave(&(b)->g)
+
+static PyObject *bm_join_leave(mf_bm_obj *b, PyObject *args, int join)
+{
+    unsigned int flags = 0;
+    if (!PyArg_ParseTuple(args, join ? "|I:join" : "|I:leave", &flags)) return NULL;
+    BM_ENTER(b);
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = join ? smem_bm_join(b->h, flags) : smem_bm_leave(b->h, flags);
+    Py_END_ALLOW_THREADS
+    BM_LEAVE(b);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *bm_join(mf_bm_obj *b, PyObject *args) { return bm_join_leave(b, args, 1); }
+static PyObject *bm_leave(mf_bm_obj *b, PyObject *args) { return bm_join_leave(b, args, 0); }
+
+static int bm_mem_type(PyObject *o, smem_bm_mem_type *t)
+{
+    uint64_t v;
+    if (py_to_u64(o, SMEM_MEM_TYPE_BUTT - 1, &v, "mem_type") != 0) return -1;
+    *t = (smem_bm_mem_type)v;
+    return 0;
+}
+
+static PyObject *bm_local_mem_size(mf_bm_obj *b, PyObject *arg)
+{
+    smem_bm_mem_type t;
+    if (bm_mem_type(arg, &t) != 0) return NULL;
+    BM_ENTER(b);
+    uint64_t n;
+    Py_BEGIN_ALLOW_THREADS
+    n = smem_bm_get_local_mem_size_by_mem_type(b->h, t);
+    Py_END_ALLOW_THREADS
+    BM_LEAVE(b);
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+static PyObject *bm_peer_rank_ptr(mf_bm_obj *b, PyObject *args)
+{
+    PyObject *t_o, *r_o;
+    if (!PyArg_ParseTuple(args, "OO:peer_rank_ptr", &t_o, &r_o)) return NULL;
+    smem_bm_mem_type t;
+    uint64_t r;
+    if (bm_mem_type(t_o, &t) || py_to_u64(r_o, UINT16_MAX, &r, "peer_rank")) return NULL;
+    BM_ENTER(b);
+    void *p;
+    Py_BEGIN_ALLOW_THREADS
+    p = smem_bm_ptr_by_mem_type(b->h, t, (uint16_t)r);
+    Py_END_ALLOW_THREADS
+    BM_LEAVE(b);
+    return PyLong_FromUnsignedLongLong((uint64_t)(uintptr_t)p);
+}
+
+static PyObject *bm_get_rank_id_by_gva(mf_bm_obj *b, PyObject *arg)
+{
+    uint64_t gva;
+    if (py_to_u64(arg, UINT64_MAX, &gva, "gva") != 0) return NULL;
+    BM_ENTER(b);
+    uint32_t r;
+    Py_BEGIN_ALLOW_THREADS
+    r = smem_bm_get_rank_id_by_gva(b->h, (void *)(uintptr_t)gva);
+    Py_END_ALLOW_THREADS
+    BM_LEAVE(b);
+    return PyLong_FromUnsignedLong(r);
+}
+
+static PyObject *bm_register(mf_bm_obj *b, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"addr", "size", NULL};
+    PyObject *a, *s = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:register", kwl, &a, &s)) return NULL;
+    py_mem_t m;
+    if (py_mem_get(a, s, false, &m, "addr") != 0) return NULL;
+    if (py_guard_enter(&b->g, "BigMemory") != 0) {
+        py_mem_release(&m);
+        return NULL;
+    }
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = smem_bm_register_user_mem(b->h, (uint64_t)(uintptr_t)m.ptr, m.len);
+    Py_END_ALLOW_THREADS
+    BM_LEAVE(b);
+    py_mem_release(&m);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *bm_unregister(mf_bm_obj *b, PyObject *arg)
+{
+    uint64_t addr;
+    py_mem_t m;
+    if (PyLong_Check(arg)) {
+        if (py_to_u64(arg, UINT64_MAX, &addr, "addr") != 0) return NULL;
+    } else {
+        if (py_mem_get(arg, NULL, false, &m, "addr") != 0) return NULL;
+        addr = (uint64_t)(uintptr_t)m.ptr;
+        py_mem_release(&m);
+    }
+    BM_ENTER(b);
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = smem_bm_unregister_user_mem(b->h, addr);
+    Py_END_ALLOW_THREADS
+    BM_LEAVE(b);
+    return PyLong_FromLong(rc);
+}
+
+static int bm_copy_type(PyObject *o, smem_bm_copy_type *t)
+{
+    uint64_t v;
+    if (py_to_u64(o, SMEMB_COPY_BUTT - 1, &v, "copy type") != 0) return -1;
+    *t = (smem_bm_copy_type)v;
+    return 0;
+}
+
+static PyObject *bm_copy_data(mf_bm_obj *b, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"src", "dest", "size", "type", "flags", NULL};
+    PyObject *src_o, *dst_o, *size_o, *type_o;
+    unsigned int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|I:copy_data", kwl, &src_o, &dst_o, &size_o, &type_o, &flags))
+        return NULL;
+    smem_bm_copy_type t;
+    if (bm_copy_type(type_o, &t) != 0) return NULL;
+    py_mem_t src, dst;
+    if (py_mem_get(src_o, size_o, false, &src, "src") != 0) return NULL;
+    if (py_mem_get(dst_o, size_o, true, &dst, "dest") != 0) {
+        py_mem_release(&src);
+        return NULL;
+    }
+    PyObject *ret = NULL;
+    if (py_guard_enter(&b->g, "BigMemory") == 0) {
+        smem_copy_params p = {.src = src.ptr, .dest = dst.ptr, .dataSize = (size_t)src.len};
+        int32_t rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = smem_bm_copy(b->h, &p, t, flags);
+        Py_END_ALLOW_THREADS
+        BM_LEAVE(b);
+        ret = PyLong_FromLong(rc);
+    }
+    py_mem_release(&src);
+    py_mem_release(&dst);
+    return ret;
+}
+
+static PyObject *bm_copy_data_batch(mf_bm_obj *b, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"srcs", "dests", "sizes", "type", "flags", NULL};
+    PyObject *src_o, *dst_o, *size_o, *type_o;
+    unsigned int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|I:copy_data_batch", kwl, &src_o, &dst_o, &size_o, &type_o,
+                                     &flags))
+        return NULL;
+    smem_bm_copy_type t;
+    if (bm_copy_type(type_o, &t) != 0) return NULL;
+    py_mem_list_t src = {0}, dst = {0};
+    PyObject *ret = NULL;
+    void **sv = NULL, **dv = NULL;
+    uint64_t *nv = NULL;
+    if (py_mem_list_get(src_o, size_o, false, &src, "srcs") != 0) return NULL;
+    if (py_mem_list_get(dst_o, size_o, true, &dst, "dests") != 0) goto out;
+    if (src.n != dst.n) {
+        PyErr_Format(PyExc_ValueError, "srcs has %zd entries but dests has %zd", src.n, dst.n);
+        goto out;
+    }
+    if ((uint64_t)src.n > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many copies in one batch");
+        goto out;
+    }
+    sv = PyMem_Malloc(sizeof(void *) * (size_t)(src.n + 1));
+    dv = PyMem_Malloc(sizeof(void *) * (size_t)(src.n + 1));
+    nv = PyMem_Malloc(sizeof(uint64_t) * (size_t)(src.n + 1));
+    if (sv == NULL || dv == NULL || nv == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < src.n; i++) {
+        sv[i] = src.v[i].ptr;
+        dv[i] = dst.v[i].ptr;
+        nv[i] = src.v[i].len < dst.v[i].len ? src.v[i].len : dst.v[i].len;
+    }
+    if (py_guard_enter(&b->g, "BigMemory") == 0) {
+        smem_batch_copy_params p = {.sources = sv, .destinations = dv, .dataSizes = nv, .batchSize = (uint32_t)src.n};
+        int32_t rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = smem_bm_copy_batch(b->h, &p, t, flags);
+        Py_END_ALLOW_THREADS
+        BM_LEAVE(b);
+        ret = PyLong_FromLong(rc);
+    }
+out:
+    PyMem_Free(sv);
+    PyMem_Free(dv);
+    PyMem_Free(nv);
+    py_mem_list_release(&src);
+    py_mem_list_release(&dst);
+    return ret;
+}
+
+static PyObject *bm_wait(mf_bm_obj *b, PyObject *unused)
+{
+    (void)unused;
+    BM_ENTER(b);
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = smem_bm_wait(b->h);
+    Py_END_ALLOW_THREADS
+    BM_LEAVE(b);
+    return PyLong_FromLong(rc);
+}
+
+static void bm_close(mf_bm_obj *b)
+{
+    if (!py_guard_close(&b->g)) return;
+    smem_bm_t h = b->h;
+    b->h = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    smem_bm_destroy(h);
+    Py_END_ALLOW_THREADS
+}
+
+static PyObject *bm_destroy(mf_bm_obj *b, PyObject *unused)
+{
+    (void)unused;
+    bm_close(b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *bm_destroyed(mf_bm_obj *b, void *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(b->g.closed);
+}
+
+static void bm_dealloc(mf_bm_obj *b)
+{
+    /* Not destroyed explicitly: the object stays in the pool (peers may use it)
+     * until smem_bm_uninit, as a C program that drops its handle would. */
+    PyObject_Free(b);
+}
+
+static PyMethodDef bm_methods[] = {
+    {"join", (PyCFunction)bm_join, METH_VARARGS, "join(flags=0) -> int: enter the global space"},
+    {"leave", (PyCFunction)bm_leave, METH_VARARGS, "leave(flags=0) -> int"},
+    {"local_mem_size", (PyCFunction)bm_local_mem_size, METH_O, "local_mem_size(mem_type) -> int bytes"},
+    {"peer_rank_ptr", (PyCFunction)bm_peer_rank_ptr, METH_VARARGS,
+     "peer_rank_ptr(mem_type, peer_rank) -> int: the GVA of peer_rank's memory (0 on error)"},
+    {"get_rank_id_by_gva", (PyCFunction)bm_get_rank_id_by_gva, METH_O,
+     "get_rank_id_by_gva(gva) -> int: owning rank (0xFFFFFFFF if none)"},
+    {"register", PY_METH(bm_register), METH_VARARGS | METH_KEYWORDS,
+     "register(addr, size) or register(buffer) -> int"},
+    {"unregister", (PyCFunction)bm_unregister, METH_O, "unregister(addr | buffer) -> int"},
+    {"copy_data", PY_METH(bm_copy_data), METH_VARARGS | METH_KEYWORDS,
+     "copy_data(src, dest, size, type, flags=0) -> int; src/dest: int addresses or buffers"},
+    {"copy_data_batch", PY_METH(bm_copy_data_batch), METH_VARARGS | METH_KEYWORDS,
+     "copy_data_batch(srcs, dests, sizes, type, flags=0) -> int"},
+    {"wait", (PyCFunction)bm_wait, METH_NOARGS, "wait() -> int: complete this thread's async copies"},
+    {"destroy", (PyCFunction)bm_destroy, METH_NOARGS, "destroy(): smem_bm_destroy (a second call does nothing)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef bm_getset[] = {
+    {"destroyed", (getter)bm_destroyed, NULL, "True after destroy()", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject mf_bm_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "memfabric_hybrid.bm.BigMemory",
+    .tp_basicsize = sizeof(mf_bm_obj),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A BM object (bm.create). Methods return the library's status codes (0 ok).",
+    .tp_methods = bm_methods,
+    .tp_getset = bm_getset,
+    .tp_dealloc = (destructor)bm_dealloc,
+};
+
+PyMethodDef mf_bm_methods[] = {
+    {"bm_config_defaults", mf_bm_config_defaults, METH_NOARGS, "smem_bm_config_init values as a dict"},
+    {"bm_initialize", PY_METH(mf_bm_initialize), METH_VARARGS | METH_KEYWORDS,
+     "bm_initialize(store_url, world_size, device_id=0, config=None) -> int"},
+    {"bm_uninitialize", PY_METH(mf_bm_uninitialize), METH_VARARGS | METH_KEYWORDS, "bm_uninitialize(flags=0)"},
+    {"bm_get_rank_id", mf_bm_get_rank_id, METH_NOARGS, "bm_get_rank_id() -> int (0xFFFFFFFF before init)"},
+    {"bm_create", PY_METH(mf_bm_create), METH_VARARGS | METH_KEYWORDS,
+     "bm_create(id, local_dram_size, local_hbm_size, data_op_type, flags=0, *, max_dram_size=0, max_hbm_size=0) "
+     "-> BigMemory (RuntimeError on failure)"},
+    {NULL, NULL, 0, NULL},
+};
+
+int mf_bm_add(PyObject *m)
+{
+    if (PyType_Ready(&mf_bm_type) < 0) return -1;
+    Py_INCREF(&mf_bm_type);
+    if (PyModule_AddObject(m, "BigMemory", (PyObject *)&mf_bm_type) < 0) {
+        Py_DECREF(&mf_bm_type);
+        return -1;
+    }
+    return 0;
+}

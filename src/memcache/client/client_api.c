@@ -1,0 +1,385 @@
+/* Client state, init/uninit, argument checks and the metadata-only calls
+ * (exist, query, key info, remove, register). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memcache/client/client_int.h"
+#include "memcache/common/mmc_err.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+
+cl_state_t g_cl = {.lock = PTHREAD_RWLOCK_INITIALIZER, .lease_mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---------- checks ---------- */
+
+int32_t cl_enter(const char *what)
+{
+    pthread_rwlock_rdlock(&g_cl.lock);
+    if (g_cl.inited) return MMC_OK;
+    pthread_rwlock_unlock(&g_cl.lock);
+    return util_err_set(MMC_NOT_INITIALIZED, "%s: the client is not initialised (mmcc_init or mmc_init first)", what);
+}
+
+void cl_leave(void) { pthread_rwlock_unlock(&g_cl.lock); }
+
+int32_t cl_fail_all(int32_t rc, int32_t *results, uint32_t n)
+{
+    if (results != NULL && n <= MMC_BATCH_MAX)
+        for (uint32_t i = 0; i < n; i++) results[i] = rc;
+    return rc;
+}
+
+int32_t cl_batch_check(const char *what, const void *keys, uint32_t n, const void *out)
+{
+    if (keys == NULL || out == NULL) return util_err_set(MMC_INVALID_PARAM, "%s: NULL key or result array", what);
+    if (n == 0 || n > MMC_BATCH_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "%s: batch of %u keys, must be 1..%u", what, n, MMC_BATCH_MAX);
+    return MMC_OK;
+}
+
+int32_t cl_key_check(const char *what, const char *key)
+{
+    if (key == NULL) return util_err_set(MMC_INVALID_PARAM, "%s: key is NULL", what);
+    size_t len = strnlen(key, MMC_KEY_MAX + 1);
+    if (len == 0 || len > MMC_KEY_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "%s: key of %s bytes, must be 1..%u", what,
+                            len == 0 ? "0" : "more than 256", MMC_KEY_MAX);
+    return MMC_OK;
+}
+
+int32_t cl_bufs_check(const char *what, const char *key, const mmc_buffer *bufs, uint32_t nbufs, uint64_t *total,
+                      bool *dev)
+{
+    if (bufs == NULL) return util_err_set(MMC_INVALID_PARAM, "%s: key '%s': buffer is NULL", what, key);
+    if (nbufs == 0 || nbufs > MMC_LAYERS_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "%s: key '%s': %u buffers, must be 1..%u", what, key, nbufs,
+                            MMC_LAYERS_MAX);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < nbufs; i++) {
+        const mmc_buffer *b = &bufs[i];
+        if (b->type > 1)
+            return util_err_set(MMC_INVALID_PARAM, "%s: key '%s': buffer %u has type %u (0 device, 1 host)", what, key,
+                                i, b->type);
+        if (b->type != bufs[0].type)
+            return util_err_set(MMC_INVALID_PARAM, "%s: key '%s': buffers mix device and host memory", what, key);
+        if (b->len == 0) continue;
+        if (b->addr == 0 || b->addr > UINT64_MAX - b->offset || b->addr + b->offset > UINT64_MAX - b->len)
+            return util_err_set(MMC_INVALID_PARAM, "%s: key '%s': buffer %u (addr 0x%" PRIx64 " + offset %" PRIu64
+                                                   ", %" PRIu64 " bytes) is NULL or wraps",
+                                what, key, i, b->addr, b->offset, b->len);
+        if (sum > UINT64_MAX - b->len)
+            return util_err_set(MMC_INVALID_PARAM, "%s: key '%s': buffer lengths overflow", what, key);
+        sum += b->len;
+    }
+    *total = sum;
+    *dev = bufs[0].type == 0;
+    return MMC_OK;
+}
+
+/* ---------- init / uninit ---------- */
+
+static void cl_stop_hook(void) { mmcc_uninit(); }
+
+int32_t mmcc_init(const mmc_client_config_t *cfg)
+{
+    pthread_rwlock_wrlock(&g_cl.lock);
+    int32_t rc = MMC_OK;
+    if (g_cl.inited) goto unlock;
+    ls_info_t ls;
+    rc = ls_info_get(&ls);
+    if (rc != MMC_OK) goto unlock;
+    mmc_local_service_config_t lc = ls.cfg;
+    if (cfg != NULL) {
+        if (cfg->timeoutSeconds) lc.timeoutSeconds = cfg->timeoutSeconds;
+        if (cfg->retryMilliseconds) lc.retryMilliseconds = cfg->retryMilliseconds;
+        if (cfg->readThreadPoolSize) lc.readThreadPoolSize = cfg->readThreadPoolSize;
+        if (cfg->writeThreadPoolSize) lc.writeThreadPoolSize = cfg->writeThreadPoolSize;
+        rc = mmc_local_service_config_check(&lc);
+        if (rc != MMC_OK) goto unlock;
+    }
+    mmc_meta_client_opts_t mo;
+    ls_meta_opts(&lc, &mo);
+    rc = mmc_meta_client_connect(&mo, &g_cl.meta);
+    if (rc != MMC_OK) goto unlock;
+    ls_keepalive_set(g_cl.meta);
+    g_cl.ls = ls;
+    g_cl.ls.cfg = lc;
+    g_cl.read_threads = lc.readThreadPoolSize;
+    g_cl.write_threads = lc.writeThreadPoolSize;
+    g_cl.aggregate = lc.aggregateIO;
+    g_cl.aggregate_num = lc.aggregateNum;
+    g_cl.lease_nb = 0;
+    g_cl.lease_tab = NULL;
+    g_cl.inited = true;
+    ls_stop_hook_set(cl_stop_hook);
+    LOG_INFO("mmc client: bound to LocalService rank %u (%s), timeout %u s", ls.rank,
+             ls.mounted ? "with a segment" : "pure client", lc.timeoutSeconds);
+unlock:
+    pthread_rwlock_unlock(&g_cl.lock);
+    return rc;
+}
+
+static void cl_uninit_locked(void)
+{
+    if (!g_cl.inited) return;
+    cl_lease_table_free();
+    ls_keepalive_set(NULL);
+    mmc_meta_client_close(g_cl.meta); /* the MetaService drops this link's leases */
+    g_cl.meta = NULL;
+    g_cl.inited = false;
+}
+
+void mmcc_uninit(void)
+{
+    pthread_rwlock_wrlock(&g_cl.lock);
+    cl_uninit_locked();
+    pthread_rwlock_unlock(&g_cl.lock);
+    ls_stop_hook_set(NULL);
+}
+
+int32_t mmcc_local_service_id(uint32_t *id)
+{
+    if (id == NULL) return util_err_set(MMC_INVALID_PARAM, "mmcc_local_service_id: NULL output");
+    int32_t rc = cl_enter("mmcc_local_service_id");
+    if (rc != MMC_OK) return rc;
+    *id = g_cl.ls.rank;
+    cl_leave();
+    return MMC_OK;
+}
+
+/* ---------- registration ---------- */
+
+int32_t mmcc_register_buffer(uint64_t addr, uint64_t size)
+{
+    if (addr == 0 || size == 0)
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_register_buffer: address 0x%" PRIx64 ", size %" PRIu64
+                                               " (both must be non-zero)",
+                            addr, size);
+    int32_t rc = cl_enter("mmcc_register_buffer");
+    if (rc != MMC_OK) return rc;
+    rc = mmc_status_from_smem(smem_bm_register_user_mem(g_cl.ls.bm, addr, size));
+    cl_leave();
+    return rc;
+}
+
+int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size)
+{
+    if (addr == 0 || size == 0)
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_unregister_buffer: address 0x%" PRIx64 ", size %" PRIu64
+                                               " (both must be non-zero)",
+                            addr, size);
+    int32_t rc = cl_enter("mmcc_unregister_buffer");
+    if (rc != MMC_OK) return rc;
+    rc = mmc_status_from_smem(smem_bm_unregister_user_mem(g_cl.ls.bm, addr));
+    cl_leave();
+    return rc;
+}
+
+/* ---------- metadata calls ---------- */
+
+/* Keys valid for a request: idx[] maps the sub-batch to the caller's
+ * positions; invalid keys get their status in results. Returns the count. */
+static uint32_t cl_keys_filter(const char *what, const char **keys, uint32_t n, uint32_t *idx, const char **sub,
+                               int32_t *results)
+{
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t rc = cl_key_check(what, keys[i]);
+        if (results) results[i] = rc;
+        if (rc != MMC_OK) continue;
+        idx[m] = i;
+        sub[m++] = keys[i];
+    }
+    return m;
+}
+
+typedef int32_t (*cl_status_call_t)(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st);
+
+static int32_t cl_status_batch(const char *what, cl_status_call_t call, const char **keys, uint32_t n,
+                               int32_t *results)
+{
+    int32_t rc = cl_batch_check(what, keys, n, results);
+    if (rc != MMC_OK) return cl_fail_all(rc, results, keys && results ? n : 0);
+    rc = cl_enter(what);
+    if (rc != MMC_OK) return cl_fail_all(rc, results, n);
+    uint32_t *idx = malloc(n * sizeof(*idx));
+    const char **sub = malloc(n * sizeof(*sub));
+    int32_t *st = malloc(n * sizeof(*st));
+    if (idx == NULL || sub == NULL || st == NULL) {
+        rc = cl_fail_all(util_err_set(MMC_MALLOC_FAILED, "%s: out of memory", what), results, n);
+        goto out;
+    }
+    uint32_t m = cl_keys_filter(what, keys, n, idx, sub, results);
+    if (m > 0) {
+        rc = call(g_cl.meta, sub, m, st);
+        if (rc != MMC_OK) {
+            cl_fail_all(rc, results, n);
+            goto out;
+        }
+        for (uint32_t j = 0; j < m; j++) results[idx[j]] = st[j];
+    }
+out:
+    free(idx);
+    free(sub);
+    free(st);
+    cl_leave();
+    return rc;
+}
+
+int32_t mmcc_batch_exist(const char **keys, uint32_t n, int32_t *results, uint32_t flags)
+{
+    (void)flags;
+    return cl_status_batch("mmcc_batch_exist", mmc_meta_exist, keys, n, results);
+}
+
+int32_t mmcc_exist(const char *key, uint32_t flags)
+{
+    int32_t st;
+    int32_t rc = mmcc_batch_exist(&key, 1, &st, flags);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_batch_remove(const char **keys, uint32_t n, int32_t *results, uint32_t flags)
+{
+    (void)flags;
+    return cl_status_batch("mmcc_batch_remove", mmc_meta_remove, keys, n, results);
+}
+
+int32_t mmcc_remove(const char *key, uint32_t flags)
+{
+    int32_t st;
+    int32_t rc = mmcc_batch_remove(&key, 1, &st, flags);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_remove_all(uint32_t flags)
+{
+    (void)flags;
+    int32_t rc = cl_enter("mmcc_remove_all");
+    if (rc != MMC_OK) return rc;
+    uint64_t removed = 0, deferred = 0;
+    rc = mmc_meta_remove_all(g_cl.meta, &removed, &deferred);
+    cl_leave();
+    return rc;
+}
+
+/* QUERY for n keys: locs[i] per key (status set for invalid keys too). */
+static int32_t cl_query(const char *what, const char **keys, uint32_t n, mmc_loc_t *locs)
+{
+    int32_t rc = cl_enter(what);
+    if (rc != MMC_OK) return rc;
+    uint32_t *idx = malloc(n * sizeof(*idx));
+    const char **sub = malloc(n * sizeof(*sub));
+    int32_t *kst = malloc(n * sizeof(*kst));
+    mmc_loc_t *sl = malloc(n * sizeof(*sl));
+    if (idx == NULL || sub == NULL || kst == NULL || sl == NULL) {
+        rc = util_err_set(MMC_MALLOC_FAILED, "%s: out of memory", what);
+        goto out;
+    }
+    uint32_t m = cl_keys_filter(what, keys, n, idx, sub, kst);
+    for (uint32_t i = 0; i < n; i++) {
+        memset(&locs[i], 0, sizeof(locs[i]));
+        locs[i].status = kst[i];
+    }
+    if (m > 0) {
+        rc = mmc_meta_query(g_cl.meta, sub, m, sl);
+        if (rc == MMC_OK)
+            for (uint32_t j = 0; j < m; j++) locs[idx[j]] = sl[j];
+    }
+out:
+    free(idx);
+    free(sub);
+    free(kst);
+    free(sl);
+    cl_leave();
+    return rc;
+}
+
+static void cl_info_from_loc(const mmc_loc_t *l, mmc_data_info *d)
+{
+    memset(d, 0, sizeof(*d));
+    if (l->status != MMC_OK) return;
+    d->size = l->size;
+    d->numBlobs = l->nrep;
+    d->valid = l->state == MMC_STATE_READY;
+    for (uint32_t r = 0; r < l->nrep && r < MMC_REPLICA_MAX; r++) {
+        d->ranks[r] = l->rep[r].rank;
+        d->types[r] = l->rep[r].medium;
+    }
+}
+
+int32_t mmcc_batch_query(const char **keys, uint32_t n, mmc_data_info *infos, uint32_t flags)
+{
+    (void)flags;
+    int32_t rc = cl_batch_check("mmcc_batch_query", keys, n, infos);
+    if (rc != MMC_OK) return rc;
+    mmc_loc_t *locs = malloc(n * sizeof(*locs));
+    if (locs == NULL) return util_err_set(MMC_MALLOC_FAILED, "mmcc_batch_query: out of memory");
+    rc = cl_query("mmcc_batch_query", keys, n, locs);
+    for (uint32_t i = 0; i < n; i++) {
+        if (rc == MMC_OK)
+            cl_info_from_loc(&locs[i], &infos[i]);
+        else
+            memset(&infos[i], 0, sizeof(infos[i]));
+    }
+    free(locs);
+    return rc;
+}
+
+int32_t mmcc_query(const char *key, mmc_data_info *info, uint32_t flags)
+{
+    (void)flags;
+    if (info == NULL) return util_err_set(MMC_INVALID_PARAM, "mmcc_query: NULL info");
+    mmc_loc_t loc;
+    int32_t rc = cl_query("mmcc_query", &key, 1, &loc);
+    if (rc != MMC_OK) return rc;
+    if (loc.status != MMC_OK) return loc.status;
+    cl_info_from_loc(&loc, info);
+    return MMC_OK;
+}
+
+static void cl_key_info_from_loc(const mmc_loc_t *l, mmc_key_info *k)
+{
+    memset(k, 0, sizeof(*k));
+    if (l->status != MMC_OK) return;
+    k->size = l->size;
+    k->numBlobs = l->nrep;
+    k->valid = l->state == MMC_STATE_READY;
+    for (uint32_t r = 0; r < l->nrep && r < MMC_REPLICA_MAX; r++) {
+        k->ranks[r] = l->rep[r].rank;
+        k->types[r] = l->rep[r].medium;
+        k->gvas[r] = l->rep[r].gva;
+    }
+}
+
+int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results)
+{
+    int32_t rc = cl_batch_check("mmcc_batch_get_key_info", keys, n, infos);
+    if (rc == MMC_OK && results == NULL)
+        rc = util_err_set(MMC_INVALID_PARAM, "mmcc_batch_get_key_info: NULL results");
+    if (rc != MMC_OK) return cl_fail_all(rc, results, keys ? n : 0);
+    mmc_loc_t *locs = malloc(n * sizeof(*locs));
+    if (locs == NULL)
+        return cl_fail_all(util_err_set(MMC_MALLOC_FAILED, "mmcc_batch_get_key_info: out of memory"), results, n);
+    rc = cl_query("mmcc_batch_get_key_info", keys, n, locs);
+    for (uint32_t i = 0; i < n; i++) {
+        if (rc == MMC_OK) {
+            cl_key_info_from_loc(&locs[i], &infos[i]);
+            results[i] = locs[i].status;
+        } else {
+            memset(&infos[i], 0, sizeof(infos[i]));
+            results[i] = rc;
+        }
+    }
+    free(locs);
+    return rc;
+}
+
+int32_t mmcc_get_key_info(const char *key, mmc_key_info *info)
+{
+    int32_t st;
+    int32_t rc = mmcc_batch_get_key_info(&key, 1, info, &st);
+    return rc != MMC_OK ? rc : st;
+}

@@ -1,0 +1,383 @@
+/*
+ * put and get, in every form (one buffer, layers; single key, batch). All of
+ * them reduce to cl_put / cl_get over n keys, each with its own buffer list.
+ *
+ * put:  PUT_START (one round trip for the batch) → BM copies of every key
+ *       into every replica → PUT_END with each key's copy status (a failed
+ *       copy aborts that key and frees its space).
+ * get:  GET (one round trip, same-host replicas first, one read lease for
+ *       the keys found) → BM copies from each key's first replica; keys
+ *       whose copy failed try their next replica → LEASE_RELEASE. A copy
+ *       that ends after the lease's ttl is reported as MMC_TIMEOUT (the
+ *       space may have been reused under it).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memcache/client/client_int.h"
+#include "memcache/common/mmc_err.h"
+#include "util/util_log.h"
+#include "util/util_status.h"
+#include "util/util_time.h"
+
+/* A key's buffers as the caller gave them. */
+typedef struct cl_vec {
+    const mmc_buffer *bufs;
+    uint32_t n;
+} cl_vec_t;
+
+/* The keys of a call that passed the checks: pos[j] is the caller's index. */
+typedef struct cl_sub {
+    uint32_t m;
+    uint32_t *pos;
+    const char **keys;
+    uint64_t *sizes;
+    uint8_t *dev;
+} cl_sub_t;
+
+static void cl_sub_free(cl_sub_t *s)
+{
+    free(s->pos);
+    free(s->keys);
+    free(s->sizes);
+    free(s->dev);
+}
+
+/* Checks keys and buffers; invalid ones get their status in results. */
+static int32_t cl_sub_build(const char *what, const char **keys, uint32_t n, const cl_vec_t *vecs, int32_t *results,
+                            bool put, cl_sub_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->pos = malloc(n * sizeof(*s->pos));
+    s->keys = malloc(n * sizeof(*s->keys));
+    s->sizes = malloc(n * sizeof(*s->sizes));
+    s->dev = malloc(n * sizeof(*s->dev));
+    if (s->pos == NULL || s->keys == NULL || s->sizes == NULL || s->dev == NULL) {
+        cl_sub_free(s);
+        return util_err_set(MMC_MALLOC_FAILED, "%s: out of memory for %u keys", what, n);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t total = 0;
+        bool dev = false;
+        int32_t rc = cl_key_check(what, keys[i]);
+        if (rc == MMC_OK) rc = cl_bufs_check(what, keys[i], vecs[i].bufs, vecs[i].n, &total, &dev);
+        if (rc == MMC_OK && put && total == 0)
+            rc = util_err_set(MMC_INVALID_PARAM, "%s: key '%s': the value is empty (0 bytes)", what, keys[i]);
+        results[i] = rc;
+        if (rc != MMC_OK) continue;
+        s->pos[s->m] = i;
+        s->keys[s->m] = keys[i];
+        s->sizes[s->m] = total;
+        s->dev[s->m] = dev;
+        s->m++;
+    }
+    return MMC_OK;
+}
+
+static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_vec_t *vecs,
+                      const mmc_put_options *opt, int32_t *results)
+{
+    mmc_put_options def = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = 1};
+    for (uint32_t i = 0; i < MMC_REPLICA_MAX; i++) def.preferredLocalServiceIDs[i] = -1;
+    if (opt == NULL) opt = &def;
+    int32_t rc = cl_enter(what);
+    if (rc != MMC_OK) return cl_fail_all(rc, results, n);
+    cl_sub_t s;
+    mmc_loc_t *locs = NULL;
+    int32_t *fin = NULL, *st = NULL;
+    cl_xfer_t x = {0};
+    rc = cl_sub_build(what, keys, n, vecs, results, true, &s);
+    if (rc != MMC_OK) {
+        cl_fail_all(rc, results, n);
+        goto leave;
+    }
+    if (s.m == 0) goto free_sub;
+    locs = malloc(s.m * sizeof(*locs));
+    fin = malloc(s.m * sizeof(*fin));
+    st = malloc(s.m * sizeof(*st));
+    if (locs == NULL || fin == NULL || st == NULL || cl_xfer_init(&x, s.m) != MMC_OK) {
+        rc = cl_fail_all(util_err_set(MMC_MALLOC_FAILED, "%s: out of memory", what), results, n);
+        goto free_all;
+    }
+    uint32_t put_ms = 0;
+    rc = mmc_meta_put_start(g_cl.meta, g_cl.ls.mounted ? g_cl.ls.rank : UINT32_MAX, opt, s.keys, s.sizes, s.m, locs,
+                            &put_ms);
+    if (rc != MMC_OK) {
+        cl_fail_all(rc, results, n);
+        goto free_all;
+    }
+    uint32_t writes = 0;
+    for (uint32_t j = 0; j < s.m; j++) {
+        uint32_t i = s.pos[j];
+        cl_xfer_key(&x, j, s.dev[j]);
+        if (locs[j].status == MMC_DUPLICATED_OBJECT) { /* write-once: someone else's value stands */
+            results[i] = MMC_OK;
+            continue;
+        }
+        results[i] = locs[j].status;
+        if (locs[j].status != MMC_OK) continue;
+        for (uint32_t r = 0; r < locs[j].nrep; r++)
+            cl_xfer_add_bufs(&x, j, vecs[i].bufs, vecs[i].n, locs[j].rep[r].gva, s.sizes[j], true);
+        writes++;
+    }
+    if (writes == 0) goto free_all;
+    int32_t xrc = cl_xfer_run(&x, true, g_cl.write_threads);
+    uint32_t m2 = 0;
+    for (uint32_t j = 0; j < s.m; j++) {
+        if (locs[j].status != MMC_OK) continue;
+        s.keys[m2] = s.keys[j];
+        s.pos[m2] = s.pos[j];
+        fin[m2] = xrc != MMC_OK ? xrc : x.st[j];
+        m2++;
+    }
+    char copy_msg[512];
+    snprintf(copy_msg, sizeof(copy_msg), "%s", util_err_get());
+    rc = mmc_meta_put_end(g_cl.meta, s.keys, fin, m2, st);
+    for (uint32_t j = 0; j < m2; j++) {
+        int32_t r = fin[j] != MMC_OK ? fin[j] : rc != MMC_OK ? rc : st[j];
+        results[s.pos[j]] = r;
+    }
+    if (rc != MMC_OK) {
+        LOG_WARN("%s: PUT_END failed (%s); the MetaService revokes the unfinished keys after %u ms", what,
+                 mmc_get_last_err_msg(), put_ms);
+        rc = MMC_OK; /* per-key results carry it */
+    } else {
+        for (uint32_t j = 0; j < m2; j++)
+            if (fin[j] != MMC_OK) {
+                util_err_set(fin[j], "%s: key '%s': %s", what, s.keys[j], copy_msg);
+                break;
+            }
+    }
+free_all:
+    cl_xfer_fini(&x);
+    free(locs);
+    free(fin);
+    free(st);
+free_sub:
+    cl_sub_free(&s);
+leave:
+    cl_leave();
+    return rc;
+}
+
+/* Checks the buffer against the object and adds the copy from replica r. */
+static int32_t cl_get_plan(const char *what, cl_xfer_t *x, uint32_t j, const char *key, const cl_vec_t *v,
+                           uint64_t have, bool exact, const mmc_loc_t *loc, uint32_t r, bool dev)
+{
+    if (have < loc->size)
+        return util_err_set(MMC_BUFFER_TOO_SMALL, "%s: key '%s' holds %" PRIu64 " bytes, the buffer%s %" PRIu64, what,
+                            key, loc->size, exact ? "s add up to" : " holds", have);
+    if (exact && have != loc->size)
+        return util_err_set(MMC_INVALID_PARAM, "%s: key '%s' holds %" PRIu64 " bytes, the layers add up to %" PRIu64
+                                               " (a layers get scatters the object exactly)",
+                            what, key, loc->size, have);
+    cl_xfer_key(x, j, dev);
+    cl_xfer_add_bufs(x, j, v->bufs, v->n, loc->rep[r].gva, loc->size, false);
+    return MMC_OK;
+}
+
+static int32_t cl_get(const char *what, const char **keys, uint32_t n, const cl_vec_t *vecs, bool exact,
+                      int32_t *results)
+{
+    int32_t rc = cl_enter(what);
+    if (rc != MMC_OK) return cl_fail_all(rc, results, n);
+    cl_sub_t s;
+    mmc_loc_t *locs = NULL;
+    uint64_t lease = 0;
+    uint32_t ttl_ms = 0;
+    rc = cl_sub_build(what, keys, n, vecs, results, false, &s);
+    if (rc != MMC_OK) {
+        cl_fail_all(rc, results, n);
+        goto leave;
+    }
+    if (s.m == 0) goto free_sub;
+    locs = malloc(s.m * sizeof(*locs));
+    if (locs == NULL) {
+        rc = cl_fail_all(util_err_set(MMC_MALLOC_FAILED, "%s: out of memory", what), results, n);
+        goto free_sub;
+    }
+    uint64_t t0 = util_now_ms();
+    rc = mmc_meta_get(g_cl.meta, g_cl.ls.rank, g_cl.ls.host, s.keys, s.m, locs, &lease, &ttl_ms);
+    if (rc != MMC_OK) {
+        cl_fail_all(rc, results, n);
+        goto free_locs;
+    }
+    /* Pass r copies from replica r the keys still without data. */
+    int32_t *kst = malloc(s.m * sizeof(*kst));
+    if (kst == NULL) {
+        rc = cl_fail_all(util_err_set(MMC_MALLOC_FAILED, "%s: out of memory", what), results, n);
+        goto release;
+    }
+    char first_msg[600] = "";
+    for (uint32_t j = 0; j < s.m; j++) kst[j] = locs[j].status;
+    for (uint32_t r = 0; r < MMC_REPLICA_MAX; r++) {
+        cl_xfer_t x;
+        uint32_t todo = 0;
+        if (cl_xfer_init(&x, s.m) != MMC_OK) {
+            for (uint32_t j = 0; j < s.m; j++)
+                if (kst[j] == MMC_OK && r == 0) kst[j] = MMC_MALLOC_FAILED;
+            break;
+        }
+        for (uint32_t j = 0; j < s.m; j++) {
+            uint32_t i = s.pos[j];
+            if (r == 0 && kst[j] == MMC_OK) {
+                kst[j] = cl_get_plan(what, &x, j, s.keys[j], &vecs[i], s.sizes[j], exact, &locs[j], 0,
+                                     s.dev[j]);
+                if (kst[j] != MMC_OK && first_msg[0] == '\0') snprintf(first_msg, sizeof(first_msg), "%s", util_err_get());
+                if (kst[j] == MMC_OK) {
+                    kst[j] = 1; /* planned */
+                    todo++;
+                }
+            } else if (r > 0 && kst[j] < 0 && locs[j].status == MMC_OK && r < locs[j].nrep &&
+                       kst[j] != MMC_BUFFER_TOO_SMALL && kst[j] != MMC_INVALID_PARAM) {
+                LOG_WARN("%s: key '%s': copy from replica %u (rank %u) failed (%s); trying rank %u", what, s.keys[j],
+                         r - 1, locs[j].rep[r - 1].rank, mmc_strerror(kst[j]), locs[j].rep[r].rank);
+                cl_xfer_key(&x, j, s.dev[j]);
+                cl_xfer_add_bufs(&x, j, vecs[i].bufs, vecs[i].n, locs[j].rep[r].gva, locs[j].size, false);
+                kst[j] = 1;
+                todo++;
+            }
+        }
+        if (todo > 0) {
+            int32_t xrc = cl_xfer_run(&x, false, g_cl.read_threads);
+            for (uint32_t j = 0; j < s.m; j++) {
+                if (kst[j] != 1) continue;
+                kst[j] = xrc != MMC_OK ? xrc : x.st[j];
+                if (kst[j] != MMC_OK && first_msg[0] == '\0')
+                    snprintf(first_msg, sizeof(first_msg), "key '%s': %s", s.keys[j], util_err_get());
+            }
+        }
+        cl_xfer_fini(&x);
+        if (todo == 0 && r > 0) break;
+    }
+    uint64_t took = util_now_ms() - t0;
+    for (uint32_t j = 0; j < s.m; j++) {
+        int32_t r = kst[j];
+        if (r == MMC_OK && lease != 0 && took >= ttl_ms) {
+            r = util_err_set(MMC_TIMEOUT, "%s: key '%s': the copy took %" PRIu64 " ms, past the %u ms read lease; "
+                                          "its data may have been replaced",
+                             what, s.keys[j], took, ttl_ms);
+        }
+        results[s.pos[j]] = r;
+    }
+    if (first_msg[0] != '\0') util_err_set(MMC_ERROR, "%s: %s", what, first_msg);
+    free(kst);
+release:
+    if (lease != 0) {
+        int32_t lst = 0;
+        if (mmc_meta_lease_release(g_cl.meta, &lease, 1, &lst) != MMC_OK)
+            LOG_DEBUG("%s: releasing lease %" PRIu64 ": %s (it expires after %u ms)", what, lease,
+                      mmc_get_last_err_msg(), ttl_ms);
+    }
+free_locs:
+    free(locs);
+free_sub:
+    cl_sub_free(&s);
+leave:
+    cl_leave();
+    return rc;
+}
+
+/* ---------- public forms ---------- */
+
+int32_t mmcc_put(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags)
+{
+    (void)flags;
+    int32_t st;
+    cl_vec_t v = {buf, 1};
+    int32_t rc = cl_put("mmcc_put", &key, 1, &v, opt, &st);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_get(const char *key, mmc_buffer *buf, uint32_t flags)
+{
+    (void)flags;
+    int32_t st;
+    cl_vec_t v = {buf, 1};
+    int32_t rc = cl_get("mmcc_get", &key, 1, &v, false, &st);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_put_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, const mmc_put_options *opt,
+                        uint32_t flags)
+{
+    (void)flags;
+    int32_t st;
+    cl_vec_t v = {layers, nlayers};
+    int32_t rc = cl_put("mmcc_put_layers", &key, 1, &v, opt, &st);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_get_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, uint32_t flags)
+{
+    (void)flags;
+    int32_t st;
+    cl_vec_t v = {layers, nlayers};
+    int32_t rc = cl_get("mmcc_get_layers", &key, 1, &v, true, &st);
+    return rc != MMC_OK ? rc : st;
+}
+
+/* Builds the per-key vectors of a batch (bufs: one each; layers: lists). */
+static int32_t cl_vecs(const char *what, uint32_t n, const mmc_buffer *bufs, const mmc_buffer *const *layers,
+                       const uint32_t *nlayers, cl_vec_t **out)
+{
+    if (bufs == NULL && (layers == NULL || nlayers == NULL))
+        return util_err_set(MMC_INVALID_PARAM, "%s: NULL buffer array", what);
+    cl_vec_t *v = malloc(n * sizeof(*v));
+    if (v == NULL) return util_err_set(MMC_MALLOC_FAILED, "%s: out of memory", what);
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = bufs ? (cl_vec_t){&bufs[i], 1} : (cl_vec_t){layers[i], nlayers[i]};
+    *out = v;
+    return MMC_OK;
+}
+
+typedef enum { CL_PUT, CL_GET } cl_dir_t;
+
+static int32_t cl_batch(const char *what, cl_dir_t dir, const char **keys, uint32_t n, const mmc_buffer *bufs,
+                        const mmc_buffer *const *layers, const uint32_t *nlayers, const mmc_put_options *opt,
+                        int32_t *results)
+{
+    int32_t rc = cl_batch_check(what, keys, n, results);
+    if (rc != MMC_OK) return cl_fail_all(rc, results, keys && results ? n : 0);
+    cl_vec_t *v = NULL;
+    rc = cl_vecs(what, n, bufs, layers, nlayers, &v);
+    if (rc != MMC_OK) return cl_fail_all(rc, results, n);
+    rc = dir == CL_PUT ? cl_put(what, keys, n, v, opt, results) : cl_get(what, keys, n, v, layers != NULL, results);
+    free(v);
+    return rc;
+}
+
+int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
+                       uint32_t flags, int32_t *results)
+{
+    (void)flags;
+    return cl_batch("mmcc_batch_put", CL_PUT, keys, n, bufs, NULL, NULL, opt, results);
+}
+
+int32_t mmcc_batch_get(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results)
+{
+    (void)flags;
+    return cl_batch("mmcc_batch_get", CL_GET, keys, n, bufs, NULL, NULL, NULL, results);
+}
+
+int32_t mmcc_batch_put_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                              const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags, int32_t *results)
+{
+    (void)flags;
+    if (layers == NULL || nlayers == NULL)
+        return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_put_layers: NULL layers"), results,
+                           keys && results && n <= MMC_BATCH_MAX ? n : 0);
+    return cl_batch("mmcc_batch_put_layers", CL_PUT, keys, n, NULL, layers, nlayers, opt, results);
+}
+
+int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                              const uint32_t *nlayers, uint32_t flags, int32_t *results)
+{
+    (void)flags;
+    if (layers == NULL || nlayers == NULL)
+        return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_get_layers: NULL layers"), results,
+                           keys && results && n <= MMC_BATCH_MAX ? n : 0);
+    return cl_batch("mmcc_batch_get_layers", CL_GET, keys, n, NULL, layers, nlayers, NULL, results);
+}

@@ -1,0 +1,66 @@
+/*
+ * LocalService internals shared with the client (src/memcache/client): the
+ * process's single LocalService, its BM rank and mounted segment.
+ *
+ * Lock order: ls_lock (the process singleton) is taken before nothing else
+ * in this layer; the heartbeat thread takes only ls->hb_mu. The client's own
+ * lock (client_int.h) is taken before ls_lock when both are needed.
+ */
+#ifndef LOCAL_INT_H
+#define LOCAL_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memcache/common/mmc_meta_client.h"
+#include "memcache/mmc_service.h"
+#include "smem/host/smem_bm.h"
+
+#define LS_POOL_MAX 64u          /* read/write thread pool sizes */
+#define LS_BM_ID 0u              /* the BM object every LocalService of a cluster shares */
+#define LS_CLIENT_BYTES 4096u    /* a pure client backs one page of its slot (BM needs > 0); never mounted */
+#define LS_HEARTBEAT_MS 1000u   /* below the MetaService's ock.mmc.meta.heartbeat_timeout_ms (default 5000) */
+
+struct mmc_local_service {
+    mmc_local_service_config_t cfg;
+    bool own_bm_init;            /* we called smem_bm_init (and so call smem_bm_uninit) */
+    smem_bm_t bm;
+    uint32_t rank;
+    uint64_t seg_gva, seg_size;  /* our DRAM slot; seg_size 0: pure client */
+    bool mounted;
+    uint8_t host[MMC_HOST_ID_SIZE];
+    mmc_meta_client_t *meta;     /* mount, unmount, heartbeat */
+    pthread_t hb;
+    bool hb_started;
+    pthread_mutex_t hb_mu;
+    pthread_cond_t hb_cv;
+    bool stopping;               /* under hb_mu */
+    uint64_t instance;           /* MetaService instance seen by the last heartbeat */
+    pthread_mutex_t ka_mu;       /* keepalive: held across the heartbeat on it */
+    mmc_meta_client_t *keepalive; /* the client's own link, kept alive by the same thread */
+};
+
+/* What the client needs of the LocalService, copied at mmcc_init. */
+typedef struct ls_info {
+    mmc_local_service_config_t cfg;
+    smem_bm_t bm;
+    uint32_t rank;
+    bool mounted;                /* has a segment: PUT_START names us as the writer */
+    uint8_t host[MMC_HOST_ID_SIZE];
+} ls_info_t;
+
+/* The running LocalService's info; MMC_NOT_INITIALIZED when none runs. */
+int32_t ls_info_get(ls_info_t *out);
+/* The heartbeat thread also keeps link c alive (NULL: stop; waits for a heartbeat in flight on the
+ * old one, so the caller may close it afterwards). No-op when no LocalService runs. */
+void ls_keepalive_set(mmc_meta_client_t *c);
+/* Called by mmcs_local_service_stop before anything is torn down (the client's uninit). */
+void ls_stop_hook_set(void (*fn)(void));
+/* Starts the LocalService into *out; init_bm false: smem_bm_init was done by the application. */
+int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, mmc_local_service_t *out);
+const char *ls_protocol_name(uint32_t p);
+/* MetaService link options for a LocalService config (both the LocalService's and the client's). */
+void ls_meta_opts(const mmc_local_service_config_t *cfg, mmc_meta_client_opts_t *o);
+
+#endif
