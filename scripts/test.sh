@@ -3,7 +3,7 @@
 #   1. the default build (RelWithDebInfo) with ctest: unit, integration, smoke benchmarks,
 #      fuzz targets in replay mode;
 #   2. the ASan+UBSan build with the same ctest suite;
-#   3. the libFuzzer build (clang), each fuzz target for SMEM_FUZZ_SECONDS (default 20 s).
+#   3. the libFuzzer build (clang), each fuzz target for SMEM_FUZZ_SECONDS (default 15 s).
 # Optional stage `tsan`: ThreadSanitizer over the unit and integration tests.
 # Exits non-zero if any step fails. Usage: scripts/test.sh [default|asan|fuzz|tsan]...
 set -euo pipefail
@@ -13,7 +13,7 @@ scripts/setup.sh
 jobs=$(nproc)
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(default asan fuzz)
-fuzz_secs=${SMEM_FUZZ_SECONDS:-20}
+fuzz_secs=${SMEM_FUZZ_SECONDS:-15}
 status=0
 
 # run_stage NAME DIR CTEST_REGEX CMAKE_ARGS...
