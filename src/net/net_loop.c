@@ -284,6 +284,14 @@ static void net_loop_run_timers(net_loop_t *loop)
 
 static int net_loop_timeout(net_loop_t *loop)
 {
+    /* Work queued from this thread (a timer's or a callback's send) does not
+     * wake the loop: never sleep on it. */
+    pthread_mutex_lock(&loop->lock);
+    bool pending = loop->dirty_head != NULL || loop->task_head != NULL;
+    pthread_mutex_unlock(&loop->lock);
+    if (pending) {
+        return 0;
+    }
     uint64_t now = util_now_ms();
     int64_t wait = -1;
     for (net_timer_t *t = loop->timers; t != NULL; t = t->next) {
@@ -353,8 +361,11 @@ static void *net_loop_main(void *arg)
             ev->on_event(ev, evs[i].events);
         }
         net_loop_run_tasks(loop);
-        net_loop_run_dirty(loop);
+        /* Timers before the dirty pass: what a timer sends (a keepalive PING)
+         * goes out now, not after the next epoll_wait; a request queued
+         * behind it would otherwise wait for the next tick. */
         net_loop_run_timers(loop);
+        net_loop_run_dirty(loop);
         uint64_t now = util_now_ms();
         if (loop->need_sweep && now - loop->last_sweep_ms >= NET_SWEEP_MS) {
             loop->last_sweep_ms = now;

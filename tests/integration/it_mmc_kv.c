@@ -130,7 +130,7 @@ static int meta_start(pid_t *pid)
     snprintf(conf, sizeof(conf), "%s/meta.conf", tmpdir);
     FILE *f = fopen(conf, "w");
     fprintf(f, "ock.mmc.meta_service_url = tcp://127.0.0.1:0\nock.mmc.meta_service.config_store_url = "
-               "tcp://127.0.0.1:0\nock.mmc.meta_service.metrics_url =\nock.mmc.meta.heartbeat_timeout_ms = 2000\n"
+               "tcp://127.0.0.1:0\nock.mmc.meta_service.metrics_url =\n"
                "ock.mmc.log_level = error\n");
     fclose(f);
     char *argv[] = {bin, "--config", conf, NULL};

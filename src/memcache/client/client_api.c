@@ -100,7 +100,7 @@ int32_t mmcc_init(const mmc_client_config_t *cfg)
         if (rc != MMC_OK) goto unlock;
     }
     mmc_meta_client_opts_t mo;
-    ls_meta_opts(&lc, &mo);
+    mmc_meta_client_opts_from_local(&lc, &mo);
     rc = mmc_meta_client_connect(&mo, &g_cl.meta);
     if (rc != MMC_OK) goto unlock;
     ls_keepalive_set(g_cl.meta);

@@ -39,6 +39,7 @@ struct mmc_local_service {
     uint64_t instance;           /* MetaService instance seen by the last heartbeat */
     pthread_mutex_t ka_mu;       /* keepalive: held across the heartbeat on it */
     mmc_meta_client_t *keepalive; /* the client's own link, kept alive by the same thread */
+    char err[600];               /* start: the first failure's message, kept across cleanup */
 };
 
 /* What the client needs of the LocalService, copied at mmcc_init. */
@@ -60,7 +61,5 @@ void ls_stop_hook_set(void (*fn)(void));
 /* Starts the LocalService into *out; init_bm false: smem_bm_init was done by the application. */
 int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, mmc_local_service_t *out);
 const char *ls_protocol_name(uint32_t p);
-/* MetaService link options for a LocalService config (both the LocalService's and the client's). */
-void ls_meta_opts(const mmc_local_service_config_t *cfg, mmc_meta_client_opts_t *o);
 
 #endif

@@ -92,16 +92,6 @@ static uint32_t ls_data_op(uint32_t protocol)
     }
 }
 
-void ls_meta_opts(const mmc_local_service_config_t *cfg, mmc_meta_client_opts_t *o)
-{
-    mmc_meta_client_opts_from_local(cfg, o);
-    /* No net-level PING: the heartbeat thread's HEARTBEAT calls keep both links
-     * alive. A call made right after a net_rpc PING waits for the next PING
-     * tick (src/net; see docs/ARCHITECTURE.md), which would add up to a second
-     * to the first request after every idle second. */
-    o->heartbeat_ms = 0;
-}
-
 /* Copies the calling thread's message so it can be a format argument of util_err_set. */
 static int32_t ls_fail(int32_t rc, const char *what)
 {
@@ -233,6 +223,12 @@ uninit:
     return rc;
 }
 
+/* Keeps the first error message of a failed start across the cleanup calls. */
+static void ls_err_save(mmc_local_service_t ls)
+{
+    if (ls->err[0] == '\0') snprintf(ls->err, sizeof(ls->err), "%s", util_err_get());
+}
+
 static void ls_bm_close(mmc_local_service_t ls)
 {
     if (ls->bm != NULL) {
@@ -276,7 +272,7 @@ int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t d
     gva_host_id_pack(&hid, ls->host);
 
     mmc_meta_client_opts_t mo;
-    ls_meta_opts(cfg, &mo);
+    mmc_meta_client_opts_from_local(cfg, &mo);
     rc = mmc_meta_client_connect(&mo, &ls->meta);
     if (rc != MMC_OK) goto free_ls;
     rc = ls_bm_open(ls, init_bm, device_id);
@@ -306,11 +302,15 @@ int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t d
     return MMC_OK;
 
 unmount:
+    ls_err_save(ls);
     if (ls->mounted) mmc_meta_unmount(ls->meta, ls->rank, MMC_MEDIA_DRAM, NULL, NULL);
 close_bm:
+    ls_err_save(ls);
     ls_bm_close(ls);
 close_meta:
+    ls_err_save(ls);
     mmc_meta_client_close(ls->meta);
+    util_err_set(rc, "%s", ls->err); /* the cleanup (smem_bm_uninit) cleared the thread's message */
 free_ls:
     pthread_mutex_destroy(&ls->ka_mu);
     pthread_cond_destroy(&ls->hb_cv);
