@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memcache/common/mmc_conf.h"
 #include "memcache/local/local_int.h"
 #include "memcache/mmc_service.h"
 #include "util/util_conf.h"
@@ -81,12 +82,6 @@ int32_t mmc_local_service_config_check(const mmc_local_service_config_t *c)
 }
 
 /* util_conf writes int64_t/uint64_t/bool/char[]: a mirror of the public struct in those types. */
-typedef struct ls_conf_tls {
-    bool enable;
-    char ca[MMC_PATH_SIZE], crl[MMC_PATH_SIZE], cert[MMC_PATH_SIZE], key[MMC_PATH_SIZE], pass[MMC_PATH_SIZE],
-        pkg[MMC_PATH_SIZE], dec[MMC_PATH_SIZE];
-} ls_conf_tls_t;
-
 typedef struct ls_conf_file {
     char meta_url[MMC_URL_SIZE], store_url[MMC_URL_SIZE], hcom_url[MMC_URL_SIZE];
     int64_t world;
@@ -96,17 +91,13 @@ typedef struct ls_conf_file {
     bool agg_io;
     char log_level[16];
     char log_path[MMC_PATH_SIZE];
-    ls_conf_tls_t tls, store_tls, hcom_tls;
+    mmc_conf_tls_t tls, store_tls, hcom_tls;
 } ls_conf_file_t;
 
 #define F(m) offsetof(ls_conf_file_t, m)
 #define STR(k, m) {k, UTIL_CONF_STR, F(m), sizeof(((ls_conf_file_t *)0)->m), 0, 0}
 #define SIZE(k, m) {k, UTIL_CONF_SIZE, F(m), 0, 0, LS_SIZE_MAX}
-#define TLS(prefix, m)                                                                           \
-    {prefix ".enable", UTIL_CONF_BOOL, F(m.enable), 0, 0, 0}, STR(prefix ".ca.path", m.ca),      \
-        STR(prefix ".ca.crl.path", m.crl), STR(prefix ".cert.path", m.cert),                     \
-        STR(prefix ".key.path", m.key), STR(prefix ".key.pass.path", m.pass),                    \
-        STR(prefix ".package.path", m.pkg), STR(prefix ".decrypter.path", m.dec)
+#define TLS(prefix, m) MMC_CONF_TLS(ls_conf_file_t, prefix, m)
 
 static const util_conf_spec_t ls_conf_specs[] = {
     STR("ock.mmc.meta_service_url", meta_url),
@@ -130,60 +121,6 @@ static const util_conf_spec_t ls_conf_specs[] = {
     TLS("ock.mmc.config_store.tls", store_tls),
     TLS("ock.mmc.local_service.hcom.tls", hcom_tls),
 };
-
-static void tls_to_file(const mmc_tls_config *t, ls_conf_tls_t *f)
-{
-    f->enable = t->tlsEnable;
-    memcpy(f->ca, t->caPath, MMC_PATH_SIZE);
-    memcpy(f->crl, t->crlPath, MMC_PATH_SIZE);
-    memcpy(f->cert, t->certPath, MMC_PATH_SIZE);
-    memcpy(f->key, t->keyPath, MMC_PATH_SIZE);
-    memcpy(f->pass, t->keyPassPath, MMC_PATH_SIZE);
-    memcpy(f->pkg, t->packagePath, MMC_PATH_SIZE);
-    memcpy(f->dec, t->decrypterLibPath, MMC_PATH_SIZE);
-}
-
-static void tls_from_file(const ls_conf_tls_t *f, mmc_tls_config *t)
-{
-    t->tlsEnable = f->enable;
-    memcpy(t->caPath, f->ca, MMC_PATH_SIZE);
-    memcpy(t->crlPath, f->crl, MMC_PATH_SIZE);
-    memcpy(t->certPath, f->cert, MMC_PATH_SIZE);
-    memcpy(t->keyPath, f->key, MMC_PATH_SIZE);
-    memcpy(t->keyPassPath, f->pass, MMC_PATH_SIZE);
-    memcpy(t->packagePath, f->pkg, MMC_PATH_SIZE);
-    memcpy(t->decrypterLibPath, f->dec, MMC_PATH_SIZE);
-}
-
-/* Line number of `key` in the file, for checks util_conf cannot make (0 if absent). */
-static int conf_line_of(const char *path, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    char line[1024];
-    int n = 0, found = 0;
-    size_t kl = strlen(key);
-    if (f == NULL) return 0;
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        const char *p = line;
-        n++;
-        while (*p == ' ' || *p == '\t') p++;
-        if (strncmp(p, key, kl) == 0 && (p[kl] == ' ' || p[kl] == '\t' || p[kl] == '=')) found = n;
-    }
-    fclose(f);
-    return found;
-}
-
-static int32_t parse_log_level(const char *s, int32_t *out)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error", "off"};
-    for (int32_t i = 0; i < 5; i++) {
-        if (strcasecmp(s, names[i]) == 0 || (s[0] == (char)('0' + i) && s[1] == '\0')) {
-            *out = i;
-            return MMC_OK;
-        }
-    }
-    return MMC_INVALID_PARAM;
-}
 
 /* The config key a check message starts with, to name its line. */
 static const char *check_key_of(const char *msg)
@@ -221,9 +158,9 @@ int32_t mmc_local_service_config_load(const char *path, mmc_local_service_config
     f.agg_num = cfg->aggregateNum;
     snprintf(f.log_level, sizeof(f.log_level), "%d", cfg->logLevel);
     memcpy(f.log_path, cfg->logPath, sizeof(f.log_path));
-    tls_to_file(&cfg->accTlsConfig, &f.tls);
-    tls_to_file(&cfg->configStoreTlsConfig, &f.store_tls);
-    tls_to_file(&cfg->hcomTlsConfig, &f.hcom_tls);
+    mmc_conf_tls_to_file(&cfg->accTlsConfig, &f.tls);
+    mmc_conf_tls_to_file(&cfg->configStoreTlsConfig, &f.store_tls);
+    mmc_conf_tls_to_file(&cfg->hcomTlsConfig, &f.hcom_tls);
 
     int32_t rc = util_conf_load_file(path, ls_conf_specs, sizeof(ls_conf_specs) / sizeof(ls_conf_specs[0]), &f);
     if (rc != SMEM_OK) {
@@ -241,7 +178,7 @@ int32_t mmc_local_service_config_load(const char *path, mmc_local_service_config
     if (p == 4)
         return util_err_set(MMC_CONFIG, "%s:%d: value '%s' of 'ock.mmc.local_service.protocol' is not host_shm, "
                                         "host_tcp, host_ucx or device_ucx",
-                            path, conf_line_of(path, "ock.mmc.local_service.protocol"), f.protocol);
+                            path, mmc_conf_line_of(path, "ock.mmc.local_service.protocol"), f.protocol);
     out.protocol = p;
     out.localDRAMSize = f.dram;
     out.localHBMSize = f.hbm;
@@ -253,19 +190,19 @@ int32_t mmc_local_service_config_load(const char *path, mmc_local_service_config
     out.writeThreadPoolSize = (uint32_t)f.write_pool;
     out.aggregateIO = f.agg_io;
     out.aggregateNum = (uint32_t)f.agg_num;
-    if (parse_log_level(f.log_level, &out.logLevel) != MMC_OK)
+    if (mmc_conf_parse_log_level(f.log_level, &out.logLevel) != MMC_OK)
         return util_err_set(MMC_CONFIG, "%s:%d: value '%s' of 'ock.mmc.log_level' is not debug, info, warn, error, "
                                         "off or 0..4",
-                            path, conf_line_of(path, "ock.mmc.log_level"), f.log_level);
+                            path, mmc_conf_line_of(path, "ock.mmc.log_level"), f.log_level);
     memcpy(out.logPath, f.log_path, sizeof(out.logPath));
-    tls_from_file(&f.tls, &out.accTlsConfig);
-    tls_from_file(&f.store_tls, &out.configStoreTlsConfig);
-    tls_from_file(&f.hcom_tls, &out.hcomTlsConfig);
+    mmc_conf_tls_from_file(&f.tls, &out.accTlsConfig);
+    mmc_conf_tls_from_file(&f.store_tls, &out.configStoreTlsConfig);
+    mmc_conf_tls_from_file(&f.hcom_tls, &out.hcomTlsConfig);
     rc = mmc_local_service_config_check(&out);
     if (rc != MMC_OK) {
         snprintf(msg, sizeof(msg), "%s", util_err_get());
         const char *key = check_key_of(msg);
-        return util_err_set(MMC_CONFIG, "%s:%d: %s", path, key ? conf_line_of(path, key) : 0, msg);
+        return util_err_set(MMC_CONFIG, "%s:%d: %s", path, key ? mmc_conf_line_of(path, key) : 0, msg);
     }
     *cfg = out;
     return MMC_OK;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memcache/common/mmc_conf.h"
 #include "memcache/common/mmc_err.h"
 #include "memcache/mmc_service.h"
 #include "util/util_conf.h"
@@ -22,29 +23,19 @@ void mmc_meta_service_config_init(mmc_meta_service_config_t *cfg)
     cfg->heartbeatTimeoutMs = 5000;
 }
 
-/* util_conf writes int64_t/bool/char[]: a mirror of the public struct in those types. */
-typedef struct meta_conf_tls {
-    bool enable;
-    char ca[MMC_PATH_SIZE], crl[MMC_PATH_SIZE], cert[MMC_PATH_SIZE], key[MMC_PATH_SIZE], pass[MMC_PATH_SIZE],
-        pkg[MMC_PATH_SIZE], dec[MMC_PATH_SIZE];
-} meta_conf_tls_t;
-
+/* util_conf writes int64_t/uint64_t/bool/char[]: a mirror of the public struct in those types. */
 typedef struct meta_conf_file {
     char meta_url[MMC_URL_SIZE], store_url[MMC_URL_SIZE], metrics_url[MMC_URL_SIZE];
     bool ha;
     char log_level[16];
     char log_path[MMC_PATH_SIZE];
     int64_t high, low, lease_ms, put_ms, hb_ms;
-    meta_conf_tls_t tls, store_tls;
+    mmc_conf_tls_t tls, store_tls;
 } meta_conf_file_t;
 
 #define F(m) offsetof(meta_conf_file_t, m)
 #define STR(k, m) {k, UTIL_CONF_STR, F(m), sizeof(((meta_conf_file_t *)0)->m), 0, 0}
-#define TLS(prefix, m)                                                                           \
-    {prefix ".enable", UTIL_CONF_BOOL, F(m.enable), 0, 0, 0}, STR(prefix ".ca.path", m.ca),      \
-        STR(prefix ".ca.crl.path", m.crl), STR(prefix ".cert.path", m.cert),                     \
-        STR(prefix ".key.path", m.key), STR(prefix ".key.pass.path", m.pass),                    \
-        STR(prefix ".package.path", m.pkg), STR(prefix ".decrypter.path", m.dec)
+#define TLS(prefix, m) MMC_CONF_TLS(meta_conf_file_t, prefix, m)
 
 static const util_conf_spec_t meta_conf_specs[] = {
     STR("ock.mmc.meta_service_url", meta_url),
@@ -61,64 +52,6 @@ static const util_conf_spec_t meta_conf_specs[] = {
     TLS("ock.mmc.tls", tls),
     TLS("ock.mmc.config_store.tls", store_tls),
 };
-
-static void tls_to_file(const mmc_tls_config *t, meta_conf_tls_t *f)
-{
-    f->enable = t->tlsEnable;
-    memcpy(f->ca, t->caPath, MMC_PATH_SIZE);
-    memcpy(f->crl, t->crlPath, MMC_PATH_SIZE);
-    memcpy(f->cert, t->certPath, MMC_PATH_SIZE);
-    memcpy(f->key, t->keyPath, MMC_PATH_SIZE);
-    memcpy(f->pass, t->keyPassPath, MMC_PATH_SIZE);
-    memcpy(f->pkg, t->packagePath, MMC_PATH_SIZE);
-    memcpy(f->dec, t->decrypterLibPath, MMC_PATH_SIZE);
-}
-
-static void tls_from_file(const meta_conf_tls_t *f, mmc_tls_config *t)
-{
-    t->tlsEnable = f->enable;
-    memcpy(t->caPath, f->ca, MMC_PATH_SIZE);
-    memcpy(t->crlPath, f->crl, MMC_PATH_SIZE);
-    memcpy(t->certPath, f->cert, MMC_PATH_SIZE);
-    memcpy(t->keyPath, f->key, MMC_PATH_SIZE);
-    memcpy(t->keyPassPath, f->pass, MMC_PATH_SIZE);
-    memcpy(t->packagePath, f->pkg, MMC_PATH_SIZE);
-    memcpy(t->decrypterLibPath, f->dec, MMC_PATH_SIZE);
-}
-
-/* Line number of `key` in the file, for messages about values util_conf accepted (0 if not found). */
-static int conf_line_of(const char *path, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    char line[1024];
-    int n = 0, found = 0;
-    size_t kl = strlen(key);
-    if (f == NULL) return 0;
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        const char *p = line;
-        n++;
-        while (*p == ' ' || *p == '\t') p++;
-        if (strncmp(p, key, kl) == 0 && (p[kl] == ' ' || p[kl] == '\t' || p[kl] == '=')) found = n;
-    }
-    fclose(f);
-    return found;
-}
-
-static int32_t parse_log_level(const char *s, int32_t *out)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error", "off"};
-    for (int32_t i = 0; i < 5; i++) {
-        if (strcasecmp(s, names[i]) == 0 || (s[0] == (char)('0' + i) && s[1] == '\0')) {
-            *out = i;
-            return MMC_OK;
-        }
-    }
-    if (strcasecmp(s, "warning") == 0) {
-        *out = 2;
-        return MMC_OK;
-    }
-    return MMC_INVALID_PARAM;
-}
 
 int32_t mmc_meta_service_config_check(const mmc_meta_service_config_t *cfg)
 {
@@ -154,8 +87,8 @@ int32_t mmc_meta_service_config_load(const char *path, mmc_meta_service_config_t
     f.lease_ms = cfg->leaseTtlMs;
     f.put_ms = cfg->putTimeoutMs;
     f.hb_ms = cfg->heartbeatTimeoutMs;
-    tls_to_file(&cfg->accTlsConfig, &f.tls);
-    tls_to_file(&cfg->configStoreTlsConfig, &f.store_tls);
+    mmc_conf_tls_to_file(&cfg->accTlsConfig, &f.tls);
+    mmc_conf_tls_to_file(&cfg->configStoreTlsConfig, &f.store_tls);
 
     int32_t rc = util_conf_load_file(path, meta_conf_specs, sizeof(meta_conf_specs) / sizeof(meta_conf_specs[0]), &f);
     char msg[512];
@@ -169,22 +102,22 @@ int32_t mmc_meta_service_config_load(const char *path, mmc_meta_service_config_t
     memcpy(out.configStoreURL, f.store_url, sizeof(out.configStoreURL));
     memcpy(out.httpURL, f.metrics_url, sizeof(out.httpURL));
     out.haEnable = f.ha;
-    if (parse_log_level(f.log_level, &out.logLevel) != MMC_OK)
+    if (mmc_conf_parse_log_level(f.log_level, &out.logLevel) != MMC_OK)
         return util_err_set(MMC_CONFIG, "%s:%d: value '%s' of 'ock.mmc.log_level' is not debug, info, warn, error or 0..4",
-                            path, conf_line_of(path, "ock.mmc.log_level"), f.log_level);
+                            path, mmc_conf_line_of(path, "ock.mmc.log_level"), f.log_level);
     memcpy(out.logPath, f.log_path, sizeof(out.logPath));
     out.evictThresholdHigh = (uint16_t)f.high;
     out.evictThresholdLow = (uint16_t)f.low;
     out.leaseTtlMs = (uint32_t)f.lease_ms;
     out.putTimeoutMs = (uint32_t)f.put_ms;
     out.heartbeatTimeoutMs = (uint32_t)f.hb_ms;
-    tls_from_file(&f.tls, &out.accTlsConfig);
-    tls_from_file(&f.store_tls, &out.configStoreTlsConfig);
+    mmc_conf_tls_from_file(&f.tls, &out.accTlsConfig);
+    mmc_conf_tls_from_file(&f.store_tls, &out.configStoreTlsConfig);
     rc = mmc_meta_service_config_check(&out);
     if (rc != MMC_OK) {
         const char *key = out.haEnable ? "ock.mmc.meta.ha.enable" : "ock.mmc.evict_threshold_low";
         snprintf(msg, sizeof(msg), "%s", util_err_get());
-        return util_err_set(MMC_CONFIG, "%s:%d: %s", path, conf_line_of(path, key), msg);
+        return util_err_set(MMC_CONFIG, "%s:%d: %s", path, mmc_conf_line_of(path, key), msg);
     }
     *cfg = out;
     return MMC_OK;
