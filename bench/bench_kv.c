@@ -8,6 +8,7 @@
  *   bench_kv [--smoke] [--batches 8,16,32] [--iters N] [--redis-iters N] [--pool-mb MB]
  *            [--exist-keys N] [--no-redis] [--bin-dir DIR]
  *            [--external [--meta URL] [--store URL] [--max-dram-size SIZE]]
+ *            [--netns [--iperf-seconds N]]
  *
  * Processes: mmc-meta (loopback, ephemeral ports), two mmc-local
  * LocalServices contributing --pool-mb / 2 MiB each, and two pure-client
@@ -34,12 +35,27 @@
  *  - metadata: batch exist of --exist-keys keys (mmcc_batch_exist, one round
  *    trip) vs Redis EXISTS for the same number of keys, pipelined.
  *
+ * --netns (root): the same test across two simulated hosts (network
+ * namespaces on a bridge, tests/testutil/netns.h; nothing leaves them):
+ * mmc-meta in the hub namespace, one mmc-local LocalService (--pool-mb / 2
+ * MiB) on each of hosts 0 and 1 (data plane bound in the namespaces'
+ * subnet), the writer on host 0 and the reader on host 1. The writer puts
+ * with 1 replica on its own host's LocalService (preferredLocalServiceIDs),
+ * so every get crosses the veth link through BM's tcp transport; where the
+ * blocks landed is queried after every put round and printed. Rounds fill
+ * 75% of that one LocalService. In the same run: iperf3 one stream from host
+ * 0 to host 1 (the direction the gets move data) on the same link, before
+ * and after the KV runs; the better one is the limit the GB/s are compared
+ * with. No Redis rows. Without root it prints "skipped: needs root for
+ * network namespaces" and exits 0.
+ *
  * Output: markdown tables (p50/p99 ms per batch, GB/s = 10^9 bytes/s, ratio
  * to memcpy time and to Redis throughput). Exit status non-zero if any put or
  * get fails or returns wrong bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -54,6 +70,8 @@
 #include "memcache/mmc.h"
 #include "memcache/mmc_client.h"
 #include "util/util_time.h"
+
+#include "bench_iperf.h" /* netns.h: the simulated hosts of --netns */
 
 #ifdef BENCH_HAVE_HIREDIS
 #include <hiredis/hiredis.h>
@@ -155,6 +173,13 @@ static int worker_main(void)
     int32_t res[BATCH_MAXB];
     uint32_t have = 0;
     char line[256];
+    /* --netns: put on this LocalService first (the writer's own host's) */
+    mmc_put_options popt = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = 1}, *pref = NULL;
+    for (int i = 0; i < 8; i++) popt.preferredLocalServiceIDs[i] = -1;
+    if (getenv("BENCH_KV_PREFER") != NULL) {
+        popt.preferredLocalServiceIDs[0] = atoi(getenv("BENCH_KV_PREFER"));
+        pref = &popt;
+    }
     while (fgets(line, sizeof(line), stdin) != NULL) {
         char op[16];
         uint32_t b = 0;
@@ -194,6 +219,30 @@ static int worker_main(void)
             nl[have] = NPIECE;
         }
         for (uint32_t j = 0; j < b; j++) keys[j] = names[j];
+        if (strcmp(op, "where") == 0) { /* replicas per LocalService id 0..15 of the n batches' keys */
+            uint64_t cnt[17] = {0};
+            mmc_data_info di[BATCH_MAXB];
+            int qbad = 0;
+            for (uint64_t it = it0; it < it0 + n; it++) {
+                for (uint32_t j = 0; j < b; j++) kv_key(names[j], sizeof(names[j]), b, it, j);
+                if (mmcc_batch_query(keys, b, di, 0) != 0) {
+                    qbad++;
+                    continue;
+                }
+                for (uint32_t j = 0; j < b; j++)
+                    for (uint32_t r = 0; r < di[j].numBlobs && r < 8; r++)
+                        cnt[di[j].ranks[r] < 16 ? di[j].ranks[r] : 16]++; /* 16: any id above 15 */
+            }
+            if (qbad) {
+                reply("err batch query failed %d times: %s\n", qbad, mmc_get_last_err_msg());
+                continue;
+            }
+            char w[17 * 24] = "ok";
+            size_t wo = 2;
+            for (int r = 0; r < 17; r++) wo += (size_t)snprintf(w + wo, sizeof(w) - wo, " %" PRIu64, cnt[r]);
+            reply("%s\n", w);
+            continue;
+        }
         bool put = strcmp(op, "put") == 0, get = strcmp(op, "get") == 0, rm = strcmp(op, "rm") == 0;
         if (!put && !get && !rm) {
             reply("err unknown op %s\n", op);
@@ -209,7 +258,7 @@ static int worker_main(void)
                 if (put) blk_stamp(&blks[j], j, it);
             }
             uint64_t t0 = util_now_ns();
-            int32_t rc = put ? mmcc_batch_put_layers(keys, b, layers, nl, NULL, 0, res)
+            int32_t rc = put ? mmcc_batch_put_layers(keys, b, layers, nl, pref, 0, res)
                        : get ? mmcc_batch_get_layers(keys, b, layers, nl, 0, res)
                              : mmcc_batch_remove(keys, b, res, 0);
             uint64_t t = util_now_ns() - t0;
@@ -236,7 +285,54 @@ static int worker_main(void)
 typedef struct proc {
     pid_t pid;
     FILE *in, *out; /* its stdin (we write), its stdout (we read) */
+    tn_net_t *net;  /* --netns: started inside a simulated host (tn_fork) */
 } proc_t;
+
+/* argv in the host's namespace (tn_fork), stdout to a pipe, stdin from one when want_stdin. */
+static int proc_start_ns(tn_net_t *net, uint32_t host, char *const argv[], proc_t *p, bool want_stdin)
+{
+    int ip[2] = {-1, -1}, op[2];
+    if (pipe(op) != 0 || (want_stdin && pipe(ip) != 0)) return -1;
+    pid_t pid = tn_fork(net, host);
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(op[1], STDOUT_FILENO);
+        if (want_stdin) dup2(ip[0], STDIN_FILENO);
+        for (int fd = 3; fd < 64; fd++) close(fd);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(op[1]);
+    p->pid = pid;
+    p->net = net;
+    p->out = fdopen(op[0], "r");
+    p->in = NULL;
+    if (want_stdin) {
+        close(ip[0]);
+        p->in = fdopen(ip[1], "w");
+    }
+    return 0;
+}
+
+/* A line of p's stdout within timeout_ms (the '\n' stripped); -1 on EOF or timeout. */
+static int proc_line(proc_t *p, char *line, size_t cap, int timeout_ms)
+{
+    int fd = fileno(p->out);
+    size_t n = 0;
+    uint64_t end = util_now_ms() + (uint64_t)timeout_ms;
+    while (n + 1 < cap) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        uint64_t now = util_now_ms();
+        if (now >= end || poll(&pf, 1, (int)(end - now)) <= 0) return -1;
+        char c;
+        if (read(fd, &c, 1) != 1) return -1;
+        if (c == '\n') break;
+        line[n++] = c;
+    }
+    line[n] = '\0';
+    return 0;
+}
 
 static int proc_start(char *const argv[], proc_t *p, bool want_stdin)
 {
@@ -277,10 +373,14 @@ static void proc_stop(proc_t *p)
         kill(p->pid, SIGTERM);
     }
     int st;
-    for (int i = 0; i < 500 && waitpid(p->pid, &st, WNOHANG) == 0; i++) usleep(10000);
-    if (waitpid(p->pid, &st, WNOHANG) == 0) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, &st, 0);
+    if (p->net != NULL) {
+        if (tn_wait(p->net, p->pid, 5000, &st) != 0) tn_kill(p->net, p->pid);
+    } else {
+        for (int i = 0; i < 500 && waitpid(p->pid, &st, WNOHANG) == 0; i++) usleep(10000);
+        if (waitpid(p->pid, &st, WNOHANG) == 0) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &st, 0);
+        }
     }
     if (p->out) fclose(p->out);
     p->pid = -1;
@@ -499,15 +599,16 @@ static double redis_exist(redisContext *c, uint32_t nk, uint32_t reps)
 /* ---------- driver ---------- */
 
 typedef struct opts {
-    bool smoke, redis, external;
+    bool smoke, redis, external, netns;
+    int iperf_s;
     char meta_url[MMC_URL_SIZE], store_url[MMC_URL_SIZE], stride[32];
     uint32_t batches[8], nbatches;
     uint32_t iters, redis_iters, pool_mb, exist_keys;
     char bin_dir[512];
 } opts_t;
 
-static void client_config(const char *rpc, const char *store, const char *stride, uint32_t world, char *cfg_path,
-                          size_t cap)
+static void client_config(const char *rpc, const char *store, const char *stride, uint32_t world, const char *hcom,
+                          char *cfg_path, size_t cap)
 {
     snprintf(cfg_path, cap, "/tmp/bench_kv.%d.conf", (int)getpid());
     FILE *f = fopen(cfg_path, "w");
@@ -515,6 +616,7 @@ static void client_config(const char *rpc, const char *store, const char *stride
                "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = %s\n"
                "ock.mmc.local_service.world_size = %u\nock.mmc.client.timeout.seconds = 30\n",
             rpc, store, stride, world);
+    if (hcom != NULL) fprintf(f, "ock.mmc.local_service.hcom_url = %s\n", hcom);
     fclose(f);
     setenv("MMC_LOCAL_CONFIG_PATH", cfg_path, 1);
 }
@@ -580,7 +682,40 @@ static int start_cluster(const opts_t *o, proc_t *meta, proc_t ls[2], char *cfg_
             return -1;
         }
     }
-    client_config(rpc, store, stride, 16, cfg_path, cap);
+    client_config(rpc, store, stride, 16, NULL, cfg_path, cap);
+    return 0;
+}
+
+/* --netns: mmc-meta (and its config store) in the hub, a LocalService of --pool-mb / 2 MiB on
+ * hosts 0 and 1, data planes bound in the subnet; rank[h] = host h's LocalService id. */
+static int start_cluster_ns(const opts_t *o, tn_net_t *net, proc_t *meta, proc_t ls[2], uint32_t rank[2],
+                            char *cfg_path, size_t cap)
+{
+    char bin[600], murl[128], rpc[128], store[128], http[128], hcom[64], line[512];
+    snprintf(bin, sizeof(bin), "%s/mmc-meta", o->bin_dir);
+    snprintf(murl, sizeof(murl), "tcp://%s:0", tn_addr(net, TN_HUB));
+    char *margv[] = {bin, "--meta-url", murl, "--store-url", murl, "--metrics-url", "", "--log-level", "error", NULL};
+    if (proc_start_ns(net, TN_HUB, margv, meta, false) != 0 || proc_line(meta, line, sizeof(line), 20000) != 0 ||
+        sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc, store, http) != 3) {
+        fprintf(stderr, "bench_kv: mmc-meta did not start in the hub namespace (%s)\n", bin);
+        return -1;
+    }
+    char dram[32], stride[32];
+    uint64_t each = (uint64_t)o->pool_mb / 2 << 20;
+    snprintf(dram, sizeof(dram), "%" PRIu64, each);
+    snprintf(stride, sizeof(stride), "%" PRIu64, (each + (2u << 20) - 1) / (2u << 20) * (2u << 20));
+    snprintf(hcom, sizeof(hcom), "tcp://%s:0", tn_subnet(net));
+    snprintf(bin, sizeof(bin), "%s/mmc-local", o->bin_dir);
+    for (uint32_t h = 0; h < 2; h++) {
+        char *largv[] = {bin, "--meta-url", rpc, "--store-url", store, "--dram-size", dram, "--max-dram-size", stride,
+                         "--world-size", "16", "--hcom-url", hcom, NULL};
+        if (proc_start_ns(net, h, largv, &ls[h], false) != 0 || proc_line(&ls[h], line, sizeof(line), 60000) != 0 ||
+            sscanf(line, "mmc-local ready: rank %u", &rank[h]) != 1) {
+            fprintf(stderr, "bench_kv: mmc-local did not start on host %u\n", h);
+            return -1;
+        }
+    }
+    client_config(rpc, store, stride, 16, hcom, cfg_path, cap);
     return 0;
 }
 
@@ -604,7 +739,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     opts_t o = {.redis = true, .meta_url = "tcp://127.0.0.1:5000", .store_url = "tcp://127.0.0.1:6000",
                 .stride = "1GB", .batches = {8, 16, 32}, .nbatches = 3, .iters = 64, .redis_iters = 16, .pool_mb = 2048,
-                .exist_keys = 1000};
+                .exist_keys = 1000, .iperf_s = 5};
     char self[512];
     ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[k > 0 ? k : 0] = '\0';
@@ -631,6 +766,10 @@ int main(int argc, char **argv)
             o.pool_mb = (uint32_t)atoi(argv[++i]);
         } else if (strcmp(a, "--exist-keys") == 0 && v && atoi(v) > 0 && atoi(v) <= 16384) {
             o.exist_keys = (uint32_t)atoi(argv[++i]);
+        } else if (strcmp(a, "--netns") == 0) {
+            o.netns = true;
+        } else if (strcmp(a, "--iperf-seconds") == 0 && v && atoi(v) > 0 && atoi(v) <= 60) {
+            o.iperf_s = atoi(argv[++i]);
         } else if (strcmp(a, "--external") == 0) {
             o.external = true;
         } else if (strcmp(a, "--meta") == 0 && v && strlen(v) < sizeof(o.meta_url)) {
@@ -644,19 +783,37 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_kv [--smoke] [--batches 8,16,32] [--iters N] [--redis-iters N] "
                             "[--pool-mb MB] [--exist-keys N] [--no-redis] [--bin-dir DIR]\n"
-                            "                [--external [--meta URL] [--store URL] [--max-dram-size SIZE]]\n");
+                            "                [--external [--meta URL] [--store URL] [--max-dram-size SIZE]]\n"
+                            "                [--netns [--iperf-seconds N]]\n");
             return 2;
         }
+    }
+    if (o.netns) {
+        char why[256] = "";
+        if (o.external) {
+            fprintf(stderr, "bench_kv: --netns starts its own cluster; it does not go with --external\n");
+            return 2;
+        }
+        if (geteuid() != 0 || !tn_available(why, sizeof(why))) {
+            printf("bench_kv --netns: skipped: needs root for network namespaces (%s)\n",
+                   geteuid() != 0 ? "not root" : why);
+            return 0;
+        }
+        o.redis = false; /* Redis over loopback says nothing about the link */
+        if (o.smoke) o.iperf_s = 1;
     }
     if (o.external) {
         if (external_pool(&o) != 0) return 1;
     }
     uint32_t maxb = 0;
     for (uint32_t i = 0; i < o.nbatches; i++) maxb = o.batches[i] > maxb ? o.batches[i] : maxb;
+    /* the space the rounds fill: the pool, or with --netns the writer host's LocalService (half of it) */
     uint64_t pool = (uint64_t)o.pool_mb << 20;
+    if (o.netns) pool = (uint64_t)o.pool_mb / 2 << 20;
     if ((uint64_t)maxb * BLOCK > pool * 3 / 4) {
-        fprintf(stderr, "bench_kv: a batch of %u blocks (%" PRIu64 " MiB) does not fit 75%% of a %u MiB pool\n", maxb,
-                (uint64_t)maxb * BLOCK >> 20, o.pool_mb);
+        fprintf(stderr, "bench_kv: a batch of %u blocks (%" PRIu64 " MiB) does not fit 75%% of a %" PRIu64
+                        " MiB %s\n", maxb, (uint64_t)maxb * BLOCK >> 20, pool >> 20,
+                o.netns ? "LocalService (--pool-mb / 2)" : "pool");
         return 2;
     }
 
@@ -665,17 +822,53 @@ int main(int argc, char **argv)
     int rc = 1;
     static series_t put, get, mput, mget, rput, rget;
     uint64_t *lat = malloc(ITERS_MAX * sizeof(*lat));
-    if (o.external)
-        client_config(o.meta_url, o.store_url, o.stride, 256, cfg_path, sizeof(cfg_path));
+    tn_net_t *net = NULL;
+    uint32_t lsrank[2] = {0, 0};
+    pid_t iperf_srv = -1;
+    double bps_before = 0, bps_after = 0, ref = 0; /* iperf3 one stream, host 0 -> host 1; ref: the better, GB/s */
+    FILE *tbl = stdout; /* --netns: the table is kept until the iperf3 run after it */
+    char *tbl_text = NULL;
+    size_t tbl_len = 0;
+    char place[8][160];
+    if (o.netns) {
+        char err[512];
+        tn_opts_t no = {.hosts = 2, .subnet = 211};
+        if (tn_net_create(&no, &net, err, sizeof(err)) != 0) {
+            fprintf(stderr, "bench_kv: network namespaces: %s\n", err);
+            goto out;
+        }
+        if (start_cluster_ns(&o, net, &meta, ls, lsrank, cfg_path, sizeof(cfg_path)) != 0) goto out;
+        iperf_srv = bench_iperf_server(net, 1, "5201");
+        if (iperf_srv > 0) bps_before = bench_iperf_run(net, 0, 1, "5201", 1, o.iperf_s, "bench_kv");
+        if (bps_before <= 0) fprintf(stderr, "bench_kv: no iperf3 figure (is iperf3 installed? scripts/setup.sh)\n");
+        tbl = open_memstream(&tbl_text, &tbl_len);
+        if (tbl == NULL) goto out;
+    } else if (o.external)
+        client_config(o.meta_url, o.store_url, o.stride, 256, NULL, cfg_path, sizeof(cfg_path));
     else if (start_cluster(&o, &meta, ls, cfg_path, sizeof(cfg_path)) != 0)
         goto out;
     char *wargv[] = {self, "--worker", NULL};
-    if (proc_start(wargv, &wr, true) != 0 || proc_start(wargv, &rd, true) != 0) goto out;
+    if (o.netns) {
+        char pr[16];
+        snprintf(pr, sizeof(pr), "%u", lsrank[0]);
+        setenv("BENCH_KV_PREFER", pr, 1); /* the writer puts on its own host's LocalService */
+        int w = proc_start_ns(net, 0, wargv, &wr, true);
+        unsetenv("BENCH_KV_PREFER");
+        if (w != 0 || proc_start_ns(net, 1, wargv, &rd, true) != 0) goto out;
+    } else if (proc_start(wargv, &wr, true) != 0 || proc_start(wargv, &rd, true) != 0) {
+        goto out;
+    }
 
     printf("memcache KV latency test: DeepSeek-R1 blocks (61 x 128 KiB + 61 x 16 KiB = 122 pieces, %" PRIu64
            " bytes per key)\n",
            BLOCK);
-    if (o.external)
+    if (o.netns)
+        printf("2 simulated hosts (network namespaces %s on a bridge; %ld CPUs): mmc-meta in the hub, a LocalService "
+               "of %u MiB on host 0 (%s, id %u) and on host 1 (%s, id %u), the writer on host 0 putting on host 0's "
+               "LocalService, the reader on host 1 getting over the tcp transport; %u batches timed per size%s\n\n",
+               tn_subnet(net), sysconf(_SC_NPROCESSORS_ONLN), o.pool_mb / 2, tn_addr(net, 0), lsrank[0],
+               tn_addr(net, 1), lsrank[1], o.iters, o.smoke ? " (smoke)" : "");
+    else if (o.external)
         printf("the cluster at %s (%u MiB pool) + writer and reader processes on this host; %u batches timed per "
                "size\n\n",
                o.meta_url, o.pool_mb, o.iters);
@@ -711,14 +904,16 @@ int main(int argc, char **argv)
                "re-run cmake)\n\n");
 #endif
 
-    printf("| batch | op | store | p50 ms | p99 ms | GB/s | time vs memcpy | throughput vs Redis |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+    fprintf(tbl, "| batch | op | store | p50 ms | p99 ms | GB/s | time vs memcpy | %s |\n",
+            o.netns ? "GB/s vs iperf3 1 stream" : "throughput vs Redis");
+    fprintf(tbl, "|---|---|---|---|---|---|---|---|\n");
     int failures = 0;
     for (uint32_t bi = 0; bi < o.nbatches; bi++) {
         uint32_t b = o.batches[bi];
         uint64_t bytes = (uint64_t)b * BLOCK;
         uint32_t fit = (uint32_t)(pool * 3 / 4 / bytes);
         put.n = get.n = mput.n = mget.n = rput.n = rget.n = 0;
+        uint64_t where[17] = {0};
         /* Warm-up (untimed): one round over the pool space the timed rounds reuse, so the
          * writer's and reader's first access to each pool page (a page-table fault) is not timed. */
         uint32_t warm = fit < o.iters ? fit : o.iters;
@@ -736,6 +931,14 @@ int main(int argc, char **argv)
                 break;
             }
             for (int i = 0; i < got; i++) put.ns[put.n++] = lat[i];
+            if (o.netns) { /* where the blocks landed (untimed) */
+                uint64_t w[17];
+                if (proc_cmd(&wr, w, 17, "where %u %u %u\n", b, done, n) != 17) {
+                    failures++;
+                    break;
+                }
+                for (int r = 0; r < 17; r++) where[r] += w[r];
+            }
 
             got = proc_cmd(&rd, lat, n, "get %u %u %u\n", b, done, n);
             if (got != (int)n) {
@@ -757,23 +960,65 @@ int main(int argc, char **argv)
             const char *op;
             series_t *s, *m, *r;
         } rows[2] = {{"put", &put, &mput, &rput}, {"get", &get, &mget, &rget}};
+        if (o.netns) {
+            uint64_t all = 0;
+            for (int r = 0; r < 17; r++) all += where[r];
+            snprintf(place[bi], sizeof(place[bi]),
+                     "%u-block batches: %" PRIu64 " of %" PRIu64 " blocks on host 0's LocalService (id %u), %" PRIu64
+                     " on host 1's (id %u)", b, where[lsrank[0]], all, lsrank[0], where[lsrank[1]], lsrank[1]);
+            fprintf(stderr, "bench_kv: %u-block batches done\n", b);
+        }
         for (int r = 0; r < 2; r++) {
             double g = gbps(rows[r].s, bytes);
             double vs_mem = mean_ns(rows[r].m) > 0 ? mean_ns(rows[r].s) / mean_ns(rows[r].m) : 0;
             char vs_redis[32] = "-";
             if (rows[r].r->n) snprintf(vs_redis, sizeof(vs_redis), "%.1fx", g / gbps(rows[r].r, bytes));
-            printf("| %u x %.1f MiB | %s | memcache (layers, 122 pieces/key) | %.2f | %.2f | %.2f | %.2fx | %s |\n", b,
-                   (double)BLOCK / (1 << 20), rows[r].op, pct_ms(rows[r].s, 0.5), pct_ms(rows[r].s, 0.99), g, vs_mem,
+            /* --netns: the ratio is filled in once iperf3 ran again after the KV runs: a marker for now */
+            if (o.netns && r == 0 && where[lsrank[1]] == 0) snprintf(vs_redis, sizeof(vs_redis), "(same host)");
+            else if (o.netns) snprintf(vs_redis, sizeof(vs_redis), "@%.6f@", g);
+            fprintf(tbl, "| %u x %.1f MiB | %s | memcache (layers, 122 pieces/key) | %.2f | %.2f | %.2f | %.2fx | %s |\n",
+                    b, (double)BLOCK / (1 << 20), rows[r].op, pct_ms(rows[r].s, 0.5), pct_ms(rows[r].s, 0.99), g, vs_mem,
                    vs_redis);
-            printf("| | %s | memcpy, 1 thread (limit) | %.2f | %.2f | %.2f | 1.00x | |\n", rows[r].op,
+            fprintf(tbl, "| | %s | memcpy, 1 thread (limit) | %.2f | %.2f | %.2f | 1.00x | |\n", rows[r].op,
                    pct_ms(rows[r].m, 0.5), pct_ms(rows[r].m, 0.99), gbps(rows[r].m, bytes));
             if (rows[r].r->n)
-                printf("| | %s | Redis 7, pipelined (%u batches) | %.2f | %.2f | %.2f | %.2fx | 1.0x |\n", rows[r].op,
-                       rows[r].r->n, pct_ms(rows[r].r, 0.5), pct_ms(rows[r].r, 0.99), gbps(rows[r].r, bytes),
+                fprintf(tbl, "| | %s | Redis 7, pipelined (%u batches) | %.2f | %.2f | %.2f | %.2fx | 1.0x |\n",
+                        rows[r].op, rows[r].r->n, pct_ms(rows[r].r, 0.5), pct_ms(rows[r].r, 0.99), gbps(rows[r].r, bytes),
                        mean_ns(rows[r].r) / mean_ns(rows[r].m));
         }
-        fflush(stdout);
+        fflush(tbl);
     }
+    if (o.netns) {
+        if (iperf_srv > 0) bps_after = bench_iperf_run(net, 0, 1, "5201", 1, o.iperf_s, "bench_kv");
+        ref = (bps_before > bps_after ? bps_before : bps_after) / 8e9;
+        fclose(tbl);
+        tbl = stdout;
+        /* print the table with the get rows' marker replaced by GB/s / ref */
+        for (char *q = tbl_text; *q;) {
+            char *m = strchr(q, '@');
+            if (m == NULL) {
+                fputs(q, stdout);
+                break;
+            }
+            fwrite(q, 1, (size_t)(m - q), stdout);
+            double g = strtod(m + 1, &q);
+            if (*q == '@') q++;
+            if (ref > 0) printf("%.2fx", g / ref);
+            else printf("- (no iperf3)");
+        }
+        free(tbl_text);
+        tbl_text = NULL;
+        printf("\n| link, host 0 -> host 1 | GB/s | Gbit/s |\n|---|---|---|\n");
+        printf("| iperf3 1 stream, before the KV runs | %.2f | %.2f |\n", bps_before / 8e9, bps_before / 1e9);
+        printf("| iperf3 1 stream, after them | %.2f | %.2f |\n", bps_after / 8e9, bps_after / 1e9);
+        printf("\nplacement (1 replica, queried after each put round): ");
+        for (uint32_t bi = 0; bi < o.nbatches; bi++) printf("%s%s", bi ? "; " : "", place[bi]);
+        printf("\nGB/s vs iperf3: GB/s / the better one-stream iperf3 figure (%.2f GB/s); \"same host\": puts "
+               "whose blocks all stayed on host 0 (mapped memory, no link)\n",
+               ref);
+        if (bps_before <= 0 && bps_after <= 0) failures++;
+    }
+    fflush(stdout);
 
     /* metadata: batch exist */
     uint32_t reps = o.smoke ? 20 : 200;
@@ -801,11 +1046,15 @@ int main(int argc, char **argv)
     for (uint32_t j = 0; j < maxb; j++) free(base[j].mem);
     free(flat);
 out:
+    if (tbl != stdout && tbl != NULL) fclose(tbl);
+    free(tbl_text);
     proc_stop(&wr);
     proc_stop(&rd);
     proc_stop(&ls[0]);
     proc_stop(&ls[1]);
     proc_stop(&meta);
+    if (iperf_srv > 0) tn_kill(net, iperf_srv);
+    if (net != NULL) tn_net_destroy(net);
     if (cfg_path[0]) unlink(cfg_path);
     free(lat);
     return rc;

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_iperf.h"
 #include "netns.h"
 #include "smem/host/smem_bm.h"
 #include "util/util_time.h"
@@ -340,37 +341,11 @@ static int rank_entry(void *arg)
     return rank_main(a->rank, a->local);
 }
 
-/* ---------- iperf3 ---------- */
-
-/* bits_per_second of "sum_received" in iperf3's --json output; 0 if absent. */
-static double iperf_bps(const char *json)
-{
-    const char *s = strstr(json, "\"sum_received\"");
-    if (s == NULL) return 0;
-    const char *b = strstr(s, "\"bits_per_second\"");
-    if (b == NULL) return 0;
-    b = strchr(b, ':');
-    return b ? strtod(b + 1, NULL) : 0;
-}
+/* ---------- iperf3 (bench_iperf.h) ---------- */
 
 static double run_iperf(tn_net_t *net, int streams, int seconds)
 {
-    static char out[1 << 20];
-    char t[16], p[16];
-    snprintf(t, sizeof(t), "%d", seconds);
-    snprintf(p, sizeof(p), "%d", streams);
-    char *argv[] = {"iperf3", "-c", (char *)tn_addr(net, 1), "-p", IPERF_PORT, "-t", t, "-P", p, "-J", NULL};
-    for (int attempt = 0; attempt < 50; attempt++) { /* the server may still be starting */
-        int rc = tn_exec(net, 0, argv, (seconds + 20) * 1000, out, sizeof(out));
-        double bps = rc == 0 ? iperf_bps(out) : 0;
-        if (bps > 0) return bps;
-        if (strstr(out, "unable to connect") == NULL && strstr(out, "Connection refused") == NULL) {
-            fprintf(stderr, "bench_tcp: iperf3 -P %d failed (exit %d): %.300s\n", streams, rc, out);
-            return 0;
-        }
-        usleep(100000);
-    }
-    return 0;
+    return bench_iperf_run(net, 0, 1, IPERF_PORT, streams, seconds, "bench_tcp");
 }
 
 int main(int argc, char **argv)
@@ -417,8 +392,7 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     /* 1. iperf3 on the link */
-    char *srv[] = {"iperf3", "-s", "-B", (char *)tn_addr(net, 1), "-p", IPERF_PORT, "--logfile", "/dev/null", NULL};
-    pid_t iperf_srv = tn_spawn(net, 1, srv, NULL);
+    pid_t iperf_srv = bench_iperf_server(net, 1, IPERF_PORT);
     double bps1 = 0, bps4 = 0, bps1_after = 0;
     if (iperf_srv < 0) {
         fprintf(stderr, "bench_tcp: cannot start iperf3 (is it installed? scripts/setup.sh)\n");
