@@ -29,6 +29,7 @@
 #include "smem/host/smem_bm.h"
 #include "store/store.h"
 #include "testutil.h"
+#include "tu_data.h"
 #include "util/util_time.h"
 
 #define NRANKS 8
@@ -58,28 +59,13 @@ static smem_bm_t g_h;
 static uint32_t me;
 static store_client_t *g_sync;
 
-static uint64_t pat(uint32_t tag, uint64_t off)
-{
-    uint64_t x = ((uint64_t)(tag + 1) << 52) ^ (off * 0x9E3779B97F4A7C15ull);
-    return x ^ (x >> 29);
-}
-
-static void fill(void *buf, uint32_t tag, uint64_t off0, uint64_t len)
-{
-    uint64_t *w = buf;
-    for (uint64_t i = 0; i < len / 8; i++) w[i] = pat(tag, off0 + i * 8);
-}
+#define fill tu_fill
 
 static bool check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len)
 {
-    const uint64_t *w = buf;
-    for (uint64_t i = 0; i < len / 8; i++)
-        if (w[i] != pat(tag, off0 + i * 8)) {
-            fprintf(stderr, "rank %u: mismatch at +%llu (tag %u, offset %llu)\n", me, (unsigned long long)(i * 8), tag,
-                    (unsigned long long)(off0 + i * 8));
-            return false;
-        }
-    return true;
+    char who[32];
+    snprintf(who, sizeof(who), "rank %u", me);
+    return tu_check(buf, tag, off0, len, who);
 }
 
 static uint8_t *slot(uint32_t r) { return smem_bm_ptr_by_mem_type(g_h, SMEM_MEM_TYPE_HOST, (uint16_t)r); }
@@ -112,40 +98,10 @@ static bool wait_visible(uint32_t r)
 }
 
 /* Piece j: size, offset in a packed source layout (order A) and in a gapped destination layout (order B). */
-typedef struct piece {
-    uint64_t len, src_off, dst_off;
-} piece_t;
+_Static_assert(NPIECES == TU_KV_PIECES, "the block layout has 122 pieces");
+static tu_piece_t g_pieces[NPIECES];
 
-static piece_t g_pieces[NPIECES];
-
-static void make_pieces(void)
-{
-    uint32_t a[NPIECES], b[NPIECES];
-    uint64_t seed = 12345;
-    for (uint32_t i = 0; i < NPIECES; i++) a[i] = b[i] = i;
-    for (uint32_t i = NPIECES - 1; i > 0; i--) { /* Fisher-Yates with a fixed LCG: every rank gets the same */
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        uint32_t j = (uint32_t)((seed >> 33) % (i + 1)), t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        j = (uint32_t)((seed >> 33) % (i + 1));
-        t = b[i];
-        b[i] = b[j];
-        b[j] = t;
-    }
-    for (uint32_t i = 0; i < NPIECES; i++) g_pieces[i].len = i < NPIECES / 2 ? BIG_PIECE : SMALL_PIECE;
-    uint64_t off = 0;
-    for (uint32_t k = 0; k < NPIECES; k++) {
-        g_pieces[a[k]].src_off = off;
-        off += g_pieces[a[k]].len;
-    }
-    off = 0;
-    for (uint32_t k = 0; k < NPIECES; k++) {
-        g_pieces[b[k]].dst_off = off;
-        off += g_pieces[b[k]].len + BATCH_GAP;
-    }
-}
+static void make_pieces(void) { tu_kv_layout(g_pieces, BIG_PIECE, SMALL_PIECE, BATCH_GAP, false); }
 
 static int32_t batch(void **src, void **dst, smem_bm_copy_type t, uint32_t flags)
 {
@@ -325,21 +281,10 @@ static int child(int idx)
     return 0;
 }
 
-static uint16_t free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(s, (struct sockaddr *)&a, &l) != 0)
-        return 0;
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 int main(void)
 {
     ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    uint16_t port = free_port();
+    uint16_t port = tu_free_port();
     if (ctl == MAP_FAILED || port == 0) {
         fprintf(stderr, "setup failed\n");
         return 1;

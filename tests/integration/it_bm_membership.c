@@ -29,6 +29,7 @@
 
 #include "smem/host/smem_bm.h"
 #include "testutil.h"
+#include "tu_data.h"
 #include "util/util_time.h"
 
 #define NCHILD 6
@@ -252,17 +253,6 @@ static int child(int idx)
     return 0;
 }
 
-static uint16_t free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(s, (struct sockaddr *)&a, &l) != 0)
-        return 0;
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 static bool all_set(volatile int *flags, int n)
 {
     uint64_t end = util_now_ms() + PHASE_WAIT_MS;
@@ -278,7 +268,7 @@ static bool all_set(volatile int *flags, int n)
 int main(void)
 {
     ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    uint16_t port = free_port();
+    uint16_t port = tu_free_port();
     if (ctl == MAP_FAILED || port == 0) return 1;
     snprintf(g_url, sizeof(g_url), "tcp://127.0.0.1:%u", port);
     pid_t pids[NCHILD];

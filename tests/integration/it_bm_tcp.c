@@ -27,6 +27,7 @@
 #include "smem/host/smem_bm.h"
 #include "store/store.h"
 #include "testutil.h"
+#include "tu_data.h"
 #include "util/util_time.h"
 
 #define NRANKS 4
@@ -55,28 +56,13 @@ static smem_bm_t g_h;
 static uint32_t me;
 static store_client_t *g_sync;
 
-static uint64_t pat(uint32_t tag, uint64_t off)
-{
-    uint64_t x = ((uint64_t)(tag + 1) << 52) ^ (off * 0x9E3779B97F4A7C15ull);
-    return x ^ (x >> 29);
-}
-
-static void fill(void *buf, uint32_t tag, uint64_t off0, uint64_t len)
-{
-    uint64_t *w = buf;
-    for (uint64_t i = 0; i < len / 8; i++) w[i] = pat(tag, off0 + i * 8);
-}
+#define fill tu_fill
 
 static bool check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len)
 {
-    const uint64_t *w = buf;
-    for (uint64_t i = 0; i < len / 8; i++)
-        if (w[i] != pat(tag, off0 + i * 8)) {
-            fprintf(stderr, "rank %u: mismatch at +%llu (tag %u, offset %llu)\n", me, (unsigned long long)(i * 8), tag,
-                    (unsigned long long)(off0 + i * 8));
-            return false;
-        }
-    return true;
+    char who[32];
+    snprintf(who, sizeof(who), "rank %u", me);
+    return tu_check(buf, tag, off0, len, who);
 }
 
 static uint8_t *slot(uint32_t r) { return smem_bm_ptr_by_mem_type(g_h, SMEM_MEM_TYPE_HOST, (uint16_t)r); }
@@ -354,22 +340,11 @@ static int child(int idx)
     return 0;
 }
 
-static uint16_t free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(s, (struct sockaddr *)&a, &l) != 0)
-        return 0;
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 /* One round of the whole test: NRANKS processes on a fresh store. */
 static void run_round(void)
 {
     memset(ctl, 0, sizeof(*ctl));
-    uint16_t port = free_port();
+    uint16_t port = tu_free_port();
     if (port == 0) {
         TU_CHECK(0, "no free port");
         return;

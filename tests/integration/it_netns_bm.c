@@ -47,6 +47,7 @@
 #include "netns.h"
 #include "smem/host/smem_bm.h"
 #include "testutil.h"
+#include "tu_data.h"
 #include "util/util_time.h"
 
 #define NHOSTS 3
@@ -105,45 +106,13 @@ static uint32_t host_of(uint32_t r) { return r / PER_HOST; }
 
 /* ---------- data patterns (byte-exact, any offset or length) ---------- */
 
-static uint64_t pat(uint32_t tag, uint64_t word_off)
-{
-    uint64_t x = ((uint64_t)(tag + 1) << 52) ^ (word_off * 0x9E3779B97F4A7C15ull);
-    return x ^ (x >> 29);
-}
-
-static uint8_t pat_byte(uint32_t tag, uint64_t off) { return (uint8_t)(pat(tag, off & ~7ull) >> ((off & 7) * 8)); }
-
-static void fill(void *buf, uint32_t tag, uint64_t off0, uint64_t len)
-{
-    uint8_t *b = buf;
-    uint64_t i = 0;
-    for (; i < len && ((off0 + i) & 7); i++) b[i] = pat_byte(tag, off0 + i);
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w = pat(tag, off0 + i);
-        memcpy(b + i, &w, 8);
-    }
-    for (; i < len; i++) b[i] = pat_byte(tag, off0 + i);
-}
+#define fill tu_fill
 
 static bool check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len)
 {
-    const uint8_t *b = buf;
-    for (uint64_t i = 0; i < len; i++) {
-        if (((off0 + i) & 7) == 0 && i + 8 <= len) {
-            uint64_t w;
-            memcpy(&w, b + i, 8);
-            if (w == pat(tag, off0 + i)) {
-                i += 7;
-                continue;
-            }
-        }
-        if (b[i] != pat_byte(tag, off0 + i)) {
-            fprintf(stderr, "rank %u: mismatch at +%llu (tag %u, offset %llu): %02x, want %02x\n", me,
-                    (unsigned long long)i, tag, (unsigned long long)(off0 + i), b[i], pat_byte(tag, off0 + i));
-            return false;
-        }
-    }
-    return true;
+    char who[32];
+    snprintf(who, sizeof(who), "rank %u", me);
+    return tu_check(buf, tag, off0, len, who);
 }
 
 /* ---------- BM helpers ---------- */
@@ -156,42 +125,10 @@ static int32_t copy1(const void *src, void *dst, size_t n, smem_bm_copy_type t, 
     return smem_bm_copy(g_h, &p, t, flags);
 }
 
-typedef struct piece {
-    uint64_t len, src_off, dst_off;
-} piece_t;
+_Static_assert(NPIECES == TU_KV_PIECES, "the block layout has 122 pieces");
+static tu_piece_t g_pieces[NPIECES];
 
-static piece_t g_pieces[NPIECES];
-
-/* 61 x 128 KiB + 61 x 16 KiB, interleaved: packed in one shuffled order at the
- * source, gapped in another at the destination. */
-static void make_pieces(void)
-{
-    uint32_t a[NPIECES], b[NPIECES];
-    uint64_t seed = 4242;
-    for (uint32_t i = 0; i < NPIECES; i++) a[i] = b[i] = i;
-    for (uint32_t i = NPIECES - 1; i > 0; i--) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        uint32_t j = (uint32_t)((seed >> 33) % (i + 1)), t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        j = (uint32_t)((seed >> 33) % (i + 1));
-        t = b[i];
-        b[i] = b[j];
-        b[j] = t;
-    }
-    for (uint32_t i = 0; i < NPIECES; i++) g_pieces[i].len = i % 2 ? SMALL_PIECE : BIG_PIECE;
-    uint64_t off = 0;
-    for (uint32_t k = 0; k < NPIECES; k++) {
-        g_pieces[a[k]].src_off = off;
-        off += g_pieces[a[k]].len;
-    }
-    off = 0;
-    for (uint32_t k = 0; k < NPIECES; k++) {
-        g_pieces[b[k]].dst_off = off;
-        off += g_pieces[b[k]].len + BATCH_GAP;
-    }
-}
+static void make_pieces(void) { tu_kv_layout(g_pieces, BIG_PIECE, SMALL_PIECE, BATCH_GAP, true); }
 
 static int32_t batch(void **src, void **dst, smem_bm_copy_type t, uint32_t flags)
 {

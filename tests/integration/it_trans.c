@@ -24,6 +24,7 @@
 #include "smem/host/smem_trans.h"
 #include "store/store.h"
 #include "testutil.h"
+#include "tu_data.h"
 #include "util/util_buf.h"
 
 #define KiB (1ull << 10)
@@ -50,28 +51,13 @@ typedef struct addrs {
     uint64_t big, small, b[NB];
 } addrs_t;
 
-static uint64_t pat(uint32_t tag, uint64_t off)
-{
-    uint64_t x = ((uint64_t)(tag + 1) << 52) ^ (off * 0x9E3779B97F4A7C15ull);
-    return x ^ (x >> 29);
-}
-
-static void fill(void *buf, uint32_t tag, uint64_t off0, uint64_t len)
-{
-    uint64_t *w = buf;
-    for (uint64_t i = 0; i < len / 8; i++) w[i] = pat(tag, off0 + i * 8);
-}
+#define fill tu_fill
 
 static bool check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len)
 {
-    const uint64_t *w = buf;
-    for (uint64_t i = 0; i < len / 8; i++)
-        if (w[i] != pat(tag, off0 + i * 8)) {
-            fprintf(stderr, "%s: mismatch at +%llu (tag %u, offset %llu)\n", me ? "sender" : "receiver",
-                    (unsigned long long)(i * 8), tag, (unsigned long long)(off0 + i * 8));
-            return false;
-        }
-    return true;
+    char who[32];
+    snprintf(who, sizeof(who), "%s", me ? "sender" : "receiver");
+    return tu_check(buf, tag, off0, len, who);
 }
 
 static bool barrier(const char *name)
@@ -203,7 +189,7 @@ static int sender(void)
     rc = smem_trans_read(h, buf, R_ID, big, BIG, 0);
     TU_CHECK(rc == 0 && check(buf, 1, 0, BIG), "read 16 MiB: %d %s", rc, smem_get_last_err_msg());
     rc = smem_trans_read(h, buf, R_ID, big + 4096, 1, 0);
-    TU_CHECK(rc == 0 && buf[0] == (uint8_t)pat(1, 4096), "read 1 byte: %d", rc);
+    TU_CHECK(rc == 0 && buf[0] == (uint8_t)tu_pat(1, 4096), "read 1 byte: %d", rc);
     /* write 4 MiB */
     fill(buf, 2, 0, SMALL);
     rc = smem_trans_write(h, buf, R_ID, small, SMALL, 0);
