@@ -302,20 +302,23 @@ static PyObject *st_put_from(mc_store_obj *s, PyObject *args, PyObject *kw)
     return st_put_one(s, k, b, sz, d, r);
 }
 
-static PyObject *st_put_batch_common(mc_store_obj *s, PyObject *keys_o, PyObject *bufs_o, PyObject *sizes_o,
-                                     PyObject *dir_o, PyObject *rc_o)
+/* Batch put (from) or get (into) of one buffer per key: the shared argument
+ * preparation; one library call with the GIL released; per-key statuses. */
+static PyObject *st_batch_bufs(mc_store_obj *s, PyObject *keys_o, PyObject *bufs_o, PyObject *sizes_o,
+                               PyObject *dir_o, bool put, PyObject *rc_o)
 {
     uint32_t type;
     mmc_put_options opt;
-    const mmc_put_options *op;
-    if (mc_dir(dir_o, true, &type) || mc_opts(rc_o, &opt, &op)) return NULL;
+    const mmc_put_options *op = NULL;
+    if (mc_dir(dir_o, put, &type) != 0) return NULL;
+    if (put && mc_opts(rc_o, &opt, &op) != 0) return NULL;
     py_keys_t k;
     if (py_keys_get(keys_o, MMC_BATCH_MAX, &k) != 0) return NULL;
     py_mem_list_t l = {0};
     mmc_buffer *bv = NULL;
     int32_t *res = NULL;
     PyObject *ret = NULL;
-    if (py_mem_list_get(bufs_o, sizes_o, false, &l, "buffers") != 0) goto free;
+    if (py_mem_list_get(bufs_o, sizes_o, !put, &l, "buffers") != 0) goto free;
     if (l.n != (Py_ssize_t)k.n) {
         PyErr_Format(PyExc_ValueError, "%u keys but %zd buffers", k.n, l.n);
         goto free;
@@ -333,7 +336,10 @@ static PyObject *st_put_batch_common(mc_store_obj *s, PyObject *keys_o, PyObject
     for (uint32_t i = 0; i < k.n; i++) bv[i] = mc_buf(&l.v[i], type);
     if (py_guard_enter(&s->g, "DistributedObjectStore") != 0) goto free;
     Py_BEGIN_ALLOW_THREADS
-    (void)mmcc_batch_put(k.v, k.n, bv, op, 0, res);
+    if (put)
+        (void)mmcc_batch_put(k.v, k.n, bv, op, 0, res);
+    else
+        (void)mmcc_batch_get(k.v, k.n, bv, 0, res);
     Py_END_ALLOW_THREADS
     LEAVE(s);
     ret = mc_list_i32(res, k.n);
@@ -350,7 +356,7 @@ static PyObject *st_put_batch(mc_store_obj *s, PyObject *args, PyObject *kw)
     static char *kwl[] = {"keys", "buffers", "replicate_config", NULL};
     PyObject *k, *b, *r = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:put_batch", kwl, &k, &b, &r)) return NULL;
-    return st_put_batch_common(s, k, b, NULL, NULL, r);
+    return st_batch_bufs(s, k, b, NULL, NULL, true, r);
 }
 
 static PyObject *st_batch_put_from(mc_store_obj *s, PyObject *args, PyObject *kw)
@@ -358,7 +364,7 @@ static PyObject *st_batch_put_from(mc_store_obj *s, PyObject *args, PyObject *kw
     static char *kwl[] = {"keys", "buffer_ptrs", "sizes", "direction", "replicate_config", NULL};
     PyObject *k, *b, *sz = NULL, *d = NULL, *r = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OOO:batch_put_from", kwl, &k, &b, &sz, &d, &r)) return NULL;
-    return st_put_batch_common(s, k, b, sz, d, r);
+    return st_batch_bufs(s, k, b, sz, d, true, r);
 }
 
 static PyObject *st_put_from_layers(mc_store_obj *s, PyObject *args, PyObject *kw)
@@ -584,43 +590,9 @@ out:
 static PyObject *st_batch_get_into(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
     static char *kwl[] = {"keys", "buffer_ptrs", "sizes", "direction", NULL};
-    PyObject *keys_o, *b, *sz = NULL, *d = NULL, *ret = NULL;
+    PyObject *keys_o, *b, *sz = NULL, *d = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:batch_get_into", kwl, &keys_o, &b, &sz, &d)) return NULL;
-    uint32_t type;
-    if (mc_dir(d, false, &type) != 0) return NULL;
-    py_keys_t k;
-    if (py_keys_get(keys_o, MMC_BATCH_MAX, &k) != 0) return NULL;
-    py_mem_list_t l = {0};
-    mmc_buffer *bv = NULL;
-    int32_t *res = NULL;
-    if (py_mem_list_get(b, sz, true, &l, "buffers") != 0) goto free;
-    if (l.n != (Py_ssize_t)k.n) {
-        PyErr_Format(PyExc_ValueError, "%u keys but %zd buffers", k.n, l.n);
-        goto free;
-    }
-    if (k.n == 0) {
-        ret = PyList_New(0);
-        goto free;
-    }
-    bv = PyMem_Malloc(sizeof(mmc_buffer) * k.n);
-    res = PyMem_Malloc(sizeof(int32_t) * k.n);
-    if (bv == NULL || res == NULL) {
-        PyErr_NoMemory();
-        goto free;
-    }
-    for (uint32_t i = 0; i < k.n; i++) bv[i] = mc_buf(&l.v[i], type);
-    if (py_guard_enter(&s->g, "DistributedObjectStore") != 0) goto free;
-    Py_BEGIN_ALLOW_THREADS
-    (void)mmcc_batch_get(k.v, k.n, bv, 0, res);
-    Py_END_ALLOW_THREADS
-    LEAVE(s);
-    ret = mc_list_i32(res, k.n);
-free:
-    PyMem_Free(bv);
-    PyMem_Free(res);
-    py_mem_list_release(&l);
-    py_keys_free(&k);
-    return ret;
+    return st_batch_bufs(s, keys_o, b, sz, d, false, NULL);
 }
 
 static PyObject *st_get_into_layers(mc_store_obj *s, PyObject *args, PyObject *kw)
