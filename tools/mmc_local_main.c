@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "memcache/common/mmc_conf.h"
 #include "memcache/mmc_def.h"
 #include "memcache/mmc_service.h"
 #include "util/util_conf.h"
@@ -37,17 +38,9 @@ static void usage(FILE *out)
             "                        every LocalService of the cluster)\n"
             "  --world-size N        ranks in the pool (ock.mmc.local_service.world_size, default 256)\n"
             "  --hcom-url URL        data-plane address (ock.mmc.local_service.hcom_url)\n"
-            "  --log-level L         debug|info|warn|error or 0..3 (default error)\n"
+            "  --log-level L         debug|info|warn|error|off or 0..4 (default error)\n"
             "  --help                this text\n"
             "See docs/CONFIG.md for every config key.\n");
-}
-
-static int parse_level(const char *s)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-    for (int i = 0; i < 4; i++)
-        if (strcasecmp(s, names[i]) == 0 || (s[0] == '0' + i && s[1] == '\0')) return i;
-    return -1;
 }
 
 static int copy_str(char *dst, size_t cap, const char *src, const char *flag)
@@ -76,7 +69,7 @@ int main(int argc, char **argv)
     const char *config = NULL, *meta_url = NULL, *store_url = NULL, *hcom_url = NULL;
     const char *dram = NULL, *max_dram = NULL;
     long world = -1;
-    int level = -1;
+    int32_t level = -1;
 
     enum { O_CONFIG = 1, O_META, O_STORE, O_DRAM, O_MAX_DRAM, O_WORLD, O_HCOM, O_LEVEL, O_HELP };
     static const struct option longopts[] = {
@@ -105,9 +98,9 @@ int main(int argc, char **argv)
             break;
         }
         case O_LEVEL:
-            level = parse_level(optarg);
-            if (level < 0) {
-                fprintf(stderr, "mmc-local: --log-level must be debug, info, warn, error or 0..3, got '%s'\n", optarg);
+            /* The same names and numbers as ock.mmc.log_level in a config file. */
+            if (mmc_conf_parse_log_level(optarg, &level) != MMC_OK) {
+                fprintf(stderr, "mmc-local: --log-level must be debug, info, warn, error, off or 0..4, got '%s'\n", optarg);
                 return 2;
             }
             break;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memcache/common/mmc_conf.h"
 #include "memcache/mmc_def.h"
 #include "memcache/mmc_service.h"
 #include "util/util_log.h"
@@ -29,7 +30,7 @@ static void usage(FILE *out)
             "                      default tcp://127.0.0.1:6000; \"\" = none)\n"
             "  --metrics-url URL   HTTP endpoint (ock.mmc.meta_service.metrics_url, default http://127.0.0.1:8000;\n"
             "                      \"\" = none): /health /metrics /segments /capacity /keys?prefix=&limit=\n"
-            "  --log-level L       debug|info|warn|error or 0..3 (ock.mmc.log_level, default info)\n"
+            "  --log-level L       debug|info|warn|error|off or 0..4 (ock.mmc.log_level, default info)\n"
             "  --help              this text\n"
             "See docs/CONFIG.md for every config key.\n");
 }
@@ -42,14 +43,6 @@ static int copy_url(char *dst, size_t cap, const char *src, const char *flag)
     }
     snprintf(dst, cap, "%s", src);
     return 0;
-}
-
-static int parse_level(const char *s)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-    for (int i = 0; i < 4; i++)
-        if (strcasecmp(s, names[i]) == 0 || (s[0] == '0' + i && s[1] == '\0')) return i;
-    return -1;
 }
 
 /* The URL with the bound port in place of the configured one (port 0). */
@@ -69,7 +62,7 @@ int main(int argc, char **argv)
     mmc_meta_service_config_t cfg;
     mmc_meta_service_config_init(&cfg);
     const char *config = NULL, *meta_url = NULL, *store_url = NULL, *metrics_url = NULL;
-    int level = -1;
+    int32_t level = -1;
 
     enum { O_CONFIG = 1, O_META, O_STORE, O_METRICS, O_LEVEL, O_HELP };
     static const struct option longopts[] = {
@@ -86,9 +79,9 @@ int main(int argc, char **argv)
         case O_STORE: store_url = optarg; break;
         case O_METRICS: metrics_url = optarg; break;
         case O_LEVEL:
-            level = parse_level(optarg);
-            if (level < 0) {
-                fprintf(stderr, "mmc-meta: --log-level must be debug, info, warn, error or 0..3, got '%s'\n", optarg);
+            /* The same names and numbers as ock.mmc.log_level in a config file. */
+            if (mmc_conf_parse_log_level(optarg, &level) != MMC_OK) {
+                fprintf(stderr, "mmc-meta: --log-level must be debug, info, warn, error, off or 0..4, got '%s'\n", optarg);
                 return 2;
             }
             break;
