@@ -2,7 +2,8 @@
  * smem-store: the standalone config store server.
  *
  *   smem-store [--listen URL] [--tls-ca F --tls-cert F --tls-key F [--tls-key-pass F] [--tls-crl F]]
- *              [--keepalive-ms N] [--frame-timeout-ms N] [--max-frame BYTES] [--log-level 0..3] [--log-file F]
+ *              [--keepalive-ms N] [--recovery-ms N] [--frame-timeout-ms N] [--max-frame BYTES]
+ *              [--log-level 0..3] [--log-file F]
  *
  * Prints "smem-store listening on URL" (with the bound port when the URL's
  * port is 0) and serves until SIGTERM or SIGINT, then closes every client and
@@ -23,6 +24,8 @@
 
 static void usage(FILE *out)
 {
+    store_server_opts_t d; /* the defaults, from the code that applies them */
+    store_server_opts_init(&d);
     fprintf(out,
             "usage: smem-store [options]\n"
             "  --listen URL          tcp://IP:PORT, tcp://[IPv6]:PORT or unix:///PATH (default tcp://127.0.0.1:6000;\n"
@@ -33,12 +36,14 @@ static void usage(FILE *out)
             "  --tls-key-pass FILE   file holding the key's password (if encrypted)\n"
             "  --tls-crl FILE        certificate revocation list (PEM)\n"
             "  --keepalive-ms N      a client silent this long is declared dead (default %u)\n"
-            "  --frame-timeout-ms N  a message once started must arrive within this (default 10000)\n"
-            "  --max-frame SIZE      largest accepted message, e.g. 16MB (default 16MB)\n"
+            "  --recovery-ms N       after start, new joins wait this long so members that survived a restart\n"
+            "                        get their ranks back first (default %u; 0 off)\n"
+            "  --frame-timeout-ms N  a message once started must arrive within this (default %u)\n"
+            "  --max-frame SIZE      largest accepted message, e.g. 16MB (default %u bytes)\n"
             "  --log-level N         0 debug, 1 info (default), 2 warn, 3 error\n"
             "  --log-file FILE       append logs to FILE instead of stderr\n"
             "  --help                this text\n",
-            3000u);
+            d.keepalive_ms, STORE_RECOVERY_DEFAULT_MS, d.net.frame_timeout_ms, d.net.max_frame);
 }
 
 static int copy_path(char *dst, size_t cap, const char *src, const char *what)
@@ -56,17 +61,18 @@ int main(int argc, char **argv)
     const char *url = "tcp://127.0.0.1:6000";
     store_server_opts_t opts;
     store_server_opts_init(&opts);
+    opts.recovery_ms = STORE_RECOVERY_DEFAULT_MS;
     net_tls_opts_t tls;
     net_tls_opts_init(&tls);
     int log_level = UTIL_LOG_INFO;
     const char *log_file = NULL;
 
-    enum { O_LISTEN = 1, O_CA, O_CERT, O_KEY, O_PASS, O_CRL, O_KEEPALIVE, O_FRAMETO, O_MAXFRAME, O_LEVEL, O_LOGFILE, O_HELP };
+    enum { O_LISTEN = 1, O_CA, O_CERT, O_KEY, O_PASS, O_CRL, O_KEEPALIVE, O_RECOVERY, O_FRAMETO, O_MAXFRAME, O_LEVEL, O_LOGFILE, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},     {"tls-ca", required_argument, NULL, O_CA},
         {"tls-cert", required_argument, NULL, O_CERT},     {"tls-key", required_argument, NULL, O_KEY},
         {"tls-key-pass", required_argument, NULL, O_PASS}, {"tls-crl", required_argument, NULL, O_CRL},
-        {"keepalive-ms", required_argument, NULL, O_KEEPALIVE},
+        {"keepalive-ms", required_argument, NULL, O_KEEPALIVE}, {"recovery-ms", required_argument, NULL, O_RECOVERY},
         {"frame-timeout-ms", required_argument, NULL, O_FRAMETO}, {"max-frame", required_argument, NULL, O_MAXFRAME},
         {"log-level", required_argument, NULL, O_LEVEL},   {"log-file", required_argument, NULL, O_LOGFILE},
         {"help", no_argument, NULL, O_HELP},               {NULL, 0, NULL, 0},
@@ -89,6 +95,16 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.keepalive_ms = (uint32_t)v;
+            break;
+        }
+        case O_RECOVERY: {
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || v > 600000) {
+                fprintf(stderr, "smem-store: --recovery-ms must be 0..600000, got '%s'\n", optarg);
+                return 2;
+            }
+            opts.recovery_ms = (uint32_t)v;
             break;
         }
         case O_FRAMETO: {

@@ -266,19 +266,21 @@ bool gva_range_in_window(uint64_t addr, uint64_t len);
 
 /*
  * Serve the local segment to same-host peers on the abstract UNIX socket
- * "\0smem-gva/<ns>/<kind>/<rank>" (abstract names are per network namespace,
- * which is "same host"). One thread; it answers one request per connection,
+ * "\0smem-gva/<ns>/<kind>/<rank>.<incarnation>" (abstract names are per
+ * network namespace, which is "same host"). The incarnation (the member
+ * record's generation) tells one holder of a rank from the next, so a new
+ * member never collides with a paused predecessor that still holds its name. One thread; it answers one request per connection,
  * drops garbage, truncated requests and silent clients (receive timeout) with
  * a WARN, and serves only peers with our uid (or root). Needs attach_local
  * first (else SMEM_NOT_STARTED); SMEM_REPEAT_CALL when already running;
  * SMEM_RESOURCE_IN_USE if another process holds the name.
  */
-int32_t gva_export_start(gva_window_t *w);
+int32_t gva_export_start(gva_window_t *w, uint64_t incarnation);
 /* Joins the thread and closes the socket; no-op when not running. */
 void gva_export_stop(gva_window_t *w);
 
 /*
- * Fetch rank's segment from its exporter and map it at its slot (state
+ * Fetch rank's segment from its exporter (that incarnation) and map it at its slot (state
  * MAPPED), retrying the connection until timeout_ms (the peer may still be
  * starting). Validates the reply: kind, rank, size <= stride, page size,
  * host id equal to ours, exactly one fd that backs at least size bytes.
@@ -287,7 +289,7 @@ void gva_export_stop(gva_window_t *w);
  * SMEM_PROTOCOL a reply that fails validation; SMEM_DUPLICATED_OBJECT rank
  * already present; otherwise the status the exporter answered.
  */
-int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint32_t timeout_ms);
+int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint64_t incarnation, uint32_t timeout_ms);
 
 /* ---- registered user memory outside the pool ---- */
 

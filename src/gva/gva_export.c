@@ -41,13 +41,15 @@ struct gva_exporter {
     char name[108];
 };
 
-int32_t gva_export_addr(const char *ns, gva_kind_t kind, uint32_t rank, void *sun, uint32_t *len_out)
+int32_t gva_export_addr(const char *ns, gva_kind_t kind, uint32_t rank, uint64_t incarnation, void *sun,
+                        uint32_t *len_out)
 {
     struct sockaddr_un *a = sun;
     memset(a, 0, sizeof(*a));
     a->sun_family = AF_UNIX;
     /* sun_path[0] = '\0' selects the abstract namespace; the name is not NUL-terminated. */
-    int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "smem-gva/%s/%s/%u", ns, gva_kind_name(kind), rank);
+    int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "smem-gva/%s/%s/%u.%016llx", ns, gva_kind_name(kind),
+                     rank, (unsigned long long)incarnation);
     if (n < 0 || (size_t)n >= sizeof(a->sun_path) - 1)
         return util_err_set(SMEM_INVALID_PARAM, "exporter name for namespace '%s' rank %u is too long", ns, rank);
     *len_out = (uint32_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
@@ -195,7 +197,7 @@ static void gva_exporter_free(gva_exporter_t *e)
     free(e);
 }
 
-int32_t gva_export_start(gva_window_t *w)
+int32_t gva_export_start(gva_window_t *w, uint64_t incarnation)
 {
     if (w == NULL) return util_err_set(SMEM_INVALID_PARAM, "window is NULL");
     int32_t rc = SMEM_OK;
@@ -219,7 +221,7 @@ int32_t gva_export_start(gva_window_t *w)
     e->wake_fd = -1;
     struct sockaddr_un addr;
     uint32_t alen = 0;
-    rc = gva_export_addr(w->ns, w->kind, w->local_rank, &addr, &alen);
+    rc = gva_export_addr(w->ns, w->kind, w->local_rank, incarnation, &addr, &alen);
     if (rc != SMEM_OK) goto free_e;
     snprintf(e->name, sizeof(e->name), "@%.*s", (int)(alen - offsetof(struct sockaddr_un, sun_path) - 1),
              addr.sun_path + 1);

@@ -25,12 +25,12 @@
 #define GVA_IMPORT_MAX_FDS 4 /* room to notice (and close) fds beyond the one we expect */
 
 /* Connect to rank's exporter, retrying while nobody listens yet. */
-static int32_t gva_import_connect(const gva_window_t *w, uint32_t rank, uint64_t deadline, uint32_t timeout_ms,
-                                  int *s_out)
+static int32_t gva_import_connect(const gva_window_t *w, uint32_t rank, uint64_t incarnation, uint64_t deadline,
+                                  uint32_t timeout_ms, int *s_out)
 {
     struct sockaddr_un addr;
     uint32_t alen = 0;
-    int32_t rc = gva_export_addr(w->ns, w->kind, rank, &addr, &alen);
+    int32_t rc = gva_export_addr(w->ns, w->kind, rank, incarnation, &addr, &alen);
     if (rc != SMEM_OK) return rc;
     int last = 0;
     for (;;) {
@@ -114,7 +114,7 @@ static int32_t gva_import_check(const gva_window_t *w, uint32_t rank, const gva_
     return SMEM_OK;
 }
 
-int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint32_t timeout_ms)
+int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint64_t incarnation, uint32_t timeout_ms)
 {
     if (w == NULL || rank >= w->world_max || rank == w->local_rank)
         return util_err_set(SMEM_INVALID_PARAM, "import of rank %u: not a peer rank of this window", rank);
@@ -128,7 +128,7 @@ int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint32_t timeout_
     int32_t rc;
 
     int s = -1;
-    rc = gva_import_connect(w, rank, deadline, timeout_ms, &s);
+    rc = gva_import_connect(w, rank, incarnation, deadline, timeout_ms, &s);
     if (rc != SMEM_OK) return rc;
     uint8_t buf[GVA_PROTO_RESP_SIZE + 1]; /* one spare byte so an oversized reply is seen as such */
     size_t n = 0;

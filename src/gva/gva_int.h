@@ -65,6 +65,7 @@ void gva_window_list_del(gva_window_t *w);
 gva_window_t *gva_window_find(uint64_t gva);
 
 /* Abstract socket address of (ns, kind, rank); returns the sockaddr length. */
-int32_t gva_export_addr(const char *ns, gva_kind_t kind, uint32_t rank, void *sun, uint32_t *len_out);
+int32_t gva_export_addr(const char *ns, gva_kind_t kind, uint32_t rank, uint64_t incarnation, void *sun,
+                        uint32_t *len_out);
 
 #endif

@@ -139,6 +139,25 @@ static int32_t smem_bm_copy_flags(uint32_t flags, uint32_t *xflags)
     return SMEM_OK;
 }
 
+/* A space whose rank went to another member must not move a byte: its own
+ * slot now means someone else's memory to every other process. */
+static int32_t smem_bm_check_lost(smem_bm_obj_t *o, const char *what)
+{
+    if (!smem_space_lost(o->host)) return SMEM_OK;
+    return util_err_set(SMEM_RECONNECT, "%s: rank %u was lost (this process was cut off from the config store past "
+                        "the keepalive and another member took the rank); leave and join again",
+                        what, smem_space_rank(o->host));
+}
+
+bool smem_bm_rank_lost(smem_bm_t h)
+{
+    smem_bm_obj_t *o = smem_bm_obj_get(h, "smem_bm_rank_lost");
+    if (o == NULL) return false;
+    bool lost = smem_space_lost(o->host);
+    smem_bm_obj_put(o);
+    return lost;
+}
+
 int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_type t, uint32_t flags)
 {
     smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_copy");
@@ -147,6 +166,7 @@ int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_ty
     int32_t rc;
     if (params == NULL) rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy: params is NULL");
     else rc = smem_bm_copy_flags(flags, &xf);
+    if (rc == SMEM_OK) rc = smem_bm_check_lost(o, "smem_bm_copy");
     if (rc == SMEM_OK) {
         const void *src = params->src;
         void *dst = params->dest;
@@ -166,6 +186,7 @@ int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, sme
     if (params == NULL || params->sources == NULL || params->destinations == NULL || params->dataSizes == NULL)
         rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy_batch: params or one of its arrays is NULL");
     else rc = smem_bm_copy_flags(flags, &xf);
+    if (rc == SMEM_OK) rc = smem_bm_check_lost(o, "smem_bm_copy_batch");
     if (rc == SMEM_OK)
         rc = xfer_copy(o->xfer, (const void *const *)params->sources, params->destinations, params->dataSizes,
                        params->batchSize, (xfer_copy_type_t)t, xf);

@@ -74,6 +74,10 @@ int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, const xfer_t
 
 /* The live object behind handle h with a reference taken, or NULL (error set). */
 smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what);
+/* The BM object's host rank went to another member while this process was
+ * cut off from the store (copies fail with SMEM_RECONNECT); the owner must
+ * leave and join again. For upper layers (memcache's LocalService). */
+bool smem_bm_rank_lost(smem_bm_t h);
 void smem_bm_obj_put(smem_bm_obj_t *o);
 
 /* ---------- Trans (smem_trans.c: instances, registration, peers; smem_trans_io.c: transfers, streams) ---------- */
@@ -208,4 +212,5 @@ struct smem_trans_obj {
     smem_trans_peer_t *peers;
     uint64_t watch_recs, watch_live;
     bool watching_recs, watching_live;
+    uint64_t listen_id; /* store_group_listen on SMEM_TRANS_GROUP (0: none) */
 };

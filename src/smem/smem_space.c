@@ -87,6 +87,12 @@ struct smem_space {
     bool joined;
     uint64_t watch_member, watch_live;
     bool watching_member, watching_live;
+    uint64_t listen_id;   /* store_group_listen on live_group (0: none) */
+    pthread_mutex_t rejoin_mu; /* the reconnect callback vs leave; never held across a store call by leave */
+    bool leaving;         /* under rejoin_mu */
+    smem_space_rec_t me;  /* our published record (joined) */
+    bool lost;            /* our rank went to another member while we were cut off (under lock) */
+    uint64_t resync_at_ms; /* after a store restart: re-read the members then (0: none; under lock) */
 
     pthread_mutex_t lock; /* a leaf: guards the queue, the desired state, present flags */
     pthread_cond_t cv;    /* worker: events or due retries; waiters: presence changes */
@@ -366,7 +372,7 @@ static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
     if (rc == SMEM_OK && wanted && !p->have) {
         bool same_host = !s->force_remote && gva_host_id_equal(&want.host, &s->host);
         if (same_host)
-            rc = gva_window_import_peer(s->win, rank, SMEM_SPACE_ATTEMPT_MS);
+            rc = gva_window_import_peer(s->win, rank, want.gen, SMEM_SPACE_ATTEMPT_MS);
         else
             rc = gva_window_set_remote(s->win, rank, want.size, &want.host);
         if (rc == SMEM_OK) {
@@ -421,6 +427,42 @@ static void smem_space_tombstone(smem_space_t *s, uint32_t rank, smem_space_rec_
     free(stale);
 }
 
+static int32_t smem_space_snapshot(smem_space_t *s, const char *prefix, bool member, bool *seen);
+
+/* After a restart of the store its watches say nothing of the keys it lost:
+ * once the survivors had their recovery window to come back, read the
+ * members and liveness keys again and forget the ranks that did not return. */
+static void smem_space_resync(smem_space_t *s)
+{
+    bool *rec_seen = calloc(s->world_max, sizeof(bool)), *live_seen = calloc(s->world_max, sizeof(bool));
+    int32_t rc = rec_seen && live_seen ? SMEM_OK : SMEM_MALLOC_FAILED;
+    if (rc == SMEM_OK && s->live_prefix[0]) rc = smem_space_snapshot(s, s->live_prefix, false, live_seen);
+    if (rc == SMEM_OK) rc = smem_space_snapshot(s, s->member_prefix, true, rec_seen);
+    if (rc != SMEM_OK) {
+        LOG_WARN("space %s: re-reading the members after the store restarted: %s; retrying", s->ns, util_err_get());
+        pthread_mutex_lock(&s->lock);
+        s->resync_at_ms = util_now_ms() + SMEM_SPACE_RETRY_MAX_MS;
+        pthread_mutex_unlock(&s->lock);
+    } else {
+        pthread_mutex_lock(&s->lock);
+        for (uint32_t r = 0; r < s->world_max; r++) {
+            smem_space_peer_t *p = &s->peers[r];
+            if (r == s->rank) continue;
+            bool gone_live = s->live_prefix[0] && !live_seen[r] && p->live;
+            bool gone_rec = !rec_seen[r] && p->rec != NULL;
+            if (!gone_live && !gone_rec) continue;
+            LOG_INFO("space %s: rank %u did not come back after the store restarted", s->ns, r);
+            if (gone_live) p->live = false;
+            if (gone_rec) smem_space_set_rec_locked(s, r, NULL);
+            smem_space_mark_locked(s, r);
+        }
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->lock);
+    }
+    free(rec_seen);
+    free(live_seen);
+}
+
 static void *smem_space_worker(void *arg)
 {
     smem_space_t *s = arg;
@@ -447,6 +489,14 @@ static void *smem_space_worker(void *arg)
             pthread_mutex_lock(&s->lock);
         }
         uint64_t now = util_now_ms(), next = UINT64_MAX;
+        if (s->resync_at_ms != 0 && s->resync_at_ms <= now) {
+            s->resync_at_ms = 0;
+            pthread_mutex_unlock(&s->lock);
+            smem_space_resync(s);
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
+        if (s->resync_at_ms != 0) next = s->resync_at_ms;
         uint32_t n = 0;
         for (uint32_t r = 0; r < s->world_max; r++) {
             smem_space_peer_t *p = &s->peers[r];
@@ -552,6 +602,92 @@ static int32_t smem_space_agree_base(smem_space_t *s)
     return SMEM_OK;
 }
 
+static int32_t smem_space_verify_base(smem_space_t *s);
+
+/* Our record again, under a new incarnation: peers tombstone the old one
+ * (CAS on its bytes), and a new generation means a new exporter name. */
+static void smem_space_republish(smem_space_t *s)
+{
+    smem_space_rec_t me;
+    pthread_mutex_lock(&s->lock);
+    me = s->me;
+    pthread_mutex_unlock(&s->lock);
+    me.gen = smem_space_random();
+    gva_export_stop(s->win);
+    int32_t rc = gva_export_start(s->win, me.gen);
+    if (rc != SMEM_OK) {
+        LOG_ERROR("space %s: rank %u: restarting the exporter after the reconnect: %s", s->ns, s->rank, util_err_get());
+        return;
+    }
+    uint8_t rec[SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX];
+    uint32_t rec_len = smem_space_rec_encode(&me, rec, sizeof(rec));
+    char key[SMEM_SPACE_KEY_MAX];
+    smem_space_key(s, s->rank, key, sizeof(key));
+    rc = store_set(s->store, key, rec, rec_len);
+    if (rc != SMEM_OK) {
+        LOG_ERROR("space %s: rank %u: publishing our record again: %s", s->ns, s->rank, util_err_get());
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->me = me;
+    pthread_mutex_unlock(&s->lock);
+    LOG_WARN("space %s: rank %u published again after the reconnect (peers import it anew)", s->ns, s->rank);
+}
+
+static void smem_space_on_rank_event_joined(smem_space_t *s, const store_group_event_t *ev);
+
+/* Reconnect thread (store_group_cb_t): our rank came back or is lost. */
+static void smem_space_on_rank_event(void *arg, const store_group_event_t *ev)
+{
+    smem_space_t *s = arg;
+    if (ev->rank != s->rank) return;
+    if (ev->restarted) {
+        /* The restarted store lost our reference and maybe the base record. */
+        char key[SMEM_SPACE_KEY_MAX];
+        snprintf(key, sizeof(key), "%s/refs", s->ns);
+        if (store_add(s->store, key, 1, NULL) != SMEM_OK)
+            LOG_WARN("space %s: counting our reference again: %s", s->ns, util_err_get());
+        if (ev->regained && smem_space_verify_base(s) != SMEM_OK)
+            LOG_ERROR("space %s: the base record after the store restarted: %s", s->ns, util_err_get());
+    }
+    pthread_mutex_lock(&s->rejoin_mu);
+    if (!s->joined || s->leaving) {
+        pthread_mutex_unlock(&s->rejoin_mu);
+        return;
+    }
+    smem_space_on_rank_event_joined(s, ev);
+    pthread_mutex_unlock(&s->rejoin_mu);
+}
+
+static void smem_space_on_rank_event_joined(smem_space_t *s, const store_group_event_t *ev)
+{
+    if (!ev->regained) {
+        pthread_mutex_lock(&s->lock);
+        s->lost = true;
+        pthread_mutex_unlock(&s->lock);
+        LOG_ERROR("space %s: rank %u now belongs to another member (this process was cut off from the store past "
+                  "the keepalive and its rank was taken); copies fail until it leaves and joins again",
+                  s->ns, s->rank);
+        return;
+    }
+    smem_space_republish(s);
+    if (ev->restarted) {
+        pthread_mutex_lock(&s->lock);
+        s->resync_at_ms = util_now_ms() + ev->recovery_left_ms + SMEM_SPACE_ATTEMPT_MS;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+bool smem_space_lost(smem_space_t *s)
+{
+    if (s == NULL) return false;
+    pthread_mutex_lock(&s->lock);
+    bool v = s->lost;
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
 int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out)
 {
     int32_t rc = smem_space_cfg_check(cfg);
@@ -582,6 +718,7 @@ int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out)
     s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 120000u;
     if (cfg->tp_addr != NULL) snprintf(s->tp_addr, sizeof(s->tp_addr), "%s", cfg->tp_addr);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->rejoin_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
 
     rc = gva_host_id_get(&s->host);
@@ -592,6 +729,13 @@ int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out)
     if (rc != SMEM_OK) goto free_space;
     rc = smem_space_agree_base(s);
     if (rc != SMEM_OK) goto drop_ref;
+    if (s->live_group[0] != '\0') {
+        rc = store_group_listen(s->store, s->live_group, smem_space_on_rank_event, s, &s->listen_id);
+        if (rc != SMEM_OK) {
+            gva_window_destroy(s->win);
+            goto drop_ref;
+        }
+    }
     *out = s;
     return SMEM_OK;
 
@@ -604,6 +748,7 @@ drop_ref:
     }
 free_space:
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->rejoin_mu);
     pthread_mutex_destroy(&s->lock);
     free(s->peers);
     free(s);
@@ -613,6 +758,7 @@ free_space:
 void smem_space_destroy(smem_space_t *s)
 {
     if (s == NULL) return;
+    if (s->listen_id != 0) store_group_unlisten(s->store, s->listen_id);
     if (s->joined && smem_space_leave(s) != SMEM_OK)
         LOG_WARN("space %s: leave during destroy: %s", s->ns, util_err_get());
     char key[SMEM_SPACE_KEY_MAX];
@@ -629,6 +775,7 @@ void smem_space_destroy(smem_space_t *s)
         free(s->peers[r].stale);
     }
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->rejoin_mu);
     pthread_mutex_destroy(&s->lock);
     free(s->peers);
     free(s);
@@ -638,8 +785,9 @@ void smem_space_destroy(smem_space_t *s)
 
 typedef void (*smem_space_item_cb_t)(smem_space_t *s, uint32_t rank, const uint8_t *val, uint32_t len);
 
-/* Every key under prefix, page by page; cb runs under s->lock for ranks no event has mentioned. */
-static int32_t smem_space_snapshot(smem_space_t *s, const char *prefix, bool member)
+/* Every key under prefix, page by page, applied under s->lock to the ranks no
+ * event has mentioned; seen (optional) marks each rank listed. */
+static int32_t smem_space_snapshot(smem_space_t *s, const char *prefix, bool member, bool *seen)
 {
     char after[STORE_KEY_MAX + 1] = "";
     for (;;) {
@@ -651,6 +799,7 @@ static int32_t smem_space_snapshot(smem_space_t *s, const char *prefix, bool mem
             uint32_t rank;
             if (!smem_space_parse_rank(l->items[i].key, prefix, s->world_max, &rank) || rank == s->rank) continue;
             smem_space_peer_t *p = &s->peers[rank];
+            if (seen != NULL && (!member || l->items[i].len > 0)) seen[rank] = true;
             if (member && !p->seen_member) {
                 if (l->items[i].len > 0)
                     smem_space_set_rec_locked(s, rank, smem_space_rec_from(s, rank, l->items[i].val, l->items[i].len));
@@ -789,7 +938,10 @@ int32_t smem_space_join(smem_space_t *s)
         gva_seg_destroy(seg);
         return rc;
     }
-    rc = gva_export_start(s->win);
+    smem_space_rec_t me = {.rank = s->rank, .gen = smem_space_random(), .size = s->local_size, .host = s->host,
+                           .tp_addr_len = (uint16_t)strlen(s->tp_addr)};
+    memcpy(me.tp_addr, s->tp_addr, me.tp_addr_len);
+    rc = gva_export_start(s->win, me.gen);
     if (rc != SMEM_OK) goto unmap_self;
     rc = smem_space_verify_base(s);
     if (rc != SMEM_OK) goto stop_export;
@@ -819,23 +971,24 @@ int32_t smem_space_join(smem_space_t *s)
         if (rc != SMEM_OK) goto stop_worker;
         s->watching_live = true;
     }
-    smem_space_rec_t me = {.rank = s->rank, .gen = smem_space_random(), .size = s->local_size, .host = s->host,
-                           .tp_addr_len = (uint16_t)strlen(s->tp_addr)};
-    memcpy(me.tp_addr, s->tp_addr, me.tp_addr_len);
+    pthread_mutex_lock(&s->lock);
+    s->me = me;
+    s->lost = false;
+    pthread_mutex_unlock(&s->lock);
     uint8_t rec[SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX];
     uint32_t rec_len = smem_space_rec_encode(&me, rec, sizeof(rec));
     smem_space_key(s, s->rank, key, sizeof(key));
     rc = store_set(s->store, key, rec, rec_len);
     if (rc != SMEM_OK) goto stop_worker;
     if (s->live_prefix[0]) {
-        rc = smem_space_snapshot(s, s->live_prefix, false);
+        rc = smem_space_snapshot(s, s->live_prefix, false, NULL);
         if (rc != SMEM_OK) goto delete_record;
     } else {
         pthread_mutex_lock(&s->lock); /* no liveness group: records alone decide */
         for (uint32_t r = 0; r < s->world_max; r++) s->peers[r].live = true;
         pthread_mutex_unlock(&s->lock);
     }
-    rc = smem_space_snapshot(s, s->member_prefix, true);
+    rc = smem_space_snapshot(s, s->member_prefix, true, NULL);
     if (rc != SMEM_OK) goto delete_record;
     pthread_mutex_lock(&s->lock);
     for (uint32_t r = 0; r < s->world_max; r++) initial[r] = r != s->rank && s->peers[r].rec && s->peers[r].live;
@@ -878,6 +1031,9 @@ int32_t smem_space_leave(smem_space_t *s)
 {
     if (s == NULL) return util_err_set(SMEM_INVALID_PARAM, "space leave: NULL space");
     if (!s->joined) return util_err_set(SMEM_NOT_STARTED, "space %s: rank %u has not joined", s->ns, s->rank);
+    pthread_mutex_lock(&s->rejoin_mu); /* waits for a reconnect callback in flight */
+    s->leaving = true;
+    pthread_mutex_unlock(&s->rejoin_mu);
     char key[SMEM_SPACE_KEY_MAX];
     smem_space_key(s, s->rank, key, sizeof(key));
     int32_t rc = store_delete(s->store, key); /* peers start unmapping us */
@@ -888,6 +1044,9 @@ int32_t smem_space_leave(smem_space_t *s)
     smem_space_reset_peers(s);
     gva_export_stop(s->win);
     s->joined = false;
+    pthread_mutex_lock(&s->rejoin_mu);
+    s->leaving = false;
+    pthread_mutex_unlock(&s->rejoin_mu);
     /* Waits for our own copies in flight, then puts PROT_NONE back over our slot. */
     rc = gva_window_unmap_rank(s->win, s->rank, s->timeout_ms);
     if (rc != SMEM_OK && rc != SMEM_PEER_GONE) return rc;

@@ -78,6 +78,17 @@ int32_t smem_space_join(smem_space_t *s);
  * our own slot (waiting for copies in flight). SMEM_NOT_STARTED if not joined. */
 int32_t smem_space_leave(smem_space_t *s);
 
+/*
+ * Store reconnects (store_group_listen on live_group): when our rank is
+ * reclaimed we publish our record again under a new generation (and
+ * exporter name); after a store restart we also count our reference and
+ * re-publish the base if it is gone, and re-read the members once the
+ * restarted store's recovery window is over. When the rank could not be
+ * reclaimed (another member holds it now) the space is lost: true here, and
+ * the owner must leave and join again.
+ */
+bool smem_space_lost(smem_space_t *s);
+
 /* Replace the transport address our record will carry (before join). */
 int32_t smem_space_set_tp_addr(smem_space_t *s, const char *addr);
 /* The transport address in rank's current member record, NUL-terminated into

@@ -418,6 +418,8 @@ static int32_t smem_trans_listen_url(const char *id, char *out, size_t cap)
 
 static void smem_trans_obj_free(smem_trans_obj_t *o)
 {
+    if (o->listen_id != 0) store_group_unlisten(o->conn.client, o->listen_id);
+    o->listen_id = 0;
     if (o->watching_recs) store_unwatch(o->conn.client, o->watch_recs);
     if (o->watching_live) store_unwatch(o->conn.client, o->watch_live);
     o->watching_recs = o->watching_live = false;
@@ -489,6 +491,45 @@ static int32_t smem_trans_publish(smem_trans_obj_t *o)
     return store_set(o->conn.client, key, v, vlen);
 }
 
+/* Reconnect thread (store_group_cb_t): our rank came back (after a pause or a
+ * store restart): publish our instance record and regions again, so peers
+ * that dropped us (or a store that lost them) know us again. */
+static void smem_trans_on_rank_event(void *arg, const store_group_event_t *ev)
+{
+    smem_trans_obj_t *o = arg;
+    if (ev->rank != o->rank) return;
+    if (!ev->regained) {
+        LOG_ERROR("trans %s: rank %u of the Trans group was taken while this process was cut off from the store; "
+                  "peers no longer see this instance (destroy and create it again)",
+                  o->id, o->rank);
+        return;
+    }
+    char key[SMEM_TRANS_KEY_MAX];
+    snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
+    uint8_t v[SMEM_TRANS_INST_FIXED + TP_ADDR_MAX];
+    uint16_t alen = (uint16_t)strlen(o->tp_addr);
+    util_put_le16(v, SMEM_TRANS_REC_VERSION);
+    util_put_le16(v + 2, (uint16_t)o->cfg.role);
+    util_put_le32(v + 4, o->rank);
+    util_put_le16(v + 8, alen);
+    memcpy(v + SMEM_TRANS_INST_FIXED, o->tp_addr, alen);
+    int32_t rc = store_set(o->conn.client, key, v, SMEM_TRANS_INST_FIXED + alen);
+    pthread_mutex_lock(&o->reg_lock);
+    uint32_t n = o->nregs;
+    uint64_t(*regs)[2] = n ? malloc(n * sizeof(*regs)) : NULL;
+    for (uint32_t i = 0; regs != NULL && i < n; i++) {
+        regs[i][0] = o->regs[i]->addr;
+        regs[i][1] = o->regs[i]->size;
+    }
+    pthread_mutex_unlock(&o->reg_lock);
+    for (uint32_t i = 0; rc == SMEM_OK && regs != NULL && i < n; i++) rc = smem_trans_reg_publish(o, regs[i][0], regs[i][1]);
+    free(regs);
+    if (rc != SMEM_OK)
+        LOG_ERROR("trans %s: publishing our records again after the reconnect: %s", o->id, util_err_get());
+    else
+        LOG_WARN("trans %s: published again after the reconnect (%u regions)", o->id, n);
+}
+
 smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, const smem_trans_config_t *config)
 {
     smem_trans_config_t d;
@@ -556,6 +597,7 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
         o->watching_live = true;
         rc = smem_trans_publish(o);
     }
+    if (rc == SMEM_OK) rc = store_group_listen(o->conn.client, SMEM_TRANS_GROUP, smem_trans_on_rank_event, o, &o->listen_id);
     if (rc == SMEM_OK && (live = calloc(STORE_WORLD_MAX, sizeof(*live))) == NULL)
         rc = util_err_set(SMEM_MALLOC_FAILED, "smem_trans_create: out of memory");
     if (rc == SMEM_OK) rc = smem_trans_snapshot(o, SMEM_TRANS_GROUP "/__live/", live);

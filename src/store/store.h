@@ -28,6 +28,12 @@
 #define STORE_VALUE_MAX (16u << 20)       /* bytes in a value */
 #define STORE_GATHER_MAX (64u << 10)      /* bytes one rank contributes to an all-gather */
 #define STORE_WORLD_MAX 1024u
+/* Restart safety (see store_server_opts_t): the daemons' recovery window must
+ * cover a surviving client's slowest redial, and a timed-out holder's rank
+ * stays reserved for it long enough to come back from a pause. */
+#define STORE_RECONNECT_BACKOFF_MAX_MS 1000u
+#define STORE_RECOVERY_DEFAULT_MS 1500u
+#define STORE_RESERVE_DEFAULT_MS 30000u
 
 /* ---------- server ---------- */
 typedef struct store_server store_server_t;
@@ -35,6 +41,12 @@ typedef struct store_server store_server_t;
 typedef struct store_server_opts {
     net_opts_t net;          /* max_frame, timeouts, tls */
     uint32_t keepalive_ms;   /* a client silent this long is dead (default 3000 + heartbeat) */
+    /* After start, joins that reclaim no rank wait this long, so members that
+     * survived a restart of this server get their ranks back first (default
+     * 0; the daemons mmc-meta and smem-store use STORE_RECOVERY_DEFAULT_MS). */
+    uint32_t recovery_ms;
+    /* A rank whose holder timed out stays reserved for it (default STORE_RESERVE_DEFAULT_MS). */
+    uint32_t reserve_ms;
 } store_server_opts_t;
 
 void store_server_opts_init(store_server_opts_t *o);
@@ -121,18 +133,42 @@ int32_t store_watch(store_client_t *c, const char *key, bool prefix, store_watch
 int32_t store_unwatch(store_client_t *c, uint64_t watch_id);
 
 /* ---------- groups (rank assignment, liveness, collectives) ---------- */
-/* Ranks belong to the connection: when the client reconnects after a loss the
- * server has already freed them (and told the liveness watchers). The client
- * then counts the rank as lost: store_group_leave answers SMEM_RECONNECT (and
- * forgets it), and the group may be joined again. Barriers and all-gathers
- * in flight during the loss fail (SMEM_RECONNECT/SMEM_CONN_FAILED locally,
- * SMEM_PEER_GONE for the other members). */
+/* Ranks belong to the connection: when it is lost the server frees them (and
+ * tells the liveness watchers). After the client reconnects it reclaims each
+ * rank it held (GROUP_JOIN with the RECLAIM flag and its token): the server
+ * kept a rank whose holder timed out reserved for that token, and a
+ * restarted server admits reclaims before any new joiner (the recovery
+ * window). A reclaimed rank gets its liveness key back; group listeners
+ * (store_group_listen) are told, so upper layers publish their records
+ * again. A rank that could not be reclaimed (another member took it) stays
+ * lost: store_group_leave answers SMEM_RECONNECT (and forgets it), the
+ * listeners are told, and the group may be joined again as a new member.
+ * Barriers and all-gathers in flight during the loss fail
+ * (SMEM_RECONNECT/SMEM_CONN_FAILED locally, SMEM_PEER_GONE for the others). */
 /* Join group `group` of at most world_size ranks. want_rank = UINT32_MAX:
  * lowest free rank; otherwise that rank (SMEM_DUPLICATED_OBJECT if taken).
  * SMEM_FULL when all world_size ranks are taken. One join per client per group. */
 int32_t store_group_join(store_client_t *c, const char *group, uint32_t world_size, uint32_t want_rank,
                          uint32_t *rank);
 int32_t store_group_leave(store_client_t *c, const char *group);
+
+/* What a reconnect did to a rank this client held. */
+typedef struct store_group_event {
+    const char *group;
+    uint32_t rank;
+    bool regained;             /* false: lost for good (another member holds it now) */
+    bool restarted;            /* the server is a new instance: its keys are gone, publish them again */
+    uint32_t recovery_left_ms; /* of the restarted server's recovery window: survivors are still coming back */
+} store_group_event_t;
+/* Runs on the client's reconnect thread before other callers may use the new
+ * connection; it may make store calls on this client, must not block
+ * otherwise, and must not call store_group_unlisten. */
+typedef void (*store_group_cb_t)(void *arg, const store_group_event_t *ev);
+int32_t store_group_listen(store_client_t *c, const char *group, store_group_cb_t cb, void *arg, uint64_t *id);
+/* Waits for a listener call in flight; afterwards cb is never called. */
+void store_group_unlisten(store_client_t *c, uint64_t id);
+/* The server instance seen at connect or the last reconnect (0: unknown). */
+uint64_t store_client_instance(store_client_t *c);
 
 /* Barrier of `count` members under key `name` (each call of a member advances
  * its own sequence number, so the same name is reused safely). Fails with

@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "store/store_client_int.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "util/util_time.h"
 
 #define STORE_CLIENT_TIMEOUT_DEFAULT_MS 120000u
 
@@ -30,6 +33,9 @@ void store_client_opts_init(store_client_opts_t *o)
     net_rpc_opts_init(&o->rpc);
     o->rpc.net.max_frame = STORE_FRAME_MAX;
     o->timeout_ms = STORE_CLIENT_TIMEOUT_DEFAULT_MS;
+    /* A restarted store admits reclaims first for STORE_RECOVERY_DEFAULT_MS:
+     * survivors must be back within it, so redial at least this often. */
+    o->rpc.backoff_max_ms = STORE_RECONNECT_BACKOFF_MAX_MS;
 }
 
 int32_t store_client_name(const char *what, const char *name, uint32_t max, uint32_t *len)
@@ -152,6 +158,26 @@ static void client_on_disconnect(void *arg, int32_t reason)
     store_group_on_disconnect(c);
 }
 
+static int32_t hello(store_client_t *c, net_rpc_t *rpc, uint64_t *inst, uint32_t *left)
+{
+    store_msg_t m = {.type = STORE_MSG_HELLO};
+    uint8_t *resp = NULL;
+    uint32_t rlen = 0;
+    int32_t rc = store_client_call_rpc(rpc, &m, c->timeout_ms, &resp, &rlen);
+    if (rc == SMEM_OK) rc = store_resp_hello_decode(resp, rlen, inst, left);
+    free(resp);
+    return rc;
+}
+
+uint64_t store_client_instance(store_client_t *c)
+{
+    if (c == NULL) return 0;
+    pthread_mutex_lock(&c->mu);
+    uint64_t v = c->instance;
+    pthread_mutex_unlock(&c->mu);
+    return v;
+}
+
 typedef struct rewatch {
     uint64_t id;
     bool prefix;
@@ -204,11 +230,25 @@ static int32_t client_on_reconnect(net_rpc_t *rpc, void *arg)
     for (size_t i = 0; i < n; i++) free(list[i].key);
     free(list);
     if (rc == 0) rc = store_group_reregister(c, rpc);
-    if (rc != 0)
+    if (rc != 0) {
         LOG_WARN("store client: restoring watches after reconnect failed: %s", util_strerror(rc));
-    else
-        LOG_INFO("store client: reconnected; %zu watches restored", n);
-    return rc;
+        return rc;
+    }
+    LOG_INFO("store client: reconnected; %zu watches restored", n);
+    /* Ranks last: their liveness keys come back after the watches that see them. */
+    uint64_t inst = 0;
+    uint32_t left = 0;
+    rc = hello(c, rpc, &inst, &left);
+    if (rc != SMEM_OK) return rc;
+    pthread_mutex_lock(&c->mu);
+    bool restarted = c->instance != 0 && inst != c->instance;
+    c->instance = inst;
+    pthread_mutex_unlock(&c->mu);
+    if (restarted)
+        LOG_WARN("store client: the store restarted (instance %016" PRIx64 "); re-registering what this client held",
+                 inst);
+    store_group_reclaim(c, rpc, restarted, left);
+    return SMEM_OK;
 }
 
 /* ---------- connect / close ---------- */
@@ -229,10 +269,14 @@ int32_t store_client_connect(const char *url, const store_client_opts_t *opts, s
     store_list_init(&c->watches);
     store_list_init(&c->exits);
     store_list_init(&c->groups);
+    store_list_init(&c->listeners);
+    if (getrandom(&c->token, sizeof(c->token), 0) != (ssize_t)sizeof(c->token) || c->token == 0)
+        c->token = (util_now_ms() << 22) ^ ((uint64_t)getpid() << 1) ^ (uint64_t)(uintptr_t)c;
     rc = store_map_init(&c->seqs);
     if (rc != 0) goto free_client;
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->cb_mu, NULL);
+    pthread_mutex_init(&c->listen_mu, NULL);
 
     o.rpc.on_push = client_on_push;
     o.rpc.on_reconnect = client_on_reconnect;
@@ -240,10 +284,14 @@ int32_t store_client_connect(const char *url, const store_client_opts_t *opts, s
     o.rpc.arg = c;
     rc = net_rpc_create(url, &o.rpc, &c->rpc);
     if (rc != 0) goto destroy_locks;
+    uint32_t left = 0;
+    if (hello(c, c->rpc, &c->instance, &left) != SMEM_OK) /* a reconnect learns it then */
+        LOG_DEBUG("store client: HELLO to %s: %s", url, util_err_get());
     *out = c;
     return SMEM_OK;
 
 destroy_locks:
+    pthread_mutex_destroy(&c->listen_mu);
     pthread_mutex_destroy(&c->cb_mu);
     pthread_mutex_destroy(&c->mu);
     store_map_fini(&c->seqs, free);
@@ -263,6 +311,7 @@ void store_client_close(store_client_t *c)
     }
     store_group_fini(c);
     store_map_fini(&c->seqs, free);
+    pthread_mutex_destroy(&c->listen_mu);
     pthread_mutex_destroy(&c->cb_mu);
     pthread_mutex_destroy(&c->mu);
     free(c);

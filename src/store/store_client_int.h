@@ -31,7 +31,20 @@ struct store_client {
     store_link_t groups;  /* store_cgroup_t */
     store_map_t seqs;     /* barrier/all-gather name -> uint64_t * next sequence number */
     uint64_t gen;         /* bumped on every connection loss */
+    uint64_t token;       /* random, ours for the client's life: a reclaim proves we held the rank */
+    uint64_t instance;    /* the server's (HELLO); changes when the store restarted */
+    pthread_mutex_t listen_mu; /* held while a group listener runs (reconnect thread); before mu */
+    store_link_t listeners;    /* store_clisten_t */
+    uint64_t next_listen_id;
 };
+
+typedef struct store_clisten {
+    store_link_t node;
+    uint64_t id;
+    store_group_cb_t cb;
+    void *arg;
+    char group[];
+} store_clisten_t;
 
 typedef struct store_cexit {
     store_link_t node;
@@ -44,6 +57,7 @@ typedef struct store_cexit {
 typedef struct store_cgroup {
     store_link_t node;
     uint32_t rank;
+    uint32_t world_size;
     bool lost; /* the connection was lost since the join: the server freed the rank */
     char name[];
 } store_cgroup_t;
@@ -72,6 +86,8 @@ int32_t store_client_name(const char *what, const char *name, uint32_t max, uint
 void store_group_on_exit(store_client_t *c, const store_msg_t *m);
 void store_group_on_disconnect(store_client_t *c);
 int32_t store_group_reregister(store_client_t *c, net_rpc_t *rpc);
+/* After the watches are back: reclaim every rank held before the loss and tell the listeners. */
+void store_group_reclaim(store_client_t *c, net_rpc_t *rpc, bool restarted, uint32_t recovery_left_ms);
 void store_group_fini(store_client_t *c);
 
 #endif

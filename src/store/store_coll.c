@@ -53,12 +53,20 @@ typedef struct store_member {
     store_group_t *grp;
     store_peer_t *peer;
     uint32_t rank;
+    uint64_t token;
 } store_member_t;
+
+/* A rank whose holder timed out: kept for its token until until_ms. */
+typedef struct store_resv {
+    uint64_t token;
+    uint64_t until_ms; /* 0: none */
+} store_resv_t;
 
 struct store_group {
     store_map_ent_t *ent;
     uint32_t world_size;
     uint32_t n;
+    store_resv_t *resv;      /* world_size entries, after ranks[] */
     store_member_t *ranks[];
 };
 
@@ -276,7 +284,22 @@ static int live_key(char *buf, size_t cap, const store_group_t *g, uint32_t rank
     return snprintf(buf, cap, "%s" STORE_LIVE_INFIX "%u", g->ent->key, rank);
 }
 
-static void member_drop(store_core_t *c, store_member_t *mb, const char *why)
+static bool group_reserved(const store_core_t *c, const store_group_t *g)
+{
+    for (uint32_t r = 0; r < g->world_size; r++)
+        if (g->resv[r].until_ms > c->now_ms) return true;
+    return false;
+}
+
+static void group_free_if_unused(store_core_t *c, store_group_t *g)
+{
+    if (g->n != 0 || group_reserved(c, g)) return;
+    store_map_remove(&c->groups, g->ent->key, g->ent->klen);
+    free(g);
+}
+
+/* reserve: keep the rank for the member's token for c->reserve_ms (its connection timed out). */
+static void member_drop(store_core_t *c, store_member_t *mb, const char *why, bool reserve)
 {
     store_group_t *g = mb->grp;
     char key[STORE_KEY_MAX + 1];
@@ -290,11 +313,74 @@ static void member_drop(store_core_t *c, store_member_t *mb, const char *why)
                  why, g->n - 1, g->world_size);
     g->ranks[mb->rank] = NULL;
     g->n--;
+    if (reserve && c->reserve_ms != 0 && mb->token != 0) {
+        g->resv[mb->rank].token = mb->token;
+        g->resv[mb->rank].until_ms = c->now_ms + c->reserve_ms;
+        LOG_INFO("store: group %s rank %u reserved for %u ms for its holder to reclaim", g->ent->key, mb->rank,
+                 c->reserve_ms);
+    }
     store_list_del(&mb->peer_node);
     free(mb);
-    if (g->n == 0) {
-        store_map_remove(&c->groups, g->ent->key, g->ent->klen);
-        free(g);
+    group_free_if_unused(c, g);
+}
+
+static bool resv_held(const store_core_t *c, const store_group_t *g, uint32_t rank, uint64_t token)
+{
+    const store_resv_t *v = &g->resv[rank];
+    return v->until_ms > c->now_ms && v->token != token;
+}
+
+/* Lowest free rank not reserved for someone else; failing that, the free
+ * rank whose reservation ends first (reservations yield to a full group). */
+static uint32_t rank_pick(const store_core_t *c, const store_group_t *g, uint64_t token)
+{
+    uint32_t best = UINT32_MAX;
+    for (uint32_t r = 0; r < g->world_size; r++) {
+        if (g->ranks[r] != NULL) continue;
+        if (!resv_held(c, g, r, token)) return r;
+        if (best == UINT32_MAX || g->resv[r].until_ms < g->resv[best].until_ms) best = r;
+    }
+    return best;
+}
+
+/* Holds a join until the recovery window ends. */
+static void pjoin_hold(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
+{
+    store_pjoin_t *pj = calloc(1, sizeof(*pj) + m->key_len + 1);
+    if (pj == NULL) {
+        store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory holding a join of '%.*s'", KEYFMT(m));
+        return;
+    }
+    memcpy(pj->name, m->key, m->key_len);
+    pj->peer = p;
+    pj->rq = *rq;
+    pj->m = *m;
+    pj->m.key = pj->name;
+    store_list_add_tail(&c->pjoins, &pj->node);
+    store_list_add_tail(&p->pjoins, &pj->peer_node);
+    LOG_INFO("store: join of group '%s' from %s waits %llu ms for the recovery window (members that survived a "
+             "restart re-register first)",
+             pj->name, p->name, (unsigned long long)(c->recover_until_ms - c->now_ms));
+}
+
+static void pjoin_free(store_pjoin_t *pj)
+{
+    store_list_del(&pj->node);
+    store_list_del(&pj->peer_node);
+    free(pj);
+}
+
+void store_coll_release_pjoins(store_core_t *c, int32_t status)
+{
+    while (!store_list_empty(&c->pjoins)) {
+        store_pjoin_t *pj = STORE_CONTAINER_OF(c->pjoins.next, store_pjoin_t, node);
+        store_list_del(&pj->node);
+        store_list_init(&pj->node);
+        if (status == SMEM_OK)
+            store_coll_group_join(c, pj->peer, &pj->rq, &pj->m);
+        else
+            store_core_reply_err(c, pj->peer, &pj->rq, status, "the store is shutting down");
+        pjoin_free(pj);
     }
 }
 
@@ -311,15 +397,21 @@ void store_coll_group_join(store_core_t *c, store_peer_t *p, const store_rq_t *r
 {
     store_group_t *g = store_map_get(&c->groups, m->key, m->key_len);
     uint32_t rank = m->rank;
+    bool reclaim = (m->flags & STORE_JOIN_F_RECLAIM) != 0;
 
+    if (!reclaim && c->recover_until_ms > c->now_ms) {
+        pjoin_hold(c, p, rq, m);
+        return;
+    }
     if (g == NULL) {
-        g = calloc(1, sizeof(*g) + (size_t)m->world_size * sizeof(store_member_t *));
+        g = calloc(1, sizeof(*g) + (size_t)m->world_size * (sizeof(store_member_t *) + sizeof(store_resv_t)));
         if (g == NULL || store_map_insert(&c->groups, m->key, m->key_len, g, &g->ent) != 0) {
             free(g);
             store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory for group '%.*s'", KEYFMT(m));
             return;
         }
         g->world_size = m->world_size;
+        g->resv = (store_resv_t *)(void *)&g->ranks[m->world_size];
     } else if (g->world_size != m->world_size) {
         store_core_reply_err(c, p, rq, SMEM_INVALID_PARAM, "group '%s' has world size %u, the join asked for %u",
                              g->ent->key, g->world_size, m->world_size);
@@ -330,33 +422,42 @@ void store_coll_group_join(store_core_t *c, store_peer_t *p, const store_rq_t *r
         return;
     }
     if (rank == UINT32_MAX) {
-        for (rank = 0; rank < g->world_size && g->ranks[rank] != NULL; rank++) {}
-        if (rank == g->world_size) {
+        rank = rank_pick(c, g, m->token);
+        if (rank == UINT32_MAX) {
             store_core_reply_err(c, p, rq, SMEM_FULL, "all %u ranks of group '%s' are taken", g->world_size,
                                  g->ent->key);
+            group_free_if_unused(c, g);
             return;
         }
     } else if (g->ranks[rank] != NULL) {
         store_core_reply_err(c, p, rq, SMEM_DUPLICATED_OBJECT, "rank %u of group '%s' is held by %s", rank,
                              g->ent->key, g->ranks[rank]->peer->name);
         return;
+    } else if (reclaim && resv_held(c, g, rank, m->token)) {
+        /* Only a reclaim yields to a reservation: a join naming its rank is an
+         * operator's choice (a restarted process taking its old rank back). */
+        store_core_reply_err(c, p, rq, SMEM_DUPLICATED_OBJECT, "rank %u of group '%s' is reserved for its previous "
+                             "holder", rank, g->ent->key);
+        return;
     }
+    g->resv[rank].until_ms = 0;
     store_member_t *mb = calloc(1, sizeof(*mb));
     if (mb == NULL) goto fail_nomem;
     mb->grp = g;
     mb->peer = p;
     mb->rank = rank;
+    mb->token = m->token;
     g->ranks[rank] = mb;
     g->n++;
     store_list_add_tail(&p->members, &mb->peer_node);
-    LOG_INFO("store: group %s rank %u of %u joined from %s (%u ranks held)", g->ent->key, rank, g->world_size,
-             p->name, g->n);
+    LOG_INFO("store: group %s rank %u of %u %s from %s (%u ranks held)", g->ent->key, rank, g->world_size,
+             reclaim ? "reclaimed" : "joined", p->name, g->n);
 
     char key[STORE_KEY_MAX + 1];
     int n = live_key(key, sizeof(key), g, rank);
     int32_t rc = store_core_kv_put(c, key, (uint32_t)n, p->name, (uint32_t)strlen(p->name), p);
     if (rc != 0) {
-        member_drop(c, mb, "dropped: no memory for its liveness key");
+        member_drop(c, mb, "dropped: no memory for its liveness key", false);
         store_core_reply_err(c, p, rq, rc, "cannot store the liveness key %s", key);
         return;
     }
@@ -366,10 +467,7 @@ void store_coll_group_join(store_core_t *c, store_peer_t *p, const store_rq_t *r
     return;
 
 fail_nomem:
-    if (g->n == 0) {
-        store_map_remove(&c->groups, g->ent->key, g->ent->klen);
-        free(g);
-    }
+    group_free_if_unused(c, g);
     store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory joining group '%.*s'", KEYFMT(m));
 }
 
@@ -382,7 +480,7 @@ void store_coll_group_leave(store_core_t *c, store_peer_t *p, const store_rq_t *
                              KEYFMT(m));
         return;
     }
-    member_drop(c, mb, "left");
+    member_drop(c, mb, "left", false);
     store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
 }
 
@@ -534,15 +632,39 @@ void store_coll_peer_gone(store_core_t *c, store_peer_t *p, int32_t reason)
         store_slot_t *s = STORE_CONTAINER_OF(p->slots.next, store_slot_t, peer_node);
         coll_fail(c, s->coll, s, reason);
     }
+    while (!store_list_empty(&p->pjoins)) pjoin_free(STORE_CONTAINER_OF(p->pjoins.next, store_pjoin_t, peer_node));
     char why[96];
     snprintf(why, sizeof(why), "gone: connection closed (%s)", util_strerror(reason));
+    /* A timeout may be a paused process that comes back: keep its rank for it.
+     * A closed socket is a process that exited or closed its client. */
     while (!store_list_empty(&p->members))
-        member_drop(c, STORE_CONTAINER_OF(p->members.next, store_member_t, peer_node), why);
+        member_drop(c, STORE_CONTAINER_OF(p->members.next, store_member_t, peer_node), why, reason == SMEM_TIMEOUT);
     while (!store_list_empty(&p->exits))
         exitreg_free(c, STORE_CONTAINER_OF(p->exits.next, store_exitreg_t, peer_node));
 }
 
-void store_coll_tick(store_core_t *c) { coll_tick(c); }
+/* Groups kept only for reservations go once those end. */
+static void groups_reap(store_core_t *c)
+{
+    for (size_t i = 0; i < c->groups.nb; i++) {
+        store_map_ent_t *e = c->groups.b[i];
+        while (e != NULL) {
+            store_map_ent_t *next = e->next;
+            store_group_t *g = e->val;
+            if (g->n == 0) group_free_if_unused(c, g);
+            e = next;
+        }
+    }
+}
+
+void store_coll_tick(store_core_t *c)
+{
+    coll_tick(c);
+    if (c->reserve_ms != 0 && c->now_ms >= c->next_reap_ms) {
+        c->next_reap_ms = c->now_ms + 1000;
+        groups_reap(c);
+    }
+}
 
 void store_coll_stats(const store_core_t *c, store_server_stats_t *out)
 {

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "util/util_buf.h"
 #include "util/util_log.h"
@@ -584,6 +586,15 @@ fail_nomem:
     store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory listing %zu keys", n);
 }
 
+static void h_hello(store_core_t *c, store_peer_t *p, const store_rq_t *rq)
+{
+    uint8_t out[STORE_HELLO_RESP_SIZE];
+    uint64_t left = c->recover_until_ms > c->now_ms ? c->recover_until_ms - c->now_ms : 0;
+    util_put_le64(out, c->instance);
+    util_put_le32(out + 8, (uint32_t)left);
+    store_core_reply(c, p, rq, SMEM_OK, out, sizeof(out));
+}
+
 /* ---------- peers and dispatch ---------- */
 
 store_peer_t *store_core_peer_open(store_core_t *c, void *link, const char *name)
@@ -598,6 +609,7 @@ store_peer_t *store_core_peer_open(store_core_t *c, void *link, const char *name
     store_list_init(&p->slots);
     store_list_init(&p->members);
     store_list_init(&p->exits);
+    store_list_init(&p->pjoins);
     store_list_add_tail(&c->peers, &p->node);
     LOG_DEBUG("store: connection %" PRIu64 " from %s", p->id, p->name);
     return p;
@@ -661,6 +673,7 @@ void store_core_dispatch(store_core_t *c, store_peer_t *p, const net_frame_hdr_t
     case STORE_MSG_EXIT_WATCH: store_coll_exit_watch(c, p, &rq, &m); break;
     case STORE_MSG_EXIT_BROADCAST: store_coll_exit_broadcast(c, p, &rq, &m); break;
     case STORE_MSG_LIST: h_list(c, p, &rq, &m); break;
+    case STORE_MSG_HELLO: h_hello(c, p, &rq); break;
     default: break; /* decode rejected it */
     }
 }
@@ -676,8 +689,21 @@ void store_core_tick(store_core_t *c, uint64_t now_ms)
         store_core_reply(c, g->peer, &g->rq, SMEM_TIMEOUT, NULL, 0);
         getw_free(c, g);
     }
+    if (c->recover_until_ms != 0 && now_ms >= c->recover_until_ms) {
+        c->recover_until_ms = 0;
+        store_coll_release_pjoins(c, SMEM_OK);
+    }
     store_coll_tick(c);
 }
+
+void store_core_set_recovery(store_core_t *c, uint32_t recovery_ms, uint32_t reserve_ms)
+{
+    c->recover_until_ms = recovery_ms ? util_now_ms() + recovery_ms : 0;
+    c->reserve_ms = reserve_ms;
+    if (recovery_ms == 0) store_coll_release_pjoins(c, SMEM_OK);
+}
+
+uint64_t store_core_instance(const store_core_t *c) { return c->instance; }
 
 void store_core_stats(const store_core_t *c, store_server_stats_t *out)
 {
@@ -700,6 +726,9 @@ int32_t store_core_create(const store_core_ops_t *ops, store_core_t **out)
     store_list_init(&c->getw_all);
     store_list_init(&c->wprefix);
     store_list_init(&c->coll_all);
+    store_list_init(&c->pjoins);
+    if (getrandom(&c->instance, sizeof(c->instance), 0) != (ssize_t)sizeof(c->instance) || c->instance == 0)
+        c->instance = (util_now_ms() << 20) ^ (uint64_t)getpid() ^ 0x5EEDull;
     if (store_map_init(&c->kv) != 0 || store_map_init(&c->getq) != 0 || store_map_init(&c->wexact) != 0 ||
         store_coll_init(c) != 0) {
         store_core_destroy(c);

@@ -28,6 +28,19 @@ typedef struct store_core_ops {
 } store_core_ops_t;
 
 int32_t store_core_create(const store_core_ops_t *ops, store_core_t **out);
+/*
+ * Restart safety (both 0 after create):
+ *  - recovery_ms: for this long after the call, GROUP_JOINs that do not
+ *    reclaim a rank wait (and are answered when the window ends), so members
+ *    that survived a restart of the server re-register their ranks before
+ *    anyone new is admitted;
+ *  - reserve_ms: a rank whose holder's connection timed out (a paused or cut
+ *    off process, which may come back) is not handed to new joiners for this
+ *    long unless no other rank is free; its holder may reclaim it.
+ */
+void store_core_set_recovery(store_core_t *core, uint32_t recovery_ms, uint32_t reserve_ms);
+/* Random per core: HELLO answers it. */
+uint64_t store_core_instance(const store_core_t *core);
 /* Frees all state without sending anything; open peers are dropped. */
 void store_core_destroy(store_core_t *core);
 /* Stop sending (server shutdown): later peer closes only free state. */

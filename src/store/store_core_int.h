@@ -38,7 +38,18 @@ struct store_peer {
     store_link_t slots;   /* store_slot_t.peer_node: collectives arrived at */
     store_link_t members; /* store_member_t.peer_node: group ranks held */
     store_link_t exits;   /* store_exitreg_t.peer_node */
+    store_link_t pjoins;  /* store_pjoin_t.peer_node: joins held by the recovery window */
 };
+
+/* A GROUP_JOIN held until the recovery window ends (its own copy of the group name). */
+typedef struct store_pjoin {
+    store_link_t node;      /* core->pjoins, arrival order */
+    store_link_t peer_node; /* peer->pjoins */
+    store_peer_t *peer;
+    store_rq_t rq;
+    store_msg_t m;          /* m.key points at name */
+    char name[];
+} store_pjoin_t;
 
 typedef struct store_slot store_slot_t;
 typedef struct store_coll store_coll_t;
@@ -61,6 +72,11 @@ struct store_core {
     uint64_t nwatches;
     uint64_t ngetw;
     uint64_t now_ms;       /* time of the frame or tick being handled */
+    uint64_t instance;     /* random per start: clients tell a restarted server from a dropped connection */
+    uint64_t recover_until_ms; /* joins that reclaim nothing wait until then (0: no window) */
+    uint64_t next_reap_ms;
+    uint32_t reserve_ms;   /* a rank whose holder timed out stays reserved for its token this long */
+    store_link_t pjoins;   /* store_pjoin_t held by the recovery window */
 };
 
 /* ---- store_core.c, used by store_coll.c ---- */
@@ -82,6 +98,8 @@ int32_t store_core_kv_del(store_core_t *c, const char *key, uint32_t klen);
 int32_t store_coll_init(store_core_t *c);
 void store_coll_fini(store_core_t *c); /* frees all collective/group/pool/exit state, no sends */
 void store_coll_group_join(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+/* Admit the joins the recovery window held (its end, or shutdown: status != 0 fails them). */
+void store_coll_release_pjoins(store_core_t *c, int32_t status);
 void store_coll_group_leave(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
 void store_coll_arrive(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
 void store_coll_id_alloc(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);

@@ -26,7 +26,8 @@ static store_cgroup_t *cgroup_find_locked(store_client_t *c, const char *name)
 int32_t store_group_join(store_client_t *c, const char *group, uint32_t world_size, uint32_t want_rank,
                          uint32_t *rank)
 {
-    store_msg_t m = {.type = STORE_MSG_GROUP_JOIN, .key = group, .world_size = world_size, .rank = want_rank};
+    store_msg_t m = {.type = STORE_MSG_GROUP_JOIN, .key = group, .world_size = world_size, .rank = want_rank,
+                     .token = c ? c->token : 0};
     uint8_t *resp = NULL;
     uint32_t rlen, r = 0;
 
@@ -53,6 +54,7 @@ int32_t store_group_join(store_client_t *c, const char *group, uint32_t world_si
     if (rc != 0) goto free_group;
 
     g->rank = r;
+    g->world_size = world_size;
     pthread_mutex_lock(&c->mu);
     old = cgroup_find_locked(c, group);
     if (old != NULL) {
@@ -118,6 +120,114 @@ void store_group_on_disconnect(store_client_t *c)
         g->lost = true;
     }
     pthread_mutex_unlock(&c->mu);
+}
+
+typedef struct reclaim_item {
+    char *group;
+    uint32_t rank, world_size;
+    int32_t rc;
+} reclaim_item_t;
+
+/* Listeners of group, called with listen_mu held (and mu not). */
+static void listeners_tell(store_client_t *c, const store_group_event_t *ev)
+{
+    pthread_mutex_lock(&c->mu);
+    uint32_t n = 0;
+    for (store_link_t *l = c->listeners.next; l != &c->listeners; l = l->next) n++;
+    store_clisten_t **v = n ? malloc(n * sizeof(*v)) : NULL;
+    uint32_t k = 0;
+    for (store_link_t *l = c->listeners.next; v != NULL && l != &c->listeners; l = l->next) {
+        store_clisten_t *L = STORE_CONTAINER_OF(l, store_clisten_t, node);
+        if (strcmp(L->group, ev->group) == 0) v[k++] = L;
+    }
+    pthread_mutex_unlock(&c->mu);
+    /* Unlisten takes listen_mu (held by us), so the entries stay valid. */
+    for (uint32_t i = 0; i < k; i++) v[i]->cb(v[i]->arg, ev);
+    free(v);
+}
+
+void store_group_reclaim(store_client_t *c, net_rpc_t *rpc, bool restarted, uint32_t recovery_left_ms)
+{
+    pthread_mutex_lock(&c->listen_mu);
+    pthread_mutex_lock(&c->mu);
+    uint32_t n = 0;
+    for (store_link_t *l = c->groups.next; l != &c->groups; l = l->next) n++;
+    reclaim_item_t *items = n ? calloc(n, sizeof(*items)) : NULL;
+    uint32_t k = 0;
+    for (store_link_t *l = c->groups.next; items != NULL && l != &c->groups; l = l->next) {
+        store_cgroup_t *g = STORE_CONTAINER_OF(l, store_cgroup_t, node);
+        if (!g->lost || g->world_size == 0) continue;
+        items[k] = (reclaim_item_t){.group = strdup(g->name), .rank = g->rank, .world_size = g->world_size};
+        if (items[k].group != NULL) k++;
+    }
+    uint64_t gen = c->gen;
+    pthread_mutex_unlock(&c->mu);
+    for (uint32_t i = 0; i < k; i++) {
+        store_msg_t m = {.type = STORE_MSG_GROUP_JOIN, .key = items[i].group,
+                         .key_len = (uint32_t)strlen(items[i].group), .world_size = items[i].world_size,
+                         .rank = items[i].rank, .token = c->token, .flags = STORE_JOIN_F_RECLAIM};
+        uint8_t *resp = NULL;
+        uint32_t rlen = 0, got = UINT32_MAX;
+        int32_t rc = store_client_call_rpc(rpc, &m, c->timeout_ms, &resp, &rlen);
+        if (rc == SMEM_OK) rc = store_resp_u32_decode(resp, rlen, &got);
+        if (rc == SMEM_OK && got != items[i].rank) rc = util_err_set(SMEM_PROTOCOL, "reclaim answered rank %u", got);
+        free(resp);
+        items[i].rc = rc;
+        pthread_mutex_lock(&c->mu);
+        for (store_link_t *l = c->groups.next; l != &c->groups; l = l->next) {
+            store_cgroup_t *g = STORE_CONTAINER_OF(l, store_cgroup_t, node);
+            if (strcmp(g->name, items[i].group) != 0 || g->rank != items[i].rank) continue;
+            if (rc == SMEM_OK && c->gen == gen) g->lost = false;
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (rc == SMEM_OK)
+            LOG_WARN("store client: rank %u of group '%s' reclaimed after the reconnect%s", items[i].rank,
+                     items[i].group, restarted ? " (the store had restarted)" : "");
+        else
+            LOG_ERROR("store client: rank %u of group '%s' is lost: %s; this member must join again", items[i].rank,
+                      items[i].group, util_err_get());
+        store_group_event_t ev = {.group = items[i].group, .rank = items[i].rank, .regained = rc == SMEM_OK,
+                                  .restarted = restarted, .recovery_left_ms = recovery_left_ms};
+        listeners_tell(c, &ev);
+        free(items[i].group);
+    }
+    free(items);
+    pthread_mutex_unlock(&c->listen_mu);
+}
+
+int32_t store_group_listen(store_client_t *c, const char *group, store_group_cb_t cb, void *arg, uint64_t *id)
+{
+    uint32_t glen;
+    if (c == NULL || cb == NULL || id == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_group_listen: NULL argument");
+    int32_t rc = store_client_name("group", group, STORE_GROUP_MAX, &glen);
+    if (rc != 0) return rc;
+    store_clisten_t *L = calloc(1, sizeof(*L) + glen + 1);
+    if (L == NULL) return util_err_set(SMEM_MALLOC_FAILED, "store_group_listen: out of memory");
+    memcpy(L->group, group, glen);
+    L->cb = cb;
+    L->arg = arg;
+    pthread_mutex_lock(&c->mu);
+    L->id = ++c->next_listen_id;
+    store_list_add_tail(&c->listeners, &L->node);
+    pthread_mutex_unlock(&c->mu);
+    *id = L->id;
+    return SMEM_OK;
+}
+
+void store_group_unlisten(store_client_t *c, uint64_t id)
+{
+    if (c == NULL) return;
+    pthread_mutex_lock(&c->listen_mu);
+    pthread_mutex_lock(&c->mu);
+    for (store_link_t *l = c->listeners.next; l != &c->listeners; l = l->next) {
+        store_clisten_t *L = STORE_CONTAINER_OF(l, store_clisten_t, node);
+        if (L->id != id) continue;
+        store_list_del(&L->node);
+        free(L);
+        break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->listen_mu);
 }
 
 /* ---------- barrier and all-gather ---------- */
@@ -342,5 +452,10 @@ void store_group_fini(store_client_t *c)
         store_link_t *n = c->groups.next;
         store_list_del(n);
         free(STORE_CONTAINER_OF(n, store_cgroup_t, node));
+    }
+    while (!store_list_empty(&c->listeners)) {
+        store_link_t *n = c->listeners.next;
+        store_list_del(n);
+        free(STORE_CONTAINER_OF(n, store_clisten_t, node));
     }
 }

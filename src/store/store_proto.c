@@ -25,6 +25,7 @@ const char *store_msg_name(uint16_t type)
     case STORE_MSG_EXIT_WATCH: return "EXIT_WATCH";
     case STORE_MSG_EXIT_BROADCAST: return "EXIT_BROADCAST";
     case STORE_MSG_LIST: return "LIST";
+    case STORE_MSG_HELLO: return "HELLO";
     case STORE_MSG_EVENT: return "EVENT";
     case STORE_MSG_EXIT: return "EXIT";
     default: return "?";
@@ -86,6 +87,7 @@ int32_t store_msg_check(const store_msg_t *m)
     case STORE_MSG_WATCH:
         return check_key(m, STORE_KEY_MAX, "key");
     case STORE_MSG_UNWATCH:
+    case STORE_MSG_HELLO:
         return SMEM_OK;
     case STORE_MSG_GROUP_JOIN:
         if ((rc = check_key(m, STORE_GROUP_MAX, "group")) != 0) return rc;
@@ -95,6 +97,10 @@ int32_t store_msg_check(const store_msg_t *m)
         if (m->rank != UINT32_MAX && m->rank >= m->world_size)
             return util_err_set(SMEM_INVALID_PARAM, "store GROUP_JOIN: wanted rank %u not below world size %u",
                                 m->rank, m->world_size);
+        if ((m->flags & ~STORE_JOIN_F_ALL) != 0)
+            return util_err_set(SMEM_INVALID_PARAM, "store GROUP_JOIN: unknown flags 0x%02x", m->flags);
+        if ((m->flags & STORE_JOIN_F_RECLAIM) && m->rank == UINT32_MAX)
+            return util_err_set(SMEM_INVALID_PARAM, "store GROUP_JOIN: a reclaim names the rank it held");
         return SMEM_OK;
     case STORE_MSG_GROUP_LEAVE:
     case STORE_MSG_EXIT_WATCH:
@@ -184,10 +190,14 @@ int32_t store_msg_encode(const store_msg_t *m, util_wbuf_t *w)
     case STORE_MSG_UNWATCH:
         util_wbuf_u64(w, m->watch_id);
         break;
+    case STORE_MSG_HELLO:
+        break;
     case STORE_MSG_GROUP_JOIN:
         util_wbuf_blob(w, m->key, m->key_len);
         util_wbuf_u32(w, m->world_size);
         util_wbuf_u32(w, m->rank);
+        util_wbuf_u64(w, m->token);
+        util_wbuf_u8(w, m->flags);
         break;
     case STORE_MSG_BARRIER:
     case STORE_MSG_ALLGATHER:
@@ -313,10 +323,14 @@ int32_t store_msg_decode(uint16_t type, const uint8_t *body, size_t len, store_m
     case STORE_MSG_UNWATCH:
         m.watch_id = util_rbuf_u64(&r);
         break;
+    case STORE_MSG_HELLO:
+        break;
     case STORE_MSG_GROUP_JOIN:
         m.key = (const char *)rd_blob(&r, kmax, &m.key_len, &bad);
         m.world_size = util_rbuf_u32(&r);
         m.rank = util_rbuf_u32(&r);
+        m.token = util_rbuf_u64(&r);
+        m.flags = util_rbuf_u8(&r);
         break;
     case STORE_MSG_BARRIER:
     case STORE_MSG_ALLGATHER:
@@ -405,6 +419,19 @@ int32_t store_resp_u64_decode(const uint8_t *body, size_t len, uint64_t *v)
     if (r.err || util_rbuf_left(&r) != 0)
         return util_err_set(SMEM_PROTOCOL, "store: response of %zu bytes, want 8", len);
     *v = x;
+    return SMEM_OK;
+}
+
+int32_t store_resp_hello_decode(const uint8_t *body, size_t len, uint64_t *instance, uint32_t *recovery_left_ms)
+{
+    util_rbuf_t r;
+    util_rbuf_init(&r, body, len);
+    uint64_t inst = util_rbuf_u64(&r);
+    uint32_t left = util_rbuf_u32(&r);
+    if (r.err || util_rbuf_left(&r) != 0)
+        return util_err_set(SMEM_PROTOCOL, "store: HELLO response of %zu bytes, want %u", len, STORE_HELLO_RESP_SIZE);
+    *instance = inst;
+    *recovery_left_ms = left;
     return SMEM_OK;
 }
 

@@ -26,7 +26,9 @@
  *   DELETE          blob key                                       empty
  *   WATCH           u64 watch_id, u8 prefix, blob key              empty
  *   UNWATCH         u64 watch_id                                   empty
- *   GROUP_JOIN      blob group, u32 world_size, u32 want_rank      u32 rank
+ *   GROUP_JOIN      blob group, u32 world_size, u32 want_rank,     u32 rank
+ *                   u64 token (the client's, kept across reconnects),
+ *                   u8 flags (STORE_JOIN_F_*; other bits 0)
  *   GROUP_LEAVE     blob group                                     empty
  *   BARRIER         blob key ("<name>#<seq>"), u32 count,          empty
  *                   u32 rank, u32 timeout_ms
@@ -36,6 +38,9 @@
  *   ID_RELEASE      blob pool, u32 id                              empty
  *   EXIT_WATCH      blob group                                     empty
  *   EXIT_BROADCAST  blob group, u32 status (int32)                 empty
+ *   HELLO           (nothing)                                      u64 server instance (random per
+ *                                                                  start), u32 ms of the recovery
+ *                                                                  window left (0: over)
  *   LIST            blob prefix (0..STORE_KEY_MAX bytes),          u32 count, u8 more,
  *                   blob after (0..STORE_KEY_MAX; "" = start),     count × (blob key, blob value)
  *                   u32 max_keys (1..STORE_LIST_KEYS_MAX),         (keys ascending, byte-wise)
@@ -74,7 +79,7 @@
 #include "store/store.h"
 #include "util/util_buf.h"
 
-#define STORE_PROTO_VERSION 1u
+#define STORE_PROTO_VERSION 2u
 #define STORE_PROLOGUE_SIZE 4u
 
 /* Types 0x0100..0x01FF belong to the store. */
@@ -96,6 +101,7 @@ enum {
     STORE_MSG_EXIT_WATCH = 0x0116,
     STORE_MSG_EXIT_BROADCAST = 0x0117,
     STORE_MSG_LIST = 0x0118,
+    STORE_MSG_HELLO = 0x0119,
     STORE_MSG_EVENT = 0x0120, /* push */
     STORE_MSG_EXIT = 0x0121,  /* push */
 };
@@ -121,7 +127,13 @@ enum {
 #define STORE_CAS_FIXED 1u          /* expect_present */
 #define STORE_WATCH_FIXED 9u        /* watch_id, prefix */
 #define STORE_UNWATCH_FIXED 8u      /* watch_id */
-#define STORE_JOIN_FIXED 8u         /* world_size, want_rank */
+#define STORE_JOIN_FIXED 17u        /* world_size, want_rank, token, flags */
+#define STORE_HELLO_RESP_SIZE 12u   /* instance, recovery ms left */
+/* GROUP_JOIN flags. RECLAIM: the client held want_rank before a reconnect and
+ * asks for it back (granted while the rank is free and not reserved for
+ * another token); admitted during the recovery window, when other joins wait. */
+#define STORE_JOIN_F_RECLAIM 0x01u
+#define STORE_JOIN_F_ALL STORE_JOIN_F_RECLAIM
 #define STORE_BARRIER_FIXED 12u     /* count, rank, timeout_ms */
 #define STORE_ID_FIXED 4u           /* limit or id */
 #define STORE_EXIT_FIXED 4u         /* status */
@@ -133,6 +145,7 @@ enum {
 _Static_assert(STORE_PROLOGUE_SIZE == 2 + 2, "prologue layout");
 _Static_assert(STORE_WATCH_FIXED == 8 + 1, "watch layout");
 _Static_assert(STORE_BARRIER_FIXED == 3 * 4, "barrier layout");
+_Static_assert(STORE_JOIN_FIXED == 4 + 4 + 8 + 1 && STORE_HELLO_RESP_SIZE == 8 + 4, "join/hello layout");
 _Static_assert(STORE_EVENT_FIXED == 8 + 1, "event layout");
 _Static_assert(STORE_FRAME_MAX >= 2 * STORE_VALUE_MAX + 3 * STORE_BLOB_HDR + STORE_KEY_MAX + 64,
                "a CAS with two full values must fit a frame");
@@ -156,7 +169,7 @@ _Static_assert((uint64_t)STORE_LIST_BYTES_MAX + STORE_KEY_MAX + STORE_VALUE_MAX 
  *   status:     EXIT_BROADCAST, EXIT
  *   watch_id:   WATCH, UNWATCH, EVENT
  *   timeout_ms: GET, BARRIER, ALLGATHER
- *   count/rank: BARRIER, ALLGATHER; world_size/rank: GROUP_JOIN (rank = want_rank)
+ *   count/rank: BARRIER, ALLGATHER; world_size/rank/token/flags: GROUP_JOIN (rank = want_rank)
  *   limit: ID_ALLOC, LIST (max_keys); id: ID_RELEASE; prefix: WATCH; event: EVENT
  *   after, max_bytes: LIST (key is the prefix there, and may be empty)
  */
@@ -183,6 +196,8 @@ typedef struct store_msg {
     const char *after;
     uint32_t after_len;
     uint32_t max_bytes;
+    uint64_t token;
+    uint8_t flags;
 } store_msg_t;
 
 /* Name of a message type for logs ("SET", ..., "?"); never NULL. */
@@ -215,6 +230,8 @@ int32_t store_resp_blob_decode(const uint8_t *body, size_t len, uint32_t max, co
 int32_t store_resp_u32_decode(const uint8_t *body, size_t len, uint32_t *v);
 /* u64 (ADD new value). */
 int32_t store_resp_u64_decode(const uint8_t *body, size_t len, uint64_t *v);
+/* HELLO answer: server instance and the recovery window's ms left. */
+int32_t store_resp_hello_decode(const uint8_t *body, size_t len, uint64_t *instance, uint32_t *recovery_left_ms);
 /* CAS mismatch: u8 present, blob current. */
 int32_t store_resp_cas_decode(const uint8_t *body, size_t len, bool *present, const uint8_t **cur,
                               uint32_t *cur_len);

@@ -32,6 +32,7 @@ void store_server_opts_init(store_server_opts_t *o)
     net_opts_init(&o->net);
     o->net.max_frame = STORE_FRAME_MAX;
     o->keepalive_ms = STORE_KEEPALIVE_DEFAULT_MS;
+    o->reserve_ms = STORE_RESERVE_DEFAULT_MS;
 }
 
 static int32_t srv_send(void *link, const net_frame_hdr_t *hdr, const void *body, uint32_t len)
@@ -169,6 +170,7 @@ int32_t store_server_start(const char *url, const store_server_opts_t *opts, sto
     store_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL) return util_err_set(SMEM_MALLOC_FAILED, "store_server_start: out of memory");
     rc = store_core_create(&srv_core_ops, &s->core);
+    if (rc == 0) store_core_set_recovery(s->core, o.recovery_ms, o.reserve_ms);
     if (rc != 0) goto free_server;
     s->loop = net_loop_create("smem-store");
     if (s->loop == NULL) {
@@ -181,7 +183,8 @@ int32_t store_server_start(const char *url, const store_server_opts_t *opts, sto
     rc = net_timer_add(s->loop, STORE_TICK_MS, srv_tick, s, &s->timer);
     if (rc != 0) goto close_listener;
     s->port = net_listener_port(s->lis);
-    LOG_INFO("store: server listening on %s (port %u, keepalive %u ms)", url, s->port, o.net.idle_timeout_ms);
+    LOG_INFO("store: server listening on %s (port %u, keepalive %u ms, recovery window %u ms, rank reservation %u ms)",
+             url, s->port, o.net.idle_timeout_ms, o.recovery_ms, o.reserve_ms);
     *out = s;
     return SMEM_OK;
 

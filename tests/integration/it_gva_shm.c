@@ -112,7 +112,7 @@ static void huge_sink(int level, const char *msg)
 static void raw_client(uint32_t rank, const void *bytes, ssize_t n, int hold_ms)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int len = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "smem-gva/%s/host/%u", ns, rank);
+    int len = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "smem-gva/%s/host/%u.%016x", ns, rank, 0u);
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     int rc = connect(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len));
     TU_CHECK(rc == 0, "garbage client connect to rank %u: %s", rank, strerror(errno));
@@ -172,7 +172,7 @@ static void check_departed(gva_window_t *w, uint32_t gone)
     TU_CHECK(rc == SMEM_PEER_GONE, "rank %u: translate in departed rank %u: %d", me, gone, rc);
     TU_CHECK(strstr(util_err_get(), "has left") != NULL, "message: %s", util_err_get());
     TU_CHECK(probe_errno(slot, STRIDE) == EEXIST, "rank %u: slot of %u not reserved after unmap", me, gone);
-    rc = gva_window_import_peer(w, gone, 300);
+    rc = gva_window_import_peer(w, gone, 0, 300);
     TU_CHECK(rc == SMEM_CONN_FAILED, "rank %u: import of departed %u: %d %s", me, gone, rc, util_err_get());
 }
 
@@ -214,13 +214,13 @@ static int rank_main(void)
     uint64_t *mine = (uint64_t *)(uintptr_t)gva_window_slot(w, me);
     for (uint64_t j = 0; j < LOCAL / 8; j++) mine[j] = pattern(me, j);
     if (me == 1) tu_log_capture_start(UTIL_LOG_WARN);
-    TU_CHECK(gva_export_start(w) == SMEM_OK, "rank %u: exporter: %s", me, util_err_get());
+    TU_CHECK(gva_export_start(w, 0) == SMEM_OK, "rank %u: exporter: %s", me, util_err_get());
     if (!phase(1, NRANKS)) return 1;
 
     if (me == 0) garbage_to_rank1();
     for (uint32_t p = 0; p < NRANKS; p++) {
         if (p == me) continue;
-        rc = gva_window_import_peer(w, p, IMPORT_MS);
+        rc = gva_window_import_peer(w, p, 0, IMPORT_MS);
         TU_CHECK(rc == SMEM_OK, "rank %u: import of %u: %d %s", me, p, rc, util_err_get());
     }
     for (uint32_t p = 0; p < NRANKS; p++) {

@@ -112,7 +112,7 @@ static gva_window_t *window_with_seg(const char *ns, uint32_t rank, uint64_t loc
 static int raw_client(const char *ns, uint32_t rank, const void *bytes, ssize_t n)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int len = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "smem-gva/%s/host/%u", ns, rank);
+    int len = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "smem-gva/%s/host/%u.%016x", ns, rank, 0u);
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     assert_true(s >= 0);
     assert_int_equal(connect(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)),
@@ -128,14 +128,14 @@ static void test_export_import_in_process(void **state)
     snprintf(ns, sizeof(ns), "test_gva_export.%d", (int)getpid());
     gva_window_t *w0 = window_with_seg(ns, 0, 4 * MiB);
     gva_window_t *w1 = window_with_seg(ns, 1, 2 * MiB);
-    assert_int_equal(gva_export_start(w0), SMEM_OK);
-    assert_int_equal(gva_export_start(w0), SMEM_REPEAT_CALL);
+    assert_int_equal(gva_export_start(w0, 0), SMEM_OK);
+    assert_int_equal(gva_export_start(w0, 0), SMEM_REPEAT_CALL);
     gva_window_t *dup = window_with_seg(ns, 0, 2 * MiB); /* same name on this host */
-    assert_int_equal(gva_export_start(dup), SMEM_RESOURCE_IN_USE);
+    assert_int_equal(gva_export_start(dup, 0), SMEM_RESOURCE_IN_USE);
     assert_err_contains("smem-gva/");
     gva_window_destroy(dup);
     gva_window_t *bare = window_with_seg("bare", 2, 0);
-    assert_int_equal(gva_export_start(bare), SMEM_NOT_STARTED);
+    assert_int_equal(gva_export_start(bare, 0), SMEM_NOT_STARTED);
     gva_window_destroy(bare);
 
     /* Garbage first: the exporter drops it with a WARN and keeps serving. */
@@ -154,7 +154,7 @@ static void test_export_import_in_process(void **state)
     assert_int_equal(resp.status, SMEM_INVALID_PARAM);
     close(s);
 
-    assert_int_equal(gva_window_import_peer(w1, 0, 5000), SMEM_OK);
+    assert_int_equal(gva_window_import_peer(w1, 0, 0, 5000), SMEM_OK);
     tu_log_capture_stop();
     util_log_level_set(old);
     assert_true(tu_log_contains("dropped 15 bytes"));
@@ -174,10 +174,10 @@ static void test_export_import_in_process(void **state)
     assert_int_equal(gva_translate((uint64_t)(uintptr_t)theirs + 4 * MiB - 1, 1, &loc), SMEM_OK);
     assert_int_equal(gva_translate((uint64_t)(uintptr_t)theirs + 4 * MiB, 1, &loc), SMEM_OUT_OF_RANGE);
 
-    assert_int_equal(gva_window_import_peer(w1, 0, 1000), SMEM_DUPLICATED_OBJECT);
-    assert_int_equal(gva_window_import_peer(w1, 1, 1000), SMEM_INVALID_PARAM);
+    assert_int_equal(gva_window_import_peer(w1, 0, 0, 1000), SMEM_DUPLICATED_OBJECT);
+    assert_int_equal(gva_window_import_peer(w1, 1, 0, 1000), SMEM_INVALID_PARAM);
     uint64_t t0 = (uint64_t)time(NULL);
-    assert_int_equal(gva_window_import_peer(w1, 3, 200), SMEM_CONN_FAILED); /* nobody exports rank 3 */
+    assert_int_equal(gva_window_import_peer(w1, 3, 0, 200), SMEM_CONN_FAILED); /* nobody exports rank 3 */
     assert_err_contains("no exporter at @smem-gva/");
     assert_true((uint64_t)time(NULL) - t0 <= 2);
 
@@ -185,7 +185,7 @@ static void test_export_import_in_process(void **state)
     gva_export_stop(w0);
     gva_export_stop(w0);
     assert_int_equal(gva_window_unmap_rank(w1, 0, 1000), SMEM_OK);
-    assert_int_equal(gva_window_import_peer(w1, 0, 100), SMEM_CONN_FAILED);
+    assert_int_equal(gva_window_import_peer(w1, 0, 0, 100), SMEM_CONN_FAILED);
     assert_int_equal(mine[4096], 1);
     gva_window_destroy(w1);
     gva_window_destroy(w0);

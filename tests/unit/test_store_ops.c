@@ -1091,13 +1091,208 @@ static void test_reconnect(void **state)
     while (exit_count(&e) == 0 && util_now_ms() < end) usleep(2000);
     assert_int_equal(exit_count(&e), 1);
 
-    /* The rank did not survive: leave says so, a new join works. */
-    assert_int_equal(store_group_leave(w, "rcg"), SMEM_RECONNECT);
-    assert_int_equal(store_group_join(w, "rcg", 2, UINT32_MAX, &rank), 0);
-    assert_int_equal(rank, 0);
+    /* The rank was reclaimed on the fresh server: it is held again, its
+     * liveness key is back, and leave works. */
+    uint8_t *v = NULL;
+    uint32_t vlen = 0;
+    assert_int_equal(store_get(c, "rcg/__live/0", 2000, &v, &vlen), 0);
+    free(v);
+    assert_int_equal(store_group_join(c, "rcg", 2, 0, &rank), SMEM_DUPLICATED_OBJECT);
     assert_int_equal(store_group_leave(w, "rcg"), 0);
     store_client_close(c);
     store_client_close(w);
+    store_server_stop(srv);
+}
+
+/* ---------- what a reconnect does to ranks: reclaim, reservation, recovery window ---------- */
+
+typedef struct grp_rec {
+    pthread_mutex_t mu;
+    int n;
+    store_group_event_t last;
+} grp_rec_t;
+
+static void grp_cb(void *arg, const store_group_event_t *ev)
+{
+    grp_rec_t *g = arg;
+    pthread_mutex_lock(&g->mu);
+    g->n++;
+    g->last = *ev;
+    g->last.group = NULL;
+    pthread_mutex_unlock(&g->mu);
+}
+
+static bool grp_wait(grp_rec_t *g, int n, int ms)
+{
+    uint64_t end = util_now_ms() + (uint64_t)ms;
+    for (;;) {
+        pthread_mutex_lock(&g->mu);
+        int got = g->n;
+        pthread_mutex_unlock(&g->mu);
+        if (got >= n) return true;
+        if (util_now_ms() >= end) return false;
+        usleep(5000);
+    }
+}
+
+typedef struct join_arg {
+    store_client_t *c;
+    uint32_t want, rank;
+    int32_t rc;
+    uint64_t ms;
+} join_arg_t;
+
+static void *join_thread(void *arg)
+{
+    join_arg_t *j = arg;
+    uint64_t t0 = util_now_ms();
+    j->rc = store_group_join(j->c, "rg", 4, j->want, &j->rank);
+    j->ms = util_now_ms() - t0;
+    return NULL;
+}
+
+/* A restarted store admits the survivors' reclaims before any new joiner: a
+ * fresh client never gets a rank a live member holds. */
+static void test_restart_recovery_window(void **state)
+{
+    (void)state;
+    store_server_opts_t so;
+    store_server_opts_init(&so);
+    so.recovery_ms = 800;
+    store_server_t *srv;
+    assert_int_equal(store_server_start("tcp://127.0.0.1:0", &so, &srv), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", store_server_port(srv));
+    store_client_opts_t o;
+    store_client_opts_init(&o);
+    o.timeout_ms = 10000;
+    o.rpc.backoff_init_ms = 20;
+    o.rpc.backoff_max_ms = 200;
+    store_client_t *a, *b, *fresh;
+    uint32_t ra, rb;
+    assert_int_equal(store_client_connect(url, &o, &a), 0);
+    assert_int_equal(store_client_connect(url, &o, &b), 0);
+    /* the first joins wait out the window of this first start too */
+    join_arg_t ja = {.c = a, .want = UINT32_MAX}, jb = {.c = b, .want = UINT32_MAX};
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, join_thread, &ja);
+    pthread_join(t1, NULL);
+    pthread_create(&t2, NULL, join_thread, &jb);
+    pthread_join(t2, NULL);
+    assert_int_equal(ja.rc, 0);
+    assert_int_equal(jb.rc, 0);
+    ra = ja.rank;
+    rb = jb.rank;
+    assert_int_equal(ra, 0);
+    assert_int_equal(rb, 1);
+    grp_rec_t ga = {.mu = PTHREAD_MUTEX_INITIALIZER}, gb = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    uint64_t la, lb;
+    assert_int_equal(store_group_listen(a, "rg", grp_cb, &ga, &la), 0);
+    assert_int_equal(store_group_listen(b, "rg", grp_cb, &gb, &lb), 0);
+    uint64_t inst0 = store_client_instance(a);
+    assert_true(inst0 != 0);
+
+    store_server_stop(srv);
+    assert_int_equal(store_server_start(url, &so, &srv), 0);
+    /* A new client right away: held by the window, then rank 2. */
+    assert_int_equal(store_client_connect(url, &o, &fresh), 0);
+    join_arg_t jf = {.c = fresh, .want = UINT32_MAX};
+    pthread_t t3;
+    pthread_create(&t3, NULL, join_thread, &jf);
+    pthread_join(t3, NULL);
+    assert_int_equal(jf.rc, 0);
+    assert_int_equal(jf.rank, 2);
+    assert_true(grp_wait(&ga, 1, 3000));
+    assert_true(grp_wait(&gb, 1, 3000));
+    assert_true(ga.last.regained && ga.last.restarted && ga.last.rank == 0);
+    assert_true(gb.last.regained && gb.last.restarted && gb.last.rank == 1);
+    assert_true(store_client_instance(a) != inst0);
+    uint8_t *v = NULL;
+    uint32_t vlen = 0;
+    assert_int_equal(store_get(fresh, "rg/__live/0", 1000, &v, &vlen), 0);
+    free(v);
+    assert_int_equal(store_get(fresh, "rg/__live/1", 1000, &v, &vlen), 0);
+    free(v);
+    store_group_unlisten(a, la);
+    store_group_unlisten(b, lb);
+    assert_int_equal(store_group_leave(a, "rg"), 0);
+    assert_int_equal(store_group_leave(b, "rg"), 0);
+    assert_int_equal(store_group_leave(fresh, "rg"), 0);
+    store_client_close(fresh);
+    store_client_close(b);
+    store_client_close(a);
+    store_server_stop(srv);
+}
+
+/* A member whose connection timed out (a paused process) keeps its rank
+ * reserved: a new joiner gets another one, the member reclaims its own when
+ * it comes back. A rank taken by an explicit join is lost for good. */
+static void test_timeout_reservation(void **state)
+{
+    (void)state;
+    store_server_opts_t so;
+    store_server_opts_init(&so);
+    so.keepalive_ms = 300;
+    store_server_t *srv;
+    assert_int_equal(store_server_start("tcp://127.0.0.1:0", &so, &srv), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", store_server_port(srv));
+    store_client_opts_t o;
+    store_client_opts_init(&o);
+    o.timeout_ms = 5000;
+    o.rpc.heartbeat_ms = 80;
+    store_client_t *quiet, *live, *other;
+    /* silent: no heartbeat, and slow to redial, so the server times it out and it stays away a while */
+    store_client_opts_t oq = o;
+    oq.rpc.heartbeat_ms = 0;
+    oq.rpc.backoff_init_ms = 1500;
+    oq.rpc.backoff_max_ms = 1500;
+    assert_int_equal(store_client_connect(url, &oq, &quiet), 0);
+    assert_int_equal(store_client_connect(url, &o, &live), 0);
+    assert_int_equal(store_client_connect(url, &o, &other), 0);
+    uint32_t r;
+    assert_int_equal(store_group_join(quiet, "rg", 4, UINT32_MAX, &r), 0);
+    assert_int_equal(r, 0);
+    grp_rec_t gq = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    uint64_t lq;
+    assert_int_equal(store_group_listen(quiet, "rg", grp_cb, &gq, &lq), 0);
+    /* wait until the server dropped it (its liveness key goes) */
+    uint8_t *v = NULL;
+    uint32_t vlen = 0;
+    uint64_t end = util_now_ms() + 3000;
+    while (util_now_ms() < end && store_get(live, "rg/__live/0", 0, &v, &vlen) == 0) {
+        free(v);
+        v = NULL;
+        usleep(20000);
+    }
+    assert_int_equal(store_get(live, "rg/__live/0", 0, &v, &vlen), SMEM_OBJECT_NOT_EXISTS);
+    /* rank 0 is reserved: a new member gets 1 */
+    assert_int_equal(store_group_join(live, "rg", 4, UINT32_MAX, &r), 0);
+    assert_int_equal(r, 1);
+    /* the quiet one comes back and reclaims 0 */
+    assert_true(grp_wait(&gq, 1, 5000));
+    assert_true(gq.last.regained && !gq.last.restarted && gq.last.rank == 0);
+    assert_int_equal(store_get(live, "rg/__live/0", 2000, &v, &vlen), 0);
+    free(v);
+
+    /* Dropped again, and this time an explicit join takes rank 0: the reclaim fails, the rank is lost. */
+    end = util_now_ms() + 3000;
+    while (util_now_ms() < end && store_get(live, "rg/__live/0", 0, &v, &vlen) == 0) {
+        free(v);
+        v = NULL;
+        usleep(20000);
+    }
+    assert_int_equal(store_group_join(other, "rg", 4, 0, &r), 0);
+    assert_int_equal(r, 0);
+    assert_true(grp_wait(&gq, 2, 5000));
+    assert_false(gq.last.regained);
+    store_group_unlisten(quiet, lq);
+    assert_int_equal(store_group_leave(quiet, "rg"), SMEM_RECONNECT);
+    assert_int_equal(store_group_leave(other, "rg"), 0);
+    assert_int_equal(store_group_leave(live, "rg"), 0);
+    store_client_close(other);
+    store_client_close(live);
+    store_client_close(quiet);
     store_server_stop(srv);
 }
 
@@ -1112,7 +1307,8 @@ int main(void)
         cmocka_unit_test(test_ids),            cmocka_unit_test(test_exit),
         cmocka_unit_test(test_groups),         cmocka_unit_test(test_barrier_allgather),
         cmocka_unit_test(test_coll_errors),    cmocka_unit_test(test_gc),
-        cmocka_unit_test(test_reconnect),
+        cmocka_unit_test(test_reconnect), cmocka_unit_test(test_restart_recovery_window),
+        cmocka_unit_test(test_timeout_reservation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

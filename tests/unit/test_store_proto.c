@@ -122,7 +122,7 @@ static void test_version_and_type(void **state)
     store_msg_t m = {.type = STORE_MSG_DELETE, .key = "a", .key_len = 1}, d;
     util_wbuf_t w;
     encode(&m, &w);
-    w.p[0] = 2; /* version */
+    w.p[0] = STORE_PROTO_VERSION + 1; /* version */
     assert_int_equal(store_msg_decode(m.type, w.p, w.len, &d), SMEM_PROTOCOL);
     w.p[0] = STORE_PROTO_VERSION;
     w.p[3] = 0x80; /* reserved */
@@ -313,18 +313,32 @@ static void test_ranges(void **state)
     expect_both(&m, SMEM_INVALID_PARAM);
 
     /* The decoder applies the same checks: a join with world size 0. */
-    uint8_t b[32];
+    uint8_t b[48];
     store_msg_t d;
     size_t n = body_key(b, "g", 1);
+    memset(b + n, 0, 17);
     util_put_le32(b + n, 0);
     util_put_le32(b + n + 4, UINT32_MAX);
-    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 8, &d), SMEM_INVALID_PARAM);
+    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 17, &d), SMEM_INVALID_PARAM);
     util_put_le32(b + n, 8);
     util_put_le32(b + n + 4, 8);
-    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 8, &d), SMEM_INVALID_PARAM);
+    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 17, &d), SMEM_INVALID_PARAM);
     util_put_le32(b + n + 4, 7);
-    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 8, &d), 0);
+    util_put_le64(b + n + 8, 0x1234);
+    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 17, &d), 0);
     assert_int_equal(d.rank, 7);
+    assert_int_equal(d.token, 0x1234);
+    /* flags: RECLAIM needs a rank; unknown bits are refused */
+    b[n + 16] = STORE_JOIN_F_RECLAIM;
+    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 17, &d), 0);
+    assert_int_equal(d.flags, STORE_JOIN_F_RECLAIM);
+    b[n + 16] = 0x80;
+    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 17, &d), SMEM_INVALID_PARAM);
+    b[n + 16] = STORE_JOIN_F_RECLAIM;
+    util_put_le32(b + n + 4, UINT32_MAX);
+    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 17, &d), SMEM_INVALID_PARAM);
+    /* the old 8-byte join is short now */
+    assert_int_equal(store_msg_decode(STORE_MSG_GROUP_JOIN, b, n + 8, &d), SMEM_PROTOCOL);
 }
 
 static void test_responses(void **state)

@@ -15,6 +15,7 @@
 #include "gva/gva.h"
 #include "memcache/common/mmc_err.h"
 #include "memcache/local/local_int.h"
+#include "smem/smem_int.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
@@ -130,6 +131,18 @@ static void *ls_heartbeat_main(void *arg)
         pthread_cond_timedwait(&ls->hb_cv, &ls->hb_mu, &ts);
         if (ls->stopping) break;
         pthread_mutex_unlock(&ls->hb_mu);
+        if (ls->mounted && smem_bm_rank_lost(ls->bm)) {
+            /* Our slot is another member's memory now: the MetaService must not
+             * place anything on it in our name, nor we mount it again. */
+            uint32_t dropped = 0, shrunk = 0;
+            LOG_ERROR("LocalService rank %u: its BM rank was taken by another member while this process was cut off "
+                      "(paused or partitioned past the config store keepalive); unmounting its segment, this process "
+                      "no longer serves the pool (restart it to join as a new member)",
+                      ls->rank);
+            if (mmc_meta_unmount(ls->meta, ls->rank, MMC_MEDIA_DRAM, &dropped, &shrunk) != MMC_OK)
+                LOG_WARN("LocalService rank %u: unmount: %s", ls->rank, mmc_get_last_err_msg());
+            ls->mounted = false;
+        }
         uint32_t nseg = 0;
         uint64_t instance = 0;
         int32_t rc = mmc_meta_heartbeat(ls->meta, ls->rank, &nseg, &instance);

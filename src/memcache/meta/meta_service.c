@@ -328,6 +328,7 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
         store_server_opts_t so;
         store_server_opts_init(&so);
         so.net.tls = s->store_tls;
+        so.recovery_ms = STORE_RECOVERY_DEFAULT_MS;
         if (store_server_start(cfg->configStoreURL, &so, &s->store) != 0) {
             char msg[512];
             snprintf(msg, sizeof(msg), "%s", util_err_get());

@@ -1,0 +1,285 @@
+/*
+ * Membership faults with real processes (issue: zombie member, restart):
+ *  1. a LocalService SIGSTOPped past the config store keepalive and the
+ *     MetaService heartbeat timeout, then resumed: a LocalService started
+ *     during the pause joins with another rank (no collision with the
+ *     paused one's rank or exporter socket); once resumed, the paused one
+ *     reclaims its rank and is imported again, and puts with a replica on
+ *     every LocalService succeed with the right bytes;
+ *  2. mmc-meta SIGKILLed and restarted on the same ports: the survivors
+ *     re-register their ranks and records before anyone new is admitted, a
+ *     fresh client gets a rank no live member holds, puts and gets across
+ *     every LocalService work, a new LocalService can join, and when it
+ *     leaves again the older members keep working.
+ * Each recovery time is measured and printed.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memcache/mmc.h"
+#include "memcache/mmc_client.h"
+#include "testutil.h"
+#include "tu_data.h"
+#include "util/util_time.h"
+
+#define LS_DRAM (64u << 20)
+#define LS_STRIDE "128MB"
+#define VAL (64u << 10)
+
+static char tmpdir[256], meta_conf[600], cli_conf[600];
+static char rpc_url[128], store_url[128];
+static const char *self_bin;
+
+/* ---------- roles (client processes: this binary with --role) ---------- */
+
+static uint32_t key_tag(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+static int32_t put_one(const char *key, uint8_t *buf, int replicas)
+{
+    mmc_put_options o = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = (uint16_t)replicas};
+    for (uint32_t i = 0; i < MMC_REPLICA_MAX; i++) o.preferredLocalServiceIDs[i] = -1;
+    tu_fill(buf, key_tag(key), 0, VAL);
+    mmc_buffer b = {.addr = (uint64_t)(uintptr_t)buf, .type = 1, .len = VAL};
+    return mmcc_put(key, &b, &o, 0);
+}
+
+/* fill PREFIX COUNT:REPLICAS — put then read back; exit 0 only if every key made it with its own bytes. */
+static int role_fill(const char *prefix, const char *spec)
+{
+    int count = 0, replicas = 1;
+    if (sscanf(spec, "%d:%d", &count, &replicas) != 2) return 2;
+    uint8_t *buf = malloc(VAL), *out = malloc(VAL);
+    int put_fail = 0, get_fail = 0, wrong = 0;
+    char key[128];
+    for (int i = 0; i < count; i++) {
+        snprintf(key, sizeof(key), "%s/%d", prefix, i);
+        int32_t rc = put_one(key, buf, replicas);
+        if (rc != 0) {
+            if (put_fail++ < 3) fprintf(stderr, "put %s: %d %s\n", key, rc, mmc_get_last_err_msg());
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        snprintf(key, sizeof(key), "%s/%d", prefix, i);
+        memset(out, 0, VAL);
+        mmc_buffer b = {.addr = (uint64_t)(uintptr_t)out, .type = 1, .len = VAL};
+        int32_t rc = mmcc_get(key, &b, 0);
+        if (rc != 0) {
+            if (get_fail++ < 3) fprintf(stderr, "get %s: %d %s\n", key, rc, mmc_get_last_err_msg());
+        } else if (!tu_check(out, key_tag(key), 0, VAL, key)) {
+            wrong++;
+        }
+    }
+    printf("fill %s: %d keys x %d replicas: %d put failures, %d get failures, %d wrong values\n", prefix, count,
+           replicas, put_fail, get_fail, wrong);
+    free(buf);
+    free(out);
+    return put_fail == 0 && get_fail == 0 && wrong == 0 ? 0 : 1;
+}
+
+/* until PREFIX REPLICAS — put fresh keys until one with REPLICAS replicas succeeds (30 s). */
+static int role_until(const char *prefix, const char *spec)
+{
+    int replicas = atoi(spec);
+    uint8_t *buf = malloc(VAL);
+    char key[128];
+    uint64_t t0 = util_now_ms();
+    int tries = 0;
+    int32_t rc = -1;
+    while (util_now_ms() - t0 < 30000) {
+        snprintf(key, sizeof(key), "%s/probe%d", prefix, tries++);
+        rc = put_one(key, buf, replicas);
+        if (rc == 0) break;
+        usleep(50000);
+    }
+    printf("until %s: first %d-replica put after %" PRIu64 " ms (%d tries, last rc %d)\n", prefix, replicas,
+           util_now_ms() - t0, tries, rc);
+    free(buf);
+    return rc == 0 ? 0 : 1;
+}
+
+static int role_main(const char *role, const char *a1, const char *a2)
+{
+    mmc_init_config ic = {.device_id = 0, .init_bm = true};
+    uint64_t t0 = util_now_ms();
+    int32_t rc = mmc_init(&ic);
+    if (rc != 0) {
+        fprintf(stderr, "mmc_init: %d %s\n", rc, mmc_get_last_err_msg());
+        return 1;
+    }
+    printf("role %s: mmc_init took %" PRIu64 " ms\n", role, util_now_ms() - t0);
+    int st = 2;
+    if (strcmp(role, "fill") == 0) st = role_fill(a1, a2);
+    else if (strcmp(role, "until") == 0) st = role_until(a1, a2);
+    mmc_uninit();
+    fflush(stdout);
+    return st;
+}
+
+static bool role_run(const char *role, const char *a1, const char *a2, int timeout_ms)
+{
+    char *argv[] = {(char *)self_bin, "--role", (char *)role, (char *)a1, (char *)a2, NULL};
+    pid_t pid = -1;
+    if (tu_spawn(argv, &pid, NULL) != 0) return false;
+    int st = 0;
+    if (tu_wait_pid(pid, timeout_ms, &st) != 0) {
+        fprintf(stderr, "role %s %s did not finish in %d ms\n", role, a1, timeout_ms);
+        kill(pid, SIGKILL);
+        tu_wait_pid(pid, 2000, &st);
+        return false;
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* ---------- daemons ---------- */
+
+static int meta_start(pid_t *pid)
+{
+    char bin[512];
+    snprintf(bin, sizeof(bin), "%s/mmc-meta", tu_build_dir());
+    char *argv[] = {bin, "--config", meta_conf, NULL};
+    int fd = -1;
+    if (tu_spawn(argv, pid, &fd) != 0) return -1;
+    char line[512], http[128];
+    int rc = tu_read_line(fd, line, sizeof(line), 10000);
+    close(fd);
+    if (rc < 0 || sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc_url, store_url, http) != 3) {
+        fprintf(stderr, "no ready line from mmc-meta (got '%s')\n", rc >= 0 ? line : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts mmc-local; returns its rank or -1 (with its error output on stderr). */
+static int local_start(pid_t *pid)
+{
+    char bin[512], dram[32];
+    snprintf(bin, sizeof(bin), "%s/mmc-local", tu_build_dir());
+    snprintf(dram, sizeof(dram), "%u", LS_DRAM);
+    char *argv[] = {bin, "--meta-url", rpc_url, "--store-url", store_url, "--dram-size", dram, "--max-dram-size",
+                    LS_STRIDE, "--world-size", "64", NULL};
+    int fd = -1;
+    if (tu_spawn(argv, pid, &fd) != 0) return -1;
+    char line[512];
+    int rc = tu_read_line(fd, line, sizeof(line), 30000);
+    close(fd);
+    unsigned rank = 0;
+    if (rc < 0 || sscanf(line, "mmc-local ready: rank %u", &rank) != 1) {
+        fprintf(stderr, "no ready line from mmc-local (got '%s')\n", rc >= 0 ? line : "");
+        tu_stop_pid(*pid, 2000);
+        *pid = -1;
+        return -1;
+    }
+    return (int)rank;
+}
+
+static bool alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0; }
+
+/* ---------- driver ---------- */
+
+int main(int argc, char **argv)
+{
+    self_bin = argv[0];
+    if (argc == 5 && strcmp(argv[1], "--role") == 0) return role_main(argv[2], argv[3], argv[4]);
+    char exe[512];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (k > 0) {
+        exe[k] = '\0';
+        self_bin = exe;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
+    uint16_t prpc = tu_free_port(), pstore = tu_free_port();
+    while (pstore == prpc) pstore = tu_free_port();
+    snprintf(meta_conf, sizeof(meta_conf), "%s/meta.conf", tmpdir);
+    FILE *f = fopen(meta_conf, "w");
+    /* Fixed ports: a restarted MetaService comes back where the survivors look for it. */
+    fprintf(f, "ock.mmc.meta_service_url = tcp://127.0.0.1:%u\nock.mmc.meta_service.config_store_url = "
+               "tcp://127.0.0.1:%u\nock.mmc.meta_service.metrics_url =\nock.mmc.log_level = warn\n",
+            prpc, pstore);
+    fclose(f);
+    pid_t meta = -1, ls[4] = {-1, -1, -1, -1};
+    int rank[4] = {-1, -1, -1, -1};
+    if (meta_start(&meta) != 0) {
+        TU_CHECK(0, "mmc-meta start");
+        goto out;
+    }
+    snprintf(cli_conf, sizeof(cli_conf), "%s/client.conf", tmpdir);
+    f = fopen(cli_conf, "w");
+    fprintf(f, "ock.mmc.meta_service_url = %s\nock.mmc.local_service.config_store_url = %s\n"
+               "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = %s\n"
+               "ock.mmc.local_service.world_size = 64\nock.mmc.client.timeout.seconds = 5\n"
+               "ock.mmc.log_level = warn\n",
+            rpc_url, store_url, LS_STRIDE);
+    fclose(f);
+    setenv("MMC_LOCAL_CONFIG_PATH", cli_conf, 1);
+    rank[0] = local_start(&ls[0]);
+    rank[1] = local_start(&ls[1]);
+    TU_CHECK(rank[0] >= 0 && rank[1] >= 0 && rank[0] != rank[1], "two LocalServices: ranks %d %d", rank[0], rank[1]);
+    if (rank[0] < 0 || rank[1] < 0) goto out;
+    TU_CHECK(role_run("fill", "a", "40:2", 60000), "puts with a replica on both LocalServices");
+
+    /* 1. A zombie: LocalService 1 paused past the store keepalive (4 s) and
+     * the MetaService heartbeat timeout (5 s). */
+    kill(ls[1], SIGSTOP);
+    usleep(6000 * 1000);
+    uint64_t t0 = util_now_ms();
+    rank[2] = local_start(&ls[2]);
+    printf("a LocalService started while rank %d was paused: rank %d, in %" PRIu64 " ms\n", rank[1], rank[2],
+           util_now_ms() - t0);
+    TU_CHECK(rank[2] >= 0 && rank[2] != rank[0] && rank[2] != rank[1],
+             "a joiner during the pause gets a free rank (%d; paused %d)", rank[2], rank[1]);
+    kill(ls[1], SIGCONT);
+    t0 = util_now_ms();
+    TU_CHECK(role_run("until", "z", "3", 40000), "after the resume a put reaches all three LocalServices");
+    printf("zombie: serving on all three LocalServices %" PRIu64 " ms after SIGCONT\n", util_now_ms() - t0);
+    TU_CHECK(role_run("fill", "b", "100:3", 60000), "after the resume: 100 puts with 3 replicas, every byte right");
+    TU_CHECK(alive(ls[1]), "the resumed LocalService still runs");
+
+    /* 2. The MetaService (and its embedded config store) restarts. */
+    kill(meta, SIGKILL);
+    tu_wait_pid(meta, 5000, NULL);
+    meta = -1;
+    t0 = util_now_ms();
+    if (meta_start(&meta) != 0) {
+        TU_CHECK(0, "mmc-meta restart on the same ports");
+        goto out;
+    }
+    printf("mmc-meta restarted in %" PRIu64 " ms\n", util_now_ms() - t0);
+    /* A fresh client right away: it must wait for the survivors, then get a free rank. */
+    TU_CHECK(role_run("until", "r", "3", 40000), "after the restart a fresh client's put reaches all three");
+    printf("restart: serving on all three LocalServices %" PRIu64 " ms after mmc-meta was back\n", util_now_ms() - t0);
+    TU_CHECK(role_run("fill", "c", "100:3", 60000), "after the restart: 100 puts with 3 replicas, every byte right");
+    t0 = util_now_ms();
+    rank[3] = local_start(&ls[3]);
+    TU_CHECK(rank[3] >= 0 && rank[3] != rank[0] && rank[3] != rank[1] && rank[3] != rank[2],
+             "a new LocalService after the restart gets a free rank (%d; others %d %d %d) in %" PRIu64 " ms", rank[3],
+             rank[0], rank[1], rank[2], util_now_ms() - t0);
+    TU_CHECK(role_run("fill", "d", "50:4", 60000), "50 puts with 4 replicas");
+    if (ls[3] > 0) {
+        TU_CHECK(tu_stop_pid(ls[3], 10000) == 0, "the new LocalService stops cleanly");
+        ls[3] = -1;
+    }
+    TU_CHECK(role_run("fill", "e", "100:3", 60000), "after it left, the older three still serve every put and get");
+    for (int i = 0; i < 3; i++) TU_CHECK(alive(ls[i]), "LocalService %d still runs", i);
+
+out:
+    for (int i = 3; i >= 0; i--)
+        if (ls[i] > 0) {
+            kill(ls[i], SIGCONT);
+            tu_stop_pid(ls[i], 10000);
+        }
+    if (meta > 0) tu_stop_pid(meta, 10000);
+    tu_rmdir_rf(tmpdir);
+    return tu_summary();
+}
