@@ -31,6 +31,7 @@
 #define SMEM_SPACE_BASE_SIZE 32u
 #define SMEM_SPACE_KEY_MAX (SMEM_SPACE_NS_MAX + 32u)
 #define SMEM_SPACE_ATTEMPT_MS 2000u /* one import or unmap attempt; the worker then looks at new events */
+#define SMEM_SPACE_RESYNC_MARGIN_MS 500u /* after a restarted store's window: survivors republish within it */
 #define SMEM_SPACE_RETRY_MIN_MS 20u
 #define SMEM_SPACE_RETRY_MAX_MS 1000u
 
@@ -673,7 +674,7 @@ static void smem_space_on_rank_event_joined(smem_space_t *s, const store_group_e
     smem_space_republish(s);
     if (ev->restarted) {
         pthread_mutex_lock(&s->lock);
-        s->resync_at_ms = util_now_ms() + ev->recovery_left_ms + SMEM_SPACE_ATTEMPT_MS;
+        s->resync_at_ms = util_now_ms() + ev->recovery_left_ms + SMEM_SPACE_RESYNC_MARGIN_MS;
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->lock);
     }

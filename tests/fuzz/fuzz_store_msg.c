@@ -9,8 +9,11 @@
  *    socket-free server core with three peers:
  *      [u8 op][u8 type index][u8 flags][u16 len][len body bytes] ...
  *    op & 0x80: tick the core `len` ms into the future (no body);
- *    op & 0x40: close peer (op & 3) % 3 and open a fresh one in its place;
+ *    op & 0x40: close peer (op & 3) % 3 and open a fresh one in its place
+ *               (op & 0x20: as a keepalive timeout would, which reserves its ranks);
  *    otherwise: peer (op & 3) % 3 sends a frame of type kTypes[index % N].
+ *    The script's first byte, if odd, turns on a recovery window (held joins)
+ *    and rank reservations of a few ms of fuzz time.
  *    Every frame the server sends is checked: responses to known requests,
  *    and pushes that must decode.
  */
@@ -22,6 +25,7 @@
 #include "store/store_core.h"
 #include "store/store_proto.h"
 #include "util/util_buf.h"
+#include "util/util_status.h"
 #include "util/util_time.h"
 
 static const uint16_t kTypes[] = {
@@ -30,7 +34,7 @@ static const uint16_t kTypes[] = {
     STORE_MSG_GROUP_JOIN,  STORE_MSG_GROUP_LEAVE, STORE_MSG_BARRIER,   STORE_MSG_ALLGATHER,
     STORE_MSG_ID_ALLOC,    STORE_MSG_ID_RELEASE, STORE_MSG_EXIT_WATCH, STORE_MSG_EXIT_BROADCAST,
     STORE_MSG_EVENT,       STORE_MSG_EXIT,       0x01FF,               NET_TYPE_PING,
-    STORE_MSG_LIST,
+    STORE_MSG_LIST,        STORE_MSG_HELLO,
 };
 #define NTYPES (sizeof(kTypes) / sizeof(kTypes[0]))
 #define NPEERS 3
@@ -64,6 +68,8 @@ static void decode_all(uint16_t type, const uint8_t *body, size_t len)
     (void)store_resp_u32_decode(body, len, &v32);
     (void)store_resp_u64_decode(body, len, &v64);
     (void)store_resp_cas_decode(body, len, &present, &p, &n);
+    uint32_t left;
+    (void)store_resp_hello_decode(body, len, &v64, &left);
     store_resp_errmsg_decode(body, len, msg, sizeof(msg));
     bool more;
     uint64_t total;
@@ -115,6 +121,7 @@ static void run_server(const uint8_t *d, size_t n)
     uint64_t now = util_now_ms();
 
     if (store_core_create(&fake_ops, &core) != 0) return;
+    if (n > 0 && (d[0] & 1)) store_core_set_recovery(core, 20, 50);
     for (int i = 0; i < NPEERS; i++) {
         links[i] = (fake_link_t){.idx = i};
         peers[i] = store_core_peer_open(core, &links[i], "fuzz");
@@ -132,7 +139,7 @@ static void run_server(const uint8_t *d, size_t n)
             continue;
         }
         if (op & 0x40) {
-            store_core_peer_close(core, peers[pi], 0);
+            store_core_peer_close(core, peers[pi], (op & 0x20) ? SMEM_TIMEOUT : 0);
             links[pi].closed = false;
             peers[pi] = store_core_peer_open(core, &links[pi], "fuzz");
             if (peers[pi] == NULL) abort();
