@@ -273,6 +273,20 @@ int main(int argc, char **argv)
     TU_CHECK(role_run("fill", "e", "100:3", 60000), "after it left, the older three still serve every put and get");
     for (int i = 0; i < 3; i++) TU_CHECK(alive(ls[i]), "LocalService %d still runs", i);
 
+    /* A LocalService that cannot join says why (the BM cleanup used to wipe the message). */
+    char cmd[2048], outb[4096];
+    snprintf(cmd, sizeof(cmd),
+             "%s/mmc-local --meta-url %s --store-url %s --dram-size %u --max-dram-size 256MB --world-size 64 2>&1",
+             tu_build_dir(), rpc_url, store_url, LS_DRAM);
+    FILE *p = popen(cmd, "r");
+    size_t got = p ? fread(outb, 1, sizeof(outb) - 1, p) : 0;
+    outb[got] = '\0';
+    int pst = p ? pclose(p) : -1;
+    const char *why = strstr(outb, "cannot start: ");
+    printf("a LocalService with another stride: %s", why ? why : outb);
+    TU_CHECK(WIFEXITED(pst) && WEXITSTATUS(pst) != 0 && why != NULL && strlen(why) > strlen("cannot start: ") + 20,
+             "a LocalService with another stride fails with a message: %s", outb);
+
 out:
     for (int i = 3; i >= 0; i--)
         if (ls[i] > 0) {

@@ -184,6 +184,12 @@ static void ls_populate(mmc_local_service_t ls)
              util_now_ms() - t0);
 }
 
+/* Keeps the first error message of a failed start across the cleanup calls. */
+static void ls_err_save(mmc_local_service_t ls)
+{
+    if (ls->err[0] == '\0') snprintf(ls->err, sizeof(ls->err), "%s", util_err_get());
+}
+
 static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_id)
 {
     const mmc_local_service_config_t *c = &ls->cfg;
@@ -214,11 +220,13 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
     ls->bm = smem_bm_create2(LS_BM_ID, &o);
     if (ls->bm == NULL) {
         rc = ls_fail(SMEM_ERROR, "creating the BM pool");
+        ls_err_save(ls); /* smem_bm_uninit below clears the thread's message */
         goto uninit;
     }
     rc = smem_bm_join(ls->bm, 0);
     if (rc != 0) {
         rc = ls_fail(rc, "joining the BM pool");
+        ls_err_save(ls);
         goto destroy;
     }
     ls->rank = smem_bm_get_rank_id();
@@ -234,12 +242,6 @@ uninit:
     if (ls->own_bm_init) smem_bm_uninit(0);
     ls->own_bm_init = false;
     return rc;
-}
-
-/* Keeps the first error message of a failed start across the cleanup calls. */
-static void ls_err_save(mmc_local_service_t ls)
-{
-    if (ls->err[0] == '\0') snprintf(ls->err, sizeof(ls->err), "%s", util_err_get());
 }
 
 static void ls_bm_close(mmc_local_service_t ls)
