@@ -28,7 +28,12 @@
  * MMC_KEY_NOT_FOUND, MMC_OBJECT_NOT_READY (a put of it has not finished),
  * MMC_NOT_ENOUGH_MEMORY / MMC_EXCEEDS_CAPACITY (put: no room even after
  * eviction / larger than any segment), MMC_BUFFER_TOO_SMALL,
- * MMC_INVALID_PARAM (the key or its buffers), or the copy's error. A put of
+ * MMC_INVALID_PARAM (the key or its buffers), MMC_LEASE_LOST (get: the read
+ * lease did not provably cover the copy, e.g. it expired, the MetaService
+ * restarted or a replica's LocalService left meanwhile; the buffer may hold
+ * another key's bytes, read again), MMC_TIMEOUT (put: the copy ended past the
+ * put deadline; not published), or the copy's error. A get never returns
+ * MMC_OK with bytes that are not the key's. A put of
  * an existing key (written once, or being written by another client)
  * succeeds without changing it.
  *
@@ -139,7 +144,10 @@ int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *inf
  *    the keys of one call; it is released when all of them were passed to
  *    batch_remove_lease (or at its expiry).
  *  - batch_remove_lease: drops this process's lease on each key
- *    (MMC_LINK_NOT_FOUND in results[i] when it holds none).
+ *    (MMC_LINK_NOT_FOUND in results[i] when it holds none). MMC_LEASE_LOST
+ *    when the lease ran out by this client's clock, or when this call ended
+ *    the lease and the MetaService did not confirm it held it intact: copies
+ *    made under it may hold another key's bytes.
  */
 int32_t mmcc_batch_alloc(const char **keys, const uint64_t *sizes, uint32_t n, uint16_t medium, uint64_t *gvas,
                          int32_t *results);

@@ -40,6 +40,10 @@ enum {
     MMC_CONFIG = -3201,                /* bad configuration file or value (message names the line) */
     MMC_UNSUPPORTED = -3202,           /* option or operation not available in this build */
     MMC_BUFFER_TOO_SMALL = -3203,      /* get: the buffer (or the sum of the layers) is smaller than the object */
+    MMC_LEASE_LOST = -3204,            /* get: the read lease ended before the copy was proven (expired, MetaService
+                                        * restarted, a replica's LocalService left, release unanswered): the bytes
+                                        * in the buffer may be another key's; read again */
+    MMC_LEASE_NOT_OWNER = -3205,       /* lease release: the lease belongs to another client (it stays) */
 };
 
 /* Name and short description of a status (MMC_* or the smem codes it wraps); never NULL. */

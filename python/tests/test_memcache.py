@@ -45,6 +45,8 @@ def test_exist_remove_conventions(store):
     assert store.put("k" * 257, b"x") == mc.MMC_INVALID_PARAM
     assert mc.get_last_err_msg() != ""
     assert mc.strerror(mc.MMC_KEY_NOT_FOUND)
+    assert (mc.MMC_LEASE_LOST, mc.MMC_LEASE_NOT_OWNER) == (-3204, -3205)
+    assert "lease" in mc.strerror(mc.MMC_LEASE_LOST)
 
 
 def test_put_from_get_into(store):

@@ -113,8 +113,6 @@ int32_t smem_trans_peer_get(smem_trans_obj_t *o, const char *id, const tp_piece_
                             smem_trans_peer_t **peer, tp_ep_t **ep);
 void smem_trans_peer_put(smem_trans_obj_t *o, smem_trans_peer_t *peer, int32_t rc);
 
-#endif
-
 #include <stdbool.h>
 
 #include "smem/host/smem_bm_def.h"
@@ -214,3 +212,5 @@ struct smem_trans_obj {
     bool watching_recs, watching_live;
     uint64_t listen_id; /* store_group_listen on SMEM_TRANS_GROUP (0: none) */
 };
+
+#endif /* SMEM_INT_H */

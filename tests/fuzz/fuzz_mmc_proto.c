@@ -10,11 +10,15 @@
  *  - b >= 0x80: server mode against a fresh core with 3 links and a test
  *    clock. The rest is a script of steps [u8 op] ...:
  *      op & 0x80: advance the clock by (next byte × 50) ms and tick;
- *      op & 0x40: close link (op & 3) % 3 and open a fresh one;
+ *      op & 0x40: close link (op & 3) % 3 (op & 4: as a heartbeat timeout,
+ *                 else as EOF) and open a fresh one;
  *      op & 0x20: link (op & 3) % 3 sends a raw frame: [u8 type idx][u8 len][len bytes];
  *      otherwise: link (op & 3) % 3 sends a well-formed request built from
- *      the next bytes (type, ranks, media, keys from a small set, sizes), so
- *      the fuzzer reaches puts, leases, eviction and unmounts quickly.
+ *      the next bytes (type, ranks, media, keys from a small set, sizes, one
+ *      of three owner tokens, lease ids from recent GET answers), so the
+ *      fuzzer reaches puts, leases, foreign releases, eviction and unmounts
+ *      quickly. Lease ids come from a predictable generator (every value
+ *      twice, 0 included) so the core's retry for zero and taken ids runs.
  *    After every step the core's invariants must hold (meta_core_check)
  *    and every answer must decode with its type's response decoder.
  */
@@ -89,6 +93,17 @@ static uint64_t fz_clock(void *arg)
     return fz_now;
 }
 
+static uint64_t fz_rand_ctr;
+static uint64_t fz_rand(void *arg)
+{
+    (void)arg;
+    return fz_rand_ctr++ / 2;
+}
+
+/* Lease ids of the last GET answers, so releases can name live leases. */
+static uint64_t fz_recent[8];
+static uint32_t fz_nrecent;
+
 static int32_t fz_send(void *link, const net_frame_hdr_t *hdr, const void *body, uint32_t len)
 {
     fz_link_t *l = link;
@@ -100,6 +115,8 @@ static int32_t fz_send(void *link, const net_frame_hdr_t *hdr, const void *body,
     l->last_len = len;
     l->last_type = hdr->type;
     l->last_status = hdr->status;
+    if (hdr->type == MMC_MSG_GET && hdr->status == 0 && len >= MMC_PROTO_PROLOGUE + 8)
+        fz_recent[fz_nrecent++ % 8] = util_get_le64(l->last + MMC_PROTO_PROLOGUE);
     l->answers++;
     return 0;
 }
@@ -176,6 +193,7 @@ static void fz_build(fz_in_t *in, mmc_req_t *r, mmc_key_ref_t *keys, uint64_t *s
     r->rank = x % 5 == 4 ? UINT32_MAX : x % 5;
     r->medium = (uint16_t)((x >> 3) & 1);
     r->n = 1 + fz_byte(in) % 4;
+    r->owner = 1 + (x >> 6) % 3; /* one of three clients, whichever link it comes from */
     r->keys = keys;
     r->sizes = sizes;
     r->results = res;
@@ -186,7 +204,7 @@ static void fz_build(fz_in_t *in, mmc_req_t *r, mmc_key_ref_t *keys, uint64_t *s
         keys[i].len = (uint32_t)strlen(keys[i].p);
         sizes[i] = 1 + (uint64_t)fz_byte(in) * 1500;
         res[i] = (k & 0x80) ? MMC_TIMEOUT : 0;
-        ids[i] = k % 16;
+        ids[i] = (k & 0x40) ? fz_recent[k % 8] : k % 16;
     }
     switch (r->type) {
     case MMC_MSG_MOUNT:
@@ -237,7 +255,11 @@ static void server_mode(const uint8_t *data, size_t size)
     o.lease_ttl_ms = 1000;
     o.put_timeout_ms = 3000;
     o.clock = fz_clock;
+    o.rand64 = fz_rand;
     fz_now = 1000;
+    fz_rand_ctr = 0;
+    fz_nrecent = 0;
+    memset(fz_recent, 0, sizeof(fz_recent));
     if (meta_core_create(&o, &fz_ops, &core) != MMC_OK) return;
     memset(links, 0, sizeof(links));
     for (int i = 0; i < NLINKS; i++) links[i].peer = meta_core_peer_open(core, &links[i], "fz");
@@ -248,7 +270,7 @@ static void server_mode(const uint8_t *data, size_t size)
             fz_now += (uint64_t)fz_byte(&in) * 50;
             meta_core_tick(core);
         } else if (op & 0x40) {
-            meta_core_peer_close(core, l->peer, 0);
+            meta_core_peer_close(core, l->peer, (op & 4) ? SMEM_TIMEOUT : SMEM_PEER_GONE);
             l->peer = meta_core_peer_open(core, l, "fz");
         } else if (op & 0x20) {
             uint16_t type = (uint16_t)(MMC_MSG_FIRST + fz_byte(&in) % (MMC_MSG_COUNT + 1));

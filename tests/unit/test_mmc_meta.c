@@ -26,6 +26,7 @@
 
 typedef struct fake_link {
     meta_peer_t *peer;
+    uint64_t owner; /* the client token its requests carry */
     uint8_t *resp;
     uint32_t resp_len;
     int32_t status;
@@ -71,20 +72,29 @@ static void core_new(uint32_t lease_ms, uint32_t put_ms)
     assert_int_equal(meta_core_create(&o, &fl_ops, &g_core), 0);
 }
 
-static fake_link_t *link_open(void)
+static uint64_t g_next_owner = 0x5eed0000;
+
+/* A link of a client whose token is owner (a reconnect: a new link, the same token). */
+static fake_link_t *link_open_owner(uint64_t owner)
 {
     fake_link_t *l = calloc(1, sizeof(*l));
     l->peer = meta_core_peer_open(g_core, l, "test");
+    l->owner = owner;
     assert_non_null(l->peer);
     return l;
 }
 
-static void link_close(fake_link_t *l)
+static fake_link_t *link_open(void) { return link_open_owner(++g_next_owner); }
+
+/* reason as net reports it: SMEM_PEER_GONE (EOF), SMEM_TIMEOUT (silent past the heartbeat timeout), ... */
+static void link_close_reason(fake_link_t *l, int32_t reason)
 {
-    meta_core_peer_close(g_core, l->peer, 0);
+    meta_core_peer_close(g_core, l->peer, reason);
     free(l->resp);
     free(l);
 }
+
+static void link_close(fake_link_t *l) { link_close_reason(l, SMEM_PEER_GONE); }
 
 static void check(void) { assert_int_equal(meta_core_check(g_core), 0); }
 
@@ -127,7 +137,7 @@ static int32_t put_start1(fake_link_t *l, uint32_t rank, const char *key, uint64
 {
     mmc_key_ref_t k = kref(key);
     mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = rank, .medium = MMC_MEDIA_DRAM, .replicas = replicas,
-                   .npref = npref, .n = 1, .keys = &k, .sizes = &size};
+                   .npref = npref, .owner = l->owner, .n = 1, .keys = &k, .sizes = &size};
     for (uint8_t i = 0; i < npref; i++) r.pref[i] = pref[i];
     assert_int_equal(call(l, &r), 0);
     mmc_loc_t tmp;
@@ -138,7 +148,7 @@ static int32_t put_start1(fake_link_t *l, uint32_t rank, const char *key, uint64
 static int32_t put_end1(fake_link_t *l, const char *key, int32_t result)
 {
     mmc_key_ref_t k = kref(key);
-    mmc_req_t r = {.type = MMC_MSG_PUT_END, .n = 1, .keys = &k, .results = &result};
+    mmc_req_t r = {.type = MMC_MSG_PUT_END, .owner = l->owner, .n = 1, .keys = &k, .results = &result};
     assert_int_equal(call(l, &r), 0);
     int32_t st;
     assert_int_equal(mmc_resp_status_decode(l->resp, l->resp_len, 1, &st), 0);
@@ -155,7 +165,7 @@ static int32_t put1(fake_link_t *l, uint32_t rank, const char *key, uint64_t siz
 static int32_t get1(fake_link_t *l, uint32_t rank, const char *key, mmc_loc_t *loc, uint64_t *lease)
 {
     mmc_key_ref_t k = kref(key);
-    mmc_req_t r = {.type = MMC_MSG_GET, .rank = rank, .n = 1, .keys = &k};
+    mmc_req_t r = {.type = MMC_MSG_GET, .rank = rank, .owner = l->owner, .n = 1, .keys = &k};
     assert_int_equal(call(l, &r), 0);
     mmc_loc_t tmp;
     uint64_t lid = 0;
@@ -176,7 +186,7 @@ static int32_t keys1(fake_link_t *l, uint16_t type, const char *key)
 
 static int32_t release1(fake_link_t *l, uint64_t id)
 {
-    mmc_req_t r = {.type = MMC_MSG_LEASE_RELEASE, .n = 1, .ids = &id};
+    mmc_req_t r = {.type = MMC_MSG_LEASE_RELEASE, .owner = l->owner, .n = 1, .ids = &id};
     assert_int_equal(call(l, &r), 0);
     int32_t st;
     assert_int_equal(mmc_resp_status_decode(l->resp, l->resp_len, 1, &st), 0);
@@ -299,8 +309,8 @@ static void test_replica_placement(void **state)
     /* Medium without segments. */
     mmc_key_ref_t k = kref("hbm");
     uint64_t sz = 4096;
-    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = 0, .medium = MMC_MEDIA_HBM, .replicas = 1, .n = 1, .keys = &k,
-                   .sizes = &sz};
+    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = 0, .medium = MMC_MEDIA_HBM, .replicas = 1, .owner = l[0]->owner,
+                   .n = 1, .keys = &k, .sizes = &sz};
     assert_int_equal(call(l[0], &r), 0);
     assert_int_equal(mmc_resp_locs_decode(l[0]->resp, l[0]->resp_len, 1, NULL, NULL, &loc), 0);
     assert_int_equal(loc.status, MMC_EXCEEDS_CAPACITY);
@@ -347,7 +357,7 @@ static void test_leases_and_remove(void **state)
     /* The key can be written again meanwhile. */
     assert_int_equal(put1(a, 0, "x", 4096, 1), 0);
     assert_int_equal(release1(a, lease), 0);
-    assert_int_equal(release1(a, lease), MMC_LINK_NOT_FOUND);
+    assert_int_equal(release1(a, lease), MMC_LEASE_LOST); /* gone: nothing it could prove any more */
     assert_int_equal(stats().removing, 0);
     assert_int_equal(stats().media[MMC_MEDIA_DRAM].used, 4096);
     /* Leases expire after the TTL; an expired lease id is unknown. */
@@ -359,7 +369,7 @@ static void test_leases_and_remove(void **state)
     g_now += 2;
     meta_core_tick(g_core);
     assert_int_equal(stats().leases, 0);
-    assert_int_equal(release1(a, lease), MMC_LINK_NOT_FOUND);
+    assert_int_equal(release1(a, lease), MMC_LEASE_LOST);
     /* Remove waits for an expiring lease too. */
     assert_int_equal(get1(a, 0, "x", NULL, &lease), 0);
     assert_int_equal(keys1(a, MMC_MSG_REMOVE, "x"), 0);
@@ -368,12 +378,15 @@ static void test_leases_and_remove(void **state)
     meta_core_tick(g_core);
     assert_int_equal(stats().media[MMC_MEDIA_DRAM].used, 0);
     assert_int_equal(stats().removing, 0);
-    /* A reader's leases end with its link. */
+    /* A reader's leases outlive its link: they end at their ttl (or by its release from another link). */
     fake_link_t *r = link_open();
     assert_int_equal(put1(a, 0, "y", 4096, 1), 0);
     assert_int_equal(get1(r, UINT32_MAX, "y", NULL, &lease), 0);
     assert_int_equal(stats().leases, 1);
     link_close(r);
+    assert_int_equal(stats().leases, 1);
+    g_now += 5001;
+    meta_core_tick(g_core);
     assert_int_equal(stats().leases, 0);
     /* REMOVE_ALL: the leased one is deferred. */
     assert_int_equal(put1(a, 0, "z", 4096, 1), 0);
@@ -527,7 +540,8 @@ static void test_unmount_survivors(void **state)
     assert_int_equal(get1(l[1], 1, "C", NULL, NULL), 0);
     assert_int_equal(stats().segments, 2);
     assert_int_equal(stats().media[MMC_MEDIA_DRAM].total, 2 * MiB);
-    assert_int_equal(release1(l[1], lease), 0); /* the zombie of E goes, nothing to free (its segment left) */
+    /* The zombie of E goes, nothing to free (its segment left); the release says the read is not proven. */
+    assert_int_equal(release1(l[1], lease), MMC_LEASE_LOST);
     assert_int_equal(stats().removing, 0);
     /* Rank 1's LocalService dies: A has no replica left, D (WRITING) keeps one on rank 2. */
     link_close(l[1]);
@@ -565,16 +579,16 @@ static void test_batch_and_key_limits(void **state)
         k[i] = kref(names[i]);
         sizes[i] = 4096;
     }
-    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = 0, .medium = MMC_MEDIA_DRAM, .replicas = 1, .n = n, .keys = k,
-                   .sizes = sizes};
+    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = 0, .medium = MMC_MEDIA_DRAM, .replicas = 1, .owner = a->owner,
+                   .n = n, .keys = k, .sizes = sizes};
     assert_int_equal(call(a, &r), 0);
     assert_int_equal(mmc_resp_locs_decode(a->resp, a->resp_len, n, NULL, NULL, locs), 0);
     for (uint32_t i = 0; i < n; i++) assert_int_equal(locs[i].status, 0);
-    mmc_req_t e = {.type = MMC_MSG_PUT_END, .n = n, .keys = k, .results = res};
+    mmc_req_t e = {.type = MMC_MSG_PUT_END, .owner = a->owner, .n = n, .keys = k, .results = res};
     assert_int_equal(call(a, &e), 0);
     assert_int_equal(mmc_resp_status_decode(a->resp, a->resp_len, n, res), 0);
     for (uint32_t i = 0; i < n; i++) assert_int_equal(res[i], 0);
-    mmc_req_t g = {.type = MMC_MSG_GET, .rank = 0, .n = n, .keys = k};
+    mmc_req_t g = {.type = MMC_MSG_GET, .rank = 0, .owner = a->owner, .n = n, .keys = k};
     assert_int_equal(call(a, &g), 0);
     uint64_t lease = 0;
     assert_int_equal(mmc_resp_locs_decode(a->resp, a->resp_len, n, &lease, NULL, locs), 0);
@@ -647,14 +661,16 @@ static void test_garbage_requests(void **state)
     /* Unknown type, short body, bad version, reserved bits, trailing bytes: an error answer, never a crash. */
     assert_int_equal(send_raw(a, 0x0399, junk, 8), MMC_PROTOCOL);
     assert_int_equal(send_raw(a, MMC_MSG_MOUNT, junk, 3), MMC_PROTOCOL);
-    uint8_t hb[8] = {2, 0, 0, 0, 1, 0, 0, 0};
-    assert_int_equal(send_raw(a, MMC_MSG_HEARTBEAT, hb, 8), MMC_PROTOCOL); /* version 2 */
-    hb[0] = 1;
+    uint8_t hb[8] = {MMC_PROTO_VERSION + 1, 0, 0, 0, 1, 0, 0, 0};
+    assert_int_equal(send_raw(a, MMC_MSG_HEARTBEAT, hb, 8), MMC_PROTOCOL); /* a newer version */
+    hb[0] = MMC_PROTO_VERSION - 1;
+    assert_int_equal(send_raw(a, MMC_MSG_HEARTBEAT, hb, 8), MMC_PROTOCOL); /* an older one (no owner tokens) */
+    hb[0] = MMC_PROTO_VERSION;
     hb[2] = 1;
     assert_int_equal(send_raw(a, MMC_MSG_HEARTBEAT, hb, 8), MMC_PROTOCOL); /* reserved */
     hb[2] = 0;
     assert_int_equal(send_raw(a, MMC_MSG_HEARTBEAT, hb, 8), 0);
-    uint8_t hb9[9] = {1, 0, 0, 0, 1, 0, 0, 0, 0};
+    uint8_t hb9[9] = {MMC_PROTO_VERSION, 0, 0, 0, 1, 0, 0, 0, 0};
     assert_int_equal(send_raw(a, MMC_MSG_HEARTBEAT, hb9, 9), MMC_PROTOCOL); /* trailing */
     for (uint16_t t = MMC_MSG_FIRST; t <= MMC_MSG_LAST; t++)
         for (uint32_t len = 0; len < sizeof(junk); len += 7) {
@@ -662,8 +678,21 @@ static void test_garbage_requests(void **state)
             assert_true(st == MMC_PROTOCOL || st == MMC_INVALID_PARAM);
         }
     /* A huge count in a short body is refused before any allocation. */
-    uint8_t big[12] = {1, 0, 0, 0, 0xff, 0x3f, 0, 0};
-    assert_int_equal(send_raw(a, MMC_MSG_LEASE_RELEASE, big, 8), MMC_PROTOCOL);
+    uint8_t big[16] = {MMC_PROTO_VERSION, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0x3f, 0, 0};
+    assert_int_equal(send_raw(a, MMC_MSG_LEASE_RELEASE, big, 16), MMC_PROTOCOL);
+    /* Owner token 0 is refused, by the encoder and by the MetaService. */
+    uint64_t one = 1;
+    mmc_req_t rel0 = {.type = MMC_MSG_LEASE_RELEASE, .owner = 0, .n = 1, .ids = &one};
+    util_wbuf_t w0;
+    util_wbuf_init(&w0);
+    assert_int_equal(mmc_req_encode(&rel0, &w0), MMC_INVALID_PARAM);
+    util_wbuf_fini(&w0);
+    big[4] = 0;
+    uint8_t rel0b[24];
+    memcpy(rel0b, big, 12);
+    util_put_le32(rel0b + 12, 1);
+    util_put_le64(rel0b + 16, 1);
+    assert_int_equal(send_raw(a, MMC_MSG_LEASE_RELEASE, rel0b, 24), MMC_INVALID_PARAM);
     /* The link still works. */
     assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 1 * MiB, NULL), 0);
     assert_int_equal(put1(a, 0, "ok", 100, 1), 0);
@@ -737,6 +766,216 @@ static void test_list_paging(void **state)
     link_close(a);
 }
 
+
+/* ---------- leases belong to their holder (issue 16) ---------- */
+
+static void test_lease_owner_and_ids(void **state)
+{
+    (void)state;
+    core_new(5000, 30000);
+    fake_link_t *a = link_open(), *r = link_open(), *x = link_open();
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 64 * KiB, NULL), 0);
+    assert_int_equal(put1(a, 0, "v", 40 * KiB, 1), 0);
+    uint64_t lease;
+    assert_int_equal(get1(r, UINT32_MAX, "v", NULL, &lease), 0);
+    /* Another client cannot end it: refused, and it stays. */
+    assert_int_equal(release1(x, lease), MMC_LEASE_NOT_OWNER);
+    assert_int_equal(release1(a, lease), MMC_LEASE_NOT_OWNER);
+    assert_int_equal(stats().leases, 1);
+    /* So the space stays the reader's: a put that needs it cannot evict it. */
+    assert_int_equal(put_start1(a, 0, "w", 40 * KiB, 1, NULL, 0, NULL), MMC_NOT_ENOUGH_MEMORY);
+    /* The holder's release: held, intact. */
+    assert_int_equal(release1(r, lease), MMC_OK);
+    assert_int_equal(stats().leases, 0);
+    assert_int_equal(put_start1(a, 0, "w", 40 * KiB, 1, NULL, 0, NULL), 0);
+    assert_int_equal(put_end1(a, "w", 0), 0);
+    /* Lease ids: non-zero, distinct, not a sequence anyone can guess. */
+    uint64_t ids[64];
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(get1(r, UINT32_MAX, "w", NULL, &ids[i]), 0);
+        assert_int_not_equal(ids[i], 0);
+        for (int j = 0; j < i; j++) assert_int_not_equal(ids[i], ids[j]);
+    }
+    int steps_of_one = 0;
+    for (int i = 1; i < 64; i++) steps_of_one += ids[i] == ids[i - 1] + 1;
+    assert_true(steps_of_one < 4);
+    for (int i = 0; i < 64; i++) assert_int_equal(release1(r, ids[i]), MMC_OK);
+    /* A new MetaService instance does not know the old one's ids (nor hands them out again). */
+    uint64_t old = ids[0];
+    link_close(a);
+    link_close(r);
+    link_close(x);
+    meta_core_destroy(g_core);
+    core_new(5000, 30000);
+    a = link_open();
+    r = link_open_owner(0x5eed0000 + 1000); /* any token */
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 64 * KiB, NULL), 0);
+    assert_int_equal(put1(a, 0, "w", 40 * KiB, 1), 0);
+    assert_int_equal(get1(r, UINT32_MAX, "w", NULL, &lease), 0);
+    assert_int_not_equal(lease, old);
+    assert_int_equal(release1(r, old), MMC_LEASE_LOST);
+    assert_int_equal(release1(r, lease), MMC_OK);
+    link_close(a);
+    link_close(r);
+    check();
+}
+
+static void test_lease_outlives_link(void **state)
+{
+    (void)state;
+    core_new(5000, 30000);
+    fake_link_t *a = link_open();
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 64 * KiB, NULL), 0);
+    assert_int_equal(put1(a, 0, "v", 40 * KiB, 1), 0);
+    /* Dropped for silence (a paused reader) or by EOF: the lease stays either way. */
+    int32_t reasons[] = {SMEM_TIMEOUT, SMEM_PEER_GONE, SMEM_IO};
+    for (int i = 0; i < 3; i++) {
+        uint64_t token = 0xabc0 + (uint64_t)i, lease;
+        fake_link_t *r = link_open_owner(token);
+        assert_int_equal(get1(r, UINT32_MAX, "v", NULL, &lease), 0);
+        link_close_reason(r, reasons[i]);
+        assert_int_equal(stats().leases, 1);
+        /* Churn cannot take the space meanwhile: remove defers, a put that needs it fails. */
+        assert_int_equal(keys1(a, MMC_MSG_REMOVE, "v"), 0);
+        assert_int_equal(put_start1(a, 0, "w", 40 * KiB, 1, NULL, 0, NULL), MMC_NOT_ENOUGH_MEMORY);
+        g_now += 4000;
+        meta_core_tick(g_core);
+        /* The reader comes back on a new link with the same token: its lease was held throughout. */
+        r = link_open_owner(token);
+        assert_int_equal(release1(r, lease), MMC_OK);
+        assert_int_equal(stats().removing, 0);
+        assert_int_equal(stats().media[MMC_MEDIA_DRAM].used, 0);
+        link_close(r);
+        assert_int_equal(put1(a, 0, "v", 40 * KiB, 1), 0);
+    }
+    link_close(a);
+    check();
+}
+
+static void test_lease_expired_is_lost(void **state)
+{
+    (void)state;
+    core_new(5000, 30000);
+    fake_link_t *a = link_open(), *r = link_open();
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 64 * KiB, NULL), 0);
+    assert_int_equal(put1(a, 0, "v", 40 * KiB, 1), 0);
+    uint64_t lease;
+    /* Ended by the timer, then released: lost. */
+    assert_int_equal(get1(r, UINT32_MAX, "v", NULL, &lease), 0);
+    g_now += 5001;
+    meta_core_tick(g_core);
+    assert_int_equal(release1(r, lease), MMC_LEASE_LOST);
+    /* Past its expiry but before the timer ran: lost as well, and ended. */
+    assert_int_equal(get1(r, UINT32_MAX, "v", NULL, &lease), 0);
+    g_now += 5000;
+    assert_int_equal(release1(r, lease), MMC_LEASE_LOST);
+    assert_int_equal(stats().leases, 0);
+    /* Expired and the space reused by another key before the release: lost. */
+    assert_int_equal(get1(r, UINT32_MAX, "v", NULL, &lease), 0);
+    g_now += 5001;
+    meta_core_tick(g_core);
+    assert_int_equal(keys1(a, MMC_MSG_REMOVE, "v"), 0);
+    assert_int_equal(put1(a, 0, "other", 40 * KiB, 1), 0);
+    assert_int_equal(release1(r, lease), MMC_LEASE_LOST);
+    /* Just inside the ttl: intact. */
+    assert_int_equal(get1(r, UINT32_MAX, "other", NULL, &lease), 0);
+    g_now += 4999;
+    assert_int_equal(release1(r, lease), MMC_OK);
+    link_close(a);
+    link_close(r);
+    check();
+}
+
+static void test_lease_replica_loss_is_lost(void **state)
+{
+    (void)state;
+    core_new(10000, 30000);
+    fake_link_t *l[3], *r = link_open();
+    for (uint32_t i = 0; i < 3; i++) {
+        l[i] = link_open();
+        assert_int_equal(mount(l[i], i, MMC_MEDIA_DRAM, 1 * MiB, NULL), 0);
+    }
+    int32_t p01[] = {0, 1}, p2[] = {2};
+    assert_int_equal(put_start1(l[0], 0, "two", 8192, 2, p01, 2, NULL), 0);
+    assert_int_equal(put_end1(l[0], "two", 0), 0);
+    assert_int_equal(put_start1(l[0], 0, "far", 8192, 1, p2, 1, NULL), 0);
+    assert_int_equal(put_end1(l[0], "far", 0), 0);
+    /* One lease over both keys, another over "far" alone. */
+    mmc_key_ref_t k[2] = {kref("two"), kref("far")};
+    mmc_req_t g = {.type = MMC_MSG_GET, .rank = UINT32_MAX, .owner = r->owner, .n = 2, .keys = k};
+    assert_int_equal(call(r, &g), 0);
+    mmc_loc_t locs[2];
+    uint64_t both, far;
+    assert_int_equal(mmc_resp_locs_decode(r->resp, r->resp_len, 2, &both, NULL, locs), 0);
+    assert_int_equal(locs[0].status, 0);
+    assert_int_equal(locs[1].status, 0);
+    assert_int_equal(get1(r, UINT32_MAX, "far", NULL, &far), 0);
+    /* Rank 1's LocalService dies and comes back with an empty heap: "two" keeps its rank 0 replica, but a
+     * reader may have copied from rank 1, whose space is free for anyone now. */
+    link_close(l[1]);
+    l[1] = link_open();
+    assert_int_equal(mount(l[1], 1, MMC_MEDIA_DRAM, 1 * MiB, NULL), 0);
+    assert_int_equal(put1(l[1], 1, "reuse", 8192, 1), 0);
+    assert_int_equal(release1(r, both), MMC_LEASE_LOST);
+    assert_int_equal(release1(r, far), MMC_OK); /* untouched */
+    /* UNMOUNT (a clean leave) under a lease, the object dropped with its last replica: lost too. */
+    assert_int_equal(get1(r, UINT32_MAX, "far", NULL, &far), 0);
+    mmc_req_t um = {.type = MMC_MSG_UNMOUNT, .rank = 2, .medium = MMC_MEDIA_DRAM};
+    assert_int_equal(call(l[2], &um), 0);
+    assert_int_equal(get1(r, UINT32_MAX, "far", NULL, NULL), MMC_KEY_NOT_FOUND);
+    assert_int_equal(release1(r, far), MMC_LEASE_LOST);
+    /* A lease taken after the loss is intact. */
+    assert_int_equal(get1(r, UINT32_MAX, "two", NULL, &both), 0);
+    assert_int_equal(release1(r, both), MMC_OK);
+    for (int i = 0; i < 3; i++) link_close(l[i]);
+    link_close(r);
+    check();
+}
+
+static void test_writer_reconnects(void **state)
+{
+    (void)state;
+    core_new(10000, 2000);
+    fake_link_t *m = link_open();
+    assert_int_equal(mount(m, 0, MMC_MEDIA_DRAM, 1 * MiB, NULL), 0);
+    /* Its link dropped for silence (a paused writer): the put stays until its deadline, and the writer,
+     * back on a new link with its token, finishes it. */
+    fake_link_t *w = link_open_owner(0x77);
+    assert_int_equal(put_start1(w, UINT32_MAX, "p", 100 * KiB, 1, NULL, 0, NULL), 0);
+    link_close_reason(w, SMEM_TIMEOUT);
+    assert_int_equal(stats().writing, 1);
+    g_now += 1000;
+    meta_core_tick(g_core);
+    assert_int_equal(stats().writing, 1);
+    w = link_open_owner(0x77);
+    fake_link_t *other = link_open();
+    assert_int_equal(put_end1(other, "p", 0), MMC_UNMATCHED_STATE); /* not its put */
+    assert_int_equal(put_end1(w, "p", 0), 0);
+    assert_int_equal(get1(m, 0, "p", NULL, NULL), 0);
+    /* Dropped for silence and never back: revoked at the deadline. */
+    assert_int_equal(put_start1(w, UINT32_MAX, "q", 100 * KiB, 1, NULL, 0, NULL), 0);
+    link_close_reason(w, SMEM_TIMEOUT);
+    g_now += 1999;
+    meta_core_tick(g_core);
+    assert_int_equal(stats().writing, 1);
+    g_now += 2;
+    meta_core_tick(g_core);
+    assert_int_equal(stats().writing, 0);
+    assert_int_equal(stats().media[MMC_MEDIA_DRAM].used, 100 * KiB);
+    /* EOF or reset (the process is gone): revoked at once. */
+    int32_t gone[] = {SMEM_PEER_GONE, SMEM_IO};
+    for (int i = 0; i < 2; i++) {
+        w = link_open_owner(0x77);
+        assert_int_equal(put_start1(w, UINT32_MAX, "r", 100 * KiB, 1, NULL, 0, NULL), 0);
+        link_close_reason(w, gone[i]);
+        assert_int_equal(stats().writing, 0);
+        assert_int_equal(keys1(m, MMC_MSG_EXIST, "r"), MMC_KEY_NOT_FOUND);
+    }
+    link_close(other);
+    link_close(m);
+    check();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +988,11 @@ int main(void)
         cmocka_unit_test_teardown(test_batch_and_key_limits, teardown),
         cmocka_unit_test_teardown(test_garbage_requests, teardown),
         cmocka_unit_test_teardown(test_list_paging, teardown),
+        cmocka_unit_test_teardown(test_lease_owner_and_ids, teardown),
+        cmocka_unit_test_teardown(test_lease_outlives_link, teardown),
+        cmocka_unit_test_teardown(test_lease_expired_is_lost, teardown),
+        cmocka_unit_test_teardown(test_lease_replica_loss_is_lost, teardown),
+        cmocka_unit_test_teardown(test_writer_reconnects, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

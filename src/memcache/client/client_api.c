@@ -80,6 +80,17 @@ int32_t cl_bufs_check(const char *what, const char *key, const mmc_buffer *bufs,
 
 /* ---------- init / uninit ---------- */
 
+/* Test-only knobs (tests/integration/it_mmc_lease.c): never set in production. */
+static void cl_test_hooks_read(void)
+{
+    const char *ms = getenv("MMC_TEST_GET_STALL_MS"), *file = getenv("MMC_TEST_GET_LEASE_FILE");
+    g_cl.test_get_stall_ms = ms != NULL ? (uint32_t)strtoul(ms, NULL, 10) : 0;
+    snprintf(g_cl.test_lease_file, sizeof(g_cl.test_lease_file), "%s", file != NULL ? file : "");
+    if (g_cl.test_get_stall_ms > 0)
+        LOG_WARN("mmc client: test hook MMC_TEST_GET_STALL_MS=%u: every get stalls before its copy",
+                 g_cl.test_get_stall_ms);
+}
+
 static void cl_stop_hook(void) { mmcc_uninit(); }
 
 int32_t mmcc_init(const mmc_client_config_t *cfg)
@@ -112,6 +123,7 @@ int32_t mmcc_init(const mmc_client_config_t *cfg)
     g_cl.aggregate_num = lc.aggregateNum;
     g_cl.lease_nb = 0;
     g_cl.lease_tab = NULL;
+    cl_test_hooks_read();
     g_cl.inited = true;
     ls_stop_hook_set(cl_stop_hook);
     LOG_INFO("mmc client: bound to LocalService rank %u (%s), timeout %u s", ls.rank,
@@ -126,7 +138,7 @@ static void cl_uninit_locked(void)
     if (!g_cl.inited) return;
     cl_lease_table_free();
     ls_keepalive_set(NULL);
-    mmc_meta_client_close(g_cl.meta); /* the MetaService drops this link's leases */
+    mmc_meta_client_close(g_cl.meta); /* leases left (none after the table free) end at their ttl */
     g_cl.meta = NULL;
     g_cl.inited = false;
 }

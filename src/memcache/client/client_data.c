@@ -7,14 +7,20 @@
  *       copy aborts that key and frees its space).
  * get:  GET (one round trip, same-host replicas first, one read lease for
  *       the keys found) → BM copies from each key's first replica; keys
- *       whose copy failed try their next replica → LEASE_RELEASE. A copy
- *       that ends after the lease's ttl is reported as MMC_TIMEOUT (the
- *       space may have been reused under it).
+ *       whose copy failed try their next replica → LEASE_RELEASE. A key
+ *       is returned as read only if the lease covered the whole copy: it
+ *       ended inside the lease (counted from before the GET, less a margin)
+ *       and LEASE_RELEASE answered MMC_OK (held, same MetaService instance,
+ *       no replica lost); otherwise MMC_LEASE_LOST, since the space may have
+ *       been reused under the copy.
+ * A put whose copies end past its put deadline (counted from before
+ * PUT_START, less the margin) is aborted (MMC_TIMEOUT), never published.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memcache/client/client_int.h"
 #include "memcache/common/mmc_err.h"
@@ -102,6 +108,7 @@ static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_
         goto free_all;
     }
     uint32_t put_ms = 0;
+    uint64_t t0 = util_now_ms(); /* before PUT_START: the MetaService's put deadline starts after it */
     rc = mmc_meta_put_start(g_cl.meta, g_cl.ls.mounted ? g_cl.ls.rank : UINT32_MAX, opt, s.keys, s.sizes, s.m, locs,
                             &put_ms);
     if (rc != MMC_OK) {
@@ -124,17 +131,25 @@ static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_
     }
     if (writes == 0) goto free_all;
     int32_t xrc = cl_xfer_run(&x, true, g_cl.write_threads);
+    /* A copy that ended past the put deadline may have written into space the MetaService revoked and gave to
+     * another put: never publish it. */
+    uint64_t took = util_now_ms() - t0;
+    bool late = took + cl_lease_margin_ms(put_ms) >= put_ms;
     uint32_t m2 = 0;
     for (uint32_t j = 0; j < s.m; j++) {
         if (locs[j].status != MMC_OK) continue;
         s.keys[m2] = s.keys[j];
         s.pos[m2] = s.pos[j];
         fin[m2] = xrc != MMC_OK ? xrc : x.st[j];
+        if (fin[m2] == MMC_OK && late)
+            fin[m2] = util_err_set(MMC_TIMEOUT, "%s: key '%s': the copy ended %" PRIu64 " ms after PUT_START, past "
+                                                "the %u ms put deadline less its margin; not published",
+                                   what, s.keys[j], took, put_ms);
         m2++;
     }
     char copy_msg[512];
     snprintf(copy_msg, sizeof(copy_msg), "%s", util_err_get());
-    rc = mmc_meta_put_end(g_cl.meta, s.keys, fin, m2, st);
+    rc = mmc_meta_put_end(g_cl.meta, s.keys, fin, m2, st); /* a non-zero fin aborts the key */
     for (uint32_t j = 0; j < m2; j++) {
         int32_t r = fin[j] != MMC_OK ? fin[j] : rc != MMC_OK ? rc : st[j];
         results[s.pos[j]] = r;
@@ -162,6 +177,21 @@ leave:
     return rc;
 }
 
+/* The test hook (client_int.h): publish the lease id, then stall. */
+static void cl_test_get_stall(uint64_t lease)
+{
+    if (g_cl.test_lease_file[0] != '\0' && lease != 0) {
+        char tmp[300];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", g_cl.test_lease_file);
+        FILE *f = fopen(tmp, "w");
+        if (f != NULL) {
+            fprintf(f, "%" PRIu64 "\n", lease);
+            if (fclose(f) == 0) (void)rename(tmp, g_cl.test_lease_file); /* appears whole */
+        }
+    }
+    usleep(g_cl.test_get_stall_ms * 1000u);
+}
+
 /* Checks the buffer against the object and adds the copy from replica r. */
 static int32_t cl_get_plan(const char *what, cl_xfer_t *x, uint32_t j, const char *key, const cl_vec_t *v,
                            uint64_t have, bool exact, const mmc_loc_t *loc, uint32_t r, bool dev)
@@ -175,6 +205,42 @@ static int32_t cl_get_plan(const char *what, cl_xfer_t *x, uint32_t j, const cha
                             what, key, loc->size, have);
     cl_xfer_key(x, j, dev);
     cl_xfer_add_bufs(x, j, v->bufs, v->n, loc->rep[r].gva, loc->size, false);
+    return MMC_OK;
+}
+
+/* Ends the read lease of a get whose copies are done, and says whether they
+ * provably read the keys' bytes: the copy ended inside the lease as this
+ * client counts it (from t0, taken before the GET was sent, so inside the
+ * MetaService's ttl, less a margin for clock rates), and the MetaService
+ * confirms the lease was still held with no replica lost (else a new put, or
+ * a restarted MetaService or LocalService, may have reused the space under
+ * the copy). MMC_OK, or MMC_LEASE_LOST with the reason in why. lease 0: no
+ * lease (nothing was read). */
+static int32_t cl_get_lease_end(uint64_t lease, uint64_t t0, uint32_t ttl_ms, char *why, size_t cap)
+{
+    if (lease == 0) return MMC_OK;
+    uint64_t took = util_now_ms() - t0;
+    uint32_t margin = cl_lease_margin_ms(ttl_ms);
+    int32_t st = MMC_OK, rst = MMC_OK;
+    if (took + margin >= ttl_ms) {
+        snprintf(why, cap, "lease %" PRIx64 ": the copy ended %" PRIu64 " ms after the GET, past the %u ms lease less "
+                           "its %u ms margin", lease, took, ttl_ms, margin);
+        st = MMC_LEASE_LOST;
+    }
+    int32_t rc = mmc_meta_lease_release(g_cl.meta, &lease, 1, &rst); /* always: it frees the MetaService's state */
+    if (st != MMC_OK) return st;
+    if (rc != MMC_OK) {
+        snprintf(why, cap, "lease %" PRIx64 ": releasing it failed (%s), so nothing confirms it was held", lease,
+                 mmc_get_last_err_msg());
+        return MMC_LEASE_LOST;
+    }
+    if (rst != MMC_OK) {
+        snprintf(why, cap, "lease %" PRIx64 ": %s", lease,
+                 rst == MMC_LEASE_LOST ? "the MetaService no longer held it at the release (expired, the MetaService "
+                                         "restarted, or a replica's LocalService left meanwhile)"
+                                       : mmc_strerror(rst));
+        return MMC_LEASE_LOST;
+    }
     return MMC_OK;
 }
 
@@ -204,6 +270,7 @@ static int32_t cl_get(const char *what, const char **keys, uint32_t n, const cl_
         cl_fail_all(rc, results, n);
         goto free_locs;
     }
+    if (g_cl.test_get_stall_ms > 0) cl_test_get_stall(lease);
     /* Pass r copies from replica r the keys still without data. */
     int32_t *kst = malloc(s.m * sizeof(*kst));
     if (kst == NULL) {
@@ -252,22 +319,26 @@ static int32_t cl_get(const char *what, const char **keys, uint32_t n, const cl_
         cl_xfer_fini(&x);
         if (todo == 0 && r > 0) break;
     }
-    uint64_t took = util_now_ms() - t0;
+    char why[400];
+    int32_t lst = cl_get_lease_end(lease, t0, ttl_ms, why, sizeof(why));
+    if (lst != MMC_OK) LOG_WARN("%s: %s: the keys it covers fail with MMC_LEASE_LOST", what, why);
+    lease = 0; /* released */
     for (uint32_t j = 0; j < s.m; j++) {
         int32_t r = kst[j];
-        if (r == MMC_OK && lease != 0 && took >= ttl_ms) {
-            r = util_err_set(MMC_TIMEOUT, "%s: key '%s': the copy took %" PRIu64 " ms, past the %u ms read lease; "
-                                          "its data may have been replaced",
-                             what, s.keys[j], took, ttl_ms);
+        if (r == MMC_OK && lst != MMC_OK) {
+            r = MMC_LEASE_LOST;
+            if (first_msg[0] == '\0')
+                snprintf(first_msg, sizeof(first_msg), "key '%s': %s; the bytes read may be another key's, so the "
+                                                       "key fails (read it again)", s.keys[j], why);
         }
         results[s.pos[j]] = r;
     }
     if (first_msg[0] != '\0') util_err_set(MMC_ERROR, "%s: %s", what, first_msg);
     free(kst);
 release:
-    if (lease != 0) {
-        int32_t lst = 0;
-        if (mmc_meta_lease_release(g_cl.meta, &lease, 1, &lst) != MMC_OK)
+    if (lease != 0) { /* nothing was read */
+        int32_t rst = 0;
+        if (mmc_meta_lease_release(g_cl.meta, &lease, 1, &rst) != MMC_OK)
             LOG_DEBUG("%s: releasing lease %" PRIu64 ": %s (it expires after %u ms)", what, lease,
                       mmc_get_last_err_msg(), ttl_ms);
     }

@@ -7,6 +7,14 @@
  * covers was passed to mmcc_batch_remove_lease (or taken again by a later
  * add_lease), so a subset keeps the whole lease (and its other keys) until
  * then or until its ttl. Guarded by g_cl.lease_mu (a leaf).
+ *
+ * Lost leases: mmcc_batch_remove_lease answers MMC_LEASE_LOST for a key
+ * whose lease is over by this client's clock (its ttl from before the GET,
+ * less the margin) or, for the keys of the call that end their lease, when
+ * the release is not confirmed (the MetaService no longer held it, or lost a
+ * replica of one of its objects meanwhile, or did not answer): copies made
+ * under it may hold another key's bytes. A key removed while its lease still
+ * covered other keys is checked by the clock only.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,11 +25,19 @@
 #include "memcache/common/mmc_err.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "util/util_time.h"
 
 typedef struct cl_lease {
     uint64_t id;
-    uint32_t keys; /* entries still naming it */
+    uint32_t keys;   /* entries still naming it */
+    uint64_t t0_ms;  /* taken before its GET was sent */
+    uint32_t ttl_ms; /* granted by the MetaService */
 } cl_lease_t;
+
+static bool cl_lease_over(const cl_lease_t *l)
+{
+    return util_now_ms() - l->t0_ms + cl_lease_margin_ms(l->ttl_ms) >= l->ttl_ms;
+}
 
 struct cl_lease_ent {
     cl_lease_ent_t *next;
@@ -38,10 +54,11 @@ static uint32_t cl_key_hash(const char *k)
     return h & (CL_LEASE_BUCKETS - 1);
 }
 
-/* Unlinks key's entry; returns its lease when that lost its last key (caller releases it). */
-static cl_lease_t *cl_lease_drop_locked(const char *key, bool *found)
+/* Unlinks key's entry; *owner gets the lease it named (NULL: none). Returns
+ * that lease when it lost its last key (the caller releases it). */
+static cl_lease_t *cl_lease_drop_locked(const char *key, cl_lease_t **owner)
 {
-    *found = false;
+    *owner = NULL;
     if (g_cl.lease_tab == NULL) return NULL;
     cl_lease_ent_t **pp = &g_cl.lease_tab[cl_key_hash(key)];
     for (; *pp != NULL; pp = &(*pp)->next) {
@@ -50,38 +67,68 @@ static cl_lease_t *cl_lease_drop_locked(const char *key, bool *found)
         *pp = e->next;
         cl_lease_t *l = e->lease;
         free(e);
-        *found = true;
+        *owner = l;
         return --l->keys == 0 ? l : NULL;
     }
     return NULL;
 }
 
+/* Releases ls[0..n) and frees them; st (may be NULL) gets MMC_OK for a lease
+ * the MetaService confirms was held intact until now, else MMC_LEASE_LOST
+ * (message in why[i] when why is not NULL). */
+static void cl_leases_release(cl_lease_t **ls, uint32_t n, int32_t *st, char (*why)[320])
+{
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t rst = MMC_OK, s = MMC_OK;
+        char msg[320] = "";
+        int32_t rc = mmc_meta_lease_release(g_cl.meta, &ls[i]->id, 1, &rst);
+        if (rc != MMC_OK) {
+            snprintf(msg, sizeof(msg), "lease %" PRIx64 ": releasing it failed (%s), so nothing confirms it was held",
+                     ls[i]->id, mmc_get_last_err_msg());
+            s = MMC_LEASE_LOST;
+        } else if (rst != MMC_OK) {
+            snprintf(msg, sizeof(msg), "lease %" PRIx64 ": %s", ls[i]->id,
+                     rst == MMC_LEASE_LOST ? "the MetaService no longer held it (expired, the MetaService restarted, "
+                                             "or a replica's LocalService left meanwhile)"
+                                           : mmc_strerror(rst));
+            s = MMC_LEASE_LOST;
+        }
+        if (s != MMC_OK) LOG_DEBUG("mmc client: %s", msg);
+        if (st != NULL) st[i] = s;
+        if (why != NULL) snprintf(why[i], sizeof(why[i]), "%s", msg);
+        free(ls[i]);
+    }
+}
+
 void cl_lease_table_free(void)
 {
     pthread_mutex_lock(&g_cl.lease_mu);
-    if (g_cl.lease_tab != NULL) {
-        for (uint32_t b = 0; b < CL_LEASE_BUCKETS; b++) {
-            while (g_cl.lease_tab[b] != NULL) {
-                cl_lease_ent_t *e = g_cl.lease_tab[b];
-                g_cl.lease_tab[b] = e->next;
-                if (--e->lease->keys == 0) free(e->lease);
-                free(e);
+    cl_lease_ent_t **tab = g_cl.lease_tab;
+    g_cl.lease_tab = NULL;
+    pthread_mutex_unlock(&g_cl.lease_mu);
+    if (tab == NULL) return;
+    /* Leases outlive the link (they end at their ttl): hand them back so their objects can be freed now. */
+    uint64_t ids[256];
+    int32_t st[256];
+    uint32_t n = 0;
+    bool connected = mmc_meta_client_connected(g_cl.meta); /* else they expire; do not wait for a link */
+    for (uint32_t b = 0; b < CL_LEASE_BUCKETS; b++) {
+        while (tab[b] != NULL) {
+            cl_lease_ent_t *e = tab[b];
+            tab[b] = e->next;
+            if (--e->lease->keys == 0) {
+                ids[n++] = e->lease->id;
+                free(e->lease);
+            }
+            free(e);
+            if (n == 256) {
+                if (connected && mmc_meta_lease_release(g_cl.meta, ids, n, st) != MMC_OK) connected = false;
+                n = 0;
             }
         }
-        free(g_cl.lease_tab);
-        g_cl.lease_tab = NULL;
     }
-    pthread_mutex_unlock(&g_cl.lease_mu);
-}
-
-static void cl_leases_release(cl_lease_t **ls, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        int32_t st = 0;
-        if (mmc_meta_lease_release(g_cl.meta, &ls[i]->id, 1, &st) != MMC_OK || (st != MMC_OK && st != MMC_LINK_NOT_FOUND))
-            LOG_DEBUG("mmc client: releasing lease %" PRIu64 ": %s", ls[i]->id, mmc_get_last_err_msg());
-        free(ls[i]);
-    }
+    if (n > 0 && connected) (void)mmc_meta_lease_release(g_cl.meta, ids, n, st);
+    free(tab);
 }
 
 /* ---------- alloc / copy / finish ---------- */
@@ -227,11 +274,13 @@ int32_t mmcc_batch_add_lease(const char **keys, uint32_t n, uint32_t ttl_ms, int
         goto out;
     }
     uint32_t ttl = 0;
+    lease->t0_ms = util_now_ms(); /* before the GET: inside the MetaService's ttl */
     rc = mmc_meta_get(g_cl.meta, g_cl.ls.rank, g_cl.ls.host, keys, n, locs, &lease->id, &ttl);
     if (rc != MMC_OK) {
         cl_fail_all(rc, results, n);
         goto out;
     }
+    lease->ttl_ms = ttl;
     pthread_mutex_lock(&g_cl.lease_mu);
     if (g_cl.lease_tab == NULL) g_cl.lease_tab = calloc(CL_LEASE_BUCKETS, sizeof(*g_cl.lease_tab));
     for (uint32_t i = 0; i < n; i++) {
@@ -243,8 +292,8 @@ int32_t mmcc_batch_add_lease(const char **keys, uint32_t n, uint32_t ttl_ms, int
             results[i] = MMC_MALLOC_FAILED; /* still covered by the lease until its ttl */
             continue;
         }
-        bool found;
-        cl_lease_t *old = cl_lease_drop_locked(keys[i], &found);
+        cl_lease_t *was;
+        cl_lease_t *old = cl_lease_drop_locked(keys[i], &was);
         if (old != NULL) gone[ngone++] = old;
         memcpy(e->key, keys[i], kl + 1);
         e->lease = lease;
@@ -262,7 +311,7 @@ int32_t mmcc_batch_add_lease(const char **keys, uint32_t n, uint32_t ttl_ms, int
     lease = NULL;
     if (granted_ttl_ms != NULL) *granted_ttl_ms = ttl < ttl_ms ? ttl : ttl_ms;
 out:
-    cl_leases_release(gone, ngone);
+    cl_leases_release(gone, ngone, NULL, NULL); /* leases these keys were moved off: no result slot is theirs */
     free(gone);
     free(lease);
     free(locs);
@@ -277,26 +326,47 @@ int32_t mmcc_batch_remove_lease(const char **keys, uint32_t n, int32_t *results)
     if (rc != MMC_OK) return cl_fail_all(rc, results, keys && results ? n : 0);
     rc = cl_enter(what);
     if (rc != MMC_OK) return cl_fail_all(rc, results, n);
-    cl_lease_t **gone = malloc(n * sizeof(*gone));
+    cl_lease_t **gone = malloc(n * sizeof(*gone)), **owner = malloc(n * sizeof(*owner));
+    int32_t *gidx = malloc(n * sizeof(*gidx)), *gst = malloc(n * sizeof(*gst));
+    char(*why)[320] = malloc(n * sizeof(*why));
     uint32_t ngone = 0;
-    if (gone == NULL) {
+    if (gone == NULL || owner == NULL || gidx == NULL || gst == NULL || why == NULL) {
         rc = cl_fail_all(util_err_set(MMC_MALLOC_FAILED, "%s: out of memory", what), results, n);
-        goto leave;
+        goto free_all;
     }
     pthread_mutex_lock(&g_cl.lease_mu);
     for (uint32_t i = 0; i < n; i++) {
+        owner[i] = NULL;
         results[i] = cl_key_check(what, keys[i]);
         if (results[i] != MMC_OK) continue;
-        bool found;
-        cl_lease_t *l = cl_lease_drop_locked(keys[i], &found);
+        cl_lease_t *l = cl_lease_drop_locked(keys[i], &owner[i]);
         if (l != NULL) gone[ngone++] = l;
-        if (!found)
+        if (owner[i] == NULL)
             results[i] = util_err_set(MMC_LINK_NOT_FOUND, "%s: this process holds no lease on '%s'", what, keys[i]);
+        else if (cl_lease_over(owner[i]))
+            results[i] = util_err_set(MMC_LEASE_LOST, "%s: key '%s': lease %" PRIx64 " ran past its %u ms (less the "
+                                                      "margin): copies made under it may hold another key's bytes",
+                                      what, keys[i], owner[i]->id, owner[i]->ttl_ms);
+    }
+    /* Which of this call's keys end their lease here (pointers compared while every lease is alive). */
+    for (uint32_t i = 0; i < n; i++) {
+        gidx[i] = -1;
+        for (uint32_t k = 0; owner[i] != NULL && k < ngone; k++)
+            if (owner[i] == gone[k]) gidx[i] = (int32_t)k;
     }
     pthread_mutex_unlock(&g_cl.lease_mu);
-    cl_leases_release(gone, ngone);
+    cl_leases_release(gone, ngone, gst, why);
+    for (uint32_t i = 0; i < n; i++) {
+        if (results[i] != MMC_OK || gidx[i] < 0 || gst[gidx[i]] == MMC_OK) continue;
+        results[i] = util_err_set(MMC_LEASE_LOST, "%s: key '%s': %s: copies made under it may hold another key's bytes",
+                                  what, keys[i], why[gidx[i]]);
+    }
+free_all:
     free(gone);
-leave:
+    free(owner);
+    free(gidx);
+    free(gst);
+    free(why);
     cl_leave();
     return rc;
 }

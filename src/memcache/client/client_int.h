@@ -25,13 +25,18 @@ typedef struct cl_state {
     pthread_rwlock_t lock;
     bool inited;
     ls_info_t ls;
-    mmc_meta_client_t *meta;    /* the client's own link: its leases die with it */
+    mmc_meta_client_t *meta;    /* the client's own link; its owner token holds the leases and puts */
     uint32_t read_threads, write_threads;
     bool aggregate;
     uint32_t aggregate_num;
     pthread_mutex_t lease_mu;
     cl_lease_ent_t **lease_tab; /* key -> lease (mmcc_batch_add_lease) */
     uint32_t lease_nb;
+    /* Test hook, read once by mmcc_init, 0 / "" when unset (one branch per get):
+     * MMC_TEST_GET_STALL_MS stalls every get between the GET answer and the
+     * copy; MMC_TEST_GET_LEASE_FILE names a file that then gets the lease id. */
+    uint32_t test_get_stall_ms;
+    char test_lease_file[256];
 } cl_state_t;
 
 extern cl_state_t g_cl;
@@ -51,8 +56,13 @@ int32_t cl_bufs_check(const char *what, const char *key, const mmc_buffer *bufs,
 /* Sets every results[i] to rc and returns rc. */
 int32_t cl_fail_all(int32_t rc, int32_t *results, uint32_t n);
 
-/* Frees the add_lease table (client_gva.c); the MetaService drops the leases with the link. */
+/* Releases the add_lease table's leases and frees it (client_gva.c). */
 void cl_lease_table_free(void);
+
+/* How long before a MetaService deadline (lease ttl, put timeout) the client
+ * already treats it as over: covers clock-rate differences and the trip of
+ * the answer. A tenth, at most 1 s. */
+static inline uint32_t cl_lease_margin_ms(uint32_t ttl_ms) { return ttl_ms / 10 > 1000 ? 1000 : ttl_ms / 10; }
 
 /* ---------- copies (client_xfer.c) ---------- */
 

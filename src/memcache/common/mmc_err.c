@@ -24,6 +24,8 @@ const char *mmc_strerror(int32_t status)
     case MMC_CONFIG: return "configuration error";
     case MMC_UNSUPPORTED: return "unsupported";
     case MMC_BUFFER_TOO_SMALL: return "buffer smaller than the object";
+    case MMC_LEASE_LOST: return "read lease lost before the copy was proven; the bytes may be another key's";
+    case MMC_LEASE_NOT_OWNER: return "lease belongs to another client";
     default: return util_strerror(status);
     }
 }

@@ -1,14 +1,18 @@
 /* MetaService RPC client (see mmc_meta_client.h). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "memcache/common/mmc_err.h"
 #include "memcache/common/mmc_meta_client.h"
 #include "net/net.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "util/util_time.h"
 
 #define MC_MOUNTS_MAX 16u
 
@@ -23,6 +27,7 @@ struct mmc_meta_client {
     net_rpc_t *rpc;
     net_tls_t *tls;
     uint32_t timeout_ms;
+    uint64_t owner;     /* random, non-zero, for the client's life: its leases and puts survive reconnects */
     pthread_mutex_t mu; /* mounts */
     mc_mount_t mounts[MC_MOUNTS_MAX];
     uint32_t nmounts;
@@ -48,6 +53,24 @@ void mmc_meta_client_opts_from_local(const mmc_local_service_config_t *cfg, mmc_
 }
 
 /* ---------- transport ---------- */
+
+/* The owner token: unguessable by other clients, so only this one can release its leases. */
+static uint64_t mc_owner_new(void)
+{
+    uint64_t v = 0;
+    while (v == 0) {
+        ssize_t n = getrandom(&v, sizeof(v), 0);
+        if (n != (ssize_t)sizeof(v)) {
+            if (n < 0 && errno == EINTR) continue;
+            /* No kernel entropy (pre-3.17 kernel): a token other processes cannot see is still per client. */
+            LOG_WARN("mmc meta client: getrandom failed (%s); the owner token falls back to the clock",
+                     n < 0 ? strerror(errno) : "short read");
+            v = util_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&v;
+            v *= 0x9E3779B97F4A7C15ull;
+        }
+    }
+    return v;
+}
 
 static int32_t mc_call_raw(net_rpc_t *rpc, uint32_t timeout_ms, const mmc_req_t *r, uint8_t **resp, uint32_t *len)
 {
@@ -148,6 +171,7 @@ int32_t mmc_meta_client_connect(const mmc_meta_client_opts_t *opts, mmc_meta_cli
     if (c == NULL) return util_err_set(MMC_MALLOC_FAILED, "mmc_meta_client_connect: out of memory");
     pthread_mutex_init(&c->mu, NULL);
     c->timeout_ms = opts->timeout_ms;
+    c->owner = mc_owner_new();
     int32_t rc;
     if (opts->tls.tlsEnable) {
         net_tls_opts_t t;
@@ -265,7 +289,8 @@ int32_t mmc_meta_put_start(mmc_meta_client_t *c, uint32_t rank, const mmc_put_op
 {
     if (opt == NULL || sizes == NULL || locs == NULL)
         return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_start: NULL argument");
-    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = rank, .medium = opt->mediaType};
+    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = rank, .medium = opt->mediaType, .owner = c ? c->owner : 0};
+    if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_start: NULL client");
     if (opt->replicaNum < 1 || opt->replicaNum > MMC_REPLICA_MAX)
         return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_start: replicaNum %u, must be 1..%u", opt->replicaNum,
                             MMC_REPLICA_MAX);
@@ -304,15 +329,16 @@ int32_t mmc_meta_put_end(mmc_meta_client_t *c, const char *const *keys, const in
                          int32_t *st)
 {
     if (results == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_end: NULL results");
-    mmc_req_t r = {.type = MMC_MSG_PUT_END, .results = (int32_t *)(uintptr_t)results};
+    if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_end: NULL client");
+    mmc_req_t r = {.type = MMC_MSG_PUT_END, .owner = c->owner, .results = (int32_t *)(uintptr_t)results};
     return mc_status_call(c, &r, keys, n, st);
 }
 
 int32_t mmc_meta_get(mmc_meta_client_t *c, uint32_t rank, const uint8_t *host, const char *const *keys, uint32_t n,
                      mmc_loc_t *locs, uint64_t *lease_id, uint32_t *ttl_ms)
 {
-    if (locs == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_get: NULL locations");
-    mmc_req_t r = {.type = MMC_MSG_GET, .rank = rank};
+    if (c == NULL || locs == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_get: NULL client or locations");
+    mmc_req_t r = {.type = MMC_MSG_GET, .rank = rank, .owner = c->owner};
     if (host != NULL) memcpy(r.host, host, MMC_HOST_ID_SIZE);
     void *mem;
     int32_t rc = mc_keys(keys, n, &r, &mem);
@@ -328,9 +354,14 @@ int32_t mmc_meta_get(mmc_meta_client_t *c, uint32_t rank, const uint8_t *host, c
 
 int32_t mmc_meta_lease_release(mmc_meta_client_t *c, const uint64_t *ids, uint32_t n, int32_t *st)
 {
-    if (ids == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_lease_release: NULL ids");
-    mmc_req_t r = {.type = MMC_MSG_LEASE_RELEASE, .n = n, .ids = (uint64_t *)(uintptr_t)ids};
-    return mc_status_call(c, &r, NULL, n, st);
+    if (c == NULL || ids == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_lease_release: NULL client or ids");
+    mmc_req_t r = {.type = MMC_MSG_LEASE_RELEASE, .owner = c->owner, .n = n, .ids = (uint64_t *)(uintptr_t)ids};
+    int32_t rc = mc_status_call(c, &r, NULL, n, st);
+    /* Sent on a link that was just lost (a reader paused past the heartbeat timeout finds its link dropped):
+     * once more on the new one. Safe to repeat: a release the MetaService did handle answers MMC_LEASE_LOST the
+     * second time, never a wrong MMC_OK. */
+    if (rc == MMC_NOT_CONNECTED) rc = mc_status_call(c, &r, NULL, n, st);
+    return rc;
 }
 
 int32_t mmc_meta_exist(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st)

@@ -5,6 +5,11 @@
  * keys. After a reconnect the client mounts again every segment it had
  * mounted (the MetaService unmounted them when the link dropped).
  *
+ * Each client draws a random owner token (getrandom) when it is created and
+ * sends it with PUT_START, PUT_END, GET and LEASE_RELEASE: its leases and
+ * unfinished puts are its own, across reconnects, and no other client can
+ * release them.
+ *
  * Statuses: a call returns 0 when the MetaService answered; per-key results
  * are then in the caller's arrays. Otherwise MMC_INVALID_PARAM (checked
  * before sending: key length 1..256, batch 1..16384, replicas 1..8),
@@ -59,9 +64,15 @@ int32_t mmc_meta_put_start(mmc_meta_client_t *c, uint32_t rank, const mmc_put_op
 int32_t mmc_meta_put_end(mmc_meta_client_t *c, const char *const *keys, const int32_t *results, uint32_t n,
                          int32_t *st);
 /* Locations with a same-host replica first; one lease for the keys found
- * (*lease_id 0 when none), released with mmc_meta_lease_release or after *ttl_ms. */
+ * (*lease_id 0 when none), released with mmc_meta_lease_release or after *ttl_ms
+ * (counted by the MetaService from when it answered). */
 int32_t mmc_meta_get(mmc_meta_client_t *c, uint32_t rank, const uint8_t *host, const char *const *keys, uint32_t n,
                      mmc_loc_t *locs, uint64_t *lease_id, uint32_t *ttl_ms);
+/* st[i]: MMC_OK when lease i was held until now with no replica of its objects
+ * lost (what was read under it is the keys' bytes), MMC_LEASE_LOST (ended:
+ * expired, unknown to this MetaService instance, a replica lost),
+ * MMC_LEASE_NOT_OWNER (another client's). Resent once on a new link when the
+ * link was lost with it outstanding. */
 int32_t mmc_meta_lease_release(mmc_meta_client_t *c, const uint64_t *ids, uint32_t n, int32_t *st);
 int32_t mmc_meta_exist(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st);
 int32_t mmc_meta_query(mmc_meta_client_t *c, const char *const *keys, uint32_t n, mmc_loc_t *locs);

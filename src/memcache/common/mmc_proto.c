@@ -31,6 +31,11 @@ static bool mmc_req_has_keys(uint16_t t)
 
 static bool mmc_req_is_batch(uint16_t t) { return mmc_req_has_keys(t) || t == MMC_MSG_LEASE_RELEASE; }
 
+static bool mmc_req_has_owner(uint16_t t)
+{
+    return t == MMC_MSG_PUT_START || t == MMC_MSG_PUT_END || t == MMC_MSG_GET || t == MMC_MSG_LEASE_RELEASE;
+}
+
 static int32_t mmc_req_check(const mmc_req_t *r)
 {
     const char *name = mmc_msg_name(r->type);
@@ -41,6 +46,8 @@ static int32_t mmc_req_check(const mmc_req_t *r)
             return util_err_set(MMC_INVALID_PARAM, "mmc %s: batch of %u keys, must be 1..%u", name, r->n,
                                 MMC_BATCH_MAX);
     }
+    if (mmc_req_has_owner(r->type) && r->owner == 0)
+        return util_err_set(MMC_INVALID_PARAM, "mmc %s: owner token is 0 (must be the client's non-zero token)", name);
     if (mmc_req_has_keys(r->type)) {
         for (uint32_t i = 0; i < r->n; i++)
             if (!mmc_key_valid(r->keys[i].p, r->keys[i].len))
@@ -124,6 +131,7 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
         util_wbuf_u16(w, r->medium);
         util_wbuf_u8(w, r->replicas);
         util_wbuf_u8(w, r->npref);
+        util_wbuf_u64(w, r->owner);
         for (uint32_t i = 0; i < r->npref; i++) util_wbuf_u32(w, (uint32_t)r->pref[i]);
         util_wbuf_u32(w, r->n);
         for (uint32_t i = 0; i < r->n; i++) {
@@ -132,6 +140,7 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
         }
         break;
     case MMC_MSG_PUT_END:
+        util_wbuf_u64(w, r->owner);
         util_wbuf_u32(w, r->n);
         for (uint32_t i = 0; i < r->n; i++) {
             mmc_wkey(w, &r->keys[i]);
@@ -141,6 +150,7 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
     case MMC_MSG_GET:
         util_wbuf_u32(w, r->rank);
         util_wbuf_bytes(w, r->host, MMC_HOST_ID_SIZE);
+        util_wbuf_u64(w, r->owner);
         /* fall through */
     case MMC_MSG_EXIST:
     case MMC_MSG_QUERY:
@@ -149,6 +159,7 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
         for (uint32_t i = 0; i < r->n; i++) mmc_wkey(w, &r->keys[i]);
         break;
     case MMC_MSG_LEASE_RELEASE:
+        util_wbuf_u64(w, r->owner);
         util_wbuf_u32(w, r->n);
         for (uint32_t i = 0; i < r->n; i++) util_wbuf_u64(w, r->ids[i]);
         break;
@@ -252,11 +263,15 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
             if (r.npref > MMC_REPLICA_MAX)
                 return util_err_set(MMC_INVALID_PARAM, "mmc PUT_START: %u preferred ids, at most %u", r.npref,
                                     MMC_REPLICA_MAX);
+            r.owner = util_rbuf_u64(&rb);
             for (uint32_t i = 0; i < r.npref; i++) r.pref[i] = (int32_t)util_rbuf_u32(&rb);
         } else if (type == MMC_MSG_GET) {
             r.rank = util_rbuf_u32(&rb);
             const void *h = util_rbuf_bytes(&rb, MMC_HOST_ID_SIZE);
             if (h) memcpy(r.host, h, MMC_HOST_ID_SIZE);
+            r.owner = util_rbuf_u64(&rb);
+        } else if (type == MMC_MSG_PUT_END || type == MMC_MSG_LEASE_RELEASE) {
+            r.owner = util_rbuf_u64(&rb);
         }
         r.n = util_rbuf_u32(&rb);
         if (rb.err) break;

@@ -20,16 +20,27 @@
  * | 0x0301 | UNMOUNT       | u32 rank, u16 medium, u16 rsv                              | u32 objects dropped, u32 objects shrunk       |
  * | 0x0302 | HEARTBEAT     | u32 rank                                                   | u32 segments held by this link, u64 instance  |
  * | 0x0303 | PUT_START     | u32 rank, u16 medium, u8 replicas (1..8), u8 npref (0..8), | u64 0, u32 put timeout ms, u32 n, loc[n]      |
- * |        |               | i32 pref[npref], u32 n, n × (key, u64 size > 0)            |                                               |
- * | 0x0304 | PUT_END       | u32 n, n × (key, i32 result: 0 publish, else abort)        | u32 n, i32 status[n]                          |
- * | 0x0305 | GET           | u32 rank, host[24], u32 n, key[n]                          | u64 lease id (0 none), u32 ttl ms, u32 n, loc[n] |
- * | 0x0306 | LEASE_RELEASE | u32 n, u64 lease id[n]                                     | u32 n, i32 status[n]                          |
+ * |        |               | u64 owner, i32 pref[npref], u32 n, n × (key, u64 size > 0) |                                               |
+ * | 0x0304 | PUT_END       | u64 owner, u32 n, n × (key, i32 result: 0 publish, else abort) | u32 n, i32 status[n]                      |
+ * | 0x0305 | GET           | u32 rank, host[24], u64 owner, u32 n, key[n]               | u64 lease id (0 none), u32 ttl ms, u32 n, loc[n] |
+ * | 0x0306 | LEASE_RELEASE | u64 owner, u32 n, u64 lease id[n]                          | u32 n, i32 status[n] (see below)              |
  * | 0x0307 | EXIST         | u32 n, key[n]                                              | u32 n, i32 status[n]                          |
  * | 0x0308 | QUERY         | u32 n, key[n]                                              | u64 0, u32 0, u32 n, loc[n]                   |
  * | 0x0309 | REMOVE        | u32 n, key[n]                                              | u32 n, i32 status[n]                          |
  * | 0x030A | REMOVE_ALL    | (nothing)                                                  | u64 removed, u64 deferred (leased)            |
  * | 0x030B | LIST          | u32 limit (1..16384), u16 plen, prefix, u16 alen, after    | u8 more, u32 n, n × (key, u64 size, u8 state, u8 nrep) |
  * | 0x030C | STATS         | (nothing)                                                  | mmc_stats_t fields (u64 each), u32 nseg, nseg × segment (72 bytes) |
+ *
+ * owner (version 2) is the client's random non-zero 64-bit token
+ * (mmc_meta_client: one per client, kept across reconnects). A lease belongs
+ * to the owner of its GET and a WRITING object to the owner of its
+ * PUT_START, not to a link: the owner may release / finish them from any
+ * link. Lease ids are random, non-zero and unique among live leases.
+ * LEASE_RELEASE answers per id: MMC_OK when the lease was held until now and
+ * none of its objects lost a replica meanwhile (the bytes read under it are
+ * the key's), MMC_LEASE_LOST when it is unknown (expired, released, granted
+ * by another MetaService instance), expired or lost a replica (the lease is
+ * ended), MMC_LEASE_NOT_OWNER when another owner holds it (it stays).
  *
  * n is 1..MMC_BATCH_MAX (16384) in every batch request. A response with a
  * non-zero frame status (the request as a whole failed) carries the prologue
@@ -46,7 +57,7 @@
 #include "memcache/mmc_def.h"
 #include "util/util_buf.h"
 
-#define MMC_PROTO_VERSION 1u
+#define MMC_PROTO_VERSION 2u /* 2: owner tokens in PUT_START PUT_END GET LEASE_RELEASE */
 #define MMC_PROTO_PROLOGUE 4u
 #define MMC_PROTO_REPLICA_SIZE 16u
 #define MMC_PROTO_LOC_SIZE 24u
@@ -108,6 +119,7 @@ typedef struct mmc_req {
     uint64_t gva;                    /* MOUNT */
     uint64_t size;                   /* MOUNT */
     uint8_t host[MMC_HOST_ID_SIZE];  /* MOUNT GET; all zero: unknown */
+    uint64_t owner;                  /* PUT_START PUT_END GET LEASE_RELEASE: the client's token, non-zero */
     uint32_t limit;                  /* LIST */
     mmc_key_ref_t prefix, after;     /* LIST (len 0 allowed) */
     uint32_t n;

@@ -1,7 +1,9 @@
 /* MetaService core: peers, request dispatch, timers, snapshots. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "memcache/meta/meta_int.h"
 #include "util/util_log.h"
@@ -12,6 +14,28 @@ static uint64_t meta_clock_default(void *arg)
 {
     (void)arg;
     return util_now_ms();
+}
+
+uint64_t meta_core_rand(meta_core_t *c)
+{
+    if (c->opts.rand64 != NULL) return c->opts.rand64(c->opts.rand_arg);
+    if (c->nrnd == 0) {
+        ssize_t n;
+        do {
+            n = getrandom(c->rnd, sizeof(c->rnd), 0);
+        } while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof(c->rnd)) {
+            /* No kernel entropy (pre-3.17): ids stay unique but become guessable; the owner check still holds. */
+            LOG_ERROR("meta: getrandom failed (%s); lease ids fall back to the clock", n < 0 ? strerror(errno) : "short");
+            for (uint32_t i = 0; i < 32; i++) {
+                uint64_t x = util_now_ns() + i * 0x9E3779B97F4A7C15ull;
+                x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+                c->rnd[i] = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+            }
+        }
+        c->nrnd = 32;
+    }
+    return c->rnd[--c->nrnd];
 }
 
 void meta_core_opts_init(meta_core_opts_t *o)
@@ -51,12 +75,12 @@ int32_t meta_core_create(const meta_core_opts_t *opts, const meta_core_ops_t *op
     meta_list_init(&c->segs);
     meta_list_init(&c->leases);
     for (uint32_t m = 0; m < MMC_MEDIA_COUNT; m++) meta_list_init(&c->media[m].lru);
-    c->next_lease_id = 1;
     c->next_peer_id = 1;
     c->start_ms = meta_now(c);
     /* Distinguishes restarts for LocalServices (HEARTBEAT): a new instance has none of their mounts. */
-    c->instance = util_now_ns() ^ ((uint64_t)(uintptr_t)c << 16);
-    if (c->instance == 0) c->instance = 1;
+    do {
+        c->instance = meta_core_rand(c);
+    } while (c->instance == 0);
     *out = c;
     return MMC_OK;
 }
@@ -94,8 +118,11 @@ meta_peer_t *meta_core_peer_open(meta_core_t *c, void *link, const char *name)
 
 void meta_core_peer_close(meta_core_t *c, meta_peer_t *p, int32_t reason)
 {
-    meta_obj_revoke_peer(c, p);
-    meta_lease_release_peer(c, p);
+    /* Leases are left alone: a reader paused past the heartbeat timeout may still be copying. */
+    uint32_t kept = meta_obj_writer_gone(c, p, reason == SMEM_TIMEOUT);
+    if (kept > 0)
+        LOG_INFO("meta: link %s closed (%s): its %u puts stay until their deadline (the writer may come back)",
+                 p->name, util_strerror(reason), kept);
     uint32_t nseg = 0;
     for (meta_link_t *l = c->segs.next; l != &c->segs;) {
         meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
@@ -133,7 +160,7 @@ static int32_t meta_handle_status_list(meta_core_t *c, meta_peer_t *p, const mmc
     switch (r->type) {
     case MMC_MSG_PUT_END: meta_obj_put_end(c, p, r, st); break;
     case MMC_MSG_LEASE_RELEASE:
-        for (uint32_t i = 0; i < r->n; i++) st[i] = meta_lease_release_id(c, r->ids[i]);
+        for (uint32_t i = 0; i < r->n; i++) st[i] = meta_lease_release_id(c, p, r->owner, r->ids[i]);
         break;
     case MMC_MSG_EXIST:
         for (uint32_t i = 0; i < r->n; i++) st[i] = meta_obj_exist(c, &r->keys[i]);
@@ -361,6 +388,13 @@ static int32_t check_fail(const char *what, unsigned long long a, unsigned long 
     return util_err_set(MMC_ERROR, "meta check: %s (%llu vs %llu)", what, a, b);
 }
 
+static bool check_peer_open(const meta_core_t *c, const meta_peer_t *p)
+{
+    for (const meta_link_t *l = c->peers.next; l != &c->peers; l = l->next)
+        if (META_CONTAINER_OF(l, meta_peer_t, node) == p) return true;
+    return false;
+}
+
 int32_t meta_core_check(const meta_core_t *c)
 {
     uint64_t used[MMC_MEDIA_COUNT] = {0}, total[MMC_MEDIA_COUNT] = {0}, ready[MMC_MEDIA_COUNT] = {0};
@@ -389,19 +423,43 @@ int32_t meta_core_check(const meta_core_t *c)
             if (o->state == MMC_STATE_READY) ready[o->medium]++;
         }
     }
-    for (meta_link_t *l = c->writing.next; l != &c->writing; l = l->next, nw++)
-        if (META_CONTAINER_OF(l, meta_obj_t, link)->state != MMC_STATE_WRITING)
-            return check_fail("non-WRITING object on the writing list", 0, 0);
+    for (meta_link_t *l = c->writing.next; l != &c->writing; l = l->next, nw++) {
+        const meta_obj_t *o = META_CONTAINER_OF(l, meta_obj_t, link);
+        if (o->state != MMC_STATE_WRITING) return check_fail("non-WRITING object on the writing list", 0, 0);
+        if (o->writer_owner == 0) return check_fail("WRITING object without an owner token", 0, 0);
+        if (o->writer != NULL && !check_peer_open(c, o->writer))
+            return check_fail("WRITING object names a closed link", o->deadline_ms, 0);
+    }
+    uint64_t obj_leases = 0;
+    for (size_t b = 0; b < c->table.nb; b++)
+        for (const meta_obj_t *o = c->table.b[b]; o != NULL; o = o->hnext) obj_leases += o->leases;
     for (meta_link_t *l = c->zombies.next; l != &c->zombies; l = l->next, nz++) {
         const meta_obj_t *o = META_CONTAINER_OF(l, meta_obj_t, link);
         if (o->state != MMC_STATE_REMOVING || o->leases == 0) return check_fail("zombie state/leases", o->state, o->leases);
         for (uint32_t i = 0; i < o->nrep; i++) rep_bytes[o->medium] += meta_heap_round(o->size);
+        obj_leases += o->leases;
     }
+    /* Leases: owned (token), findable by their id, expiry order, and the objects' lease counts add up. */
+    uint64_t refs = 0, prev_expiry = 0;
     for (meta_link_t *l = c->leases.next; l != &c->leases; l = l->next, nl++) {
         const meta_lease_t *ls = META_CONTAINER_OF(l, meta_lease_t, node);
-        for (uint32_t i = 0; i < ls->n; i++)
-            if (ls->objs[i]->leases == 0) return check_fail("leased object with lease count 0", ls->id, 0);
+        if (ls->owner == 0 || ls->id == 0 || ls->n == 0) return check_fail("lease owner/id/size", ls->owner, ls->id);
+        if (meta_lease_find(c, ls->id) != ls) return check_fail("lease not found by its id (or two share it)", ls->id, 0);
+        if (ls->expiry_ms < prev_expiry) return check_fail("lease list out of expiry order", ls->expiry_ms, prev_expiry);
+        prev_expiry = ls->expiry_ms;
+        for (uint32_t i = 0; i < ls->n; i++) {
+            const meta_obj_t *o = ls->objs[i].obj;
+            if (o->leases == 0) return check_fail("leased object with lease count 0", ls->id, 0);
+            if (o->state == MMC_STATE_WRITING) return check_fail("lease on a WRITING object", ls->id, 0);
+            if (ls->objs[i].losses > o->losses) return check_fail("lease saw more replica losses than its object", ls->objs[i].losses, o->losses);
+        }
+        refs += ls->n;
     }
+    if (refs != obj_leases) return check_fail("lease references vs object lease counts", refs, obj_leases);
+    uint64_t in_tab = 0;
+    for (size_t b = 0; b < c->lease_nb; b++)
+        for (const meta_lease_t *l = c->lease_tab[b]; l != NULL; l = l->hnext) in_tab++;
+    if (in_tab != nl) return check_fail("leases in the id table vs the expiry list", in_tab, nl);
     if (nw != c->nwriting) return check_fail("writing count", nw, c->nwriting);
     if (nz != c->nzombies) return check_fail("zombie count", nz, c->nzombies);
     if (nl != c->nleases) return check_fail("lease count", nl, c->nleases);

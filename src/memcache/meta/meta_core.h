@@ -19,8 +19,13 @@
  *  - REMOVE of a leased object answers 0, hides the key at once (it can be
  *    put again) and frees the space when the last lease ends (state REMOVING);
  *    REMOVE of a WRITING object answers MMC_UNMATCHED_STATE;
- *  - a put is revoked (space freed) when its writer's link closes or PUT_END
- *    does not come within put_timeout_ms.
+ *  - a put is revoked (space freed) when its writer's link closes by EOF or
+ *    reset, or PUT_END (carrying the writer's token, from any link) does not
+ *    come within put_timeout_ms;
+ *  - leases belong to the GET's owner token: another token's LEASE_RELEASE
+ *    is refused (MMC_LEASE_NOT_OWNER); a link drop does not end them; the
+ *    owner's release answers MMC_OK only for a lease held until then whose
+ *    objects lost no replica (else MMC_LEASE_LOST).
  */
 #ifndef META_CORE_H
 #define META_CORE_H
@@ -48,6 +53,10 @@ typedef struct meta_core_opts {
     /* Monotonic milliseconds; NULL = util_now_ms (tests drive time with their own). */
     uint64_t (*clock)(void *arg);
     void *clock_arg;
+    /* 64 random bits for lease ids and the instance id; NULL = getrandom (the
+     * fuzz target uses a predictable one so its requests can name live ids). */
+    uint64_t (*rand64)(void *arg);
+    void *rand_arg;
 } meta_core_opts_t;
 
 void meta_core_opts_init(meta_core_opts_t *o);
@@ -57,8 +66,12 @@ void meta_core_destroy(meta_core_t *core);
 
 /* A new link; name (copied) is used in logs. NULL when out of memory. */
 meta_peer_t *meta_core_peer_open(meta_core_t *core, void *link, const char *name);
-/* The link is gone: its puts are revoked, its leases released, its segments
- * unmounted (objects with a surviving replica stay). p is freed. */
+/* The link is gone, for reason (net's on_close status): its segments are
+ * unmounted (objects with a surviving replica stay); its puts are revoked,
+ * unless reason is SMEM_TIMEOUT (silent past the heartbeat timeout: the
+ * writer may be paused, so they stay until their deadline). Leases are not
+ * touched: they belong to the client's token, not the link, and end by its
+ * LEASE_RELEASE or at their ttl. p is freed. */
 void meta_core_peer_close(meta_core_t *core, meta_peer_t *p, int32_t reason);
 /* One frame from p (hdr->body_len bytes of body). Requests are answered
  * through ops->send; responses and pushes from a client are ignored. */

@@ -12,6 +12,13 @@
  * List membership of obj->link: WRITING → core->writing (deadline order),
  * READY → core->media[medium].lru (head = most recent), REMOVING →
  * core->zombies.
+ *
+ * Ownership (issue 16): a lease belongs to the owner token of its GET and a
+ * WRITING object to the token of its PUT_START, never to a link, so a client
+ * that reconnects keeps both, and a link drop ends neither early. A lease
+ * keeps, per object, the object's replica-loss count at GET time; a release
+ * whose objects lost a replica since (their LocalService left, so a new
+ * mount may have handed the space to someone else) answers MMC_LEASE_LOST.
  */
 #ifndef META_INT_H
 #define META_INT_H
@@ -81,7 +88,9 @@ typedef struct meta_obj {
     meta_link_t link;      /* see the header comment */
     uint64_t size;
     uint64_t deadline_ms;  /* WRITING: revoked after this */
-    meta_peer_t *writer;   /* WRITING: the link that must send PUT_END */
+    uint64_t writer_owner; /* WRITING: the token whose PUT_END finishes it (from any link) */
+    meta_peer_t *writer;   /* WRITING: the link of its PUT_START; NULL once that link timed out */
+    uint32_t losses;       /* replicas lost to segment detaches, ever (leases compare it) */
     uint32_t leases;       /* live leases naming this object */
     uint64_t lease_expiry_ms; /* latest expiry among them */
     uint8_t state;         /* mmc_state_t */
@@ -92,14 +101,19 @@ typedef struct meta_obj {
     char key[]; /* klen bytes + NUL */
 } meta_obj_t;
 
+typedef struct meta_lease_ref {
+    meta_obj_t *obj;
+    uint32_t losses; /* obj->losses when the lease was granted */
+} meta_lease_ref_t;
+
 typedef struct meta_lease {
     struct meta_lease *hnext; /* core->lease_tab chain */
     meta_link_t node;         /* core->leases, expiry order */
-    meta_peer_t *owner;
-    uint64_t id;
+    uint64_t owner;           /* the GET's owner token: only it may release */
+    uint64_t id;              /* random, non-zero, unique among live leases */
     uint64_t expiry_ms;
     uint32_t n;
-    meta_obj_t *objs[];
+    meta_lease_ref_t objs[];
 } meta_lease_t;
 
 typedef struct meta_table {
@@ -137,18 +151,22 @@ struct meta_core {
     meta_link_t leases;
     meta_lease_t **lease_tab;
     size_t lease_nb; /* power of two */
-    uint64_t next_lease_id;
+    uint64_t rnd[32]; /* getrandom batch for lease ids (opts.rand64 unset) */
+    uint32_t nrnd;
     uint64_t next_peer_id;
     uint32_t rr;      /* round-robin start for placement */
     uint64_t nsegs, npeers, nwriting, nzombies, nleases;
     meta_media_t media[MMC_MEDIA_COUNT];
     /* counters */
     uint64_t puts, puts_revoked, gets, get_hits, get_misses, removes, evictions, bytes_put, bytes_got;
+    uint64_t leases_lost, leases_refused; /* LEASE_RELEASE answered MMC_LEASE_LOST / MMC_LEASE_NOT_OWNER */
     meta_op_stats_t ops_stats[MMC_MSG_COUNT];
     uint64_t bad_requests;
 };
 
 static inline uint64_t meta_now(const meta_core_t *c) { return c->opts.clock(c->opts.clock_arg); }
+/* 64 random bits (opts.rand64, else getrandom). */
+uint64_t meta_core_rand(meta_core_t *c);
 
 /* meta_table.c */
 int32_t meta_table_init(meta_table_t *t);
@@ -175,13 +193,18 @@ int32_t meta_obj_exist(meta_core_t *c, const mmc_key_ref_t *k);
 void meta_obj_query(meta_core_t *c, const mmc_key_ref_t *k, mmc_loc_t *loc);
 int32_t meta_obj_remove(meta_core_t *c, const mmc_key_ref_t *k);
 void meta_obj_remove_all(meta_core_t *c, uint64_t *removed, uint64_t *deferred);
-int32_t meta_lease_release_id(meta_core_t *c, uint64_t id);
+meta_lease_t *meta_lease_find(const meta_core_t *c, uint64_t id);
+/* LEASE_RELEASE of one id by owner (from link p, for the log): see mmc_proto.h for the answers. */
+int32_t meta_lease_release_id(meta_core_t *c, meta_peer_t *p, uint64_t owner, uint64_t id);
 /* Takes o out of the table (or the writing list) and frees or parks it. */
 void meta_obj_drop(meta_core_t *c, meta_obj_t *o);
 /* Frees one replica's space (if its segment is still mounted). */
 void meta_rep_release(meta_core_t *c, meta_obj_t *o, uint32_t i);
-void meta_obj_revoke_peer(meta_core_t *c, meta_peer_t *p);
-void meta_lease_release_peer(meta_core_t *c, meta_peer_t *p);
+/* p's link closed. paused (silent past the heartbeat timeout: the writer may
+ * be alive and come back): its puts stay until their deadline, finishable by
+ * their token; otherwise (EOF, reset: the process is gone) they are revoked.
+ * Returns how many puts were kept. */
+uint32_t meta_obj_writer_gone(meta_core_t *c, meta_peer_t *p, bool paused);
 void meta_obj_expire(meta_core_t *c, uint64_t now);
 /* Evicts READY, unleased objects of medium m from the LRU tail until its used
  * bytes are at most target; returns bytes freed. */

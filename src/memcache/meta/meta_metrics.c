@@ -86,6 +86,10 @@ void meta_core_metrics(const meta_core_t *c, util_wbuf_t *w)
     counter(w, "mmc_meta_get_hits_total", "GET keys found READY", st.get_hits);
     counter(w, "mmc_meta_get_misses_total", "GET keys absent or not ready", st.get_misses);
     counter(w, "mmc_meta_removes_total", "objects removed by REMOVE/REMOVE_ALL", st.removes);
+    counter(w, "mmc_meta_leases_lost_total", "LEASE_RELEASE answered lease lost (expired, unknown, replica lost)",
+            c->leases_lost);
+    counter(w, "mmc_meta_leases_refused_total", "LEASE_RELEASE refused: the lease is another client's",
+            c->leases_refused);
     counter(w, "mmc_meta_put_bytes_total", "bytes of published objects", st.bytes_put);
     counter(w, "mmc_meta_get_bytes_total", "bytes of objects handed out by GET", st.bytes_got);
     gauge(w, "mmc_meta_objects", "objects in the table (READY and WRITING)", st.objects);

@@ -215,6 +215,7 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
         }
         o->state = MMC_STATE_WRITING;
         o->writer = p;
+        o->writer_owner = r->owner;
         o->deadline_ms = now + c->opts.put_timeout_ms;
         meta_table_insert(&c->table, o);
         meta_list_add_tail(&c->writing, &o->link);
@@ -228,13 +229,14 @@ free_orders:
 
 void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_t *st)
 {
+    (void)p; /* the token decides, not the link: a writer that reconnected finishes on its new one */
     for (uint32_t k = 0; k < r->n; k++) {
         meta_obj_t *o = obj_find(c, &r->keys[k]);
         if (o == NULL) {
             st[k] = MMC_KEY_NOT_FOUND; /* revoked (timeout, lost segment) or never started */
             continue;
         }
-        if (o->state != MMC_STATE_WRITING || o->writer != p) {
+        if (o->state != MMC_STATE_WRITING || o->writer_owner != r->owner) { /* READY, or another client's put */
             st[k] = MMC_UNMATCHED_STATE;
             continue;
         }
@@ -248,6 +250,7 @@ void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_
         c->nwriting--;
         o->state = MMC_STATE_READY;
         o->writer = NULL;
+        o->writer_owner = 0;
         meta_list_add_head(&c->media[o->medium].lru, &o->link);
         c->media[o->medium].objects++;
         c->puts++;
@@ -257,11 +260,24 @@ void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_
 
 /* ---------- leases ---------- */
 
+static size_t lease_bucket(const meta_core_t *c, uint64_t id)
+{
+    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & (c->lease_nb - 1);
+}
+
 static meta_lease_t **lease_slot(meta_core_t *c, uint64_t id)
 {
-    meta_lease_t **pp = &c->lease_tab[(id * 0x9E3779B97F4A7C15ull >> 20) & (c->lease_nb - 1)];
+    meta_lease_t **pp = &c->lease_tab[lease_bucket(c, id)];
     while (*pp != NULL && (*pp)->id != id) pp = &(*pp)->hnext;
     return pp;
+}
+
+meta_lease_t *meta_lease_find(const meta_core_t *c, uint64_t id)
+{
+    if (c->lease_nb == 0) return NULL;
+    meta_lease_t *l = c->lease_tab[lease_bucket(c, id)];
+    while (l != NULL && l->id != id) l = l->hnext;
+    return l;
 }
 
 static void lease_tab_grow(meta_core_t *c)
@@ -293,28 +309,42 @@ static void lease_end(meta_core_t *c, meta_lease_t *l)
     meta_list_del(&l->node);
     c->nleases--;
     for (uint32_t i = 0; i < l->n; i++) {
-        meta_obj_t *o = l->objs[i];
+        meta_obj_t *o = l->objs[i].obj;
         if (--o->leases == 0 && o->state == MMC_STATE_REMOVING) zombie_free(c, o);
     }
     free(l);
 }
 
-int32_t meta_lease_release_id(meta_core_t *c, uint64_t id)
+int32_t meta_lease_release_id(meta_core_t *c, meta_peer_t *p, uint64_t owner, uint64_t id)
 {
-    if (c->lease_nb == 0) return MMC_LINK_NOT_FOUND;
-    meta_lease_t *l = *lease_slot(c, id);
-    if (l == NULL) return MMC_LINK_NOT_FOUND; /* released already, or expired */
-    lease_end(c, l);
-    return MMC_OK;
-}
-
-void meta_lease_release_peer(meta_core_t *c, meta_peer_t *p)
-{
-    for (meta_link_t *n = c->leases.next; n != &c->leases;) {
-        meta_lease_t *l = META_CONTAINER_OF(n, meta_lease_t, node);
-        n = n->next;
-        if (l->owner == p) lease_end(c, l);
+    meta_lease_t *l = meta_lease_find(c, id);
+    if (l == NULL) { /* expired, released already, or granted by another MetaService instance */
+        c->leases_lost++;
+        return MMC_LEASE_LOST;
     }
+    if (l->owner != owner) {
+        LOG_WARN("meta: %s tried to release lease %llx of another client; refused, the lease stays", p->name,
+                 (unsigned long long)id);
+        c->leases_refused++;
+        return MMC_LEASE_NOT_OWNER;
+    }
+    int32_t st = MMC_OK;
+    uint64_t now = meta_now(c);
+    if (l->expiry_ms <= now) { /* the timer has not run yet; the space may be reused any moment */
+        LOG_DEBUG("meta: lease %llx of %s released %llu ms after its expiry", (unsigned long long)id, p->name,
+                  (unsigned long long)(now - l->expiry_ms));
+        st = MMC_LEASE_LOST;
+    }
+    for (uint32_t i = 0; i < l->n && st == MMC_OK; i++) {
+        if (l->objs[i].obj->losses != l->objs[i].losses) {
+            LOG_INFO("meta: lease %llx of %s: '%s' lost a replica while leased; the read is not proven",
+                     (unsigned long long)id, p->name, l->objs[i].obj->key);
+            st = MMC_LEASE_LOST;
+        }
+    }
+    if (st != MMC_OK) c->leases_lost++;
+    lease_end(c, l);
+    return st;
 }
 
 /* ---------- get / exist / query / remove ---------- */
@@ -332,6 +362,7 @@ static const uint8_t *requester_host(const meta_core_t *c, const mmc_req_t *r)
 
 void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w)
 {
+    (void)p;
     size_t start = w->len;
     uint64_t now = meta_now(c);
     const uint8_t *host = requester_host(c, r);
@@ -369,7 +400,9 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
         }
         o->leases++;
         o->lease_expiry_ms = now + c->opts.lease_ttl_ms;
-        lease->objs[lease->n++] = o;
+        lease->objs[lease->n].obj = o;
+        lease->objs[lease->n].losses = o->losses;
+        lease->n++;
         loc.leases = o->leases;
         mmc_resp_loc_encode(w, &loc);
     }
@@ -379,8 +412,11 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
         return;
     }
     if (c->nleases >= c->lease_nb) lease_tab_grow(c);
-    lease->id = c->next_lease_id++;
-    lease->owner = p;
+    /* Unguessable and never handed out twice while live; a new instance draws fresh ones. */
+    do {
+        lease->id = meta_core_rand(c);
+    } while (lease->id == 0 || *lease_slot(c, lease->id) != NULL);
+    lease->owner = r->owner; /* not the link p: the reader may come back on another one */
     lease->expiry_ms = now + c->opts.lease_ttl_ms;
     lease->hnext = NULL;
     *lease_slot(c, lease->id) = lease;
@@ -433,17 +469,23 @@ void meta_obj_remove_all(meta_core_t *c, uint64_t *removed, uint64_t *deferred)
 
 /* ---------- expiry, revocation, eviction ---------- */
 
-void meta_obj_revoke_peer(meta_core_t *c, meta_peer_t *p)
+uint32_t meta_obj_writer_gone(meta_core_t *c, meta_peer_t *p, bool paused)
 {
+    uint32_t kept = 0;
     for (meta_link_t *n = c->writing.next; n != &c->writing;) {
         meta_obj_t *o = META_CONTAINER_OF(n, meta_obj_t, link);
         n = n->next;
-        if (o->writer == p) {
-            LOG_INFO("meta: put of '%s' revoked: writer %s disconnected", o->key, p->name);
-            meta_obj_drop(c, o);
-            c->puts_revoked++;
+        if (o->writer != p) continue;
+        if (paused) { /* it may still be copying into the space: keep it until the deadline */
+            o->writer = NULL;
+            kept++;
+            continue;
         }
+        LOG_INFO("meta: put of '%s' revoked: writer %s disconnected", o->key, p->name);
+        meta_obj_drop(c, o);
+        c->puts_revoked++;
     }
+    return kept;
 }
 
 void meta_obj_expire(meta_core_t *c, uint64_t now)

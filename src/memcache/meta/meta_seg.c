@@ -73,12 +73,14 @@ static void meta_rep_forget(meta_obj_t *o, uint32_t i)
     o->nrep--;
 }
 
+/* Forgets o's replicas on seg; counts the loss, which voids leases on o (a new mount may reuse the space). */
 static bool meta_obj_unhook(meta_obj_t *o, const meta_seg_t *seg)
 {
     bool hit = false;
     for (uint32_t i = 0; i < o->nrep;) {
         if (o->rep[i].seg == seg) {
             meta_rep_forget(o, i);
+            o->losses++;
             hit = true;
         } else {
             i++;

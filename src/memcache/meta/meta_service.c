@@ -328,6 +328,7 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
         store_server_opts_t so;
         store_server_opts_init(&so);
         so.net.tls = s->store_tls;
+        /* A restarted MetaService must not hand a survivor's rank to a newcomer. */
         so.recovery_ms = STORE_RECOVERY_DEFAULT_MS;
         if (store_server_start(cfg->configStoreURL, &so, &s->store) != 0) {
             char msg[512];
