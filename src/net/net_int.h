@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "net/net.h"
+#include "util/util_accept.h"
 
 #define NET_READ_CHUNK (64u * 1024u)  /* loop scratch buffer for reads */
 #define NET_SWEEP_MS 25u              /* granularity of connection deadlines */
@@ -214,6 +215,7 @@ struct net_listener {
     uint16_t port;
     bool unlink_on_close; /* a pathname UNIX socket we created */
     bool linked;          /* [loop] on loop->listeners */
+    util_acceptor_t acc;  /* [loop] accept that sheds connections at the descriptor limit */
     net_listener_t *next;
 };
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net/net_int.h"
+#include "util/util_accept.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
@@ -39,7 +40,11 @@ static void net_listener_on_event(net_ev_t *ev, uint32_t events)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         memset(&ss, 0, sizeof(ss));
-        int fd = accept4(l->ev.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = util_acceptor_accept(&l->acc, l->ev.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                      l->addr.text);
+        if (fd == UTIL_ACCEPT_SHED) {
+            continue;
+        }
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) {
                 continue;
@@ -94,6 +99,7 @@ void net_listener_stop(void *arg)
         close(l->ev.fd);
         l->ev.fd = -1;
     }
+    util_acceptor_fini(&l->acc);
     if (l->unlink_on_close) {
         unlink(((struct sockaddr_un *)&l->addr.ss)->sun_path);
     }
@@ -161,6 +167,7 @@ int32_t net_listen(net_loop_t *loop, const char *url, const net_opts_t *opts, co
         goto unlink_path;
     }
     l->ev.fd = fd;
+    util_acceptor_init(&l->acc);
     l->ev.on_event = net_listener_on_event;
     l->loop = loop;
     l->opts = o;
@@ -169,6 +176,7 @@ int32_t net_listen(net_loop_t *loop, const char *url, const net_opts_t *opts, co
     l->port = port;
     l->unlink_on_close = path_socket;
     if (net_loop_is_stopping(loop)) {
+        util_acceptor_fini(&l->acc);
         free(l);
         rc = util_err_set(SMEM_NOT_STARTED, "net_listen %s: loop %s is stopping", a.text, loop->name);
         goto unlink_path;

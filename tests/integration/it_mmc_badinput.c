@@ -186,6 +186,19 @@ static void test_keys_and_buffers(void)
     opt.replicaNum = 2;
     rc = mmcc_put("bad/rep2", &b, &opt, 0);
     TU_CHECK(rc == MMC_EXCEEDS_CAPACITY, "2 replicas with one LocalService: %d %s", rc, mmc_get_last_err_msg());
+    TU_CHECK(strstr(mmc_get_last_err_msg(), "bad/rep2") != NULL, "the message names the key: '%s'",
+             mmc_get_last_err_msg());
+    /* a per-key failure inside a batch names its key too */
+    {
+        const char *bk[2] = {"ok/batch-a", "bad/batch-rep2"};
+        mmc_buffer bb[2] = {b, b};
+        int32_t br[2] = {1, 1};
+        TU_CHECK(mmcc_batch_put(bk, 1, bb, NULL, 0, br) == 0 && br[0] == 0, "batch put of one key");
+        TU_CHECK(mmcc_batch_put(&bk[1], 1, &bb[1], &opt, 0, br) == 0 && br[0] == MMC_EXCEEDS_CAPACITY,
+                 "batch put with 2 replicas: per-key %d", br[0]);
+        TU_CHECK(strstr(mmc_get_last_err_msg(), "bad/batch-rep2") != NULL, "batch: the message names the key: '%s'",
+                 mmc_get_last_err_msg());
+    }
 
     /* sizes on get */
     TU_CHECK(mmcc_put("sz/4096", &b, NULL, 0) == 0, "put 4096");
@@ -274,6 +287,8 @@ static void test_full_pool(void)
     b.len = 16u << 20;
     rc = mmcc_put("full/more", &b, NULL, 0);
     TU_CHECK(rc == MMC_NOT_ENOUGH_MEMORY, "pool full of leased objects (%d leased): %d %s", leased, rc,
+             mmc_get_last_err_msg());
+    TU_CHECK(strstr(mmc_get_last_err_msg(), "full/more") != NULL, "the full-pool message names the key: '%s'",
              mmc_get_last_err_msg());
     TU_CHECK(mmcc_batch_remove_lease(keys, N, res) == 0 && res[N - 1] == 0, "remove leases");
     rc = mmcc_put("full/more", &b, NULL, 0);

@@ -236,6 +236,13 @@ static void test_clients(void)
     memset(big + 25, 'a', 20000 - 25);
     TU_CHECK(http_raw(big, 20000, buf, sizeof(buf)) == 431, "431");
     free(big);
+    {   /* a NUL inside the header: 400 at once, not 408 after the read timeout */
+        static const char nul_req[] = "GET /health HTTP/1.1\r\nX: a\0b\r\n\r\n";
+        uint64_t tn = util_now_ms();
+        int code = http_raw(nul_req, sizeof(nul_req) - 1, buf, sizeof(buf));
+        uint64_t took = util_now_ms() - tn;
+        TU_CHECK(code == 400 && took < 1000, "NUL in a request: %d after %llu ms", code, (unsigned long long)took);
+    }
     uint64_t t0 = util_now_ms();
     int fd = tcp_connect(http_port); /* silent client: dropped after the read timeout */
     TU_CHECK(fd >= 0 && read_all(fd, buf, sizeof(buf), 5000) > 0 && strstr(buf, "408") != NULL, "408: %s", buf);

@@ -7,6 +7,7 @@
  * decrypt callback, key in memory).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -451,6 +453,69 @@ static void test_tls(void **state)
     net_tls_destroy(stls);
 }
 
+/* Out of file descriptors, the listener must not spin: a connection it cannot
+ * take is accepted with the spare fd and closed at once, the loop stays idle
+ * otherwise, and the log gets one line a second, not one per wake-up. */
+static void test_fd_exhaustion(void **state)
+{
+    (void)state;
+    srv_t s;
+    net_opts_t o;
+    net_opts_init(&o);
+    srv_start(&s, &o);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int fill[4096], nfill = 0;
+    /* leave room for the client sockets below, then use up the rest */
+    struct rlimit lim = old;
+    lim.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int clients[4];
+    for (int i = 0; i < 4; i++) clients[i] = socket(AF_INET, SOCK_STREAM, 0);
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        fill[nfill++] = fd;
+        if (nfill == 4096) break;
+    }
+    tu_log_capture_start(UTIL_LOG_WARN);
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    uint64_t t0 = util_now_ms();
+    net_addr_t a;
+    assert_int_equal(net_addr_parse(s.url, &a), SMEM_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_true(clients[i] >= 0);
+        assert_int_equal(connect(clients[i], (struct sockaddr *)&a.ss, a.len), 0); /* the kernel's backlog takes it */
+        assert_true(raw_wait_closed(clients[i], 2000));                           /* the server sheds it */
+    }
+    usleep(1000 * 1000);
+    getrusage(RUSAGE_SELF, &r1);
+    uint64_t cpu_us = (uint64_t)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000000 +
+                      (uint64_t)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) +
+                      (uint64_t)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000000 +
+                      (uint64_t)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
+    uint64_t wall = util_now_ms() - t0;
+    fprintf(stderr, "fd exhaustion: %llu us of CPU in %llu ms\n", (unsigned long long)cpu_us, (unsigned long long)wall);
+    assert_true(cpu_us < 300000); /* a spinning loop burns ~wall ms of CPU */
+    assert_true(tu_log_contains("dropped"));
+    tu_log_capture_stop();
+    for (int i = 0; i < nfill; i++) close(fill[i]);
+    for (int i = 0; i < 4; i++) close(clients[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    /* descriptors are back: the listener serves again */
+    int fd = raw_connect(s.url);
+    uint8_t h[NET_FRAME_HDR_SIZE];
+    hdr_bytes(h, 0);
+    assert_int_equal(send(fd, h, sizeof(h), MSG_NOSIGNAL), (ssize_t)sizeof(h));
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    char buf[64];
+    assert_true(recv(fd, buf, sizeof(buf), 0) > 0); /* the echo answer */
+    close(fd);
+    srv_stop(&s);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -474,6 +539,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_plain_clients),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_fd_exhaustion),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,10 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <pthread.h>
 
 #include "smem/host/smem.h"
 #include "testutil.h"
+#include "util/util_accept.h"
 #include "util/util_buf.h"
 #include "util/util_conf.h"
 #include "util/util_log.h"
@@ -255,10 +262,63 @@ static void test_tls_info(void **state)
     smem_uninit();
 }
 
+/* At the descriptor limit the pending connection is accepted with the spare
+ * and closed (UTIL_ACCEPT_SHED), once per call, and logged once. */
+static void test_acceptor_sheds(void **state)
+{
+    (void)state;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(l, 16), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
+    util_acceptor_t acc;
+    util_acceptor_init(&acc);
+    assert_true(acc.spare_fd >= 0);
+    int c1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(c1, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(connect(c2, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 128;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int fill[256], n = 0;
+    while (n < 256 && (fill[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) n++;
+    tu_log_capture_start(UTIL_LOG_WARN);
+    assert_int_equal(util_acceptor_accept(&acc, l, NULL, NULL, SOCK_CLOEXEC, "test"), UTIL_ACCEPT_SHED);
+    assert_int_equal(util_acceptor_accept(&acc, l, NULL, NULL, SOCK_CLOEXEC, "test"), UTIL_ACCEPT_SHED);
+    assert_int_equal(util_acceptor_accept(&acc, l, NULL, NULL, SOCK_CLOEXEC, "test"), -1);
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+    assert_int_equal(acc.shed, 2);
+    assert_true(tu_log_contains("dropped 1 connection(s)"));
+    tu_log_capture_stop();
+    assert_true(acc.spare_fd >= 0); /* taken back */
+    char b;
+    struct pollfd p = {.fd = c1, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 1000), 1);
+    assert_int_equal(recv(c1, &b, 1, 0), 0); /* closed by the server side */
+    for (int i = 0; i < n; i++) close(fill[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    int c3 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(c3, (struct sockaddr *)&a, sizeof(a)), 0);
+    p.fd = l;
+    assert_int_equal(poll(&p, 1, 1000), 1);
+    int fd = util_acceptor_accept(&acc, l, NULL, NULL, SOCK_CLOEXEC, "test");
+    assert_true(fd >= 0); /* descriptors back: accepted as usual */
+    close(fd);
+    close(c1);
+    close(c2);
+    close(c3);
+    util_acceptor_fini(&acc);
+    close(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strerror),   cmocka_unit_test(test_last_error), cmocka_unit_test(test_logging),
+        cmocka_unit_test(test_acceptor_sheds), cmocka_unit_test(test_strerror),   cmocka_unit_test(test_last_error), cmocka_unit_test(test_logging),
         cmocka_unit_test(test_buf),        cmocka_unit_test(test_size_strings), cmocka_unit_test(test_conf_good),
         cmocka_unit_test(test_conf_bad),   cmocka_unit_test(test_conf_file),  cmocka_unit_test(test_tls_info),
     };

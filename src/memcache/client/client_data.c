@@ -82,6 +82,23 @@ static int32_t cl_sub_build(const char *what, const char **keys, uint32_t n, con
     return MMC_OK;
 }
 
+/* The first key a put refused (PUT_START: no room, too large; PUT_END: revoked) gets the message, so
+ * get_last_err_msg() says which key and why, not nothing (or an older call's text). */
+static void cl_put_fail_msg(const char *what, const char **keys, uint32_t n, const int32_t *results)
+{
+    uint32_t failed = 0, first = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (results[i] != MMC_OK && failed++ == 0) first = i;
+    if (failed == 0) return;
+    const char *hint = results[first] == MMC_NOT_ENOUGH_MEMORY   ? " (the pool is full and nothing can be evicted)"
+                       : results[first] == MMC_EXCEEDS_CAPACITY ? " (larger than any segment, or more replicas than "
+                                                                  "LocalServices that can hold it)"
+                       : results[first] == MMC_KEY_NOT_FOUND     ? " (the MetaService revoked the put)"
+                                                                 : "";
+    util_err_set(results[first], "%s: key '%s': %s%s%s", what, keys[first], mmc_strerror(results[first]), hint,
+                 failed > 1 ? " (and other keys of the batch)" : "");
+}
+
 static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_vec_t *vecs,
                       const mmc_put_options *opt, int32_t *results)
 {
@@ -108,6 +125,7 @@ static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_
         goto free_all;
     }
     uint32_t put_ms = 0;
+    bool msg_set = false; /* a copy failure set the message already */
     uint64_t t0 = util_now_ms(); /* before PUT_START: the MetaService's put deadline starts after it */
     rc = mmc_meta_put_start(g_cl.meta, g_cl.ls.mounted ? g_cl.ls.rank : UINT32_MAX, opt, s.keys, s.sizes, s.m, locs,
                             &put_ms);
@@ -157,15 +175,18 @@ static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_
     if (rc != MMC_OK) {
         LOG_WARN("%s: PUT_END failed (%s); the MetaService revokes the unfinished keys after %u ms", what,
                  mmc_get_last_err_msg(), put_ms);
-        rc = MMC_OK; /* per-key results carry it */
+        rc = MMC_OK; /* per-key results carry it; the message is PUT_END's */
+        msg_set = true;
     } else {
         for (uint32_t j = 0; j < m2; j++)
             if (fin[j] != MMC_OK) {
                 util_err_set(fin[j], "%s: key '%s': %s", what, s.keys[j], copy_msg);
+                msg_set = true;
                 break;
             }
     }
 free_all:
+    if (rc == MMC_OK && !msg_set) cl_put_fail_msg(what, keys, n, results);
     cl_xfer_fini(&x);
     free(locs);
     free(fin);

@@ -14,6 +14,7 @@
 
 #include "memcache/meta/meta_http.h"
 #include "memcache/mmc_def.h"
+#include "util/util_accept.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
@@ -21,6 +22,7 @@
 struct meta_http {
     int lfd;
     int stop_fd;
+    util_acceptor_t acc; /* the HTTP thread's: sheds connections at the descriptor limit */
     uint16_t port;
     pthread_t thread;
     meta_http_handler_cb_t cb;
@@ -111,6 +113,7 @@ static int http_read_head(int fd, char *buf, size_t cap)
         ssize_t k = recv(fd, buf + len, cap - 1 - len, 0);
         if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (k <= 0) return -400; /* closed or failed before a full request */
+        if (memchr(buf + len, '\0', (size_t)k) != NULL) return -400; /* never valid in a header: say so now */
         len += (size_t)k;
         buf[len] = '\0';
         char *end = strstr(buf, "\r\n\r\n");
@@ -184,8 +187,13 @@ static void *http_main(void *arg)
         if (pr < 0 && errno == EINTR) continue;
         if (pr < 0 || (pfd[1].revents & POLLIN)) break;
         if (!(pfd[0].revents & POLLIN)) continue;
-        int fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) continue; /* EAGAIN, ECONNABORTED, EMFILE: try again on the next event */
+        int fd = util_acceptor_accept(&h->acc, h->lfd, NULL, NULL, SOCK_CLOEXEC, "meta: HTTP");
+        if (fd == UTIL_ACCEPT_SHED) continue; /* out of descriptors: one connection dropped */
+        if (fd < 0) {
+            /* EAGAIN, ECONNABORTED: the next event; EMFILE with no spare: let descriptors free up */
+            if (errno == EMFILE || errno == ENFILE) usleep(10000);
+            continue;
+        }
         http_serve(h, fd);
         shutdown(fd, SHUT_WR);
         close(fd);
@@ -229,8 +237,10 @@ int32_t meta_http_start(const char *url, meta_http_handler_cb_t cb, void *arg, m
         rc = util_err_set(MMC_ERROR, "metrics: eventfd: %s", strerror(errno));
         goto close_socket;
     }
+    util_acceptor_init(&h->acc);
     if (pthread_create(&h->thread, NULL, http_main, h) != 0) {
         rc = util_err_set(MMC_ERROR, "metrics: cannot start the HTTP thread");
+        util_acceptor_fini(&h->acc);
         goto close_event;
     }
     LOG_INFO("meta: HTTP endpoint on %s (port %u)", url, h->port);
@@ -253,6 +263,7 @@ void meta_http_stop(meta_http_t *h)
     uint64_t one = 1;
     if (write(h->stop_fd, &one, sizeof(one)) != sizeof(one)) LOG_ERROR("meta: cannot wake the HTTP thread");
     pthread_join(h->thread, NULL);
+    util_acceptor_fini(&h->acc);
     close(h->stop_fd);
     close(h->lfd);
     free(h);

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "util/util_accept.h"
 #include "transport/tcp/tcp_proto.h"
 #include "transport/tp.h"
 
@@ -76,6 +77,7 @@ typedef struct tcp_iface {
     char addr[TP_ADDR_MAX + 1]; /* published: tcp://IP:PORT */
     /* server */
     int lfd;
+    util_acceptor_t acc; /* acceptor thread: sheds connections at the descriptor limit */
     int stop_fd; /* eventfd: wakes the acceptor and idle connection threads */
     bool acceptor_running;
     pthread_t acceptor;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "transport/tcp/tcp.h"
+#include "util/util_accept.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
@@ -225,11 +226,12 @@ static void tcp_server_reap(tcp_iface_t *ifc)
 
 static void tcp_server_accept_one(tcp_iface_t *ifc)
 {
-    int fd = accept4(ifc->lfd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = util_acceptor_accept(&ifc->acc, ifc->lfd, NULL, NULL, SOCK_CLOEXEC, ifc->base.name);
+    if (fd == UTIL_ACCEPT_SHED) return; /* out of descriptors: one connection dropped, poll again */
     if (fd < 0) {
         if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
             LOG_WARN("%s: accept: %s", ifc->base.name, strerror(errno));
-        if (errno == EMFILE || errno == ENFILE) usleep(10000); /* let descriptors free up */
+        if (errno == EMFILE || errno == ENFILE) usleep(10000); /* not even a spare descriptor: let some free up */
         return;
     }
     tcp_server_reap(ifc);
@@ -285,8 +287,11 @@ static void *tcp_acceptor_main(void *arg)
 
 int32_t tcp_server_start(tcp_iface_t *ifc)
 {
-    if (pthread_create(&ifc->acceptor, NULL, tcp_acceptor_main, ifc) != 0)
+    util_acceptor_init(&ifc->acc);
+    if (pthread_create(&ifc->acceptor, NULL, tcp_acceptor_main, ifc) != 0) {
+        util_acceptor_fini(&ifc->acc);
         return util_err_set(SMEM_NEW_OBJECT_FAILED, "%s: cannot start the data server thread", ifc->base.name);
+    }
     ifc->acceptor_running = true;
     return SMEM_OK;
 }
@@ -299,6 +304,7 @@ void tcp_server_stop(tcp_iface_t *ifc)
         LOG_ERROR("%s: cannot signal the data server to stop: %s", ifc->base.name, strerror(errno));
     pthread_join(ifc->acceptor, NULL);
     ifc->acceptor_running = false;
+    util_acceptor_fini(&ifc->acc);
     pthread_mutex_lock(&ifc->lock);
     tcp_sconn_t *all = ifc->sconns;
     ifc->sconns = NULL;
