@@ -16,11 +16,11 @@ stages=("$@")
 fuzz_secs=${SMEM_FUZZ_SECONDS:-15}
 status=0
 
-# run_stage NAME DIR CTEST_REGEX CMAKE_ARGS...
+# run_stage PRESET DIR CTEST_REGEX [EXTRA_CMAKE_ARGS...]: the flag sets live in CMakePresets.json only.
 run_stage() {
     local name=$1 dir=$2 regex=$3; shift 3
     echo "=== $name: configure and build ($dir) ==="
-    cmake -S . -B "$dir" "$@" >/dev/null
+    cmake --preset "$name" "$@" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null
     echo "=== $name: ctest ==="
     if ! (cd "$dir" && ctest --output-on-failure -j1 --timeout 600 -R "$regex"); then
@@ -31,20 +31,18 @@ run_stage() {
 
 for s in "${stages[@]}"; do
     case "$s" in
-    default) run_stage default build . -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+    default) run_stage default build . ;;
     asan)
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-        run_stage asan build-asan . -DCMAKE_BUILD_TYPE=Debug -DSMEM_SANITIZE=ON
+        run_stage asan build-asan .
         unset ASAN_OPTIONS UBSAN_OPTIONS ;;
     fuzz)
         # Unit and integration tests already ran in the stages above; here only the fuzzers run.
-        run_stage fuzz build-fuzz '^fuzz_' -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSMEM_FUZZ=ON \
-            -DSMEM_SANITIZE=ON -DSMEM_BUILD_BENCH=OFF -DSMEM_FUZZ_SECONDS="$fuzz_secs" ;;
+        run_stage fuzz build-fuzz '^fuzz_' -DSMEM_FUZZ_SECONDS="$fuzz_secs" ;;
     tsan)
         # Optional (not in the default list): ThreadSanitizer over unit and integration tests.
         export TSAN_OPTIONS=halt_on_error=1
-        run_stage tsan build-tsan '^(unit|it)\.' -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSMEM_TSAN=ON \
-            -DSMEM_BUILD_BENCH=OFF
+        run_stage tsan build-tsan '^(unit|it)\.'
         unset TSAN_OPTIONS ;;
     *) echo "unknown stage $s (default|asan|fuzz|tsan)" >&2; exit 2 ;;
     esac

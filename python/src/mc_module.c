@@ -159,6 +159,7 @@ static struct PyModuleDef mc_module = {
     .m_methods = mc_methods,
 };
 
+PyMODINIT_FUNC PyInit__memcache(void); /* the one symbol the extension exports */
 PyMODINIT_FUNC PyInit__memcache(void)
 {
     PyObject *m = PyModule_Create(&mc_module);

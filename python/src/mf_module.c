@@ -190,6 +190,7 @@ static int mf_add_funcs(PyObject *m, PyMethodDef *defs)
     return 0;
 }
 
+PyMODINIT_FUNC PyInit__memfabric(void); /* the one symbol the extension exports */
 PyMODINIT_FUNC PyInit__memfabric(void)
 {
     PyObject *m = PyModule_Create(&mf_module);

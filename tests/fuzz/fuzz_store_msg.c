@@ -171,6 +171,7 @@ static void run_server(const uint8_t *d, size_t n)
     store_core_destroy(core);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
