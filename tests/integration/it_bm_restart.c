@@ -39,7 +39,7 @@ struct ctl {
     volatile int new_seen[NCHILD];    /* survivors: the newcomer read right */
     volatile uint64_t new_ms[NCHILD];
     volatile int wrong[NCHILD];
-    volatile int filled3;          /* the newcomer wrote its slot */
+    volatile int filled[NCHILD];   /* wrote its slot's pattern (read only after that) */
     volatile int done[NCHILD];
     volatile uint64_t restart_at, newcomer_at;
 };
@@ -90,7 +90,7 @@ static int child(int idx)
     if (rc != 0) return tu_summary();
     uint64_t *w = (uint64_t *)smem_bm_ptr_by_mem_type(g_h, SMEM_MEM_TYPE_HOST, (uint16_t)me);
     for (uint64_t i = 0; i < LOCAL / 8; i++) w[i] = pat(me, i * 8);
-    if (idx == 3) ctl->filled3 = 1;
+    ctl->filled[idx] = 1;
 
     if (idx < 3) { /* phase 1: every first member readable */
         uint64_t end = util_now_ms() + 20000;
@@ -98,8 +98,8 @@ static int child(int idx)
         while (!all && util_now_ms() < end) {
             all = true;
             for (int j = 0; j < 3; j++) {
-                while (ctl->rank[j] < 0 && util_now_ms() < end) usleep(5000);
-                if (ctl->rank[j] < 0 || read_rank((uint32_t)ctl->rank[j], 0, idx) != 0) all = false;
+                while (!ctl->filled[j] && util_now_ms() < end) usleep(5000);
+                if (!ctl->filled[j] || read_rank((uint32_t)ctl->rank[j], 0, idx) != 0) all = false;
             }
             if (!all) usleep(20000);
         }
@@ -122,7 +122,7 @@ static int child(int idx)
             if (st == 0) ctl->gone_seen[idx] = 0; /* still reachable (its mapping): not yet */
         }
         for (int j = 0; j < 2; j++) (void)read_rank((uint32_t)ctl->rank[j], off, idx);
-        if (idx < 2 && ctl->phase >= 3 && ctl->filled3 && !ctl->new_seen[idx] &&
+        if (idx < 2 && ctl->phase >= 3 && ctl->filled[3] && !ctl->new_seen[idx] &&
             read_rank((uint32_t)ctl->rank[3], off, idx) == 0) {
             ctl->new_seen[idx] = 1;
             ctl->new_ms[idx] = util_now_ms() - ctl->newcomer_at;
