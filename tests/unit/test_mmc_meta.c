@@ -469,6 +469,44 @@ static void test_eviction_under_pressure(void **state)
     check();
 }
 
+/* evict_threshold_high = 100 turns eviction off: a full pool answers
+ * MMC_NOT_ENOUGH_MEMORY and nothing is evicted, in the background or not. */
+static void test_eviction_off(void **state)
+{
+    (void)state;
+    meta_core_opts_t o;
+    meta_core_opts_init(&o);
+    o.clock = test_clock;
+    o.evict_high = 100;
+    o.evict_low = 80;
+    assert_int_equal(meta_core_create(&o, &fl_ops, &g_core), 0);
+    fake_link_t *a = link_open();
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 1 * MiB, g_host_a), 0);
+    int ok = 0, full = 0;
+    for (int i = 0; i < 40; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        int32_t rc = put1(a, 0, key, 64 * KiB, 1);
+        if (rc == 0) ok++;
+        else if (rc == MMC_NOT_ENOUGH_MEMORY) full++;
+        else fail_msg("put %s: %d", key, rc);
+        meta_core_tick(g_core);
+    }
+    assert_int_equal(ok, 16); /* 1 MiB / 64 KiB */
+    assert_int_equal(full, 24);
+    mmc_stats_t st = stats();
+    assert_int_equal(st.evictions, 0);
+    for (int i = 0; i < 16; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(keys1(a, MMC_MSG_EXIST, key), 0); /* every value that was accepted is still there */
+    }
+    assert_int_equal(keys1(a, MMC_MSG_REMOVE, "k3"), 0);
+    assert_int_equal(put1(a, 0, "again", 64 * KiB, 1), 0); /* room made by a remove is used */
+    link_close(a);
+    check();
+}
+
 static void test_abandoned_put(void **state)
 {
     (void)state;
@@ -983,6 +1021,7 @@ int main(void)
         cmocka_unit_test_teardown(test_replica_placement, teardown),
         cmocka_unit_test_teardown(test_leases_and_remove, teardown),
         cmocka_unit_test_teardown(test_eviction_under_pressure, teardown),
+        cmocka_unit_test_teardown(test_eviction_off, teardown),
         cmocka_unit_test_teardown(test_abandoned_put, teardown),
         cmocka_unit_test_teardown(test_unmount_survivors, teardown),
         cmocka_unit_test_teardown(test_batch_and_key_limits, teardown),

@@ -48,7 +48,7 @@ typedef struct meta_core_ops {
 typedef struct meta_core_opts {
     uint32_t lease_ttl_ms;   /* default 10000 */
     uint32_t put_timeout_ms; /* default 30000 */
-    uint16_t evict_high;     /* percent, default 90 */
+    uint16_t evict_high;     /* percent, default 90; 100 turns eviction off (a full pool answers MMC_NOT_ENOUGH_MEMORY) */
     uint16_t evict_low;      /* percent, default 80 */
     /* Monotonic milliseconds; NULL = util_now_ms (tests drive time with their own). */
     uint64_t (*clock)(void *arg);

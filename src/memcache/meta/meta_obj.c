@@ -150,6 +150,8 @@ static int32_t place(meta_core_t *c, const meta_order_t *ord, uint16_t m, uint64
             o->medium = m;
             return MMC_OK;
         }
+        /* evict_high 100: eviction is off, a full pool is the writer's answer. */
+        if (c->opts.evict_high >= 100) return MMC_NOT_ENOUGH_MEMORY;
         /* Synchronous eviction: free at least what this object needs, then retry. */
         meta_media_t *md = &c->media[m];
         uint64_t target = md->used > need * want ? md->used - need * want : 0;
