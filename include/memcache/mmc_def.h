@@ -19,32 +19,50 @@ extern "C" {
 #endif
 
 /* ---------- status codes (one space for every mmc_* / mmcs_* / mmcc_* call) ---------- */
-enum {
-    MMC_OK = 0,
-    MMC_ERROR = -1,
-    MMC_INVALID_PARAM = -3000,
-    MMC_MALLOC_FAILED = -3001,
-    MMC_TIMEOUT = -3004,
-    MMC_DUPLICATED_OBJECT = -3006,     /* put: the key is READY or being written; mmcc_put returns 0 for it */
-    MMC_OBJECT_NOT_READY = -3007,      /* the key exists but its put has not finished (not readable yet) */
-    MMC_NOT_INITIALIZED = -3008,
-    MMC_EXCEEDS_CAPACITY = -3013,      /* larger than any mounted segment of the medium could ever hold */
-    MMC_LINK_NOT_FOUND = -3014,        /* no such LocalService / segment / lease */
-    MMC_NOT_ENOUGH_MEMORY = -3016,     /* no room even after eviction, or too few LocalServices for the replicas */
-    MMC_NOT_CONNECTED = -3017,         /* the MetaService cannot be reached (or the link was lost) */
-    MMC_UNMATCHED_STATE = -3101,       /* the object is in a state that does not allow the operation */
-    MMC_KEY_NOT_FOUND = -3102,
-    MMC_LEASE_NOT_EXPIRED = -3104,
-    /* ours, below the seed's */
-    MMC_PROTOCOL = -3200,              /* malformed or unexpected bytes from a peer */
-    MMC_CONFIG = -3201,                /* bad configuration file or value (message names the line) */
-    MMC_UNSUPPORTED = -3202,           /* option or operation not available in this build */
-    MMC_BUFFER_TOO_SMALL = -3203,      /* get: the buffer (or the sum of the layers) is smaller than the object */
-    MMC_LEASE_LOST = -3204,            /* get: the read lease ended before the copy was proven (expired, MetaService
-                                        * restarted, a replica's LocalService left, release unanswered): the bytes
-                                        * in the buffer may be another key's; read again */
-    MMC_LEASE_NOT_OWNER = -3205,       /* lease release: the lease belongs to another client (it stays) */
-};
+/*
+ * Listed once: X(NAME, value, description). The list generates the enum
+ * (MMC_<NAME>), mmc_strerror's messages and the Python constants of
+ * memcache_hybrid; add a code here and every one of them has it. The seed's
+ * values are kept; ours live below -3200.
+ */
+#define MMC_STATUS_LIST(X)                                                                                        \
+    X(OK, 0, "success")                                                                                           \
+    X(ERROR, -1, "error")                                                                                         \
+    X(INVALID_PARAM, -3000, "invalid parameter")                                                                  \
+    X(MALLOC_FAILED, -3001, "memory allocation failed")                                                           \
+    X(TIMEOUT, -3004, "timed out")                                                                                \
+    /* put: the key is READY or being written; mmcc_put returns 0 for it */                                       \
+    X(DUPLICATED_OBJECT, -3006, "object already exists")                                                          \
+    /* the key exists but its put has not finished (not readable yet) */                                          \
+    X(OBJECT_NOT_READY, -3007, "object exists but is not readable yet")                                           \
+    X(NOT_INITIALIZED, -3008, "not initialized")                                                                  \
+    /* larger than any mounted segment of the medium could ever hold */                                           \
+    X(EXCEEDS_CAPACITY, -3013, "exceeds capacity")                                                                \
+    /* no such LocalService / segment / lease */                                                                  \
+    X(LINK_NOT_FOUND, -3014, "link (LocalService, segment or lease) not found")                                   \
+    /* no room even after eviction (or eviction is off), or too few LocalServices for the replicas */              \
+    X(NOT_ENOUGH_MEMORY, -3016, "not enough memory in the pool")                                                  \
+    /* the MetaService cannot be reached (or the link was lost) */                                                \
+    X(NOT_CONNECTED, -3017, "not connected to the MetaService")                                                   \
+    /* the object is in a state that does not allow the operation */                                              \
+    X(UNMATCHED_STATE, -3101, "object state does not allow this")                                                 \
+    X(KEY_NOT_FOUND, -3102, "key not found")                                                                      \
+    X(LEASE_NOT_EXPIRED, -3104, "lease not expired")                                                              \
+    /* ours, below the seed's */                                                                                  \
+    X(PROTOCOL, -3200, "protocol error")                    /* malformed or unexpected bytes from a peer */       \
+    X(CONFIG, -3201, "configuration error")                 /* bad configuration file or value (names the line) */ \
+    X(UNSUPPORTED, -3202, "unsupported")                    /* option or operation not available in this build */ \
+    /* get: the buffer (or the sum of the layers) is smaller than the object */                                   \
+    X(BUFFER_TOO_SMALL, -3203, "buffer smaller than the object")                                                  \
+    /* get: the read lease ended before the copy was proven (expired, MetaService restarted, a replica's           \
+     * LocalService left, release unanswered): the bytes in the buffer may be another key's; read again */        \
+    X(LEASE_LOST, -3204, "read lease lost before the copy was proven; the bytes may be another key's")            \
+    /* lease release: the lease belongs to another client (it stays) */                                           \
+    X(LEASE_NOT_OWNER, -3205, "lease belongs to another client")
+
+#define MMC_STATUS_ENUM_(name, value, msg) MMC_##name = (value),
+enum mmc_status_code { MMC_STATUS_LIST(MMC_STATUS_ENUM_) };
+#undef MMC_STATUS_ENUM_
 
 /* Name and short description of a status (MMC_* or the smem codes it wraps); never NULL. */
 const char *mmc_strerror(int32_t status);

@@ -195,18 +195,12 @@ PyMODINIT_FUNC PyInit__memfabric(void)
 {
     PyObject *m = PyModule_Create(&mf_module);
     if (m == NULL) return NULL;
-#define ADD_INT(name, v) PyModule_AddIntConstant(m, name, (long)(v))
-    if (ADD_INT("SMEM_SUCCESS", SMEM_SUCCESS) || ADD_INT("SMEM_ERR_ERROR", SMEM_ERR_ERROR) ||
-        ADD_INT("SMEM_ERR_INVALID_PARAM", SMEM_ERR_INVALID_PARAM) ||
-        ADD_INT("SMEM_ERR_TIMEOUT", SMEM_ERR_TIMEOUT) || ADD_INT("SMEM_ERR_REPEAT_CALL", SMEM_ERR_REPEAT_CALL) ||
-        ADD_INT("SMEM_ERR_DUPLICATED_OBJECT", SMEM_ERR_DUPLICATED_OBJECT) ||
-        ADD_INT("SMEM_ERR_OBJECT_NOT_EXISTS", SMEM_ERR_OBJECT_NOT_EXISTS) ||
-        ADD_INT("SMEM_ERR_NOT_INITIALIZED", SMEM_ERR_NOT_INITIALIZED) ||
-        ADD_INT("SMEM_ERR_ADDR_CONFLICT", SMEM_ERR_ADDR_CONFLICT) || ADD_INT("SMEM_ERR_PEER_GONE", SMEM_ERR_PEER_GONE) ||
-        ADD_INT("SMEM_ERR_OUT_OF_RANGE", SMEM_ERR_OUT_OF_RANGE) ||
-        ADD_INT("SMEM_ERR_UNSUPPORTED", SMEM_ERR_UNSUPPORTED) || ADD_INT("SMEM_ERR_CONN_FAILED", SMEM_ERR_CONN_FAILED))
-        goto fail;
-#undef ADD_INT
+    /* Every code of include/smem/host/smem_status.h, generated from the one list. */
+    if (PyModule_AddIntConstant(m, "SMEM_SUCCESS", SMEM_SUCCESS) != 0) goto fail;
+#define MF_STATUS_CONST_(name, value, msg) \
+    if (PyModule_AddIntConstant(m, "SMEM_ERR_" #name, SMEM_ERR_##name) != 0) goto fail;
+    SMEM_STATUS_LIST(MF_STATUS_CONST_)
+#undef MF_STATUS_CONST_
     if (mf_bm_add(m) != 0 || mf_shm_add(m) != 0 || mf_trans_add(m) != 0) goto fail;
     if (mf_add_funcs(m, mf_bm_methods) != 0 || mf_add_funcs(m, mf_shm_methods) != 0) goto fail;
     return m;

@@ -388,3 +388,30 @@ def test_transfer_engine_two_processes():
         if rx.poll() is None:
             rx.kill()
         mf.destroy_config_store(url)
+
+
+def _status_list(header, macro):
+    """(NAME, value) of every X(NAME, value, "...") entry of the list macro in a public header."""
+    import os
+    import re
+    root = os.environ.get("SMEM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+    text = open(os.path.join(root, "include", header)).read()
+    body = text[text.index("#define " + macro):]
+    body = body[:body.index("\n\n")]
+    return [(n, int(v)) for n, v in re.findall(r"X\((\w+),\s*(-?\d+),", body)]
+
+
+def test_every_status_code_is_a_constant():
+    codes = _status_list("smem/host/smem_status.h", "SMEM_STATUS_LIST")
+    assert len(codes) >= 25
+    assert mf.SMEM_SUCCESS == 0
+    for name, value in codes:
+        assert getattr(mf, "SMEM_ERR_" + name) == value, name
+
+
+def test_every_memcache_status_code_is_a_constant():
+    import memcache_hybrid as mc
+    codes = _status_list("memcache/mmc_def.h", "MMC_STATUS_LIST")
+    assert ("LEASE_LOST", -3204) in codes
+    for name, value in codes:
+        assert getattr(mc, "MMC_" + name) == value, name

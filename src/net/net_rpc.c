@@ -392,8 +392,7 @@ int32_t net_rpc_create(const char *url, const net_rpc_opts_t *opts, net_rpc_t **
         }
         int64_t left = util_ms_left(deadline);
         if (left == 0) {
-            rc = util_err_set(SMEM_CONN_FAILED, "cannot connect to %s within %u ms: %s", url,
-                              rpc->opts.connect_timeout_ms, util_err_get());
+            rc = util_err_wrap(SMEM_CONN_FAILED, "cannot connect to %s within %u ms", url, rpc->opts.connect_timeout_ms);
             goto destroy_loop;
         }
         usleep((useconds_t)(left < backoff ? left : backoff) * 1000u);

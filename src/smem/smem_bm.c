@@ -182,8 +182,8 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     uint32_t want = config->autoRanking ? UINT32_MAX : config->rankId;
     rc = store_group_join(g_bm.conn.client, SMEM_BM_GROUP, world_size, want, &g_bm.rank);
     if (rc != SMEM_OK) {
-        rc = util_err_set(rc, "smem_bm_init: taking %s rank in world %u: %s",
-                          config->autoRanking ? "a" : "the configured", world_size, util_err_get());
+        rc = util_err_wrap(rc, "smem_bm_init: taking %s rank in world %u", config->autoRanking ? "a" : "the configured",
+                           world_size);
         smem_store_conn_close(&g_bm.conn, store_url);
         goto unlock;
     }

@@ -15,8 +15,7 @@
 #include "util/util_status.h"
 #include "util/util_time.h"
 
-_Static_assert(SMEM_ERR_INVALID_PARAM == SMEM_INVALID_PARAM && SMEM_ERR_IO == SMEM_IO,
-               "public and internal status codes agree");
+/* Public (SMEM_ERR_*) and internal (SMEM_*) codes come from one list: smem_status.h. */
 
 #define SMEM_STORES_MAX 16
 

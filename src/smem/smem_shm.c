@@ -110,15 +110,14 @@ int32_t smem_shm_init(const char *store_url, uint32_t world_size, uint32_t rank_
     uint32_t got = 0;
     rc = store_group_join(conn.client, SHM_GROUP, world_size, rank_id, &got);
     if (rc != SMEM_OK) {
-        rc = util_err_set(rc, "smem_shm_init: rank %u of %u not available in the store at %s: %s", rank_id, world_size,
-                          store_url, util_err_get());
+        rc = util_err_wrap(rc, "smem_shm_init: rank %u of %u not available in the store at %s", rank_id, world_size,
+                           store_url);
         goto out_close;
     }
     /* The seed's contract: init returns once every process has connected. */
     rc = store_barrier(conn.client, SHM_GROUP "/init", world_size, rank_id, init_ms);
     if (rc != SMEM_OK) {
-        rc = util_err_set(rc, "smem_shm_init: not all %u ranks arrived within %u s: %s", world_size, cfg.shmInitTimeout,
-                          util_err_get());
+        rc = util_err_wrap(rc, "smem_shm_init: not all %u ranks arrived within %u s", world_size, cfg.shmInitTimeout);
         goto out_close;
     }
     snprintf(shm_g.url, sizeof(shm_g.url), "%s", store_url);

@@ -120,8 +120,7 @@ static int32_t util_conf_apply(const char *name, unsigned line, const util_conf_
     case UTIL_CONF_SIZE: {
         uint64_t x = 0;
         if (util_conf_parse_size(v, &x) != SMEM_OK)
-            return util_err_set(SMEM_CONFIG, "%s:%u: value '%s' of '%s' is not a size (%s)", name, line, v, sp->key,
-                                util_err_get());
+            return util_err_wrap(SMEM_CONFIG, "%s:%u: value '%s' of '%s' is not a size", name, line, v, sp->key);
         if (x < (uint64_t)sp->min || x > (uint64_t)sp->max)
             return util_err_set(SMEM_CONFIG, "%s:%u: value %s (%" PRIu64 " bytes) of '%s' is out of range [%" PRId64
                                 ", %" PRId64 "]", name, line, v, x, sp->key, sp->min, sp->max);

@@ -14,35 +14,13 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-enum {
-    SMEM_OK = 0,
-    SMEM_ERROR = -1,
-    SMEM_INVALID_PARAM = -2000,
-    SMEM_MALLOC_FAILED = -2001,
-    SMEM_NEW_OBJECT_FAILED = -2002,
-    SMEM_NOT_STARTED = -2003,
-    SMEM_TIMEOUT = -2004,
-    SMEM_REPEAT_CALL = -2005,
-    SMEM_DUPLICATED_OBJECT = -2006,
-    SMEM_OBJECT_NOT_EXISTS = -2007,
-    SMEM_NOT_INITIALIZED = -2008,
-    SMEM_RESOURCE_IN_USE = -2009,
-    SMEM_RECONNECT = -2010,
-    /* ours */
-    SMEM_ADDR_CONFLICT = -2101,  /* a virtual range could not be reserved */
-    SMEM_PEER_GONE = -2102,      /* the peer left, died or closed the link */
-    SMEM_OUT_OF_RANGE = -2103,   /* address/offset/length outside what is backed */
-    SMEM_UNSUPPORTED = -2104,    /* operation or option not available here */
-    SMEM_PROTOCOL = -2105,       /* malformed or unexpected bytes from a peer */
-    SMEM_CONN_FAILED = -2106,    /* could not connect, or connection lost */
-    SMEM_TLS = -2107,            /* TLS setup or handshake failure */
-    SMEM_CAS_MISMATCH = -2108,   /* compare-and-swap found another value */
-    SMEM_TOO_LARGE = -2109,      /* message or value over a configured limit */
-    SMEM_FULL = -2110,           /* no free slot (ranks, ids) */
-    SMEM_EXITING = -2111,        /* shutting down / global exit in progress */
-    SMEM_CONFIG = -2112,         /* bad configuration file or value */
-    SMEM_IO = -2113,             /* system call failed (errno in message) */
-};
+#include "smem/host/smem_status.h"
+
+/* The library's names for the codes of include/smem/host/smem_status.h
+ * (SMEM_<NAME> here, SMEM_ERR_<NAME> in the public API; same values). */
+#define UTIL_STATUS_ENUM_(name, value, msg) SMEM_##name = (value),
+enum { SMEM_OK = 0, SMEM_STATUS_LIST(UTIL_STATUS_ENUM_) };
+#undef UTIL_STATUS_ENUM_
 
 /* Name and short description of a status code; never NULL. */
 const char *util_strerror(int32_t status);
@@ -54,6 +32,10 @@ const char *util_strerror(int32_t status);
  */
 int32_t util_err_set(int32_t status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int32_t util_err_setv(int32_t status, const char *fmt, va_list ap);
+/* Put context in front of this thread's current message ("<context>: <cause>")
+ * and return status: the one way to add context, since passing util_err_get()
+ * to util_err_set would format the buffer into itself. */
+int32_t util_err_wrap(int32_t status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* This thread's last message ("" when none); valid until the next set/clear. */
 const char *util_err_get(void);
 /* Returns the message and clears it (the returned pointer stays valid until the next set). */

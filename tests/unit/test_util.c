@@ -211,6 +211,15 @@ static void test_conf_bad(void **state)
     assert_int_equal(load("ock.mmc.local_service.dram.size = 1KB\n", &c), SMEM_CONFIG);
     assert_non_null(strstr(util_err_get(), "out of range"));
     assert_int_equal(load("ock.mmc.local_service.dram.size = lots\n", &c), SMEM_CONFIG);
+    /* The size parser's reason follows the line's context once (it was formatted into its own buffer). */
+    assert_int_equal(load("ock.mmc.local_service.dram.size = 12XB\n", &c), SMEM_CONFIG);
+    {
+        const char *m = util_err_get(), *first = strstr(m, "is not a size");
+        assert_non_null(first);
+        assert_null(strstr(first + 1, "is not a size"));
+        assert_non_null(strstr(m, "test.conf:1"));
+        assert_null(strstr(strstr(m, "test.conf:1") + 1, "test.conf:1"));
+    }
     assert_int_equal(load("ock.mmc.tls.enable = maybe\n", &c), SMEM_CONFIG);
     assert_int_equal(load("just some words\n", &c), SMEM_CONFIG);
     assert_non_null(strstr(util_err_get(), "expected 'key = value'"));
@@ -260,6 +269,22 @@ static void test_tls_info(void **state)
     assert_int_equal(smem_init(1), SMEM_ERR_INVALID_PARAM);
     assert_int_equal(smem_init(0), 0);
     smem_uninit();
+}
+
+/* util_err_wrap: context in front of the cause, the cause intact (and alone when there is no cause). */
+static void test_err_wrap(void **state)
+{
+    (void)state;
+    util_err_set(SMEM_TIMEOUT, "inner cause %d", 7);
+    assert_int_equal(util_err_wrap(SMEM_CONN_FAILED, "outer %s", "context"), SMEM_CONN_FAILED);
+    assert_string_equal(util_err_get(), "outer context: inner cause 7");
+    util_err_clear();
+    assert_int_equal(util_err_wrap(SMEM_IO, "only context"), SMEM_IO);
+    assert_string_equal(util_err_get(), "only context");
+    /* every code of the one list has its own message */
+    assert_string_equal(smem_strerror(SMEM_ERR_IO), "I/O error");
+    assert_string_equal(smem_strerror(SMEM_ERR_RECONNECT), "connection re-established, state lost");
+    assert_string_equal(smem_strerror(-12345), "unknown status");
 }
 
 /* At the descriptor limit the pending connection is accepted with the spare
@@ -318,7 +343,7 @@ static void test_acceptor_sheds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_acceptor_sheds), cmocka_unit_test(test_strerror),   cmocka_unit_test(test_last_error), cmocka_unit_test(test_logging),
+        cmocka_unit_test(test_acceptor_sheds), cmocka_unit_test(test_err_wrap), cmocka_unit_test(test_strerror),   cmocka_unit_test(test_last_error), cmocka_unit_test(test_logging),
         cmocka_unit_test(test_buf),        cmocka_unit_test(test_size_strings), cmocka_unit_test(test_conf_good),
         cmocka_unit_test(test_conf_bad),   cmocka_unit_test(test_conf_file),  cmocka_unit_test(test_tls_info),
     };

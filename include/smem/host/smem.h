@@ -12,37 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smem/host/smem_status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Status codes (0 ok, negative errors). The seed's values, then ours below -2100. */
-#define SMEM_SUCCESS 0
-#define SMEM_ERR_ERROR (-1)
-#define SMEM_ERR_INVALID_PARAM (-2000)
-#define SMEM_ERR_MALLOC_FAILED (-2001)
-#define SMEM_ERR_NEW_OBJECT_FAILED (-2002)
-#define SMEM_ERR_NOT_STARTED (-2003)
-#define SMEM_ERR_TIMEOUT (-2004)
-#define SMEM_ERR_REPEAT_CALL (-2005)
-#define SMEM_ERR_DUPLICATED_OBJECT (-2006)
-#define SMEM_ERR_OBJECT_NOT_EXISTS (-2007)
-#define SMEM_ERR_NOT_INITIALIZED (-2008)
-#define SMEM_ERR_RESOURCE_IN_USE (-2009)
-#define SMEM_ERR_RECONNECT (-2010)
-#define SMEM_ERR_ADDR_CONFLICT (-2101)
-#define SMEM_ERR_PEER_GONE (-2102)
-#define SMEM_ERR_OUT_OF_RANGE (-2103)
-#define SMEM_ERR_UNSUPPORTED (-2104)
-#define SMEM_ERR_PROTOCOL (-2105)
-#define SMEM_ERR_CONN_FAILED (-2106)
-#define SMEM_ERR_TLS (-2107)
-#define SMEM_ERR_CAS_MISMATCH (-2108)
-#define SMEM_ERR_TOO_LARGE (-2109)
-#define SMEM_ERR_FULL (-2110)
-#define SMEM_ERR_EXITING (-2111)
-#define SMEM_ERR_CONFIG (-2112)
-#define SMEM_ERR_IO (-2113)
+/* Status codes (0 ok, negative errors): SMEM_SUCCESS and SMEM_ERR_<NAME>, listed in smem_status.h. */
 
 /* Log levels for smem_set_log_level and the external logger. */
 #define SMEM_LOG_DEBUG 0

@@ -5,27 +5,10 @@
 const char *mmc_strerror(int32_t status)
 {
     switch (status) {
-    case MMC_OK: return "success";
-    case MMC_ERROR: return "error";
-    case MMC_INVALID_PARAM: return "invalid parameter";
-    case MMC_MALLOC_FAILED: return "memory allocation failed";
-    case MMC_TIMEOUT: return "timed out";
-    case MMC_DUPLICATED_OBJECT: return "object already exists";
-    case MMC_OBJECT_NOT_READY: return "object exists but is not readable yet";
-    case MMC_NOT_INITIALIZED: return "not initialized";
-    case MMC_EXCEEDS_CAPACITY: return "exceeds capacity";
-    case MMC_LINK_NOT_FOUND: return "link (LocalService, segment or lease) not found";
-    case MMC_NOT_ENOUGH_MEMORY: return "not enough memory in the pool";
-    case MMC_NOT_CONNECTED: return "not connected to the MetaService";
-    case MMC_UNMATCHED_STATE: return "object state does not allow this";
-    case MMC_KEY_NOT_FOUND: return "key not found";
-    case MMC_LEASE_NOT_EXPIRED: return "lease not expired";
-    case MMC_PROTOCOL: return "protocol error";
-    case MMC_CONFIG: return "configuration error";
-    case MMC_UNSUPPORTED: return "unsupported";
-    case MMC_BUFFER_TOO_SMALL: return "buffer smaller than the object";
-    case MMC_LEASE_LOST: return "read lease lost before the copy was proven; the bytes may be another key's";
-    case MMC_LEASE_NOT_OWNER: return "lease belongs to another client";
+#define MMC_STATUS_CASE_(name, value, msg) \
+    case MMC_##name: return msg;
+        MMC_STATUS_LIST(MMC_STATUS_CASE_)
+#undef MMC_STATUS_CASE_
     default: return util_strerror(status);
     }
 }
