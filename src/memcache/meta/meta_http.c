@@ -124,6 +124,36 @@ static int http_read_head(int fd, char *buf, size_t cap)
     }
 }
 
+int meta_http_parse_request(char *buf, size_t len, bool *head, char **target, const char **query)
+{
+    if (memchr(buf, '\0', len) != NULL) return 400;
+    buf[len] = '\0';
+    /* Request line: METHOD SP TARGET SP HTTP/1.x */
+    char *eol = strpbrk(buf, "\r\n");
+    if (eol == NULL) return 400;
+    *eol = '\0';
+    char *sp1 = strchr(buf, ' ');
+    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    if (sp1 == NULL || sp2 == NULL || strchr(sp2 + 1, ' ') != NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
+        sp1[1] != '/')
+        return 400;
+    *sp1 = '\0';
+    *sp2 = '\0';
+    *head = strcmp(buf, "HEAD") == 0;
+    if (!*head && strcmp(buf, "GET") != 0) return 405;
+    char *t = sp1 + 1;
+    for (const char *c = t; *c; c++)
+        if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e) return 400;
+    char *q = strchr(t, '?');
+    *query = "";
+    if (q != NULL) {
+        *q = '\0';
+        *query = q + 1;
+    }
+    *target = t;
+    return 0;
+}
+
 static void http_serve(meta_http_t *h, int fd)
 {
     char buf[META_HTTP_HDR_MAX + 1];
@@ -132,39 +162,13 @@ static void http_serve(meta_http_t *h, int fd)
         http_error(fd, -n);
         return;
     }
-    /* Request line: METHOD SP TARGET SP HTTP/1.x */
-    char *eol = strpbrk(buf, "\r\n");
-    if (eol == NULL) {
-        http_error(fd, 400);
+    bool head = false;
+    char *target = NULL;
+    const char *query = NULL;
+    int pc = meta_http_parse_request(buf, (size_t)n, &head, &target, &query);
+    if (pc != 0) {
+        http_error(fd, pc);
         return;
-    }
-    *eol = '\0';
-    char *sp1 = strchr(buf, ' ');
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (sp1 == NULL || sp2 == NULL || strchr(sp2 + 1, ' ') != NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
-        sp1[1] != '/') {
-        http_error(fd, 400);
-        return;
-    }
-    *sp1 = '\0';
-    *sp2 = '\0';
-    bool head = strcmp(buf, "HEAD") == 0;
-    if (!head && strcmp(buf, "GET") != 0) {
-        http_error(fd, 405);
-        return;
-    }
-    char *target = sp1 + 1;
-    for (const char *c = target; *c; c++) {
-        if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e) {
-            http_error(fd, 400);
-            return;
-        }
-    }
-    char *q = strchr(target, '?');
-    const char *query = "";
-    if (q != NULL) {
-        *q = '\0';
-        query = q + 1;
     }
     util_wbuf_t body;
     util_wbuf_init(&body);

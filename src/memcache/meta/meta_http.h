@@ -13,6 +13,8 @@
 #ifndef META_HTTP_H
 #define META_HTTP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/util_buf.h"
@@ -31,6 +33,13 @@ typedef int (*meta_http_handler_cb_t)(void *arg, const char *path, const char *q
 int32_t meta_http_start(const char *url, meta_http_handler_cb_t cb, void *arg, meta_http_t **out);
 uint16_t meta_http_port(const meta_http_t *h);
 void meta_http_stop(meta_http_t *h);
+
+/* Parses a request's header block of len bytes in buf (buf has room for
+ * len + 1; it is cut up in place): 0 with *target the path ("/keys"), *query
+ * the raw query ("" if none) and *head for HEAD; else the HTTP status to
+ * answer (400 malformed, 405 not GET/HEAD). The bytes come from anyone who
+ * reaches the port: fuzz_http_req drives this. */
+int meta_http_parse_request(char *buf, size_t len, bool *head, char **target, const char **query);
 
 /* Value of `name` in a query string, %XX and '+' decoded, into out (NUL-terminated).
  * 1 found, 0 absent, -1 malformed or longer than cap - 1. */
