@@ -27,8 +27,6 @@
 #include "util/util_status.h"
 #include "util/util_time.h"
 
-#define SMEM_SPACE_BASE_VERSION 1u
-#define SMEM_SPACE_BASE_SIZE 32u
 #define SMEM_SPACE_KEY_MAX (SMEM_SPACE_NS_MAX + 32u)
 #define SMEM_SPACE_ATTEMPT_MS 2000u /* one import or unmap attempt; the worker then looks at new events */
 #define SMEM_SPACE_RESYNC_MARGIN_MS 500u /* after a restarted store's window: survivors republish within it */
@@ -153,15 +151,7 @@ int32_t smem_space_rec_decode(const uint8_t *buf, uint32_t len, smem_space_rec_t
     return SMEM_OK;
 }
 
-typedef struct smem_space_base_rec {
-    uint16_t kind;
-    uint32_t world_max;
-    uint64_t stride;
-    uint64_t base;
-    uint64_t token;
-} smem_space_base_rec_t;
-
-static void smem_space_base_encode(const smem_space_base_rec_t *b, uint8_t out[SMEM_SPACE_BASE_SIZE])
+void smem_space_base_encode(const smem_space_base_rec_t *b, uint8_t out[SMEM_SPACE_BASE_SIZE])
 {
     util_put_le16(out, SMEM_SPACE_BASE_VERSION);
     util_put_le16(out + 2, b->kind);
@@ -171,16 +161,28 @@ static void smem_space_base_encode(const smem_space_base_rec_t *b, uint8_t out[S
     util_put_le64(out + 24, b->token);
 }
 
-static int32_t smem_space_base_decode(const char *key, const uint8_t *p, uint32_t len, smem_space_base_rec_t *out)
+int32_t smem_space_base_decode(const char *key, const uint8_t *p, uint32_t len, smem_space_base_rec_t *out)
 {
     if (len != SMEM_SPACE_BASE_SIZE || util_get_le16(p) != SMEM_SPACE_BASE_VERSION)
         return util_err_set(SMEM_PROTOCOL, "base record '%s': %u bytes, version %u (want %u bytes, version %u)", key,
                             len, len >= 2 ? util_get_le16(p) : 0, SMEM_SPACE_BASE_SIZE, SMEM_SPACE_BASE_VERSION);
-    out->kind = util_get_le16(p + 2);
-    out->world_max = util_get_le32(p + 4);
-    out->stride = util_get_le64(p + 8);
-    out->base = util_get_le64(p + 16);
-    out->token = util_get_le64(p + 24);
+    smem_space_base_rec_t b = {.kind = util_get_le16(p + 2),
+                               .world_max = util_get_le32(p + 4),
+                               .stride = util_get_le64(p + 8),
+                               .base = util_get_le64(p + 16),
+                               .token = util_get_le64(p + 24)};
+    /* Whoever wrote it, a window must be one this process could map: known kind, sane world, aligned and
+     * inside the user half of the address space without wrapping. */
+    if (b.kind >= GVA_KIND_COUNT || b.world_max == 0 || b.world_max > GVA_WORLD_MAX || b.stride == 0 ||
+        b.stride % GVA_ALIGN != 0 || b.base == 0 || b.base % GVA_ALIGN != 0 ||
+        b.stride > SMEM_SPACE_USER_TOP / b.world_max || b.base > SMEM_SPACE_USER_TOP - b.stride * b.world_max)
+        return util_err_set(SMEM_PROTOCOL,
+                            "base record '%s': kind %u, %u x 0x%llx bytes at 0x%llx is not a window (kind < %u, "
+                            "world 1..%u, %llu-aligned, below 0x%llx)",
+                            key, b.kind, b.world_max, (unsigned long long)b.stride, (unsigned long long)b.base,
+                            GVA_KIND_COUNT, GVA_WORLD_MAX, (unsigned long long)GVA_ALIGN,
+                            (unsigned long long)SMEM_SPACE_USER_TOP);
+    *out = b;
     return SMEM_OK;
 }
 

@@ -136,4 +136,23 @@ uint32_t smem_space_rec_encode(const smem_space_rec_t *r, uint8_t *buf, uint32_t
 /* Strict: version, reserved bits, lengths, no trailing bytes. SMEM_PROTOCOL otherwise. */
 int32_t smem_space_rec_decode(const uint8_t *buf, uint32_t len, smem_space_rec_t *out);
 
+/* ---- the base record (exposed for the fuzz decoder) ---- */
+
+#define SMEM_SPACE_BASE_VERSION 1u
+#define SMEM_SPACE_BASE_SIZE 32u
+#define SMEM_SPACE_USER_TOP (1ull << 57) /* the largest user address space (x86-64 5-level tables) */
+
+typedef struct smem_space_base_rec {
+    uint16_t kind;
+    uint32_t world_max;
+    uint64_t stride;
+    uint64_t base;
+    uint64_t token;
+} smem_space_base_rec_t;
+
+void smem_space_base_encode(const smem_space_base_rec_t *b, uint8_t out[SMEM_SPACE_BASE_SIZE]);
+/* Strict: size, version, a kind we know, world 1..GVA_WORLD_MAX, stride and base GVA_ALIGN-aligned and the
+ * whole window below SMEM_SPACE_USER_TOP. SMEM_PROTOCOL (naming key) otherwise. */
+int32_t smem_space_base_decode(const char *key, const uint8_t *p, uint32_t len, smem_space_base_rec_t *out);
+
 #endif
