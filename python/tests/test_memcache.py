@@ -208,6 +208,25 @@ def test_eight_threads(store):
     assert not errors, errors[:5]
 
 
+def _wait_stopped(pid, timeout=5.0):
+    # SIGSTOP takes effect when each thread of the target next enters the kernel: until all are stopped, a
+    # thread that was running may still answer one call (the test then saw the call return in 0.1 ms).
+    import os, time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        states = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:
+                pass
+        if states and all(st in ("T", "t") for st in states):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} did not stop within {timeout} s")
+
+
 def test_gil_released_during_calls(store, meta):
     # With the MetaService frozen (SIGSTOP), a call blocks in C; this thread must still run Python
     # meanwhile (it is the one that thaws the MetaService). Were the GIL held, the call would
@@ -222,6 +241,7 @@ def test_gil_released_during_calls(store, meta):
         result["took"] = time.monotonic() - t0
 
     os.kill(meta.daemon.proc.pid, signal.SIGSTOP)
+    _wait_stopped(meta.daemon.proc.pid)
     try:
         t = threading.Thread(target=call)
         t.start()
