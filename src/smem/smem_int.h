@@ -160,6 +160,23 @@ uint32_t smem_timeout_ms(uint32_t seconds);
 _Static_assert(SMEM_TRANS_INST_FIXED == 2 + 2 + 4 + 2, "instance record layout");
 _Static_assert(SMEM_TRANS_REG_SIZE == 2 + 2 + 4 + 8 + 8, "region record layout");
 
+/*
+ * Store records of Trans (smem_trans_rec.c), little-endian:
+ *   trans/inst/<id>        u16 version, u16 role, u32 rank (in SMEM_TRANS_GROUP), u16 len, len bytes of tp address
+ *   trans/reg/<id>/<addr>  u16 version, u16 0, u32 0, u64 addr, u64 size (> 0, no wrap)
+ * Decoders are strict (SMEM_PROTOCOL with a message) and fuzzed (fuzz_trans_rec).
+ */
+typedef struct smem_trans_inst_rec {
+    uint16_t role;
+    uint32_t rank;
+    char addr[TP_ADDR_MAX + 1];
+} smem_trans_inst_rec_t;
+/* Returns the length written, 0 when cap is too small. */
+uint32_t smem_trans_inst_encode(const smem_trans_inst_rec_t *r, uint8_t *buf, uint32_t cap);
+int32_t smem_trans_inst_decode(const uint8_t *v, uint32_t len, smem_trans_inst_rec_t *out);
+void smem_trans_reg_encode(uint64_t addr, uint64_t size, uint8_t out[SMEM_TRANS_REG_SIZE]);
+int32_t smem_trans_reg_decode(const uint8_t *v, uint32_t len, uint64_t *addr, uint64_t *size);
+
 /* A range registered here; pinned by the data server while a peer's request touches it. */
 typedef struct smem_trans_region {
     uint64_t addr, size;

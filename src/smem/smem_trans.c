@@ -238,15 +238,19 @@ static int32_t smem_trans_reg_take(smem_trans_obj_t *o, uint64_t addr, smem_tran
     return SMEM_OK;
 }
 
+/* Our instance record into v; its length. */
+static uint32_t smem_trans_inst_rec(const smem_trans_obj_t *o, uint8_t *v, uint32_t cap)
+{
+    smem_trans_inst_rec_t r = {.role = (uint16_t)o->cfg.role, .rank = o->rank};
+    snprintf(r.addr, sizeof(r.addr), "%s", o->tp_addr);
+    return smem_trans_inst_encode(&r, v, cap);
+}
+
 static int32_t smem_trans_reg_publish(smem_trans_obj_t *o, uint64_t addr, uint64_t size)
 {
     if (!smem_trans_publishes(o)) return SMEM_OK;
     uint8_t v[SMEM_TRANS_REG_SIZE];
-    util_put_le16(v, SMEM_TRANS_REC_VERSION);
-    util_put_le16(v + 2, 0);
-    util_put_le32(v + 4, 0);
-    util_put_le64(v + 8, addr);
-    util_put_le64(v + 16, size);
+    smem_trans_reg_encode(addr, size, v);
     char key[SMEM_TRANS_KEY_MAX];
     smem_trans_reg_key(o, addr, key, sizeof(key));
     return store_set(o->conn.client, key, v, sizeof(v));
@@ -456,24 +460,19 @@ static int32_t smem_trans_publish(smem_trans_obj_t *o)
     char key[SMEM_TRANS_KEY_MAX];
     snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
     uint8_t v[SMEM_TRANS_INST_FIXED + TP_ADDR_MAX];
-    uint16_t alen = (uint16_t)strlen(o->tp_addr);
-    util_put_le16(v, SMEM_TRANS_REC_VERSION);
-    util_put_le16(v + 2, (uint16_t)o->cfg.role);
-    util_put_le32(v + 4, o->rank);
-    util_put_le16(v + 8, alen);
-    memcpy(v + SMEM_TRANS_INST_FIXED, o->tp_addr, alen);
-    uint32_t vlen = SMEM_TRANS_INST_FIXED + alen;
+    uint32_t vlen = smem_trans_inst_rec(o, v, sizeof(v));
     uint8_t *cur = NULL;
     uint32_t cur_len = 0;
     int32_t rc = store_cas(o->conn.client, key, NULL, 0, v, vlen, &cur, &cur_len);
     if (rc != SMEM_CAS_MISMATCH) return rc;
     bool alive = false;
-    if (cur != NULL && cur_len >= SMEM_TRANS_INST_FIXED) {
+    smem_trans_inst_rec_t prev;
+    if (cur != NULL && smem_trans_inst_decode(cur, cur_len, &prev) == SMEM_OK) {
         char lkey[64];
-        snprintf(lkey, sizeof(lkey), SMEM_TRANS_GROUP "/__live/%u", util_get_le32(cur + 4));
+        snprintf(lkey, sizeof(lkey), SMEM_TRANS_GROUP "/__live/%u", prev.rank);
         uint8_t *lv = NULL;
         uint32_t ll = 0;
-        alive = util_get_le32(cur + 4) != o->rank && store_get(o->conn.client, lkey, 0, &lv, &ll) == SMEM_OK;
+        alive = prev.rank != o->rank && store_get(o->conn.client, lkey, 0, &lv, &ll) == SMEM_OK;
         free(lv);
     }
     free(cur);
@@ -507,13 +506,7 @@ static void smem_trans_on_rank_event(void *arg, const store_group_event_t *ev)
     char key[SMEM_TRANS_KEY_MAX];
     snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
     uint8_t v[SMEM_TRANS_INST_FIXED + TP_ADDR_MAX];
-    uint16_t alen = (uint16_t)strlen(o->tp_addr);
-    util_put_le16(v, SMEM_TRANS_REC_VERSION);
-    util_put_le16(v + 2, (uint16_t)o->cfg.role);
-    util_put_le32(v + 4, o->rank);
-    util_put_le16(v + 8, alen);
-    memcpy(v + SMEM_TRANS_INST_FIXED, o->tp_addr, alen);
-    int32_t rc = store_set(o->conn.client, key, v, SMEM_TRANS_INST_FIXED + alen);
+    int32_t rc = store_set(o->conn.client, key, v, smem_trans_inst_rec(o, v, sizeof(v)));
     pthread_mutex_lock(&o->reg_lock);
     uint32_t n = o->nregs;
     uint64_t(*regs)[2] = n ? malloc(n * sizeof(*regs)) : NULL;

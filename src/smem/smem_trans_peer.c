@@ -38,26 +38,15 @@ static smem_trans_peer_t *smem_trans_peer_find_locked(smem_trans_obj_t *o, const
 
 static void smem_trans_peer_set_rec_locked(smem_trans_peer_t *p, const uint8_t *v, uint32_t len)
 {
-    util_rbuf_t rb;
-    util_rbuf_init(&rb, v, len);
-    uint16_t ver = util_rbuf_u16(&rb), role = util_rbuf_u16(&rb);
-    uint32_t rank = util_rbuf_u32(&rb);
-    uint32_t alen = 0;
-    uint16_t l16 = util_rbuf_u16(&rb);
-    alen = l16;
-    const void *a = util_rbuf_bytes(&rb, alen);
-    if (rb.err || ver != SMEM_TRANS_REC_VERSION || alen > TP_ADDR_MAX || util_rbuf_left(&rb) != 0 ||
-        memchr(a, '\0', alen) != NULL) {
-        LOG_WARN("trans: ignoring the malformed record of instance %s (%u bytes)", p->id, len);
+    smem_trans_inst_rec_t r;
+    if (smem_trans_inst_decode(v, len, &r) != SMEM_OK) {
+        LOG_WARN("trans: ignoring the record of instance %s: %s", p->id, util_err_get());
         return;
     }
-    char addr[TP_ADDR_MAX + 1];
-    memcpy(addr, a, alen);
-    addr[alen] = '\0';
-    if (strcmp(addr, p->addr) != 0 || rank != p->rank || !p->present) p->ep_stale = true;
-    snprintf(p->addr, sizeof(p->addr), "%s", addr);
-    p->rank = rank;
-    p->role = role;
+    if (strcmp(r.addr, p->addr) != 0 || r.rank != p->rank || !p->present) p->ep_stale = true;
+    snprintf(p->addr, sizeof(p->addr), "%s", r.addr);
+    p->rank = r.rank;
+    p->role = r.role;
     p->present = true;
 }
 
@@ -114,12 +103,13 @@ static void smem_trans_apply_locked(smem_trans_obj_t *o, bool set, const char *k
         r->gone = true;
         return;
     }
-    if (len != SMEM_TRANS_REG_SIZE || util_get_le16(val) != SMEM_TRANS_REC_VERSION || util_get_le64(val + 8) != addr ||
-        util_get_le64(val + 16) == 0) {
-        LOG_WARN("trans: ignoring the malformed region record '%s' (%u bytes)", key, len);
+    uint64_t raddr = 0, rsize = 0;
+    if (smem_trans_reg_decode(val, len, &raddr, &rsize) != SMEM_OK || raddr != addr) {
+        LOG_WARN("trans: ignoring the region record '%s' (%u bytes): %s", key, len,
+                 raddr != addr ? "its address is not its key's" : util_err_get());
         return;
     }
-    r->size = util_get_le64(val + 16);
+    r->size = rsize;
     r->gone = false;
 }
 
@@ -189,8 +179,9 @@ static void smem_trans_refresh(smem_trans_obj_t *o, const char *id)
     if (rc != SMEM_OK && rc != SMEM_OBJECT_NOT_EXISTS) return;
     char lkey[64];
     bool alive = false;
-    if (rc == SMEM_OK && len >= SMEM_TRANS_INST_FIXED) {
-        snprintf(lkey, sizeof(lkey), SMEM_TRANS_GROUP "/__live/%u", util_get_le32(v + 4));
+    smem_trans_inst_rec_t rec;
+    if (rc == SMEM_OK && smem_trans_inst_decode(v, len, &rec) == SMEM_OK) {
+        snprintf(lkey, sizeof(lkey), SMEM_TRANS_GROUP "/__live/%u", rec.rank);
         uint8_t *lv = NULL;
         uint32_t ll = 0;
         alive = store_get(o->conn.client, lkey, 0, &lv, &ll) == SMEM_OK;
