@@ -110,6 +110,13 @@ void net_loop_destroy(net_loop_t *loop);        /* closes everything (on_close f
 /* Added note: destroy also frees the loop's listeners, so call
  * net_listener_close before it, never after. Not callable from the loop thread. */
 bool net_loop_in_thread(const net_loop_t *loop);
+/* Bound the bytes queued to all of the loop's connections together (0: none,
+ * the default): a send that would pass it fails with SMEM_TOO_LARGE naming
+ * the peer, like one over its connection's max_outq_bytes, so a server whose
+ * clients stop reading holds at most this much. Bodies shared by several
+ * connections (net_conn_send_shared) are not counted. Any thread. */
+void net_loop_set_outq_budget(net_loop_t *loop, uint64_t bytes);
+uint64_t net_loop_outq_total(net_loop_t *loop);
 /* Run fn(arg) on the loop thread soon. */
 int32_t net_loop_post(net_loop_t *loop, void (*fn)(void *arg), void *arg);
 

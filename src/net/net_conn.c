@@ -106,6 +106,7 @@ void net_conn_shutdown(net_conn_t *c, int32_t reason)
     while (c->oq_head != NULL) {
         net_outbuf_t *ob = c->oq_head;
         c->oq_head = ob->next;
+        atomic_fetch_sub(&loop->oq_total, net_outbuf_own(ob));
         net_outbuf_free(ob);
     }
     c->oq_tail = NULL;
@@ -215,9 +216,27 @@ void net_shbuf_put(net_shbuf_t *b)
 
 /* Queue ob (and, when body is not NULL, the body piece right after it, so a
  * frame's pieces are adjacent). Frees both on failure. */
+/* Loop-wide output accounting: take n bytes of the budget, or refuse. */
+static bool net_loop_outq_take(net_loop_t *loop, uint64_t n)
+{
+    uint64_t budget = atomic_load(&loop->oq_budget);
+    uint64_t now = atomic_fetch_add(&loop->oq_total, n) + n;
+    if (budget == 0 || now <= budget || n == 0) return true;
+    atomic_fetch_sub(&loop->oq_total, n);
+    return false;
+}
+
+void net_loop_set_outq_budget(net_loop_t *loop, uint64_t bytes)
+{
+    if (loop != NULL) atomic_store(&loop->oq_budget, bytes);
+}
+
+uint64_t net_loop_outq_total(net_loop_t *loop) { return loop != NULL ? atomic_load(&loop->oq_total) : 0; }
+
 static int32_t net_conn_enqueue(net_conn_t *c, net_outbuf_t *ob, net_outbuf_t *body)
 {
     size_t len = ob->len + (body != NULL ? body->len : 0);
+    uint64_t own = net_outbuf_own(ob) + (body != NULL ? net_outbuf_own(body) : 0);
     pthread_mutex_lock(&c->lock);
     int32_t rc = SMEM_OK;
     if (c->closed || c->close_req) {
@@ -225,6 +244,11 @@ static int32_t net_conn_enqueue(net_conn_t *c, net_outbuf_t *ob, net_outbuf_t *b
     } else if (c->oq_bytes + len > c->opts.max_outq_bytes) {
         rc = util_err_set(SMEM_TOO_LARGE, "output queue to %s full: %llu bytes queued + %zu > max_outq_bytes %llu",
                           c->peer, (unsigned long long)c->oq_bytes, len, (unsigned long long)c->opts.max_outq_bytes);
+    } else if (!net_loop_outq_take(c->loop, own)) {
+        rc = util_err_set(SMEM_TOO_LARGE, "output to %s refused: the %s loop has %llu bytes queued to its peers, its "
+                          "budget is %llu (peers that do not read)", c->peer, c->loop->name,
+                          (unsigned long long)atomic_load(&c->loop->oq_total),
+                          (unsigned long long)atomic_load(&c->loop->oq_budget));
     }
     if (rc != SMEM_OK) {
         pthread_mutex_unlock(&c->lock);

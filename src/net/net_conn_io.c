@@ -37,6 +37,7 @@ static void net_conn_advance_locked(net_conn_t *c, size_t n)
         if (c->oq_head == NULL) {
             c->oq_tail = NULL;
         }
+        atomic_fetch_sub(&c->loop->oq_total, net_outbuf_own(ob));
         net_outbuf_free(ob);
     }
 }

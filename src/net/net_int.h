@@ -98,6 +98,8 @@ struct net_loop {
     bool need_sweep;           /* [loop] some connection has a deadline */
     uint64_t last_sweep_ms;    /* [loop] */
     uint8_t *rbuf;             /* [loop] NET_READ_CHUNK bytes */
+    _Atomic uint64_t oq_total;  /* bytes queued to all its connections (shared bodies not counted) */
+    _Atomic uint64_t oq_budget; /* limit on oq_total; 0 = none (net_loop_set_outq_budget) */
 };
 
 /* Run fn(arg) on the loop thread and wait for it (directly when already on
@@ -178,6 +180,10 @@ struct net_conn {
     bool dirty;
     net_conn_t *dirty_next;
 };
+/* Bytes of ob that count against the loop's output budget (a shared body is
+ * one buffer for many connections, so it does not). */
+static inline uint64_t net_outbuf_own(const net_outbuf_t *ob) { return ob->sh != NULL ? 0 : ob->len; }
+
 
 net_conn_t *net_conn_new(net_loop_t *loop, int fd, const net_opts_t *opts, const net_conn_cbs_t *cbs,
                          bool client, const struct sockaddr_storage *peer);

@@ -16,6 +16,7 @@
 
 /* Expiry granularity of blocking GETs and collective members. */
 #define STORE_TICK_MS 20u
+#define STORE_OUTQ_BUDGET (512ull << 20) /* bytes queued to all clients together */
 #define STORE_KEEPALIVE_DEFAULT_MS 4000u /* 3000 + the default 1000 ms client heartbeat */
 
 struct store_server {
@@ -177,6 +178,10 @@ int32_t store_server_start(const char *url, const store_server_opts_t *opts, sto
         rc = SMEM_ERROR;
         goto destroy_core;
     }
+    /* Memory bounds against clients that stop reading: one connection may queue two of the largest answers,
+     * all together at most STORE_OUTQ_BUDGET (an all-gather answer shared by many counts once: not at all). */
+    if (o.net.max_outq_bytes > 2ull * STORE_FRAME_MAX) o.net.max_outq_bytes = 2ull * STORE_FRAME_MAX;
+    net_loop_set_outq_budget(s->loop, STORE_OUTQ_BUDGET);
     net_conn_cbs_t cbs = {.on_open = srv_on_open, .on_frame = srv_on_frame, .on_close = srv_on_close, .arg = s};
     rc = net_listen(s->loop, url, &o.net, &cbs, &s->lis);
     if (rc != 0) goto destroy_loop;

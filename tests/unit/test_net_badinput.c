@@ -516,6 +516,69 @@ static void test_fd_exhaustion(void **state)
     srv_stop(&s);
 }
 
+/* Clients that send requests and never read: the server's queued answers stop
+ * at its loop budget (sends fail naming the peer), not at memory; when the
+ * hogs go the budget is free again and a good client is served. */
+static void close_on_fail_frame(net_conn_t *c, const net_frame_hdr_t *hdr, const uint8_t *body, void *arg)
+{
+    (void)arg;
+    net_frame_hdr_t r = {.type = hdr->type, .flags = NET_FLAG_RESPONSE, .req_id = hdr->req_id};
+    if (net_conn_send(c, &r, body, hdr->body_len) != SMEM_OK) {
+        LOG_WARN("test server: %s", util_err_get());
+        net_conn_close(c);
+    }
+}
+
+static void test_output_budget(void **state)
+{
+    (void)state;
+    srv_t s;
+    net_opts_t o;
+    net_opts_init(&o);
+    s.loop = net_loop_create("srv");
+    assert_non_null(s.loop);
+    net_loop_set_outq_budget(s.loop, 4u << 20);
+    net_conn_cbs_t cbs = {.on_frame = close_on_fail_frame};
+    assert_int_equal(net_listen(s.loop, "tcp://127.0.0.1:0", &o, &cbs, &s.l), SMEM_OK);
+    snprintf(s.url, sizeof(s.url), "tcp://127.0.0.1:%u", net_listener_port(s.l));
+    tu_log_capture_start(UTIL_LOG_WARN);
+    enum { HOGS = 3, BODY = 256 << 10 };
+    int hog[HOGS];
+    uint8_t *req = calloc(1, NET_FRAME_HDR_SIZE + BODY);
+    hdr_bytes(req, BODY);
+    for (int i = 0; i < HOGS; i++) {
+        hog[i] = raw_connect(s.url);
+        int small = 4096; /* keep the kernel's share small so the queue is what fills */
+        setsockopt(hog[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    }
+    uint64_t peak = 0;
+    for (int round = 0; round < 64; round++) {
+        for (int i = 0; i < HOGS; i++)
+            if (hog[i] >= 0) (void)send(hog[i], req, NET_FRAME_HDR_SIZE + BODY, MSG_NOSIGNAL | MSG_DONTWAIT);
+        uint64_t t = net_loop_outq_total(s.loop);
+        if (t > peak) peak = t;
+        usleep(2000);
+    }
+    fprintf(stderr, "output budget: peak %llu bytes queued (budget %u)\n", (unsigned long long)peak, 4u << 20);
+    assert_true(peak <= (4u << 20));
+    assert_true(log_wait("budget is", NULL, 3000)); /* the refusal names the loop and the peer */
+    for (int i = 0; i < HOGS; i++) close(hog[i]);
+    uint64_t end = util_now_ms() + 3000;
+    while (net_loop_outq_total(s.loop) != 0 && util_now_ms() < end) usleep(5000);
+    assert_int_equal(net_loop_outq_total(s.loop), 0);
+    tu_log_capture_stop();
+    /* a good client is answered */
+    int fd = raw_connect(s.url);
+    uint8_t h[NET_FRAME_HDR_SIZE];
+    hdr_bytes(h, 0);
+    assert_int_equal(send(fd, h, sizeof(h), MSG_NOSIGNAL), (ssize_t)sizeof(h));
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    close(fd);
+    free(req);
+    srv_stop(&s);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -540,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_bad_plain_clients),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_fd_exhaustion),
+        cmocka_unit_test(test_output_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,6 +25,7 @@
 #include "util/util_status.h"
 
 #define META_TICK_MS 100u
+#define META_OUTQ_BUDGET (256ull << 20) /* bytes queued to all links together */
 
 struct mmc_meta_service {
     mmc_meta_service_config_t cfg;
@@ -313,6 +314,9 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
     net_opts_init(&no);
     no.max_frame = MMC_PROTO_FRAME_MAX;
     no.idle_timeout_ms = cfg->heartbeatTimeoutMs; /* clients heartbeat: silence means a dead LocalService */
+    /* Memory bounds against clients that stop reading: four of the largest answers per link, 256 MiB in all. */
+    no.max_outq_bytes = 4ull * MMC_PROTO_FRAME_MAX;
+    net_loop_set_outq_budget(s->loop, META_OUTQ_BUDGET);
     no.tls = s->tls;
     net_conn_cbs_t cbs = {.on_open = svc_on_open, .on_frame = svc_on_frame, .on_close = svc_on_close, .arg = s};
     if (net_listen(s->loop, cfg->discoveryURL, &no, &cbs, &s->lis) != 0) {
