@@ -219,6 +219,17 @@ static void test_two_phase_put_write_once(void **state)
     assert_int_equal(mount(b, 1, MMC_MEDIA_DRAM, 1 * MiB, g_host_a), 0);
     assert_int_equal(mount(c, 2, MMC_MEDIA_DRAM, 1 * MiB, g_host_b), 0);
     assert_int_equal(mount(c, 2, MMC_MEDIA_DRAM, 1 * MiB, g_host_b), MMC_DUPLICATED_OBJECT);
+    /* one link, one rank: other ranks, or ranks beyond any BM world, are refused (segments stay few) */
+    assert_int_equal(mount(c, 3, MMC_MEDIA_DRAM, 1 * MiB, g_host_b), MMC_INVALID_PARAM);
+    assert_int_equal(mount(c, 2, MMC_MEDIA_HBM, 1 * MiB, g_host_b), 0);
+    {
+        fake_link_t *e = link_open();
+        assert_int_equal(mount(e, MMC_RANK_MAX, MMC_MEDIA_DRAM, 1 * MiB, g_host_b), MMC_INVALID_PARAM);
+        for (uint32_t r = 100; r < 140; r++) (void)mount(e, r, MMC_MEDIA_DRAM, 4096, g_host_b);
+        mmc_stats_t st2 = stats();
+        assert_true(st2.segments <= 5); /* a, b, c's two and at most one of e's */
+        link_close(e);
+    }
 
     mmc_loc_t loc;
     assert_int_equal(put_start1(b, 1, "k1", 10000, 2, NULL, 0, &loc), 0);

@@ -66,6 +66,8 @@
 #define MMC_PROTO_LIST_MAX MMC_BATCH_MAX
 /* Largest body either side sends: 16384 keys of 256 bytes with sizes, or 16384 locs of 8 replicas. */
 #define MMC_PROTO_FRAME_MAX (8u << 20)
+/* Ranks a segment may name: BM ranks (the world of a BM pool is at most 1024). */
+#define MMC_RANK_MAX 1024u
 
 enum {
     MMC_MSG_MOUNT = 0x0300,

@@ -31,7 +31,19 @@ int32_t meta_seg_mount(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, uint6
     if (bytes == 0)
         return util_err_set(MMC_INVALID_PARAM, "MOUNT rank %u %s: %llu bytes is less than one %u-byte page",
                             r->rank, meta_media_names[r->medium], (unsigned long long)r->size, META_PAGE);
-    if (r->rank == UINT32_MAX) return util_err_set(MMC_INVALID_PARAM, "MOUNT: rank %u is reserved", r->rank);
+    if (r->rank >= MMC_RANK_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "MOUNT: rank %u is not a BM rank (below %u)", r->rank, MMC_RANK_MAX);
+    /* A link is one LocalService: one rank, one segment per medium. So segments stay few (placement walks them)
+     * however many MOUNTs a client sends. */
+    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
+        const meta_seg_t *o = META_CONTAINER_OF(l, meta_seg_t, node);
+        if (o->owner == p && o->rank != r->rank) {
+            LOG_WARN("meta: %s tried to MOUNT rank %u while it holds rank %u's segment: refused", p->name, r->rank,
+                     o->rank);
+            return util_err_set(MMC_INVALID_PARAM, "MOUNT: this link holds rank %u's segment; one LocalService (link) "
+                                "mounts for one rank only", o->rank);
+        }
+    }
     if (meta_seg_find(c, r->rank, r->medium) != NULL)
         return util_err_set(MMC_DUPLICATED_OBJECT, "MOUNT: rank %u already has a %s segment", r->rank,
                             meta_media_names[r->medium]);
