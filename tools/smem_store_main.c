@@ -2,7 +2,7 @@
  * smem-store: the standalone config store server.
  *
  *   smem-store [--listen URL] [--tls-ca F --tls-cert F --tls-key F [--tls-key-pass F] [--tls-crl F]]
- *              [--keepalive-ms N] [--recovery-ms N] [--frame-timeout-ms N] [--max-frame BYTES]
+ *              [--keepalive-ms N] [--recovery-ms N] [--frame-timeout-ms N] [--max-frame BYTES] [--max-data SIZE]
  *              [--log-level 0..3] [--log-file F]
  *
  * Prints "smem-store listening on URL" (with the bound port when the URL's
@@ -40,10 +40,12 @@ static void usage(FILE *out)
             "                        get their ranks back first (default %u; 0 off)\n"
             "  --frame-timeout-ms N  a message once started must arrive within this (default %u)\n"
             "  --max-frame SIZE      largest accepted message, e.g. 16MB (default %u bytes)\n"
+            "  --max-data SIZE       keys and values held in all; writes past it are refused (default %llu bytes)\n"
             "  --log-level N         0 debug, 1 info (default), 2 warn, 3 error\n"
             "  --log-file FILE       append logs to FILE instead of stderr\n"
             "  --help                this text\n",
-            d.keepalive_ms, STORE_RECOVERY_DEFAULT_MS, d.net.frame_timeout_ms, d.net.max_frame);
+            d.keepalive_ms, STORE_RECOVERY_DEFAULT_MS, d.net.frame_timeout_ms, d.net.max_frame,
+            (unsigned long long)d.max_data_bytes);
 }
 
 static int copy_path(char *dst, size_t cap, const char *src, const char *what)
@@ -67,13 +69,14 @@ int main(int argc, char **argv)
     int log_level = UTIL_LOG_INFO;
     const char *log_file = NULL;
 
-    enum { O_LISTEN = 1, O_CA, O_CERT, O_KEY, O_PASS, O_CRL, O_KEEPALIVE, O_RECOVERY, O_FRAMETO, O_MAXFRAME, O_LEVEL, O_LOGFILE, O_HELP };
+    enum { O_LISTEN = 1, O_CA, O_CERT, O_KEY, O_PASS, O_CRL, O_KEEPALIVE, O_RECOVERY, O_FRAMETO, O_MAXFRAME, O_MAXDATA, O_LEVEL, O_LOGFILE, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},     {"tls-ca", required_argument, NULL, O_CA},
         {"tls-cert", required_argument, NULL, O_CERT},     {"tls-key", required_argument, NULL, O_KEY},
         {"tls-key-pass", required_argument, NULL, O_PASS}, {"tls-crl", required_argument, NULL, O_CRL},
         {"keepalive-ms", required_argument, NULL, O_KEEPALIVE}, {"recovery-ms", required_argument, NULL, O_RECOVERY},
         {"frame-timeout-ms", required_argument, NULL, O_FRAMETO}, {"max-frame", required_argument, NULL, O_MAXFRAME},
+        {"max-data", required_argument, NULL, O_MAXDATA},
         {"log-level", required_argument, NULL, O_LEVEL},   {"log-file", required_argument, NULL, O_LOGFILE},
         {"help", no_argument, NULL, O_HELP},               {NULL, 0, NULL, 0},
     };
@@ -115,6 +118,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.net.frame_timeout_ms = (uint32_t)v;
+            break;
+        }
+        case O_MAXDATA: {
+            uint64_t v = 0;
+            if (util_conf_parse_size(optarg, &v) != SMEM_OK || v < (1ull << 20)) {
+                fprintf(stderr, "smem-store: --max-data must be a size of at least 1MB, got '%s'\n", optarg);
+                return 2;
+            }
+            opts.max_data_bytes = v;
             break;
         }
         case O_MAXFRAME: {

@@ -34,6 +34,7 @@
 #define STORE_RECONNECT_BACKOFF_MAX_MS 1000u
 #define STORE_RECOVERY_DEFAULT_MS 1500u
 #define STORE_RESERVE_DEFAULT_MS 30000u
+#define STORE_DATA_MAX_DEFAULT (256ull << 20)
 
 /* ---------- server ---------- */
 typedef struct store_server store_server_t;
@@ -47,6 +48,9 @@ typedef struct store_server_opts {
     uint32_t recovery_ms;
     /* A rank whose holder timed out stays reserved for it (default STORE_RESERVE_DEFAULT_MS). */
     uint32_t reserve_ms;
+    /* Keys and values held in all (default STORE_DATA_MAX_DEFAULT): writes past it answer SMEM_FULL, so one
+     * client cannot fill the server's memory. */
+    uint64_t max_data_bytes;
 } store_server_opts_t;
 
 void store_server_opts_init(store_server_opts_t *o);

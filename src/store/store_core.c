@@ -283,13 +283,28 @@ static void kv_changed(store_core_t *c, const char *key, uint32_t klen, const st
     wake_getters(c, key, klen, kv);
 }
 
+#define STORE_KV_OVERHEAD 64u /* per key: the map entry and store_kv_t, roughly */
+
+/* Whether the data may grow by delta bytes; SMEM_FULL with the numbers otherwise (liveness keys, owner != NULL,
+ * always fit: they are tiny and one per member). */
+static int32_t kv_room(store_core_t *c, int64_t delta, const store_peer_t *owner)
+{
+    if (delta <= 0 || c->data_max == 0 || owner != NULL || c->data_bytes + (uint64_t)delta <= c->data_max)
+        return SMEM_OK;
+    return util_err_set(SMEM_FULL, "the store holds %llu bytes of keys and values; %lld more would pass its limit of "
+                        "%llu", (unsigned long long)c->data_bytes, (long long)delta, (unsigned long long)c->data_max);
+}
+
 int32_t store_core_kv_put(store_core_t *c, const char *key, uint32_t klen, const void *val, uint32_t len,
                           store_peer_t *owner)
 {
+    store_kv_t *kv = store_map_get(&c->kv, key, klen);
+    int64_t delta = (int64_t)len - (kv != NULL ? (int64_t)kv->cap : -(int64_t)(klen + STORE_KV_OVERHEAD));
+    int32_t rc = kv_room(c, delta, owner);
+    if (rc != SMEM_OK) return rc;
     uint8_t *copy = malloc(len ? len : 1);
     if (copy == NULL) return util_err_set(SMEM_MALLOC_FAILED, "out of memory for a %u byte value", len);
     if (len) memcpy(copy, val, len);
-    store_kv_t *kv = store_map_get(&c->kv, key, klen);
     if (kv == NULL) {
         kv = calloc(1, sizeof(*kv));
         if (kv == NULL || store_map_insert(&c->kv, key, klen, kv, NULL) != 0) {
@@ -302,6 +317,8 @@ int32_t store_core_kv_put(store_core_t *c, const char *key, uint32_t klen, const
     kv->val = copy;
     kv->len = kv->cap = len;
     kv->owner = owner;
+    if (delta < 0 && (uint64_t)-delta > c->data_bytes) c->data_bytes = 0;
+    else c->data_bytes += (uint64_t)delta;
     kv_changed(c, key, klen, kv);
     return SMEM_OK;
 }
@@ -310,9 +327,21 @@ int32_t store_core_kv_del(store_core_t *c, const char *key, uint32_t klen)
 {
     store_kv_t *kv = store_map_remove(&c->kv, key, klen);
     if (kv == NULL) return SMEM_OBJECT_NOT_EXISTS;
+    uint64_t cost = (uint64_t)kv->cap + klen + STORE_KV_OVERHEAD;
+    c->data_bytes -= cost < c->data_bytes ? cost : c->data_bytes;
     kv_free(kv);
     notify(c, STORE_EV_DELETE, key, klen, NULL, 0);
     return SMEM_OK;
+}
+
+/* A write refused for room: the caller's answer carries the message; the log says who, once a second. */
+static void kv_full_log(store_core_t *c, const store_peer_t *p)
+{
+    c->full_refused++;
+    if (c->now_ms - c->full_log_ms < 1000) return;
+    LOG_WARN("store: refused a write from %s: %s (%llu refused so far)", p->name, util_err_get(),
+             (unsigned long long)c->full_refused);
+    c->full_log_ms = c->now_ms;
 }
 
 /* Liveness keys belong to their member's connection: a client writing one
@@ -334,6 +363,7 @@ static void h_set(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
     if (kv_locked(c, p, rq, m, &kv)) return;
     int32_t rc = store_core_kv_put(c, m->key, m->key_len, m->val, m->val_len, NULL);
     if (rc != 0) {
+        if (rc == SMEM_FULL) kv_full_log(c, p);
         store_core_reply_err(c, p, rq, rc, "%s", util_err_get());
         return;
     }
@@ -425,6 +455,7 @@ static void h_add(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
     int n = snprintf(txt, sizeof(txt), "%" PRId64, res);
     int32_t rc = store_core_kv_put(c, m->key, m->key_len, txt, (uint32_t)n, NULL);
     if (rc != 0) {
+        if (rc == SMEM_FULL) kv_full_log(c, p);
         store_core_reply_err(c, p, rq, rc, "%s", util_err_get());
         return;
     }
@@ -456,6 +487,7 @@ static void h_cas(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
     }
     int32_t rc = store_core_kv_put(c, m->key, m->key_len, m->val, m->val_len, NULL);
     if (rc != 0) {
+        if (rc == SMEM_FULL) kv_full_log(c, p);
         store_core_reply_err(c, p, rq, rc, "%s", util_err_get());
         return;
     }
@@ -469,6 +501,7 @@ static void h_append(store_core_t *c, store_peer_t *p, const store_rq_t *rq, con
     if (kv == NULL) {
         int32_t rc = store_core_kv_put(c, m->key, m->key_len, m->val, m->val_len, NULL);
         if (rc != 0) {
+            if (rc == SMEM_FULL) kv_full_log(c, p);
             store_core_reply_err(c, p, rq, rc, "%s", util_err_get());
             return;
         }
@@ -485,6 +518,12 @@ static void h_append(store_core_t *c, store_peer_t *p, const store_rq_t *rq, con
             uint64_t cap = kv->cap ? kv->cap : 64;
             while (cap < want) cap *= 2;
             if (cap > STORE_VALUE_MAX) cap = STORE_VALUE_MAX;
+            if (kv_room(c, (int64_t)(cap - kv->cap), NULL) != SMEM_OK) {
+                kv_full_log(c, p);
+                store_core_reply_err(c, p, rq, SMEM_FULL, "%s", util_err_get());
+                return;
+            }
+            c->data_bytes += cap - kv->cap;
             uint8_t *nv = realloc(kv->val, cap);
             if (nv == NULL) {
                 store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory growing a value to %" PRIu64,
@@ -695,6 +734,10 @@ void store_core_tick(store_core_t *c, uint64_t now_ms)
     }
     store_coll_tick(c);
 }
+
+void store_core_set_data_max(store_core_t *c, uint64_t bytes) { c->data_max = bytes; }
+
+uint64_t store_core_data_bytes(const store_core_t *c) { return c->data_bytes; }
 
 void store_core_set_recovery(store_core_t *c, uint32_t recovery_ms, uint32_t reserve_ms)
 {

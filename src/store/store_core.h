@@ -39,6 +39,11 @@ int32_t store_core_create(const store_core_ops_t *ops, store_core_t **out);
  *    long unless no other rank is free; its holder may reclaim it.
  */
 void store_core_set_recovery(store_core_t *core, uint32_t recovery_ms, uint32_t reserve_ms);
+/* Bound the keys and values held (with a small per-key overhead): writes that
+ * would pass it answer SMEM_FULL, logged once a second naming the client.
+ * 0 (after create): none. */
+void store_core_set_data_max(store_core_t *core, uint64_t bytes);
+uint64_t store_core_data_bytes(const store_core_t *core);
 /* Random per core: HELLO answers it. */
 uint64_t store_core_instance(const store_core_t *core);
 /* Frees all state without sending anything; open peers are dropped. */

@@ -77,6 +77,9 @@ struct store_core {
     uint64_t next_reap_ms;
     uint32_t reserve_ms;   /* a rank whose holder timed out stays reserved for its token this long */
     store_link_t pjoins;   /* store_pjoin_t held by the recovery window */
+    uint64_t data_bytes;   /* keys and values held, with a per-key overhead */
+    uint64_t data_max;     /* refuse writes past it (SMEM_FULL); 0 = none */
+    uint64_t full_refused, full_log_ms;
 };
 
 /* ---- store_core.c, used by store_coll.c ---- */

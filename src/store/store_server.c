@@ -34,6 +34,7 @@ void store_server_opts_init(store_server_opts_t *o)
     o->net.max_frame = STORE_FRAME_MAX;
     o->keepalive_ms = STORE_KEEPALIVE_DEFAULT_MS;
     o->reserve_ms = STORE_RESERVE_DEFAULT_MS;
+    o->max_data_bytes = STORE_DATA_MAX_DEFAULT;
 }
 
 static int32_t srv_send(void *link, const net_frame_hdr_t *hdr, const void *body, uint32_t len)
@@ -171,7 +172,10 @@ int32_t store_server_start(const char *url, const store_server_opts_t *opts, sto
     store_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL) return util_err_set(SMEM_MALLOC_FAILED, "store_server_start: out of memory");
     rc = store_core_create(&srv_core_ops, &s->core);
-    if (rc == 0) store_core_set_recovery(s->core, o.recovery_ms, o.reserve_ms);
+    if (rc == 0) {
+        store_core_set_recovery(s->core, o.recovery_ms, o.reserve_ms);
+        store_core_set_data_max(s->core, o.max_data_bytes);
+    }
     if (rc != 0) goto free_server;
     s->loop = net_loop_create("smem-store");
     if (s->loop == NULL) {

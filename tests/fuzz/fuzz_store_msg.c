@@ -13,7 +13,7 @@
  *               (op & 0x20: as a keepalive timeout would, which reserves its ranks);
  *    otherwise: peer (op & 3) % 3 sends a frame of type kTypes[index % N].
  *    The script's first byte, if odd, turns on a recovery window (held joins)
- *    and rank reservations of a few ms of fuzz time.
+ *    and rank reservations of a few ms of fuzz time; if bit 1 is set, a 4 KiB bound on the data held.
  *    Every frame the server sends is checked: responses to known requests,
  *    and pushes that must decode.
  */
@@ -122,6 +122,7 @@ static void run_server(const uint8_t *d, size_t n)
 
     if (store_core_create(&fake_ops, &core) != 0) return;
     if (n > 0 && (d[0] & 1)) store_core_set_recovery(core, 20, 50);
+    if (n > 0 && (d[0] & 2)) store_core_set_data_max(core, 4096);
     for (int i = 0; i < NPEERS; i++) {
         links[i] = (fake_link_t){.idx = i};
         peers[i] = store_core_peer_open(core, &links[i], "fuzz");

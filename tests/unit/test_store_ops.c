@@ -1104,6 +1104,46 @@ static void test_reconnect(void **state)
     store_server_stop(srv);
 }
 
+/* ---------- the data bound ---------- */
+
+/* One client filling the store gets SMEM_FULL at the bound, not the server's memory; deleting makes room;
+ * members can still join (liveness keys are exempt). */
+static void test_data_bound(void **state)
+{
+    (void)state;
+    store_server_opts_t so;
+    store_server_opts_init(&so);
+    so.max_data_bytes = 1u << 20;
+    store_server_t *srv;
+    assert_int_equal(store_server_start("tcp://127.0.0.1:0", &so, &srv), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", store_server_port(srv));
+    store_client_t *c;
+    assert_int_equal(store_client_connect(url, NULL, &c), 0);
+    static uint8_t v[100 << 10];
+    memset(v, 7, sizeof(v));
+    int ok = 0, rc = 0;
+    char key[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof(key), "fill/%d", i);
+        rc = store_set(c, key, v, sizeof(v));
+        if (rc != 0) break;
+        ok++;
+    }
+    assert_int_equal(rc, SMEM_FULL);
+    assert_true(ok >= 9 && ok <= 10);
+    assert_non_null(strstr(util_err_get(), "limit of 1048576"));
+    assert_int_equal(store_append(c, "fill/0", v, sizeof(v), NULL), SMEM_FULL);
+    uint32_t rank;
+    assert_int_equal(store_group_join(c, "dg", 4, UINT32_MAX, &rank), 0); /* a liveness key always fits */
+    assert_int_equal(store_delete(c, "fill/0"), 0);
+    assert_int_equal(store_delete(c, "fill/1"), 0);
+    assert_int_equal(store_set(c, "again", v, sizeof(v)), 0);
+    assert_int_equal(store_group_leave(c, "dg"), 0);
+    store_client_close(c);
+    store_server_stop(srv);
+}
+
 /* ---------- what a reconnect does to ranks: reclaim, reservation, recovery window ---------- */
 
 typedef struct grp_rec {
@@ -1308,7 +1348,7 @@ int main(void)
         cmocka_unit_test(test_groups),         cmocka_unit_test(test_barrier_allgather),
         cmocka_unit_test(test_coll_errors),    cmocka_unit_test(test_gc),
         cmocka_unit_test(test_reconnect), cmocka_unit_test(test_restart_recovery_window),
-        cmocka_unit_test(test_timeout_reservation),
+        cmocka_unit_test(test_timeout_reservation), cmocka_unit_test(test_data_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
