@@ -239,9 +239,14 @@ static int32_t client_on_reconnect(net_rpc_t *rpc, void *arg)
     uint64_t inst = 0;
     uint32_t left = 0;
     rc = hello(c, rpc, &inst, &left);
-    if (rc != SMEM_OK) return rc;
+    if (rc == SMEM_UNSUPPORTED) { /* a server without HELLO: it cannot say whether it restarted */
+        inst = 0;
+        left = 0;
+    } else if (rc != SMEM_OK) {
+        return rc;
+    }
     pthread_mutex_lock(&c->mu);
-    bool restarted = c->instance != 0 && inst != c->instance;
+    bool restarted = c->instance != 0 && inst != 0 && inst != c->instance;
     c->instance = inst;
     pthread_mutex_unlock(&c->mu);
     if (restarted)
