@@ -145,7 +145,8 @@ static int32_t smem_bm_check_lost(smem_bm_obj_t *o, const char *what)
 {
     if (!smem_space_lost(o->host)) return SMEM_OK;
     return util_err_set(SMEM_RECONNECT, "%s: rank %u was lost (this process was cut off from the config store past "
-                        "the keepalive and another member took the rank); leave and join again",
+                        "the keepalive and another member took the rank); destroy it and smem_bm_uninit, then smem_bm_init "
+                        "again for a new rank",
                         what, smem_space_rank(o->host));
 }
 

@@ -76,7 +76,7 @@ int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, const xfer_t
 smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what);
 /* The BM object's host rank went to another member while this process was
  * cut off from the store (copies fail with SMEM_RECONNECT); the owner must
- * leave and join again. For upper layers (memcache's LocalService). */
+ * take a new rank (destroy, smem_bm_uninit, smem_bm_init). For upper layers (memcache's LocalService). */
 bool smem_bm_rank_lost(smem_bm_t h);
 void smem_bm_obj_put(smem_bm_obj_t *o);
 

@@ -669,7 +669,7 @@ static void smem_space_on_rank_event_joined(smem_space_t *s, const store_group_e
         s->lost = true;
         pthread_mutex_unlock(&s->lock);
         LOG_ERROR("space %s: rank %u now belongs to another member (this process was cut off from the store past "
-                  "the keepalive and its rank was taken); copies fail until it leaves and joins again",
+                  "the keepalive and its rank was taken); copies fail until the process takes a new rank",
                   s->ns, s->rank);
         return;
     }

@@ -85,7 +85,7 @@ int32_t smem_space_leave(smem_space_t *s);
  * re-publish the base if it is gone, and re-read the members once the
  * restarted store's recovery window is over. When the rank could not be
  * reclaimed (another member holds it now) the space is lost: true here, and
- * the owner must leave and join again.
+ * the owner must give the rank up (destroy, uninit) and join with a new one.
  */
 bool smem_space_lost(smem_space_t *s);
 
