@@ -15,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "transport/tcp/tcp.h"
 #include "transport/tcp/tcp_proto.h"
 #include "transport/tp.h"
 #include "util/util_log.h"
@@ -395,6 +397,46 @@ static void test_bad_clients(void **state)
     roundtrip(f, 4 * MiB, 3 * MiB, 6);
 }
 
+/* Idle sockets never lock peers out: with the server at its connection cap,
+ * a new peer gets in (the longest-idle connection is closed to make room),
+ * and a client whose pooled connection the server closed while it was idle
+ * redials it instead of failing the copy. */
+static void test_idle_cap(void **state)
+{
+    fx_t *f = *state;
+    roundtrip(f, 0, 4096, 7); /* B's pooled connection to A is now idle */
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    lim = old;
+    if (lim.rlim_cur < 4096) lim.rlim_cur = lim.rlim_max < 4096 ? lim.rlim_max : 4096;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    if (lim.rlim_cur < 2 * TCP_SERVER_CONNS_MAX + 64) {
+        setrlimit(RLIMIT_NOFILE, &old);
+        skip(); /* cannot hold the sockets for both ends */
+    }
+    enum { N = TCP_SERVER_CONNS_MAX + 8 };
+    static int idle[N];
+    tu_log_capture_start(UTIL_LOG_WARN);
+    for (int i = 0; i < N; i++) idle[i] = raw_connect(f->addr);
+    /* the server has reached the cap and made room by closing idle ones, oldest first: B's among them */
+    uint64_t end = util_now_ms() + 10000;
+    while (!tu_log_contains("closed the one idle longest") && util_now_ms() < end) usleep(10000);
+    assert_true(tu_log_contains("closed the one idle longest"));
+    /* a new client gets in and is served */
+    tp_ep_t *ep2 = NULL;
+    assert_int_equal(tp_ep_connect(f->b, f->addr, &ep2), SMEM_OK);
+    fill(f->src, 9, 0, 4096);
+    tp_piece_t p = {.local = f->src, .offset = 16384, .len = 4096};
+    assert_int_equal(tp_put(ep2, WIN, &p, 1), SMEM_OK); /* the old server refused it: 1,024 idle sockets held the cap */
+    assert_true(check(f->mw.base + 16384, 9, 0, 4096));
+    /* B's old endpoint finds its pooled connection closed and redials: no failed copy */
+    roundtrip(f, 8192, 4096, 8);
+    tu_log_capture_stop();
+    for (int i = 0; i < N; i++) close(idle[i]);
+    tp_ep_close(ep2);
+    setrlimit(RLIMIT_NOFILE, &old);
+}
+
 static void test_many_pieces(void **state)
 {
     fx_t *f = *state;
@@ -649,6 +691,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_out_of_range, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_clients, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_many_pieces, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_cap, fx_setup, fx_teardown),
         cmocka_unit_test(test_bad_addresses),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_two_processes),

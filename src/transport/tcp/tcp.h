@@ -29,7 +29,8 @@
 #define TCP_CONNS_MAX 64u
 #define TCP_CHUNK_DEFAULT (1ull << 20)
 #define TCP_CHUNK_MIN (4ull << 10)
-#define TCP_SERVER_CONNS_MAX 1024u /* server threads at once; more connections are refused with a WARN */
+#define TCP_SERVER_CONNS_MAX 1024u /* server threads at once; at the cap the longest-idle connection makes room */
+#define TCP_SERVER_IDLE_MS 60000u  /* a data connection with no request for this long is closed (clients redial) */
 
 /* ---- tcp_conn.c ---- */
 
@@ -61,7 +62,10 @@ void tcp_iov_advance(struct iovec **iov, int *cnt, uint64_t n);
  */
 int32_t tcp_conn_io_all(tcp_conn_t *c, bool out, struct iovec *iov, int cnt, uint32_t stall_ms, uint64_t deadline_ms);
 /* Wait until fd is readable (or hung up); false when stop_fd fired first. */
-bool tcp_conn_wait_readable(const tcp_conn_t *c, int stop_fd);
+/* Until c is readable (true), stop_fd fires or timeout_ms passes (false; *timed_out tells which). */
+bool tcp_conn_wait_readable(const tcp_conn_t *c, int stop_fd, uint32_t timeout_ms, bool *timed_out);
+/* An idle pooled connection the peer closed (or sent something unasked on): readable right now. */
+bool tcp_conn_idle_broken(const tcp_conn_t *c);
 
 /* ---- tcp_iface.c ---- */
 

@@ -245,14 +245,28 @@ int32_t tcp_conn_io_all(tcp_conn_t *c, bool out, struct iovec *iov, int cnt, uin
     return SMEM_OK;
 }
 
-bool tcp_conn_wait_readable(const tcp_conn_t *c, int stop_fd)
+bool tcp_conn_wait_readable(const tcp_conn_t *c, int stop_fd, uint32_t timeout_ms, bool *timed_out)
 {
+    *timed_out = false;
     if (c->ssl != NULL && SSL_pending(c->ssl) > 0) return true;
+    uint64_t deadline = util_now_ms() + timeout_ms;
     for (;;) {
         struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
-        int n = poll(p, 2, -1);
+        int64_t left = util_ms_left(deadline);
+        if (left <= 0) {
+            *timed_out = true;
+            return false;
+        }
+        int n = poll(p, 2, (int)left);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 || (p[1].revents & POLLIN)) return false;
-        if (p[0].revents) return true;
+        if (n > 0 && p[0].revents) return true;
     }
+}
+
+bool tcp_conn_idle_broken(const tcp_conn_t *c)
+{
+    if (c->fd < 0) return false;
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0 && p.revents != 0; /* idle: no answer is owed, so anything readable is EOF or junk */
 }

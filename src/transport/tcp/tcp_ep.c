@@ -217,6 +217,8 @@ static int32_t tcp_ep_take(tcp_ep_t *ep, tcp_iface_t *ifc, uint32_t want, tcp_sl
     char why[TCP_ERR_MAX] = "";
     for (uint32_t i = 0; i < n; i++) {
         tcp_slot_t *s = out[i];
+        if (tcp_conn_idle_broken(&s->conn)) /* the server closed it while idle (idle timeout, or room for others) */
+            tcp_conn_close(&s->conn);
         if (s->conn.fd < 0) {
             int32_t r = tcp_conn_dial(&s->conn, &ep->ss, ep->sslen, ep->host, ifc->tls_client, ifc->timeout_ms);
             if (r != SMEM_OK) {

@@ -50,6 +50,8 @@ struct tcp_sconn {
     tcp_conn_t conn; /* its fd is closed by the reaper after join, never by the thread */
     pthread_t th;
     bool done; /* atomic: the thread has finished */
+    uint64_t idle_since_ms; /* atomic: waiting for a request since then; 0 while serving one */
+    bool evicted;           /* under ifc->lock: shut down to make room */
     /* per-connection scratch, allocated by the thread */
     uint8_t *table;
     tcp_span_t *spans;
@@ -86,7 +88,13 @@ static int32_t tcp_server_one(tcp_sconn_t *sc)
     tcp_iface_t *ifc = sc->ifc;
     tcp_conn_t *c = &sc->conn;
     const char *who = ifc->base.name;
-    if (!tcp_conn_wait_readable(c, ifc->stop_fd)) return SMEM_EXITING;
+    __atomic_store_n(&sc->idle_since_ms, util_now_ms(), __ATOMIC_RELAXED);
+    bool idle_out = false;
+    if (!tcp_conn_wait_readable(c, ifc->stop_fd, TCP_SERVER_IDLE_MS, &idle_out)) {
+        if (idle_out) LOG_DEBUG("%s: data connection from %s idle for %u ms; closing", who, c->peer, TCP_SERVER_IDLE_MS);
+        return SMEM_EXITING;
+    }
+    __atomic_store_n(&sc->idle_since_ms, 0, __ATOMIC_RELAXED);
     uint8_t hdr[TCP_REQ_HDR_SIZE];
     struct iovec v = {.iov_base = hdr, .iov_len = sizeof(hdr)};
     int64_t got = tcp_conn_io(c, false, &v, 1);
@@ -224,6 +232,33 @@ static void tcp_server_reap(tcp_iface_t *ifc)
     }
 }
 
+/* At the cap: close the connection idle the longest (a client redials an idle
+ * pooled connection it finds closed), so idle sockets never lock out new
+ * peers. false when none is idle. */
+static bool tcp_server_evict_idle(tcp_iface_t *ifc, uint32_t n)
+{
+    pthread_mutex_lock(&ifc->lock);
+    tcp_sconn_t *victim = NULL;
+    uint64_t oldest = UINT64_MAX;
+    for (tcp_sconn_t *sc = ifc->sconns; sc != NULL; sc = sc->next) {
+        uint64_t since = __atomic_load_n(&sc->idle_since_ms, __ATOMIC_RELAXED);
+        if (since == 0 || __atomic_load_n(&sc->done, __ATOMIC_ACQUIRE) || sc->evicted) continue;
+        if (since < oldest) {
+            oldest = since;
+            victim = sc;
+        }
+    }
+    if (victim != NULL) {
+        victim->evicted = true;
+        shutdown(victim->fd, SHUT_RDWR); /* its thread sees EOF and ends; the reaper frees it */
+        LOG_WARN("%s: %u data connections open (limit %u): closed the one idle longest (%s, %llu ms) to make room",
+                 ifc->base.name, n, TCP_SERVER_CONNS_MAX, victim->conn.peer,
+                 (unsigned long long)(util_now_ms() - oldest));
+    }
+    pthread_mutex_unlock(&ifc->lock);
+    return victim != NULL;
+}
+
 static void tcp_server_accept_one(tcp_iface_t *ifc)
 {
     int fd = util_acceptor_accept(&ifc->acc, ifc->lfd, NULL, NULL, SOCK_CLOEXEC, ifc->base.name);
@@ -238,9 +273,9 @@ static void tcp_server_accept_one(tcp_iface_t *ifc)
     pthread_mutex_lock(&ifc->lock);
     uint32_t n = ifc->nsconns;
     pthread_mutex_unlock(&ifc->lock);
-    if (n >= TCP_SERVER_CONNS_MAX) {
-        LOG_WARN("%s: refusing a data connection: %u connections open (limit %u)", ifc->base.name, n,
-                 TCP_SERVER_CONNS_MAX);
+    if (n >= TCP_SERVER_CONNS_MAX && !tcp_server_evict_idle(ifc, n)) {
+        LOG_WARN("%s: refusing a data connection: %u connections open (limit %u), none of them idle",
+                 ifc->base.name, n, TCP_SERVER_CONNS_MAX);
         close(fd);
         return;
     }
