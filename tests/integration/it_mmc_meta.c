@@ -4,7 +4,8 @@
  * exist, query, list, remove), one of them leaves and its segment goes;
  * garbage on the RPC port (random bytes, well-framed junk bodies) is
  * refused while the daemon keeps serving; the HTTP endpoints answer (and
- * bad HTTP gets 400/404/405/431); mmcctl works against it; SIGTERM exits 0;
+ * bad HTTP gets 400/404/405/431), also while 40 slow clients and one that
+ * never reads its /keys page hold connections; mmcctl works against it; SIGTERM exits 0;
  * a dead MetaService gives MMC_NOT_CONNECTED/MMC_TIMEOUT within the client's
  * timeout; config files with an unknown key, a repeated key, an out-of-range
  * value or HA on are rejected naming the line; MMC_META_CONFIG_PATH is read;
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "memcache/common/mmc_meta_client.h"
+#include "memcache/meta/meta_http.h"
 #include "net/net_proto.h"
 #include "testutil.h"
 #include "util/util_buf.h"
@@ -141,6 +143,99 @@ static int run_cmd(const char *cmd, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A TCP connection to the HTTP port from source address 127.0.0.src (all of 127/8 is loopback). */
+static int tcp_connect_from(int port, int src, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)src)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)); /* before connect: small window */
+    if (bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* /health while others hold connections: the time to its answer, or (no answer) to the client's 5 s timeout. */
+static uint64_t http_health_ms(void)
+{
+    static char buf[4096];
+    uint64_t t0 = util_now_ms();
+    int code = http_get("/health", buf, sizeof(buf));
+    uint64_t ms = util_now_ms() - t0;
+    TU_CHECK(code == 200 && strstr(buf, "\r\n\r\nok") != NULL, "/health answered %d after %llu ms", code,
+             (unsigned long long)ms);
+    return ms;
+}
+
+/* Slow and non-reading clients never delay others (the old one-at-a-time server took ~2 s per slow client). */
+static void test_http_concurrency(mmc_meta_client_t *a)
+{
+    enum { SLOW = 40 };
+    int slow[SLOW];
+    for (int i = 0; i < SLOW; i++) { /* each from its own address: the per-address limit is not what this checks */
+        slow[i] = tcp_connect_from(http_port, 10 + i, 0);
+        if (slow[i] >= 0 && i % 2 == 0 && write(slow[i], "GET /hea", 8) != 8) TU_CHECK(0, "half a request line");
+    }
+    uint64_t ms = http_health_ms();
+    TU_CHECK(ms < 1000, "/health with %d slow clients: %llu ms", SLOW, (unsigned long long)ms);
+    for (int i = 0; i < SLOW; i++)
+        if (slow[i] >= 0) close(slow[i]);
+
+    /* Per-address limit: the 33rd connection from one address is closed at once; others still served. */
+    int same[META_HTTP_PER_IP_MAX + 1];
+    for (unsigned i = 0; i <= META_HTTP_PER_IP_MAX; i++) same[i] = tcp_connect_from(http_port, 2, 0);
+    char b[256];
+    uint64_t t0 = util_now_ms();
+    TU_CHECK(same[META_HTTP_PER_IP_MAX] >= 0 && read_all(same[META_HTTP_PER_IP_MAX], b, sizeof(b), 2000) == 0 &&
+                 util_now_ms() - t0 < 1000,
+             "connection over the per-address limit closed (%llu ms)", (unsigned long long)(util_now_ms() - t0));
+    ms = http_health_ms();
+    TU_CHECK(ms < 1000, "/health while one address is at its limit: %llu ms", (unsigned long long)ms);
+    for (unsigned i = 0; i <= META_HTTP_PER_IP_MAX; i++)
+        if (same[i] >= 0) close(same[i]);
+
+    /* The biggest /keys page (~5 MB) to a client that never reads: more than the socket buffers hold
+     * (tcp_wmem's 4 MB maximum), so a server that writes it inline stalls. */
+    enum { NBIG = MMC_BATCH_MAX };
+    char(*names)[MMC_KEY_MAX] = calloc(NBIG, sizeof(*names));
+    const char **keys = calloc(NBIG, sizeof(*keys));
+    uint64_t *sizes = calloc(NBIG, sizeof(*sizes));
+    mmc_loc_t *locs = calloc(NBIG, sizeof(*locs));
+    int32_t *res = calloc(NBIG, sizeof(*res)), *st = calloc(NBIG, sizeof(*st));
+    for (int i = 0; i < NBIG; i++) {
+        snprintf(names[i], sizeof(names[i]), "big/%05d/%0240d", i, 0);
+        keys[i] = names[i];
+        sizes[i] = 1;
+    }
+    mmc_put_options opt = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = 1, .preferredLocalServiceIDs = {-1, -1, -1, -1, -1, -1, -1, -1}};
+    int32_t rc = mmc_meta_put_start(a, 0, &opt, keys, sizes, NBIG, locs, NULL);
+    TU_CHECK(rc == 0 && locs[0].status == 0 && locs[NBIG - 1].status == 0, "put %d big keys: %d %s", NBIG, rc,
+             mmc_get_last_err_msg());
+    TU_CHECK(mmc_meta_put_end(a, keys, res, NBIG, st) == 0, "put_end big keys");
+    static const char req[] = "GET /keys?prefix=big%2F&limit=16384 HTTP/1.1\r\nHost: x\r\n\r\n";
+    int nr = tcp_connect_from(http_port, 1, 4096);
+    TU_CHECK(nr >= 0 && write(nr, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1, "non-reader's request");
+    usleep(300 * 1000); /* let the server take it and fill the socket */
+    ms = http_health_ms();
+    TU_CHECK(ms < 1000, "/health while a client does not read its /keys page: %llu ms", (unsigned long long)ms);
+    size_t cap = 8u << 20;
+    char *page = malloc(cap);
+    TU_CHECK(http_get("/keys?prefix=big%2F&limit=16384", page, cap) == 200 && strlen(page) > 4500000 &&
+                 strstr(page, "\"more\":false") != NULL,
+             "the big page to a reader: %zu bytes", strlen(page));
+    free(page);
+    if (nr >= 0) close(nr);
+    free(names);
+    free(keys);
+    free(sizes);
+    free(locs);
+    free(res);
+    free(st);
+}
+
 static void test_clients(void)
 {
     mmc_meta_client_t *a = client(5000), *b = client(5000);
@@ -229,25 +324,37 @@ static void test_clients(void)
     TU_CHECK(http_get("/keys?prefix=%zz", buf, sizeof(buf)) == 400, "keys bad escape");
     TU_CHECK(http_get("/nope", buf, sizeof(buf)) == 404, "404");
     TU_CHECK(http_raw_str("POST /health HTTP/1.1\r\n\r\n", buf, sizeof(buf)) == 405, "405");
-    TU_CHECK(http_raw_str("BLAH\r\n\r\n", buf, sizeof(buf)) == 400, "400");
+    /* Malformed requests are libmicrohttpd's: a request line without spaces is dropped with no answer,
+     * one without a version gets 400, a header block past its pool 431; all at once. */
+    uint64_t tm = util_now_ms();
+    int code = http_raw_str("BLAH\r\n\r\n", buf, sizeof(buf));
+    TU_CHECK((code == 400 || code == -1) && util_now_ms() - tm < 1000, "garbage request line: %d", code);
     TU_CHECK(http_raw_str("GET /health\r\n\r\n", buf, sizeof(buf)) == 400, "400 without version");
     char *big = malloc(20000);
     memcpy(big, "GET /health HTTP/1.1\r\nX: ", 25);
     memset(big + 25, 'a', 20000 - 25);
     TU_CHECK(http_raw(big, 20000, buf, sizeof(buf)) == 431, "431");
+    /* Our own limit on a complete header block: META_HTTP_HDR_MAX bytes. */
+    int hl = snprintf(big, 20000, "GET /health HTTP/1.1\r\nHost: x\r\nX: %07800d\r\n\r\n", 0);
+    TU_CHECK(http_raw(big, (size_t)hl, buf, sizeof(buf)) == 200, "7.8 KB header block served");
+    hl = snprintf(big, 20000, "GET /health HTTP/1.1\r\nHost: x\r\nX: %012000d\r\n\r\n", 0);
+    TU_CHECK(http_raw(big, (size_t)hl, buf, sizeof(buf)) == 431, "12 KB header block: 431");
     free(big);
-    {   /* a NUL inside the header: 400 at once, not 408 after the read timeout */
+    {   /* a NUL inside a header: libmicrohttpd 0.9.75 cuts the value there (we read no headers); answered at once */
         static const char nul_req[] = "GET /health HTTP/1.1\r\nX: a\0b\r\n\r\n";
         uint64_t tn = util_now_ms();
-        int code = http_raw(nul_req, sizeof(nul_req) - 1, buf, sizeof(buf));
+        code = http_raw(nul_req, sizeof(nul_req) - 1, buf, sizeof(buf));
         uint64_t took = util_now_ms() - tn;
-        TU_CHECK(code == 400 && took < 1000, "NUL in a request: %d after %llu ms", code, (unsigned long long)took);
+        TU_CHECK((code == 200 || code == 400) && took < 1000, "NUL in a request: %d after %llu ms", code,
+                 (unsigned long long)took);
     }
     uint64_t t0 = util_now_ms();
-    int fd = tcp_connect(http_port); /* silent client: dropped after the read timeout */
-    TU_CHECK(fd >= 0 && read_all(fd, buf, sizeof(buf), 5000) > 0 && strstr(buf, "408") != NULL, "408: %s", buf);
-    TU_CHECK(util_now_ms() - t0 < 4000, "slow client held for %llu ms", (unsigned long long)(util_now_ms() - t0));
+    int fd = tcp_connect(http_port); /* silent client: dropped (no answer) after the inactivity timeout */
+    TU_CHECK(fd >= 0 && read_all(fd, buf, sizeof(buf), 5000) == 0, "silent client closed without an answer: %s", buf);
+    uint64_t held = util_now_ms() - t0;
+    TU_CHECK(held >= META_HTTP_TIMEOUT_MS - 500 && held < 4000, "slow client held for %llu ms", (unsigned long long)held);
     if (fd >= 0) close(fd);
+    test_http_concurrency(a);
 
     /* Garbage on the RPC port: random bytes get the socket closed; a framed junk body gets an error answer. */
     int port = url_port(rpc_url);

@@ -1,32 +1,32 @@
-/* The MetaService's HTTP thread (see meta_http.h). */
-#include <errno.h>
+/* The MetaService's HTTP endpoint on libmicrohttpd (see meta_http.h). */
+#include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "memcache/meta/meta_http.h"
 #include "memcache/mmc_def.h"
-#include "util/util_accept.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
-#include "util/util_time.h"
+
+/* Per-connection pool: the header block, the parsed header list and the
+ * reply's header lines; the reply body is copied outside it. */
+#define META_HTTP_POOL_BYTES (2 * META_HTTP_HDR_MAX)
 
 struct meta_http {
-    int lfd;
-    int stop_fd;
-    util_acceptor_t acc; /* the HTTP thread's: sheds connections at the descriptor limit */
+    struct MHD_Daemon *d;
     uint16_t port;
-    pthread_t thread;
     meta_http_handler_cb_t cb;
     void *arg;
+    pthread_mutex_t err_lock; /* start_err: libmicrohttpd may log from its thread while starting */
+    bool starting;
+    char start_err[160]; /* the last message libmicrohttpd logged while starting */
 };
 
 static int32_t http_parse_url(const char *url, char *host, size_t hcap, char *port, size_t pcap)
@@ -55,16 +55,55 @@ static int32_t http_parse_url(const char *url, char *host, size_t hcap, char *po
     return MMC_OK;
 }
 
-static void http_send_all(int fd, const void *p, size_t n)
+/* Resolves the URL's host:port to the one address the daemon binds (the first getaddrinfo gives, as before). */
+static int32_t http_resolve(const char *url, struct sockaddr_storage *sa)
 {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return; /* client went away; nothing more to do */
-        c += k;
-        n -= (size_t)k;
+    char host[128], port[8];
+    int32_t rc = http_parse_url(url, host, sizeof(host), port, sizeof(port));
+    if (rc != MMC_OK) return rc;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, port, &hints, &ai);
+    if (gai != 0) return util_err_set(MMC_INVALID_PARAM, "metrics URL '%s': %s", url, gai_strerror(gai));
+    if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) || ai->ai_addrlen > sizeof(*sa)) {
+        freeaddrinfo(ai);
+        return util_err_set(MMC_INVALID_PARAM, "metrics URL '%s': not an IPv4 or IPv6 address", url);
     }
+    memset(sa, 0, sizeof(*sa));
+    memcpy(sa, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    return MMC_OK;
+}
+
+/* libmicrohttpd's messages are about clients that misbehave: debug level, never the console by default. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+    meta_http_t *h = cls;
+    char msg[160];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    pthread_mutex_lock(&h->err_lock);
+    if (h->starting) snprintf(h->start_err, sizeof(h->start_err), "%s", msg);
+    pthread_mutex_unlock(&h->err_lock);
+    LOG_DEBUG("meta: HTTP: %s", msg);
+}
+
+/* Called once per request with the URI as the client sent it (path and raw
+ * query, before any decoding); what it returns is the request's context. */
+static void *http_uri_keep(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    return strdup(uri); /* NULL: the handler answers 500 */
+}
+
+static void http_done(void *cls, struct MHD_Connection *conn, void **ctx, enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)conn;
+    (void)why;
+    free(*ctx);
+    *ctx = NULL;
 }
 
 static const char *http_reason(int code)
@@ -74,187 +113,114 @@ static const char *http_reason(int code)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
     case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
     }
 }
 
-static void http_reply(int fd, int code, const char *ctype, const void *body, size_t len, bool head_only)
+static enum MHD_Result http_reply(struct MHD_Connection *conn, int code, const char *ctype, const void *body,
+                                  size_t len)
 {
-    char hdr[256];
-    int n = snprintf(hdr, sizeof(hdr),
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", code,
-                     http_reason(code), ctype, len);
-    http_send_all(fd, hdr, (size_t)n);
-    if (!head_only && len > 0) http_send_all(fd, body, len);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL) return MHD_NO; /* out of memory: libmicrohttpd drops the connection */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (code == 405) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned int)code, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
-static void http_error(int fd, int code)
+static enum MHD_Result http_error(struct MHD_Connection *conn, int code)
 {
     char body[64];
     int n = snprintf(body, sizeof(body), "%d %s\n", code, http_reason(code));
-    http_reply(fd, code, "text/plain", body, (size_t)n, false);
+    return http_reply(conn, code, "text/plain", body, (size_t)n);
 }
 
-/* Reads the header block; returns its length (up to and including the blank line) or -code. */
-static int http_read_head(int fd, char *buf, size_t cap)
+static enum MHD_Result http_hdr_sum(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-    size_t len = 0;
-    uint64_t deadline = util_now_ms() + META_HTTP_TIMEOUT_MS;
-    for (;;) {
-        int64_t left = util_ms_left(deadline);
-        if (left <= 0) return -408;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)left);
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr <= 0) return -408;
-        ssize_t k = recv(fd, buf + len, cap - 1 - len, 0);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (k <= 0) return -400; /* closed or failed before a full request */
-        if (memchr(buf + len, '\0', (size_t)k) != NULL) return -400; /* never valid in a header: say so now */
-        len += (size_t)k;
-        buf[len] = '\0';
-        char *end = strstr(buf, "\r\n\r\n");
-        if (end != NULL) return (int)(end - buf + 4);
-        end = strstr(buf, "\n\n"); /* tolerate bare LF clients */
-        if (end != NULL) return (int)(end - buf + 2);
-        if (len >= cap - 1) return -431;
-    }
+    (void)kind;
+    *(size_t *)cls += strlen(key) + 4 + (value ? strlen(value) : 0); /* "K: V\r\n" */
+    return MHD_YES;
 }
 
-int meta_http_parse_request(char *buf, size_t len, bool *head, char **target, const char **query)
+static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                   const char *version, const char *upload_data, size_t *upload_data_size,
+                                   void **ctx)
 {
-    if (memchr(buf, '\0', len) != NULL) return 400;
-    buf[len] = '\0';
-    /* Request line: METHOD SP TARGET SP HTTP/1.x */
-    char *eol = strpbrk(buf, "\r\n");
-    if (eol == NULL) return 400;
-    *eol = '\0';
-    char *sp1 = strchr(buf, ' ');
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (sp1 == NULL || sp2 == NULL || strchr(sp2 + 1, ' ') != NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
-        sp1[1] != '/')
-        return 400;
-    *sp1 = '\0';
-    *sp2 = '\0';
-    *head = strcmp(buf, "HEAD") == 0;
-    if (!*head && strcmp(buf, "GET") != 0) return 405;
-    char *t = sp1 + 1;
-    for (const char *c = t; *c; c++)
-        if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e) return 400;
-    char *q = strchr(t, '?');
-    *query = "";
+    (void)url; /* decoded by libmicrohttpd; the handler gets the raw path from the URI */
+    (void)upload_data;
+    (void)upload_data_size;
+    meta_http_t *h = cls;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return http_error(conn, 405);
+    char *uri = *ctx;
+    if (uri == NULL) return http_error(conn, 500);
+    /* The pool bounds the header block only roughly; the documented limit is this. */
+    size_t hdr = strlen(method) + strlen(uri) + strlen(version) + 4;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_hdr_sum, &hdr);
+    if (hdr > META_HTTP_HDR_MAX) return http_error(conn, 431);
+    char *q = strchr(uri, '?');
+    const char *query = "";
     if (q != NULL) {
         *q = '\0';
-        *query = q + 1;
-    }
-    *target = t;
-    return 0;
-}
-
-static void http_serve(meta_http_t *h, int fd)
-{
-    char buf[META_HTTP_HDR_MAX + 1];
-    int n = http_read_head(fd, buf, sizeof(buf));
-    if (n < 0) {
-        http_error(fd, -n);
-        return;
-    }
-    bool head = false;
-    char *target = NULL;
-    const char *query = NULL;
-    int pc = meta_http_parse_request(buf, (size_t)n, &head, &target, &query);
-    if (pc != 0) {
-        http_error(fd, pc);
-        return;
+        query = q + 1;
     }
     util_wbuf_t body;
     util_wbuf_init(&body);
     const char *ctype = "text/plain";
-    int code = h->cb(h->arg, target, query, &body, &ctype);
-    if (body.err) {
-        http_error(fd, 500);
-    } else {
-        http_reply(fd, code, ctype, body.p, body.len, head);
-    }
+    int code = h->cb(h->arg, uri, query, &body, &ctype);
+    enum MHD_Result ret =
+        body.err ? http_error(conn, 500) : http_reply(conn, code, ctype, body.p, body.len); /* HEAD: no body sent */
     util_wbuf_fini(&body);
-}
-
-static void *http_main(void *arg)
-{
-    meta_http_t *h = arg;
-    for (;;) {
-        struct pollfd pfd[2] = {{.fd = h->lfd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN}};
-        int pr = poll(pfd, 2, -1);
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr < 0 || (pfd[1].revents & POLLIN)) break;
-        if (!(pfd[0].revents & POLLIN)) continue;
-        int fd = util_acceptor_accept(&h->acc, h->lfd, NULL, NULL, SOCK_CLOEXEC, "meta: HTTP");
-        if (fd == UTIL_ACCEPT_SHED) continue; /* out of descriptors: one connection dropped */
-        if (fd < 0) {
-            /* EAGAIN, ECONNABORTED: the next event; EMFILE with no spare: let descriptors free up */
-            if (errno == EMFILE || errno == ENFILE) usleep(10000);
-            continue;
-        }
-        http_serve(h, fd);
-        shutdown(fd, SHUT_WR);
-        close(fd);
-    }
-    return NULL;
+    return ret;
 }
 
 int32_t meta_http_start(const char *url, meta_http_handler_cb_t cb, void *arg, meta_http_t **out)
 {
-    char host[128], port[8];
-    int32_t rc = http_parse_url(url, host, sizeof(host), port, sizeof(port));
+    struct sockaddr_storage sa;
+    int32_t rc = http_resolve(url, &sa);
     if (rc != MMC_OK) return rc;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *ai = NULL;
-    int gai = getaddrinfo(host, port, &hints, &ai);
-    if (gai != 0) return util_err_set(MMC_INVALID_PARAM, "metrics URL '%s': %s", url, gai_strerror(gai));
-
     meta_http_t *h = calloc(1, sizeof(*h));
-    if (h == NULL) {
-        freeaddrinfo(ai);
-        return util_err_set(MMC_MALLOC_FAILED, "metrics: out of memory");
-    }
+    if (h == NULL) return util_err_set(MMC_MALLOC_FAILED, "metrics: out of memory");
     h->cb = cb;
     h->arg = arg;
-    h->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (h->lfd < 0 || setsockopt(h->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(h->lfd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(h->lfd, 64) != 0) {
-        rc = util_err_set(MMC_ERROR, "metrics: cannot listen on %s: %s", url, strerror(errno));
-        freeaddrinfo(ai);
-        goto close_socket;
+    pthread_mutex_init(&h->err_lock, NULL);
+    h->starting = true;
+    /* One internal thread polls every connection with epoll: no client waits for another. */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (sa.ss_family == AF_INET6) flags |= MHD_USE_DUAL_STACK; /* "[::]" takes IPv4 too, as a plain v6 socket did */
+    uint16_t want = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                                   : ((struct sockaddr_in *)&sa)->sin_port); /* for its messages */
+    h->d = MHD_start_daemon(flags, want, NULL, NULL, http_handle, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, http_log, h, /* first, so start-up messages go there too */
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(META_HTTP_TIMEOUT_MS / 1000),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)META_HTTP_CONN_MAX,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)META_HTTP_PER_IP_MAX,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)META_HTTP_POOL_BYTES,
+                            MHD_OPTION_URI_LOG_CALLBACK, http_uri_keep, (void *)NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, http_done, (void *)NULL,
+                            MHD_OPTION_END);
+    pthread_mutex_lock(&h->err_lock);
+    h->starting = false;
+    pthread_mutex_unlock(&h->err_lock);
+    const union MHD_DaemonInfo *di = h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (di == NULL || di->port == 0) {
+        rc = util_err_set(MMC_ERROR, "metrics: cannot listen on %s: %s", url,
+                          h->start_err[0] ? h->start_err : "libmicrohttpd did not start");
+        goto stop_daemon;
     }
-    freeaddrinfo(ai);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(h->lfd, (struct sockaddr *)&ss, &sl);
-    h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    h->stop_fd = eventfd(0, EFD_CLOEXEC);
-    if (h->stop_fd < 0) {
-        rc = util_err_set(MMC_ERROR, "metrics: eventfd: %s", strerror(errno));
-        goto close_socket;
-    }
-    util_acceptor_init(&h->acc);
-    if (pthread_create(&h->thread, NULL, http_main, h) != 0) {
-        rc = util_err_set(MMC_ERROR, "metrics: cannot start the HTTP thread");
-        util_acceptor_fini(&h->acc);
-        goto close_event;
-    }
+    h->port = di->port;
     LOG_INFO("meta: HTTP endpoint on %s (port %u)", url, h->port);
     *out = h;
     return MMC_OK;
 
-close_event:
-    close(h->stop_fd);
-close_socket:
-    if (h->lfd >= 0) close(h->lfd);
+stop_daemon:
+    if (h->d != NULL) MHD_stop_daemon(h->d);
+    pthread_mutex_destroy(&h->err_lock);
     free(h);
     return rc;
 }
@@ -264,12 +230,8 @@ uint16_t meta_http_port(const meta_http_t *h) { return h ? h->port : 0; }
 void meta_http_stop(meta_http_t *h)
 {
     if (h == NULL) return;
-    uint64_t one = 1;
-    if (write(h->stop_fd, &one, sizeof(one)) != sizeof(one)) LOG_ERROR("meta: cannot wake the HTTP thread");
-    pthread_join(h->thread, NULL);
-    util_acceptor_fini(&h->acc);
-    close(h->stop_fd);
-    close(h->lfd);
+    MHD_stop_daemon(h->d); /* joins its thread, closes its connections and its socket */
+    pthread_mutex_destroy(&h->err_lock);
     free(h);
 }
 
