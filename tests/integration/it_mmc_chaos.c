@@ -24,6 +24,7 @@
 #include "memcache/mmc_client.h"
 #include "testutil.h"
 #include "tu_data.h"
+#include "tu_mmc.h"
 #include "util/util_time.h"
 
 #define LS_DRAM (64u << 20)
@@ -141,38 +142,15 @@ static int role_main(const char *role, const char *a1, const char *a2)
 
 static int meta_start(pid_t *pid)
 {
-    char bin[512];
-    snprintf(bin, sizeof(bin), "%s/mmc-meta", tu_build_dir());
-    char *argv[] = {bin, "--config", meta_conf, NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512], http[128];
-    int rc = tu_read_line(fd, line, sizeof(line), 10000);
-    close(fd);
-    if (rc < 0 || sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc_url, store_url, http) != 3)
-        return -1;
-    return 0;
+    const char *args[] = {"--config", meta_conf, NULL};
+    return tu_mmc_meta_start(args, pid, rpc_url, sizeof(rpc_url), store_url, sizeof(store_url));
 }
 
 static int local_start(pid_t *pid)
 {
-    char bin[512], dram[32];
-    snprintf(bin, sizeof(bin), "%s/mmc-local", tu_build_dir());
+    char dram[32];
     snprintf(dram, sizeof(dram), "%u", LS_DRAM);
-    char *argv[] = {bin, "--meta-url", rpc_url, "--store-url", store_url, "--dram-size", dram, "--max-dram-size",
-                    LS_STRIDE, "--world-size", "64", NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512];
-    int rc = tu_read_line(fd, line, sizeof(line), 30000);
-    close(fd);
-    unsigned rank = 0;
-    if (rc < 0 || sscanf(line, "mmc-local ready: rank %u", &rank) != 1) {
-        tu_stop_pid(*pid, 2000);
-        *pid = -1;
-        return -1;
-    }
-    return (int)rank;
+    return tu_mmc_local_start(rpc_url, store_url, dram, LS_STRIDE, "64", pid);
 }
 
 /* ---------- analysis ---------- */

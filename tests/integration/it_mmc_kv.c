@@ -29,6 +29,7 @@
 #include "memcache/mmc.h"
 #include "memcache/mmc_client.h"
 #include "testutil.h"
+#include "tu_mmc.h"
 #include "util/util_time.h"
 
 #define LS_DRAM (128u << 20)
@@ -125,49 +126,23 @@ static bool blk_check(const blk_t *b, uint64_t s)
 
 static int meta_start(pid_t *pid)
 {
-    char bin[512], conf[600];
-    snprintf(bin, sizeof(bin), "%s/mmc-meta", tu_build_dir());
+    char conf[600];
     snprintf(conf, sizeof(conf), "%s/meta.conf", tmpdir);
     FILE *f = fopen(conf, "w");
     fprintf(f, "ock.mmc.meta_service_url = tcp://127.0.0.1:0\nock.mmc.meta_service.config_store_url = "
                "tcp://127.0.0.1:0\nock.mmc.meta_service.metrics_url =\n"
                "ock.mmc.log_level = error\n");
     fclose(f);
-    char *argv[] = {bin, "--config", conf, NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512];
-    int rc = tu_read_line(fd, line, sizeof(line), 10000);
-    close(fd);
-    char http[128];
-    if (rc < 0 || sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc_url, store_url, http) != 3) {
-        fprintf(stderr, "no ready line from mmc-meta (got '%s')\n", rc >= 0 ? line : "");
-        return -1;
-    }
-    return 0;
+    const char *args[] = {"--config", conf, NULL};
+    return tu_mmc_meta_start(args, pid, rpc_url, sizeof(rpc_url), store_url, sizeof(store_url));
 }
 
 /* Starts mmc-local contributing LS_DRAM; returns its rank or -1. */
 static int local_start(pid_t *pid)
 {
-    char bin[512];
-    snprintf(bin, sizeof(bin), "%s/mmc-local", tu_build_dir());
     char dram[32];
     snprintf(dram, sizeof(dram), "%u", LS_DRAM);
-    char *argv[] = {bin, "--meta-url", rpc_url, "--store-url", store_url, "--dram-size", dram, "--max-dram-size",
-                    LS_STRIDE, "--world-size", "64", NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512];
-    int rc = tu_read_line(fd, line, sizeof(line), 20000);
-    close(fd);
-    unsigned rank = 0;
-    if (rc < 0 || sscanf(line, "mmc-local ready: rank %u", &rank) != 1) {
-        fprintf(stderr, "no ready line from mmc-local (got '%s')\n", rc >= 0 ? line : "");
-        tu_stop_pid(*pid, 2000);
-        return -1;
-    }
-    return (int)rank;
+    return tu_mmc_local_start(rpc_url, store_url, dram, LS_STRIDE, "64", pid);
 }
 
 /* Runs this binary with --role ROLE args...; returns the pid. */

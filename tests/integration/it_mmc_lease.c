@@ -34,6 +34,7 @@
 #include "memcache/mmc.h"
 #include "memcache/mmc_client.h"
 #include "testutil.h"
+#include "tu_mmc.h"
 #include "util/util_time.h"
 
 #define POOL "16MB"
@@ -213,41 +214,13 @@ static int role_main(const char *role, const char *a1, const char *a2, const cha
 /* Starts mmc-meta; url NULL: any port (rpc_url gets it), else that URL (a restart). */
 static int meta_start(const char *url, pid_t *pid)
 {
-    char bin[512];
-    snprintf(bin, sizeof(bin), "%s/mmc-meta", tu_build_dir());
-    char *argv[] = {bin, "--config", meta_conf, "--meta-url", (char *)(url ? url : "tcp://127.0.0.1:0"), NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512], rpc[128], st[128], http[128];
-    int rc = tu_read_line(fd, line, sizeof(line), 10000);
-    close(fd);
-    if (rc < 0 || sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc, st, http) != 3) {
-        fprintf(stderr, "no ready line from mmc-meta (got '%s')\n", rc >= 0 ? line : "");
-        tu_stop_pid(*pid, 1000);
-        return -1;
-    }
-    snprintf(rpc_url, sizeof(rpc_url), "%s", rpc);
-    return 0;
+    const char *args[] = {"--config", meta_conf, "--meta-url", url ? url : "tcp://127.0.0.1:0", NULL};
+    return tu_mmc_meta_start(args, pid, rpc_url, sizeof(rpc_url), NULL, 0);
 }
 
 static int local_start(pid_t *pid)
 {
-    char bin[512];
-    snprintf(bin, sizeof(bin), "%s/mmc-local", tu_build_dir());
-    char *argv[] = {bin, "--meta-url", rpc_url, "--store-url", store_url, "--dram-size", POOL, "--max-dram-size",
-                    STRIDE, "--world-size", WORLD, NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512];
-    int rc = tu_read_line(fd, line, sizeof(line), 20000);
-    close(fd);
-    unsigned rank = 0;
-    if (rc < 0 || sscanf(line, "mmc-local ready: rank %u", &rank) != 1) {
-        fprintf(stderr, "no ready line from mmc-local (got '%s')\n", rc >= 0 ? line : "");
-        tu_stop_pid(*pid, 2000);
-        return -1;
-    }
-    return 0;
+    return tu_mmc_local_start(rpc_url, store_url, POOL, STRIDE, WORLD, pid) < 0 ? -1 : 0;
 }
 
 /* This binary --role ROLE a1 a2 a3, with the test hook set when stall_ms > 0. After mmc_init the role
