@@ -41,13 +41,6 @@ static char tmpdir[256], meta_conf[600], cli_conf[600];
 static char rpc_url[128], store_url[128];
 static const char *self_bin;
 
-static uint32_t key_tag(const char *key)
-{
-    uint32_t h = 2166136261u;
-    for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-    return h;
-}
-
 /* ---------- roles ---------- */
 
 /* writer LOG ID: put w<ID>/<seq> (2 replicas) for RUN_S seconds; one line per put: t_ms rc dur_ms;
@@ -66,7 +59,7 @@ static int role_writer(const char *log, int id)
     char key[64];
     for (uint32_t seq = 0; util_now_ms() < end; seq++) {
         snprintf(key, sizeof(key), "w%d/%u", id, seq);
-        tu_fill(buf, key_tag(key), 0, VAL);
+        tu_fill(buf, tu_key_tag(key), 0, VAL);
         mmc_buffer b = {.addr = (uint64_t)(uintptr_t)buf, .type = 1, .len = VAL};
         uint64_t t0 = util_now_ms();
         int32_t rc = mmcc_put(key, &b, &o, 0);
@@ -116,7 +109,7 @@ static int role_reader(const char *log, int id)
         uint64_t t0 = util_now_ms();
         int32_t rc = mmcc_get(key, &b, 0);
         uint64_t t1 = util_now_ms();
-        int wrong = rc == 0 && !tu_check(buf, key_tag(key), 0, VAL, key);
+        int wrong = rc == 0 && !tu_check(buf, tu_key_tag(key), 0, VAL, key);
         fprintf(f, "%" PRIu64 " %d %" PRIu64 " %d\n", t0, rc, t1 - t0, wrong);
         if (rc != 0 && rc != MMC_KEY_NOT_FOUND) usleep(20000);
     }

@@ -34,6 +34,7 @@
 #include "memcache/mmc.h"
 #include "memcache/mmc_client.h"
 #include "testutil.h"
+#include "tu_data.h"
 #include "tu_mmc.h"
 #include "util/util_time.h"
 
@@ -57,38 +58,6 @@ static const char *self_bin;
 
 /* ---------- values ---------- */
 
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-static uint64_t key_seed(const char *key)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *key; key++) h = (h ^ (uint8_t)*key) * 1099511628211ull;
-    return h;
-}
-
-static void fill(uint8_t *p, uint64_t len, uint64_t s)
-{
-    for (uint64_t i = 0; i < len; i += 8) {
-        uint64_t w = mix(s + i / 8);
-        memcpy(p + i, &w, len - i < 8 ? len - i : 8);
-    }
-}
-
-static bool check(const uint8_t *p, uint64_t len, uint64_t s)
-{
-    for (uint64_t i = 0; i < len; i += 8) {
-        uint64_t w = mix(s + i / 8);
-        if (memcmp(p + i, &w, len - i < 8 ? len - i : 8) != 0) return false;
-    }
-    return true;
-}
-
 static mmc_buffer hbuf(void *p, uint64_t len) { return (mmc_buffer){.addr = (uint64_t)(uintptr_t)p, .type = 1, .len = len}; }
 
 static bool file_exists(const char *path)
@@ -107,7 +76,7 @@ static void role_churn(const char *stop)
     while (!file_exists(stop)) {
         char key[64];
         snprintf(key, sizeof(key), "churn/%d/%" PRIu64, (int)getpid(), n++);
-        fill(p, VLEN, key_seed(key));
+        tu_fill(p, tu_key_tag(key), 0, VLEN);
         mmc_buffer b = hbuf(p, VLEN);
         if (mmcc_put(key, &b, NULL, 0) != 0) {
             failed++;
@@ -128,7 +97,7 @@ static void role_reader(const char *tag, int rounds, const char *res)
     for (int r = 0; r < rounds; r++) {
         char key[64];
         snprintf(key, sizeof(key), "reader/%s/%d", tag, r);
-        fill(in, VLEN, key_seed(key));
+        tu_fill(in, tu_key_tag(key), 0, VLEN);
         mmc_buffer b = hbuf(in, VLEN), o = hbuf(out, VLEN);
         int32_t rc = -1;
         for (uint64_t end = util_now_ms() + 15000; util_now_ms() < end;) { /* (b): the MetaService may be restarting */
@@ -143,7 +112,7 @@ static void role_reader(const char *tag, int rounds, const char *res)
             failed++;
             lost += rc == MMC_LEASE_LOST;
             if (shown++ < 2) fprintf(stderr, "reader %s round %d: failed cleanly: %d %s\n", tag, r, rc, mmc_get_last_err_msg());
-        } else if (check(out, VLEN, key_seed(key))) {
+        } else if (tu_check(out, tu_key_tag(key), 0, VLEN, key)) {
             ok++;
         } else {
             wrong++;
@@ -170,7 +139,7 @@ static void role_gva(void)
     int32_t res[2];
     uint32_t granted = 0;
     for (int i = 0; i < 2; i++) {
-        fill(p, VLEN, key_seed(k[i]));
+        tu_fill(p, tu_key_tag(k[i]), 0, VLEN);
         mmc_buffer b = hbuf(p, VLEN);
         TU_CHECK(mmcc_put(k[i], &b, NULL, 0) == 0, "gva: put %s", k[i]);
     }

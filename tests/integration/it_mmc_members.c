@@ -38,18 +38,11 @@ static const char *self_bin;
 
 /* ---------- roles (client processes: this binary with --role) ---------- */
 
-static uint32_t key_tag(const char *key)
-{
-    uint32_t h = 2166136261u;
-    for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-    return h;
-}
-
 static int32_t put_one(const char *key, uint8_t *buf, int replicas)
 {
     mmc_put_options o = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = (uint16_t)replicas};
     for (uint32_t i = 0; i < MMC_REPLICA_MAX; i++) o.preferredLocalServiceIDs[i] = -1;
-    tu_fill(buf, key_tag(key), 0, VAL);
+    tu_fill(buf, tu_key_tag(key), 0, VAL);
     mmc_buffer b = {.addr = (uint64_t)(uintptr_t)buf, .type = 1, .len = VAL};
     return mmcc_put(key, &b, &o, 0);
 }
@@ -76,7 +69,7 @@ static int role_fill(const char *prefix, const char *spec)
         int32_t rc = mmcc_get(key, &b, 0);
         if (rc != 0) {
             if (get_fail++ < 3) fprintf(stderr, "get %s: %d %s\n", key, rc, mmc_get_last_err_msg());
-        } else if (!tu_check(out, key_tag(key), 0, VAL, key)) {
+        } else if (!tu_check(out, tu_key_tag(key), 0, VAL, key)) {
             wrong++;
         }
     }

@@ -97,3 +97,10 @@ uint16_t tu_free_port(void)
     if (s >= 0) close(s);
     return port;
 }
+
+uint32_t tu_key_tag(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}

@@ -17,6 +17,9 @@ uint64_t tu_pat(uint32_t tag, uint64_t word_off);
 void tu_fill(void *buf, uint32_t tag, uint64_t off0, uint64_t len);
 bool tu_check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len, const char *who);
 
+/* The pattern tag of a KV key (FNV-1a), so any process regenerates a key's value from its name. */
+uint32_t tu_key_tag(const char *key);
+
 #define TU_KV_PIECES 122 /* 61 layers x (latent, RoPE) */
 
 /* Piece j of a block: its length, its offset in a packed source layout (one
