@@ -48,6 +48,7 @@ int32_t tcp_conn_dial(tcp_conn_t *c, const struct sockaddr_storage *ss, socklen_
 /* Adopt an accepted fd (made non-blocking) and, with tls, handshake within timeout_ms. */
 int32_t tcp_conn_accepted(tcp_conn_t *c, int fd, net_tls_t *tls, uint32_t timeout_ms);
 void tcp_conn_close(tcp_conn_t *c);
+void tcp_conn_abort(tcp_conn_t *c); /* close dropping unsent bytes (RST): for a connection given up mid-request */
 
 /* One attempt: > 0 bytes moved, 0 would block (poll for tcp_conn_events),
  * < 0 a status (SMEM_PEER_GONE on EOF or reset, SMEM_IO, SMEM_TLS), message set. */

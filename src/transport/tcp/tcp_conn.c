@@ -39,6 +39,24 @@ void tcp_conn_close(tcp_conn_t *c)
     c->fd = -1;
 }
 
+/*
+ * A connection given up on mid-request (no progress in time, an error, a
+ * reply out of step) must never deliver its queued bytes later. A plain
+ * close() would leave the kernel retransmitting them, an orphan socket, for
+ * minutes: once a cut link comes back, an old write that already failed to
+ * its caller would land in the peer's memory after newer ones. SO_LINGER
+ * {1, 0} makes close() drop the send queue and answer with RST instead.
+ * No TLS close_notify either: the stream is not in step.
+ */
+void tcp_conn_abort(tcp_conn_t *c)
+{
+    if (c->fd >= 0) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    tcp_conn_close(c);
+}
+
 static void tcp_sock_tune(int fd)
 {
     int one = 1, idle = 60, intvl = 10, cnt = 3;

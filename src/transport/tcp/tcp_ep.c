@@ -65,7 +65,7 @@ int32_t tcp_ep_connect(tp_ep_t *base, const char *addr)
 void tcp_ep_close(tp_ep_t *base)
 {
     tcp_ep_t *ep = (tcp_ep_t *)base;
-    for (uint32_t i = 0; i < ep->nslots; i++) tcp_conn_close(&ep->slots[i].conn);
+    for (uint32_t i = 0; i < ep->nslots; i++) tcp_conn_abort(&ep->slots[i].conn);
     free(ep->slots);
     ep->slots = NULL;
     if (ep->lock_inited) {
@@ -288,7 +288,7 @@ static void tcp_flight_kill(tcp_call_t *call, tcp_flight_t *f, int32_t rc, const
     tcp_flight_describe(call, f, what, sizeof(what));
     tcp_call_fail(call, rc, "%s: %s failed: %s", call->ifc->base.name, what, why);
     LOG_DEBUG("%s: %s failed: %s", call->ifc->base.name, what, why);
-    tcp_conn_close(&f->slot->conn);
+    tcp_conn_abort(&f->slot->conn); /* its queued bytes must never land after the caller saw the failure */
     f->phase = F_IDLE;
     f->slot = NULL;
 }
