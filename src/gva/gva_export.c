@@ -142,7 +142,8 @@ static void gva_export_serve(gva_exporter_t *e, int c)
         return;
     }
     uint8_t buf[256];
-    /* MSG_TRUNC: the packet's real length, so an oversized one is reported as such. */
+    /* MSG_TRUNC: the packet's real length, so an oversized one is reported as such.
+     * No control buffer: any fds a client attaches are closed by the kernel, never installed here. */
     ssize_t n = recv(c, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
         LOG_WARN("exporter %s: recv from pid %d: %s", e->name, (int)cred.pid, strerror(errno));

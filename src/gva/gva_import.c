@@ -22,7 +22,6 @@
 #include "util/util_time.h"
 
 #define GVA_IMPORT_RETRY_MS 20
-#define GVA_IMPORT_MAX_FDS 4 /* room to notice (and close) fds beyond the one we expect */
 
 /* Connect to rank's exporter, retrying while nobody listens yet. */
 static int32_t gva_import_connect(const gva_window_t *w, uint32_t rank, uint64_t incarnation, uint64_t deadline,
@@ -53,9 +52,10 @@ static int32_t gva_import_connect(const gva_window_t *w, uint32_t rank, uint64_t
                         addr.sun_path + 1, timeout_ms, strerror(last));
 }
 
-/* Send the request and receive the reply (*n_out bytes) with its fds (always collected, to be closed). */
+/* Send the request and receive the reply: *n_out body bytes into buf, its
+ * msg_flags and ancillary data (ctl, *ctl_len) for gva_proto_reply_decode. */
 static int32_t gva_import_exchange(const gva_window_t *w, int s, uint32_t rank, uint64_t deadline, uint8_t *buf,
-                                   size_t cap, size_t *n_out, int *fds, int *nfds)
+                                   size_t cap, size_t *n_out, int *flags_out, void *ctl, size_t *ctl_len)
 {
     uint8_t req_buf[GVA_PROTO_REQ_SIZE];
     gva_proto_req_t req = {.kind = (uint16_t)w->kind, .from_rank = w->local_rank, .to_rank = rank};
@@ -69,48 +69,14 @@ static int32_t gva_import_exchange(const gva_window_t *w, int s, uint32_t rank, 
         r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
     } while (r < 0 && errno == EINTR);
     if (r <= 0) return util_err_set(SMEM_TIMEOUT, "import of rank %u: exporter did not answer in time", rank);
-    union {
-        struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int) * GVA_IMPORT_MAX_FDS)];
-    } ctl;
     struct iovec iov = {.iov_base = buf, .iov_len = cap};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = *ctl_len};
     ssize_t n = recvmsg(s, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    *nfds = 0;
-    for (struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL; cm != NULL; cm = CMSG_NXTHDR(&m, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k && *nfds < GVA_IMPORT_MAX_FDS; i++)
-            memcpy(&fds[(*nfds)++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-    }
+    /* Failed: nothing was received, so no fd was installed. */
     if (n < 0) return util_err_set(SMEM_CONN_FAILED, "import of rank %u: recvmsg: %s", rank, strerror(errno));
-    if (n == 0) return util_err_set(SMEM_PEER_GONE, "import of rank %u: exporter closed without answering", rank);
-    if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-        return util_err_set(SMEM_PROTOCOL, "import of rank %u: reply truncated (flags 0x%x)", rank,
-                            (unsigned)m.msg_flags);
     *n_out = (size_t)n;
-    return SMEM_OK;
-}
-
-/* Everything the exporter claims, checked against us and against the fd itself. */
-static int32_t gva_import_check(const gva_window_t *w, uint32_t rank, const gva_proto_resp_t *resp, int nfds)
-{
-    if (resp->status != SMEM_OK)
-        return util_err_set(resp->status, "import of rank %u: exporter refused: %s", rank, util_strerror(resp->status));
-    if (resp->kind != (uint16_t)w->kind || resp->rank != rank)
-        return util_err_set(SMEM_PROTOCOL, "import of %s rank %u: exporter is %s rank %u", gva_kind_name(w->kind), rank,
-                            gva_kind_name((gva_kind_t)resp->kind), resp->rank);
-    if (resp->size > w->stride)
-        return util_err_set(SMEM_OUT_OF_RANGE, "import of rank %u: segment of %llu bytes exceeds the %llu-byte stride",
-                            rank, (unsigned long long)resp->size, (unsigned long long)w->stride);
-    if (!gva_host_id_equal(&resp->host, &w->host)) {
-        char theirs[GVA_HOST_ID_STR_MAX], ours[GVA_HOST_ID_STR_MAX];
-        return util_err_set(SMEM_PROTOCOL, "import of rank %u: exporter reports host %s, we are %s", rank,
-                            gva_host_id_format(&resp->host, theirs, sizeof(theirs)),
-                            gva_host_id_format(&w->host, ours, sizeof(ours)));
-    }
-    if (nfds != 1)
-        return util_err_set(SMEM_PROTOCOL, "import of rank %u: reply carries %d fds, expected 1", rank, nfds);
+    *flags_out = m.msg_flags;
+    *ctl_len = m.msg_controllen;
     return SMEM_OK;
 }
 
@@ -122,8 +88,12 @@ int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint64_t incarnat
     if (ops == NULL)
         return util_err_set(SMEM_UNSUPPORTED, "no %s segment backend can import fds", gva_kind_name(w->kind));
     uint64_t deadline = util_now_ms() + timeout_ms;
-    int fds[GVA_IMPORT_MAX_FDS];
-    int nfds = 0;
+    union {
+        struct cmsghdr h;
+        char space[GVA_PROTO_CMSG_SPACE];
+    } ctl;
+    int fds[GVA_PROTO_CMSG_FDS_CAP(sizeof(ctl.space))];
+    size_t nfds = 0;
     gva_seg_t *seg = NULL;
     int32_t rc;
 
@@ -131,14 +101,15 @@ int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint64_t incarnat
     rc = gva_import_connect(w, rank, incarnation, deadline, timeout_ms, &s);
     if (rc != SMEM_OK) return rc;
     uint8_t buf[GVA_PROTO_RESP_SIZE + 1]; /* one spare byte so an oversized reply is seen as such */
-    size_t n = 0;
-    rc = gva_import_exchange(w, s, rank, deadline, buf, sizeof(buf), &n, fds, &nfds);
+    size_t n = 0, ctl_len = sizeof(ctl.space);
+    int msg_flags = 0;
+    rc = gva_import_exchange(w, s, rank, deadline, buf, sizeof(buf), &n, &msg_flags, ctl.space, &ctl_len);
     close(s);
-    if (rc != SMEM_OK) goto close_fds;
+    if (rc != SMEM_OK) return rc;
+    /* Everything the exporter claims, checked against us; the fd itself is checked by the import. */
+    const gva_proto_expect_t exp = {.kind = w->kind, .rank = rank, .max_size = w->stride, .host = w->host};
     gva_proto_resp_t resp;
-    rc = gva_proto_resp_decode(buf, n, &resp);
-    if (rc != SMEM_OK) goto close_fds;
-    rc = gva_import_check(w, rank, &resp, nfds);
+    rc = gva_proto_reply_decode(&exp, buf, n, msg_flags, ctl.space, ctl_len, fds, &nfds, &resp);
     if (rc != SMEM_OK) goto close_fds;
     rc = gva_seg_import(ops, fds[0], resp.size, &seg); /* checks the fd really backs resp.size bytes */
     if (rc != SMEM_OK) goto close_fds;
@@ -156,6 +127,6 @@ int32_t gva_window_import_peer(gva_window_t *w, uint32_t rank, uint64_t incarnat
 destroy_seg:
     gva_seg_destroy(seg);
 close_fds:
-    for (int i = 0; i < nfds; i++) close(fds[i]);
+    for (size_t i = 0; i < nfds; i++) close(fds[i]);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* Encoders and bounds-checked decoders of the fd-passing messages (layout in gva_proto.h). */
 #include "gva/gva_proto.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "util/util_buf.h"
@@ -84,6 +85,8 @@ int32_t gva_proto_resp_decode(const uint8_t *p, size_t len, gva_proto_resp_t *ou
     if (resp.rank >= GVA_WORLD_MAX) return util_err_set(SMEM_PROTOCOL, "response: rank %u", resp.rank);
     if (reserved != 0) return util_err_set(SMEM_PROTOCOL, "response: reserved field 0x%x", reserved);
     if (resp.status > 0) return util_err_set(SMEM_PROTOCOL, "response: positive status %d", resp.status);
+    if (!util_status_known(resp.status))
+        return util_err_set(SMEM_PROTOCOL, "response: status %d is no SMEM_* code this side knows", resp.status);
     if (resp.status == SMEM_OK) {
         if (resp.flags & ~(uint32_t)GVA_SEG_F_HUGETLB)
             return util_err_set(SMEM_PROTOCOL, "response: unknown flags 0x%x", resp.flags);
@@ -94,6 +97,77 @@ int32_t gva_proto_resp_decode(const uint8_t *p, size_t len, gva_proto_resp_t *ou
             return util_err_set(SMEM_PROTOCOL, "response: size %llu is not a positive multiple of page %llu",
                                 (unsigned long long)resp.size, (unsigned long long)resp.page_size);
     }
+    *out = resp;
+    return SMEM_OK;
+}
+
+int32_t gva_proto_cmsg_fds(const void *control, size_t controllen, int msg_flags, int *fds, size_t *nfds)
+{
+    const uint8_t *base = control;
+    const size_t hdr = CMSG_LEN(0); /* where a cmsg's data starts */
+    size_t n = 0, off = 0;
+    int32_t rc = SMEM_OK;
+    /* Headers are copied out, so the buffer needs no alignment. Every fd
+     * takes sizeof(int) bytes of the buffer, so fds[] (controllen / sizeof(int)
+     * entries) always has room. */
+    while (base != NULL && off < controllen && controllen - off >= sizeof(struct cmsghdr)) {
+        struct cmsghdr cm;
+        memcpy(&cm, base + off, sizeof(cm));
+        if (cm.cmsg_len < hdr || cm.cmsg_len > controllen - off) {
+            rc = util_err_set(SMEM_PROTOCOL, "control message at byte %zu of %zu has length %zu", off, controllen,
+                              (size_t)cm.cmsg_len);
+            break;
+        }
+        if (cm.cmsg_level == SOL_SOCKET && cm.cmsg_type == SCM_RIGHTS) {
+            size_t data = cm.cmsg_len - hdr;
+            for (size_t i = 0; i < data / sizeof(int); i++)
+                memcpy(&fds[n++], base + off + hdr + i * sizeof(int), sizeof(int));
+            if (data % sizeof(int) != 0) {
+                rc = util_err_set(SMEM_PROTOCOL, "SCM_RIGHTS message of %zu data bytes: not a whole number of fds",
+                                  data);
+                break;
+            }
+        }
+        off += CMSG_ALIGN(cm.cmsg_len);
+    }
+    *nfds = n;
+    if (rc == SMEM_OK && (msg_flags & MSG_CTRUNC))
+        rc = util_err_set(SMEM_PROTOCOL, "ancillary data truncated (flags 0x%x): more attached than fits, %zu fds kept",
+                          (unsigned)msg_flags, n);
+    return rc;
+}
+
+int32_t gva_proto_reply_decode(const gva_proto_expect_t *exp, const uint8_t *body, size_t n, int msg_flags,
+                               const void *control, size_t controllen, int *fds, size_t *nfds,
+                               gva_proto_resp_t *out)
+{
+    uint32_t rank = exp->rank;
+    /* The fds first, whatever else is wrong: the caller must close every one. */
+    int32_t rc = gva_proto_cmsg_fds(control, controllen, msg_flags, fds, nfds);
+    if (n == 0) return util_err_set(SMEM_PEER_GONE, "import of rank %u: exporter closed without answering", rank);
+    if (msg_flags & MSG_TRUNC)
+        return util_err_set(SMEM_PROTOCOL, "import of rank %u: reply truncated (flags 0x%x)", rank,
+                            (unsigned)msg_flags);
+    if (rc != SMEM_OK) return util_err_wrap(rc, "import of rank %u: reply", rank);
+    gva_proto_resp_t resp;
+    rc = gva_proto_resp_decode(body, n, &resp);
+    if (rc != SMEM_OK) return util_err_wrap(rc, "import of rank %u", rank);
+    if (resp.status != SMEM_OK)
+        return util_err_set(resp.status, "import of rank %u: exporter refused: %s", rank, util_strerror(resp.status));
+    if (resp.kind != (uint16_t)exp->kind || resp.rank != rank)
+        return util_err_set(SMEM_PROTOCOL, "import of %s rank %u: exporter is %s rank %u", gva_kind_name(exp->kind),
+                            rank, gva_kind_name((gva_kind_t)resp.kind), resp.rank);
+    if (resp.size > exp->max_size)
+        return util_err_set(SMEM_OUT_OF_RANGE, "import of rank %u: segment of %llu bytes exceeds the %llu-byte stride",
+                            rank, (unsigned long long)resp.size, (unsigned long long)exp->max_size);
+    if (!gva_host_id_equal(&resp.host, &exp->host)) {
+        char theirs[GVA_HOST_ID_STR_MAX], ours[GVA_HOST_ID_STR_MAX];
+        return util_err_set(SMEM_PROTOCOL, "import of rank %u: exporter reports host %s, we are %s", rank,
+                            gva_host_id_format(&resp.host, theirs, sizeof(theirs)),
+                            gva_host_id_format(&exp->host, ours, sizeof(ours)));
+    }
+    if (*nfds != 1)
+        return util_err_set(SMEM_PROTOCOL, "import of rank %u: reply carries %zu fds, expected 1", rank, *nfds);
     *out = resp;
     return SMEM_OK;
 }

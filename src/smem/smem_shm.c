@@ -23,6 +23,7 @@
 
 #include "smem/host/smem_shm.h"
 #include "smem/smem_int.h"
+#include "smem/smem_shm_rec.h"
 #include "smem/smem_space.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
@@ -354,14 +355,22 @@ int32_t smem_shm_get_extra_context(smem_shm_t handle, uint32_t rank, void *buf, 
     if (rc == SMEM_OBJECT_NOT_EXISTS)
         return util_err_set(rc, "smem_shm_get_extra_context: rank %u of heap %u has set no context", rank, o->id);
     if (rc != SMEM_OK) return rc;
-    if (len > cap) {
-        free(val);
+    rc = smem_shm_ctx_decode(o->id, rank, val, len, buf, cap, size);
+    free(val);
+    return rc;
+}
+
+int32_t smem_shm_ctx_decode(uint32_t id, uint32_t rank, const uint8_t *val, uint32_t len, void *buf, uint32_t cap,
+                            uint32_t *size)
+{
+    if (len == 0 || len > SMEM_SHM_CONTEXT_MAX || val == NULL)
+        return util_err_set(SMEM_PROTOCOL, "smem_shm_get_extra_context: rank %u of heap %u has a context record of %u "
+                            "bytes (a context is 1..%u)", rank, id, len, SMEM_SHM_CONTEXT_MAX);
+    if (len > cap)
         return util_err_set(SMEM_INVALID_PARAM, "smem_shm_get_extra_context: rank %u's context is %u bytes, buffer %u",
                             rank, len, cap);
-    }
     memcpy(buf, val, len);
     *size = len;
-    free(val);
     return SMEM_OK;
 }
 
@@ -469,7 +478,19 @@ int32_t smem_shm_atomic_alloc_value(smem_shm_t handle, uint32_t limit, uint32_t 
                             limit);
     char name[64];
     snprintf(name, sizeof(name), "%s/ids", o->ns);
-    return store_id_alloc(shm_g.conn.client, name, limit, value);
+    uint32_t v = 0;
+    int32_t rc = store_id_alloc(shm_g.conn.client, name, limit, &v);
+    if (rc == SMEM_OK) rc = smem_shm_id_check(o->id, v, limit);
+    if (rc == SMEM_OK) *value = v;
+    return rc;
+}
+
+int32_t smem_shm_id_check(uint32_t id, uint32_t value, uint32_t limit)
+{
+    if (value >= limit)
+        return util_err_set(SMEM_PROTOCOL, "smem_shm_atomic_alloc_value: the store's id pool of heap %u answered %u, "
+                            "not below the limit %u", id, value, limit);
+    return SMEM_OK;
 }
 
 int32_t smem_shm_atomic_release_value(smem_shm_t handle, uint32_t value)

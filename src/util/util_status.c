@@ -23,6 +23,18 @@ const char *util_strerror(int32_t status)
     }
 }
 
+bool util_status_known(int32_t status)
+{
+    switch (status) {
+    case SMEM_OK:
+#define UTIL_STATUS_KNOWN_(name, value, msg) case SMEM_##name:
+        SMEM_STATUS_LIST(UTIL_STATUS_KNOWN_)
+#undef UTIL_STATUS_KNOWN_
+        return true;
+    default: return false;
+    }
+}
+
 int32_t util_err_setv(int32_t status, const char *fmt, va_list ap)
 {
     vsnprintf(util_err_msg, sizeof(util_err_msg), fmt, ap);

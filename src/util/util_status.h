@@ -12,6 +12,7 @@
 #define UTIL_STATUS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "smem/host/smem_status.h"
@@ -24,6 +25,8 @@ enum { SMEM_OK = 0, SMEM_STATUS_LIST(UTIL_STATUS_ENUM_) };
 
 /* Name and short description of a status code; never NULL. */
 const char *util_strerror(int32_t status);
+/* SMEM_OK or a code of the list: what a peer's status field may carry. */
+bool util_status_known(int32_t status);
 
 /*
  * Set this thread's last-error message (printf format) and return status, so

@@ -304,14 +304,10 @@ static bool tcp_flight_next(tcp_call_t *call, tcp_flight_t *f)
         return true;
     }
     if (f->phase == F_DATA) return false;
-    tcp_resp_t r;
-    int32_t rc = tcp_resp_decode(f->resp, sizeof(f->resp), &r);
-    uint8_t want_op = (uint8_t)((call->write ? TCP_OP_WRITE : TCP_OP_READ) | TCP_OP_RESP);
     const tcp_plan_req_t *rq = &call->plan.req[f->req];
-    if (rc == SMEM_OK && (r.seq != f->seq || r.op != want_op || (r.status == SMEM_OK && !call->write && r.length != rq->total)))
-        rc = util_err_set(SMEM_PROTOCOL, "reply out of step: seq %llu op 0x%02x length %llu (want seq %llu op 0x%02x)",
-                          (unsigned long long)r.seq, r.op, (unsigned long long)r.length, (unsigned long long)f->seq,
-                          want_op);
+    const tcp_req_t sent = {.op = call->write ? TCP_OP_WRITE : TCP_OP_READ, .seq = f->seq, .total = rq->total};
+    tcp_resp_t r;
+    int32_t rc = tcp_resp_check(f->resp, sizeof(f->resp), &sent, &r);
     if (rc != SMEM_OK) {
         char why[TCP_ERR_MAX];
         snprintf(why, sizeof(why), "%s", util_err_get());

@@ -1,6 +1,8 @@
 /* Encoders and bounds-checked decoders of the data-channel format (tcp_proto.h). */
 #include "transport/tcp/tcp_proto.h"
 
+#include <stdbool.h>
+
 #include "util/util_buf.h"
 #include "util/util_status.h"
 
@@ -118,11 +120,30 @@ int32_t tcp_resp_decode(const uint8_t *buf, size_t len, tcp_resp_t *out)
     if (r.op != (TCP_OP_READ | TCP_OP_RESP) && r.op != (TCP_OP_WRITE | TCP_OP_RESP))
         return util_err_set(SMEM_PROTOCOL, "response op 0x%02x", r.op);
     if (r.status > 0) return util_err_set(SMEM_PROTOCOL, "response status %d is positive", r.status);
+    if (!util_status_known(r.status))
+        return util_err_set(SMEM_PROTOCOL, "response status %d is no SMEM_* code this side knows", r.status);
     if (r.status != 0 && r.length != 0)
         return util_err_set(SMEM_PROTOCOL, "error response (%d) announces %llu payload bytes", r.status,
                             (unsigned long long)r.length);
     if (r.length > TCP_REQ_BYTES_MAX)
         return util_err_set(SMEM_PROTOCOL, "response payload of %llu bytes", (unsigned long long)r.length);
+    *out = r;
+    return SMEM_OK;
+}
+
+int32_t tcp_resp_check(const uint8_t *buf, size_t len, const tcp_req_t *req, tcp_resp_t *out)
+{
+    tcp_resp_t r;
+    int32_t rc = tcp_resp_decode(buf, len, &r);
+    if (rc != SMEM_OK) return rc;
+    uint8_t want_op = (uint8_t)(req->op | TCP_OP_RESP);
+    uint64_t want_len = r.status == SMEM_OK && req->op == TCP_OP_READ ? req->total : 0;
+    if (r.seq != req->seq || r.op != want_op || r.length != want_len)
+        return util_err_set(SMEM_PROTOCOL,
+                            "reply out of step: seq %llu op 0x%02x status %d length %llu (want seq %llu op 0x%02x "
+                            "length %llu)",
+                            (unsigned long long)r.seq, r.op, r.status, (unsigned long long)r.length,
+                            (unsigned long long)req->seq, want_op, (unsigned long long)want_len);
     *out = r;
     return SMEM_OK;
 }

@@ -24,7 +24,8 @@
  * A WRITE is answered after its payload is in place; a rejected WRITE's
  * payload is still read (and dropped) so the connection stays in step.
  *
- * Decoders are pure functions over bytes (fuzz target fuzz_tcp_proto).
+ * Decoders are pure functions over bytes (fuzz targets fuzz_tcp_proto, and
+ * fuzz_tcp_resp for the client's reading of a response stream).
  */
 #ifndef TCP_PROTO_H
 #define TCP_PROTO_H
@@ -89,8 +90,18 @@ void tcp_span_encode(const tcp_span_t *s, uint8_t out[TCP_PIECE_SIZE]);
 int32_t tcp_req_check(const tcp_req_t *r, const uint8_t *table, size_t table_len, tcp_span_t *spans);
 
 void tcp_resp_encode(const tcp_resp_t *r, uint8_t out[TCP_RESP_SIZE]);
-/* Magic, version, flags and reserved fields; a response op; an error
- * carries no payload. SMEM_PROTOCOL otherwise. */
+/* Magic, version, flags and reserved fields; a response op; a status that
+ * is SMEM_OK or an SMEM_* error this side knows; an error carries no
+ * payload. SMEM_PROTOCOL otherwise. */
 int32_t tcp_resp_decode(const uint8_t *buf, size_t len, tcp_resp_t *out);
+/*
+ * The client's reading of the response to `req`, the request it sent last
+ * on this connection (its op, seq and total): tcp_resp_decode, then the
+ * request's seq and op, and exactly req->total payload bytes announced by a
+ * successful READ, none by anything else. SMEM_PROTOCOL otherwise: the
+ * stream is out of step and the connection must go. On SMEM_OK,
+ * out->status is the peer's verdict on the request.
+ */
+int32_t tcp_resp_check(const uint8_t *buf, size_t len, const tcp_req_t *req, tcp_resp_t *out);
 
 #endif
