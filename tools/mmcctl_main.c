@@ -99,13 +99,16 @@ static int cmd_segments(mmc_meta_client_t *c)
     return 0;
 }
 
+/* Pages of MMC_PROTO_LIST_MAX keys, each after the last key of the one before (the cursor): the
+ * MetaService seeks there in its key index, so every page costs the same and a key present for the
+ * whole listing is printed exactly once, in byte order. */
 static int cmd_keys(mmc_meta_client_t *c, const char *prefix)
 {
     char after[MMC_KEY_MAX + 1] = "";
     uint64_t total = 0;
     for (;;) {
         mmc_meta_list_t *l = NULL;
-        int32_t rc = mmc_meta_list(c, prefix, after, 1000, &l);
+        int32_t rc = mmc_meta_list(c, prefix, after, MMC_PROTO_LIST_MAX, &l);
         if (rc != MMC_OK) return fail("keys", rc);
         for (uint32_t i = 0; i < l->n; i++)
             printf("%.*s\t%" PRIu64 "\t%s\t%u\n", (int)l->items[i].key.len, l->items[i].key.p, l->items[i].size,

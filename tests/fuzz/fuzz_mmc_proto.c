@@ -19,8 +19,11 @@
  *      fuzzer reaches puts, leases, foreign releases, eviction and unmounts
  *      quickly. Lease ids come from a predictable generator (every value
  *      twice, 0 included) so the core's retry for zero and taken ids runs.
- *    After every step the core's invariants must hold (meta_core_check)
- *    and every answer must decode with its type's response decoder.
+ *    LIST requests carry a prefix and a cursor (after) from the key set.
+ *    After every step the core's invariants must hold (meta_core_check,
+ *    the key index included), every answer must decode with its type's
+ *    response decoder, and a LIST answer holds keys in strictly ascending
+ *    order, each with the request's prefix and after its cursor.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -84,6 +87,7 @@ typedef struct fz_link {
     uint32_t last_len;
     int answers;
     uint32_t expect_n;
+    mmc_key_ref_t list_prefix, list_after; /* of the LIST just sent */
 } fz_link_t;
 
 static uint64_t fz_now;
@@ -156,6 +160,17 @@ static void verify_answer(const fz_link_t *l)
         mmc_list_item_t *items = NULL;
         bool more;
         rc = mmc_resp_list_decode(b, len, &more, &u, &items);
+        for (uint32_t i = 0; rc == MMC_OK && i < u; i++) {
+            const mmc_key_ref_t *k = &items[i].key, *pre = &l->list_prefix, *aft = &l->list_after;
+            if (k->len < pre->len || (pre->len && memcmp(k->p, pre->p, pre->len) != 0))
+                fz_fail("a listed key lacks the prefix");
+            const mmc_key_ref_t *prev = i > 0 ? &items[i - 1].key : aft;
+            size_t m = prev->len < k->len ? prev->len : k->len;
+            int d = m ? memcmp(prev->p, k->p, m) : 0;
+            if ((i > 0 || aft->len > 0) && (d > 0 || (d == 0 && prev->len >= k->len)))
+                fz_fail("listed keys are not ascending past the cursor");
+        }
+        if (rc == MMC_OK && more && u == 0) fz_fail("an empty LIST page says more");
         free(items);
         break;
     }
@@ -222,12 +237,18 @@ static void fz_build(fz_in_t *in, mmc_req_t *r, mmc_key_ref_t *keys, uint64_t *s
         r->npref = (uint8_t)(fz_byte(in) % 3);
         for (uint32_t i = 0; i < r->npref; i++) r->pref[i] = fz_byte(in) % 5;
         break;
-    case MMC_MSG_LIST:
+    case MMC_MSG_LIST: {
+        static const char *const prefixes[] = {"", "k", "key/", "zz"};
+        uint8_t y = fz_byte(in);
         r->limit = 1 + x % 8;
-        r->prefix.p = (x & 0x80) ? "k" : "";
+        r->prefix.p = prefixes[((x >> 6) & 2) | (y >> 7)];
         r->prefix.len = (uint32_t)strlen(r->prefix.p);
-        r->after.p = "";
+        /* A cursor: none, a key of the set (listed or not), or a prefix of one. */
+        r->after.p = (y & 0x40) ? fz_keys[y % 8] : "";
+        r->after.len = (uint32_t)strlen(r->after.p);
+        if ((y & 0x20) && r->after.len > 1) r->after.len--;
         break;
+    }
     default: break;
     }
 }
@@ -281,8 +302,13 @@ static void server_mode(const uint8_t *data, size_t size)
             in.pos += len;
             uint32_t n = len >= 8 ? util_get_le32(body + 4) : 0;
             mmc_req_t tmp;
+            l->list_prefix = l->list_after = (mmc_key_ref_t){.p = "", .len = 0};
             if (mmc_req_decode(type, body, len, &tmp) == MMC_OK) {
                 n = tmp.n;
+                if (type == MMC_MSG_LIST) { /* they point into body, which outlives the answer's check */
+                    l->list_prefix = tmp.prefix;
+                    l->list_after = tmp.after;
+                }
                 mmc_req_fini(&tmp);
             }
             fz_dispatch(core, l, type, body, len, n);
@@ -293,6 +319,8 @@ static void server_mode(const uint8_t *data, size_t size)
             uint64_t sizes[4], ids[4];
             int32_t res[4];
             fz_build(&in, &r, keys, sizes, res, ids);
+            l->list_prefix = r.prefix;
+            l->list_after = r.after;
             util_wbuf_t w;
             util_wbuf_init(&w);
             if (mmc_req_encode(&r, &w) != MMC_OK) fz_fail("a well-formed request does not encode");

@@ -334,50 +334,54 @@ uint32_t meta_core_segments(const meta_core_t *c, mmc_seg_info_t *out, uint32_t 
     return n;
 }
 
-static int key_cmp(const char *a, uint32_t al, const char *b, uint32_t bl)
+static bool has_prefix(const meta_obj_t *o, const mmc_key_ref_t *prefix)
 {
-    int d = memcmp(a, b, al < bl ? al : bl);
-    if (d != 0) return d;
-    return al < bl ? -1 : al > bl;
-}
-
-static int item_cmp(const void *x, const void *y)
-{
-    const mmc_list_item_t *a = x, *b = y;
-    return key_cmp(a->key.p, a->key.len, b->key.p, b->key.len);
+    return o->klen >= prefix->len && memcmp(meta_obj_key(o), prefix->p, prefix->len) == 0;
 }
 
 int32_t meta_core_list(const meta_core_t *c, const mmc_key_ref_t *prefix, const mmc_key_ref_t *after,
                        uint32_t limit, mmc_list_item_t **items, uint32_t *n, bool *more)
 {
-    size_t cap = 64, cnt = 0;
-    mmc_list_item_t *it = malloc(cap * sizeof(*it));
-    if (it == NULL) return util_err_set(MMC_MALLOC_FAILED, "LIST: out of memory");
-    for (size_t b = 0; b < c->table.nb; b++) {
-        for (const meta_obj_t *o = c->table.b[b]; o != NULL; o = o->hnext) {
-            if (o->klen < prefix->len || (prefix->len && memcmp(o->key, prefix->p, prefix->len) != 0)) continue;
-            if (after->len && key_cmp(o->key, o->klen, after->p, after->len) <= 0) continue;
-            if (cnt == cap) {
-                mmc_list_item_t *bigger = realloc(it, cap * 2 * sizeof(*it));
-                if (bigger == NULL) {
-                    free(it);
-                    return util_err_set(MMC_MALLOC_FAILED, "LIST: out of memory for %zu keys", cap * 2);
-                }
-                it = bigger;
-                cap *= 2;
-            }
-            it[cnt].key.p = o->key;
-            it[cnt].key.len = o->klen;
-            it[cnt].size = o->size;
-            it[cnt].state = o->state;
-            it[cnt].nrep = o->nrep;
-            cnt++;
-        }
+    if (limit == 0 || limit > MMC_PROTO_LIST_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "LIST: limit %u, must be 1..%u", limit, MMC_PROTO_LIST_MAX);
+    const meta_obj_t **objs = malloc((size_t)limit * sizeof(*objs));
+    if (objs == NULL) return util_err_set(MMC_MALLOC_FAILED, "LIST: out of memory for %u keys", limit);
+    /* Keys with the prefix form one range: start at the prefix, or past the cursor when that is further. */
+    meta_index_iter_t it;
+    if (after->len > 0 && meta_key_cmp(after->p, after->len, prefix->p, prefix->len) >= 0)
+        meta_index_seek(&c->table.idx, after->p, after->len, true, &it);
+    else
+        meta_index_seek(&c->table.idx, prefix->p, prefix->len, false, &it);
+    uint32_t cnt = 0;
+    size_t bytes = 0;
+    const meta_obj_t *o;
+    while ((o = meta_index_next(&it)) != NULL && has_prefix(o, prefix)) {
+        if (cnt == limit) break;
+        objs[cnt++] = o;
+        bytes += o->klen;
     }
-    qsort(it, cnt, sizeof(*it), item_cmp);
-    *more = cnt > limit;
-    *n = (uint32_t)(cnt > limit ? limit : cnt);
-    *items = it;
+    bool next = o != NULL && has_prefix(o, prefix);
+    /* One block: the items, then copies of their keys (the caller may use them after the core changes). */
+    mmc_list_item_t *out = malloc(cnt * sizeof(*out) + bytes + 1);
+    if (out == NULL) {
+        free(objs);
+        return util_err_set(MMC_MALLOC_FAILED, "LIST: out of memory for %u keys (%zu bytes)", cnt, bytes);
+    }
+    char *kp = (char *)(out + cnt);
+    for (uint32_t i = 0; i < cnt; i++) {
+        o = objs[i];
+        memcpy(kp, meta_obj_key(o), o->klen);
+        out[i].key.p = kp;
+        out[i].key.len = o->klen;
+        out[i].size = o->size;
+        out[i].state = o->state;
+        out[i].nrep = o->nrep;
+        kp += o->klen;
+    }
+    free(objs);
+    *items = out;
+    *n = cnt;
+    *more = next;
     return MMC_OK;
 }
 
@@ -406,13 +410,22 @@ int32_t meta_core_check(const meta_core_t *c)
         total[s->medium] += meta_heap_total(&s->heap);
     }
     if (nseg != c->nsegs) return check_fail("segment count", nseg, c->nsegs);
+    /* The key index holds exactly the table's objects. */
+    if (meta_index_check(&c->table.idx) != MMC_OK) return MMC_ERROR;
+    if (c->table.idx.n != c->table.n) return check_fail("indexed keys vs table", c->table.idx.n, c->table.n);
+    meta_index_iter_t it;
+    meta_index_seek(&c->table.idx, "", 0, false, &it);
+    for (const meta_obj_t *o; (o = meta_index_next(&it)) != NULL;)
+        if (meta_table_find(&c->table, meta_obj_key(o), o->klen, o->hash) != o)
+            return check_fail("indexed object not in the table", o->klen, o->hash);
     /* Every allocated byte of every heap belongs to exactly one replica. */
     uint64_t rep_bytes[MMC_MEDIA_COUNT] = {0};
     for (size_t b = 0; b < c->table.nb; b++) {
         for (const meta_obj_t *o = c->table.b[b]; o != NULL; o = o->hnext) {
             if (o->state != MMC_STATE_READY && o->state != MMC_STATE_WRITING)
                 return check_fail("object in table with bad state", o->state, 0);
-            if (o->nrep == 0 || o->nrep > MMC_REPLICA_MAX) return check_fail("object replica count", o->nrep, 0);
+            if (o->nrep == 0 || o->nrep > o->nslot || o->nslot > MMC_REPLICA_MAX)
+                return check_fail("object replica count", o->nrep, o->nslot);
             for (uint32_t i = 0; i < o->nrep; i++) {
                 if (o->rep[i].seg->medium != o->medium) return check_fail("replica medium", o->rep[i].seg->medium, o->medium);
                 for (uint32_t j = 0; j < i; j++)

@@ -83,9 +83,15 @@ void meta_core_tick(meta_core_t *core);
 void meta_core_stats(const meta_core_t *core, mmc_stats_t *out);
 /* Fills up to cap segments; returns how many there are. */
 uint32_t meta_core_segments(const meta_core_t *core, mmc_seg_info_t *out, uint32_t cap);
-/* Keys starting with prefix, greater than after, in byte order, at most limit.
- * *items is malloc'd (caller frees); its keys point into the table and are
- * valid until the core next changes. */
+/* One page of the listing: keys starting with prefix and greater than after
+ * (the cursor: the last key of the previous page; empty = the first page), in
+ * byte order, at most limit (1..MMC_PROTO_LIST_MAX). *more: keys with the
+ * prefix follow. A seek in the key index and a walk: O(log n + limit), so a
+ * page holds the core (its lock) for its own keys only and a listing pages
+ * through n keys in O(n). A key present for the whole listing is returned
+ * exactly once; one put or removed meanwhile may or may not be. *items is
+ * one malloc'd block (caller frees) holding copies of the keys, usable after
+ * the lock is dropped. */
 int32_t meta_core_list(const meta_core_t *core, const mmc_key_ref_t *prefix, const mmc_key_ref_t *after,
                        uint32_t limit, mmc_list_item_t **items, uint32_t *n, bool *more);
 /* Prometheus text exposition of the counters, latencies and capacities. */

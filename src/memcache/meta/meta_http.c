@@ -274,3 +274,25 @@ int meta_http_query_param(const char *query, const char *name, char *out, size_t
     }
     return 0;
 }
+
+void meta_http_cursor_encode(util_wbuf_t *w, const char *key, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        char e[2] = {hex[(uint8_t)key[i] >> 4], hex[(uint8_t)key[i] & 15]};
+        util_wbuf_bytes(w, e, 2);
+    }
+}
+
+int meta_http_cursor_decode(const char *s, char *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n % 2 != 0 || n / 2 > MMC_KEY_MAX || n / 2 > cap) return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi | lo) == 0) return -1; /* not hex, or a NUL byte (no key holds one) */
+        out[i] = (char)(hi * 16 + lo);
+    }
+    *len = n / 2;
+    return 0;
+}

@@ -44,4 +44,13 @@ void meta_http_stop(meta_http_t *h);
  * from anyone who reaches the port: fuzz_http_req drives this. */
 int meta_http_query_param(const char *query, const char *name, char *out, size_t cap, size_t *len);
 
+/* The /keys cursor: where the next page starts, opaque to clients (today the
+ * last key of the page in lowercase hex, so it is URL- and JSON-safe).
+ * encode appends the 2 × len characters to w; decode turns a cursor back
+ * into the key, 1..MMC_KEY_MAX bytes without NUL, into out (cap >= 256):
+ * 0, or -1 when it is no cursor. The cursor comes from anyone who reaches
+ * the port: fuzz_http_req drives decode. */
+void meta_http_cursor_encode(util_wbuf_t *w, const char *key, size_t len);
+int meta_http_cursor_decode(const char *s, char *out, size_t cap, size_t *len);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * Private structures of the MetaService core (meta_core.h). Split by object:
- * meta_table.c (key hash table), meta_seg.c (segments, membership),
+ * meta_table.c (key hash table and, beside it, meta_index.c: the keys in
+ * byte order for LIST), meta_seg.c (segments, membership),
  * meta_obj.c (objects, placement, leases, eviction), meta_core.c (peers,
  * dispatch, timers), meta_metrics.c (stats and Prometheus text).
  *
@@ -82,6 +83,10 @@ typedef struct meta_rep {
     uint64_t off;
 } meta_rep_t;
 
+/* One allocation: the fields, rep[nslot] (the replicas asked for: their
+ * number only shrinks), then the key (meta_obj_key). 80 bytes + 16 per
+ * replica + the key: a 1-replica object with a 22-byte key is one 128-byte
+ * malloc chunk. */
 typedef struct meta_obj {
     struct meta_obj *hnext;
     uint64_t hash;
@@ -92,14 +97,19 @@ typedef struct meta_obj {
     meta_peer_t *writer;   /* WRITING: the link of its PUT_START; NULL once that link timed out */
     uint32_t losses;       /* replicas lost to segment detaches, ever (leases compare it) */
     uint32_t leases;       /* live leases naming this object */
-    uint64_t lease_expiry_ms; /* latest expiry among them */
     uint8_t state;         /* mmc_state_t */
-    uint8_t nrep;
+    uint8_t nrep;          /* replicas held, <= nslot */
+    uint8_t nslot;         /* rep[] slots */
+    uint8_t rsv;
     uint16_t medium;
-    meta_rep_t rep[MMC_REPLICA_MAX];
-    uint32_t klen;
-    char key[]; /* klen bytes + NUL */
+    uint16_t klen;         /* 1..MMC_KEY_MAX */
+    meta_rep_t rep[];      /* nslot slots, then klen key bytes + NUL */
 } meta_obj_t;
+
+_Static_assert(sizeof(meta_obj_t) == 80, "meta_obj_t fields");
+
+/* The key: klen bytes, NUL-terminated (for logs). */
+static inline char *meta_obj_key(const meta_obj_t *o) { return (char *)(uintptr_t)(o->rep + o->nslot); }
 
 typedef struct meta_lease_ref {
     meta_obj_t *obj;
@@ -116,10 +126,47 @@ typedef struct meta_lease {
     meta_lease_ref_t objs[];
 } meta_lease_t;
 
+/* The keys in byte order (meta_index.c): a B+tree of object pointers. */
+#define META_LEAF_CAP 62u   /* keys per leaf (a leaf is one 768-byte malloc chunk) */
+#define META_INNER_CAP 64u  /* children per inner node */
+#define META_INDEX_DEPTH 16u /* levels at most (62 x 32^15 keys) */
+
+typedef struct meta_index {
+    void *root; /* a leaf when height is 0 */
+    uint32_t height; /* inner levels above the leaves */
+    size_t n, leaves, inners;
+    uint64_t gen; /* changes whenever a node is split, merged or freed (a meta_index_pos_t goes stale) */
+} meta_index_t;
+
+struct meta_inner;
+struct meta_leaf;
+struct meta_sep;
+/* Where a key leads from the root (meta_index.c): the inner nodes and child
+ * indexes, the leaf and the separators around it; valid while gen is the
+ * index's (a batch finds its keys' places ahead, then inserts there). */
+typedef struct meta_index_pos {
+    struct meta_inner *node[META_INDEX_DEPTH];
+    uint32_t idx[META_INDEX_DEPTH];
+    struct meta_leaf *leaf;
+    const struct meta_sep *lo, *hi; /* NULL: the leaf is the first / last */
+    uint32_t known, cap;
+    uint64_t gen;
+} meta_index_pos_t;
+
+/* A position in the index; valid while the index is not changed. */
+typedef struct meta_index_iter {
+    void *path[META_INDEX_DEPTH];
+    uint32_t idx[META_INDEX_DEPTH];
+    uint32_t height;
+    void *leaf; /* NULL: past the end */
+    uint32_t pos;
+} meta_index_iter_t;
+
 typedef struct meta_table {
     meta_obj_t **b;
     size_t nb; /* power of two */
     size_t n;
+    meta_index_t idx; /* the same objects in key order */
 } meta_table_t;
 
 typedef struct meta_media {
@@ -173,8 +220,33 @@ int32_t meta_table_init(meta_table_t *t);
 void meta_table_fini(meta_table_t *t);
 uint64_t meta_key_hash(const char *key, uint32_t len);
 meta_obj_t *meta_table_find(const meta_table_t *t, const char *key, uint32_t len, uint64_t hash);
-void meta_table_insert(meta_table_t *t, meta_obj_t *o); /* o->hash set; never fails (growth is best effort) */
+/* o->hash set. MMC_MALLOC_FAILED (nothing changed) when the index cannot grow; hash growth is best effort. */
+int32_t meta_table_insert(meta_table_t *t, meta_obj_t *o, const meta_index_pos_t *pos); /* pos: o's, or NULL */
 void meta_table_remove(meta_table_t *t, meta_obj_t *o);
+/* A hint only: brings hash's bucket (chain: its first object) towards the cache. */
+static inline void meta_table_prefetch(const meta_table_t *t, uint64_t hash, bool chain)
+{
+    meta_obj_t *const *slot = &t->b[hash & (t->nb - 1)];
+    if (!chain)
+        __builtin_prefetch(slot);
+    else if (*slot != NULL)
+        __builtin_prefetch(*slot);
+}
+
+/* meta_index.c */
+int meta_key_cmp(const char *a, uint32_t al, const char *b, uint32_t bl); /* byte order, shorter first on ties */
+int32_t meta_index_init(meta_index_t *x);
+void meta_index_fini(meta_index_t *x); /* frees the nodes, not the objects */
+/* o's key not indexed yet; pos: where meta_index_prefetch found it (used while current) or NULL.
+ * MMC_MALLOC_FAILED: unchanged. */
+int32_t meta_index_insert(meta_index_t *x, meta_obj_t *o, const meta_index_pos_t *pos);
+void meta_index_remove(meta_index_t *x, const meta_obj_t *o);
+/* Positions it before the first key > key (strict) or >= key; meta_index_next walks from there. */
+void meta_index_seek(const meta_index_t *x, const char *key, uint32_t len, bool strict, meta_index_iter_t *it);
+meta_obj_t *meta_index_next(meta_index_iter_t *it); /* NULL past the last key */
+/* Finds key's place (*pos) and brings its leaf towards the cache. */
+void meta_index_prefetch(const meta_index_t *x, const char *key, uint32_t len, meta_index_pos_t *pos);
+int32_t meta_index_check(const meta_index_t *x);
 
 /* meta_seg.c */
 int32_t meta_seg_mount(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, uint64_t *usable);

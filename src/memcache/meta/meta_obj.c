@@ -13,6 +13,53 @@ static meta_obj_t *obj_find(const meta_core_t *c, const mmc_key_ref_t *k)
     return meta_table_find(&c->table, k->p, k->len, meta_key_hash(k->p, k->len));
 }
 
+/* A batch's key hashes, each computed once; NULL when out of memory (then no prefetching). Caller frees. */
+static uint64_t *obj_hashes(const mmc_req_t *r)
+{
+    uint64_t *hs = malloc((size_t)r->n * sizeof(*hs));
+    for (uint32_t k = 0; hs != NULL && k < r->n; k++) hs[k] = meta_key_hash(r->keys[k].p, r->keys[k].len);
+    return hs;
+}
+
+static uint64_t obj_hash(const uint64_t *hs, const mmc_req_t *r, uint32_t k)
+{
+    return hs != NULL ? hs[k] : meta_key_hash(r->keys[k].p, r->keys[k].len);
+}
+
+/* Batches look keys up in table order, which is random memory. While key k is handled, key k + 8's
+ * bucket and key k + 4's first object are asked for, and for puts key k + 4's place in the key index
+ * is found (its leaf comes towards the cache): the insert of that key starts there unless the index
+ * changed shape meanwhile. Those misses overlap instead of following one another. */
+#define META_PF_FAR 8u
+#define META_PF_NEAR 4u
+
+typedef struct obj_ahead {
+    meta_index_pos_t pos[META_PF_NEAR + 1]; /* pos[k % 5]: key k's place */
+    uint32_t key[META_PF_NEAR + 1];         /* which key each pos is for; UINT32_MAX: none */
+} obj_ahead_t;
+
+static void obj_ahead_init(obj_ahead_t *ah)
+{
+    for (uint32_t i = 0; i <= META_PF_NEAR; i++) ah->key[i] = UINT32_MAX;
+}
+
+/* Looks ahead from key k (ah NULL: no index places); returns key k's place, or NULL. It writes *ah,
+ * which also keeps the compiler from taking it for a function without effects (prefetches have none). */
+static const meta_index_pos_t *obj_ahead(const meta_core_t *c, const mmc_req_t *r, const uint64_t *hs,
+                                         obj_ahead_t *ah, uint32_t k)
+{
+    uint32_t a = k + META_PF_NEAR, slot = a % (META_PF_NEAR + 1);
+    if (hs != NULL && k + META_PF_FAR < r->n) meta_table_prefetch(&c->table, hs[k + META_PF_FAR], false);
+    if (hs != NULL && a < r->n) meta_table_prefetch(&c->table, hs[a], true);
+    if (ah == NULL) return NULL;
+    if (a < r->n) {
+        meta_index_prefetch(&c->table.idx, r->keys[a].p, r->keys[a].len, &ah->pos[slot]);
+        ah->key[slot] = a;
+    }
+    slot = k % (META_PF_NEAR + 1);
+    return ah->key[slot] == k ? &ah->pos[slot] : NULL;
+}
+
 void meta_rep_release(meta_core_t *c, meta_obj_t *o, uint32_t i)
 {
     meta_rep_t *r = &o->rep[i];
@@ -20,7 +67,7 @@ void meta_rep_release(meta_core_t *c, meta_obj_t *o, uint32_t i)
     if (meta_heap_free(&r->seg->heap, r->off, o->size) == MMC_OK)
         c->media[r->seg->medium].used -= meta_heap_round(o->size);
     else
-        LOG_ERROR("meta: freeing replica of '%s' at rank %u offset %llu failed: %s", o->key, r->seg->rank,
+        LOG_ERROR("meta: freeing replica of '%s' at rank %u offset %llu failed: %s", meta_obj_key(o), r->seg->rank,
                   (unsigned long long)r->off, util_err_get());
     r->seg = NULL;
 }
@@ -159,12 +206,13 @@ static int32_t place(meta_core_t *c, const meta_order_t *ord, uint16_t m, uint64
     }
 }
 
-static meta_obj_t *obj_new(const mmc_key_ref_t *k, uint64_t hash)
+static meta_obj_t *obj_new(const mmc_key_ref_t *k, uint64_t hash, uint8_t nslot)
 {
-    meta_obj_t *o = calloc(1, sizeof(*o) + k->len + 1);
+    meta_obj_t *o = calloc(1, sizeof(*o) + nslot * sizeof(o->rep[0]) + k->len + 1);
     if (o == NULL) return NULL;
-    memcpy(o->key, k->p, k->len);
-    o->klen = k->len;
+    o->nslot = nslot;
+    memcpy(meta_obj_key(o), k->p, k->len);
+    o->klen = (uint16_t)k->len;
     o->hash = hash;
     meta_list_init(&o->link);
     return o;
@@ -177,6 +225,8 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
     const uint16_t *media = r->medium == MMC_MEDIA_NONE ? any_order : &r->medium;
     uint32_t nmedia = r->medium == MMC_MEDIA_NONE ? 2 : 1;
     uint64_t now = meta_now(c);
+    uint64_t *hs = NULL;
+    obj_ahead_t ahead;
     mmc_loc_t loc;
 
     mmc_resp_locs_begin(w, 0, c->opts.put_timeout_ms, r->n);
@@ -189,9 +239,12 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
             goto free_orders;
         }
     }
+    hs = obj_hashes(r);
+    obj_ahead_init(&ahead);
     for (uint32_t k = 0; k < r->n; k++) {
         const mmc_key_ref_t *key = &r->keys[k];
-        uint64_t h = meta_key_hash(key->p, key->len);
+        uint64_t h = obj_hash(hs, r, k);
+        const meta_index_pos_t *place_k = obj_ahead(c, r, hs, &ahead, k);
         meta_obj_t *o = meta_table_find(&c->table, key->p, key->len, h);
         if (o != NULL) {
             loc_error(MMC_DUPLICATED_OBJECT, &loc);
@@ -199,7 +252,7 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
             mmc_resp_loc_encode(w, &loc);
             continue;
         }
-        o = obj_new(key, h);
+        o = obj_new(key, h, r->replicas);
         if (o == NULL) {
             loc_error(MMC_MALLOC_FAILED, &loc);
             mmc_resp_loc_encode(w, &loc);
@@ -215,25 +268,35 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
             mmc_resp_loc_encode(w, &loc);
             continue;
         }
+        if (meta_table_insert(&c->table, o, place_k) != MMC_OK) {
+            LOG_ERROR("meta: PUT_START of '%s' from %s: %s", meta_obj_key(o), p->name, util_err_get());
+            obj_release_all(c, o);
+            free(o);
+            loc_error(MMC_MALLOC_FAILED, &loc);
+            mmc_resp_loc_encode(w, &loc);
+            continue;
+        }
         o->state = MMC_STATE_WRITING;
         o->writer = p;
         o->writer_owner = r->owner;
         o->deadline_ms = now + c->opts.put_timeout_ms;
-        meta_table_insert(&c->table, o);
         meta_list_add_tail(&c->writing, &o->link);
         c->nwriting++;
         loc_fill(o, MMC_OK, &loc);
         mmc_resp_loc_encode(w, &loc);
     }
 free_orders:
+    free(hs);
     for (uint32_t i = 0; i < MMC_MEDIA_COUNT; i++) free(ord[i].seg);
 }
 
 void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_t *st)
 {
     (void)p; /* the token decides, not the link: a writer that reconnected finishes on its new one */
+    uint64_t *hs = obj_hashes(r);
     for (uint32_t k = 0; k < r->n; k++) {
-        meta_obj_t *o = obj_find(c, &r->keys[k]);
+        (void)obj_ahead(c, r, hs, NULL, k);
+        meta_obj_t *o = meta_table_find(&c->table, r->keys[k].p, r->keys[k].len, obj_hash(hs, r, k));
         if (o == NULL) {
             st[k] = MMC_KEY_NOT_FOUND; /* revoked (timeout, lost segment) or never started */
             continue;
@@ -258,6 +321,7 @@ void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_
         c->puts++;
         c->bytes_put += o->size;
     }
+    free(hs);
 }
 
 /* ---------- leases ---------- */
@@ -340,7 +404,7 @@ int32_t meta_lease_release_id(meta_core_t *c, meta_peer_t *p, uint64_t owner, ui
     for (uint32_t i = 0; i < l->n && st == MMC_OK; i++) {
         if (l->objs[i].obj->losses != l->objs[i].losses) {
             LOG_INFO("meta: lease %llx of %s: '%s' lost a replica while leased; the read is not proven",
-                     (unsigned long long)id, p->name, l->objs[i].obj->key);
+                     (unsigned long long)id, p->name, meta_obj_key(l->objs[i].obj));
             st = MMC_LEASE_LOST;
         }
     }
@@ -401,7 +465,6 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
             memcpy(loc.rep + nn, far, nf * sizeof(far[0]));
         }
         o->leases++;
-        o->lease_expiry_ms = now + c->opts.lease_ttl_ms;
         lease->objs[lease->n].obj = o;
         lease->objs[lease->n].losses = o->losses;
         lease->n++;
@@ -483,7 +546,7 @@ uint32_t meta_obj_writer_gone(meta_core_t *c, meta_peer_t *p, bool paused)
             kept++;
             continue;
         }
-        LOG_INFO("meta: put of '%s' revoked: writer %s disconnected", o->key, p->name);
+        LOG_INFO("meta: put of '%s' revoked: writer %s disconnected", meta_obj_key(o), p->name);
         meta_obj_drop(c, o);
         c->puts_revoked++;
     }
@@ -496,7 +559,7 @@ void meta_obj_expire(meta_core_t *c, uint64_t now)
     while (!meta_list_empty(&c->writing)) {
         meta_obj_t *o = META_CONTAINER_OF(c->writing.next, meta_obj_t, link);
         if (o->deadline_ms > now) break;
-        LOG_WARN("meta: put of '%s' (%llu bytes) revoked: no PUT_END from %s within %u ms", o->key,
+        LOG_WARN("meta: put of '%s' (%llu bytes) revoked: no PUT_END from %s within %u ms", meta_obj_key(o),
                  (unsigned long long)o->size, o->writer ? o->writer->name : "-", c->opts.put_timeout_ms);
         meta_obj_drop(c, o);
         c->puts_revoked++;
@@ -545,6 +608,7 @@ void meta_obj_free_all(meta_core_t *c)
         c->table.b[b] = NULL;
     }
     c->table.n = 0;
+    meta_index_fini(&c->table.idx); /* it named the objects just freed */
     while (!meta_list_empty(&c->zombies)) {
         meta_obj_t *o = META_CONTAINER_OF(c->zombies.next, meta_obj_t, link);
         meta_list_del(&o->link);

@@ -210,10 +210,12 @@ static int svc_http_capacity(struct mmc_meta_service *s, util_wbuf_t *w)
     return 200;
 }
 
+/* /keys?prefix=P&limit=N&cursor=C: one page; the core is locked for the page's keys only (they are
+ * copied), the JSON is written after. The reply's "cursor" (when "more") asks for the next page. */
 static int svc_http_keys(struct mmc_meta_service *s, const char *query, util_wbuf_t *w)
 {
-    char prefix[MMC_KEY_MAX + 1], limit_s[16];
-    size_t plen = 0;
+    char prefix[MMC_KEY_MAX + 1], limit_s[16], cur_s[2 * MMC_KEY_MAX + 1], after[MMC_KEY_MAX];
+    size_t plen = 0, alen = 0;
     uint32_t limit = 100;
     int r = meta_http_query_param(query, "prefix", prefix, sizeof(prefix), &plen);
     if (r < 0) {
@@ -232,11 +234,19 @@ static int svc_http_keys(struct mmc_meta_service *s, const char *query, util_wbu
         wstr(w, "bad prefix: NUL byte\n");
         return 400;
     }
-    mmc_key_ref_t pk = {.p = prefix, .len = (uint32_t)plen}, after = {.p = "", .len = 0};
+    r = meta_http_query_param(query, "cursor", cur_s, sizeof(cur_s), NULL);
+    if (r < 0 || (r == 1 && cur_s[0] != '\0' && meta_http_cursor_decode(cur_s, after, sizeof(after), &alen) != 0)) {
+        wstr(w, "bad cursor: pass back the \"cursor\" of the previous page\n");
+        return 400;
+    }
+    mmc_key_ref_t pk = {.p = prefix, .len = (uint32_t)plen}, ak = {.p = after, .len = (uint32_t)alen};
     mmc_list_item_t *items = NULL;
     uint32_t n = 0;
     bool more = false;
-    if (meta_core_list(s->core, &pk, &after, limit, &items, &n, &more) != MMC_OK) return 500;
+    pthread_mutex_lock(&s->lock);
+    int32_t rc = meta_core_list(s->core, &pk, &ak, limit, &items, &n, &more);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != MMC_OK) return 500;
     wstr(w, "{\"keys\":[");
     for (uint32_t i = 0; i < n; i++) {
         wstr(w, i ? ",{\"key\":" : "{\"key\":");
@@ -244,7 +254,13 @@ static int svc_http_keys(struct mmc_meta_service *s, const char *query, util_wbu
         wfmt(w, ",\"size\":%" PRIu64 ",\"state\":\"%s\",\"replicas\":%u}", items[i].size,
              svc_states[items[i].state <= 3 ? items[i].state : 0], items[i].nrep);
     }
-    wfmt(w, "],\"more\":%s}\n", more ? "true" : "false");
+    wfmt(w, "],\"more\":%s", more ? "true" : "false");
+    if (more && n > 0) {
+        wstr(w, ",\"cursor\":\"");
+        meta_http_cursor_encode(w, items[n - 1].key.p, items[n - 1].key.len);
+        wstr(w, "\"");
+    }
+    wstr(w, "}\n");
     free(items);
     return 200;
 }
@@ -257,6 +273,11 @@ static int svc_http(void *arg, const char *path, const char *query, util_wbuf_t 
         wstr(w, "ok\n");
         return 200;
     }
+    if (strcmp(path, "/keys") == 0) { /* locks for its page only */
+        code = svc_http_keys(s, query, w);
+        *ctype = code == 200 ? "application/json" : "text/plain";
+        return code;
+    }
     pthread_mutex_lock(&s->lock);
     if (strcmp(path, "/metrics") == 0) {
         *ctype = "text/plain; version=0.0.4";
@@ -268,12 +289,8 @@ static int svc_http(void *arg, const char *path, const char *query, util_wbuf_t 
     } else if (strcmp(path, "/capacity") == 0) {
         *ctype = "application/json";
         code = svc_http_capacity(s, w);
-    } else if (strcmp(path, "/keys") == 0) {
-        *ctype = "application/json";
-        code = svc_http_keys(s, query, w);
-        if (code != 200) *ctype = "text/plain";
     } else {
-        wstr(w, "not found; try /health /metrics /segments /capacity /keys?prefix=&limit=\n");
+        wstr(w, "not found; try /health /metrics /segments /capacity /keys?prefix=&limit=&cursor=\n");
     }
     pthread_mutex_unlock(&s->lock);
     return code;

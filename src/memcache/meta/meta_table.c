@@ -1,4 +1,6 @@
-/* Key → object hash table (chained, power-of-two buckets, grows at load 1). */
+/* Key → object hash table (chained, power-of-two buckets, grows at load 1),
+ * and beside it the same objects in key order (meta_index.c): both change
+ * together, here. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,11 @@ int32_t meta_table_init(meta_table_t *t)
 {
     t->b = calloc(META_TABLE_MIN, sizeof(*t->b));
     if (t->b == NULL) return util_err_set(MMC_MALLOC_FAILED, "meta: out of memory for the object table");
+    if (meta_index_init(&t->idx) != MMC_OK) {
+        free(t->b);
+        t->b = NULL;
+        return MMC_MALLOC_FAILED;
+    }
     t->nb = META_TABLE_MIN;
     t->n = 0;
     return MMC_OK;
@@ -31,6 +38,7 @@ int32_t meta_table_init(meta_table_t *t)
 
 void meta_table_fini(meta_table_t *t)
 {
+    meta_index_fini(&t->idx);
     free(t->b);
     t->b = NULL;
     t->nb = t->n = 0;
@@ -39,7 +47,7 @@ void meta_table_fini(meta_table_t *t)
 meta_obj_t *meta_table_find(const meta_table_t *t, const char *key, uint32_t len, uint64_t hash)
 {
     for (meta_obj_t *o = t->b[hash & (t->nb - 1)]; o != NULL; o = o->hnext)
-        if (o->hash == hash && o->klen == len && memcmp(o->key, key, len) == 0) return o;
+        if (o->hash == hash && o->klen == len && memcmp(meta_obj_key(o), key, len) == 0) return o;
     return NULL;
 }
 
@@ -62,13 +70,16 @@ static void meta_table_grow(meta_table_t *t)
     t->nb = nb;
 }
 
-void meta_table_insert(meta_table_t *t, meta_obj_t *o)
+int32_t meta_table_insert(meta_table_t *t, meta_obj_t *o, const meta_index_pos_t *pos)
 {
+    int32_t rc = meta_index_insert(&t->idx, o, pos);
+    if (rc != MMC_OK) return rc;
     if (t->n >= t->nb) meta_table_grow(t);
     meta_obj_t **head = &t->b[o->hash & (t->nb - 1)];
     o->hnext = *head;
     *head = o;
     t->n++;
+    return MMC_OK;
 }
 
 void meta_table_remove(meta_table_t *t, meta_obj_t *o)
@@ -79,5 +90,6 @@ void meta_table_remove(meta_table_t *t, meta_obj_t *o)
         *pp = o->hnext;
         o->hnext = NULL;
         t->n--;
+        meta_index_remove(&t->idx, o);
     }
 }
