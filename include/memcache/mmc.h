@@ -35,17 +35,17 @@ typedef struct mmc_init_config {
 } mmc_init_config;
 
 /* Copies config for the next mmc_init (checked: MMC_INVALID_PARAM naming the key). */
-int32_t mmc_setup(const mmc_local_config *config);
+MMC_API int32_t mmc_setup(const mmc_local_config *config);
 /* Starts this process's LocalService and binds the client to it.
  * MMC_OK also when already initialised (nothing changes). */
-int32_t mmc_init(const mmc_init_config *config);
+MMC_API int32_t mmc_init(const mmc_init_config *config);
 /* Client uninit, then LocalService stop. Safe to call when not initialised. */
-void mmc_uninit(void);
+MMC_API void mmc_uninit(void);
 
 /* Route memcache and memfabric log lines to fn(level 0..3, msg); NULL is MMC_INVALID_PARAM. */
-int32_t mmc_set_extern_logger(void (*fn)(int level, const char *msg));
+MMC_API int32_t mmc_set_extern_logger(void (*fn)(int level, const char *msg));
 /* 0 debug .. 3 error, 4 off. */
-int32_t mmc_set_log_level(int level);
+MMC_API int32_t mmc_set_log_level(int level);
 
 #ifdef __cplusplus
 }

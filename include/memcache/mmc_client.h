@@ -83,46 +83,47 @@ typedef enum mmc_copy_direction {
 
 /* cfg NULL: everything from the LocalService. MMC_NOT_INITIALIZED when no
  * LocalService runs in this process; MMC_OK when already initialised. */
-int32_t mmcc_init(const mmc_client_config_t *cfg);
-void mmcc_uninit(void);
+MMC_API int32_t mmcc_init(const mmc_client_config_t *cfg);
+MMC_API void mmcc_uninit(void);
 /* The LocalService id (BM rank) of this process. */
-int32_t mmcc_local_service_id(uint32_t *id);
+MMC_API int32_t mmcc_local_service_id(uint32_t *id);
 
 /* Registers memory outside the pool with the data plane (zero-copy paths
  * over transports); idempotent for the same range. Unregister takes the
  * same address (size is checked to be non-zero, as the seed's signature has it). */
-int32_t mmcc_register_buffer(uint64_t addr, uint64_t size);
-int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size);
+MMC_API int32_t mmcc_register_buffer(uint64_t addr, uint64_t size);
+MMC_API int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size);
 
 /* opt NULL: 1 replica, DRAM, no preference. */
-int32_t mmcc_put(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags);
-int32_t mmcc_get(const char *key, mmc_buffer *buf, uint32_t flags);
-int32_t mmcc_query(const char *key, mmc_data_info *info, uint32_t flags);
-int32_t mmcc_batch_query(const char **keys, uint32_t n, mmc_data_info *infos, uint32_t flags);
-int32_t mmcc_remove(const char *key, uint32_t flags);
-int32_t mmcc_batch_remove(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
+MMC_API int32_t mmcc_put(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags);
+MMC_API int32_t mmcc_get(const char *key, mmc_buffer *buf, uint32_t flags);
+MMC_API int32_t mmcc_query(const char *key, mmc_data_info *info, uint32_t flags);
+MMC_API int32_t mmcc_batch_query(const char **keys, uint32_t n, mmc_data_info *infos, uint32_t flags);
+MMC_API int32_t mmcc_remove(const char *key, uint32_t flags);
+MMC_API int32_t mmcc_batch_remove(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
 /* Removes every object (leased ones when their lease ends). */
-int32_t mmcc_remove_all(uint32_t flags);
+MMC_API int32_t mmcc_remove_all(uint32_t flags);
 /* MMC_OK exists (readable), MMC_KEY_NOT_FOUND, MMC_OBJECT_NOT_READY. */
-int32_t mmcc_exist(const char *key, uint32_t flags);
-int32_t mmcc_batch_exist(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
-int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
-                       uint32_t flags, int32_t *results);
-int32_t mmcc_batch_get(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results);
+MMC_API int32_t mmcc_exist(const char *key, uint32_t flags);
+MMC_API int32_t mmcc_batch_exist(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
+MMC_API int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
+                               uint32_t flags, int32_t *results);
+MMC_API int32_t mmcc_batch_get(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results);
 
 /* Layers: layers[0..nlayers) of one key, gathered in order. */
-int32_t mmcc_put_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, const mmc_put_options *opt,
-                        uint32_t flags);
-int32_t mmcc_get_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, uint32_t flags);
+MMC_API int32_t mmcc_put_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, const mmc_put_options *opt,
+                                uint32_t flags);
+MMC_API int32_t mmcc_get_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, uint32_t flags);
 /* layers[i] points at key i's nlayers[i] buffers. */
-int32_t mmcc_batch_put_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
-                              const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags, int32_t *results);
-int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
-                              const uint32_t *nlayers, uint32_t flags, int32_t *results);
+MMC_API int32_t mmcc_batch_put_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                                      const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags,
+                                      int32_t *results);
+MMC_API int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                                      const uint32_t *nlayers, uint32_t flags, int32_t *results);
 
 /* Key info with the replica GVAs (QUERY). Batch: per-key status in results. */
-int32_t mmcc_get_key_info(const char *key, mmc_key_info *info);
-int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results);
+MMC_API int32_t mmcc_get_key_info(const char *key, mmc_key_info *info);
+MMC_API int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results);
 
 /*
  * GVA level (layer-wise KV transfer: allocate, write the layers as they are
@@ -149,16 +150,16 @@ int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *inf
  *    the lease and the MetaService did not confirm it held it intact: copies
  *    made under it may hold another key's bytes.
  */
-int32_t mmcc_batch_alloc(const char **keys, const uint64_t *sizes, uint32_t n, uint16_t medium, uint64_t *gvas,
-                         int32_t *results);
-int32_t mmcc_batch_copy(const uint64_t *gvas, const mmc_buffer *bufs, const uint64_t *sizes, uint32_t n,
-                        mmc_copy_direction direction);
-int32_t mmcc_batch_copy_layers(const uint64_t *gvas, const mmc_buffer *const *layers, const uint32_t *nlayers,
-                               uint32_t n, mmc_copy_direction direction);
-int32_t mmcc_batch_write_finish(const char **keys, const int32_t *results, uint32_t n, int32_t *st);
-int32_t mmcc_batch_add_lease(const char **keys, uint32_t n, uint32_t ttl_ms, int32_t *results,
-                             uint32_t *granted_ttl_ms);
-int32_t mmcc_batch_remove_lease(const char **keys, uint32_t n, int32_t *results);
+MMC_API int32_t mmcc_batch_alloc(const char **keys, const uint64_t *sizes, uint32_t n, uint16_t medium, uint64_t *gvas,
+                                 int32_t *results);
+MMC_API int32_t mmcc_batch_copy(const uint64_t *gvas, const mmc_buffer *bufs, const uint64_t *sizes, uint32_t n,
+                                mmc_copy_direction direction);
+MMC_API int32_t mmcc_batch_copy_layers(const uint64_t *gvas, const mmc_buffer *const *layers, const uint32_t *nlayers,
+                                       uint32_t n, mmc_copy_direction direction);
+MMC_API int32_t mmcc_batch_write_finish(const char **keys, const int32_t *results, uint32_t n, int32_t *st);
+MMC_API int32_t mmcc_batch_add_lease(const char **keys, uint32_t n, uint32_t ttl_ms, int32_t *results,
+                                     uint32_t *granted_ttl_ms);
+MMC_API int32_t mmcc_batch_remove_lease(const char **keys, uint32_t n, int32_t *results);
 
 #ifdef __cplusplus
 }

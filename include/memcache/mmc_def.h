@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "memcache/mmc_export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -65,9 +67,9 @@ enum mmc_status_code { MMC_STATUS_LIST(MMC_STATUS_ENUM_) };
 #undef MMC_STATUS_ENUM_
 
 /* Name and short description of a status (MMC_* or the smem codes it wraps); never NULL. */
-const char *mmc_strerror(int32_t status);
+MMC_API const char *mmc_strerror(int32_t status);
 /* This thread's last error message ("" when none). */
-const char *mmc_get_last_err_msg(void);
+MMC_API const char *mmc_get_last_err_msg(void);
 
 /* ---------- limits ---------- */
 #define MMC_KEY_MAX 256u          /* bytes in a key (1..MMC_KEY_MAX) */

@@ -31,23 +31,23 @@ typedef struct mmc_meta_service *mmc_meta_service_t;
 /* Defaults: loopback URLs (RPC tcp://127.0.0.1:5000, config store
  * tcp://127.0.0.1:6000, metrics http://127.0.0.1:8000), watermarks 90/80,
  * lease 10 s, put timeout 30 s, heartbeat timeout 5 s, log level 1, TLS off. */
-void mmc_meta_service_config_init(mmc_meta_service_config_t *cfg);
+MMC_API void mmc_meta_service_config_init(mmc_meta_service_config_t *cfg);
 /* Reads a `key = value` file over cfg (keys not in the file keep their
  * value). MMC_CONFIG with a message "path:line: ..." on an unknown, repeated
  * or out-of-range key; MMC_INVALID_PARAM when the result is inconsistent
  * (low watermark >= high, HA enabled). */
-int32_t mmc_meta_service_config_load(const char *path, mmc_meta_service_config_t *cfg);
+MMC_API int32_t mmc_meta_service_config_load(const char *path, mmc_meta_service_config_t *cfg);
 /* Same checks on a config without a file (callers that fill the struct). */
-int32_t mmc_meta_service_config_check(const mmc_meta_service_config_t *cfg);
+MMC_API int32_t mmc_meta_service_config_check(const mmc_meta_service_config_t *cfg);
 
 /* Starts the MetaService; NULL on failure (mmc_get_last_err_msg says why). */
-mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg);
+MMC_API mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg);
 /* Closes every connection, stops the threads and frees everything. NULL is a no-op. */
-void mmcs_meta_service_stop(mmc_meta_service_t h);
+MMC_API void mmcs_meta_service_stop(mmc_meta_service_t h);
 
 typedef enum { MMC_META_PORT_RPC = 0, MMC_META_PORT_STORE = 1, MMC_META_PORT_HTTP = 2 } mmc_meta_port_t;
 /* The bound TCP port of a listener (useful with port 0 in the URL); 0 when not running. */
-uint16_t mmcs_meta_service_port(mmc_meta_service_t h, mmc_meta_port_t which);
+MMC_API uint16_t mmcs_meta_service_port(mmc_meta_service_t h, mmc_meta_port_t which);
 
 /* ---------- LocalService ---------- */
 
@@ -59,27 +59,27 @@ typedef struct mmc_local_service *mmc_local_service_t;
  * an ephemeral port of the address that reaches the config store), DRAM 64 MiB
  * of a 1 GiB stride, HBM 0, client timeout 10 s, retry 100 ms, thread pools 1,
  * aggregate.io on with 122 keys per copy batch, log level 3 (error), TLS off. */
-void mmc_local_service_config_init(mmc_local_service_config_t *cfg);
+MMC_API void mmc_local_service_config_init(mmc_local_service_config_t *cfg);
 /* Reads a `key = value` file over cfg (docs/CONFIG.md, LocalService keys).
  * MMC_CONFIG with "path:line: ..." on an unknown, repeated or out-of-range
  * key, or an inconsistent result (dram.size > max.dram.size, ...). */
-int32_t mmc_local_service_config_load(const char *path, mmc_local_service_config_t *cfg);
+MMC_API int32_t mmc_local_service_config_load(const char *path, mmc_local_service_config_t *cfg);
 /* Same checks on a filled struct: MMC_INVALID_PARAM naming the field's config key. */
-int32_t mmc_local_service_config_check(const mmc_local_service_config_t *cfg);
+MMC_API int32_t mmc_local_service_config_check(const mmc_local_service_config_t *cfg);
 
 /* Joins memfabric (smem_bm_init on configStoreURL with worldSize, create,
  * join), mounts the DRAM segment with the MetaService and starts the
  * heartbeat thread. One LocalService per process: a second start while one
  * runs fails with MMC_DUPLICATED_OBJECT. NULL on failure (mmc_get_last_err_msg
  * says why); every step is bounded by ock.mmc.client.timeout.seconds. */
-mmc_local_service_t mmcs_local_service_start(const mmc_local_service_config_t *cfg);
+MMC_API mmc_local_service_t mmcs_local_service_start(const mmc_local_service_config_t *cfg);
 /* Uninitialises the client bound to it (mmcc_uninit), unmounts the segment
  * (the MetaService drops objects without another replica and returns the
  * space), leaves and destroys the BM object. NULL is a no-op. */
-void mmcs_local_service_stop(mmc_local_service_t h);
+MMC_API void mmcs_local_service_stop(mmc_local_service_t h);
 /* The LocalService id (its BM rank) used in mmc_data_info.ranks and
  * preferredLocalServiceIDs; UINT32_MAX for NULL. */
-uint32_t mmcs_local_service_rank(mmc_local_service_t h);
+MMC_API uint32_t mmcs_local_service_rank(mmc_local_service_t h);
 
 #ifdef __cplusplus
 }

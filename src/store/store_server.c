@@ -149,7 +149,7 @@ int32_t store_server_stats(store_server_t *s, store_server_stats_t *out)
 
 uint64_t store_server_key_count(store_server_t *s)
 {
-    store_server_stats_t st;
+    store_server_stats_t st = {0};
     return store_server_stats(s, &st) == 0 ? st.keys : UINT64_MAX;
 }
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smem/host/smem_export.h"
 #include "smem/host/smem_status.h"
 
 #ifdef __cplusplus
@@ -27,29 +28,29 @@ extern "C" {
 #define SMEM_LOG_ERROR 3
 
 /* Initialise the library (idempotent; flags reserved, must be 0). */
-int32_t smem_init(uint32_t flags);
+SMEM_API int32_t smem_init(uint32_t flags);
 /* Stops config stores started by smem_create_config_store and releases global state. */
-void smem_uninit(void);
+SMEM_API void smem_uninit(void);
 
 /* Route the library's log lines to func(level, msg); NULL is rejected (seed behaviour). */
-int32_t smem_set_extern_logger(void (*func)(int level, const char *msg));
+SMEM_API int32_t smem_set_extern_logger(void (*func)(int level, const char *msg));
 /* 0 debug .. 3 error; 4 turns logging off. Default: 3 (or SMEM_LOG_LEVEL from the environment). */
-int32_t smem_set_log_level(int level);
+SMEM_API int32_t smem_set_log_level(int level);
 
 /* The calling thread's last error message ("" when none). */
-const char *smem_get_last_err_msg(void);
-const char *smem_get_and_clear_last_err_msg(void);
+SMEM_API const char *smem_get_last_err_msg(void);
+SMEM_API const char *smem_get_and_clear_last_err_msg(void);
 /* Short description of a status code. */
-const char *smem_strerror(int32_t status);
+SMEM_API const char *smem_strerror(int32_t status);
 
 /*
  * Start a config store server inside this process on "tcp://ip:port",
  * "tcp://[v6]:port" or "unix:///path". It serves until smem_uninit (or
  * smem_destroy_config_store). Uses the TLS settings given before the call.
  */
-int32_t smem_create_config_store(const char *store_url);
+SMEM_API int32_t smem_create_config_store(const char *store_url);
 /* Ours: stop a store started by smem_create_config_store (SMEM_ERR_OBJECT_NOT_EXISTS if none on that URL). */
-int32_t smem_destroy_config_store(const char *store_url);
+SMEM_API int32_t smem_destroy_config_store(const char *store_url);
 
 /*
  * TLS for the config store (servers started after the call and clients of
@@ -58,7 +59,7 @@ int32_t smem_destroy_config_store(const char *store_url);
  * (certificate), tlsPk (private key), tlsPkPwd (optional file holding the key
  * password). enable=false turns TLS off and ignores tls_info.
  */
-int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, uint32_t tls_info_len);
+SMEM_API int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, uint32_t tls_info_len);
 
 /* Decrypts an encrypted key password: writes the plain text and its length (in: capacity). */
 typedef int (*smem_decrypt_handler)(const char *cipher_text, size_t cipher_text_len, char *plain_text,
@@ -69,8 +70,8 @@ typedef int (*smem_decrypt_handler)(const char *cipher_text, size_t cipher_text_
  * memory rather than in files. When h is not NULL the password is passed
  * through it before use. pk_pw may be NULL for an unencrypted key.
  */
-int32_t smem_set_config_store_tls_key(const char *tls_pk, uint32_t tls_pk_len, const char *tls_pk_pw,
-                                      uint32_t tls_pk_pw_len, smem_decrypt_handler h);
+SMEM_API int32_t smem_set_config_store_tls_key(const char *tls_pk, uint32_t tls_pk_len, const char *tls_pk_pw,
+                                               uint32_t tls_pk_pw_len, smem_decrypt_handler h);
 
 #ifdef __cplusplus
 }

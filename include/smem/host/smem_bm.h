@@ -19,36 +19,43 @@
 extern "C" {
 #endif
 
-int32_t smem_bm_config_init(smem_bm_config_t *config);
+SMEM_API int32_t smem_bm_config_init(smem_bm_config_t *config);
 /* Connect to (or start) the config store at store_url and take a rank (auto or
  * config->rankId) among world_size. Idempotent per process: a second call with
  * the same arguments returns 0 (SMEM_ERR_REPEAT_CALL if they differ). */
-int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *config);
-void smem_bm_uninit(uint32_t flags);
-uint32_t smem_bm_get_rank_id(void); /* UINT32_MAX before init */
+SMEM_API int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device_id,
+                              const smem_bm_config_t *config);
+SMEM_API void smem_bm_uninit(uint32_t flags);
+SMEM_API uint32_t smem_bm_get_rank_id(void); /* UINT32_MAX before init */
 
-smem_bm_t smem_bm_create(uint32_t id, uint32_t member_size, smem_bm_data_op_type data_op_type,
-                         uint64_t local_dram_size, uint64_t local_hbm_size, uint32_t flags);
-smem_bm_t smem_bm_create2(uint32_t id, const smem_bm_create_option_t *option);
-void smem_bm_destroy(smem_bm_t handle);
+SMEM_API smem_bm_t smem_bm_create(uint32_t id, uint32_t member_size, smem_bm_data_op_type data_op_type,
+                                  uint64_t local_dram_size, uint64_t local_hbm_size, uint32_t flags);
+SMEM_API smem_bm_t smem_bm_create2(uint32_t id, const smem_bm_create_option_t *option);
+SMEM_API void smem_bm_destroy(smem_bm_t handle);
 
 /* Enter the global space: peers import this rank and this rank imports them. */
-int32_t smem_bm_join(smem_bm_t handle, uint32_t flags);
+SMEM_API int32_t smem_bm_join(smem_bm_t handle, uint32_t flags);
 /* Leave it: peers unmap this rank; copies to it then fail with SMEM_ERR_PEER_GONE. */
-int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags);
+SMEM_API int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags);
+/* Ours: true when this process's rank went to another member while it was cut
+ * off from the config store past the keepalive (copies then fail with
+ * SMEM_ERR_RECONNECT); the owner must take a new rank (destroy, smem_bm_uninit,
+ * smem_bm_init). false for a live rank or an unknown handle. */
+SMEM_API bool smem_bm_rank_lost(smem_bm_t handle);
 
-uint64_t smem_bm_get_local_mem_size_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type);
-void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint16_t peer_rank_id);
+SMEM_API uint64_t smem_bm_get_local_mem_size_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type);
+SMEM_API void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint16_t peer_rank_id);
 /* Rank owning gva (by stride); UINT32_MAX if gva is in no window of handle. */
-uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva);
+SMEM_API uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva);
 
-int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_type t, uint32_t flags);
-int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, smem_bm_copy_type t, uint32_t flags);
+SMEM_API int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_type t, uint32_t flags);
+SMEM_API int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, smem_bm_copy_type t,
+                                    uint32_t flags);
 /* Waits for this thread's async copies on handle; returns the first error among them. */
-int32_t smem_bm_wait(smem_bm_t handle);
+SMEM_API int32_t smem_bm_wait(smem_bm_t handle);
 
-int32_t smem_bm_register_user_mem(smem_bm_t handle, uint64_t addr, uint64_t size);
-int32_t smem_bm_unregister_user_mem(smem_bm_t handle, uint64_t addr);
+SMEM_API int32_t smem_bm_register_user_mem(smem_bm_t handle, uint64_t addr, uint64_t size);
+SMEM_API int32_t smem_bm_unregister_user_mem(smem_bm_t handle, uint64_t addr);
 
 #ifdef __cplusplus
 }

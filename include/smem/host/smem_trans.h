@@ -24,11 +24,11 @@
 extern "C" {
 #endif
 
-int32_t smem_trans_config_init(smem_trans_config_t *config);
+SMEM_API int32_t smem_trans_config_init(smem_trans_config_t *config);
 /* Process-wide init (idempotent). Required before smem_trans_create. */
-int32_t smem_trans_init(const smem_trans_config_t *config);
+SMEM_API int32_t smem_trans_init(const smem_trans_config_t *config);
 /* Destroys the instances still alive. */
-void smem_trans_uninit(uint32_t flags);
+SMEM_API void smem_trans_uninit(uint32_t flags);
 
 /*
  * A new instance named unique_id on the config store at store_url. It
@@ -38,13 +38,14 @@ void smem_trans_uninit(uint32_t flags);
  * SMEM_ERR_DUPLICATED_OBJECT when a live instance already has the id.
  * NULL on failure (smem_get_last_err_msg says why).
  */
-smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, const smem_trans_config_t *config);
+SMEM_API smem_trans_t smem_trans_create(const char *store_url, const char *unique_id,
+                                        const smem_trans_config_t *config);
 /* Deregisters everything, unpublishes the instance, waits for transfers in flight. */
-void smem_trans_destroy(smem_trans_t handle, uint32_t flags);
+SMEM_API void smem_trans_destroy(smem_trans_t handle, uint32_t flags);
 
 /* size bytes of page-aligned host memory, registered. Free with smem_trans_free. */
-void *smem_trans_malloc(smem_trans_t handle, size_t size);
-void smem_trans_free(smem_trans_t handle, void *address);
+SMEM_API void *smem_trans_malloc(smem_trans_t handle, size_t size);
+SMEM_API void smem_trans_free(smem_trans_t handle, void *address);
 
 /*
  * Make [address, address + size) reachable by peers (they may read and write
@@ -52,48 +53,49 @@ void smem_trans_free(smem_trans_t handle, void *address);
  * SMEM_ERR_ADDR_CONFLICT. flags: reserved, 0. Peers see it as soon as this
  * returns.
  */
-int32_t smem_trans_register_mem(smem_trans_t handle, void *address, size_t size, uint32_t flags);
+SMEM_API int32_t smem_trans_register_mem(smem_trans_t handle, void *address, size_t size, uint32_t flags);
 /* All or nothing: on an error, the ranges registered by this call are deregistered again. */
-int32_t smem_trans_batch_register_mem(smem_trans_t handle, void *addresses[], size_t sizes[], uint32_t count,
-                                      uint32_t flags);
+SMEM_API int32_t smem_trans_batch_register_mem(smem_trans_t handle, void *addresses[], size_t sizes[], uint32_t count,
+                                               uint32_t flags);
 /* Deregister the range starting at address: waits for transfers touching it,
  * then later transfers to or from it fail. SMEM_ERR_OBJECT_NOT_EXISTS if none. */
-int32_t smem_trans_deregister_mem(smem_trans_t handle, void *address);
+SMEM_API int32_t smem_trans_deregister_mem(smem_trans_t handle, void *address);
 
 /* size bytes from local memory to remote_address (the peer's own virtual
  * address, inside memory it registered). flags: reserved, 0. */
-int32_t smem_trans_write(smem_trans_t handle, const void *local_address, const char *remote_unique_id,
-                         void *remote_address, size_t size, uint32_t flags);
-int32_t smem_trans_batch_write(smem_trans_t handle, const void *local_addresses[], const char *remote_unique_id,
-                               void *remote_addresses[], const size_t sizes[], uint32_t batch_size, uint32_t flags);
-int32_t smem_trans_read(smem_trans_t handle, void *local_address, const char *remote_unique_id,
-                        const void *remote_address, size_t size, uint32_t flags);
-int32_t smem_trans_batch_read(smem_trans_t handle, void *local_addresses[], const char *remote_unique_id,
-                              const void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
-                              uint32_t flags);
+SMEM_API int32_t smem_trans_write(smem_trans_t handle, const void *local_address, const char *remote_unique_id,
+                                  void *remote_address, size_t size, uint32_t flags);
+SMEM_API int32_t smem_trans_batch_write(smem_trans_t handle, const void *local_addresses[],
+                                        const char *remote_unique_id, void *remote_addresses[], const size_t sizes[],
+                                        uint32_t batch_size, uint32_t flags);
+SMEM_API int32_t smem_trans_read(smem_trans_t handle, void *local_address, const char *remote_unique_id,
+                                 const void *remote_address, size_t size, uint32_t flags);
+SMEM_API int32_t smem_trans_batch_read(smem_trans_t handle, void *local_addresses[], const char *remote_unique_id,
+                                       const void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
+                                       uint32_t flags);
 
 /* ---- asynchronous forms on a stream (ours: an opaque completion queue) ---- */
 
 /* A stream of handle: transfers submitted to it run in order on its own thread. */
-int32_t smem_trans_stream_create(smem_trans_t handle, void **stream);
+SMEM_API int32_t smem_trans_stream_create(smem_trans_t handle, void **stream);
 /* Waits for the stream's transfers, then frees it. */
-void smem_trans_stream_destroy(void *stream);
+SMEM_API void smem_trans_stream_destroy(void *stream);
 /* Until every transfer submitted so far has finished (or timeout_ms, 0 = no
  * limit: SMEM_ERR_TIMEOUT); returns their first error and resets it. */
-int32_t smem_trans_stream_wait(void *stream, uint32_t timeout_ms);
+SMEM_API int32_t smem_trans_stream_wait(void *stream, uint32_t timeout_ms);
 
 /* Validate and queue; the arrays are copied, the memory must stay valid until
  * smem_trans_stream_wait returns. */
-int32_t smem_trans_write_submit(smem_trans_t handle, const void *local_address, const char *remote_unique_id,
-                                void *remote_address, size_t size, void *stream, uint32_t flags);
-int32_t smem_trans_batch_write_submit(smem_trans_t handle, const void *local_addresses[], const char *remote_unique_id,
-                                      void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
-                                      void *stream, uint32_t flags);
-int32_t smem_trans_read_submit(smem_trans_t handle, void *local_address, const char *remote_unique_id,
-                               const void *remote_address, size_t size, void *stream, uint32_t flags);
-int32_t smem_trans_batch_read_submit(smem_trans_t handle, void *local_addresses[], const char *remote_unique_id,
-                                     const void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
-                                     void *stream, uint32_t flags);
+SMEM_API int32_t smem_trans_write_submit(smem_trans_t handle, const void *local_address, const char *remote_unique_id,
+                                         void *remote_address, size_t size, void *stream, uint32_t flags);
+SMEM_API int32_t smem_trans_batch_write_submit(smem_trans_t handle, const void *local_addresses[],
+                                               const char *remote_unique_id, void *remote_addresses[],
+                                               const size_t sizes[], uint32_t batch_size, void *stream, uint32_t flags);
+SMEM_API int32_t smem_trans_read_submit(smem_trans_t handle, void *local_address, const char *remote_unique_id,
+                                        const void *remote_address, size_t size, void *stream, uint32_t flags);
+SMEM_API int32_t smem_trans_batch_read_submit(smem_trans_t handle, void *local_addresses[],
+                                              const char *remote_unique_id, const void *remote_addresses[],
+                                              const size_t sizes[], uint32_t batch_size, void *stream, uint32_t flags);
 
 #ifdef __cplusplus
 }

@@ -171,9 +171,14 @@ int32_t mmcc_register_buffer(uint64_t addr, uint64_t size)
                             addr, size);
     int32_t rc = cl_enter("mmcc_register_buffer");
     if (rc != MMC_OK) return rc;
-    rc = mmc_status_from_smem(smem_bm_register_user_mem(g_cl.ls.bm, addr, size));
+    int32_t src = smem_bm_register_user_mem(g_cl.ls.bm, addr, size);
     cl_leave();
-    return rc;
+    if (src != 0) { /* libsmem's message into ours (copied first: in one static build they are one buffer) */
+        char why[512];
+        snprintf(why, sizeof(why), "%s", smem_get_last_err_msg());
+        return util_err_set(mmc_status_from_smem(src), "mmcc_register_buffer: %s", why);
+    }
+    return MMC_OK;
 }
 
 int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size)
@@ -184,9 +189,14 @@ int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size)
                             addr, size);
     int32_t rc = cl_enter("mmcc_unregister_buffer");
     if (rc != MMC_OK) return rc;
-    rc = mmc_status_from_smem(smem_bm_unregister_user_mem(g_cl.ls.bm, addr));
+    int32_t src = smem_bm_unregister_user_mem(g_cl.ls.bm, addr);
     cl_leave();
-    return rc;
+    if (src != 0) { /* libsmem's message into ours (copied first: in one static build they are one buffer) */
+        char why[512];
+        snprintf(why, sizeof(why), "%s", smem_get_last_err_msg());
+        return util_err_set(mmc_status_from_smem(src), "mmcc_unregister_buffer: %s", why);
+    }
+    return MMC_OK;
 }
 
 /* ---------- metadata calls ---------- */

@@ -75,6 +75,7 @@ int32_t mmc_set_extern_logger(void (*fn)(int level, const char *msg))
 {
     if (fn == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_set_extern_logger: fn is NULL");
     util_log_sink_set(fn);
+    smem_set_extern_logger(fn); /* memfabric's lines too (libsmem.so keeps its own logger) */
     return MMC_OK;
 }
 
@@ -82,5 +83,6 @@ int32_t mmc_set_log_level(int level)
 {
     if (level < 0 || level > 4) return util_err_set(MMC_INVALID_PARAM, "mmc_set_log_level: level %d outside 0..4", level);
     util_log_level_set(level);
+    smem_set_log_level(level);
     return MMC_OK;
 }

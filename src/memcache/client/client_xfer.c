@@ -120,7 +120,7 @@ static int32_t cl_copy(cl_run_t *r, uint32_t first, uint32_t count, bool dev)
         pthread_mutex_lock(&r->mu);
         if (r->msg_rc == 0) {
             r->msg_rc = rc;
-            snprintf(r->msg, sizeof(r->msg), "%s", util_err_get());
+            snprintf(r->msg, sizeof(r->msg), "%s", smem_get_last_err_msg()); /* libsmem's, not ours */
         }
         pthread_mutex_unlock(&r->mu);
     }

@@ -94,12 +94,18 @@ static uint32_t ls_data_op(uint32_t protocol)
 }
 
 /* Copies the calling thread's message so it can be a format argument of util_err_set. */
-static int32_t ls_fail(int32_t rc, const char *what)
+static int32_t ls_fail_msg(int32_t rc, const char *what, const char *why)
 {
     char msg[600];
-    snprintf(msg, sizeof(msg), "%s", util_err_get());
+    snprintf(msg, sizeof(msg), "%s", why ? why : "");
     return util_err_set(mmc_status_from_smem(rc), "LocalService: %s: %s", what, msg[0] ? msg : mmc_strerror(rc));
 }
+
+/* A failure of our own (its message is in libmmc's last error). */
+static int32_t ls_fail(int32_t rc, const char *what) { return ls_fail_msg(rc, what, util_err_get()); }
+
+/* A failed smem_bm_* call: its message is libsmem's (a library of its own when libmmc.so is used). */
+static int32_t ls_fail_smem(int32_t rc, const char *what) { return ls_fail_msg(rc, what, smem_get_last_err_msg()); }
 
 /* Mounted segment lost by the MetaService (restart, or a link timeout): mount it again. */
 static void ls_remount(mmc_local_service_t ls)
@@ -203,7 +209,7 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
         tls_to_smem(&c->hcomTlsConfig, &bc.hcomTlsConfig);
         tls_to_smem(&c->configStoreTlsConfig, &bc.storeTlsConfig);
         rc = smem_bm_init(c->configStoreURL, c->worldSize, device_id, &bc);
-        if (rc != 0) return ls_fail(rc, "joining memfabric (smem_bm_init on the config store)");
+        if (rc != 0) return ls_fail_smem(rc, "joining memfabric (smem_bm_init on the config store)");
         ls->own_bm_init = true;
     } else if (smem_bm_get_rank_id() == UINT32_MAX) {
         return util_err_set(MMC_NOT_INITIALIZED, "LocalService: init_bm = false but this process has not called "
@@ -219,13 +225,13 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
     o.dramShmFd = -1;
     ls->bm = smem_bm_create2(LS_BM_ID, &o);
     if (ls->bm == NULL) {
-        rc = ls_fail(SMEM_ERROR, "creating the BM pool");
+        rc = ls_fail_smem(SMEM_ERROR, "creating the BM pool");
         ls_err_save(ls); /* smem_bm_uninit below clears the thread's message */
         goto uninit;
     }
     rc = smem_bm_join(ls->bm, 0);
     if (rc != 0) {
-        rc = ls_fail(rc, "joining the BM pool");
+        rc = ls_fail_smem(rc, "joining the BM pool");
         ls_err_save(ls);
         goto destroy;
     }
