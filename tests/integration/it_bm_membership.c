@@ -17,18 +17,15 @@
  *     no crash, the others keep working
  *   5 everyone leaves and exits; rank 0 keeps the store until the last.
  */
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "smem/host/smem_bm.h"
 #include "testutil.h"
+#include "tu_bm.h"
 #include "tu_data.h"
 #include "util/util_time.h"
 
@@ -53,9 +50,6 @@ struct ctl {
     volatile int saw_late[NCOPIERS];
     volatile int killed;             /* rank 5 is dead (parent reaped it) */
     volatile int saw_killed[NCOPIERS];
-    volatile int finished[NCHILD];
-    int passed[NCHILD];
-    int failed[NCHILD];
 };
 
 static struct ctl *ctl;
@@ -64,56 +58,26 @@ static smem_bm_t g_h;
 static uint32_t me;
 static uint8_t g_buf[PIECE];
 
-static uint64_t pat(uint32_t r, uint64_t off) { return ((uint64_t)(r + 1) << 56) ^ (off * 0x9E3779B97F4A7C15ull); }
+static bool wait_for(volatile int *flag, int want) { return tu_await(flag, want, PHASE_WAIT_MS); }
 
-static uint8_t *slot(uint32_t r) { return smem_bm_ptr_by_mem_type(g_h, SMEM_MEM_TYPE_HOST, (uint16_t)r); }
+static int32_t read_from(uint32_t r, uint64_t off) { return tu_copy(tu_slot(r) + off, g_buf, PIECE, SMEMB_COPY_G2H, 0); }
 
-static bool wait_for(volatile int *flag, int want)
-{
-    uint64_t end = util_now_ms() + PHASE_WAIT_MS;
-    while (*flag < want) {
-        if (util_now_ms() > end) return false;
-        usleep(2000);
-    }
-    return true;
-}
-
-static int32_t read_from(uint32_t r, uint64_t off)
-{
-    smem_copy_params p = {.src = slot(r) + off, .dest = g_buf, .dataSize = PIECE};
-    return smem_bm_copy(g_h, &p, SMEMB_COPY_G2H, 0);
-}
-
-static bool data_ok(uint32_t r, uint64_t off)
-{
-    const uint64_t *w = (const uint64_t *)g_buf;
-    for (uint64_t i = 0; i < PIECE / 8; i++)
-        if (w[i] != pat(r, off + i * 8)) return false;
-    return true;
-}
+/* The piece read_from got is rank r's pattern at off (tu_fill's, tag r). */
+static bool data_ok(uint32_t r, uint64_t off) { return tu_rcheck(g_buf, r, off, PIECE); }
 
 static int32_t join_and_fill(int idx)
 {
     smem_bm_config_t c;
-    smem_bm_config_init(&c);
-    c.initTimeout = c.createTimeout = 60;
-    c.controlOperationTimeout = 30;
+    tu_bm_config(&c, 60, 30);
     c.autoRanking = false;
     c.rankId = (uint16_t)idx;
     c.startConfigStoreServer = idx == 0;
-    int32_t rc = smem_bm_init(g_url, WORLD, 0, &c);
-    TU_CHECK(rc == 0, "child %d: init: %d %s", idx, rc, smem_get_last_err_msg());
-    if (rc != 0) return rc;
-    me = smem_bm_get_rank_id();
-    TU_CHECK(me == (uint32_t)idx, "child %d: rank %u", idx, me);
-    g_h = smem_bm_create(7, WORLD, SMEMB_DATA_OP_SDMA, LOCAL, 0, 0);
-    TU_CHECK(g_h != NULL, "rank %u: create: %s", me, smem_get_last_err_msg());
+    char who[32];
+    snprintf(who, sizeof(who), "child %d", idx);
+    tu_bm_rank_t r = {.url = g_url, .world = WORLD, .cfg = &c, .want_rank = idx, .id = 7, .local = LOCAL};
+    g_h = tu_bm_up(&r, who, &me);
     if (g_h == NULL) return -1;
-    rc = smem_bm_join(g_h, 0);
-    TU_CHECK(rc == 0, "rank %u: join: %d %s", me, rc, smem_get_last_err_msg());
-    if (rc != 0) return rc;
-    uint64_t *w = (uint64_t *)slot(me);
-    for (uint64_t i = 0; i < LOCAL / 8; i++) w[i] = pat(me, i * 8);
+    tu_fill(tu_slot(me), me, 0, LOCAL);
     ctl->filled[idx] = 1;
     ctl->joined[idx] = 1;
     return 0;
@@ -216,8 +180,9 @@ static void copier(int idx)
              s.saw_late, s.saw_killed);
 }
 
-static int child(int idx)
+static int child(int idx, void *arg)
 {
+    (void)arg;
     if (idx == R_LATE && !wait_for(&ctl->phase, 3)) return 1;
     if (join_and_fill(idx) != 0) return 1;
     if (idx < NCOPIERS) {
@@ -253,35 +218,19 @@ static int child(int idx)
     return 0;
 }
 
-static bool all_set(volatile int *flags, int n)
-{
-    uint64_t end = util_now_ms() + PHASE_WAIT_MS;
-    for (;;) {
-        int k = 0;
-        for (int i = 0; i < n; i++) k += flags[i] != 0;
-        if (k == n) return true;
-        if (util_now_ms() > end) return false;
-        usleep(5000);
-    }
-}
+static bool all_set(volatile int *flags, int n) { return tu_await_all(flags, n, PHASE_WAIT_MS); }
 
 int main(void)
 {
-    ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ctl = tu_shared(sizeof(*ctl));
     uint16_t port = tu_free_port();
-    if (ctl == MAP_FAILED || port == 0) return 1;
+    if (ctl == NULL || port == 0) return 1;
     snprintf(g_url, sizeof(g_url), "tcp://127.0.0.1:%u", port);
-    pid_t pids[NCHILD];
-    for (int i = 0; i < NCHILD; i++) {
-        pids[i] = fork();
-        if (pids[i] == 0) {
-            int rc = child(i);
-            ctl->passed[i] = tu_passed;
-            ctl->failed[i] = tu_failed + (rc != 0);
-            ctl->finished[i] = 1;
-            fflush(stderr);
-            _exit(rc);
-        }
+    tu_kids_t kids;
+    if (tu_kids_start(&kids, NCHILD, child, NULL) != 0) {
+        ctl->phase = 5; /* the children started so far give up */
+        tu_kids_wait(&kids, 120000);
+        return tu_summary();
     }
     ctl->phase = 1;
     TU_CHECK(all_set(ctl->ready, NCOPIERS), "phase 1: copiers not ready");
@@ -294,24 +243,11 @@ int main(void)
     ctl->phase = 3;
     TU_CHECK(all_set(ctl->saw_late, NCOPIERS), "phase 3: late joiner not reached by every copier");
     ctl->phase = 4;
-    kill(pids[R_VICTIM], SIGKILL);
-    int st = 0;
-    waitpid(pids[R_VICTIM], &st, 0);
+    int st = tu_kids_kill(&kids, R_VICTIM);
     TU_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "victim status 0x%x", st);
     ctl->killed = 1;
     TU_CHECK(all_set(ctl->saw_killed, NCOPIERS), "phase 4: death not seen by every copier");
     ctl->phase = 5;
-    for (int i = 0; i < NCHILD; i++) {
-        if (i == R_VICTIM) continue;
-        if (tu_wait_pid(pids[i], 120000, &st) != 0) {
-            kill(pids[i], SIGKILL);
-            waitpid(pids[i], &st, 0);
-            TU_CHECK(0, "child %d timed out", i);
-            continue;
-        }
-        TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d exit status 0x%x", i, st);
-        tu_passed += ctl->passed[i];
-        tu_failed += ctl->failed[i];
-    }
+    tu_kids_wait(&kids, 120000);
     return tu_summary();
 }

@@ -16,12 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "smem/host/smem_bm.h"
 #include "testutil.h"
+#include "tu_bm.h"
 #include "tu_data.h"
 #include "util/util_time.h"
 
@@ -49,47 +48,37 @@ static char g_url[64];
 static smem_bm_t g_h;
 static uint8_t g_buf[PIECE];
 
-static uint64_t pat(uint32_t r, uint64_t off) { return ((uint64_t)(r + 1) << 56) ^ (off * 0x9E3779B97F4A7C15ull); }
-
-/* Copies PIECE bytes from rank r's slot at off; 0 and the bytes are right, else the copy's status (or 1: wrong bytes). */
+/* Copies PIECE bytes from rank r's slot at off; 0 and the bytes are right (rank r's tu_fill pattern), else the
+ * copy's status (or 1: wrong bytes). */
 static int32_t read_rank(uint32_t r, uint64_t off, int idx)
 {
-    smem_copy_params p = {.src = (uint8_t *)smem_bm_ptr_by_mem_type(g_h, SMEM_MEM_TYPE_HOST, (uint16_t)r) + off,
-                          .dest = g_buf, .dataSize = PIECE};
-    int32_t rc = smem_bm_copy(g_h, &p, SMEMB_COPY_G2H, 0);
+    int32_t rc = tu_copy(tu_slot(r) + off, g_buf, PIECE, SMEMB_COPY_G2H, 0);
     if (rc != 0) return rc;
-    const uint64_t *w = (const uint64_t *)g_buf;
-    for (uint64_t i = 0; i < PIECE / 8; i++)
-        if (w[i] != pat(r, off + i * 8)) {
-            ctl->wrong[idx]++;
-            fprintf(stderr, "child %d: rank %u offset %llu: wrong bytes\n", idx, r, (unsigned long long)(off + i * 8));
-            return 1;
-        }
+    char who[48];
+    snprintf(who, sizeof(who), "child %d: rank %u", idx, r);
+    if (!tu_check(g_buf, r, off, PIECE, who)) {
+        ctl->wrong[idx]++;
+        return 1;
+    }
     return 0;
 }
 
-static int child(int idx)
+static int child(int idx, void *arg)
 {
+    (void)arg;
     if (idx == 3)
         while (ctl->phase < 3) usleep(10000);
     smem_bm_config_t c;
-    smem_bm_config_init(&c);
-    c.initTimeout = c.createTimeout = 30;
-    c.controlOperationTimeout = 10;
+    tu_bm_config(&c, 30, 10);
     c.startConfigStoreServer = false;
-    int32_t rc = smem_bm_init(g_url, WORLD, 0, &c);
-    TU_CHECK(rc == 0, "child %d: init: %d %s", idx, rc, smem_get_last_err_msg());
-    if (rc != 0) return tu_summary();
-    uint32_t me = smem_bm_get_rank_id();
-    ctl->rank[idx] = (int)me;
-    g_h = smem_bm_create(3, WORLD, SMEMB_DATA_OP_SDMA, LOCAL, 0, 0);
-    TU_CHECK(g_h != NULL, "child %d: create: %s", idx, smem_get_last_err_msg());
+    char who[32];
+    snprintf(who, sizeof(who), "child %d", idx);
+    tu_bm_rank_t r = {.url = g_url, .world = WORLD, .cfg = &c, .want_rank = -1, .id = 3, .local = LOCAL};
+    uint32_t me = 0;
+    g_h = tu_bm_up(&r, who, &me);
     if (g_h == NULL) return tu_summary();
-    rc = smem_bm_join(g_h, 0);
-    TU_CHECK(rc == 0, "child %d: join: %d %s", idx, rc, smem_get_last_err_msg());
-    if (rc != 0) return tu_summary();
-    uint64_t *w = (uint64_t *)smem_bm_ptr_by_mem_type(g_h, SMEM_MEM_TYPE_HOST, (uint16_t)me);
-    for (uint64_t i = 0; i < LOCAL / 8; i++) w[i] = pat(me, i * 8);
+    ctl->rank[idx] = (int)me;
+    tu_fill(tu_slot(me), me, 0, LOCAL);
     ctl->filled[idx] = 1;
 
     if (idx < 3) { /* phase 1: every first member readable */
@@ -143,25 +132,12 @@ static int child(int idx)
     return tu_summary();
 }
 
-static bool wait_all(volatile int *flags, const int *which, int n, int ms)
-{
-    uint64_t end = util_now_ms() + (uint64_t)ms;
-    for (;;) {
-        bool all = true;
-        for (int i = 0; i < n; i++) all = all && flags[which[i]];
-        if (all) return true;
-        if (util_now_ms() >= end) return false;
-        usleep(10000);
-    }
-}
-
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (ctl == MAP_FAILED) return 1;
-    memset((void *)ctl, 0, sizeof(*ctl));
+    ctl = tu_shared(sizeof(*ctl));
+    if (ctl == NULL) return 1;
     for (int i = 0; i < NCHILD; i++) ctl->rank[i] = -1;
     ctl->phase = 1;
     uint16_t port = tu_free_port();
@@ -173,22 +149,21 @@ int main(void)
         TU_CHECK(0, "smem-store start");
         return tu_summary();
     }
-    pid_t kids[NCHILD];
-    for (int i = 0; i < NCHILD; i++) {
-        kids[i] = fork();
-        if (kids[i] == 0) _exit(child(i));
+    tu_kids_t kids;
+    if (tu_kids_start(&kids, NCHILD, child, NULL) != 0) {
+        ctl->phase = 4; /* the children started so far give up */
+        tu_kids_wait(&kids, 30000);
+        tu_stop_pid(store, 5000);
+        return tu_summary();
     }
-    const int first[] = {0, 1, 2};
-    TU_CHECK(wait_all(ctl->ready, first, 3, 40000), "three members up and reading each other");
+    TU_CHECK(tu_await_all(ctl->ready, 3, 40000), "three members up and reading each other");
     TU_CHECK(ctl->rank[0] != ctl->rank[1] && ctl->rank[1] != ctl->rank[2] && ctl->rank[0] != ctl->rank[2],
              "distinct ranks %d %d %d", ctl->rank[0], ctl->rank[1], ctl->rank[2]);
 
     /* The store dies; a member dies while nobody can hear it; the store comes back. */
     kill(store, SIGKILL);
     tu_wait_pid(store, 5000, NULL);
-    kill(kids[2], SIGKILL);
-    tu_wait_pid(kids[2], 5000, NULL);
-    kids[2] = -1;
+    tu_kids_kill(&kids, 2);
     usleep(300000);
     ctl->restart_at = util_now_ms();
     char url2[64];
@@ -212,13 +187,7 @@ int main(void)
            (unsigned long long)ctl->new_ms[0], (unsigned long long)ctl->new_ms[1],
            (unsigned long long)ctl->new_ms[3]);
     ctl->phase = 4;
-    for (int i = 0; i < NCHILD; i++) {
-        if (kids[i] < 0) continue;
-        int st = 0;
-        bool ok = tu_wait_pid(kids[i], 30000, &st) == 0;
-        if (!ok) kill(kids[i], SIGKILL);
-        TU_CHECK(ok && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d exits cleanly (status %d)", i, st);
-    }
+    tu_kids_wait(&kids, 30000); /* each exits 0; their checks count here too */
     int wrong = 0;
     for (int i = 0; i < NCHILD; i++) wrong += ctl->wrong[i];
     TU_CHECK(wrong == 0, "no wrong bytes (%d)", wrong);

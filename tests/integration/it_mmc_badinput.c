@@ -27,6 +27,8 @@
 #include "memcache/mmc_client.h"
 #include "memcache/mmc_service.h"
 #include "testutil.h"
+#include "tu_mmc.h"
+#include "tu_scen.h"
 #include "util/util_time.h"
 
 #define LS_DRAM (32u << 20)
@@ -44,33 +46,18 @@ static void write_file(const char *path, const char *text)
 
 static int meta_start(pid_t *pid)
 {
-    char bin[512];
-    snprintf(bin, sizeof(bin), "%s/mmc-meta", tu_build_dir());
-    char *argv[] = {bin, "--meta-url", "tcp://127.0.0.1:0", "--store-url", "tcp://127.0.0.1:0", "--metrics-url", "",
-                    "--log-level", "error", NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512], http[128];
-    int rc = tu_read_line(fd, line, sizeof(line), 10000);
-    close(fd);
-    return rc >= 0 && sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc_url, store_url, http) == 3
-               ? 0
-               : -1;
+    static const char *const args[] = {"--meta-url",    "tcp://127.0.0.1:0", "--store-url", "tcp://127.0.0.1:0",
+                                       "--metrics-url", "",                  "--log-level", "error", NULL};
+    return tu_mmc_meta_start(args, pid, rpc_url, sizeof(rpc_url), store_url, sizeof(store_url));
 }
 
 static int local_start(pid_t *pid)
 {
-    char bin[512], dram[32];
-    snprintf(bin, sizeof(bin), "%s/mmc-local", tu_build_dir());
+    char dram[32];
     snprintf(dram, sizeof(dram), "%u", LS_DRAM);
-    char *argv[] = {bin, "--meta-url", rpc_url, "--store-url", store_url, "--dram-size", dram, "--max-dram-size",
-                    "64MB", "--world-size", "8", NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512];
-    int rc = tu_read_line(fd, line, sizeof(line), 20000);
-    close(fd);
-    return rc >= 0 && strncmp(line, "mmc-local ready", 15) == 0 ? 0 : -1;
+    tu_mmc_local_t l = {.rpc = rpc_url, .store = store_url, .dram = dram, .max_dram = "64MB", .world = "8",
+                        .timeout_ms = 20000};
+    return tu_mmc_local_run(&l, pid) < 0 ? -1 : 0;
 }
 
 static void test_before_init(void)
@@ -341,41 +328,70 @@ static void test_dead_meta(pid_t meta)
     TU_CHECK(util_now_ms() - t0 < 15000, "uninit with a dead MetaService took %" PRIu64 " ms", util_now_ms() - t0);
 }
 
-int main(void)
+/* ---------- scenarios ---------- */
+
+static pid_t meta = -1, ls = -1;
+static int cluster_state; /* 0 not started yet, 1 up and mmc_init done, -1 failed */
+
+/* mmc-meta, one mmc-local and mmc_init in this process, once, for the scenarios that need them. */
+static bool cluster(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
-    test_before_init();
-    test_config();
-    pid_t meta = -1, ls = -1;
+    if (cluster_state != 0) return cluster_state > 0;
+    cluster_state = -1;
     if (meta_start(&meta) != 0 || local_start(&ls) != 0) {
         TU_CHECK(0, "cluster start");
-        goto out;
+        return false;
     }
-    char path[512], text[1024];
+    char path[512];
     snprintf(path, sizeof(path), "%s/client.conf", tmpdir);
-    snprintf(text, sizeof(text),
-             "ock.mmc.meta_service_url = %s\nock.mmc.local_service.config_store_url = %s\n"
-             "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = 64MB\n"
-             "ock.mmc.local_service.world_size = 8\nock.mmc.client.timeout.seconds = 2\n"
-             "ock.mmc.client.retry_milliseconds = 50\n",
-             rpc_url, store_url);
-    write_file(path, text);
-    setenv("MMC_LOCAL_CONFIG_PATH", path, 1);
+    tu_mmc_client_t cc = {.rpc = rpc_url, .store = store_url, .max_dram = "64MB", .world = "8", .timeout_s = 2,
+                          .extra = "ock.mmc.client.retry_milliseconds = 50\n"};
+    TU_CHECK(tu_mmc_client_conf(path, &cc) == 0, "client config");
     mmc_init_config ic = {.device_id = 0, .init_bm = true};
     int32_t rc = mmc_init(&ic);
     TU_CHECK(rc == 0, "mmc_init: %d %s", rc, mmc_get_last_err_msg());
-    if (rc != 0) goto out;
+    if (rc != 0) return false;
     TU_CHECK(mmc_init(&ic) == 0, "mmc_init twice is a no-op");
     mmc_local_service_config_t c2;
     mmc_local_service_config_init(&c2);
     TU_CHECK(mmcs_local_service_start(&c2) == NULL && strstr(mmc_get_last_err_msg(), "already") != NULL,
              "a second LocalService in one process: %s", mmc_get_last_err_msg());
-    test_keys_and_buffers();
-    test_full_pool();
+    cluster_state = 1;
+    return true;
+}
+
+static void scen_keys(void)
+{
+    if (cluster()) test_keys_and_buffers();
+}
+
+static void scen_full_pool(void)
+{
+    if (cluster()) test_full_pool();
+}
+
+static void scen_dead_meta(void)
+{
+    if (!cluster()) return;
     test_dead_meta(meta);
     meta = -1;
-out:
+}
+
+static const tu_scen_t scenarios[] = {
+    {.name = "before_init", .run = test_before_init, .what = "every call before mmc_init fails cleanly"},
+    {.name = "config", .run = test_config, .what = "bad LocalService configs and MMC_LOCAL_CONFIG_PATH"},
+    {.name = "keys", .run = scen_keys, .what = "bad keys, buffers and batch arguments against a live cluster"},
+    {.name = "full_pool", .run = scen_full_pool, .what = "a pool full of leased objects refuses a put, naming the key"},
+    {.name = "dead_meta", .run = scen_dead_meta, .what = "calls with a dead MetaService fail within their bound"},
+};
+
+int main(int argc, char **argv)
+{
+    int rc = tu_scen_args(argc, argv, scenarios, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
+    if (rc >= 0) return rc;
+    signal(SIGPIPE, SIG_IGN);
+    if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
+    tu_scen_run();
     if (ls > 0) tu_stop_pid(ls, 5000);
     if (meta > 0) tu_stop_pid(meta, 5000);
     tu_rmdir_rf(tmpdir);

@@ -10,6 +10,9 @@
  * most two MetaService round trips plus its copies), and after each fault
  * the cluster serving again (a run of successful puts) within a bounded
  * time, which is printed per fault.
+ * Each fault is a scenario (`it_mmc_chaos --list`); `it_mmc_chaos NAME...`
+ * injects only those, at their usual times into the same minute of load, and
+ * the analysis judges the faults injected.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,6 +28,7 @@
 #include "testutil.h"
 #include "tu_data.h"
 #include "tu_mmc.h"
+#include "tu_scen.h"
 #include "util/util_time.h"
 
 #define LS_DRAM (64u << 20)
@@ -39,7 +43,6 @@
 
 static char tmpdir[256], meta_conf[600], cli_conf[600];
 static char rpc_url[128], store_url[128];
-static const char *self_bin;
 
 /* ---------- roles ---------- */
 
@@ -194,19 +197,72 @@ static uint64_t serving_again(const op_t *v, uint32_t n, uint64_t from)
     return UINT64_MAX;
 }
 
+/* ---------- the faults (scenarios) ---------- */
+
+static pid_t meta = -1, ls[4] = {-1, -1, -1, -1};
+static fault_t faults[8];
+static int nf;
+static uint64_t t0; /* when the load started */
+
+/* Sleeps until s seconds after t0. */
+static void at_s(int s)
+{
+    int64_t left = (int64_t)s * 1000 - (int64_t)(util_now_ms() - t0);
+    if (left > 0) usleep((useconds_t)(left * 1000));
+}
+
+static void pause_ls(int i, int from_s, int to_s)
+{
+    at_s(from_s);
+    uint64_t began = util_now_ms();
+    kill(ls[i], SIGSTOP);
+    at_s(to_s);
+    kill(ls[i], SIGCONT);
+    faults[nf++] = (fault_t){i == 1 ? "LocalService 1 SIGSTOPped 6 s, resumed" : "LocalService 0 SIGSTOPped 6 s, resumed",
+                             began, util_now_ms()};
+}
+
+static void scen_pause1(void) { pause_ls(1, 5, 11); }
+
+static void scen_kill2(void)
+{
+    at_s(18);
+    uint64_t began = util_now_ms();
+    kill(ls[2], SIGKILL);
+    tu_wait_pid(ls[2], 2000, NULL);
+    ls[2] = -1;
+    TU_CHECK(local_start(&ls[3]) >= 0, "a replacement LocalService starts");
+    faults[nf++] = (fault_t){"LocalService 2 SIGKILLed, replacement started", began, util_now_ms()};
+}
+
+static void scen_meta(void)
+{
+    at_s(28);
+    uint64_t began = util_now_ms();
+    kill(meta, SIGKILL);
+    tu_wait_pid(meta, 5000, NULL);
+    meta = -1;
+    TU_CHECK(meta_start(&meta) == 0, "mmc-meta restarts on the same ports");
+    faults[nf++] = (fault_t){"mmc-meta SIGKILLed, restarted", began, util_now_ms()};
+}
+
+static void scen_pause0(void) { pause_ls(0, 40, 46); }
+
+static const tu_scen_t scenarios[] = {
+    {.name = "pause_ls1", .run = scen_pause1, .what = "at 5 s: LocalService 1 SIGSTOPped 6 s, resumed"},
+    {.name = "kill_ls2", .run = scen_kill2, .what = "at 18 s: LocalService 2 SIGKILLed, a replacement started"},
+    {.name = "restart_meta", .run = scen_meta, .what = "at 28 s: mmc-meta SIGKILLed, restarted on the same ports"},
+    {.name = "pause_ls0", .run = scen_pause0, .what = "at 40 s: LocalService 0 SIGSTOPped 6 s, resumed"},
+};
+
 int main(int argc, char **argv)
 {
-    self_bin = argv[0];
     if (argc == 5 && strcmp(argv[1], "--role") == 0) {
         snprintf(tmpdir, sizeof(tmpdir), "%s", getenv("CHAOS_DIR") ? getenv("CHAOS_DIR") : "/tmp");
         return role_main(argv[2], argv[3], argv[4]);
     }
-    char exe[512];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (k > 0) {
-        exe[k] = '\0';
-        self_bin = exe;
-    }
+    int rc = tu_scen_args(argc, argv, scenarios, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
+    if (rc >= 0) return rc;
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
@@ -214,28 +270,17 @@ int main(int argc, char **argv)
     uint16_t prpc = tu_free_port(), pstore = tu_free_port();
     while (pstore == prpc) pstore = tu_free_port();
     snprintf(meta_conf, sizeof(meta_conf), "%s/meta.conf", tmpdir);
-    FILE *f = fopen(meta_conf, "w");
-    fprintf(f, "ock.mmc.meta_service_url = tcp://127.0.0.1:%u\nock.mmc.meta_service.config_store_url = "
-               "tcp://127.0.0.1:%u\nock.mmc.meta_service.metrics_url =\nock.mmc.log_level = error\n",
-            prpc, pstore);
-    fclose(f);
-    pid_t meta = -1, ls[4] = {-1, -1, -1, -1}, roles[NWRITERS + NREADERS];
-    fault_t faults[8];
-    int nf = 0;
+    TU_CHECK(tu_mmc_meta_conf(meta_conf, prpc, pstore, "error") == 0, "mmc-meta config");
+    pid_t roles[NWRITERS + NREADERS];
     for (int i = 0; i < NWRITERS + NREADERS; i++) roles[i] = -1;
     if (meta_start(&meta) != 0) {
         TU_CHECK(0, "mmc-meta start");
         goto out;
     }
     snprintf(cli_conf, sizeof(cli_conf), "%s/client.conf", tmpdir);
-    f = fopen(cli_conf, "w");
-    fprintf(f, "ock.mmc.meta_service_url = %s\nock.mmc.local_service.config_store_url = %s\n"
-               "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = %s\n"
-               "ock.mmc.local_service.world_size = 64\nock.mmc.client.timeout.seconds = 3\n"
-               "ock.mmc.log_level = error\n",
-            rpc_url, store_url, LS_STRIDE);
-    fclose(f);
-    setenv("MMC_LOCAL_CONFIG_PATH", cli_conf, 1);
+    tu_mmc_client_t cc = {.rpc = rpc_url, .store = store_url, .max_dram = LS_STRIDE, .world = "64", .timeout_s = 3,
+                          .log_level = "error"};
+    TU_CHECK(tu_mmc_client_conf(cli_conf, &cc) == 0, "client config");
     for (int i = 0; i < 3; i++) TU_CHECK(local_start(&ls[i]) >= 0, "LocalService %d starts", i);
     if (ls[0] < 0 || ls[1] < 0 || ls[2] < 0) goto out;
     for (int i = 0; i < NWRITERS + NREADERS; i++) {
@@ -243,38 +288,12 @@ int main(int argc, char **argv)
         bool w = i < NWRITERS;
         snprintf(log, sizeof(log), "%s/%s%d.log", tmpdir, w ? "writer" : "reader", w ? i : i - NWRITERS);
         snprintf(id, sizeof(id), "%d", w ? i : i - NWRITERS);
-        char *av[] = {(char *)self_bin, "--role", w ? "writer" : "reader", log, id, NULL};
-        TU_CHECK(tu_spawn(av, &roles[i], NULL) == 0, "role %d", i);
+        const char *args[] = {w ? "writer" : "reader", log, id, NULL};
+        roles[i] = tu_role_spawn(args);
+        TU_CHECK(roles[i] > 0, "role %d", i);
     }
-    uint64_t t0 = util_now_ms();
-#define AT(s) usleep((useconds_t)(((int64_t)(s) * 1000 - (int64_t)(util_now_ms() - t0)) > 0 ? ((int64_t)(s) * 1000 - (int64_t)(util_now_ms() - t0)) * 1000 : 0))
-    uint64_t began;
-    AT(5);
-    began = util_now_ms();
-    kill(ls[1], SIGSTOP);
-    AT(11);
-    kill(ls[1], SIGCONT);
-    faults[nf++] = (fault_t){"LocalService 1 SIGSTOPped 6 s, resumed", began, util_now_ms()};
-    AT(18);
-    began = util_now_ms();
-    kill(ls[2], SIGKILL);
-    tu_wait_pid(ls[2], 2000, NULL);
-    ls[2] = -1;
-    TU_CHECK(local_start(&ls[3]) >= 0, "a replacement LocalService starts");
-    faults[nf++] = (fault_t){"LocalService 2 SIGKILLed, replacement started", began, util_now_ms()};
-    AT(28);
-    began = util_now_ms();
-    kill(meta, SIGKILL);
-    tu_wait_pid(meta, 5000, NULL);
-    meta = -1;
-    TU_CHECK(meta_start(&meta) == 0, "mmc-meta restarts on the same ports");
-    faults[nf++] = (fault_t){"mmc-meta SIGKILLed, restarted", began, util_now_ms()};
-    AT(40);
-    began = util_now_ms();
-    kill(ls[0], SIGSTOP);
-    AT(46);
-    kill(ls[0], SIGCONT);
-    faults[nf++] = (fault_t){"LocalService 0 SIGSTOPped 6 s, resumed", began, util_now_ms()};
+    t0 = util_now_ms();
+    tu_scen_run(); /* the faults chosen, each at its time */
     for (int i = 0; i < NWRITERS + NREADERS; i++) {
         int st = 0;
         bool done = tu_wait_pid(roles[i], (RUN_S + 30) * 1000, &st) == 0;

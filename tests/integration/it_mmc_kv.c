@@ -15,6 +15,9 @@
  *  - 2 replicas on distinct LocalServices, one SIGKILLed: gets still
  *    succeed from the other, capacity goes from mmc-meta's STATS;
  *  - a clean LocalService stop: its keys go, its capacity too.
+ * Each of these is a scenario (`it_mmc_kv --list`, `it_mmc_kv NAME...`);
+ * one run alone first brings the cluster to the state it needs (two
+ * LocalServices, or one).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +33,7 @@
 #include "memcache/mmc_client.h"
 #include "testutil.h"
 #include "tu_mmc.h"
+#include "tu_scen.h"
 #include "util/util_time.h"
 
 #define LS_DRAM (128u << 20)
@@ -41,7 +45,6 @@
 
 static char tmpdir[256], cfg_path[512];
 static char rpc_url[128], store_url[128];
-static const char *self_bin;
 
 /* ---------- data patterns ---------- */
 
@@ -128,11 +131,7 @@ static int meta_start(pid_t *pid)
 {
     char conf[600];
     snprintf(conf, sizeof(conf), "%s/meta.conf", tmpdir);
-    FILE *f = fopen(conf, "w");
-    fprintf(f, "ock.mmc.meta_service_url = tcp://127.0.0.1:0\nock.mmc.meta_service.config_store_url = "
-               "tcp://127.0.0.1:0\nock.mmc.meta_service.metrics_url =\n"
-               "ock.mmc.log_level = error\n");
-    fclose(f);
+    if (tu_mmc_meta_conf(conf, 0, 0, "error") != 0) return -1;
     const char *args[] = {"--config", conf, NULL};
     return tu_mmc_meta_start(args, pid, rpc_url, sizeof(rpc_url), store_url, sizeof(store_url));
 }
@@ -145,31 +144,16 @@ static int local_start(pid_t *pid)
     return tu_mmc_local_start(rpc_url, store_url, dram, LS_STRIDE, "64", pid);
 }
 
-/* Runs this binary with --role ROLE args...; returns the pid. */
+/* Runs this binary with --role ROLE A1 A2 ("-" for NULL); returns the pid. */
 static pid_t role_spawn(const char *role, const char *a1, const char *a2)
 {
-    char *argv[] = {(char *)self_bin, "--role", (char *)role, (char *)(a1 ? a1 : "-"), (char *)(a2 ? a2 : "-"), NULL};
-    pid_t pid = -1;
-    if (tu_spawn(argv, &pid, NULL) != 0) return -1;
-    return pid;
-}
-
-static bool role_wait(pid_t pid, int timeout_ms, const char *what)
-{
-    int st = 0;
-    if (tu_wait_pid(pid, timeout_ms, &st) != 0) {
-        fprintf(stderr, "%s: role process %d did not finish in %d ms\n", what, (int)pid, timeout_ms);
-        kill(pid, SIGKILL);
-        tu_wait_pid(pid, 2000, &st);
-        return false;
-    }
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    const char *args[] = {role, a1 ? a1 : "-", a2 ? a2 : "-", NULL};
+    return tu_role_spawn(args);
 }
 
 static bool role_run(const char *role, const char *a1, const char *a2, int timeout_ms)
 {
-    pid_t p = role_spawn(role, a1, a2);
-    return p > 0 && role_wait(p, timeout_ms, role);
+    return tu_role_wait(role_spawn(role, a1, a2), timeout_ms, role);
 }
 
 static mmc_meta_client_t *meta_client(void)
@@ -611,16 +595,6 @@ static int role_main(const char *role, const char *a1, const char *a2)
 
 /* ---------- driver ---------- */
 
-static int run_cmd(const char *cmd, char *out, size_t cap)
-{
-    FILE *f = popen(cmd, "r");
-    if (f == NULL) return -1;
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* mmcctl put/get with a pure-client LocalService (config from MMC_LOCAL_CONFIG_PATH). */
 static void test_mmcctl(void)
 {
@@ -635,68 +609,69 @@ static void test_mmcctl(void)
     fclose(f);
     const char *ctl = "mmcctl";
     snprintf(cmd, sizeof(cmd), "%s/%s --meta %s put ctl/file %s 2>&1", tu_build_dir(), ctl, rpc_url, in);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "mmcctl put: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0, "mmcctl put: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/%s --meta %s get ctl/file %s 2>&1 && cmp %s %s", tu_build_dir(), ctl, rpc_url, outp,
              in, outp);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "mmcctl get FILE gives the same bytes: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0, "mmcctl get FILE gives the same bytes: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/%s --meta %s get ctl/file - 2>/dev/null | cmp - %s", tu_build_dir(), ctl, rpc_url, in);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "mmcctl get - to stdout: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0, "mmcctl get - to stdout: %s", out);
     snprintf(cmd, sizeof(cmd), "printf hello | %s/%s --meta %s put ctl/stdin - 2>&1 && %s/%s --meta %s get ctl/stdin - 2>&1",
              tu_build_dir(), ctl, rpc_url, tu_build_dir(), ctl, rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "hello") != NULL, "mmcctl put - / get -: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "hello") != NULL, "mmcctl put - / get -: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/%s --meta %s get ctl/missing %s 2>&1", tu_build_dir(), ctl, rpc_url, outp);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 1 && strstr(out, "key not found") != NULL, "mmcctl get missing: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 1 && strstr(out, "key not found") != NULL, "mmcctl get missing: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/%s --meta %s info ctl/file 2>&1", tu_build_dir(), ctl, rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "size     3145745") != NULL, "mmcctl info: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "size     3145745") != NULL, "mmcctl info: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/%s --meta %s put ctl/x /nonexistent/file 2>&1", tu_build_dir(), ctl, rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 1 && strstr(out, "cannot open") != NULL, "mmcctl put bad file: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 1 && strstr(out, "cannot open") != NULL, "mmcctl put bad file: %s", out);
     free(v);
 }
 
-int main(int argc, char **argv)
+/* ---------- scenarios ---------- */
+
+static pid_t meta = -1, ls[2] = {-1, -1}; /* ls[0] stays; ls[1] is the one killed, replaced and stopped */
+static mmc_meta_client_t *mc;
+
+static bool remove_all(void) { return mmc_meta_remove_all(mc, &(uint64_t){0}, &(uint64_t){0}) == 0; }
+
+/* Brings the cluster to n (1 or 2) LocalServices, for a scenario run on its own; in the full run each
+ * scenario finds the cluster as it needs it and nothing happens here. */
+static void locals(int n)
 {
-    self_bin = argv[0];
-    if (argc == 5 && strcmp(argv[1], "--role") == 0) return role_main(argv[2], argv[3], argv[4]);
-    char exe[512];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (k > 0) {
-        exe[k] = '\0';
-        self_bin = exe;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
-    pid_t meta = -1, ls1 = -1, ls2 = -1;
-    if (meta_start(&meta) != 0) {
-        TU_CHECK(0, "mmc-meta start");
-        goto out;
-    }
-    snprintf(cfg_path, sizeof(cfg_path), "%s/client.conf", tmpdir);
-    FILE *f = fopen(cfg_path, "w");
-    fprintf(f, "ock.mmc.meta_service_url = %s\nock.mmc.local_service.config_store_url = %s\n"
-               "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = %s\n"
-               "ock.mmc.local_service.world_size = 64\nock.mmc.client.timeout.seconds = 5\n",
-            rpc_url, store_url, LS_STRIDE);
-    fclose(f);
-    setenv("MMC_LOCAL_CONFIG_PATH", cfg_path, 1);
-    int r1 = local_start(&ls1), r2 = local_start(&ls2);
-    TU_CHECK(r1 >= 0 && r2 >= 0 && r1 != r2, "two LocalServices: ranks %d %d", r1, r2);
-    if (r1 < 0 || r2 < 0) goto out;
-    mmc_meta_client_t *mc = meta_client();
-    TU_CHECK(mc != NULL, "meta client");
-    if (mc == NULL) goto out;
     mmc_stats_t st;
-    TU_CHECK(stats(mc, &st) == 0 && st.segments == 2 && st.media[MMC_MEDIA_DRAM].total == 2ull * LS_DRAM,
-             "2 segments, %u bytes each", LS_DRAM);
+    if (n == 2 && ls[1] <= 0) {
+        int r = local_start(&ls[1]);
+        TU_CHECK(r >= 0 && wait_segments(mc, 2, &st), "a second LocalService for this scenario (rank %d)", r);
+    } else if (n == 1 && ls[1] > 0) {
+        int s = tu_stop_pid(ls[1], 10000);
+        ls[1] = -1;
+        TU_CHECK(WIFEXITED(s) && WEXITSTATUS(s) == 0 && wait_segments(mc, 1, &st),
+                 "one LocalService for this scenario (status 0x%x)", s);
+    }
+}
 
+static void scen_basic(void)
+{
+    locals(2);
     TU_CHECK(role_run("basic", NULL, NULL, 60000), "basic role");
-    test_mmcctl();
-    TU_CHECK(mmc_meta_remove_all(mc, &(uint64_t){0}, &(uint64_t){0}) == 0, "remove_all");
+}
 
-    /* one process writes, another reads */
+static void scen_mmcctl(void)
+{
+    test_mmcctl();
+    TU_CHECK(remove_all(), "remove_all");
+}
+
+/* one process writes, another reads */
+static void scen_xp(void)
+{
     TU_CHECK(role_run("write", "xp", "40", 60000), "cross-process write");
     TU_CHECK(role_run("read", "xp", "40", 60000), "cross-process read");
+}
 
-    /* concurrent writers of the same keys, readers alongside */
+/* concurrent writers of the same keys, readers alongside */
+static void scen_race(void)
+{
     pid_t w[4], rd[2];
     char ids[4][8];
     for (int i = 0; i < 4; i++) {
@@ -705,53 +680,108 @@ int main(int argc, char **argv)
     }
     rd[0] = role_spawn("race_read", "0", NULL);
     rd[1] = role_spawn("race_read", "0", NULL);
-    for (int i = 0; i < 4; i++) TU_CHECK(role_wait(w[i], 60000, "race_write"), "race writer %d", i);
-    for (int i = 0; i < 2; i++) TU_CHECK(role_wait(rd[i], 60000, "race_read"), "race reader %d", i);
+    for (int i = 0; i < 4; i++) TU_CHECK(tu_role_wait(w[i], 60000, "race_write"), "race writer %d", i);
+    for (int i = 0; i < 2; i++) TU_CHECK(tu_role_wait(rd[i], 60000, "race_read"), "race reader %d", i);
     TU_CHECK(role_run("race_read", "1", NULL, 60000), "race: final values whole");
+}
 
-    /* gets racing removes */
+/* gets racing removes */
+static void scen_rr(void)
+{
     TU_CHECK(role_run("rr_write", NULL, NULL, 60000), "gets vs removes: write");
     pid_t rrr = role_spawn("rr_read", NULL, NULL), rrm = role_spawn("rr_remove", NULL, NULL);
-    TU_CHECK(role_wait(rrm, 60000, "rr_remove"), "remover");
-    TU_CHECK(role_wait(rrr, 60000, "rr_read"), "reader racing the remover: full value or not-found");
-    TU_CHECK(mmc_meta_remove_all(mc, &(uint64_t){0}, &(uint64_t){0}) == 0, "remove_all");
+    TU_CHECK(tu_role_wait(rrm, 60000, "rr_remove"), "remover");
+    TU_CHECK(tu_role_wait(rrr, 60000, "rr_read"), "reader racing the remover: full value or not-found");
+    TU_CHECK(remove_all(), "remove_all");
+}
 
-    /* replicas on distinct LocalServices; SIGKILL one */
+/* replicas on distinct LocalServices; SIGKILL one */
+static void scen_replicas(void)
+{
+    locals(2);
+    mmc_stats_t st;
     TU_CHECK(role_run("write2", "rep", "30", 60000), "write with 2 replicas");
     TU_CHECK(role_run("read2", "rep", "30", 60000), "read with 2 replicas on distinct ranks");
-    kill(ls2, SIGKILL);
+    kill(ls[1], SIGKILL);
     int s2;
-    tu_wait_pid(ls2, 5000, &s2);
-    ls2 = -1;
+    tu_wait_pid(ls[1], 5000, &s2);
+    ls[1] = -1;
     TU_CHECK(wait_segments(mc, 1, &st) && st.media[MMC_MEDIA_DRAM].total == LS_DRAM,
              "SIGKILLed LocalService's capacity returned: %" PRIu64 " segments, %" PRIu64 " bytes", st.segments,
              st.media[MMC_MEDIA_DRAM].total);
     TU_CHECK(role_run("read", "rep", "30", 60000), "gets succeed from the surviving replica");
     TU_CHECK(st.objects >= 30, "objects with a surviving replica kept (%" PRIu64 ")", st.objects);
+}
 
-    /* a new LocalService, then a clean stop: its single-replica keys go, so does its capacity */
-    r2 = local_start(&ls2);
+/* a new LocalService, then a clean stop: its single-replica keys go, so does its capacity */
+static void scen_leave(void)
+{
+    locals(1);
+    mmc_stats_t st;
+    int r2 = local_start(&ls[1]);
     TU_CHECK(r2 >= 0 && wait_segments(mc, 2, &st), "LocalService restarted (rank %d)", r2);
-    TU_CHECK(mmc_meta_remove_all(mc, &(uint64_t){0}, &(uint64_t){0}) == 0, "remove_all");
+    TU_CHECK(remove_all(), "remove_all");
     TU_CHECK(role_run("write", "leave", "100", 60000), "write before leave");
-    int st2 = tu_stop_pid(ls2, 10000);
-    ls2 = -1;
+    int st2 = tu_stop_pid(ls[1], 10000);
+    ls[1] = -1;
     TU_CHECK(WIFEXITED(st2) && WEXITSTATUS(st2) == 0, "clean stop exits 0 (status 0x%x)", st2);
     TU_CHECK(wait_segments(mc, 1, &st) && st.media[MMC_MEDIA_DRAM].total == LS_DRAM &&
                  st.media[MMC_MEDIA_DRAM].used <= LS_DRAM,
              "left LocalService's capacity returned");
     TU_CHECK(st.objects < 100 && st.objects > 0, "its keys dropped, the others kept (%" PRIu64 " left)", st.objects);
+}
 
-    /* eviction: 4x the pool that is left (one LocalService) */
-    TU_CHECK(mmc_meta_remove_all(mc, &(uint64_t){0}, &(uint64_t){0}) == 0, "remove_all");
+/* eviction: 4x the pool that is left (one LocalService) */
+static void scen_evict(void)
+{
+    locals(1);
+    mmc_stats_t st;
+    TU_CHECK(remove_all(), "remove_all");
     char cnt[16];
     snprintf(cnt, sizeof(cnt), "%u", 4 * (LS_DRAM >> 20));
     TU_CHECK(role_run("evict", cnt, NULL, 120000), "eviction under pressure");
     TU_CHECK(stats(mc, &st) == 0 && st.media[MMC_MEDIA_DRAM].evictions > 0, "evictions counted");
+}
+
+static const tu_scen_t scenarios[] = {
+    {.name = "basic", .run = scen_basic, .what = "put/get/exist/remove/query, batches, 122-piece layers, GVA calls"},
+    {.name = "mmcctl", .run = scen_mmcctl, .what = "mmcctl put/get/info with files and stdin/stdout"},
+    {.name = "xp", .run = scen_xp, .what = "one process writes, another reads"},
+    {.name = "race", .run = scen_race, .what = "4 writers of the same keys, readers never see a torn value"},
+    {.name = "rr", .run = scen_rr, .what = "gets racing removes and space reuse: full value or not found"},
+    {.name = "replicas", .run = scen_replicas, .what = "2 replicas on 2 LocalServices, one SIGKILLed"},
+    {.name = "leave", .run = scen_leave, .what = "a LocalService's clean stop takes its keys and capacity"},
+    {.name = "evict", .run = scen_evict, .what = "4x the pool of one LocalService: eviction"},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "--role") == 0) return role_main(argv[2], argv[3], argv[4]);
+    int rc = tu_scen_args(argc, argv, scenarios, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
+    if (rc >= 0) return rc;
+    signal(SIGPIPE, SIG_IGN);
+    if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
+    if (meta_start(&meta) != 0) {
+        TU_CHECK(0, "mmc-meta start");
+        goto out;
+    }
+    snprintf(cfg_path, sizeof(cfg_path), "%s/client.conf", tmpdir);
+    tu_mmc_client_t cc = {.rpc = rpc_url, .store = store_url, .max_dram = LS_STRIDE, .world = "64", .timeout_s = 5};
+    TU_CHECK(tu_mmc_client_conf(cfg_path, &cc) == 0, "client config %s", cfg_path);
+    int r1 = local_start(&ls[0]), r2 = local_start(&ls[1]);
+    TU_CHECK(r1 >= 0 && r2 >= 0 && r1 != r2, "two LocalServices: ranks %d %d", r1, r2);
+    if (r1 < 0 || r2 < 0) goto out;
+    mc = meta_client();
+    TU_CHECK(mc != NULL, "meta client");
+    if (mc == NULL) goto out;
+    mmc_stats_t st;
+    TU_CHECK(stats(mc, &st) == 0 && st.segments == 2 && st.media[MMC_MEDIA_DRAM].total == 2ull * LS_DRAM,
+             "2 segments, %u bytes each", LS_DRAM);
+    tu_scen_run();
     mmc_meta_client_close(mc);
 out:
-    if (ls2 > 0) tu_stop_pid(ls2, 5000);
-    if (ls1 > 0) tu_stop_pid(ls1, 5000);
+    if (ls[1] > 0) tu_stop_pid(ls[1], 5000);
+    if (ls[0] > 0) tu_stop_pid(ls[0], 5000);
     if (meta > 0) tu_stop_pid(meta, 5000);
     tu_rmdir_rf(tmpdir);
     return tu_summary();

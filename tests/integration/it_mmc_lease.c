@@ -19,6 +19,7 @@
  * leases (ok > 0), so a test that only ever fails cannot pass. Alongside,
  * the GVA-level leases (mmcc_batch_add_lease / remove_lease) must answer
  * MMC_LEASE_LOST for a lease past its ttl.
+ * (a), (c) and (b) are scenarios (`it_mmc_lease --list`), each runnable alone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +37,7 @@
 #include "testutil.h"
 #include "tu_data.h"
 #include "tu_mmc.h"
+#include "tu_scen.h"
 #include "util/util_time.h"
 
 #define POOL "16MB"
@@ -54,7 +56,6 @@
 
 static char tmpdir[256], cfg_path[512], meta_conf[512];
 static char rpc_url[128], store_url[128];
-static const char *self_bin;
 
 /* ---------- values ---------- */
 
@@ -205,9 +206,8 @@ static pid_t role_spawn(const char *role, const char *a1, const char *a2, const 
     }
     if (ready != NULL) setenv("IT_LEASE_READY", ready, 1);
     if (go != NULL) setenv("IT_LEASE_GO", go, 1);
-    char *argv[] = {(char *)self_bin, "--role", (char *)role, (char *)a1, (char *)a2, (char *)a3, NULL};
-    pid_t pid = -1;
-    if (tu_spawn(argv, &pid, NULL) != 0) pid = -1;
+    const char *args[] = {role, a1, a2, a3, NULL};
+    pid_t pid = tu_role_spawn(args);
     unsetenv("MMC_TEST_GET_STALL_MS");
     unsetenv("MMC_TEST_GET_LEASE_FILE");
     unsetenv("IT_LEASE_READY");
@@ -227,19 +227,6 @@ static void start_together(char (*ready)[600], const pid_t *pids, int n, const c
         FILE *f = fopen(go, "w");
         if (f != NULL) fclose(f);
     }
-}
-
-static bool role_wait(pid_t pid, int timeout_ms, const char *what)
-{
-    int st = 0;
-    if (tu_wait_pid(pid, timeout_ms, &st) != 0) {
-        fprintf(stderr, "%s: process %d did not finish in %d ms\n", what, (int)pid, timeout_ms);
-        kill(pid, SIGCONT);
-        kill(pid, SIGKILL);
-        tu_wait_pid(pid, 2000, &st);
-        return false;
-    }
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 static bool pid_done(pid_t pid, bool *ok)
@@ -366,7 +353,7 @@ static counts_t run_scenario(scenario_t sc, int nreaders, int rounds, uint32_t s
     }
     for (int i = 0; i < nreaders; i++) {
         if (!rd[i].done) {
-            TU_CHECK(role_wait(rd[i].pid, 1000, "reader"), "reader %s%d finished", name, i);
+            TU_CHECK(tu_role_wait(rd[i].pid, 1000, "reader"), "reader %s%d finished", name, i);
             continue;
         }
         counts_add(&c, rd[i].res);
@@ -375,20 +362,61 @@ static counts_t run_scenario(scenario_t sc, int nreaders, int rounds, uint32_t s
     return c;
 }
 
+static pid_t meta = -1;
+
+static void scen_release(void)
+{
+    int handled = 0, refused = 0;
+    counts_t a = run_scenario(SC_ATTACK, NA, RA, 500, &meta, &handled, &refused);
+    printf("lease (a) foreign release, %d rounds: ok %d, failed cleanly %d, wrong %d; %d of %d releases refused\n",
+           NA * RA, a.ok, a.failed, a.wrong, refused, handled);
+    TU_CHECK(a.wrong == 0, "(a): %d gets returned another key's bytes", a.wrong);
+    TU_CHECK(refused == handled && handled > 0, "(a): %d of %d foreign releases refused", refused, handled);
+    TU_CHECK(a.ok > 0, "(a): some reads kept their lease (%d ok)", a.ok);
+}
+
+static void scen_pause(void)
+{
+    int handled = 0, refused = 0;
+    char gva_ready[1][600];
+    snprintf(gva_ready[0], sizeof(gva_ready[0]), "%s/ready.gva", tmpdir);
+    pid_t gva = role_spawn("gva", "-", "-", "-", 0, NULL, gva_ready[0], NULL); /* alongside (c): it mostly sleeps */
+    start_together(gva_ready, &gva, 1, NULL);
+    counts_t c = run_scenario(SC_PAUSE, NC, RC, 300, &meta, &handled, &refused);
+    TU_CHECK(gva > 0 && tu_role_wait(gva, 30000, "gva"), "GVA-level leases report a lost lease");
+    printf("lease (c) reader paused %u ms (heartbeat timeout %u, lease ttl %u), %d rounds (%d paused): ok %d, failed "
+           "cleanly %d, wrong %d\n",
+           STOP_MS, HB_TIMEOUT_MS, LEASE_TTL_MS, NC * RC, handled, c.ok, c.failed, c.wrong);
+    TU_CHECK(c.wrong == 0, "(c): %d gets returned another key's bytes", c.wrong);
+    TU_CHECK(c.ok > 0, "(c): some reads kept their lease across the link drop (%d ok)", c.ok);
+}
+
+static void scen_restart(void)
+{
+    int handled = 0, refused = 0;
+    counts_t b = run_scenario(SC_RESTART, 1, RB, 1800, &meta, &handled, &refused);
+    printf("lease (b) mmc-meta restarted during the copy, %d rounds (%d restarts): ok %d, failed cleanly %d "
+           "(%d lease lost), wrong %d\n",
+           RB, handled, b.ok, b.failed, b.lost, b.wrong);
+    TU_CHECK(b.wrong == 0, "(b): %d gets returned another key's bytes", b.wrong);
+    TU_CHECK(handled >= RB / 2, "(b): %d restarts", handled);
+}
+
+static const tu_scen_t scenarios[] = {
+    {.name = "release", .run = scen_release, .what = "(a) another client releases a stalled reader's lease"},
+    {.name = "pause", .run = scen_pause, .what = "(c) a reader SIGSTOPped past the heartbeat timeout; GVA leases"},
+    {.name = "restart", .run = scen_restart, .what = "(b) mmc-meta killed and restarted during the copy"},
+};
+
 int main(int argc, char **argv)
 {
-    self_bin = argv[0];
     if (argc == 6 && strcmp(argv[1], "--role") == 0) return role_main(argv[2], argv[3], argv[4], argv[5]);
-    char exe[512];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (k > 0) {
-        exe[k] = '\0';
-        self_bin = exe;
-    }
+    int rc = tu_scen_args(argc, argv, scenarios, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
+    if (rc >= 0) return rc;
     signal(SIGPIPE, SIG_IGN);
     if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
     uint64_t t_start = util_now_ms();
-    pid_t store = -1, meta = -1, ls = -1, churn = -1;
+    pid_t store = -1, ls = -1, churn = -1;
     /* The config store runs on its own, so restarting mmc-meta leaves BM membership alone. */
     const char *store_args[] = {"--log-level", "3", NULL}; /* errors only */
     if (tu_store_start(store_args, &store, store_url, sizeof(store_url)) != 0) {
@@ -406,13 +434,8 @@ int main(int argc, char **argv)
         goto out;
     }
     snprintf(cfg_path, sizeof(cfg_path), "%s/client.conf", tmpdir);
-    f = fopen(cfg_path, "w");
-    fprintf(f, "ock.mmc.meta_service_url = %s\nock.mmc.local_service.config_store_url = %s\n"
-               "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = %s\n"
-               "ock.mmc.local_service.world_size = %s\nock.mmc.client.timeout.seconds = 5\n",
-            rpc_url, store_url, STRIDE, WORLD);
-    fclose(f);
-    setenv("MMC_LOCAL_CONFIG_PATH", cfg_path, 1);
+    tu_mmc_client_t cc = {.rpc = rpc_url, .store = store_url, .max_dram = STRIDE, .world = WORLD, .timeout_s = 5};
+    TU_CHECK(tu_mmc_client_conf(cfg_path, &cc) == 0, "client config");
     if (local_start(&ls) != 0) {
         TU_CHECK(0, "mmc-local start");
         goto out;
@@ -425,40 +448,12 @@ int main(int argc, char **argv)
     TU_CHECK(churn > 0, "churner");
     start_together(churn_ready, &churn, 1, NULL);
     usleep(300000);
-
-    int handled = 0, refused = 0;
-    counts_t a = run_scenario(SC_ATTACK, NA, RA, 500, &meta, &handled, &refused);
-    printf("lease (a) foreign release, %d rounds: ok %d, failed cleanly %d, wrong %d; %d of %d releases refused\n",
-           NA * RA, a.ok, a.failed, a.wrong, refused, handled);
-    TU_CHECK(a.wrong == 0, "(a): %d gets returned another key's bytes", a.wrong);
-    TU_CHECK(refused == handled && handled > 0, "(a): %d of %d foreign releases refused", refused, handled);
-    TU_CHECK(a.ok > 0, "(a): some reads kept their lease (%d ok)", a.ok);
-
-    handled = refused = 0;
-    char gva_ready[1][600];
-    snprintf(gva_ready[0], sizeof(gva_ready[0]), "%s/ready.gva", tmpdir);
-    pid_t gva = role_spawn("gva", "-", "-", "-", 0, NULL, gva_ready[0], NULL); /* alongside (c): it mostly sleeps */
-    start_together(gva_ready, &gva, 1, NULL);
-    counts_t c = run_scenario(SC_PAUSE, NC, RC, 300, &meta, &handled, &refused);
-    TU_CHECK(gva > 0 && role_wait(gva, 30000, "gva"), "GVA-level leases report a lost lease");
-    printf("lease (c) reader paused %u ms (heartbeat timeout %u, lease ttl %u), %d rounds (%d paused): ok %d, failed "
-           "cleanly %d, wrong %d\n",
-           STOP_MS, HB_TIMEOUT_MS, LEASE_TTL_MS, NC * RC, handled, c.ok, c.failed, c.wrong);
-    TU_CHECK(c.wrong == 0, "(c): %d gets returned another key's bytes", c.wrong);
-    TU_CHECK(c.ok > 0, "(c): some reads kept their lease across the link drop (%d ok)", c.ok);
-
-    handled = refused = 0;
-    counts_t b = run_scenario(SC_RESTART, 1, RB, 1800, &meta, &handled, &refused);
-    printf("lease (b) mmc-meta restarted during the copy, %d rounds (%d restarts): ok %d, failed cleanly %d "
-           "(%d lease lost), wrong %d\n",
-           RB, handled, b.ok, b.failed, b.lost, b.wrong);
-    TU_CHECK(b.wrong == 0, "(b): %d gets returned another key's bytes", b.wrong);
-    TU_CHECK(handled >= RB / 2, "(b): %d restarts", handled);
+    tu_scen_run();
     printf("it_mmc_lease: %.1f s\n", (double)(util_now_ms() - t_start) / 1000.0);
 
     f = fopen(stop, "w");
     if (f != NULL) fclose(f);
-    TU_CHECK(role_wait(churn, 15000, "churn"), "churner exits 0");
+    TU_CHECK(tu_role_wait(churn, 15000, "churn"), "churner exits 0");
     churn = -1;
 out:
     if (churn > 0) tu_stop_pid(churn, 5000);

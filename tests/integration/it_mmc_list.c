@@ -25,6 +25,8 @@
 
 #include "memcache/common/mmc_meta_client.h"
 #include "testutil.h"
+#include "tu_data.h"
+#include "tu_mmc.h"
 #include "util/util_time.h"
 
 #define NA 300000u /* "it/a/..." stay */
@@ -53,22 +55,13 @@ static void key_of(char set, uint64_t i, char *out)
 /* mmc-meta on ephemeral ports, its ready line parsed for the RPC and HTTP URLs. */
 static int meta_start(pid_t *pid)
 {
-    char bin[512];
-    snprintf(bin, sizeof(bin), "%s/mmc-meta", tu_build_dir());
-    char *argv[] = {bin, "--meta-url", "tcp://127.0.0.1:0", "--store-url", "", "--metrics-url", "http://127.0.0.1:0",
-                    "--log-level", "error", NULL};
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512], store[128];
-    int rc = tu_read_line(fd, line, sizeof(line), 10000);
-    close(fd);
-    if (rc < 0 || sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc_url, store, http_url) != 3) {
-        fprintf(stderr, "no ready line from mmc-meta (got '%s')\n", rc >= 0 ? line : "");
-        tu_stop_pid(*pid, 2000);
-        return -1;
-    }
-    const char *c = strrchr(http_url, ':');
-    http_port = c ? atoi(c + 1) : 0;
+    static const char *const args[] = {"--meta-url",    "tcp://127.0.0.1:0", "--store-url", "",   "--metrics-url",
+                                       "http://127.0.0.1:0", "--log-level", "error", NULL};
+    tu_mmc_meta_t m = {.args = args};
+    if (tu_mmc_meta_run(&m, pid) != 0) return -1;
+    snprintf(rpc_url, sizeof(rpc_url), "%s", m.rpc);
+    snprintf(http_url, sizeof(http_url), "%s", m.metrics);
+    http_port = tu_url_port(http_url);
     return 0;
 }
 
@@ -250,12 +243,10 @@ static int list_rpc(mmc_meta_client_t *c, const char *prefix, const char *from, 
 static int http_get(const char *path, char **body)
 {
     *body = NULL;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = tu_tcp_connect(http_port);
     char req[1024];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || write(fd, req, (size_t)n) != n) {
+    if (fd < 0 || write(fd, req, (size_t)n) != n) {
         if (fd >= 0) close(fd);
         return -1;
     }

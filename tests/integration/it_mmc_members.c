@@ -34,7 +34,6 @@
 
 static char tmpdir[256], meta_conf[600], cli_conf[600];
 static char rpc_url[128], store_url[128];
-static const char *self_bin;
 
 /* ---------- roles (client processes: this binary with --role) ---------- */
 
@@ -121,17 +120,8 @@ static int role_main(const char *role, const char *a1, const char *a2)
 
 static bool role_run(const char *role, const char *a1, const char *a2, int timeout_ms)
 {
-    char *argv[] = {(char *)self_bin, "--role", (char *)role, (char *)a1, (char *)a2, NULL};
-    pid_t pid = -1;
-    if (tu_spawn(argv, &pid, NULL) != 0) return false;
-    int st = 0;
-    if (tu_wait_pid(pid, timeout_ms, &st) != 0) {
-        fprintf(stderr, "role %s %s did not finish in %d ms\n", role, a1, timeout_ms);
-        kill(pid, SIGKILL);
-        tu_wait_pid(pid, 2000, &st);
-        return false;
-    }
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    const char *args[] = {role, a1, a2, NULL};
+    return tu_role_run(args, timeout_ms);
 }
 
 /* ---------- daemons ---------- */
@@ -156,26 +146,15 @@ static bool alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0 && waitpid(pi
 
 int main(int argc, char **argv)
 {
-    self_bin = argv[0];
     if (argc == 5 && strcmp(argv[1], "--role") == 0) return role_main(argv[2], argv[3], argv[4]);
-    char exe[512];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (k > 0) {
-        exe[k] = '\0';
-        self_bin = exe;
-    }
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
     uint16_t prpc = tu_free_port(), pstore = tu_free_port();
     while (pstore == prpc) pstore = tu_free_port();
     snprintf(meta_conf, sizeof(meta_conf), "%s/meta.conf", tmpdir);
-    FILE *f = fopen(meta_conf, "w");
     /* Fixed ports: a restarted MetaService comes back where the survivors look for it. */
-    fprintf(f, "ock.mmc.meta_service_url = tcp://127.0.0.1:%u\nock.mmc.meta_service.config_store_url = "
-               "tcp://127.0.0.1:%u\nock.mmc.meta_service.metrics_url =\nock.mmc.log_level = warn\n",
-            prpc, pstore);
-    fclose(f);
+    TU_CHECK(tu_mmc_meta_conf(meta_conf, prpc, pstore, "warn") == 0, "mmc-meta config");
     pid_t meta = -1, ls[4] = {-1, -1, -1, -1};
     int rank[4] = {-1, -1, -1, -1};
     if (meta_start(&meta) != 0) {
@@ -183,14 +162,9 @@ int main(int argc, char **argv)
         goto out;
     }
     snprintf(cli_conf, sizeof(cli_conf), "%s/client.conf", tmpdir);
-    f = fopen(cli_conf, "w");
-    fprintf(f, "ock.mmc.meta_service_url = %s\nock.mmc.local_service.config_store_url = %s\n"
-               "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = %s\n"
-               "ock.mmc.local_service.world_size = 64\nock.mmc.client.timeout.seconds = 5\n"
-               "ock.mmc.log_level = warn\n",
-            rpc_url, store_url, LS_STRIDE);
-    fclose(f);
-    setenv("MMC_LOCAL_CONFIG_PATH", cli_conf, 1);
+    tu_mmc_client_t cc = {.rpc = rpc_url, .store = store_url, .max_dram = LS_STRIDE, .world = "64", .timeout_s = 5,
+                          .log_level = "warn"};
+    TU_CHECK(tu_mmc_client_conf(cli_conf, &cc) == 0, "client config");
     rank[0] = local_start(&ls[0]);
     rank[1] = local_start(&ls[1]);
     TU_CHECK(rank[0] >= 0 && rank[1] >= 0 && rank[0] != rank[1], "two LocalServices: ranks %d %d", rank[0], rank[1]);

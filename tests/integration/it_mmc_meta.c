@@ -27,6 +27,9 @@
 #include "memcache/meta/meta_http.h"
 #include "net/net_proto.h"
 #include "testutil.h"
+#include "tu_data.h"
+#include "tu_mmc.h"
+#include "tu_scen.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
 #include "util/util_time.h"
@@ -35,46 +38,16 @@ static char tmpdir[256];
 static char rpc_url[128], http_url[128], store_url[128];
 static int http_port;
 
-static int url_port(const char *url)
-{
-    const char *c = strrchr(url, ':');
-    return c ? atoi(c + 1) : 0;
-}
-
-/* Starts mmc-meta with args (NULL-terminated) and parses its ready line. */
+/* Starts mmc-meta with args (NULL-terminated) and keeps the URLs of its ready line. */
 static int meta_start(const char *const *args, pid_t *pid)
 {
-    char bin[512];
-    snprintf(bin, sizeof(bin), "%s/mmc-meta", tu_build_dir());
-    char *argv[16];
-    int n = 0;
-    argv[n++] = bin;
-    for (int i = 0; args && args[i] && n < 15; i++) argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    int fd = -1;
-    if (tu_spawn(argv, pid, &fd) != 0) return -1;
-    char line[512];
-    int rc = tu_read_line(fd, line, sizeof(line), 10000);
-    close(fd);
-    if (rc < 0 || sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc_url, store_url, http_url) != 3) {
-        fprintf(stderr, "no ready line from mmc-meta (got '%s')\n", rc >= 0 ? line : "");
-        tu_stop_pid(*pid, 2000);
-        return -1;
-    }
-    http_port = url_port(http_url);
+    tu_mmc_meta_t m = {.args = args};
+    if (tu_mmc_meta_run(&m, pid) != 0) return -1;
+    snprintf(rpc_url, sizeof(rpc_url), "%s", m.rpc);
+    snprintf(store_url, sizeof(store_url), "%s", m.store);
+    snprintf(http_url, sizeof(http_url), "%s", m.metrics);
+    http_port = tu_url_port(http_url);
     return 0;
-}
-
-static int tcp_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 /* Reads until EOF or timeout; returns bytes read (buf NUL-terminated). */
@@ -97,7 +70,7 @@ static int read_all(int fd, char *buf, size_t cap, int timeout_ms)
 /* One HTTP exchange on a fresh connection; returns the status code, body in buf. */
 static int http_raw(const char *req, size_t len, char *buf, size_t cap)
 {
-    int fd = tcp_connect(http_port);
+    int fd = tu_tcp_connect(http_port);
     if (fd < 0) return -1;
     if (write(fd, req, len) != (ssize_t)len) {
         close(fd);
@@ -130,17 +103,6 @@ static mmc_meta_client_t *client(uint32_t timeout_ms)
     int32_t rc = mmc_meta_client_connect(&o, &c);
     TU_CHECK(rc == 0, "connect to %s: %d %s", rpc_url, rc, mmc_get_last_err_msg());
     return c;
-}
-
-/* Runs a shell command, captures stdout+stderr; returns the exit status. */
-static int run_cmd(const char *cmd, char *out, size_t cap)
-{
-    FILE *f = popen(cmd, "r");
-    if (f == NULL) return -1;
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* A TCP connection to the HTTP port from source address 127.0.0.src (all of 127/8 is loopback). */
@@ -291,17 +253,17 @@ static void test_clients(void)
     /* mmcctl against the daemon. */
     char cmd[1024], out[8192];
     snprintf(cmd, sizeof(cmd), "%s/mmcctl --meta %s keys it/ 2>&1", tu_build_dir(), rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "it/blk/0\t8994816\tREADY\t2") != NULL, "mmcctl keys: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "it/blk/0\t8994816\tREADY\t2") != NULL, "mmcctl keys: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/mmcctl --meta %s get it/blk/1 2>&1", tu_build_dir(), rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "replicas 2") != NULL, "mmcctl get: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "replicas 2") != NULL, "mmcctl get: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/mmcctl --meta %s status 2>&1", tu_build_dir(), rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "segments   2") != NULL, "mmcctl status: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "segments   2") != NULL, "mmcctl status: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/mmcctl --meta %s segments 2>&1", tu_build_dir(), rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "dram") != NULL, "mmcctl segments: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "dram") != NULL, "mmcctl segments: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/mmcctl --meta %s remove it/blk/1 2>&1", tu_build_dir(), rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "mmcctl remove: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0, "mmcctl remove: %s", out);
     snprintf(cmd, sizeof(cmd), "%s/mmcctl --meta %s get it/blk/1 2>&1", tu_build_dir(), rpc_url);
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 1 && strstr(out, "key not found") != NULL, "mmcctl get removed: %s", out);
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 1 && strstr(out, "key not found") != NULL, "mmcctl get removed: %s", out);
 
     /* HTTP endpoints. */
     char buf[65536];
@@ -349,7 +311,7 @@ static void test_clients(void)
                  (unsigned long long)took);
     }
     uint64_t t0 = util_now_ms();
-    int fd = tcp_connect(http_port); /* silent client: dropped (no answer) after the inactivity timeout */
+    int fd = tu_tcp_connect(http_port); /* silent client: dropped (no answer) after the inactivity timeout */
     TU_CHECK(fd >= 0 && read_all(fd, buf, sizeof(buf), 5000) == 0, "silent client closed without an answer: %s", buf);
     uint64_t held = util_now_ms() - t0;
     TU_CHECK(held >= META_HTTP_TIMEOUT_MS - 500 && held < 4000, "slow client held for %llu ms", (unsigned long long)held);
@@ -357,14 +319,14 @@ static void test_clients(void)
     test_http_concurrency(a);
 
     /* Garbage on the RPC port: random bytes get the socket closed; a framed junk body gets an error answer. */
-    int port = url_port(rpc_url);
-    fd = tcp_connect(port);
+    int port = tu_url_port(rpc_url);
+    fd = tu_tcp_connect(port);
     uint8_t junk[256];
     for (size_t i = 0; i < sizeof(junk); i++) junk[i] = (uint8_t)(i * 131 + 7);
     TU_CHECK(fd >= 0 && write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk), "send junk");
     TU_CHECK(read_all(fd, buf, sizeof(buf), 3000) == 0, "junk connection closed without an answer");
     close(fd);
-    fd = tcp_connect(port);
+    fd = tu_tcp_connect(port);
     net_frame_hdr_t h = {.magic = NET_FRAME_MAGIC, .version = NET_FRAME_VERSION, .type = MMC_MSG_GET, .body_len = 16, .req_id = 9};
     uint8_t frame[NET_FRAME_HDR_SIZE + 16];
     net_frame_hdr_encode(&h, frame);
@@ -431,14 +393,14 @@ static void test_bad_configs(void)
             continue;
         }
         snprintf(cmd, sizeof(cmd), "%s/mmc-meta --config %s 2>&1", tu_build_dir(), path);
-        int rc = run_cmd(cmd, out, sizeof(out));
+        int rc = tu_run_cmd(cmd, out, sizeof(out));
         TU_CHECK(rc == 2 && strstr(out, cases[i].expect) != NULL, "%s: exit %d, output '%s'", cases[i].name, rc, out);
     }
     char out[4096], cmd[1024];
     snprintf(cmd, sizeof(cmd), "%s/mmc-meta --bogus 2>&1", tu_build_dir());
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 2, "unknown flag");
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 2, "unknown flag");
     snprintf(cmd, sizeof(cmd), "%s/mmc-meta --help 2>&1", tu_build_dir());
-    TU_CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "--metrics-url") != NULL, "help");
+    TU_CHECK(tu_run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "--metrics-url") != NULL, "help");
 }
 
 static void test_env_config_and_shutdown(void)
@@ -477,7 +439,7 @@ static void test_env_config_and_shutdown(void)
         TU_CHECK(mmc_meta_get(c, 0, NULL, &k, 1, &loc, NULL, &ttl) == 0 && ttl == 2500, "lease ttl from file: %u", ttl);
     }
     /* A LocalService that mounts and then goes silent (no heartbeat) is unmounted after the timeout. */
-    int fd = tcp_connect(url_port(rpc_url));
+    int fd = tu_tcp_connect(tu_url_port(rpc_url));
     mmc_req_t mr = {.type = MMC_MSG_MOUNT, .rank = 7, .medium = MMC_MEDIA_DRAM, .gva = 1ull << 41, .size = 1 << 20};
     util_wbuf_t w;
     util_wbuf_init(&w);
@@ -540,7 +502,7 @@ static void test_tls(void)
     char certs[400], cmd[1024], out[4096], path[512], conf[4096];
     snprintf(certs, sizeof(certs), "%s/certs", tmpdir);
     snprintf(cmd, sizeof(cmd), "sh %s/scripts/gen-test-certs.sh %s 2>&1", tu_source_dir(), certs);
-    if (run_cmd(cmd, out, sizeof(out)) != 0) {
+    if (tu_run_cmd(cmd, out, sizeof(out)) != 0) {
         TU_CHECK(0, "gen-test-certs.sh: %s", out);
         return;
     }
@@ -591,14 +553,9 @@ static void test_tls(void)
     TU_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "TLS daemon exit 0x%x", status);
 }
 
-int main(void)
+/* The daemon on ephemeral ports with an HTTP endpoint, and its clients (RPC and HTTP). */
+static void scen_clients(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    util_log_level_set(UTIL_LOG_OFF);
-    if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) {
-        fprintf(stderr, "cannot create a temp dir\n");
-        return 1;
-    }
     static const char *const args[] = {"--meta-url", "tcp://127.0.0.1:0", "--store-url", "tcp://127.0.0.1:0",
                                        "--metrics-url", "http://127.0.0.1:0", "--log-level", "warn", NULL};
     pid_t pid;
@@ -610,9 +567,26 @@ int main(void)
     } else {
         TU_CHECK(0, "mmc-meta did not start");
     }
-    test_bad_configs();
-    test_env_config_and_shutdown();
-    test_tls();
+}
+
+static const tu_scen_t scenarios[] = {
+    {.name = "clients", .run = scen_clients, .what = "RPC and HTTP clients of one daemon, concurrency, limits"},
+    {.name = "bad_configs", .run = test_bad_configs, .what = "bad flags and config files are refused with a message"},
+    {.name = "env_config", .run = test_env_config_and_shutdown, .what = "MMC_META_CONFIG_PATH, clean shutdown"},
+    {.name = "tls", .run = test_tls, .what = "the RPC port on TLS"},
+};
+
+int main(int argc, char **argv)
+{
+    int rc = tu_scen_args(argc, argv, scenarios, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
+    if (rc >= 0) return rc;
+    signal(SIGPIPE, SIG_IGN);
+    util_log_level_set(UTIL_LOG_OFF);
+    if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) {
+        fprintf(stderr, "cannot create a temp dir\n");
+        return 1;
+    }
+    tu_scen_run();
     tu_rmdir_rf(tmpdir);
     return tu_summary();
 }

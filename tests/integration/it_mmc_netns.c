@@ -26,6 +26,7 @@
 #include "memcache/mmc_client.h"
 #include "netns.h"
 #include "testutil.h"
+#include "tu_mmc.h"
 
 #define LAYERS 61u
 #define LAT (128u << 10)
@@ -199,14 +200,12 @@ static int role_main(const char *role, int a, int b)
 
 /* ---------- driver ---------- */
 
-static const char *self;
-
 static bool run_role(uint32_t host, const char *role, int a, int b)
 {
     char sa[16], sb[16];
     snprintf(sa, sizeof(sa), "%d", a);
     snprintf(sb, sizeof(sb), "%d", b);
-    char *argv[] = {(char *)self, "--role", (char *)role, sa, sb, NULL};
+    char *argv[] = {(char *)tu_self_exe(), "--role", (char *)role, sa, sb, NULL};
     pid_t p = tn_spawn(g_net, host, argv, NULL);
     int st = 0;
     if (p < 0 || tn_wait(g_net, p, 120000, &st) != 0) {
@@ -216,38 +215,20 @@ static bool run_role(uint32_t host, const char *role, int a, int b)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* mmc-local inside `host`, its data plane bound in the test subnet; its rank or -1. */
 static int local_start(uint32_t host, pid_t *pid)
 {
-    char bin[512], hcom[64];
-    snprintf(bin, sizeof(bin), "%s/mmc-local", tu_build_dir());
+    char hcom[64];
     snprintf(hcom, sizeof(hcom), "tcp://%s:0", tn_subnet(g_net));
-    char *argv[] = {bin, "--meta-url", rpc_url, "--store-url", store_url, "--dram-size", "64MB", "--max-dram-size",
-                    "128MB", "--world-size", "16", "--hcom-url", hcom, NULL};
-    int fd = -1;
-    *pid = tn_spawn(g_net, host, argv, &fd);
-    if (*pid < 0) return -1;
-    char line[512];
-    int rc = tu_read_line(fd, line, sizeof(line), 30000);
-    close(fd);
-    unsigned rank;
-    if (rc < 0 || sscanf(line, "mmc-local ready: rank %u", &rank) != 1) {
-        fprintf(stderr, "mmc-local on host %u: no ready line ('%s')\n", host, rc >= 0 ? line : "");
-        return -1;
-    }
-    return (int)rank;
+    tu_mmc_local_t l = {.rpc = rpc_url, .store = store_url, .dram = "64MB", .max_dram = "128MB", .world = "16",
+                        .hcom = hcom, .net = g_net, .host = host};
+    return tu_mmc_local_run(&l, pid);
 }
 
 int main(int argc, char **argv)
 {
-    self = argv[0];
     if (argc == 5 && strcmp(argv[1], "--role") == 0) return role_main(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (!tn_require("it.mmc_netns")) return 0;
-    char exe[512];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (k > 0) {
-        exe[k] = '\0';
-        self = exe;
-    }
     signal(SIGPIPE, SIG_IGN);
     char err[256];
     tn_opts_t no = {.hosts = 2, .subnet = 207};
@@ -256,36 +237,28 @@ int main(int argc, char **argv)
         return tu_summary();
     }
     if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
-    char bin[512], murl[128], surl[128], http[128], line[512];
-    snprintf(bin, sizeof(bin), "%s/mmc-meta", tu_build_dir());
+    /* mmc-meta and its config store in the hub namespace */
+    char murl[128];
     snprintf(murl, sizeof(murl), "tcp://%s:0", tn_addr(g_net, TN_HUB));
-    snprintf(surl, sizeof(surl), "tcp://%s:0", tn_addr(g_net, TN_HUB));
-    char *margv[] = {bin, "--meta-url", murl, "--store-url", surl, "--metrics-url", "", "--log-level", "error", NULL};
-    int fd = -1;
-    pid_t meta = tn_spawn(g_net, TN_HUB, margv, &fd);
-    int rc = meta > 0 ? tu_read_line(fd, line, sizeof(line), 10000) : -1;
-    if (fd >= 0) close(fd);
-    if (rc < 0 || sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc_url, store_url, http) != 3) {
+    const char *margs[] = {"--meta-url", murl, "--store-url", murl, "--metrics-url", "", "--log-level", "error", NULL};
+    tu_mmc_meta_t m = {.args = margs, .net = g_net, .host = TN_HUB};
+    pid_t meta = -1;
+    if (tu_mmc_meta_run(&m, &meta) != 0) {
         TU_CHECK(0, "mmc-meta in the hub namespace");
         goto out;
     }
+    snprintf(rpc_url, sizeof(rpc_url), "%s", m.rpc);
+    snprintf(store_url, sizeof(store_url), "%s", m.store);
     pid_t ls0, ls1;
     int r0 = local_start(0, &ls0), r1 = local_start(1, &ls1);
     TU_CHECK(r0 >= 0 && r1 >= 0, "LocalServices on host 0 (rank %d) and host 1 (rank %d)", r0, r1);
     if (r0 < 0 || r1 < 0) goto out;
-    char cfg[600], text[1024], hcom[64];
+    char cfg[600], hcom[64];
     snprintf(cfg, sizeof(cfg), "%s/client.conf", tmpdir);
     snprintf(hcom, sizeof(hcom), "tcp://%s:0", tn_subnet(g_net));
-    snprintf(text, sizeof(text),
-             "ock.mmc.meta_service_url = %s\nock.mmc.local_service.config_store_url = %s\n"
-             "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = 128MB\n"
-             "ock.mmc.local_service.world_size = 16\nock.mmc.local_service.hcom_url = %s\n"
-             "ock.mmc.client.timeout.seconds = 10\n",
-             rpc_url, store_url, hcom);
-    FILE *f = fopen(cfg, "w");
-    fputs(text, f);
-    fclose(f);
-    setenv("MMC_LOCAL_CONFIG_PATH", cfg, 1);
+    tu_mmc_client_t cc = {.rpc = rpc_url, .store = store_url, .max_dram = "128MB", .world = "16", .timeout_s = 10,
+                          .hcom = hcom};
+    TU_CHECK(tu_mmc_client_conf(cfg, &cc) == 0, "client config");
 
     TU_CHECK(run_role(1, "write", r0, 0), "host 1 writes into host 0's LocalService (tcp)");
     TU_CHECK(run_role(1, "write", r1, 1), "host 1 writes into its own LocalService (mapped)");

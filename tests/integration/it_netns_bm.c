@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +46,7 @@
 #include "netns.h"
 #include "smem/host/smem_bm.h"
 #include "testutil.h"
+#include "tu_bm.h"
 #include "tu_data.h"
 #include "util/util_time.h"
 
@@ -98,45 +98,17 @@ struct ctl {
 static struct ctl *ctl;
 static char g_url[64];
 static char g_subnet[32]; /* "10.201.S.0/24": the ranks' data plane binds there */
-static smem_bm_t g_h;
 static uint32_t me;
 static uint8_t *g_buf; /* BUF_LEN of local memory */
 
 static uint32_t host_of(uint32_t r) { return r / PER_HOST; }
 
-/* ---------- data patterns (byte-exact, any offset or length) ---------- */
-
-#define fill tu_fill
-
-static bool check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len)
-{
-    char who[32];
-    snprintf(who, sizeof(who), "rank %u", me);
-    return tu_check(buf, tag, off0, len, who);
-}
-
-/* ---------- BM helpers ---------- */
-
-static uint8_t *slot(uint32_t r) { return smem_bm_ptr_by_mem_type(g_h, SMEM_MEM_TYPE_HOST, (uint16_t)r); }
-
-static int32_t copy1(const void *src, void *dst, size_t n, smem_bm_copy_type t, uint32_t flags)
-{
-    smem_copy_params p = {.src = src, .dest = dst, .dataSize = n};
-    return smem_bm_copy(g_h, &p, t, flags);
-}
+/* Data patterns (tu_fill / tu_rcheck) and the BM helpers (tu_slot, tu_copy, tu_batch) are tests/testutil's. */
 
 _Static_assert(NPIECES == TU_KV_PIECES, "the block layout has 122 pieces");
 static tu_piece_t g_pieces[NPIECES];
 
 static void make_pieces(void) { tu_kv_layout(g_pieces, BIG_PIECE, SMALL_PIECE, BATCH_GAP, true); }
-
-static int32_t batch(void **src, void **dst, smem_bm_copy_type t, uint32_t flags)
-{
-    uint64_t lens[NPIECES];
-    for (uint32_t i = 0; i < NPIECES; i++) lens[i] = g_pieces[i].len;
-    smem_batch_copy_params p = {.sources = src, .destinations = dst, .dataSizes = lens, .batchSize = NPIECES};
-    return smem_bm_copy_batch(g_h, &p, t, flags);
-}
 
 /* ---------- coordination ---------- */
 
@@ -167,31 +139,18 @@ static bool await_phase(int phase)
 
 /* ---------- phases ---------- */
 
-static bool wait_visible(uint32_t r)
-{
-    uint64_t word, end = util_now_ms() + 20000;
-    int32_t rc;
-    do {
-        rc = copy1(slot(r), &word, sizeof(word), SMEMB_COPY_G2H, 0);
-        if (rc == 0) return true;
-        usleep(5000);
-    } while (util_now_ms() < end);
-    fprintf(stderr, "rank %u: rank %u never became visible: %d %s\n", me, r, rc, smem_get_last_err_msg());
-    return false;
-}
-
 static void phase_up(void)
 {
     for (uint32_t p = 0; p < NRANKS; p++) {
         if (p == me) continue;
-        TU_CHECK(wait_visible(p), "rank %u: rank %u visible", me, p);
+        TU_CHECK(tu_wait_visible(p), "rank %u: rank %u visible", me, p);
         gva_loc_t loc;
-        int32_t rc = gva_translate((uint64_t)(uintptr_t)slot(p), 8, &loc);
+        int32_t rc = gva_translate((uint64_t)(uintptr_t)tu_slot(p), 8, &loc);
         gva_rank_state_t want = host_of(p) == host_of(me) ? GVA_RANK_MAPPED : GVA_RANK_REMOTE;
         TU_CHECK(rc == 0 && loc.state == want, "rank %u: rank %u (host %u, we are on host %u) is in state %d, want %d",
                  me, p, host_of(p), host_of(me), (int)loc.state, (int)want);
         if (rc == 0 && want == GVA_RANK_MAPPED && loc.state == GVA_RANK_MAPPED) /* same host: a plain dereference works */
-            TU_CHECK(check(slot(p), p, 0, 4096), "rank %u: dereferencing same-host rank %u", me, p);
+            TU_CHECK(tu_rcheck(tu_slot(p), p, 0, 4096), "rank %u: dereferencing same-host rank %u", me, p);
     }
 }
 
@@ -203,15 +162,15 @@ static void pair_reads(uint32_t p)
         for (uint32_t z = 0; z < 4; z++) {
             uint64_t off = 12345 + (k * 4 + z) * 333 * KiB % (PAT_LEN - 4 * MiB);
             memset(g_buf, 0, sizes[z] + 16);
-            int32_t rc = copy1(slot(p) + off, g_buf, sizes[z], types[k], 0);
-            TU_CHECK(rc == 0 && check(g_buf, p, off, sizes[z]) && g_buf[sizes[z]] == 0,
+            int32_t rc = tu_copy(tu_slot(p) + off, g_buf, sizes[z], types[k], 0);
+            TU_CHECK(rc == 0 && tu_rcheck(g_buf, p, off, sizes[z]) && g_buf[sizes[z]] == 0,
                      "rank %u: %s-type %d, %llu B at %llu from rank %u: %d %s", me,
                      host_of(p) == host_of(me) ? "same-host" : "remote", types[k], (unsigned long long)sizes[z],
                      (unsigned long long)off, p, rc, smem_get_last_err_msg());
         }
     memset(g_buf, 0, 8 * MiB);
-    int32_t rc = copy1(slot(p) + MiB, g_buf, 8 * MiB, SMEMB_COPY_G2H, 0);
-    TU_CHECK(rc == 0 && check(g_buf, p, MiB, 8 * MiB), "rank %u: 8 MiB from rank %u: %d %s", me, p, rc,
+    int32_t rc = tu_copy(tu_slot(p) + MiB, g_buf, 8 * MiB, SMEMB_COPY_G2H, 0);
+    TU_CHECK(rc == 0 && tu_rcheck(g_buf, p, MiB, 8 * MiB), "rank %u: 8 MiB from rank %u: %d %s", me, p, rc,
              smem_get_last_err_msg());
 }
 
@@ -219,20 +178,20 @@ static void pair_writes(uint32_t p)
 {
     static const smem_bm_copy_type types[] = {SMEMB_COPY_H2G, SMEMB_COPY_H2GH, SMEMB_COPY_AUTO};
     static const uint64_t lens[] = {MAIL_PART, MAIL_PART - 3, MAIL_PART};
-    uint8_t *area = slot(p) + MAIL_OFF + me * MAIL_AREA;
+    uint8_t *area = tu_slot(p) + MAIL_OFF + me * MAIL_AREA;
     for (uint32_t k = 0; k < 3; k++) {
-        fill(g_buf, 100 + me * 16 + p, k * MAIL_PART, lens[k]);
-        int32_t rc = copy1(g_buf, area + k * MAIL_PART, lens[k], types[k], 0);
+        tu_fill(g_buf, 100 + me * 16 + p, k * MAIL_PART, lens[k]);
+        int32_t rc = tu_copy(g_buf, area + k * MAIL_PART, lens[k], types[k], 0);
         TU_CHECK(rc == 0, "rank %u: type %d into rank %u: %d %s", me, types[k], p, rc, smem_get_last_err_msg());
     }
     /* G2G, our slot -> the peer's */
-    int32_t rc = copy1(slot(me) + p * MAIL_PART, area + 3 * MAIL_PART, MAIL_PART, SMEMB_COPY_G2G, 0);
+    int32_t rc = tu_copy(tu_slot(me) + p * MAIL_PART, area + 3 * MAIL_PART, MAIL_PART, SMEMB_COPY_G2G, 0);
     TU_CHECK(rc == 0, "rank %u: G2G into rank %u: %d %s", me, p, rc, smem_get_last_err_msg());
     /* G2G, the peer's slot -> ours */
-    uint8_t *dst = slot(me) + SCRATCH_OFF + p * MAIL_PART;
+    uint8_t *dst = tu_slot(me) + SCRATCH_OFF + p * MAIL_PART;
     memset(dst, 0, MAIL_PART);
-    rc = copy1(slot(p) + 2 * MiB + 8, dst, MAIL_PART, SMEMB_COPY_G2G, 0);
-    TU_CHECK(rc == 0 && check(dst, p, 2 * MiB + 8, MAIL_PART), "rank %u: G2G from rank %u: %d %s", me, p, rc,
+    rc = tu_copy(tu_slot(p) + 2 * MiB + 8, dst, MAIL_PART, SMEMB_COPY_G2G, 0);
+    TU_CHECK(rc == 0 && tu_rcheck(dst, p, 2 * MiB + 8, MAIL_PART), "rank %u: G2G from rank %u: %d %s", me, p, rc,
              smem_get_last_err_msg());
 }
 
@@ -241,14 +200,14 @@ static void pair_batches(uint32_t p, uint32_t flags)
     void *src[NPIECES], *dst[NPIECES];
     /* to p: local packed source, scattered into our area of its inbox */
     uint32_t tag = 200 + me * 16 + p + (flags ? 8 : 0);
-    fill(g_buf, tag, 0, PACKED_LEN);
+    tu_fill(g_buf, tag, 0, PACKED_LEN);
     for (uint32_t i = 0; i < NPIECES; i++) {
         src[i] = g_buf + g_pieces[i].src_off;
-        dst[i] = slot(p) + BATCH_OFF + me * BATCH_AREA + g_pieces[i].dst_off;
+        dst[i] = tu_slot(p) + BATCH_OFF + me * BATCH_AREA + g_pieces[i].dst_off;
     }
-    int32_t rc = batch(src, dst, SMEMB_COPY_H2G, flags);
+    int32_t rc = tu_batch(g_pieces, src, dst, SMEMB_COPY_H2G, flags);
     if (flags) {
-        int32_t w = smem_bm_wait(g_h);
+        int32_t w = smem_bm_wait(tu_bm_handle());
         if (rc == 0) rc = w;
     }
     TU_CHECK(rc == 0, "rank %u: batch H2G to rank %u (flags %u): %d %s", me, p, flags, rc, smem_get_last_err_msg());
@@ -256,29 +215,29 @@ static void pair_batches(uint32_t p, uint32_t flags)
     uint8_t *in = g_buf + 10 * MiB;
     memset(in, 0, 10 * MiB);
     for (uint32_t i = 0; i < NPIECES; i++) {
-        src[i] = slot(p) + BATCH_OFF + me * BATCH_AREA + g_pieces[i].dst_off;
+        src[i] = tu_slot(p) + BATCH_OFF + me * BATCH_AREA + g_pieces[i].dst_off;
         dst[i] = in + g_pieces[i].src_off;
     }
-    rc = batch(src, dst, SMEMB_COPY_G2H, flags);
+    rc = tu_batch(g_pieces, src, dst, SMEMB_COPY_G2H, flags);
     if (flags) {
-        int32_t w = smem_bm_wait(g_h);
+        int32_t w = smem_bm_wait(tu_bm_handle());
         if (rc == 0) rc = w;
     }
-    TU_CHECK(rc == 0 && check(in, tag, 0, PACKED_LEN), "rank %u: batch round trip with rank %u (flags %u): %d %s",
+    TU_CHECK(rc == 0 && tu_rcheck(in, tag, 0, PACKED_LEN), "rank %u: batch round trip with rank %u (flags %u): %d %s",
              me, p, flags, rc, smem_get_last_err_msg());
     /* from p's pattern region (packed), gapped into local memory */
     memset(in, 0, 10 * MiB);
     for (uint32_t i = 0; i < NPIECES; i++) {
-        src[i] = slot(p) + g_pieces[i].src_off;
+        src[i] = tu_slot(p) + g_pieces[i].src_off;
         dst[i] = in + g_pieces[i].dst_off;
     }
-    rc = batch(src, dst, SMEMB_COPY_G2H, flags);
+    rc = tu_batch(g_pieces, src, dst, SMEMB_COPY_G2H, flags);
     if (flags) {
-        int32_t w = smem_bm_wait(g_h);
+        int32_t w = smem_bm_wait(tu_bm_handle());
         if (rc == 0) rc = w;
     }
     bool ok = rc == 0;
-    for (uint32_t i = 0; i < NPIECES && ok; i++) ok = check(in + g_pieces[i].dst_off, p, g_pieces[i].src_off, g_pieces[i].len);
+    for (uint32_t i = 0; i < NPIECES && ok; i++) ok = tu_rcheck(in + g_pieces[i].dst_off, p, g_pieces[i].src_off, g_pieces[i].len);
     TU_CHECK(ok, "rank %u: batch G2H from rank %u (flags %u): %d %s", me, p, flags, rc, smem_get_last_err_msg());
 }
 
@@ -291,23 +250,23 @@ static void mixed_batch(void)
     memset(in, 0, 10 * MiB);
     for (uint32_t i = 0; i < NPIECES; i++) {
         from[i] = (me + 1 + i % (NRANKS - 1)) % NRANKS;
-        src[i] = slot(from[i]) + g_pieces[i].src_off;
+        src[i] = tu_slot(from[i]) + g_pieces[i].src_off;
         dst[i] = in + g_pieces[i].dst_off;
     }
-    int32_t rc = batch(src, dst, SMEMB_COPY_AUTO, 0);
+    int32_t rc = tu_batch(g_pieces, src, dst, SMEMB_COPY_AUTO, 0);
     bool ok = rc == 0;
     for (uint32_t i = 0; i < NPIECES && ok; i++)
-        ok = check(in + g_pieces[i].dst_off, from[i], g_pieces[i].src_off, g_pieces[i].len);
+        ok = tu_rcheck(in + g_pieces[i].dst_off, from[i], g_pieces[i].src_off, g_pieces[i].len);
     TU_CHECK(ok, "rank %u: batch from every peer: %d %s", me, rc, smem_get_last_err_msg());
 }
 
 static void bad_input(uint32_t p)
 {
     /* past the peer's backed size (inside its stride): an error, nothing moves */
-    int32_t rc = copy1(slot(p) + LOCAL - 4096, g_buf, 8192, SMEMB_COPY_G2H, 0);
+    int32_t rc = tu_copy(tu_slot(p) + LOCAL - 4096, g_buf, 8192, SMEMB_COPY_G2H, 0);
     TU_CHECK(rc == SMEM_ERR_OUT_OF_RANGE, "rank %u: G2H past rank %u's backed size: %d %s", me, p, rc,
              smem_get_last_err_msg());
-    rc = copy1(g_buf, slot(p) + LOCAL, 64, SMEMB_COPY_H2G, 0);
+    rc = tu_copy(g_buf, tu_slot(p) + LOCAL, 64, SMEMB_COPY_H2G, 0);
     TU_CHECK(rc == SMEM_ERR_OUT_OF_RANGE, "rank %u: H2G past rank %u's backed size: %d %s", me, p, rc,
              smem_get_last_err_msg());
 }
@@ -316,12 +275,12 @@ static void bad_input(uint32_t p)
 static void remote_to_remote(void)
 {
     uint32_t p = (me + PER_HOST) % NRANKS, q = (me + 2 * PER_HOST) % NRANKS; /* the two other hosts */
-    uint8_t *dst = slot(q) + SCRATCH_OFF + MiB + me * 4096;
-    int32_t rc = copy1(slot(p) + 8192, dst, 4096, SMEMB_COPY_G2G, 0);
+    uint8_t *dst = tu_slot(q) + SCRATCH_OFF + MiB + me * 4096;
+    int32_t rc = tu_copy(tu_slot(p) + 8192, dst, 4096, SMEMB_COPY_G2G, 0);
     bool ok = rc == SMEM_ERR_UNSUPPORTED;
     if (rc == 0) {
         memset(g_buf, 0, 4096);
-        ok = copy1(dst, g_buf, 4096, SMEMB_COPY_G2H, 0) == 0 && check(g_buf, p, 8192, 4096);
+        ok = tu_copy(dst, g_buf, 4096, SMEMB_COPY_G2H, 0) == 0 && tu_rcheck(g_buf, p, 8192, 4096);
     }
     TU_CHECK(ok, "rank %u: G2G from rank %u to rank %u (both remote): %d %s", me, p, q, rc, smem_get_last_err_msg());
 }
@@ -339,33 +298,24 @@ static void phase_pairs(void)
     remote_to_remote();
     for (uint32_t k = 1; k < NRANKS; k++) pair_batches((me + k) % NRANKS, ASYNC_COPY_FLAG);
     /* async singles to every peer at once, one wait */
-    int32_t rc = 0;
-    for (uint32_t p = 0; p < NRANKS; p++) {
-        if (p == me) continue;
-        int32_t r = copy1(slot(p) + p * 64 * KiB, g_buf + p * MiB, MiB, SMEMB_COPY_G2H, ASYNC_COPY_FLAG);
-        if (r != 0 && rc == 0) rc = r;
-    }
-    int32_t w = smem_bm_wait(g_h);
-    TU_CHECK(rc == 0 && w == 0, "rank %u: async G2H to all: %d wait %d %s", me, rc, w, smem_get_last_err_msg());
-    for (uint32_t p = 0; p < NRANKS; p++)
-        if (p != me) TU_CHECK(check(g_buf + p * MiB, p, p * 64 * KiB, MiB), "rank %u: async data from rank %u", me, p);
+    tu_async_from_all(g_buf, NRANKS);
 }
 
 static void phase_check(void)
 {
     for (uint32_t w = 0; w < NRANKS; w++) {
         if (w == me) continue;
-        const uint8_t *area = slot(me) + MAIL_OFF + w * MAIL_AREA;
-        bool ok = check(area, 100 + w * 16 + me, 0, MAIL_PART) &&
-                  check(area + MAIL_PART, 100 + w * 16 + me, MAIL_PART, MAIL_PART - 3) &&
-                  check(area + 2 * MAIL_PART, 100 + w * 16 + me, 2 * MAIL_PART, MAIL_PART);
+        const uint8_t *area = tu_slot(me) + MAIL_OFF + w * MAIL_AREA;
+        bool ok = tu_rcheck(area, 100 + w * 16 + me, 0, MAIL_PART) &&
+                  tu_rcheck(area + MAIL_PART, 100 + w * 16 + me, MAIL_PART, MAIL_PART - 3) &&
+                  tu_rcheck(area + 2 * MAIL_PART, 100 + w * 16 + me, 2 * MAIL_PART, MAIL_PART);
         TU_CHECK(ok, "rank %u: mailbox from rank %u (H2G/H2GH/AUTO)", me, w);
-        TU_CHECK(check(area + 3 * MAIL_PART, w, me * MAIL_PART, MAIL_PART), "rank %u: mailbox from rank %u (G2G)", me, w);
+        TU_CHECK(tu_rcheck(area + 3 * MAIL_PART, w, me * MAIL_PART, MAIL_PART), "rank %u: mailbox from rank %u (G2G)", me, w);
         /* the async batch (tag +8) overwrote the sync one */
         uint32_t tag = 200 + w * 16 + me + 8;
         ok = true;
         for (uint32_t i = 0; i < NPIECES && ok; i++)
-            ok = check(slot(me) + BATCH_OFF + w * BATCH_AREA + g_pieces[i].dst_off, tag, g_pieces[i].src_off,
+            ok = tu_rcheck(tu_slot(me) + BATCH_OFF + w * BATCH_AREA + g_pieces[i].dst_off, tag, g_pieces[i].src_off,
                        g_pieces[i].len);
         TU_CHECK(ok, "rank %u: batch inbox from rank %u", me, w);
     }
@@ -383,15 +333,15 @@ static void still_working(uint32_t live, const char *when)
         if (p == me || !(live & (1u << p))) continue;
         uint64_t off = 3 * MiB + me * 4096;
         memset(g_buf, 0, MiB);
-        int32_t rc = copy1(slot(p) + off, g_buf, MiB, SMEMB_COPY_G2H, 0);
-        TU_CHECK(rc == 0 && check(g_buf, p, off, MiB), "rank %u: %s: G2H from rank %u: %d %s", me, when, p, rc,
+        int32_t rc = tu_copy(tu_slot(p) + off, g_buf, MiB, SMEMB_COPY_G2H, 0);
+        TU_CHECK(rc == 0 && tu_rcheck(g_buf, p, off, MiB), "rank %u: %s: G2H from rank %u: %d %s", me, when, p, rc,
                  smem_get_last_err_msg());
-        uint8_t *dst = slot(p) + SCRATCH_OFF + 2 * MiB + me * 256 * KiB; /* [78, 79.5 MiB) */
-        fill(g_buf, 300 + me, 0, 256 * KiB);
-        rc = copy1(g_buf, dst, 256 * KiB, SMEMB_COPY_H2G, 0);
+        uint8_t *dst = tu_slot(p) + SCRATCH_OFF + 2 * MiB + me * 256 * KiB; /* [78, 79.5 MiB) */
+        tu_fill(g_buf, 300 + me, 0, 256 * KiB);
+        rc = tu_copy(g_buf, dst, 256 * KiB, SMEMB_COPY_H2G, 0);
         memset(g_buf + MiB, 0, 256 * KiB);
-        int32_t rc2 = rc == 0 ? copy1(dst, g_buf + MiB, 256 * KiB, SMEMB_COPY_G2H, 0) : rc;
-        TU_CHECK(rc == 0 && rc2 == 0 && check(g_buf + MiB, 300 + me, 0, 256 * KiB),
+        int32_t rc2 = rc == 0 ? tu_copy(dst, g_buf + MiB, 256 * KiB, SMEMB_COPY_G2H, 0) : rc;
+        TU_CHECK(rc == 0 && rc2 == 0 && tu_rcheck(g_buf + MiB, 300 + me, 0, 256 * KiB),
                  "rank %u: %s: H2G + G2H with rank %u: %d %d %s", me, when, p, rc, rc2, smem_get_last_err_msg());
     }
 }
@@ -399,20 +349,20 @@ static void still_working(uint32_t live, const char *when)
 /* Phase 4, on ranks 0-4: large copies with the victim until they fail. */
 static void phase_kill(void)
 {
-    uint8_t *v = slot(VICTIM);
+    uint8_t *v = tu_slot(VICTIM);
     uint64_t first_fail = 0;
     int32_t fail_rc = 0;
     uint64_t end = util_now_ms() + PHASE_MS;
     for (uint32_t i = 0; util_now_ms() < end; i++) {
         int32_t rc;
         if (i % 2 == 0) {
-            fill(g_buf, 400 + me, 0, FAULT_LEN);
-            rc = copy1(g_buf, v + SCRATCH_OFF, FAULT_LEN, SMEMB_COPY_H2G, 0);
+            tu_fill(g_buf, 400 + me, 0, FAULT_LEN);
+            rc = tu_copy(g_buf, v + SCRATCH_OFF, FAULT_LEN, SMEMB_COPY_H2G, 0);
         } else {
             memset(g_buf, 0, PAT_LEN);
-            rc = copy1(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0);
+            rc = tu_copy(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0);
             /* a copy that succeeds has its data in place, even with the peer dying */
-            if (rc == 0) TU_CHECK(check(g_buf, VICTIM, 0, PAT_LEN), "rank %u: G2H from the victim: bad data", me);
+            if (rc == 0) TU_CHECK(tu_rcheck(g_buf, VICTIM, 0, PAT_LEN), "rank %u: G2H from the victim: bad data", me);
         }
         if (rc != 0) {
             first_fail = util_now_ms();
@@ -439,8 +389,8 @@ static void phase_kill(void)
     /* from now on every copy to it fails, each within the bound */
     for (int k = 0; k < 4; k++) {
         uint64_t t0 = util_now_ms();
-        int32_t rc = k % 2 ? copy1(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0)
-                           : copy1(g_buf, v + SCRATCH_OFF, 64 * KiB, SMEMB_COPY_H2G, 0);
+        int32_t rc = k % 2 ? tu_copy(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0)
+                           : tu_copy(g_buf, v + SCRATCH_OFF, 64 * KiB, SMEMB_COPY_H2G, 0);
         int64_t took = (int64_t)(util_now_ms() - t0);
         note_worst(took);
         TU_CHECK(rc != 0 && took <= KILL_BOUND_MS, "rank %u: copy %d to the dead rank: %d in %lld ms", me, k, rc,
@@ -453,13 +403,13 @@ static void phase_kill(void)
  * ranks 2, 3 unplugged) mid-transfer; the one in flight fails within the bound. */
 static void phase_link_cut(uint32_t far_rank)
 {
-    uint8_t *v = slot(far_rank);
+    uint8_t *v = tu_slot(far_rank);
     uint64_t first_fail = 0;
     int32_t fail_rc = 0;
     uint64_t end = util_now_ms() + PHASE_MS;
     for (uint32_t i = 0; util_now_ms() < end; i++) {
-        int32_t rc = i % 2 ? copy1(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0)
-                           : copy1(g_buf, v + SCRATCH_OFF + 4 * MiB, FAULT_LEN, SMEMB_COPY_H2G, 0);
+        int32_t rc = i % 2 ? tu_copy(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0)
+                           : tu_copy(g_buf, v + SCRATCH_OFF + 4 * MiB, FAULT_LEN, SMEMB_COPY_H2G, 0);
         if (rc != 0) {
             first_fail = util_now_ms();
             fail_rc = rc;
@@ -503,8 +453,8 @@ static void phase_link(void)
         if (!(far & (1u << p))) continue;
         for (int k = 0; k < 2; k++) {
             uint64_t t0 = util_now_ms();
-            int32_t rc = k == 0 ? copy1(g_buf, slot(p) + SCRATCH_OFF, 4 * MiB, SMEMB_COPY_H2G, 0)
-                                : copy1(slot(p), g_buf, 4 * MiB, SMEMB_COPY_G2H, 0);
+            int32_t rc = k == 0 ? tu_copy(g_buf, tu_slot(p) + SCRATCH_OFF, 4 * MiB, SMEMB_COPY_H2G, 0)
+                                : tu_copy(tu_slot(p), g_buf, 4 * MiB, SMEMB_COPY_G2H, 0);
             int64_t took = (int64_t)(util_now_ms() - t0);
             note_worst(took);
             TU_CHECK(rc != 0 && took <= LINK_BOUND_MS, "rank %u: %s across the cut link with rank %u: %d in %lld "
@@ -530,18 +480,18 @@ static void phase_relink(void)
         int tries = 0;
         do {
             memset(g_buf, 0, MiB);
-            rc = copy1(slot(p) + off, g_buf, MiB, SMEMB_COPY_G2H, 0);
+            rc = tu_copy(tu_slot(p) + off, g_buf, MiB, SMEMB_COPY_G2H, 0);
             tries++;
         } while (rc != 0 && util_now_ms() - t0 < RECOVER_MS && usleep(50000) == 0);
-        TU_CHECK(rc == 0 && check(g_buf, p, off, MiB), "rank %u: G2H from rank %u after the link came back: %d after "
+        TU_CHECK(rc == 0 && tu_rcheck(g_buf, p, off, MiB), "rank %u: G2H from rank %u after the link came back: %d after "
                  "%llu ms, %d tries: %s", me, p, rc, (unsigned long long)(util_now_ms() - t0), tries,
                  smem_get_last_err_msg());
-        fill(g_buf, 500 + me, 0, 256 * KiB);
-        uint8_t *dst = slot(p) + SCRATCH_OFF + 2 * MiB + me * 256 * KiB;
-        rc = copy1(g_buf, dst, 256 * KiB, SMEMB_COPY_H2G, 0);
+        tu_fill(g_buf, 500 + me, 0, 256 * KiB);
+        uint8_t *dst = tu_slot(p) + SCRATCH_OFF + 2 * MiB + me * 256 * KiB;
+        rc = tu_copy(g_buf, dst, 256 * KiB, SMEMB_COPY_H2G, 0);
         memset(g_buf + MiB, 0, 256 * KiB);
-        int32_t rc2 = rc == 0 ? copy1(dst, g_buf + MiB, 256 * KiB, SMEMB_COPY_G2H, 0) : rc;
-        TU_CHECK(rc == 0 && rc2 == 0 && check(g_buf + MiB, 500 + me, 0, 256 * KiB),
+        int32_t rc2 = rc == 0 ? tu_copy(dst, g_buf + MiB, 256 * KiB, SMEMB_COPY_G2H, 0) : rc;
+        TU_CHECK(rc == 0 && rc2 == 0 && tu_rcheck(g_buf + MiB, 500 + me, 0, 256 * KiB),
                  "rank %u: H2G + G2H with rank %u after the link came back: %d %d %s", me, p, rc, rc2,
                  smem_get_last_err_msg());
     }
@@ -551,34 +501,22 @@ static int child(int idx)
 {
     me = (uint32_t)idx;
     smem_bm_config_t c;
-    smem_bm_config_init(&c);
-    c.initTimeout = c.createTimeout = 30;
-    c.controlOperationTimeout = DATA_TIMEOUT_S;
+    tu_bm_config(&c, 30, DATA_TIMEOUT_S);
     c.startConfigStoreServer = false;
     c.autoRanking = false;
     c.rankId = (uint16_t)idx;
     /* the data plane on this host's address in the test subnet */
     snprintf(c.hcomUrl, sizeof(c.hcomUrl), "tcp://%s:0", g_subnet);
-    int32_t rc = smem_bm_init(g_url, NRANKS, 0, &c);
-    TU_CHECK(rc == 0, "rank %d: smem_bm_init(%s): %d %s", idx, g_url, rc, smem_get_last_err_msg());
-    if (rc != 0) return 1;
-    TU_CHECK(smem_bm_get_rank_id() == me, "rank %u: got rank %u", me, smem_bm_get_rank_id());
-    smem_bm_create_option_t o;
-    memset(&o, 0, sizeof(o));
-    o.maxDramSize = STRIDE;
-    o.localDRAMSize = LOCAL;
-    o.dataOpType = SMEMB_DATA_OP_SDMA | SMEMB_DATA_OP_HOST_TCP;
-    o.dramShmFd = -1;
-    g_h = smem_bm_create2(0, &o);
-    TU_CHECK(g_h != NULL, "rank %u: create: %s", me, smem_get_last_err_msg());
-    if (g_h == NULL) return 1;
-    rc = smem_bm_join(g_h, 0);
-    TU_CHECK(rc == 0, "rank %u: join: %d %s", me, rc, smem_get_last_err_msg());
-    if (rc != 0) return 1;
+    char who[32];
+    snprintf(who, sizeof(who), "rank %d", idx);
+    tu_bm_rank_t r = {.url = g_url, .world = NRANKS, .cfg = &c, .want_rank = idx, .id = 0, .local = LOCAL,
+                      .stride = STRIDE};
+    smem_bm_t h = tu_bm_up(&r, who, NULL);
+    if (h == NULL) return 1;
     make_pieces();
     g_buf = aligned_alloc(4096, BUF_LEN);
     if (g_buf == NULL) return 1;
-    fill(slot(me), me, 0, PAT_LEN);
+    tu_fill(tu_slot(me), me, 0, PAT_LEN);
 
     mark(PH_READY);
     if (!await_phase(PH_UP)) return 1;
@@ -605,7 +543,7 @@ static int child(int idx)
     mark(PH_RELINK);
     if (!await_phase(PH_END)) return 1;
     uint64_t t0 = util_now_ms();
-    smem_bm_destroy(g_h);
+    smem_bm_destroy(h);
     smem_bm_uninit(0);
     TU_CHECK(util_now_ms() - t0 < 20000, "rank %u: destroy + uninit took %llu ms", me,
              (unsigned long long)(util_now_ms() - t0));
@@ -676,8 +614,8 @@ static int start_store(void)
 int main(void)
 {
     if (!tn_require("it.netns_bm")) return 0;
-    ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (ctl == MAP_FAILED) return 1;
+    ctl = tu_shared(sizeof(*ctl));
+    if (ctl == NULL) return 1;
     tn_opts_t o = {.hosts = NHOSTS};
     char err[512];
     if (tn_net_create(&o, &g_net, err, sizeof(err)) != 0) {

@@ -29,13 +29,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "netns.h"
 #include "smem/host/smem_trans.h"
 #include "testutil.h"
+#include "tu_bm.h"
+#include "tu_data.h"
 #include "util/util_time.h"
 
 #define KiB (1ull << 10)
@@ -69,64 +70,18 @@ static char g_id[NPROC][64];
 static tn_net_t *g_net;
 static int me;
 
-/* ---------- patterns (byte-exact at any offset) ---------- */
-
-static uint64_t pat(uint32_t tag, uint64_t word_off)
-{
-    uint64_t x = ((uint64_t)(tag + 1) << 52) ^ (word_off * 0x9E3779B97F4A7C15ull);
-    return x ^ (x >> 29);
-}
-
-static uint8_t pat_byte(uint32_t tag, uint64_t off) { return (uint8_t)(pat(tag, off & ~7ull) >> ((off & 7) * 8)); }
-
-static void fill(void *buf, uint32_t tag, uint64_t off0, uint64_t len)
-{
-    uint8_t *b = buf;
-    for (uint64_t i = 0; i < len; i++) b[i] = pat_byte(tag, off0 + i);
-}
+/* ---------- patterns (tu_fill / tu_check, byte-exact at any offset) and the block layout ---------- */
 
 static bool check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len)
 {
-    const uint8_t *b = buf;
-    for (uint64_t i = 0; i < len; i++)
-        if (b[i] != pat_byte(tag, off0 + i)) {
-            fprintf(stderr, "%s: mismatch at +%llu (tag %u, offset %llu)\n", me ? "receiver" : "sender",
-                    (unsigned long long)i, tag, (unsigned long long)(off0 + i));
-            return false;
-        }
-    return true;
+    return tu_check(buf, tag, off0, len, me ? "receiver" : "sender");
 }
 
-/* 61 x 128 KiB + 61 x 16 KiB, interleaved: packed at one end, gapped (shuffled) at the other. */
-typedef struct piece {
-    uint64_t len, packed_off, gapped_off;
-} piece_t;
+/* 61 x 128 KiB + 61 x 16 KiB, interleaved: packed (src_off) at one end, gapped and shuffled (dst_off) at the other. */
+_Static_assert(NPIECES == TU_KV_PIECES, "the block layout has 122 pieces");
+static tu_piece_t g_pieces[NPIECES];
 
-static piece_t g_pieces[NPIECES];
-
-static void make_pieces(void)
-{
-    uint32_t order[NPIECES];
-    uint64_t seed = 99;
-    for (uint32_t i = 0; i < NPIECES; i++) order[i] = i;
-    for (uint32_t i = NPIECES - 1; i > 0; i--) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        uint32_t j = (uint32_t)((seed >> 33) % (i + 1)), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
-    uint64_t off = 0;
-    for (uint32_t i = 0; i < NPIECES; i++) {
-        g_pieces[i].len = i % 2 ? 16 * KiB : 128 * KiB;
-        g_pieces[i].packed_off = off;
-        off += g_pieces[i].len;
-    }
-    off = 0;
-    for (uint32_t k = 0; k < NPIECES; k++) {
-        g_pieces[order[k]].gapped_off = off;
-        off += g_pieces[order[k]].len + BATCH_GAP;
-    }
-}
+static void make_pieces(void) { tu_kv_layout(g_pieces, 128 * KiB, 16 * KiB, BATCH_GAP, true); }
 
 /* ---------- coordination ---------- */
 
@@ -150,18 +105,7 @@ static bool await_phase(int phase)
     return true;
 }
 
-static smem_trans_t create(smem_trans_role_t role)
-{
-    smem_trans_config_t c;
-    smem_trans_config_init(&c);
-    c.role = role;
-    c.initTimeout = TIMEOUT_S;
-    int32_t rc = smem_trans_init(&c);
-    TU_CHECK(rc == 0, "%d: smem_trans_init: %d %s", me, rc, smem_get_last_err_msg());
-    smem_trans_t h = smem_trans_create(g_url, g_id[me], &c);
-    TU_CHECK(h != NULL, "%d: smem_trans_create(%s, %s): %s", me, g_url, g_id[me], smem_get_last_err_msg());
-    return h;
-}
+static smem_trans_t create(smem_trans_role_t role) { return tu_trans_up(g_url, g_id[me], role, TIMEOUT_S); }
 
 /* ---------- receiver ---------- */
 
@@ -173,7 +117,7 @@ static int receiver(void)
     TU_CHECK(a != NULL, "receiver: smem_trans_malloc: %s", smem_get_last_err_msg());
     uint8_t *b = aligned_alloc(4096, B_LEN);
     if (a == NULL || b == NULL) return 1;
-    fill(a, 1, 0, A_LEN);
+    tu_fill(a, 1, 0, A_LEN);
     memset(b, 0, B_LEN);
     int32_t rc = smem_trans_register_mem(h, b, B_LEN, 0);
     TU_CHECK(rc == 0, "receiver: register B: %d %s", rc, smem_get_last_err_msg());
@@ -187,7 +131,7 @@ static int receiver(void)
     TU_CHECK(check(b, 2, 0, MiB), "receiver: single write into B");
     bool ok = true;
     for (uint32_t i = 0; i < NPIECES && ok; i++)
-        ok = check(b + BATCH_DST_OFF + g_pieces[i].gapped_off, 3, g_pieces[i].packed_off, g_pieces[i].len);
+        ok = check(b + BATCH_DST_OFF + g_pieces[i].dst_off, 3, g_pieces[i].src_off, g_pieces[i].len);
     TU_CHECK(ok, "receiver: 122-piece batch write into B");
     TU_CHECK(check(b + SUBMIT_OFF, 4, 0, 512 * KiB), "receiver: submitted write into B");
     TU_CHECK(check(b + SUBMIT_OFF + 512 * KiB, 8, 0, 256 * KiB), "receiver: submitted batch write into B");
@@ -198,9 +142,9 @@ static int receiver(void)
     uint8_t *c = aligned_alloc(4096, C_LEN);
     uint8_t *d0 = aligned_alloc(4096, D_LEN), *d1 = aligned_alloc(4096, D_LEN);
     if (c == NULL || d0 == NULL || d1 == NULL) return 1;
-    fill(c, 5, 0, C_LEN);
-    fill(d0, 9, 0, D_LEN);
-    fill(d1, 10, 0, D_LEN);
+    tu_fill(c, 5, 0, C_LEN);
+    tu_fill(d0, 9, 0, D_LEN);
+    tu_fill(d1, 10, 0, D_LEN);
     rc = smem_trans_register_mem(h, c, C_LEN, 0);
     TU_CHECK(rc == 0, "receiver: register C: %d %s", rc, smem_get_last_err_msg());
     void *dv[2] = {d0, d1};
@@ -266,7 +210,7 @@ static void sender_phase2(smem_trans_t h, uint8_t *buf)
         TU_CHECK(rc == 0 && check(buf, 1, off, sizes[z]) && buf[sizes[z]] == 0, "sender: read %llu B of A: %d %s",
                  (unsigned long long)sizes[z], rc, smem_get_last_err_msg());
     }
-    fill(buf, 2, 0, MiB);
+    tu_fill(buf, 2, 0, MiB);
     int32_t rc = wr(h, buf, ctl->b, MiB);
     TU_CHECK(rc == 0, "sender: write into B: %d %s", rc, smem_get_last_err_msg());
 
@@ -275,10 +219,10 @@ static void sender_phase2(smem_trans_t h, uint8_t *buf)
     void *ldst[NPIECES], *rdst[NPIECES];
     const void *rsrc[NPIECES];
     size_t lens[NPIECES];
-    fill(buf, 3, 0, PACKED_LEN);
+    tu_fill(buf, 3, 0, PACKED_LEN);
     for (uint32_t i = 0; i < NPIECES; i++) {
-        lsrc[i] = buf + g_pieces[i].packed_off;
-        rdst[i] = (void *)(uintptr_t)(ctl->b + BATCH_DST_OFF + g_pieces[i].gapped_off);
+        lsrc[i] = buf + g_pieces[i].src_off;
+        rdst[i] = (void *)(uintptr_t)(ctl->b + BATCH_DST_OFF + g_pieces[i].dst_off);
         lens[i] = g_pieces[i].len;
     }
     rc = smem_trans_batch_write(h, lsrc, g_id[RECEIVER], rdst, lens, NPIECES, 0);
@@ -287,13 +231,13 @@ static void sender_phase2(smem_trans_t h, uint8_t *buf)
     uint8_t *in = buf + 10 * MiB;
     memset(in, 0, 10 * MiB);
     for (uint32_t i = 0; i < NPIECES; i++) {
-        rsrc[i] = (const void *)(uintptr_t)(ctl->a + 5 * MiB + g_pieces[i].packed_off);
-        ldst[i] = in + g_pieces[i].gapped_off;
+        rsrc[i] = (const void *)(uintptr_t)(ctl->a + 5 * MiB + g_pieces[i].src_off);
+        ldst[i] = in + g_pieces[i].dst_off;
     }
     rc = smem_trans_batch_read(h, ldst, g_id[RECEIVER], rsrc, lens, NPIECES, 0);
     bool ok = rc == 0;
     for (uint32_t i = 0; i < NPIECES && ok; i++)
-        ok = check(in + g_pieces[i].gapped_off, 1, 5 * MiB + g_pieces[i].packed_off, g_pieces[i].len);
+        ok = check(in + g_pieces[i].dst_off, 1, 5 * MiB + g_pieces[i].src_off, g_pieces[i].len);
     TU_CHECK(ok, "sender: batch read: %d %s", rc, smem_get_last_err_msg());
 
     /* the same through a stream */
@@ -302,8 +246,8 @@ static void sender_phase2(smem_trans_t h, uint8_t *buf)
     TU_CHECK(rc == 0 && stream != NULL, "sender: stream: %d %s", rc, smem_get_last_err_msg());
     if (stream == NULL) return;
     uint8_t *w1 = buf + 20 * MiB, *w2 = buf + 21 * MiB, *in2 = buf + 22 * MiB;
-    fill(w1, 4, 0, 512 * KiB);
-    fill(w2, 8, 0, 256 * KiB);
+    tu_fill(w1, 4, 0, 512 * KiB);
+    tu_fill(w2, 8, 0, 256 * KiB);
     memset(in2, 0, 10 * MiB);
     rc = smem_trans_write_submit(h, w1, g_id[RECEIVER], (void *)(uintptr_t)(ctl->b + SUBMIT_OFF), 512 * KiB, stream, 0);
     TU_CHECK(rc == 0, "sender: write_submit: %d %s", rc, smem_get_last_err_msg());
@@ -317,7 +261,7 @@ static void sender_phase2(smem_trans_t h, uint8_t *buf)
     }
     rc = smem_trans_batch_write_submit(h, ws, g_id[RECEIVER], wd, wl, 4, stream, 0);
     TU_CHECK(rc == 0, "sender: batch_write_submit: %d %s", rc, smem_get_last_err_msg());
-    for (uint32_t i = 0; i < NPIECES; i++) ldst[i] = in2 + g_pieces[i].gapped_off;
+    for (uint32_t i = 0; i < NPIECES; i++) ldst[i] = in2 + g_pieces[i].dst_off;
     rc = smem_trans_batch_read_submit(h, ldst, g_id[RECEIVER], rsrc, lens, NPIECES, stream, 0);
     TU_CHECK(rc == 0, "sender: batch_read_submit: %d %s", rc, smem_get_last_err_msg());
     uint8_t *one = buf + 21 * MiB + 512 * KiB;
@@ -327,7 +271,7 @@ static void sender_phase2(smem_trans_t h, uint8_t *buf)
     TU_CHECK(rc == 0, "sender: stream_wait: %d %s", rc, smem_get_last_err_msg());
     ok = true;
     for (uint32_t i = 0; i < NPIECES && ok; i++)
-        ok = check(in2 + g_pieces[i].gapped_off, 1, 5 * MiB + g_pieces[i].packed_off, g_pieces[i].len);
+        ok = check(in2 + g_pieces[i].dst_off, 1, 5 * MiB + g_pieces[i].src_off, g_pieces[i].len);
     TU_CHECK(ok && check(one, 1, 3, 4096), "sender: data read through the stream");
 
     /* bad requests: an error each, nothing crashes */
@@ -354,14 +298,14 @@ static void sender_phase4(smem_trans_t h, uint8_t *buf)
     TU_CHECK(rc == 0 && check(buf, 5, 0, C_LEN), "sender: read of newly registered C: %d %s", rc,
              smem_get_last_err_msg());
     fprintf(stderr, "sender: first read of newly registered memory: %d after %llu us\n", rc, (unsigned long long)us);
-    fill(buf, 6, 0, 512 * KiB);
+    tu_fill(buf, 6, 0, 512 * KiB);
     rc = wr(h, buf, ctl->c + MiB, 512 * KiB);
     TU_CHECK(rc == 0, "sender: write into C: %d %s", rc, smem_get_last_err_msg());
     /* one batch over both batch-registered buffers */
     const void *src[2] = {buf + MiB, buf + MiB + 64 * KiB};
     void *dst[2] = {(void *)(uintptr_t)ctl->d0, (void *)(uintptr_t)(ctl->d1 + 64 * KiB)};
     size_t lens[2] = {64 * KiB, 64 * KiB};
-    fill(buf + MiB, 11, 0, 128 * KiB);
+    tu_fill(buf + MiB, 11, 0, 128 * KiB);
     rc = smem_trans_batch_write(h, src, g_id[RECEIVER], dst, lens, 2, 0);
     TU_CHECK(rc == 0, "sender: batch write into D0 + D1: %d %s", rc, smem_get_last_err_msg());
 }
@@ -369,7 +313,7 @@ static void sender_phase4(smem_trans_t h, uint8_t *buf)
 static void sender_phase6(smem_trans_t h, uint8_t *buf)
 {
     /* B is gone: reads, writes, batches touching it and streamed writes fail */
-    fill(buf, 7, 0, MiB);
+    tu_fill(buf, 7, 0, MiB);
     int32_t rc = rd(h, buf + 2 * MiB, ctl->b, 4096);
     TU_CHECK(rc != 0, "sender: read of deregistered B succeeded");
     rc = wr(h, buf, ctl->b, MiB);
@@ -415,7 +359,7 @@ static int sender(void)
     memset(buf, 0, MiB);
     int32_t rc = rd(h, buf, ctl->b, MiB);
     TU_CHECK(rc == 0 && check(buf, 2, 0, MiB), "sender: read of re-registered B: %d %s", rc, smem_get_last_err_msg());
-    fill(buf, 12, 0, 64 * KiB);
+    tu_fill(buf, 12, 0, 64 * KiB);
     rc = wr(h, buf, ctl->b + 2 * MiB, 64 * KiB);
     TU_CHECK(rc == 0, "sender: write into re-registered B: %d %s", rc, smem_get_last_err_msg());
     mark(8);
@@ -471,8 +415,8 @@ static bool await_mark(int who, int phase)
 int main(void)
 {
     if (!tn_require("it.netns_trans")) return 0;
-    ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (ctl == MAP_FAILED) return 1;
+    ctl = tu_shared(sizeof(*ctl));
+    if (ctl == NULL) return 1;
     tn_opts_t o = {.hosts = 2};
     char err[512];
     if (tn_net_create(&o, &g_net, err, sizeof(err)) != 0) {

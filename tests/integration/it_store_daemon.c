@@ -26,6 +26,7 @@
 
 #include "store/store.h"
 #include "testutil.h"
+#include "tu_data.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
 
@@ -33,17 +34,10 @@ static char tmpdir[256];
 static char logpath[320];
 
 /* Port of the URL "tcp://127.0.0.1:PORT". */
-static int url_port(const char *url) { return atoi(strrchr(url, ':') + 1); }
-
 static int raw_connect(int port, int *local_port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = tu_tcp_connect(port);
+    if (fd < 0) return -1;
     struct sockaddr_in me;
     socklen_t ml = sizeof(me);
     getsockname(fd, (struct sockaddr *)&me, &ml);
@@ -109,7 +103,7 @@ static void bad_input(void)
     pid_t pid;
     char url[128];
     TU_CHECK(tu_store_start(args, &pid, url, sizeof(url)) == 0, "smem-store did not start");
-    int port = url_port(url);
+    int port = tu_url_port(url);
 
     store_client_opts_t co;
     store_client_opts_init(&co);

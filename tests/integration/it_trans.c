@@ -12,19 +12,20 @@
  *      sender's later write to it fails and the bytes stay unchanged;
  *   5. the receiver destroys its instance: the sender's transfers to it fail.
  * Phases are separated by store barriers on separate store clients.
+ * Scenarios (tests/testutil/tu_scen.h; `it_trans --list`): rw = 1-3,
+ * dereg = 4, destroy = 5; each continues the state of the one before, so
+ * choosing one runs those before it too.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "smem/host/smem_trans.h"
 #include "store/store.h"
 #include "testutil.h"
+#include "tu_bm.h"
 #include "tu_data.h"
+#include "tu_scen.h"
 #include "util/util_buf.h"
 
 #define KiB (1ull << 10)
@@ -37,11 +38,6 @@
 #define NPIECES 122
 #define PHASE_MS 60000
 
-struct ctl {
-    int passed[2], failed[2];
-};
-
-static struct ctl *ctl;
 static char g_url[128];
 static store_client_t *g_sync;
 static uint32_t me; /* 0 receiver, 1 sender */
@@ -55,51 +51,24 @@ typedef struct addrs {
 
 static bool check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len)
 {
-    char who[32];
-    snprintf(who, sizeof(who), "%s", me ? "sender" : "receiver");
-    return tu_check(buf, tag, off0, len, who);
+    return tu_check(buf, tag, off0, len, me ? "sender" : "receiver");
 }
 
-static bool barrier(const char *name)
-{
-    int32_t rc = store_barrier(g_sync, name, 2, me, PHASE_MS);
-    TU_CHECK(rc == 0, "%u: barrier %s: %d", me, name, rc);
-    return rc == 0;
-}
+static bool barrier(const char *name) { return tu_barrier(g_sync, name, 2, me, PHASE_MS); }
 
-static smem_trans_t make(const char *id, smem_trans_role_t role)
-{
-    smem_trans_config_t c;
-    smem_trans_config_init(&c);
-    c.role = role;
-    c.initTimeout = 20;
-    TU_CHECK(smem_trans_init(&c) == 0, "init: %s", smem_get_last_err_msg());
-    smem_trans_t h = smem_trans_create(g_url, id, &c);
-    TU_CHECK(h != NULL, "create %s: %s", id, smem_get_last_err_msg());
-    return h;
-}
+static smem_trans_t make(const char *id, smem_trans_role_t role) { return tu_trans_up(g_url, id, role, 20); }
 
-/* Piece i: 32 KiB or 8 KiB, packed at src_off locally, scattered (reverse order, 1 KiB gaps) remotely. */
-static uint64_t g_len[NPIECES], g_loff[NPIECES], g_roff[NPIECES];
+/* 61 x 32 KiB + 61 x 8 KiB, packed at src_off locally, scattered (shuffled, 1 KiB gaps) at dst_off remotely. */
+_Static_assert(NPIECES == TU_KV_PIECES, "the block layout has 122 pieces");
+static tu_piece_t g_pieces[NPIECES];
 
-static void make_pieces(void)
-{
-    uint64_t l = 0, r = 0;
-    for (uint32_t i = 0; i < NPIECES; i++) {
-        g_len[i] = i % 2 ? 32 * KiB : 8 * KiB;
-        g_loff[i] = l;
-        l += g_len[i];
-    }
-    for (int i = NPIECES - 1; i >= 0; i--) {
-        g_roff[i] = r;
-        r += g_len[i] + KiB;
-    }
-}
+static void make_pieces(void) { tu_kv_layout(g_pieces, 32 * KiB, 8 * KiB, KiB, true); }
 
 static int receiver(void)
 {
     smem_trans_t h = make(R_ID, SMEM_TRANS_RECEIVER);
     if (h == NULL) return 1;
+    make_pieces();
     /* a second live instance with the same id is refused */
     smem_trans_config_t c;
     smem_trans_config_init(&c);
@@ -142,21 +111,31 @@ static int receiver(void)
     /* what the sender wrote */
     TU_CHECK(check(small, 2, 0, SMALL), "receiver: the sender's 4 MiB write");
     bool ok = true;
-    for (uint32_t i = 0; i < NPIECES; i++) ok = ok && check(big + 8 * MiB + g_roff[i], 3, g_loff[i], g_len[i]);
+    for (uint32_t i = 0; i < NPIECES; i++)
+        ok = ok && check(big + 8 * MiB + g_pieces[i].dst_off, 3, g_pieces[i].src_off, g_pieces[i].len);
     TU_CHECK(ok, "receiver: the sender's 122-piece batch");
     for (int i = 0; i < NB; i++) TU_CHECK(check(ba[i], 10 + i, 0, 6 * MiB), "receiver: batch-registered range %d", i);
     TU_CHECK(check(big + 12 * MiB, 5, 0, 2 * MiB), "receiver: submitted writes");
 
-    TU_CHECK(smem_trans_deregister_mem(h, small) == 0, "deregister: %s", smem_get_last_err_msg());
-    TU_CHECK(smem_trans_deregister_mem(h, small) == SMEM_ERR_OBJECT_NOT_EXISTS, "deregister twice");
-    if (!barrier("trans/dereg")) return 1;
-    if (!barrier("trans/dereg-tried")) return 1;
-    TU_CHECK(check(small, 2, 0, SMALL), "receiver: deregistered memory unchanged");
-    smem_trans_free(h, big);
-    smem_trans_destroy(h, 0);
-    TU_CHECK(smem_trans_register_mem(h, small, 4096, 0) == SMEM_ERR_INVALID_PARAM, "destroyed handle accepted");
-    if (!barrier("trans/destroyed")) return 1;
+    if (tu_scen_on("dereg")) {
+        TU_CHECK(smem_trans_deregister_mem(h, small) == 0, "deregister: %s", smem_get_last_err_msg());
+        TU_CHECK(smem_trans_deregister_mem(h, small) == SMEM_ERR_OBJECT_NOT_EXISTS, "deregister twice");
+        if (!barrier("trans/dereg")) return 1;
+        if (!barrier("trans/dereg-tried")) return 1;
+        TU_CHECK(check(small, 2, 0, SMALL), "receiver: deregistered memory unchanged");
+    }
+    bool destroyed = tu_scen_on("destroy");
+    if (destroyed) {
+        smem_trans_free(h, big);
+        smem_trans_destroy(h, 0);
+        TU_CHECK(smem_trans_register_mem(h, small, 4096, 0) == SMEM_ERR_INVALID_PARAM, "destroyed handle accepted");
+        if (!barrier("trans/destroyed")) return 1;
+    }
     barrier("trans/done");
+    if (!destroyed) {
+        smem_trans_free(h, big);
+        smem_trans_destroy(h, 0);
+    }
     smem_trans_uninit(0);
     free(small);
     free(b);
@@ -201,17 +180,17 @@ static int sender(void)
     size_t sz[NPIECES];
     fill(buf, 3, 0, 4 * MiB);
     for (uint32_t i = 0; i < NPIECES; i++) {
-        lsrc[i] = buf + g_loff[i];
-        rdst[i] = big + 8 * MiB + g_roff[i];
+        lsrc[i] = buf + g_pieces[i].src_off;
+        rdst[i] = big + 8 * MiB + g_pieces[i].dst_off;
         rsrc[i] = rdst[i];
-        ldst[i] = buf + 8 * MiB + g_loff[i];
-        sz[i] = g_len[i];
+        ldst[i] = buf + 8 * MiB + g_pieces[i].src_off;
+        sz[i] = g_pieces[i].len;
     }
     rc = smem_trans_batch_write(h, lsrc, R_ID, rdst, sz, NPIECES, 0);
     TU_CHECK(rc == 0, "batch write: %d %s", rc, smem_get_last_err_msg());
     memset(buf + 8 * MiB, 0, 4 * MiB);
     rc = smem_trans_batch_read(h, ldst, R_ID, rsrc, sz, NPIECES, 0);
-    TU_CHECK(rc == 0 && check(buf + 8 * MiB, 3, 0, g_loff[NPIECES - 1] + g_len[NPIECES - 1]), "batch read: %d %s", rc, smem_get_last_err_msg());
+    TU_CHECK(rc == 0 && check(buf + 8 * MiB, 3, 0, tu_kv_src_len(g_pieces)), "batch read: %d %s", rc, smem_get_last_err_msg());
     /* one batch over the 3 batch-registered ranges */
     const void *bl[NB];
     void *br[NB];
@@ -268,17 +247,21 @@ static int sender(void)
     TU_CHECK(smem_trans_write(NULL, buf, R_ID, big, 8, 0) == SMEM_ERR_INVALID_PARAM, "NULL handle");
     TU_CHECK(smem_trans_write((void *)buf, buf, R_ID, big, 8, 0) == SMEM_ERR_INVALID_PARAM, "bogus handle");
     if (!barrier("trans/written")) return 1;
-    if (!barrier("trans/dereg")) return 1;
-    fill(buf, 9, 0, 8);
-    rc = smem_trans_write(h, buf, R_ID, small, 8, 0);
-    TU_CHECK(rc == SMEM_ERR_OUT_OF_RANGE, "write to deregistered memory: %d %s", rc, smem_get_last_err_msg());
-    rc = smem_trans_read(h, buf, R_ID, big, 8, 0);
-    TU_CHECK(rc == 0, "the rest still works: %d %s", rc, smem_get_last_err_msg());
-    if (!barrier("trans/dereg-tried")) return 1;
-    if (!barrier("trans/destroyed")) return 1;
-    rc = smem_trans_read(h, buf, R_ID, big, 8, 0);
-    TU_CHECK(rc == SMEM_ERR_OBJECT_NOT_EXISTS || rc == SMEM_ERR_PEER_GONE || rc == SMEM_ERR_CONN_FAILED,
-             "read from a destroyed instance: %d %s", rc, smem_get_last_err_msg());
+    if (tu_scen_on("dereg")) {
+        if (!barrier("trans/dereg")) return 1;
+        fill(buf, 9, 0, 8);
+        rc = smem_trans_write(h, buf, R_ID, small, 8, 0);
+        TU_CHECK(rc == SMEM_ERR_OUT_OF_RANGE, "write to deregistered memory: %d %s", rc, smem_get_last_err_msg());
+        rc = smem_trans_read(h, buf, R_ID, big, 8, 0);
+        TU_CHECK(rc == 0, "the rest still works: %d %s", rc, smem_get_last_err_msg());
+        if (!barrier("trans/dereg-tried")) return 1;
+    }
+    if (tu_scen_on("destroy")) {
+        if (!barrier("trans/destroyed")) return 1;
+        rc = smem_trans_read(h, buf, R_ID, big, 8, 0);
+        TU_CHECK(rc == SMEM_ERR_OBJECT_NOT_EXISTS || rc == SMEM_ERR_PEER_GONE || rc == SMEM_ERR_CONN_FAILED,
+                 "read from a destroyed instance: %d %s", rc, smem_get_last_err_msg());
+    }
     barrier("trans/done");
     smem_trans_destroy(h, 0);
     smem_trans_uninit(0);
@@ -287,48 +270,34 @@ static int sender(void)
     return 0;
 }
 
-static int child(uint32_t role)
+static int child(int role, void *arg)
 {
-    me = role;
-    store_client_opts_t so;
-    store_client_opts_init(&so);
-    if (store_client_connect(g_url, &so, &g_sync) != 0) return 1;
+    (void)arg;
+    me = (uint32_t)role;
+    if ((g_sync = tu_store_connect(g_url)) == NULL) return 1;
     int rc = role == 0 ? receiver() : sender();
     store_client_close(g_sync);
     return rc;
 }
 
-int main(void)
+static const tu_scen_t scenarios[] = {
+    {.name = "rw", .what = "create, register, reads, writes, 122-piece batches, streams, bad input (phases 1-3)"},
+    {.name = "dereg", .what = "a deregistered range refuses writes, its bytes stay (phase 4)", .needs = "rw"},
+    {.name = "destroy", .what = "transfers to a destroyed receiver fail (phase 5)", .needs = "dereg"},
+};
+
+int main(int argc, char **argv)
 {
-    ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int rc = tu_scen_args(argc, argv, scenarios, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
+    if (rc >= 0) return rc;
     pid_t store;
-    if (ctl == MAP_FAILED || tu_store_start(NULL, &store, g_url, sizeof(g_url)) != 0) {
+    if (tu_store_start(NULL, &store, g_url, sizeof(g_url)) != 0) {
         fprintf(stderr, "setup failed\n");
         return 1;
     }
-    pid_t pids[2];
-    for (uint32_t i = 0; i < 2; i++) {
-        pids[i] = fork();
-        if (pids[i] == 0) {
-            int rc = child(i);
-            ctl->passed[i] = tu_passed;
-            ctl->failed[i] = tu_failed + (rc != 0);
-            fflush(stderr);
-            _exit(rc);
-        }
-    }
-    for (int i = 0; i < 2; i++) {
-        int st = 0;
-        if (tu_wait_pid(pids[i], 120000, &st) != 0) {
-            kill(pids[i], SIGKILL);
-            waitpid(pids[i], &st, 0);
-            TU_CHECK(0, "child %d timed out", i);
-            continue;
-        }
-        TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d exit status 0x%x", i, st);
-        tu_passed += ctl->passed[i];
-        tu_failed += ctl->failed[i];
-    }
+    tu_kids_t kids; /* the receiver (0) and the sender (1) */
+    tu_kids_start(&kids, 2, child, NULL);
+    tu_kids_wait(&kids, 120000);
     tu_stop_pid(store, 5000);
     TU_CHECK(tu_passed > 40, "only %d checks ran", tu_passed);
     return tu_summary();

@@ -9,12 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "smem/host/smem_trans.h"
 #include "testutil.h"
+#include "tu_bm.h"
 #include "tu_data.h"
 #include "util/util_time.h"
 
@@ -26,22 +25,11 @@ struct ctl {
     volatile int ready, first_ok, resumed, done;
     volatile uint64_t raddr;
     volatile uint64_t back_ms;
-    volatile int passed[2], failed[2];
 };
 static struct ctl *ctl;
 static char g_url[128];
 
-static smem_trans_t make(const char *id, smem_trans_role_t role)
-{
-    smem_trans_config_t c;
-    smem_trans_config_init(&c);
-    c.role = role;
-    c.initTimeout = 10;
-    TU_CHECK(smem_trans_init(&c) == 0, "init: %s", smem_get_last_err_msg());
-    smem_trans_t h = smem_trans_create(g_url, id, &c);
-    TU_CHECK(h != NULL, "create %s: %s", id, smem_get_last_err_msg());
-    return h;
-}
+static smem_trans_t make(const char *id, smem_trans_role_t role) { return tu_trans_up(g_url, id, role, 10); }
 
 static int receiver(void)
 {
@@ -88,46 +76,33 @@ static int sender(void)
     return 0;
 }
 
+static int child(int idx, void *arg)
+{
+    (void)arg;
+    return idx == 0 ? receiver() : sender();
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ctl = tu_shared(sizeof(*ctl));
     pid_t store;
-    if (ctl == MAP_FAILED || tu_store_start(NULL, &store, g_url, sizeof(g_url)) != 0) {
+    if (ctl == NULL || tu_store_start(NULL, &store, g_url, sizeof(g_url)) != 0) {
         fprintf(stderr, "setup failed\n");
         return 1;
     }
-    pid_t pids[2];
-    for (int i = 0; i < 2; i++) {
-        pids[i] = fork();
-        if (pids[i] == 0) {
-            int rc = i == 0 ? receiver() : sender();
-            ctl->passed[i] = tu_passed;
-            ctl->failed[i] = tu_failed + (rc != 0);
-            fflush(stderr);
-            _exit(rc);
-        }
-    }
+    tu_kids_t kids; /* the receiver (0) and the sender (1) */
+    if (tu_kids_start(&kids, 2, child, NULL) != 0) ctl->done = 1;
     uint64_t end = util_now_ms() + 30000;
     while (!ctl->first_ok && util_now_ms() < end) usleep(10000);
     TU_CHECK(ctl->first_ok, "the sender read the receiver before the pause");
-    kill(pids[0], SIGSTOP); /* past the store's 4 s keepalive */
-    usleep(6000 * 1000);
-    kill(pids[0], SIGCONT);
-    ctl->resumed = 1;
-    for (int i = 0; i < 2; i++) {
-        int st = 0;
-        if (tu_wait_pid(pids[i], 60000, &st) != 0) {
-            ctl->done = 1;
-            kill(pids[i], SIGKILL);
-            waitpid(pids[i], &st, 0);
-            TU_CHECK(0, "child %d timed out", i);
-            continue;
-        }
-        TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d exit status 0x%x", i, st);
-        tu_passed += ctl->passed[i];
-        tu_failed += ctl->failed[i];
+    if (kids.n > 0) {
+        kill(kids.pid[0], SIGSTOP); /* past the store's 4 s keepalive */
+        usleep(6000 * 1000);
+        kill(kids.pid[0], SIGCONT);
     }
+    ctl->resumed = 1;
+    tu_kids_wait(&kids, 60000);
     printf("the sender reached the resumed receiver after %llu ms\n", (unsigned long long)ctl->back_ms);
     tu_stop_pid(store, 5000);
     return tu_summary();

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,6 +55,137 @@ const char *tu_build_dir(void)
 {
     tu_dirs_init();
     return tu_bld;
+}
+
+const char *tu_self_exe(void)
+{
+    static char exe[PATH_MAX];
+    if (exe[0] == '\0') {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[n > 0 ? n : 0] = '\0';
+    }
+    return exe;
+}
+
+pid_t tu_role_spawn(const char *const args[])
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)tu_self_exe();
+    argv[n++] = "--role";
+    for (int i = 0; args[i] != NULL && n < 31; i++) argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = -1;
+    return tu_spawn(argv, &pid, NULL) == 0 ? pid : -1;
+}
+
+bool tu_role_wait(pid_t pid, int timeout_ms, const char *what)
+{
+    int st = 0;
+    if (pid <= 0) return false;
+    if (tu_wait_pid(pid, timeout_ms, &st) != 0) {
+        fprintf(stderr, "%s: role process %d did not finish in %d ms\n", what, (int)pid, timeout_ms);
+        kill(pid, SIGCONT);
+        kill(pid, SIGKILL);
+        tu_wait_pid(pid, 2000, &st);
+        return false;
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+bool tu_role_run(const char *const args[], int timeout_ms)
+{
+    return tu_role_wait(tu_role_spawn(args), timeout_ms, args[0] ? args[0] : "role");
+}
+
+void *tu_shared(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p; /* anonymous mappings start zeroed */
+}
+
+bool tu_await(volatile int *flag, int want, int timeout_ms)
+{
+    uint64_t end = util_now_ms() + (uint64_t)timeout_ms;
+    while (*flag < want) {
+        if (util_now_ms() > end) return false;
+        usleep(2000);
+    }
+    return true;
+}
+
+bool tu_await_all(volatile int *flags, int n, int timeout_ms)
+{
+    uint64_t end = util_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int k = 0;
+        for (int i = 0; i < n; i++) k += flags[i] != 0;
+        if (k == n) return true;
+        if (util_now_ms() > end) return false;
+        usleep(5000);
+    }
+}
+
+struct tu_kid_counts {
+    int passed, failed;
+};
+
+int tu_kids_start(tu_kids_t *k, int n, int (*fn)(int idx, void *arg), void *arg)
+{
+    memset(k, 0, sizeof(*k));
+    if (n < 0 || n > TU_KIDS_MAX || (k->counts = tu_shared(TU_KIDS_MAX * sizeof(*k->counts))) == NULL) {
+        TU_CHECK(0, "%d children: no shared memory", n);
+        return -1;
+    }
+    fflush(stdout); /* so the children do not print the parent's buffered output again */
+    fflush(stderr);
+    for (int i = 0; i < n; i++) {
+        pid_t p = fork();
+        if (p == 0) {
+            int rc = fn(i, arg);
+            k->counts[i].passed = tu_passed;
+            k->counts[i].failed = tu_failed + (rc != 0);
+            fflush(stdout);
+            fflush(stderr);
+            _exit(rc);
+        }
+        if (p < 0) {
+            TU_CHECK(0, "fork child %d: %s", i, strerror(errno));
+            return -1;
+        }
+        k->pid[i] = p;
+        k->n = i + 1;
+    }
+    return 0;
+}
+
+void tu_kids_wait(tu_kids_t *k, int timeout_ms)
+{
+    for (int i = 0; i < k->n; i++) {
+        if (k->reaped[i]) continue;
+        int st = 0;
+        k->reaped[i] = true;
+        if (tu_wait_pid(k->pid[i], timeout_ms, &st) != 0) {
+            kill(k->pid[i], SIGKILL);
+            waitpid(k->pid[i], &st, 0);
+            TU_CHECK(0, "child %d timed out", i);
+            continue;
+        }
+        TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d exit status 0x%x", i, st);
+        tu_passed += k->counts[i].passed;
+        tu_failed += k->counts[i].failed;
+    }
+    if (k->counts != NULL) munmap(k->counts, TU_KIDS_MAX * sizeof(*k->counts));
+    k->counts = NULL;
+}
+
+int tu_kids_kill(tu_kids_t *k, int i)
+{
+    int st = 0;
+    kill(k->pid[i], SIGKILL);
+    waitpid(k->pid[i], &st, 0);
+    k->reaped[i] = true;
+    return st;
 }
 
 int tu_mkdtemp(char *out, size_t cap)
@@ -145,6 +277,16 @@ int tu_read_line(int fd, char *buf, size_t cap, int timeout_ms)
     }
     buf[n] = '\0';
     return (int)n;
+}
+
+int tu_run_cmd(const char *cmd, char *out, size_t cap)
+{
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) return -1;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int tu_store_start(const char *const extra_args[], pid_t *pid, char *url, size_t url_cap)

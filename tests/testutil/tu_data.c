@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -96,6 +97,25 @@ uint16_t tu_free_port(void)
         port = ntohs(a.sin_port);
     if (s >= 0) close(s);
     return port;
+}
+
+int tu_url_port(const char *url)
+{
+    const char *c = url != NULL ? strrchr(url, ':') : NULL;
+    return c != NULL ? atoi(c + 1) : 0;
+}
+
+int tu_tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 uint32_t tu_key_tag(const char *key)

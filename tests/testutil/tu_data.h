@@ -36,5 +36,9 @@ uint64_t tu_kv_src_len(const tu_piece_t pieces[TU_KV_PIECES]);
 
 /* A currently free TCP port on 127.0.0.1 (0 on failure). */
 uint16_t tu_free_port(void);
+/* The port of a URL ("tcp://127.0.0.1:5000", "http://h:80/x" gives 80 only without a path): what follows its last ':'. */
+int tu_url_port(const char *url);
+/* A blocking TCP connection to 127.0.0.1:port (close-on-exec); the fd or -1. */
+int tu_tcp_connect(int port);
 
 #endif

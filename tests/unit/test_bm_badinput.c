@@ -19,6 +19,8 @@
 #include <cmocka.h>
 
 #include "smem/host/smem_bm.h"
+#include "tu_cmocka.h"
+#include "tu_data.h"
 
 #define MiB (1ull << 20)
 
@@ -38,17 +40,6 @@ static char g_url[64];
         assert_true((expr) == (bad));                                            \
         assert_true(strlen(smem_get_last_err_msg()) > 0);                        \
     } while (0)
-
-static uint16_t free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 static smem_bm_config_t cfg(void)
 {
@@ -313,16 +304,18 @@ static void test_uninit(void **state)
     EXPECT_FAIL_VAL(smem_bm_create(0, 1, SMEMB_DATA_OP_SDMA, 4 * MiB, 0, 0), NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    snprintf(g_url, sizeof(g_url), "tcp://127.0.0.1:%u", free_port());
+    uint16_t port = tu_free_port();
+    if (port == 0) return 1;
+    snprintf(g_url, sizeof(g_url), "tcp://127.0.0.1:%u", port);
     g_local = aligned_alloc(4096, 1 * MiB);
     assert_non_null(g_local);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_before_init), cmocka_unit_test(test_init),   cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_bad_handles), cmocka_unit_test(test_object), cmocka_unit_test(test_uninit),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
     free(g_local);
     return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "smem/smem_space.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 static void test_rec_roundtrip(void **state)
 {
@@ -56,8 +57,8 @@ static void test_rec_roundtrip(void **state)
     assert_string_equal(d.tp_addr, "");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_rec_roundtrip)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

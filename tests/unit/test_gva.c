@@ -18,6 +18,7 @@
 #include "testutil.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 #define MiB (1ull << 20)
 #define STRIDE (8 * MiB)
@@ -581,7 +582,7 @@ static void test_registry_threads(void **state)
     gva_reg_destroy(reg);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_id),
@@ -597,5 +598,5 @@ int main(void)
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_registry_threads),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

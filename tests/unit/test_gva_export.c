@@ -16,6 +16,7 @@
 #include "testutil.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 #define MiB (1ull << 20)
 
@@ -191,12 +192,12 @@ static void test_export_import_in_process(void **state)
     gva_window_destroy(w0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proto_req),
         cmocka_unit_test(test_proto_resp),
         cmocka_unit_test(test_export_import_in_process),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

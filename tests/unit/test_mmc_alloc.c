@@ -17,6 +17,7 @@
 #include "memcache/meta/meta_heap.h"
 #include "memcache/mmc_def.h"
 #include "util/util_time.h"
+#include "tu_cmocka.h"
 
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rnd(void)
@@ -312,12 +313,12 @@ static void test_large_heap(void **state)
     free(lv);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basics),          cmocka_unit_test(test_best_fit),
         cmocka_unit_test(test_random_vs_model), cmocka_unit_test(test_random_small_heap_exhaustive),
         cmocka_unit_test(test_full_utilisation), cmocka_unit_test(test_large_heap),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include "memcache/meta/meta_int.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 typedef struct ref {
     meta_obj_t **v; /* sorted by key */
@@ -290,7 +291,7 @@ static void test_places_ahead(void **state)
     meta_index_fini(&x);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_hex),
@@ -300,5 +301,5 @@ int main(void)
         cmocka_unit_test(test_ascending_fill),
         cmocka_unit_test(test_places_ahead),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

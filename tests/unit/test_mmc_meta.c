@@ -20,6 +20,7 @@
 #include "memcache/mmc_def.h"
 #include "util/util_buf.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024ull)
@@ -1025,7 +1026,7 @@ static void test_writer_reconnects(void **state)
     check();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_two_phase_put_write_once, teardown),
@@ -1044,5 +1045,5 @@ int main(void)
         cmocka_unit_test_teardown(test_lease_replica_loss_is_lost, teardown),
         cmocka_unit_test_teardown(test_writer_reconnects, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

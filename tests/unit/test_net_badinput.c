@@ -31,6 +31,7 @@
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
+#include "tu_cmocka.h"
 
 enum { T_ECHO = 1 };
 
@@ -597,7 +598,7 @@ static int teardown(void **state)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_plain_clients),
@@ -605,5 +606,5 @@ int main(void)
         cmocka_unit_test(test_fd_exhaustion),
         cmocka_unit_test(test_output_budget),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return TU_RUN_TESTS(argc, argv, tests, setup, teardown);
 }

@@ -23,6 +23,7 @@
 #include "testutil.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
+#include "tu_cmocka.h"
 
 enum { T_ECHO = 1, T_SILENT = 2, T_PUSH = 3 };
 
@@ -664,7 +665,7 @@ static void test_backpressure_and_idle(void **state)
     srv_stop(&s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo_tcp4),       cmocka_unit_test(test_echo_tcp6),
@@ -674,5 +675,5 @@ int main(void)
         cmocka_unit_test(test_rpc_connect_fails), cmocka_unit_test(test_timers_and_post),
         cmocka_unit_test(test_backpressure_and_idle),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

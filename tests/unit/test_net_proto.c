@@ -12,6 +12,7 @@
 
 #include "net/net_int.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 static net_frame_hdr_t sample_hdr(void)
 {
@@ -288,11 +289,11 @@ static void test_opts_defaults(void **state)
     assert_int_equal(r.connect_timeout_ms, 10000);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hdr_round_trip), cmocka_unit_test(test_hdr_validation), cmocka_unit_test(test_parser),
         cmocka_unit_test(test_addr_parse),     cmocka_unit_test(test_opts_defaults),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

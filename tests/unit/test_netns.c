@@ -26,6 +26,7 @@
 
 #include "gva/gva.h"
 #include "netns.h"
+#include "tu_cmocka.h"
 
 #define NHOSTS 3
 #define PORT 17001
@@ -367,7 +368,7 @@ static void test_stale_cleanup_after_sigkill(void **state)
     for (uint32_t i = 0; i <= NHOSTS; i++) assert_false(ns_exists(names[i]));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     if (!tn_require("unit.netns")) return 0;
     const struct CMUnitTest tests[] = {
@@ -381,5 +382,5 @@ int main(void)
         cmocka_unit_test(test_teardown_on_exit_and_signal),
         cmocka_unit_test(test_stale_cleanup_after_sigkill),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
+#include "tu_cmocka.h"
 
 static void test_calls_after_ping_are_prompt(void **state)
 {
@@ -45,8 +46,8 @@ static void test_calls_after_ping_are_prompt(void **state)
     store_server_stop(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_calls_after_ping_are_prompt)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "testutil.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 static char dir[256];
 
@@ -142,14 +143,14 @@ static void test_embedded_tls_key_in_memory(void **state)
     smem_uninit();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     if (tu_mkdtemp(dir, sizeof(dir)) != 0) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedded_plain),
         cmocka_unit_test(test_embedded_tls_key_in_memory),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
     tu_rmdir_rf(dir);
     return rc;
 }

@@ -23,6 +23,7 @@
 #include "util/util_buf.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
+#include "tu_cmocka.h"
 
 static store_server_t *g_srv;
 static char g_url[64];
@@ -1336,7 +1337,7 @@ static void test_timeout_reservation(void **state)
     store_server_stop(srv);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_get_delete), cmocka_unit_test(test_blocking_get),
@@ -1350,5 +1351,5 @@ int main(void)
         cmocka_unit_test(test_reconnect), cmocka_unit_test(test_restart_recovery_window),
         cmocka_unit_test(test_timeout_reservation), cmocka_unit_test(test_data_bound),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return TU_RUN_TESTS(argc, argv, tests, setup, teardown);
 }

@@ -10,6 +10,7 @@
 
 #include "store/store_proto.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 static const uint8_t val3[] = {1, 2, 3};
 static const uint8_t cmp2[] = {9, 8};
@@ -402,7 +403,7 @@ static void test_responses(void **state)
     assert_string_equal(msg, "");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_truncated_and_trailing),
@@ -410,5 +411,5 @@ int main(void)
         cmocka_unit_test(test_value_limits), cmocka_unit_test(test_flags),
         cmocka_unit_test(test_ranges),       cmocka_unit_test(test_responses),
     };
-    return cmocka_run_group_tests(tests, 0, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, 0, NULL);
 }

@@ -28,6 +28,7 @@
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
+#include "tu_cmocka.h"
 
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
@@ -696,5 +697,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_two_processes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "util/util_conf.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "tu_cmocka.h"
 
 static void test_strerror(void **state)
 {
@@ -340,12 +341,12 @@ static void test_acceptor_sheds(void **state)
     close(l);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acceptor_sheds), cmocka_unit_test(test_err_wrap), cmocka_unit_test(test_strerror),   cmocka_unit_test(test_last_error), cmocka_unit_test(test_logging),
         cmocka_unit_test(test_buf),        cmocka_unit_test(test_size_strings), cmocka_unit_test(test_conf_good),
         cmocka_unit_test(test_conf_bad),   cmocka_unit_test(test_conf_file),  cmocka_unit_test(test_tls_info),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }
