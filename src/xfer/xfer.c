@@ -12,52 +12,7 @@
 #include "util/util_status.h"
 #include "xfer/xfer_int.h"
 
-#define XFER_POOL_THREADS_MAX 4u
 #define XFER_STACK_TRIPLES 4u /* single and small copies need no allocation */
-/* Below 2 MiB a copy is mostly cache-resident and a second core only adds
- * its wake-up and cache-line traffic (measured: 1 MiB ran at 0.6-0.8x
- * memcpy split in two, ~1x alone); 512 KiB chunks keep both busy to the end. */
-#define XFER_POOL_CHUNK (512u << 10)
-#define XFER_POOL_PARALLEL_MIN (2u << 20)
-
-/* ---------- the process's copy pool ---------- */
-
-/* Lock order: xfer_pool_lock is a leaf. */
-static pthread_mutex_t xfer_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static xfer_pool_t *xfer_pool_shared;
-static uint32_t xfer_pool_refs;
-
-static int32_t xfer_pool_get(xfer_pool_t **out)
-{
-    int32_t rc = SMEM_OK;
-    pthread_mutex_lock(&xfer_pool_lock);
-    if (xfer_pool_shared == NULL) {
-        /* The caller copies too, so nproc - 1 workers fill the machine. */
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        uint32_t n = ncpu > 1 ? (uint32_t)(ncpu - 1) : 0;
-        if (n > XFER_POOL_THREADS_MAX) n = XFER_POOL_THREADS_MAX;
-        rc = xfer_pool_create(n, XFER_POOL_CHUNK, XFER_POOL_PARALLEL_MIN, &xfer_pool_shared);
-        if (rc == SMEM_OK) LOG_INFO("copy pool: %u worker threads (%ld CPUs)", n, ncpu);
-    }
-    if (rc == SMEM_OK) {
-        xfer_pool_refs++;
-        *out = xfer_pool_shared;
-    }
-    pthread_mutex_unlock(&xfer_pool_lock);
-    return rc;
-}
-
-static void xfer_pool_put(void)
-{
-    xfer_pool_t *done = NULL;
-    pthread_mutex_lock(&xfer_pool_lock);
-    if (--xfer_pool_refs == 0) {
-        done = xfer_pool_shared;
-        xfer_pool_shared = NULL;
-    }
-    pthread_mutex_unlock(&xfer_pool_lock);
-    xfer_pool_destroy(done);
-}
 
 /* ---------- names ---------- */
 
@@ -123,7 +78,7 @@ int32_t xfer_engine_create(const xfer_engine_opts_t *opts, xfer_engine_t **out)
     snprintf(e->name, sizeof(e->name), "%s", opts->name ? opts->name : "xfer");
     e->route = opts->route;
     e->route_arg = opts->route_arg;
-    int32_t rc = xfer_pool_get(&e->pool);
+    int32_t rc = xfer_pool_shared_get(&e->pool);
     if (rc != SMEM_OK) {
         free(e);
         return rc;
@@ -142,7 +97,7 @@ void xfer_engine_destroy(xfer_engine_t *e)
     pthread_cond_destroy(&e->done_cv);
     pthread_cond_destroy(&e->queue_cv);
     pthread_mutex_destroy(&e->lock);
-    xfer_pool_put();
+    xfer_pool_shared_put();
     free(e);
 }
 

@@ -9,6 +9,7 @@
 #include "memcache/common/mmc_err.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "xfer/xfer_pool.h"
 
 cl_state_t g_cl = {.lock = PTHREAD_RWLOCK_INITIALIZER, .lease_mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -124,6 +125,10 @@ int32_t mmcc_init(const mmc_client_config_t *cfg)
     g_cl.lease_nb = 0;
     g_cl.lease_tab = NULL;
     cl_test_hooks_read();
+    if (xfer_pool_shared_get(&g_cl.pool) != SMEM_OK) { /* only out of memory: copies then run on the caller alone */
+        LOG_WARN("mmc client: no copy pool (%s); batches run on the calling thread", util_err_get());
+        g_cl.pool = NULL;
+    }
     g_cl.inited = true;
     ls_stop_hook_set(cl_stop_hook);
     LOG_INFO("mmc client: bound to LocalService rank %u (%s), timeout %u s", ls.rank,
@@ -140,6 +145,8 @@ static void cl_uninit_locked(void)
     ls_keepalive_set(NULL);
     mmc_meta_client_close(g_cl.meta); /* leases left (none after the table free) end at their ttl */
     g_cl.meta = NULL;
+    if (g_cl.pool != NULL) xfer_pool_shared_put();
+    g_cl.pool = NULL;
     g_cl.inited = false;
 }
 

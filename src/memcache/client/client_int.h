@@ -27,6 +27,7 @@ typedef struct cl_state {
     ls_info_t ls;
     mmc_meta_client_t *meta;    /* the client's own link; its owner token holds the leases and puts */
     uint32_t read_threads, write_threads;
+    struct xfer_pool *pool;     /* the process's shared pool, a ref held while inited (NULL: the caller copies alone) */
     bool aggregate;
     uint32_t aggregate_num;
     pthread_mutex_t lease_mu;
@@ -86,7 +87,8 @@ void cl_xfer_add(cl_xfer_t *x, uint32_t k, const void *src, void *dst, uint64_t 
 void cl_xfer_add_bufs(cl_xfer_t *x, uint32_t k, const mmc_buffer *bufs, uint32_t nbufs, uint64_t gva, uint64_t limit,
                       bool to_pool);
 /* Runs every key's triples as BM batch copies (aggregated or per key, on up
- * to `threads` threads); st[k] per key. MMC_MALLOC_FAILED when building failed. */
+ * to `threads` threads: the caller and g_cl.pool's fan-out threads); st[k]
+ * per key. MMC_MALLOC_FAILED when building failed. */
 int32_t cl_xfer_run(cl_xfer_t *x, bool to_pool, uint32_t threads);
 
 #endif

@@ -3,7 +3,7 @@
  * call go in batches of up to aggregate.num keys (and at most
  * XFER_BATCH_MAX pieces) per smem_bm_copy_batch; without it, one batch per
  * key. Batches run on up to the read/write pool size threads (the caller
- * plus helpers started for the call). When an aggregated batch fails, its
+ * plus the shared xfer pool's persistent fan-out threads). When an aggregated batch fails, its
  * keys are copied again one by one so each key gets its own status (a put
  * re-copies the same bytes; a get re-reads them), and one bad replica does
  * not fail its neighbours.
@@ -17,6 +17,7 @@
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "xfer/xfer.h"
+#include "xfer/xfer_pool.h"
 
 int32_t cl_xfer_init(cl_xfer_t *x, uint32_t nkeys)
 {
@@ -102,8 +103,6 @@ typedef struct cl_run {
     cl_xfer_t *x;
     bool to_pool;
     cl_chunk_t *chunks;
-    uint32_t nchunks;
-    uint32_t next; /* atomic */
     pthread_mutex_t mu;
     char msg[512]; /* first failure's message */
     int32_t msg_rc;
@@ -146,15 +145,10 @@ static void cl_chunk_run(cl_run_t *r, const cl_chunk_t *c)
         if (x->count[k] != 0) x->st[k] = mmc_status_from_smem(cl_copy(r, x->first[k], x->count[k], x->dev[k]));
 }
 
-static void *cl_worker(void *arg)
+static void cl_chunk_task(void *arg, uint32_t i)
 {
     cl_run_t *r = arg;
-    for (;;) {
-        uint32_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
-        if (i >= r->nchunks) break;
-        cl_chunk_run(r, &r->chunks[i]);
-    }
-    return NULL;
+    cl_chunk_run(r, &r->chunks[i]);
 }
 
 int32_t cl_xfer_run(cl_xfer_t *x, bool to_pool, uint32_t threads)
@@ -176,16 +170,9 @@ int32_t cl_xfer_run(cl_xfer_t *x, bool to_pool, uint32_t threads)
         chunks[nchunks++] = (cl_chunk_t){k, k1};
         k = k1;
     }
-    cl_run_t r = {.x = x, .to_pool = to_pool, .chunks = chunks, .nchunks = nchunks};
+    cl_run_t r = {.x = x, .to_pool = to_pool, .chunks = chunks};
     pthread_mutex_init(&r.mu, NULL);
-    uint32_t helpers = threads > 1 ? threads - 1 : 0;
-    if (nchunks == 0 || helpers > nchunks - 1) helpers = nchunks ? nchunks - 1 : 0;
-    pthread_t tid[LS_POOL_MAX];
-    uint32_t started = 0;
-    for (uint32_t i = 0; i < helpers; i++)
-        if (pthread_create(&tid[started], NULL, cl_worker, &r) == 0) started++;
-    cl_worker(&r);
-    for (uint32_t i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    xfer_pool_fanout(g_cl.pool, cl_chunk_task, &r, nchunks, threads);
     if (r.msg_rc != 0) util_err_set(mmc_status_from_smem(r.msg_rc), "copy: %s", r.msg);
     pthread_mutex_destroy(&r.mu);
     free(chunks);
