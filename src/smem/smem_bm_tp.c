@@ -8,28 +8,25 @@
  * peer's endpoint re-made when its record carries a new address (it left and
  * joined again) or after the endpoint failed.
  *
- * Locks: tp->lock is a leaf (endpoint table and reference counts); no
- * transport call is made under it. Copies pin the peer's rank for their whole
- * duration (xfer), so smem_space_leave has waited for every copy to a peer
- * before smem_bm_tp_close runs; close still waits for endpoint references.
+ * Endpoints live in a tp_cache keyed by rank (src/transport/tp_cache.h); the
+ * route hands the copy engine a referenced one and the window, and xfer calls
+ * the transport itself.
+ *
+ * Locks: only the cache's (a leaf). Copies pin the peer's rank for their
+ * whole duration (xfer), so smem_space_leave has waited for every copy to a
+ * peer before smem_bm_tp_close runs; close still waits for endpoint
+ * references (tp_cache_detach).
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "smem/smem_int.h"
 #include "transport/tp.h"
+#include "transport/tp_cache.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
-
-typedef struct smem_bm_ep {
-    tp_ep_t *ep;
-    uint32_t rank;
-    uint32_t refs;
-    bool stale; /* failed or superseded: the next copy makes a new one */
-} smem_bm_ep_t;
 
 struct smem_bm_tp {
     char hcom[64];
@@ -37,13 +34,7 @@ struct smem_bm_tp {
     uint32_t timeout_ms;
     net_tls_t *tls_server, *tls_client;
     const tp_ops_t *ops;
-    pthread_mutex_t lock; /* leaf */
-    pthread_cond_t cv;    /* refs dropped */
-    tp_iface_t *iface;    /* while joined */
-    bool closing;
-    uint32_t inflight;    /* endpoint references handed out */
-    uint32_t world;
-    smem_bm_ep_t **eps;
+    tp_cache_t *cache; /* endpoints to peers by rank; attached to our iface while joined */
 };
 
 /* ---------- server side: the resolver ---------- */
@@ -106,11 +97,9 @@ void smem_bm_tp_teardown(smem_bm_obj_t *o)
     struct smem_bm_tp *tp = o->tp;
     if (tp == NULL) return;
     smem_bm_tp_close(o);
+    tp_cache_destroy(tp->cache);
     net_tls_destroy(tp->tls_server);
     net_tls_destroy(tp->tls_client);
-    pthread_cond_destroy(&tp->cv);
-    pthread_mutex_destroy(&tp->lock);
-    free(tp->eps);
     free(tp);
     o->tp = NULL;
 }
@@ -120,15 +109,13 @@ int32_t smem_bm_tp_setup(smem_bm_obj_t *o, const char *hcom_url, const char *sto
 {
     struct smem_bm_tp *tp = calloc(1, sizeof(*tp));
     if (tp == NULL) return util_err_set(SMEM_MALLOC_FAILED, "bm %u: out of memory for the data plane", o->id);
-    pthread_mutex_init(&tp->lock, NULL);
-    pthread_cond_init(&tp->cv, NULL);
     o->tp = tp;
     snprintf(tp->hcom, sizeof(tp->hcom), "%s", hcom_url ? hcom_url : "");
     snprintf(tp->store_url, sizeof(tp->store_url), "%s", store_url ? store_url : "");
     tp->timeout_ms = timeout_ms;
-    tp->world = smem_space_world_max(o->host);
-    tp->eps = calloc(tp->world, sizeof(*tp->eps));
-    int32_t rc = tp->eps == NULL ? util_err_set(SMEM_MALLOC_FAILED, "bm %u: out of memory", o->id) : SMEM_OK;
+    char name[32];
+    snprintf(name, sizeof(name), "bm %u", o->id);
+    int32_t rc = tp_cache_create(name, smem_space_world_max(o->host), &tp->cache);
     if (rc == SMEM_OK) {
         tp->ops = tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0);
         if (tp->ops == NULL) rc = SMEM_UNSUPPORTED;
@@ -162,164 +149,29 @@ int32_t smem_bm_tp_open(smem_bm_obj_t *o)
         tp_iface_close(iface);
         return util_err_set(rc, "bm %u: data plane on '%s': %s", o->id, tp->hcom[0] ? tp->hcom : "(auto)", why);
     }
-    pthread_mutex_lock(&tp->lock);
-    tp->iface = iface;
-    tp->closing = false;
-    pthread_mutex_unlock(&tp->lock);
+    tp_cache_attach(tp->cache, iface);
     return SMEM_OK;
 }
 
 void smem_bm_tp_close(smem_bm_obj_t *o)
 {
     struct smem_bm_tp *tp = o->tp;
-    if (tp == NULL) return;
-    pthread_mutex_lock(&tp->lock);
-    tp->closing = true;
-    while (tp->inflight > 0) pthread_cond_wait(&tp->cv, &tp->lock);
-    tp_iface_t *iface = tp->iface;
-    tp->iface = NULL;
-    pthread_mutex_unlock(&tp->lock);
-    for (uint32_t r = 0; r < tp->world; r++) {
-        if (tp->eps[r] == NULL) continue;
-        tp_ep_close(tp->eps[r]->ep);
-        free(tp->eps[r]);
-        tp->eps[r] = NULL;
-    }
-    tp_iface_close(iface);
+    if (tp == NULL || tp->cache == NULL) return;
+    tp_iface_close(tp_cache_detach(tp->cache)); /* endpoints first, then the iface */
 }
 
-/* ---------- client side: endpoints ---------- */
+/* ---------- the copy engine's route ---------- */
 
-static void smem_bm_ep_free(smem_bm_ep_t *e)
-{
-    if (e == NULL) return;
-    tp_ep_close(e->ep);
-    free(e);
-}
-
-/* A referenced endpoint to rank, connecting when there is none for its current address. */
-static int32_t smem_bm_ep_get(smem_bm_obj_t *o, uint32_t rank, smem_bm_ep_t **out)
-{
-    struct smem_bm_tp *tp = o->tp;
-    char addr[TP_ADDR_MAX + 1];
-    int32_t rc = smem_space_peer_tp_addr(o->host, rank, addr, sizeof(addr));
-    if (rc != SMEM_OK) return rc;
-    pthread_mutex_lock(&tp->lock);
-    if (tp->iface == NULL || tp->closing) {
-        pthread_mutex_unlock(&tp->lock);
-        return util_err_set(SMEM_NOT_STARTED, "bm %u: not joined (no data plane)", o->id);
-    }
-    smem_bm_ep_t *e = tp->eps[rank];
-    if (e != NULL && !e->stale && strcmp(e->ep->addr, addr) == 0) {
-        e->refs++;
-        tp->inflight++;
-        pthread_mutex_unlock(&tp->lock);
-        *out = e;
-        return SMEM_OK;
-    }
-    tp_iface_t *iface = tp->iface;
-    tp->inflight++; /* keeps the iface open while we connect */
-    pthread_mutex_unlock(&tp->lock);
-
-    smem_bm_ep_t *mine = calloc(1, sizeof(*mine)), *drop = NULL;
-    if (mine == NULL) rc = util_err_set(SMEM_MALLOC_FAILED, "bm %u: out of memory", o->id);
-    else rc = tp_ep_connect(iface, addr, &mine->ep);
-    pthread_mutex_lock(&tp->lock);
-    if (rc != SMEM_OK) {
-        tp->inflight--;
-        pthread_cond_broadcast(&tp->cv);
-        pthread_mutex_unlock(&tp->lock);
-        free(mine);
-        return rc;
-    }
-    mine->rank = rank;
-    e = tp->eps[rank];
-    if (e != NULL && !e->stale && strcmp(e->ep->addr, addr) == 0) { /* another thread won the race */
-        drop = mine;
-        mine = e;
-    } else {
-        if (e != NULL) {
-            e->stale = true;
-            if (e->refs == 0) drop = e;
-        }
-        tp->eps[rank] = mine;
-        LOG_DEBUG("bm %u: connected to rank %u at %s", o->id, rank, addr);
-    }
-    mine->refs++;
-    pthread_mutex_unlock(&tp->lock);
-    smem_bm_ep_free(drop);
-    *out = mine;
-    return SMEM_OK;
-}
-
-static void smem_bm_ep_put(smem_bm_obj_t *o, smem_bm_ep_t *e, int32_t rc)
-{
-    struct smem_bm_tp *tp = o->tp;
-    smem_bm_ep_t *drop = NULL;
-    pthread_mutex_lock(&tp->lock);
-    /* A failed link, or a peer that no longer takes our requests: start afresh next time. */
-    if (rc == SMEM_PEER_GONE || rc == SMEM_CONN_FAILED || rc == SMEM_TIMEOUT || rc == SMEM_IO || rc == SMEM_TLS ||
-        rc == SMEM_PROTOCOL)
-        e->stale = true;
-    if (--e->refs == 0 && e->stale && tp->eps[e->rank] != e) drop = e;
-    pthread_mutex_unlock(&tp->lock);
-    smem_bm_ep_free(drop);
-    pthread_mutex_lock(&tp->lock);
-    tp->inflight--;
-    pthread_cond_broadcast(&tp->cv);
-    pthread_mutex_unlock(&tp->lock);
-}
-
-/* ---------- the copy engine's view ---------- */
-
-static int32_t smem_bm_xfer_reach(void *arg, gva_window_t *w, uint32_t rank)
+int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, bool connect, xfer_route_t *out)
 {
     smem_bm_obj_t *o = arg;
     (void)w;
+    if (o->tp == NULL) return util_err_set(SMEM_NOT_STARTED, "bm %u: no data plane to reach rank %u", o->id, rank);
+    int32_t rc = tp_cache_reach(o->tp->cache, rank);
     char addr[TP_ADDR_MAX + 1];
-    pthread_mutex_lock(&o->tp->lock);
-    bool up = o->tp->iface != NULL && !o->tp->closing;
-    pthread_mutex_unlock(&o->tp->lock);
-    if (!up) return util_err_set(SMEM_NOT_STARTED, "bm %u: not joined (no data plane to reach rank %u)", o->id, rank);
-    return smem_space_peer_tp_addr(o->host, rank, addr, sizeof(addr));
-}
-
-static int32_t smem_bm_xfer_move(smem_bm_obj_t *o, bool put, uint32_t rank, const xfer_rpiece_t *pieces, size_t n)
-{
-    smem_bm_ep_t *e = NULL;
-    int32_t rc = smem_bm_ep_get(o, rank, &e);
-    if (rc != SMEM_OK) return rc;
-    rc = put ? tp_put(e->ep, SMEM_BM_TP_WINDOW_HOST, pieces, n) : tp_get(e->ep, SMEM_BM_TP_WINDOW_HOST, pieces, n);
-    smem_bm_ep_put(o, e, rc);
-    return rc;
-}
-
-static int32_t smem_bm_xfer_put(void *arg, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n)
-{
-    (void)w;
-    return smem_bm_xfer_move(arg, true, rank, pieces, n);
-}
-
-static int32_t smem_bm_xfer_get(void *arg, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n)
-{
-    (void)w;
-    return smem_bm_xfer_move(arg, false, rank, pieces, n);
-}
-
-static const xfer_tp_ops_t smem_bm_xfer_tp_ops = {
-    .name = "the transport", /* logs only */
-    .reach = smem_bm_xfer_reach,
-    .put = smem_bm_xfer_put,
-    .get = smem_bm_xfer_get,
-};
-
-int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, const xfer_tp_ops_t **ops, void **tp)
-{
-    smem_bm_obj_t *o = arg;
-    (void)w;
-    if (o->tp == NULL)
-        return util_err_set(SMEM_NOT_STARTED, "bm %u: no data plane to reach rank %u", o->id, rank);
-    *ops = &smem_bm_xfer_tp_ops;
-    *tp = o;
-    return SMEM_OK;
+    if (rc == SMEM_OK) rc = smem_space_peer_tp_addr(o->host, rank, addr, sizeof(addr));
+    if (rc != SMEM_OK || !connect) return rc;
+    out->cache = o->tp->cache;
+    out->window = SMEM_BM_TP_WINDOW_HOST;
+    return tp_cache_get(o->tp->cache, rank, addr, &out->link);
 }

@@ -13,6 +13,7 @@
 #include "smem/smem_space.h"
 #include "store/store.h"
 #include "transport/tp.h"
+#include "transport/tp_cache.h"
 #include "xfer/xfer.h"
 
 /*
@@ -70,7 +71,7 @@ int32_t smem_bm_tp_setup(smem_bm_obj_t *o, const char *hcom_url, const char *sto
 int32_t smem_bm_tp_open(smem_bm_obj_t *o);
 void smem_bm_tp_close(smem_bm_obj_t *o);
 void smem_bm_tp_teardown(smem_bm_obj_t *o); /* close + free the settings; NULL-safe */
-int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, const xfer_tp_ops_t **ops, void **tp);
+int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, bool connect, xfer_route_t *out);
 
 /* The live object behind handle h with a reference taken, or NULL (error set). */
 smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what);
@@ -106,12 +107,11 @@ int32_t smem_trans_may_initiate(const smem_trans_obj_t *o, const char *what);
  * An endpoint to the instance named id that may carry these pieces (offsets
  * = the peer's virtual addresses): the peer must be known (one store lookup
  * when it is not yet) and every piece inside a range it registered (one
- * refresh from the store when not). Returns a referenced peer (put with
- * smem_trans_peer_put) and its endpoint.
+ * refresh from the store when not). Returns a referenced link of o->cache
+ * (give it back with tp_cache_put).
  */
 int32_t smem_trans_peer_get(smem_trans_obj_t *o, const char *id, const tp_piece_t *pieces, uint32_t n,
-                            smem_trans_peer_t **peer, tp_ep_t **ep);
-void smem_trans_peer_put(smem_trans_obj_t *o, smem_trans_peer_t *peer, int32_t rc);
+                            tp_link_t **link);
 
 #include <stdbool.h>
 
@@ -200,11 +200,6 @@ struct smem_trans_peer {
     bool seen;    /* an event about the record came after our watch: a snapshot must not override it */
     smem_trans_rregion_t *regs;
     uint32_t nregs, capregs;
-    tp_ep_t *ep;
-    bool ep_stale;
-    uint32_t refs; /* callers using ep */
-    tp_ep_t **old_eps; /* replaced endpoints still in use */
-    uint32_t nold;
 };
 
 struct smem_trans_obj {
@@ -215,6 +210,7 @@ struct smem_trans_obj {
     smem_store_conn_t conn;
     uint32_t rank;
     tp_iface_t *iface;
+    tp_cache_t *cache; /* endpoints to peers, by their rank in SMEM_TRANS_GROUP */
     char tp_addr[TP_ADDR_MAX + 1];
 
     pthread_mutex_t reg_lock;
@@ -223,7 +219,6 @@ struct smem_trans_obj {
     uint32_t nregs, capregs;
 
     pthread_mutex_t peer_lock;
-    pthread_cond_t peer_cv; /* endpoint references dropped */
     smem_trans_peer_t *peers;
     uint64_t watch_recs, watch_live;
     bool watching_recs, watching_live;

@@ -427,14 +427,10 @@ static void smem_trans_obj_free(smem_trans_obj_t *o)
     if (o->watching_recs) store_unwatch(o->conn.client, o->watch_recs);
     if (o->watching_live) store_unwatch(o->conn.client, o->watch_live);
     o->watching_recs = o->watching_live = false;
-    /* Wait for transfers holding peers, then close endpoints and the iface. */
+    /* Wait for transfers holding endpoints and close them, then the iface. */
+    if (o->cache != NULL) (void)tp_cache_detach(o->cache);
+    tp_cache_destroy(o->cache);
     pthread_mutex_lock(&o->peer_lock);
-    for (;;) {
-        bool busy = false;
-        for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next) busy = busy || p->refs > 0;
-        if (!busy) break;
-        pthread_cond_wait(&o->peer_cv, &o->peer_lock);
-    }
     smem_trans_peer_t *peers = o->peers;
     o->peers = NULL;
     pthread_mutex_unlock(&o->peer_lock);
@@ -447,7 +443,6 @@ static void smem_trans_obj_free(smem_trans_obj_t *o)
     free(o->regs);
     if (o->conn.client != NULL) store_group_leave(o->conn.client, SMEM_TRANS_GROUP);
     smem_store_conn_close(&o->conn, o->url);
-    pthread_cond_destroy(&o->peer_cv);
     pthread_mutex_destroy(&o->peer_lock);
     pthread_cond_destroy(&o->reg_cv);
     pthread_mutex_destroy(&o->reg_lock);
@@ -559,11 +554,13 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     pthread_mutex_init(&o->reg_lock, NULL);
     pthread_cond_init(&o->reg_cv, NULL);
     pthread_mutex_init(&o->peer_lock, NULL);
-    pthread_cond_init(&o->peer_cv, NULL);
     uint32_t ms = smem_timeout_ms(config->initTimeout);
     bool *live = NULL;
     char why[SMEM_TRANS_MSG_MAX];
-    int32_t rc = smem_store_conn_open(store_url, config->startConfigServer, ms, ms, &o->conn);
+    char cname[96];
+    snprintf(cname, sizeof(cname), "trans %s", unique_id);
+    int32_t rc = tp_cache_create(cname, STORE_WORLD_MAX, &o->cache);
+    if (rc == SMEM_OK) rc = smem_store_conn_open(store_url, config->startConfigServer, ms, ms, &o->conn);
     if (rc == SMEM_OK) rc = store_group_join(o->conn.client, SMEM_TRANS_GROUP, STORE_WORLD_MAX, UINT32_MAX, &o->rank);
     if (rc == SMEM_OK) {
         char listen[160], name[96];
@@ -580,6 +577,7 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
         rc = ops == NULL ? SMEM_UNSUPPORTED : tp_iface_open(ops, &c, &o->iface);
     }
     if (rc == SMEM_OK) rc = tp_iface_addr(o->iface, o->tp_addr, sizeof(o->tp_addr));
+    if (rc == SMEM_OK) tp_cache_attach(o->cache, o->iface);
     /* Watches first, then our record, then the snapshot. */
     if (rc == SMEM_OK) rc = store_watch(o->conn.client, SMEM_TRANS_PREFIX, true, smem_trans_on_event, o, &o->watch_recs);
     if (rc == SMEM_OK) {

@@ -49,12 +49,11 @@ static int32_t smem_trans_pieces(const char *what, void *const *locals, const vo
 static int32_t smem_trans_run(smem_trans_obj_t *o, const char *what, bool write, const char *id,
                               const tp_piece_t *p, uint32_t n)
 {
-    smem_trans_peer_t *peer = NULL;
-    tp_ep_t *ep = NULL;
-    int32_t rc = smem_trans_peer_get(o, id, p, n, &peer, &ep);
+    tp_link_t *l = NULL;
+    int32_t rc = smem_trans_peer_get(o, id, p, n, &l);
     if (rc == SMEM_OK) {
-        rc = write ? tp_put(ep, TP_WINDOW_REG, p, n) : tp_get(ep, TP_WINDOW_REG, p, n);
-        smem_trans_peer_put(o, peer, rc);
+        rc = write ? tp_put(l->ep, TP_WINDOW_REG, p, n) : tp_get(l->ep, TP_WINDOW_REG, p, n);
+        tp_cache_put(o->cache, l, rc);
     }
     if (rc != SMEM_OK) {
         char why[SMEM_TRANS_MSG_MAX];

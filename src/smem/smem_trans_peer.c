@@ -13,6 +13,7 @@
 #include "smem/smem_int.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
+#include "transport/tp_cache.h"
 #include "util/util_status.h"
 
 /* ---------- peers: records, watch, snapshot ---------- */
@@ -36,14 +37,23 @@ static smem_trans_peer_t *smem_trans_peer_find_locked(smem_trans_obj_t *o, const
     return p;
 }
 
-static void smem_trans_peer_set_rec_locked(smem_trans_peer_t *p, const uint8_t *v, uint32_t len)
+/* The peer's endpoint (keyed by its rank) must not be reused: it left, or its record changed. */
+static void smem_trans_peer_unlink_locked(smem_trans_obj_t *o, const smem_trans_peer_t *p)
+{
+    if (p->present) tp_cache_invalidate(o->cache, p->rank);
+}
+
+static void smem_trans_peer_set_rec_locked(smem_trans_obj_t *o, smem_trans_peer_t *p, const uint8_t *v, uint32_t len)
 {
     smem_trans_inst_rec_t r;
     if (smem_trans_inst_decode(v, len, &r) != SMEM_OK) {
         LOG_WARN("trans: ignoring the record of instance %s: %s", p->id, util_err_get());
         return;
     }
-    if (strcmp(r.addr, p->addr) != 0 || r.rank != p->rank || !p->present) p->ep_stale = true;
+    if (strcmp(r.addr, p->addr) != 0 || r.rank != p->rank || !p->present) {
+        smem_trans_peer_unlink_locked(o, p);
+        tp_cache_invalidate(o->cache, r.rank); /* whatever link that rank had was another instance's */
+    }
     snprintf(p->addr, sizeof(p->addr), "%s", r.addr);
     p->rank = r.rank;
     p->role = r.role;
@@ -77,10 +87,10 @@ static void smem_trans_apply_locked(smem_trans_obj_t *o, bool set, const char *k
         smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, true);
         if (p == NULL || (from_snapshot && p->seen)) return;
         if (!from_snapshot) p->seen = true;
-        if (set) smem_trans_peer_set_rec_locked(p, val, len);
+        if (set) smem_trans_peer_set_rec_locked(o, p, val, len);
         else {
+            smem_trans_peer_unlink_locked(o, p);
             p->present = false;
-            p->ep_stale = true;
         }
         return;
     }
@@ -135,8 +145,8 @@ void smem_trans_on_live(void *arg, store_event_t ev, const char *key, const uint
     for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next)
         if (p->present && p->rank == rank) {
             LOG_INFO("trans %s: instance %s is gone (its store connection closed)", o->id, p->id);
+            smem_trans_peer_unlink_locked(o, p);
             p->present = false;
-            p->ep_stale = true;
             for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
         }
     pthread_mutex_unlock(&o->peer_lock);
@@ -193,8 +203,12 @@ static void smem_trans_refresh(smem_trans_obj_t *o, const char *id)
     pthread_mutex_lock(&o->peer_lock);
     smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, alive);
     if (p != NULL) {
-        if (alive) smem_trans_peer_set_rec_locked(p, v, len);
-        else p->present = false;
+        if (alive) {
+            smem_trans_peer_set_rec_locked(o, p, v, len);
+        } else {
+            smem_trans_peer_unlink_locked(o, p);
+            p->present = false;
+        }
         for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
         for (uint32_t i = 0; lrc == SMEM_OK && l != NULL && i < l->count; i++) {
             snprintf(key, sizeof(key), "%s", l->items[i].key);
@@ -226,7 +240,7 @@ static bool smem_trans_covered_locked(const smem_trans_peer_t *p, const tp_piece
 }
 
 int32_t smem_trans_peer_get(smem_trans_obj_t *o, const char *id, const tp_piece_t *pieces, uint32_t n,
-                            smem_trans_peer_t **peer, tp_ep_t **ep)
+                            tp_link_t **link)
 {
     if (!smem_trans_id_ok(id))
         return util_err_set(SMEM_INVALID_PARAM, "remote unique id %s%s%s: 1..%u bytes without '/'", id ? "'" : "",
@@ -243,11 +257,12 @@ int32_t smem_trans_peer_get(smem_trans_obj_t *o, const char *id, const tp_piece_
             pthread_mutex_unlock(&o->peer_lock);
             return util_err_set(SMEM_UNSUPPORTED, "instance '%s' has role SENDER and exposes no memory", id);
         }
-        if (known && covered) {
-            p->refs++;
+        if (known && covered) { /* the endpoint for the peer's current address, by its rank */
+            uint32_t rank = p->rank;
+            char addr[TP_ADDR_MAX + 1];
+            snprintf(addr, sizeof(addr), "%s", p->addr);
             pthread_mutex_unlock(&o->peer_lock);
-            *peer = p;
-            break;
+            return tp_cache_get(o->cache, rank, addr, link);
         }
         pthread_mutex_unlock(&o->peer_lock);
         if (attempt == 0) { /* the watch may not have told us yet: read the store once */
@@ -260,64 +275,6 @@ int32_t smem_trans_peer_get(smem_trans_obj_t *o, const char *id, const tp_piece_
                                                "not inside memory that '%s' registered",
                             pieces[bad].offset, pieces[bad].len, bad, n, id);
     }
-    smem_trans_peer_t *p = *peer;
-    /* An endpoint for the peer's current address. */
-    pthread_mutex_lock(&o->peer_lock);
-    if (p->ep != NULL && !p->ep_stale) {
-        *ep = p->ep;
-        pthread_mutex_unlock(&o->peer_lock);
-        return SMEM_OK;
-    }
-    char addr[TP_ADDR_MAX + 1];
-    snprintf(addr, sizeof(addr), "%s", p->addr);
-    pthread_mutex_unlock(&o->peer_lock);
-    tp_ep_t *mine = NULL;
-    int32_t rc = tp_ep_connect(o->iface, addr, &mine);
-    tp_ep_t *unused = NULL;
-    pthread_mutex_lock(&o->peer_lock);
-    if (rc == SMEM_OK && p->ep != NULL && !p->ep_stale) { /* another caller connected meanwhile */
-        unused = mine;
-        *ep = p->ep;
-    } else if (rc == SMEM_OK) {
-        if (p->ep != NULL) { /* retire the old one: closed when the peer's last user is done */
-            tp_ep_t **v = realloc(p->old_eps, (p->nold + 1) * sizeof(*v));
-            if (v != NULL) {
-                p->old_eps = v;
-                p->old_eps[p->nold++] = p->ep;
-            } else {
-                LOG_ERROR("trans %s: out of memory retiring an endpoint to %s; it leaks", o->id, id);
-            }
-        }
-        p->ep = mine;
-        p->ep_stale = false;
-        *ep = mine;
-    } else {
-        p->refs--;
-        pthread_cond_broadcast(&o->peer_cv);
-    }
-    pthread_mutex_unlock(&o->peer_lock);
-    tp_ep_close(unused);
-    return rc;
-}
-
-void smem_trans_peer_put(smem_trans_obj_t *o, smem_trans_peer_t *p, int32_t rc)
-{
-    tp_ep_t **old = NULL;
-    uint32_t nold = 0;
-    pthread_mutex_lock(&o->peer_lock);
-    if (rc == SMEM_PEER_GONE || rc == SMEM_CONN_FAILED || rc == SMEM_TIMEOUT || rc == SMEM_IO || rc == SMEM_TLS ||
-        rc == SMEM_PROTOCOL)
-        p->ep_stale = true;
-    if (--p->refs == 0) {
-        old = p->old_eps;
-        nold = p->nold;
-        p->old_eps = NULL;
-        p->nold = 0;
-        pthread_cond_broadcast(&o->peer_cv);
-    }
-    pthread_mutex_unlock(&o->peer_lock);
-    for (uint32_t i = 0; i < nold; i++) tp_ep_close(old[i]);
-    free(old);
 }
 
 void smem_trans_peers_free(smem_trans_peer_t *peers)
@@ -325,9 +282,6 @@ void smem_trans_peers_free(smem_trans_peer_t *peers)
     while (peers != NULL) {
         smem_trans_peer_t *p = peers;
         peers = p->next;
-        tp_ep_close(p->ep);
-        for (uint32_t i = 0; i < p->nold; i++) tp_ep_close(p->old_eps[i]);
-        free(p->old_eps);
         free(p->regs);
         free(p);
     }

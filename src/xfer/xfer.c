@@ -38,35 +38,13 @@ const char *xfer_where_name(xfer_where_t w)
 
 /* ---------- transports ---------- */
 
-int32_t xfer_tp_no_reach(void *tp, gva_window_t *w, uint32_t rank)
+static int32_t xfer_unreachable(gva_window_t *w, uint32_t rank)
 {
-    (void)tp;
     gva_rank_info_t info;
     char host[GVA_HOST_ID_STR_MAX] = "?";
     if (gva_window_rank_info(w, rank, &info) == SMEM_OK) gva_host_id_format(&info.host, host, sizeof(host));
     return util_err_set(SMEM_UNSUPPORTED, "rank %u is on host %s and no transport reaches it", rank, host);
 }
-
-int32_t xfer_tp_no_put(void *tp, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n)
-{
-    (void)pieces;
-    (void)n;
-    return xfer_tp_no_reach(tp, w, rank);
-}
-
-int32_t xfer_tp_no_get(void *tp, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n)
-{
-    (void)pieces;
-    (void)n;
-    return xfer_tp_no_reach(tp, w, rank);
-}
-
-static const xfer_tp_ops_t xfer_tp_none_ops = {
-    .name = "none",
-    .reach = xfer_tp_no_reach,
-    .put = xfer_tp_no_put,
-    .get = xfer_tp_no_get,
-};
 
 /* ---------- engine ---------- */
 
@@ -145,15 +123,8 @@ static int32_t xfer_end_resolve(xfer_engine_t *e, const void *addr, uint64_t len
     out->offset = loc.offset;
     out->ptr = loc.ptr;
     if (loc.state != GVA_RANK_REMOTE) return SMEM_OK;
-    out->ops = &xfer_tp_none_ops;
-    out->tp = NULL;
-    if (e->route != NULL) {
-        rc = e->route(e->route_arg, loc.win, loc.rank, &out->ops, &out->tp);
-        if (rc != SMEM_OK) goto release;
-    }
-    rc = out->ops->reach(out->tp, loc.win, loc.rank);
+    rc = e->route != NULL ? e->route(e->route_arg, loc.win, loc.rank, false, NULL) : xfer_unreachable(loc.win, loc.rank);
     if (rc == SMEM_OK) return SMEM_OK;
-release:
     xfer_end_release(out);
     return rc;
 }
@@ -280,62 +251,68 @@ typedef struct xfer_remote_ref {
     const xfer_end_t *end;
 } xfer_remote_ref_t;
 
-static int xfer_remote_cmp(const void *x, const void *y)
+/* Same (window, rank, direction): one request. */
+static int xfer_remote_cmp_peer(const xfer_remote_ref_t *a, const xfer_remote_ref_t *b)
 {
-    const xfer_remote_ref_t *a = x, *b = y;
     if (a->end->win != b->end->win) return (uintptr_t)a->end->win < (uintptr_t)b->end->win ? -1 : 1;
     if (a->end->rank != b->end->rank) return a->end->rank < b->end->rank ? -1 : 1;
     if (a->put != b->put) return a->put ? 1 : -1;
-    return a->i < b->i ? -1 : a->i > b->i ? 1 : 0;
+    return 0;
+}
+
+static int xfer_remote_cmp(const void *x, const void *y)
+{
+    const xfer_remote_ref_t *a = x, *b = y;
+    int c = xfer_remote_cmp_peer(a, b);
+    if (c != 0) return c;
+    return a->i < b->i ? -1 : a->i > b->i ? 1 : 0; /* the caller's order within a request */
 }
 
 /* One (peer, direction) group of a job's remote pieces. */
 typedef struct xfer_group {
     const xfer_end_t *peer;
     bool put;
-    const xfer_rpiece_t *pieces;
+    const tp_piece_t *pieces;
     uint32_t n;
+    const char *tp; /* the transport's name, for the message */
     int32_t rc;
     char msg[XFER_MSG_MAX];
 } xfer_group_t;
 
 typedef struct xfer_groups {
+    xfer_engine_t *e;
     xfer_group_t *g;
-    uint32_t n;
-    uint32_t next; /* atomic: the next group to run */
 } xfer_groups_t;
 
-static void xfer_group_run(xfer_group_t *g)
-{
-    const xfer_end_t *peer = g->peer;
-    g->rc = g->put ? peer->ops->put(peer->tp, peer->win, peer->rank, g->pieces, g->n)
-                   : peer->ops->get(peer->tp, peer->win, peer->rank, g->pieces, g->n);
-    if (g->rc != SMEM_OK) snprintf(g->msg, sizeof(g->msg), "%s", util_err_get());
-}
-
-static void *xfer_group_worker(void *arg)
+/* A fan-out task: one request to one peer, on an endpoint the route hands out. */
+static void xfer_group_run(void *arg, uint32_t i)
 {
     xfer_groups_t *gs = arg;
-    for (;;) {
-        uint32_t i = __atomic_fetch_add(&gs->next, 1, __ATOMIC_ACQ_REL);
-        if (i >= gs->n) return NULL;
-        xfer_group_run(&gs->g[i]);
+    xfer_group_t *g = &gs->g[i];
+    const xfer_end_t *peer = g->peer;
+    xfer_route_t r = {0};
+    g->tp = "the transport";
+    g->rc = gs->e->route(gs->e->route_arg, peer->win, peer->rank, true, &r);
+    if (g->rc == SMEM_OK) {
+        g->tp = r.link->ep->ops->name;
+        g->rc = g->put ? tp_put(r.link->ep, r.window, g->pieces, g->n) : tp_get(r.link->ep, r.window, g->pieces, g->n);
+        tp_cache_put(r.cache, r.link, g->rc);
     }
+    if (g->rc != SMEM_OK) snprintf(g->msg, sizeof(g->msg), "%s", util_err_get());
 }
 
 /*
  * Pieces to other hosts: one request per (rank, direction) with all its
- * pieces. Several groups (a batch spread over peers) run in parallel, one
- * helper thread per group beyond the first (at most XFER_REMOTE_PAR - 1
- * helpers; the caller runs groups too), so a batch to N peers takes about as
- * long as its slowest peer, not the sum. Threads are started per call: a
- * transport round trip costs far more than a thread start.
+ * pieces. Several groups (a batch spread over peers) run in parallel on the
+ * shared pool's fan-out threads (at most XFER_REMOTE_PAR at once, the caller
+ * included), so a batch to N peers takes about as long as its slowest peer,
+ * not the sum.
  */
 #define XFER_REMOTE_PAR 16u
 static int32_t xfer_run_remote(xfer_engine_t *e, xfer_job_t *job, uint32_t nremote)
 {
     xfer_remote_ref_t *refs = malloc(nremote * sizeof(*refs));
-    xfer_rpiece_t *rp = malloc(nremote * sizeof(*rp));
+    tp_piece_t *rp = malloc(nremote * sizeof(*rp));
     xfer_group_t *groups = NULL;
     int32_t first = SMEM_OK;
     if (refs == NULL || rp == NULL) {
@@ -348,13 +325,14 @@ static int32_t xfer_run_remote(xfer_engine_t *e, xfer_job_t *job, uint32_t nremo
         else if (job->dst[i].ptr == NULL) refs[k++] = (xfer_remote_ref_t){i, true, &job->dst[i]};
     }
     qsort(refs, k, sizeof(*refs), xfer_remote_cmp);
+    /* refs is sorted by (window, rank, direction): a group is a run of equal ones; one pass fills
+     * the pieces in that order and counts the groups, a second cuts them. */
     uint32_t ng = 0;
-    for (uint32_t a = 0; a < k; ng++) {
-        uint32_t b = a;
-        while (b < k && refs[b].end->win == refs[a].end->win && refs[b].end->rank == refs[a].end->rank &&
-               refs[b].put == refs[a].put)
-            b++;
-        a = b;
+    for (uint32_t b = 0; b < k; b++) {
+        uint32_t i = refs[b].i;
+        rp[b] = (tp_piece_t){.local = refs[b].put ? job->src[i].ptr : job->dst[i].ptr, .offset = refs[b].end->offset,
+                             .len = job->len[i]};
+        if (b == 0 || xfer_remote_cmp_peer(&refs[b - 1], &refs[b]) != 0) ng++;
     }
     groups = calloc(ng, sizeof(*groups));
     if (groups == NULL) {
@@ -362,32 +340,18 @@ static int32_t xfer_run_remote(xfer_engine_t *e, xfer_job_t *job, uint32_t nremo
         goto out;
     }
     ng = 0;
-    for (uint32_t a = 0; a < k;) {
-        uint32_t b = a;
-        const xfer_end_t *peer = refs[a].end;
-        while (b < k && refs[b].end->win == peer->win && refs[b].end->rank == peer->rank && refs[b].put == refs[a].put) {
-            uint32_t i = refs[b].i;
-            rp[b] = (xfer_rpiece_t){.local = refs[b].put ? job->src[i].ptr : job->dst[i].ptr,
-                                    .offset = refs[b].end->offset, .len = job->len[i]};
-            b++;
-        }
-        groups[ng++] = (xfer_group_t){.peer = peer, .put = refs[a].put, .pieces = rp + a, .n = b - a};
+    for (uint32_t a = 0, b = 1; a < k; b++) {
+        if (b < k && xfer_remote_cmp_peer(&refs[a], &refs[b]) == 0) continue;
+        groups[ng++] = (xfer_group_t){.peer = refs[a].end, .put = refs[a].put, .pieces = rp + a, .n = b - a};
         a = b;
     }
-    xfer_groups_t gs = {.g = groups, .n = ng};
-    pthread_t th[XFER_REMOTE_PAR];
-    uint32_t nth = 0;
-    for (uint32_t t = 1; t < ng && nth < XFER_REMOTE_PAR - 1; t++) {
-        if (pthread_create(&th[nth], NULL, xfer_group_worker, &gs) != 0) break; /* fewer helpers: still correct */
-        nth++;
-    }
-    xfer_group_worker(&gs);
-    for (uint32_t t = 0; t < nth; t++) pthread_join(th[t], NULL);
+    xfer_groups_t gs = {.e = e, .g = groups};
+    xfer_pool_fanout(e->pool, xfer_group_run, &gs, ng, XFER_REMOTE_PAR);
     for (uint32_t g = 0; g < ng && first == SMEM_OK; g++)
         if (groups[g].rc != SMEM_OK)
             first = util_err_set(groups[g].rc, "%s: %s of %u pieces %s rank %u over %s failed: %s", e->name,
                                  groups[g].put ? "put" : "get", groups[g].n, groups[g].put ? "to" : "from",
-                                 groups[g].peer->rank, groups[g].peer->ops->name, groups[g].msg);
+                                 groups[g].peer->rank, groups[g].tp, groups[g].msg);
 out:
     free(groups);
     free(refs);

@@ -28,12 +28,13 @@
  * calling thread issued on that engine (each thread has its own count and
  * first error) and returns the first error among them.
  *
- * Transports: a route callback picks the ops table for a rank on another host
- * (xfer_tp_ops_t); without one, such copies fail with SMEM_UNSUPPORTED naming
- * the rank and its host. The remote pieces of one call go out as one
- * request per (peer, direction); requests to different peers run in
- * parallel (helper threads per call). Lock order: engine lock is a leaf; no lock is held
- * while copying or calling a transport.
+ * Transports: a route callback (xfer_route_cb_t) gives the endpoint and
+ * window for a rank on another host, and the engine calls tp_put / tp_get
+ * itself; without a route, such copies fail with SMEM_UNSUPPORTED naming the
+ * rank and its host. The remote pieces of one call go out as one request per
+ * (peer, direction); requests to different peers run in parallel on the
+ * shared pool's fan-out threads (xfer_pool_fanout). Lock order: engine lock
+ * is a leaf; no lock is held while copying or calling a transport.
  */
 #ifndef XFER_H
 #define XFER_H
@@ -44,6 +45,7 @@
 
 #include "gva/gva.h"
 #include "transport/tp.h"
+#include "transport/tp_cache.h"
 
 #define XFER_BATCH_MAX 65536u /* triples in one call */
 #define XFER_F_ASYNC (1u << 0)
@@ -75,38 +77,24 @@ const char *xfer_where_name(xfer_where_t w);
 
 /* ---- transports, as the engine sees them ---- */
 
-/* One piece of a transport request: len bytes between local memory (any
- * dereferenceable address here) and offset in the peer's slot. The
- * transport layer's piece, so a route hands the list on unchanged. */
-typedef tp_piece_t xfer_rpiece_t;
-
 /*
- * A transport's copy entry points. Every slot is set (unsupported ones point
- * at xfer_tp_no_* stubs). `tp` is the transport's own object from the route.
- *  reach  cheap, non-blocking: SMEM_OK if rank of w can be reached now, else
- *         the status and a message naming the rank. Called while validating,
- *         before any byte moves.
- *  put    local -> the peer's slot; get: the peer's slot -> local. They block
- *         until every piece is in place (a put is acknowledged only when the
- *         data is at the destination) and may be called from any thread,
- *         concurrently. The engine holds the rank (gva_rank_acquire) for the
- *         whole call. Never called from a callback.
+ * The route to a rank on another host (state REMOTE). Runs on the copying
+ * thread.
+ *  connect false: while validating, before any byte moves: cheap and
+ *         non-blocking, SMEM_OK if the rank can be reached now, else the
+ *         status and a message naming the rank; out is not touched.
+ *  connect true: when the rank's pieces go out: a referenced link (it may
+ *         connect, blocking up to the transport's timeout) and the transport
+ *         window the rank's slot is served as. The engine then calls
+ *         tp_put / tp_get on out->link->ep itself and gives the link back
+ *         with tp_cache_put(out->cache, out->link, rc).
  */
-typedef struct xfer_tp_ops {
-    const char *name;
-    int32_t (*reach)(void *tp, gva_window_t *w, uint32_t rank);
-    int32_t (*put)(void *tp, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n);
-    int32_t (*get)(void *tp, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n);
-} xfer_tp_ops_t;
-
-/* Shared "unsupported" stubs for transports (libfabric fi_no_* style). */
-int32_t xfer_tp_no_reach(void *tp, gva_window_t *w, uint32_t rank);
-int32_t xfer_tp_no_put(void *tp, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n);
-int32_t xfer_tp_no_get(void *tp, gva_window_t *w, uint32_t rank, const xfer_rpiece_t *pieces, size_t n);
-
-/* Picks the transport for a rank on another host (state REMOTE): writes the
- * ops table and its object. Runs on the copying thread; must not block. */
-typedef int32_t (*xfer_route_cb_t)(void *arg, gva_window_t *w, uint32_t rank, const xfer_tp_ops_t **ops, void **tp);
+typedef struct xfer_route {
+    tp_cache_t *cache;
+    tp_link_t *link;
+    uint32_t window;
+} xfer_route_t;
+typedef int32_t (*xfer_route_cb_t)(void *arg, gva_window_t *w, uint32_t rank, bool connect, xfer_route_t *out);
 
 /* ---- the engine ---- */
 

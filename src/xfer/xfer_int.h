@@ -23,8 +23,6 @@ typedef struct xfer_end {
     uint32_t rank;
     uint64_t offset;
     void *ptr;               /* dereferenceable here; NULL for a rank on another host */
-    const xfer_tp_ops_t *ops; /* rank on another host: its transport */
-    void *tp;
 } xfer_end_t;
 
 /* n validated triples; one allocation with the arrays after the header. */
