@@ -32,10 +32,12 @@ _Static_assert((int)SMEMB_COPY_L2G == (int)XFER_COPY_L2G && (int)SMEMB_COPY_G2G 
      SMEMB_DATA_OP_HOST_URMA | SMEMB_DATA_OP_HOST_SHM)
 #define SMEM_BM_CREATE_FLAGS_KNOWN (SMEM_BM_NUMA_MASK | SMEM_BM_CREATE_WITH_SHM | SMEM_BM_CREATE_HUGETLB)
 
-/* Process-wide BM state. `lock` is a leaf: no store or gva call is made under it. */
+/* Process-wide BM state. `lock` is a leaf: no store or gva call is made under it (smem_bm_init
+ * claims `initing` under it and talks to the store without it). */
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t cv; /* object references drained */
+    pthread_cond_t cv; /* object references drained, or an init finished */
+    bool initing;      /* an smem_bm_init is talking to the store: others wait for its outcome */
     bool inited;
     bool store_only;
     char url[256];
@@ -159,6 +161,7 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     if (rc != SMEM_OK) return rc;
 
     pthread_mutex_lock(&g_bm.lock);
+    while (g_bm.initing) pthread_cond_wait(&g_bm.cv, &g_bm.lock);
     if (g_bm.inited) {
         bool same = smem_bm_same_init(store_url, world_size, device_id, config);
         pthread_mutex_unlock(&g_bm.lock);
@@ -167,40 +170,45 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
                                               "call smem_bm_uninit first to change",
                             g_bm.url, g_bm.world_size, g_bm.rank);
     }
-    rc = smem_bm_tls_apply(&config->storeTlsConfig);
-    if (rc != SMEM_OK) goto unlock;
-    if (config->startConfigStoreOnly) {
-        rc = smem_create_config_store(store_url);
-        if (rc != SMEM_OK) goto unlock;
-        g_bm.conn.owner = true; /* no client: smem_store_conn_close only stops the store */
-        g_bm.store_only = true;
-        goto done;
-    }
-    rc = smem_store_conn_open(store_url, config->startConfigStoreServer, smem_bm_ms(config->initTimeout),
-                              smem_bm_ms(config->controlOperationTimeout), &g_bm.conn);
-    if (rc != SMEM_OK) goto unlock;
-    uint32_t want = config->autoRanking ? UINT32_MAX : config->rankId;
-    rc = store_group_join(g_bm.conn.client, SMEM_BM_GROUP, world_size, want, &g_bm.rank);
-    if (rc != SMEM_OK) {
-        rc = util_err_wrap(rc, "smem_bm_init: taking %s rank in world %u", config->autoRanking ? "a" : "the configured",
-                           world_size);
-        smem_store_conn_close(&g_bm.conn, store_url);
-        goto unlock;
-    }
-done:
-    snprintf(g_bm.url, sizeof(g_bm.url), "%s", store_url);
-    g_bm.world_size = world_size;
-    g_bm.device_id = device_id;
-    g_bm.cfg = *config;
-    g_bm.inited = true;
+    g_bm.initing = true;
     pthread_mutex_unlock(&g_bm.lock);
-    if (!g_bm.store_only)
-        LOG_INFO("bm: rank %u of %u on %s%s", g_bm.rank, world_size, store_url,
-                 g_bm.conn.owner ? " (serving the store)" : "");
-    return SMEM_OK;
 
-unlock:
+    smem_store_conn_t conn = {0};
+    uint32_t rank = UINT32_MAX;
+    bool store_only = false;
+    rc = smem_bm_tls_apply(&config->storeTlsConfig);
+    if (rc == SMEM_OK && config->startConfigStoreOnly) {
+        rc = smem_create_config_store(store_url);
+        conn.owner = true; /* no client: smem_store_conn_close only stops the store */
+        store_only = true;
+    } else if (rc == SMEM_OK) {
+        rc = smem_store_conn_open(store_url, config->startConfigStoreServer, smem_bm_ms(config->initTimeout),
+                                  smem_bm_ms(config->controlOperationTimeout), &conn);
+        uint32_t want = config->autoRanking ? UINT32_MAX : config->rankId;
+        if (rc == SMEM_OK) rc = store_group_join(conn.client, SMEM_BM_GROUP, world_size, want, &rank);
+        if (rc != SMEM_OK && conn.client != NULL) {
+            rc = util_err_wrap(rc, "smem_bm_init: taking %s rank in world %u",
+                               config->autoRanking ? "a" : "the configured", world_size);
+            smem_store_conn_close(&conn, store_url);
+        }
+    }
+
+    pthread_mutex_lock(&g_bm.lock);
+    if (rc == SMEM_OK) {
+        snprintf(g_bm.url, sizeof(g_bm.url), "%s", store_url);
+        g_bm.world_size = world_size;
+        g_bm.device_id = device_id;
+        g_bm.cfg = *config;
+        g_bm.conn = conn;
+        g_bm.rank = rank;
+        g_bm.store_only = store_only;
+        g_bm.inited = true;
+    }
+    g_bm.initing = false;
+    pthread_cond_broadcast(&g_bm.cv);
     pthread_mutex_unlock(&g_bm.lock);
+    if (rc == SMEM_OK && !store_only)
+        LOG_INFO("bm: rank %u of %u on %s%s", rank, world_size, store_url, conn.owner ? " (serving the store)" : "");
     return rc;
 }
 
