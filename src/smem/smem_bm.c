@@ -52,30 +52,12 @@ static struct {
 
 /* ---------- handles ---------- */
 
-smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what)
-{
-    if (h == NULL) {
-        util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", what);
-        return NULL;
-    }
-    smem_bm_obj_t *found = NULL;
-    pthread_mutex_lock(&g_bm.lock);
-    for (uint32_t i = 0; i <= SMEM_BM_ID_MAX && found == NULL; i++)
-        if (g_bm.objs[i] == h) found = g_bm.objs[i];
-    if (found != NULL) __atomic_add_fetch(&found->refs, 1, __ATOMIC_ACQ_REL);
-    pthread_mutex_unlock(&g_bm.lock);
-    if (found == NULL) util_err_set(SMEM_INVALID_PARAM, "%s: %p is not a live BM object (destroyed or never created)", what, h);
-    return found;
-}
+static const smem_handles_t smem_bm_handles = {
+    .lock = &g_bm.lock, .cv = &g_bm.cv, .objs = (void *const *)g_bm.objs, .n = SMEM_BM_ID_MAX + 1,
+    .refs_off = offsetof(smem_bm_obj_t, refs), .kind = "BM object (destroyed or never created)"};
 
-void smem_bm_obj_put(smem_bm_obj_t *o)
-{
-    if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        pthread_mutex_lock(&g_bm.lock);
-        pthread_cond_broadcast(&g_bm.cv);
-        pthread_mutex_unlock(&g_bm.lock);
-    }
-}
+smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what) { return smem_handle_get(&smem_bm_handles, h, what); }
+void smem_bm_obj_put(smem_bm_obj_t *o) { smem_handle_put(&smem_bm_handles, o); }
 
 /* ---------- config ---------- */
 

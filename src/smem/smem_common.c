@@ -412,3 +412,35 @@ void smem_store_owner_wait(store_client_t *c, const char *group, uint32_t me, ui
     }
     store_unwatch(c, watch);
 }
+
+/* ---------- handle tables ---------- */
+
+static uint32_t *smem_handle_refs(const smem_handles_t *t, void *obj)
+{
+    return (uint32_t *)(void *)((char *)obj + t->refs_off);
+}
+
+void *smem_handle_get(const smem_handles_t *t, const void *h, const char *what)
+{
+    if (h == NULL) {
+        util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", what);
+        return NULL;
+    }
+    void *found = NULL;
+    pthread_mutex_lock(t->lock);
+    for (uint32_t i = 0; i < t->n && found == NULL; i++)
+        if (t->objs[i] == h) found = t->objs[i];
+    if (found != NULL) __atomic_add_fetch(smem_handle_refs(t, found), 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(t->lock);
+    if (found == NULL) util_err_set(SMEM_INVALID_PARAM, "%s: %p is not a live %s", what, h, t->kind);
+    return found;
+}
+
+void smem_handle_put(const smem_handles_t *t, void *obj)
+{
+    if (__atomic_sub_fetch(smem_handle_refs(t, obj), 1, __ATOMIC_ACQ_REL) == 0) {
+        pthread_mutex_lock(t->lock);
+        pthread_cond_broadcast(t->cv);
+        pthread_mutex_unlock(t->lock);
+    }
+}

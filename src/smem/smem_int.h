@@ -34,6 +34,24 @@ int32_t smem_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts
 #define SMEM_BM_WINDOW_MAX (32ull << 40)     /* world × stride limit: 32 TiB of address space */
 
 /*
+ * A process table of live API objects (BM objects, Trans instances): a handle
+ * is the object's address, checked against the table before use (a destroyed
+ * or foreign pointer is SMEM_INVALID_PARAM, never dereferenced). get takes a
+ * reference (the uint32_t at refs_off in the object, atomic) under the API's
+ * lock; put drops it and wakes destroy (cv) at zero.
+ */
+typedef struct smem_handles {
+    pthread_mutex_t *lock;
+    pthread_cond_t *cv;
+    void *const *objs; /* n slots, NULL when free */
+    uint32_t n;
+    size_t refs_off;
+    const char *kind; /* for the message: "is not a live <kind>" */
+} smem_handles_t;
+void *smem_handle_get(const smem_handles_t *t, const void *h, const char *what);
+void smem_handle_put(const smem_handles_t *t, void *obj);
+
+/*
  * One BM object. Handles are checked against the process table (a destroyed
  * or foreign pointer is SMEM_ERR_INVALID_PARAM, never dereferenced). Every
  * call holds a reference (smem_bm_obj_get/put) so destroy waits for calls in

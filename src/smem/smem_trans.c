@@ -86,30 +86,15 @@ int32_t smem_trans_init(const smem_trans_config_t *config)
 
 /* ---------- handles ---------- */
 
+static const smem_handles_t smem_trans_handles = {
+    .lock = &g_trans.lock, .cv = &g_trans.cv, .objs = (void *const *)g_trans.objs, .n = SMEM_TRANS_MAX,
+    .refs_off = offsetof(smem_trans_obj_t, refs), .kind = "Trans instance"};
+
 smem_trans_obj_t *smem_trans_obj_get(const void *h, const char *what)
 {
-    if (h == NULL) {
-        util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", what);
-        return NULL;
-    }
-    smem_trans_obj_t *found = NULL;
-    pthread_mutex_lock(&g_trans.lock);
-    for (uint32_t i = 0; i < SMEM_TRANS_MAX && found == NULL; i++)
-        if (g_trans.objs[i] == h) found = g_trans.objs[i];
-    if (found != NULL) __atomic_add_fetch(&found->refs, 1, __ATOMIC_ACQ_REL);
-    pthread_mutex_unlock(&g_trans.lock);
-    if (found == NULL) util_err_set(SMEM_INVALID_PARAM, "%s: %p is not a live Trans instance", what, h);
-    return found;
+    return smem_handle_get(&smem_trans_handles, h, what);
 }
-
-void smem_trans_obj_put(smem_trans_obj_t *o)
-{
-    if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        pthread_mutex_lock(&g_trans.lock);
-        pthread_cond_broadcast(&g_trans.cv);
-        pthread_mutex_unlock(&g_trans.lock);
-    }
-}
+void smem_trans_obj_put(smem_trans_obj_t *o) { smem_handle_put(&smem_trans_handles, o); }
 
 int32_t smem_trans_may_initiate(const smem_trans_obj_t *o, const char *what)
 {

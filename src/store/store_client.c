@@ -18,7 +18,7 @@
 #define STORE_CLIENT_TIMEOUT_DEFAULT_MS 120000u
 
 typedef struct store_cwatch {
-    store_link_t node;
+    util_link_t node;
     uint64_t id;
     store_watch_cb_t cb;
     void *arg;
@@ -114,8 +114,8 @@ static void on_event(store_client_t *c, const store_msg_t *m)
 
     pthread_mutex_lock(&c->cb_mu);
     pthread_mutex_lock(&c->mu);
-    for (store_link_t *n = c->watches.next; n != &c->watches; n = n->next) {
-        store_cwatch_t *w = STORE_CONTAINER_OF(n, store_cwatch_t, node);
+    for (util_link_t *n = c->watches.next; n != &c->watches; n = n->next) {
+        store_cwatch_t *w = UTIL_CONTAINER_OF(n, store_cwatch_t, node);
         if (w->id == m->watch_id) {
             cb = w->cb;
             arg = w->arg;
@@ -195,8 +195,8 @@ static int32_t client_on_reconnect(net_rpc_t *rpc, void *arg)
     int32_t rc = SMEM_OK;
 
     pthread_mutex_lock(&c->mu);
-    for (store_link_t *l = c->watches.next; l != &c->watches; l = l->next) {
-        store_cwatch_t *w = STORE_CONTAINER_OF(l, store_cwatch_t, node);
+    for (util_link_t *l = c->watches.next; l != &c->watches; l = l->next) {
+        store_cwatch_t *w = UTIL_CONTAINER_OF(l, store_cwatch_t, node);
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             rewatch_t *nl = realloc(list, cap * sizeof(*nl));
@@ -271,10 +271,10 @@ int32_t store_client_connect(const char *url, const store_client_opts_t *opts, s
     store_client_t *c = calloc(1, sizeof(*c));
     if (c == NULL) return util_err_set(SMEM_MALLOC_FAILED, "store_client_connect: out of memory");
     c->timeout_ms = o.timeout_ms ? o.timeout_ms : STORE_CLIENT_TIMEOUT_DEFAULT_MS;
-    store_list_init(&c->watches);
-    store_list_init(&c->exits);
-    store_list_init(&c->groups);
-    store_list_init(&c->listeners);
+    util_list_init(&c->watches);
+    util_list_init(&c->exits);
+    util_list_init(&c->groups);
+    util_list_init(&c->listeners);
     if (getrandom(&c->token, sizeof(c->token), 0) != (ssize_t)sizeof(c->token) || c->token == 0)
         c->token = (util_now_ms() << 22) ^ ((uint64_t)getpid() << 1) ^ (uint64_t)(uintptr_t)c;
     rc = store_map_init(&c->seqs);
@@ -309,10 +309,10 @@ void store_client_close(store_client_t *c)
 {
     if (c == NULL) return;
     net_rpc_destroy(c->rpc); /* no callback runs after this */
-    while (!store_list_empty(&c->watches)) {
-        store_link_t *n = c->watches.next;
-        store_list_del(n);
-        free(STORE_CONTAINER_OF(n, store_cwatch_t, node));
+    while (!util_list_empty(&c->watches)) {
+        util_link_t *n = c->watches.next;
+        util_list_del(n);
+        free(UTIL_CONTAINER_OF(n, store_cwatch_t, node));
     }
     store_group_fini(c);
     store_map_fini(&c->seqs, free);
@@ -519,10 +519,10 @@ void store_kvlist_free(store_kvlist_t *l) { free(l); }
 
 static store_cwatch_t *cwatch_unlink_locked(store_client_t *c, uint64_t id)
 {
-    for (store_link_t *n = c->watches.next; n != &c->watches; n = n->next) {
-        store_cwatch_t *w = STORE_CONTAINER_OF(n, store_cwatch_t, node);
+    for (util_link_t *n = c->watches.next; n != &c->watches; n = n->next) {
+        store_cwatch_t *w = UTIL_CONTAINER_OF(n, store_cwatch_t, node);
         if (w->id == id) {
-            store_list_del(n);
+            util_list_del(n);
             return w;
         }
     }
@@ -547,7 +547,7 @@ int32_t store_watch(store_client_t *c, const char *key, bool prefix, store_watch
      * delivered; the id is ours so a reconnect can register it again. */
     pthread_mutex_lock(&c->mu);
     w->id = m.watch_id = ++c->next_watch_id;
-    store_list_add_tail(&c->watches, &w->node);
+    util_list_add_tail(&c->watches, &w->node);
     pthread_mutex_unlock(&c->mu);
 
     rc = call_simple(c, &m);

@@ -25,21 +25,21 @@ struct store_client {
     uint32_t timeout_ms;
     pthread_mutex_t mu;
     pthread_mutex_t cb_mu;
-    store_link_t watches; /* store_cwatch_t */
+    util_link_t watches; /* store_cwatch_t */
     uint64_t next_watch_id;
-    store_link_t exits;   /* store_cexit_t */
-    store_link_t groups;  /* store_cgroup_t */
+    util_link_t exits;   /* store_cexit_t */
+    util_link_t groups;  /* store_cgroup_t */
     store_map_t seqs;     /* barrier/all-gather name -> uint64_t * next sequence number */
     uint64_t gen;         /* bumped on every connection loss */
     uint64_t token;       /* random, ours for the client's life: a reclaim proves we held the rank */
     uint64_t instance;    /* the server's (HELLO); changes when the store restarted */
     pthread_mutex_t listen_mu; /* held while a group listener runs (reconnect thread); before mu */
-    store_link_t listeners;    /* store_clisten_t */
+    util_link_t listeners;    /* store_clisten_t */
     uint64_t next_listen_id;
 };
 
 typedef struct store_clisten {
-    store_link_t node;
+    util_link_t node;
     uint64_t id;
     store_group_cb_t cb;
     void *arg;
@@ -47,7 +47,7 @@ typedef struct store_clisten {
 } store_clisten_t;
 
 typedef struct store_cexit {
-    store_link_t node;
+    util_link_t node;
     store_exit_cb_t cb;
     void *arg;
     uint32_t glen;
@@ -55,7 +55,7 @@ typedef struct store_cexit {
 } store_cexit_t;
 
 typedef struct store_cgroup {
-    store_link_t node;
+    util_link_t node;
     uint32_t rank;
     uint32_t world_size;
     bool lost; /* the connection was lost since the join: the server freed the rank */

@@ -21,7 +21,7 @@
 #include "util/util_status.h"
 
 struct store_slot {
-    store_link_t peer_node; /* in peer->slots while arrived */
+    util_link_t peer_node; /* in peer->slots while arrived */
     store_coll_t *coll;
     store_peer_t *peer;     /* NULL: not (or no longer) waiting */
     store_rq_t rq;
@@ -31,7 +31,7 @@ struct store_slot {
 };
 
 struct store_coll {
-    store_link_t node; /* core->coll_all */
+    util_link_t node; /* core->coll_all */
     store_map_ent_t *ent;
     uint16_t type;
     bool len_set;
@@ -49,7 +49,7 @@ struct store_coll {
 typedef struct store_group store_group_t;
 
 typedef struct store_member {
-    store_link_t peer_node;
+    util_link_t peer_node;
     store_group_t *grp;
     store_peer_t *peer;
     uint32_t rank;
@@ -77,14 +77,14 @@ typedef struct store_pool {
 
 typedef struct store_exitgrp {
     store_map_ent_t *ent;
-    store_link_t regs;
+    util_link_t regs;
     bool exited;    /* a broadcast happened: remembered so later watchers hear it too */
     int32_t status; /* of the latest broadcast */
 } store_exitgrp_t;
 
 typedef struct store_exitreg {
-    store_link_t peer_node;
-    store_link_t grp_node;
+    util_link_t peer_node;
+    util_link_t grp_node;
     store_peer_t *peer;
     store_exitgrp_t *g;
 } store_exitreg_t;
@@ -103,7 +103,7 @@ int32_t store_coll_init(store_core_t *c)
 
 static void slot_clear(store_coll_t *co, store_slot_t *s)
 {
-    store_list_del(&s->peer_node);
+    util_list_del(&s->peer_node);
     free(s->data);
     s->data = NULL;
     s->peer = NULL;
@@ -114,7 +114,7 @@ static void coll_free(store_core_t *c, store_coll_t *co)
 {
     for (uint32_t r = 0; r < co->count && co->arrived > 0; r++)
         if (co->slots[r].peer != NULL) slot_clear(co, &co->slots[r]);
-    store_list_del(&co->node);
+    util_list_del(&co->node);
     store_map_remove(&c->colls, co->ent->key, co->ent->klen);
     free(co);
 }
@@ -192,9 +192,9 @@ void store_coll_arrive(store_core_t *c, store_peer_t *p, const store_rq_t *rq, c
         co->next_deadline_ms = UINT64_MAX;
         for (uint32_t r = 0; r < co->count; r++) {
             co->slots[r].coll = co;
-            store_list_init(&co->slots[r].peer_node);
+            util_list_init(&co->slots[r].peer_node);
         }
-        store_list_add_tail(&c->coll_all, &co->node);
+        util_list_add_tail(&c->coll_all, &co->node);
     }
     if (co->type != m->type || co->count != m->count) {
         store_core_reply_err(c, p, rq, SMEM_INVALID_PARAM, "%s '%.*s' with count %u: others use it as a %s of %u",
@@ -240,7 +240,7 @@ void store_coll_arrive(store_core_t *c, store_peer_t *p, const store_rq_t *rq, c
     s->deadline_ms = c->now_ms + m->timeout_ms;
     if (s->deadline_ms < co->next_deadline_ms) co->next_deadline_ms = s->deadline_ms;
     if (m->timeout_ms > co->max_timeout_ms) co->max_timeout_ms = m->timeout_ms;
-    store_list_add_tail(&p->slots, &s->peer_node);
+    util_list_add_tail(&p->slots, &s->peer_node);
     co->arrived++;
     if (!s->seen) {
         s->seen = true;
@@ -251,8 +251,8 @@ void store_coll_arrive(store_core_t *c, store_peer_t *p, const store_rq_t *rq, c
 
 static void coll_tick(store_core_t *c)
 {
-    for (store_link_t *n = c->coll_all.next; n != &c->coll_all;) {
-        store_coll_t *co = STORE_CONTAINER_OF(n, store_coll_t, node);
+    for (util_link_t *n = c->coll_all.next; n != &c->coll_all;) {
+        store_coll_t *co = UTIL_CONTAINER_OF(n, store_coll_t, node);
         n = n->next;
         if (co->failed != 0) {
             if (c->now_ms >= co->expire_ms) coll_free(c, co);
@@ -319,7 +319,7 @@ static void member_drop(store_core_t *c, store_member_t *mb, const char *why, bo
         LOG_INFO("store: group %s rank %u reserved for %u ms for its holder to reclaim", g->ent->key, mb->rank,
                  c->reserve_ms);
     }
-    store_list_del(&mb->peer_node);
+    util_list_del(&mb->peer_node);
     free(mb);
     group_free_if_unused(c, g);
 }
@@ -356,8 +356,8 @@ static void pjoin_hold(store_core_t *c, store_peer_t *p, const store_rq_t *rq, c
     pj->rq = *rq;
     pj->m = *m;
     pj->m.key = pj->name;
-    store_list_add_tail(&c->pjoins, &pj->node);
-    store_list_add_tail(&p->pjoins, &pj->peer_node);
+    util_list_add_tail(&c->pjoins, &pj->node);
+    util_list_add_tail(&p->pjoins, &pj->peer_node);
     LOG_INFO("store: join of group '%s' from %s waits %llu ms for the recovery window (members that survived a "
              "restart re-register first)",
              pj->name, p->name, (unsigned long long)(c->recover_until_ms - c->now_ms));
@@ -365,17 +365,17 @@ static void pjoin_hold(store_core_t *c, store_peer_t *p, const store_rq_t *rq, c
 
 static void pjoin_free(store_pjoin_t *pj)
 {
-    store_list_del(&pj->node);
-    store_list_del(&pj->peer_node);
+    util_list_del(&pj->node);
+    util_list_del(&pj->peer_node);
     free(pj);
 }
 
 void store_coll_release_pjoins(store_core_t *c, int32_t status)
 {
-    while (!store_list_empty(&c->pjoins)) {
-        store_pjoin_t *pj = STORE_CONTAINER_OF(c->pjoins.next, store_pjoin_t, node);
-        store_list_del(&pj->node);
-        store_list_init(&pj->node);
+    while (!util_list_empty(&c->pjoins)) {
+        store_pjoin_t *pj = UTIL_CONTAINER_OF(c->pjoins.next, store_pjoin_t, node);
+        util_list_del(&pj->node);
+        util_list_init(&pj->node);
         if (status == SMEM_OK)
             store_coll_group_join(c, pj->peer, &pj->rq, &pj->m);
         else
@@ -386,8 +386,8 @@ void store_coll_release_pjoins(store_core_t *c, int32_t status)
 
 static store_member_t *member_find(store_peer_t *p, const store_group_t *g)
 {
-    for (store_link_t *n = p->members.next; n != &p->members; n = n->next) {
-        store_member_t *mb = STORE_CONTAINER_OF(n, store_member_t, peer_node);
+    for (util_link_t *n = p->members.next; n != &p->members; n = n->next) {
+        store_member_t *mb = UTIL_CONTAINER_OF(n, store_member_t, peer_node);
         if (mb->grp == g) return mb;
     }
     return NULL;
@@ -449,7 +449,7 @@ void store_coll_group_join(store_core_t *c, store_peer_t *p, const store_rq_t *r
     mb->token = m->token;
     g->ranks[rank] = mb;
     g->n++;
-    store_list_add_tail(&p->members, &mb->peer_node);
+    util_list_add_tail(&p->members, &mb->peer_node);
     LOG_INFO("store: group %s rank %u of %u %s from %s (%u ranks held)", g->ent->key, rank, g->world_size,
              reclaim ? "reclaimed" : "joined", p->name, g->n);
 
@@ -532,10 +532,10 @@ void store_coll_id_release(store_core_t *c, store_peer_t *p, const store_rq_t *r
 static void exitreg_free(store_core_t *c, store_exitreg_t *r)
 {
     store_exitgrp_t *g = r->g;
-    store_list_del(&r->peer_node);
-    store_list_del(&r->grp_node);
+    util_list_del(&r->peer_node);
+    util_list_del(&r->grp_node);
     free(r);
-    if (store_list_empty(&g->regs) && !g->exited) {
+    if (util_list_empty(&g->regs) && !g->exited) {
         store_map_remove(&c->exits, g->ent->key, g->ent->klen);
         free(g);
     }
@@ -550,7 +550,7 @@ static store_exitgrp_t *exitgrp_get(store_core_t *c, const store_msg_t *m)
         free(g);
         return NULL;
     }
-    store_list_init(&g->regs);
+    util_list_init(&g->regs);
     return g;
 }
 
@@ -573,15 +573,15 @@ void store_coll_exit_watch(store_core_t *c, store_peer_t *p, const store_rq_t *r
 {
     store_exitgrp_t *g = exitgrp_get(c, m);
     if (g == NULL) goto fail_nomem;
-    for (store_link_t *n = p->exits.next; n != &p->exits; n = n->next)
-        if (STORE_CONTAINER_OF(n, store_exitreg_t, peer_node)->g == g) {
+    for (util_link_t *n = p->exits.next; n != &p->exits; n = n->next)
+        if (UTIL_CONTAINER_OF(n, store_exitreg_t, peer_node)->g == g) {
             /* Several local callbacks share one registration. */
             store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
             return;
         }
     store_exitreg_t *r = calloc(1, sizeof(*r));
     if (r == NULL) {
-        if (store_list_empty(&g->regs) && !g->exited) {
+        if (util_list_empty(&g->regs) && !g->exited) {
             store_map_remove(&c->exits, g->ent->key, g->ent->klen);
             free(g);
         }
@@ -589,8 +589,8 @@ void store_coll_exit_watch(store_core_t *c, store_peer_t *p, const store_rq_t *r
     }
     r->peer = p;
     r->g = g;
-    store_list_add_tail(&g->regs, &r->grp_node);
-    store_list_add_tail(&p->exits, &r->peer_node);
+    util_list_add_tail(&g->regs, &r->grp_node);
+    util_list_add_tail(&p->exits, &r->peer_node);
     store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
     /* Registered after the broadcast: hear it now (after the reply, so the
      * client has its registration in place when the push arrives). */
@@ -612,8 +612,8 @@ void store_coll_exit_broadcast(store_core_t *c, store_peer_t *p, const store_rq_
     g->exited = true;
     g->status = m->status;
     uint32_t sent = 0;
-    for (store_link_t *n = g->regs.next; n != &g->regs; n = n->next) {
-        if (exit_push(c, STORE_CONTAINER_OF(n, store_exitreg_t, grp_node)->peer, m, m->status) != SMEM_OK) {
+    for (util_link_t *n = g->regs.next; n != &g->regs; n = n->next) {
+        if (exit_push(c, UTIL_CONTAINER_OF(n, store_exitreg_t, grp_node)->peer, m, m->status) != SMEM_OK) {
             store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory for an exit broadcast");
             return;
         }
@@ -628,19 +628,19 @@ void store_coll_exit_broadcast(store_core_t *c, store_peer_t *p, const store_rq_
 
 void store_coll_peer_gone(store_core_t *c, store_peer_t *p, int32_t reason)
 {
-    while (!store_list_empty(&p->slots)) {
-        store_slot_t *s = STORE_CONTAINER_OF(p->slots.next, store_slot_t, peer_node);
+    while (!util_list_empty(&p->slots)) {
+        store_slot_t *s = UTIL_CONTAINER_OF(p->slots.next, store_slot_t, peer_node);
         coll_fail(c, s->coll, s, reason);
     }
-    while (!store_list_empty(&p->pjoins)) pjoin_free(STORE_CONTAINER_OF(p->pjoins.next, store_pjoin_t, peer_node));
+    while (!util_list_empty(&p->pjoins)) pjoin_free(UTIL_CONTAINER_OF(p->pjoins.next, store_pjoin_t, peer_node));
     char why[96];
     snprintf(why, sizeof(why), "gone: connection closed (%s)", util_strerror(reason));
     /* A timeout may be a paused process that comes back: keep its rank for it.
      * A closed socket is a process that exited or closed its client. */
-    while (!store_list_empty(&p->members))
-        member_drop(c, STORE_CONTAINER_OF(p->members.next, store_member_t, peer_node), why, reason == SMEM_TIMEOUT);
-    while (!store_list_empty(&p->exits))
-        exitreg_free(c, STORE_CONTAINER_OF(p->exits.next, store_exitreg_t, peer_node));
+    while (!util_list_empty(&p->members))
+        member_drop(c, UTIL_CONTAINER_OF(p->members.next, store_member_t, peer_node), why, reason == SMEM_TIMEOUT);
+    while (!util_list_empty(&p->exits))
+        exitreg_free(c, UTIL_CONTAINER_OF(p->exits.next, store_exitreg_t, peer_node));
 }
 
 /* Groups kept only for reservations go once those end. */
@@ -675,13 +675,13 @@ void store_coll_stats(const store_core_t *c, store_server_stats_t *out)
     out->exit_groups = 0;
     for (size_t i = 0; i < c->exits.nb; i++)
         for (const store_map_ent_t *e = c->exits.b[i]; e != NULL; e = e->next)
-            if (!store_list_empty(&((const store_exitgrp_t *)e->val)->regs)) out->exit_groups++;
+            if (!util_list_empty(&((const store_exitgrp_t *)e->val)->regs)) out->exit_groups++;
 }
 
 void store_coll_fini(store_core_t *c)
 {
     /* Peers are closed before this, so only tombstones and pools remain. */
-    while (!store_list_empty(&c->coll_all)) coll_free(c, STORE_CONTAINER_OF(c->coll_all.next, store_coll_t, node));
+    while (!util_list_empty(&c->coll_all)) coll_free(c, UTIL_CONTAINER_OF(c->coll_all.next, store_coll_t, node));
     store_map_fini(&c->colls, NULL);
     store_map_fini(&c->groups, free);
     store_map_fini(&c->pools, free);

@@ -19,8 +19,8 @@
 #include "util/util_time.h"
 
 typedef struct store_watch {
-    store_link_t peer_node;
-    store_link_t key_node; /* in its wexact list or in core->wprefix */
+    util_link_t peer_node;
+    util_link_t key_node; /* in its wexact list or in core->wprefix */
     store_peer_t *peer;
     store_map_ent_t *ent;  /* exact watch: its wexact entry (for removal) */
     uint64_t id;
@@ -30,9 +30,9 @@ typedef struct store_watch {
 } store_watch_t;
 
 typedef struct store_getw {
-    store_link_t peer_node;
-    store_link_t key_node;
-    store_link_t all_node;
+    util_link_t peer_node;
+    util_link_t key_node;
+    util_link_t all_node;
     store_peer_t *peer;
     store_map_ent_t *ent; /* its getq entry */
     store_rq_t rq;
@@ -116,10 +116,10 @@ void store_core_push(store_core_t *c, store_peer_t *p, uint16_t type, const void
  * in place, so a 16 MiB value is encoded once however many watch it. */
 static void notify(store_core_t *c, uint8_t ev, const char *key, uint32_t klen, const uint8_t *val, uint32_t len)
 {
-    store_link_t *exact = store_map_get(&c->wexact, key, klen);
+    util_link_t *exact = store_map_get(&c->wexact, key, klen);
     bool any = exact != NULL;
-    for (store_link_t *n = c->wprefix.next; !any && n != &c->wprefix; n = n->next) {
-        store_watch_t *w = STORE_CONTAINER_OF(n, store_watch_t, key_node);
+    for (util_link_t *n = c->wprefix.next; !any && n != &c->wprefix; n = n->next) {
+        store_watch_t *w = UTIL_CONTAINER_OF(n, store_watch_t, key_node);
         any = w->klen <= klen && memcmp(w->key, key, w->klen) == 0;
     }
     if (!any || c->quiet) return;
@@ -133,14 +133,14 @@ static void notify(store_core_t *c, uint8_t ev, const char *key, uint32_t klen, 
         goto free_buf;
     }
     if (exact != NULL) {
-        for (store_link_t *n = exact->next; n != exact; n = n->next) {
-            store_watch_t *w = STORE_CONTAINER_OF(n, store_watch_t, key_node);
+        for (util_link_t *n = exact->next; n != exact; n = n->next) {
+            store_watch_t *w = UTIL_CONTAINER_OF(n, store_watch_t, key_node);
             util_put_le64(wb.p + STORE_PROLOGUE_SIZE, w->id);
             store_core_push(c, w->peer, STORE_MSG_EVENT, wb.p, (uint32_t)wb.len);
         }
     }
-    for (store_link_t *n = c->wprefix.next; n != &c->wprefix; n = n->next) {
-        store_watch_t *w = STORE_CONTAINER_OF(n, store_watch_t, key_node);
+    for (util_link_t *n = c->wprefix.next; n != &c->wprefix; n = n->next) {
+        store_watch_t *w = UTIL_CONTAINER_OF(n, store_watch_t, key_node);
         if (w->klen > klen || memcmp(w->key, key, w->klen) != 0) continue;
         util_put_le64(wb.p + STORE_PROLOGUE_SIZE, w->id);
         store_core_push(c, w->peer, STORE_MSG_EVENT, wb.p, (uint32_t)wb.len);
@@ -151,9 +151,9 @@ free_buf:
 
 static void watch_free(store_core_t *c, store_watch_t *w)
 {
-    store_list_del(&w->peer_node);
-    store_list_del(&w->key_node);
-    if (!w->prefix && store_list_empty((store_link_t *)w->ent->val)) {
+    util_list_del(&w->peer_node);
+    util_list_del(&w->key_node);
+    if (!w->prefix && util_list_empty((util_link_t *)w->ent->val)) {
         free(w->ent->val);
         store_map_remove(&c->wexact, w->key, w->klen);
     }
@@ -163,8 +163,8 @@ static void watch_free(store_core_t *c, store_watch_t *w)
 
 static store_watch_t *watch_find(store_peer_t *p, uint64_t id)
 {
-    for (store_link_t *n = p->watches.next; n != &p->watches; n = n->next) {
-        store_watch_t *w = STORE_CONTAINER_OF(n, store_watch_t, peer_node);
+    for (util_link_t *n = p->watches.next; n != &p->watches; n = n->next) {
+        store_watch_t *w = UTIL_CONTAINER_OF(n, store_watch_t, peer_node);
         if (w->id == id) return w;
     }
     return NULL;
@@ -185,22 +185,22 @@ static void h_watch(store_core_t *c, store_peer_t *p, const store_rq_t *rq, cons
     w->klen = m->key_len;
     memcpy(w->key, m->key, m->key_len);
     if (m->prefix) {
-        store_list_add_tail(&c->wprefix, &w->key_node);
+        util_list_add_tail(&c->wprefix, &w->key_node);
     } else {
         store_map_ent_t *e = store_map_find(&c->wexact, m->key, m->key_len);
         if (e == NULL) {
-            store_link_t *head = malloc(sizeof(*head));
+            util_link_t *head = malloc(sizeof(*head));
             if (head == NULL) goto free_watch;
-            store_list_init(head);
+            util_list_init(head);
             if (store_map_insert(&c->wexact, m->key, m->key_len, head, &e) != 0) {
                 free(head);
                 goto free_watch;
             }
         }
         w->ent = e;
-        store_list_add_tail((store_link_t *)e->val, &w->key_node);
+        util_list_add_tail((util_link_t *)e->val, &w->key_node);
     }
-    store_list_add_tail(&p->watches, &w->peer_node);
+    util_list_add_tail(&p->watches, &w->peer_node);
     c->nwatches++;
     store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
     return;
@@ -226,10 +226,10 @@ static void h_unwatch(store_core_t *c, store_peer_t *p, const store_rq_t *rq, co
 
 static void getw_free(store_core_t *c, store_getw_t *g)
 {
-    store_list_del(&g->peer_node);
-    store_list_del(&g->key_node);
-    store_list_del(&g->all_node);
-    if (store_list_empty((store_link_t *)g->ent->val)) {
+    util_list_del(&g->peer_node);
+    util_list_del(&g->key_node);
+    util_list_del(&g->all_node);
+    if (util_list_empty((util_link_t *)g->ent->val)) {
         free(g->ent->val);
         store_map_remove(&c->getq, g->ent->key, g->ent->klen);
     }
@@ -249,12 +249,12 @@ static uint8_t *blob_encode(const void *val, uint32_t len, uint32_t *out_len)
 
 static void wake_getters(store_core_t *c, const char *key, uint32_t klen, const store_kv_t *kv)
 {
-    store_link_t *head = store_map_get(&c->getq, key, klen);
+    util_link_t *head = store_map_get(&c->getq, key, klen);
     if (head == NULL) return;
     uint32_t blen = 0;
     uint8_t *b = blob_encode(kv->val, kv->len, &blen);
-    while (!store_list_empty(head)) {
-        store_getw_t *g = STORE_CONTAINER_OF(head->next, store_getw_t, key_node);
+    while (!util_list_empty(head)) {
+        store_getw_t *g = UTIL_CONTAINER_OF(head->next, store_getw_t, key_node);
         bool last = g->key_node.next == head;
         if (b != NULL)
             store_core_reply(c, g->peer, &g->rq, SMEM_OK, b, blen);
@@ -392,9 +392,9 @@ static void h_get(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
     if (g == NULL) goto fail_nomem;
     store_map_ent_t *e = store_map_find(&c->getq, m->key, m->key_len);
     if (e == NULL) {
-        store_link_t *head = malloc(sizeof(*head));
+        util_link_t *head = malloc(sizeof(*head));
         if (head == NULL) goto free_getw;
-        store_list_init(head);
+        util_list_init(head);
         if (store_map_insert(&c->getq, m->key, m->key_len, head, &e) != 0) {
             free(head);
             goto free_getw;
@@ -404,9 +404,9 @@ static void h_get(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
     g->ent = e;
     g->rq = *rq;
     g->deadline_ms = c->now_ms + m->timeout_ms;
-    store_list_add_tail((store_link_t *)e->val, &g->key_node);
-    store_list_add_tail(&p->getws, &g->peer_node);
-    store_list_add_tail(&c->getw_all, &g->all_node);
+    util_list_add_tail((util_link_t *)e->val, &g->key_node);
+    util_list_add_tail(&p->getws, &g->peer_node);
+    util_list_add_tail(&c->getw_all, &g->all_node);
     c->ngetw++;
     return;
 
@@ -643,13 +643,13 @@ store_peer_t *store_core_peer_open(store_core_t *c, void *link, const char *name
     p->link = link;
     p->id = ++c->next_peer_id;
     snprintf(p->name, sizeof(p->name), "%s", name ? name : "?");
-    store_list_init(&p->watches);
-    store_list_init(&p->getws);
-    store_list_init(&p->slots);
-    store_list_init(&p->members);
-    store_list_init(&p->exits);
-    store_list_init(&p->pjoins);
-    store_list_add_tail(&c->peers, &p->node);
+    util_list_init(&p->watches);
+    util_list_init(&p->getws);
+    util_list_init(&p->slots);
+    util_list_init(&p->members);
+    util_list_init(&p->exits);
+    util_list_init(&p->pjoins);
+    util_list_add_tail(&c->peers, &p->node);
     LOG_DEBUG("store: connection %" PRIu64 " from %s", p->id, p->name);
     return p;
 }
@@ -659,12 +659,12 @@ void store_core_peer_close(store_core_t *c, store_peer_t *p, int32_t reason)
     c->now_ms = util_now_ms();
     LOG_DEBUG("store: connection %" PRIu64 " from %s closed: %s", p->id, p->name, util_strerror(reason));
     p->broken = true; /* its link is gone: nothing more goes to it */
-    while (!store_list_empty(&p->watches))
-        watch_free(c, STORE_CONTAINER_OF(p->watches.next, store_watch_t, peer_node));
-    while (!store_list_empty(&p->getws))
-        getw_free(c, STORE_CONTAINER_OF(p->getws.next, store_getw_t, peer_node));
+    while (!util_list_empty(&p->watches))
+        watch_free(c, UTIL_CONTAINER_OF(p->watches.next, store_watch_t, peer_node));
+    while (!util_list_empty(&p->getws))
+        getw_free(c, UTIL_CONTAINER_OF(p->getws.next, store_getw_t, peer_node));
     store_coll_peer_gone(c, p, reason);
-    store_list_del(&p->node);
+    util_list_del(&p->node);
     free(p);
 }
 
@@ -720,8 +720,8 @@ void store_core_dispatch(store_core_t *c, store_peer_t *p, const net_frame_hdr_t
 void store_core_tick(store_core_t *c, uint64_t now_ms)
 {
     c->now_ms = now_ms;
-    for (store_link_t *n = c->getw_all.next; n != &c->getw_all;) {
-        store_getw_t *g = STORE_CONTAINER_OF(n, store_getw_t, all_node);
+    for (util_link_t *n = c->getw_all.next; n != &c->getw_all;) {
+        store_getw_t *g = UTIL_CONTAINER_OF(n, store_getw_t, all_node);
         n = n->next;
         if (g->deadline_ms > now_ms) continue;
         /* Plain status, no message: a timed-out GET is an expected outcome. */
@@ -754,7 +754,7 @@ void store_core_stats(const store_core_t *c, store_server_stats_t *out)
     out->keys = store_map_count(&c->kv);
     out->get_waiters = c->ngetw;
     out->watches = c->nwatches;
-    for (const store_link_t *n = c->peers.next; n != &c->peers; n = n->next) out->conns++;
+    for (const util_link_t *n = c->peers.next; n != &c->peers; n = n->next) out->conns++;
     store_coll_stats(c, out);
 }
 
@@ -765,11 +765,11 @@ int32_t store_core_create(const store_core_ops_t *ops, store_core_t **out)
     store_core_t *c = calloc(1, sizeof(*c));
     if (c == NULL) return util_err_set(SMEM_MALLOC_FAILED, "store: out of memory for the server state");
     c->ops = *ops;
-    store_list_init(&c->peers);
-    store_list_init(&c->getw_all);
-    store_list_init(&c->wprefix);
-    store_list_init(&c->coll_all);
-    store_list_init(&c->pjoins);
+    util_list_init(&c->peers);
+    util_list_init(&c->getw_all);
+    util_list_init(&c->wprefix);
+    util_list_init(&c->coll_all);
+    util_list_init(&c->pjoins);
     if (getrandom(&c->instance, sizeof(c->instance), 0) != (ssize_t)sizeof(c->instance) || c->instance == 0)
         c->instance = (util_now_ms() << 20) ^ (uint64_t)getpid() ^ 0x5EEDull;
     if (store_map_init(&c->kv) != 0 || store_map_init(&c->getq) != 0 || store_map_init(&c->wexact) != 0 ||
@@ -788,8 +788,8 @@ void store_core_destroy(store_core_t *c)
 {
     if (c == NULL) return;
     c->quiet = true;
-    while (!store_list_empty(&c->peers))
-        store_core_peer_close(c, STORE_CONTAINER_OF(c->peers.next, store_peer_t, node), SMEM_OK);
+    while (!util_list_empty(&c->peers))
+        store_core_peer_close(c, UTIL_CONTAINER_OF(c->peers.next, store_peer_t, node), SMEM_OK);
     store_coll_fini(c);
     store_map_fini(&c->kv, kv_free);
     store_map_fini(&c->getq, free);

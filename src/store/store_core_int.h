@@ -32,19 +32,19 @@ struct store_peer {
     uint64_t id;
     bool broken;          /* a send failed; close requested, nothing more is sent */
     char name[64];
-    store_link_t node;    /* core->peers */
-    store_link_t watches; /* store_watch_t.peer_node */
-    store_link_t getws;   /* store_getw_t.peer_node */
-    store_link_t slots;   /* store_slot_t.peer_node: collectives arrived at */
-    store_link_t members; /* store_member_t.peer_node: group ranks held */
-    store_link_t exits;   /* store_exitreg_t.peer_node */
-    store_link_t pjoins;  /* store_pjoin_t.peer_node: joins held by the recovery window */
+    util_link_t node;    /* core->peers */
+    util_link_t watches; /* store_watch_t.peer_node */
+    util_link_t getws;   /* store_getw_t.peer_node */
+    util_link_t slots;   /* store_slot_t.peer_node: collectives arrived at */
+    util_link_t members; /* store_member_t.peer_node: group ranks held */
+    util_link_t exits;   /* store_exitreg_t.peer_node */
+    util_link_t pjoins;  /* store_pjoin_t.peer_node: joins held by the recovery window */
 };
 
 /* A GROUP_JOIN held until the recovery window ends (its own copy of the group name). */
 typedef struct store_pjoin {
-    store_link_t node;      /* core->pjoins, arrival order */
-    store_link_t peer_node; /* peer->pjoins */
+    util_link_t node;      /* core->pjoins, arrival order */
+    util_link_t peer_node; /* peer->pjoins */
     store_peer_t *peer;
     store_rq_t rq;
     store_msg_t m;          /* m.key points at name */
@@ -58,14 +58,14 @@ struct store_core {
     store_core_ops_t ops;
     bool quiet;
     uint64_t next_peer_id;
-    store_link_t peers;
+    util_link_t peers;
     store_map_t kv;        /* key -> store_kv_t */
-    store_map_t getq;      /* key -> store_link_t head of store_getw_t (blocking GETs) */
-    store_link_t getw_all; /* every store_getw_t, for expiry */
-    store_map_t wexact;    /* key -> store_link_t head of exact store_watch_t */
-    store_link_t wprefix;  /* prefix store_watch_t */
+    store_map_t getq;      /* key -> util_link_t head of store_getw_t (blocking GETs) */
+    util_link_t getw_all; /* every store_getw_t, for expiry */
+    store_map_t wexact;    /* key -> util_link_t head of exact store_watch_t */
+    util_link_t wprefix;  /* prefix store_watch_t */
     store_map_t colls;     /* "<name>#<seq>" -> store_coll_t */
-    store_link_t coll_all;
+    util_link_t coll_all;
     store_map_t groups;    /* group -> store_group_t */
     store_map_t pools;     /* pool -> store_pool_t */
     store_map_t exits;     /* group -> store_exitgrp_t */
@@ -76,7 +76,7 @@ struct store_core {
     uint64_t recover_until_ms; /* joins that reclaim nothing wait until then (0: no window) */
     uint64_t next_reap_ms;
     uint32_t reserve_ms;   /* a rank whose holder timed out stays reserved for its token this long */
-    store_link_t pjoins;   /* store_pjoin_t held by the recovery window */
+    util_link_t pjoins;   /* store_pjoin_t held by the recovery window */
     uint64_t data_bytes;   /* keys and values held, with a per-key overhead */
     uint64_t data_max;     /* refuse writes past it (SMEM_FULL); 0 = none */
     uint64_t full_refused, full_log_ms;

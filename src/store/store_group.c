@@ -16,8 +16,8 @@
 
 static store_cgroup_t *cgroup_find_locked(store_client_t *c, const char *name)
 {
-    for (store_link_t *n = c->groups.next; n != &c->groups; n = n->next) {
-        store_cgroup_t *g = STORE_CONTAINER_OF(n, store_cgroup_t, node);
+    for (util_link_t *n = c->groups.next; n != &c->groups; n = n->next) {
+        store_cgroup_t *g = UTIL_CONTAINER_OF(n, store_cgroup_t, node);
         if (strcmp(g->name, name) == 0) return g;
     }
     return NULL;
@@ -58,12 +58,12 @@ int32_t store_group_join(store_client_t *c, const char *group, uint32_t world_si
     pthread_mutex_lock(&c->mu);
     old = cgroup_find_locked(c, group);
     if (old != NULL) {
-        store_list_del(&old->node);
+        util_list_del(&old->node);
         free(old);
     }
     /* A loss between our request and now freed the rank on the server. */
     g->lost = c->gen != gen;
-    store_list_add_tail(&c->groups, &g->node);
+    util_list_add_tail(&c->groups, &g->node);
     pthread_mutex_unlock(&c->mu);
     free(resp);
     *rank = r;
@@ -86,7 +86,7 @@ int32_t store_group_leave(store_client_t *c, const char *group)
     store_cgroup_t *g = cgroup_find_locked(c, group);
     if (g != NULL && g->lost) {
         uint32_t r = g->rank;
-        store_list_del(&g->node);
+        util_list_del(&g->node);
         free(g);
         pthread_mutex_unlock(&c->mu);
         return util_err_set(SMEM_RECONNECT, "store_group_leave: rank %u of '%s' was lost when the connection to the "
@@ -102,7 +102,7 @@ int32_t store_group_leave(store_client_t *c, const char *group)
         pthread_mutex_lock(&c->mu);
         g = cgroup_find_locked(c, group);
         if (g != NULL) {
-            store_list_del(&g->node);
+            util_list_del(&g->node);
             free(g);
         }
         pthread_mutex_unlock(&c->mu);
@@ -114,8 +114,8 @@ void store_group_on_disconnect(store_client_t *c)
 {
     pthread_mutex_lock(&c->mu);
     c->gen++;
-    for (store_link_t *n = c->groups.next; n != &c->groups; n = n->next) {
-        store_cgroup_t *g = STORE_CONTAINER_OF(n, store_cgroup_t, node);
+    for (util_link_t *n = c->groups.next; n != &c->groups; n = n->next) {
+        store_cgroup_t *g = UTIL_CONTAINER_OF(n, store_cgroup_t, node);
         if (!g->lost) LOG_WARN("store client: rank %u of group '%s' is lost with the connection", g->rank, g->name);
         g->lost = true;
     }
@@ -133,11 +133,11 @@ static void listeners_tell(store_client_t *c, const store_group_event_t *ev)
 {
     pthread_mutex_lock(&c->mu);
     uint32_t n = 0;
-    for (store_link_t *l = c->listeners.next; l != &c->listeners; l = l->next) n++;
+    for (util_link_t *l = c->listeners.next; l != &c->listeners; l = l->next) n++;
     store_clisten_t **v = n ? malloc(n * sizeof(*v)) : NULL;
     uint32_t k = 0;
-    for (store_link_t *l = c->listeners.next; v != NULL && l != &c->listeners; l = l->next) {
-        store_clisten_t *L = STORE_CONTAINER_OF(l, store_clisten_t, node);
+    for (util_link_t *l = c->listeners.next; v != NULL && l != &c->listeners; l = l->next) {
+        store_clisten_t *L = UTIL_CONTAINER_OF(l, store_clisten_t, node);
         if (strcmp(L->group, ev->group) == 0) v[k++] = L;
     }
     pthread_mutex_unlock(&c->mu);
@@ -151,11 +151,11 @@ void store_group_reclaim(store_client_t *c, net_rpc_t *rpc, bool restarted, uint
     pthread_mutex_lock(&c->listen_mu);
     pthread_mutex_lock(&c->mu);
     uint32_t n = 0;
-    for (store_link_t *l = c->groups.next; l != &c->groups; l = l->next) n++;
+    for (util_link_t *l = c->groups.next; l != &c->groups; l = l->next) n++;
     reclaim_item_t *items = n ? calloc(n, sizeof(*items)) : NULL;
     uint32_t k = 0;
-    for (store_link_t *l = c->groups.next; items != NULL && l != &c->groups; l = l->next) {
-        store_cgroup_t *g = STORE_CONTAINER_OF(l, store_cgroup_t, node);
+    for (util_link_t *l = c->groups.next; items != NULL && l != &c->groups; l = l->next) {
+        store_cgroup_t *g = UTIL_CONTAINER_OF(l, store_cgroup_t, node);
         if (!g->lost || g->world_size == 0) continue;
         items[k] = (reclaim_item_t){.group = strdup(g->name), .rank = g->rank, .world_size = g->world_size};
         if (items[k].group != NULL) k++;
@@ -174,8 +174,8 @@ void store_group_reclaim(store_client_t *c, net_rpc_t *rpc, bool restarted, uint
         free(resp);
         items[i].rc = rc;
         pthread_mutex_lock(&c->mu);
-        for (store_link_t *l = c->groups.next; l != &c->groups; l = l->next) {
-            store_cgroup_t *g = STORE_CONTAINER_OF(l, store_cgroup_t, node);
+        for (util_link_t *l = c->groups.next; l != &c->groups; l = l->next) {
+            store_cgroup_t *g = UTIL_CONTAINER_OF(l, store_cgroup_t, node);
             if (strcmp(g->name, items[i].group) != 0 || g->rank != items[i].rank) continue;
             if (rc == SMEM_OK && c->gen == gen) g->lost = false;
         }
@@ -208,7 +208,7 @@ int32_t store_group_listen(store_client_t *c, const char *group, store_group_cb_
     L->arg = arg;
     pthread_mutex_lock(&c->mu);
     L->id = ++c->next_listen_id;
-    store_list_add_tail(&c->listeners, &L->node);
+    util_list_add_tail(&c->listeners, &L->node);
     pthread_mutex_unlock(&c->mu);
     *id = L->id;
     return SMEM_OK;
@@ -219,10 +219,10 @@ void store_group_unlisten(store_client_t *c, uint64_t id)
     if (c == NULL) return;
     pthread_mutex_lock(&c->listen_mu);
     pthread_mutex_lock(&c->mu);
-    for (store_link_t *l = c->listeners.next; l != &c->listeners; l = l->next) {
-        store_clisten_t *L = STORE_CONTAINER_OF(l, store_clisten_t, node);
+    for (util_link_t *l = c->listeners.next; l != &c->listeners; l = l->next) {
+        store_clisten_t *L = UTIL_CONTAINER_OF(l, store_clisten_t, node);
         if (L->id != id) continue;
-        store_list_del(&L->node);
+        util_list_del(&L->node);
         free(L);
         break;
     }
@@ -347,7 +347,7 @@ int32_t store_exit_watch(store_client_t *c, const char *group, store_exit_cb_t c
     e->glen = m.key_len;
     memcpy(e->group, group, m.key_len);
     pthread_mutex_lock(&c->mu);
-    store_list_add_tail(&c->exits, &e->node);
+    util_list_add_tail(&c->exits, &e->node);
     pthread_mutex_unlock(&c->mu);
 
     uint8_t *resp;
@@ -357,7 +357,7 @@ int32_t store_exit_watch(store_client_t *c, const char *group, store_exit_cb_t c
     if (rc != 0) {
         pthread_mutex_lock(&c->cb_mu);
         pthread_mutex_lock(&c->mu);
-        store_list_del(&e->node);
+        util_list_del(&e->node);
         pthread_mutex_unlock(&c->mu);
         pthread_mutex_unlock(&c->cb_mu);
         free(e);
@@ -384,8 +384,8 @@ void store_group_on_exit(store_client_t *c, const store_msg_t *m)
 {
     pthread_mutex_lock(&c->cb_mu);
     pthread_mutex_lock(&c->mu);
-    for (store_link_t *n = c->exits.next; n != &c->exits; n = n->next) {
-        store_cexit_t *e = STORE_CONTAINER_OF(n, store_cexit_t, node);
+    for (util_link_t *n = c->exits.next; n != &c->exits; n = n->next) {
+        store_cexit_t *e = UTIL_CONTAINER_OF(n, store_cexit_t, node);
         if (e->glen != m->key_len || memcmp(e->group, m->key, m->key_len) != 0) continue;
         store_exit_cb_t cb = e->cb;
         void *arg = e->arg;
@@ -412,13 +412,13 @@ int32_t store_group_reregister(store_client_t *c, net_rpc_t *rpc)
         more = false;
         size_t idx = 0;
         pthread_mutex_lock(&c->mu);
-        for (store_link_t *l = c->exits.next; l != &c->exits; l = l->next, idx++) {
+        for (util_link_t *l = c->exits.next; l != &c->exits; l = l->next, idx++) {
             if (idx < skip) continue;
             if (n == 64) {
                 more = true;
                 break;
             }
-            store_cexit_t *e = STORE_CONTAINER_OF(l, store_cexit_t, node);
+            store_cexit_t *e = UTIL_CONTAINER_OF(l, store_cexit_t, node);
             groups[n] = strndup(e->group, e->glen);
             if (groups[n] == NULL) {
                 rc = SMEM_MALLOC_FAILED;
@@ -443,19 +443,19 @@ int32_t store_group_reregister(store_client_t *c, net_rpc_t *rpc)
 
 void store_group_fini(store_client_t *c)
 {
-    while (!store_list_empty(&c->exits)) {
-        store_link_t *n = c->exits.next;
-        store_list_del(n);
-        free(STORE_CONTAINER_OF(n, store_cexit_t, node));
+    while (!util_list_empty(&c->exits)) {
+        util_link_t *n = c->exits.next;
+        util_list_del(n);
+        free(UTIL_CONTAINER_OF(n, store_cexit_t, node));
     }
-    while (!store_list_empty(&c->groups)) {
-        store_link_t *n = c->groups.next;
-        store_list_del(n);
-        free(STORE_CONTAINER_OF(n, store_cgroup_t, node));
+    while (!util_list_empty(&c->groups)) {
+        util_link_t *n = c->groups.next;
+        util_list_del(n);
+        free(UTIL_CONTAINER_OF(n, store_cgroup_t, node));
     }
-    while (!store_list_empty(&c->listeners)) {
-        store_link_t *n = c->listeners.next;
-        store_list_del(n);
-        free(STORE_CONTAINER_OF(n, store_clisten_t, node));
+    while (!util_list_empty(&c->listeners)) {
+        util_link_t *n = c->listeners.next;
+        util_list_del(n);
+        free(UTIL_CONTAINER_OF(n, store_clisten_t, node));
     }
 }

@@ -1,6 +1,6 @@
 /*
  * Internal containers of the store: a chained hash map from byte-string keys
- * to pointers, and an intrusive doubly linked list. Not thread-safe: the
+ * to pointers (the intrusive list is util_list.h). Not thread-safe: the
  * server uses them on its loop thread only, the client under its mutex.
  */
 #ifndef STORE_MAP_H
@@ -10,29 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---------- intrusive list (circular, with a head node) ---------- */
-typedef struct store_link {
-    struct store_link *prev, *next;
-} store_link_t;
-
-#define STORE_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
-static inline void store_list_init(store_link_t *h) { h->prev = h->next = h; }
-static inline bool store_list_empty(const store_link_t *h) { return h->next == h; }
-static inline void store_list_add_tail(store_link_t *h, store_link_t *n)
-{
-    n->prev = h->prev;
-    n->next = h;
-    h->prev->next = n;
-    h->prev = n;
-}
-/* Unlinks n and leaves it self-linked, so a second del is harmless. */
-static inline void store_list_del(store_link_t *n)
-{
-    n->prev->next = n->next;
-    n->next->prev = n->prev;
-    n->prev = n->next = n;
-}
+#include "util/util_list.h"
 
 /* ---------- hash map ---------- */
 typedef struct store_map_ent {

@@ -326,17 +326,25 @@ out:
     return rc;
 }
 
+/* The fields mmc_data_info and mmc_key_info share, from a location (left zeroed when the key failed). */
+static void cl_loc_fields(const mmc_loc_t *l, uint64_t *size, uint8_t *nblobs, bool *valid, uint32_t *ranks,
+                          uint16_t *types, uint64_t *gvas)
+{
+    if (l->status != MMC_OK) return;
+    *size = l->size;
+    *nblobs = l->nrep;
+    *valid = l->state == MMC_STATE_READY;
+    for (uint32_t r = 0; r < l->nrep && r < MMC_REPLICA_MAX; r++) {
+        ranks[r] = l->rep[r].rank;
+        types[r] = l->rep[r].medium;
+        if (gvas != NULL) gvas[r] = l->rep[r].gva;
+    }
+}
+
 static void cl_info_from_loc(const mmc_loc_t *l, mmc_data_info *d)
 {
     memset(d, 0, sizeof(*d));
-    if (l->status != MMC_OK) return;
-    d->size = l->size;
-    d->numBlobs = l->nrep;
-    d->valid = l->state == MMC_STATE_READY;
-    for (uint32_t r = 0; r < l->nrep && r < MMC_REPLICA_MAX; r++) {
-        d->ranks[r] = l->rep[r].rank;
-        d->types[r] = l->rep[r].medium;
-    }
+    cl_loc_fields(l, &d->size, &d->numBlobs, &d->valid, d->ranks, d->types, NULL);
 }
 
 int32_t mmcc_batch_query(const char **keys, uint32_t n, mmc_data_info *infos, uint32_t flags)
@@ -372,15 +380,7 @@ int32_t mmcc_query(const char *key, mmc_data_info *info, uint32_t flags)
 static void cl_key_info_from_loc(const mmc_loc_t *l, mmc_key_info *k)
 {
     memset(k, 0, sizeof(*k));
-    if (l->status != MMC_OK) return;
-    k->size = l->size;
-    k->numBlobs = l->nrep;
-    k->valid = l->state == MMC_STATE_READY;
-    for (uint32_t r = 0; r < l->nrep && r < MMC_REPLICA_MAX; r++) {
-        k->ranks[r] = l->rep[r].rank;
-        k->types[r] = l->rep[r].medium;
-        k->gvas[r] = l->rep[r].gva;
-    }
+    cl_loc_fields(l, &k->size, &k->numBlobs, &k->valid, k->ranks, k->types, k->gvas);
 }
 
 int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results)

@@ -325,6 +325,22 @@ static int32_t mc_status_call(mmc_meta_client_t *c, mmc_req_t *r, const char *co
     return rc;
 }
 
+/* A request over keys answered with one location per key (GET, QUERY). */
+static int32_t mc_locs_call(mmc_meta_client_t *c, mmc_req_t *r, const char *const *keys, uint32_t n, mmc_loc_t *locs,
+                            uint64_t *lease_id, uint32_t *ttl_ms)
+{
+    void *mem;
+    int32_t rc = mc_keys(keys, n, r, &mem);
+    if (rc != MMC_OK) return rc;
+    uint8_t *resp;
+    uint32_t len;
+    rc = mc_call(c, r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_locs_decode(resp, len, n, lease_id, ttl_ms, locs);
+    free(resp);
+    free(mem);
+    return rc;
+}
+
 int32_t mmc_meta_put_end(mmc_meta_client_t *c, const char *const *keys, const int32_t *results, uint32_t n,
                          int32_t *st)
 {
@@ -340,16 +356,7 @@ int32_t mmc_meta_get(mmc_meta_client_t *c, uint32_t rank, const uint8_t *host, c
     if (c == NULL || locs == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_get: NULL client or locations");
     mmc_req_t r = {.type = MMC_MSG_GET, .rank = rank, .owner = c->owner};
     if (host != NULL) memcpy(r.host, host, MMC_HOST_ID_SIZE);
-    void *mem;
-    int32_t rc = mc_keys(keys, n, &r, &mem);
-    if (rc != MMC_OK) return rc;
-    uint8_t *resp;
-    uint32_t len;
-    rc = mc_call(c, &r, &resp, &len);
-    if (rc == MMC_OK) rc = mmc_resp_locs_decode(resp, len, n, lease_id, ttl_ms, locs);
-    free(resp);
-    free(mem);
-    return rc;
+    return mc_locs_call(c, &r, keys, n, locs, lease_id, ttl_ms);
 }
 
 int32_t mmc_meta_lease_release(mmc_meta_client_t *c, const uint64_t *ids, uint32_t n, int32_t *st)
@@ -380,16 +387,7 @@ int32_t mmc_meta_query(mmc_meta_client_t *c, const char *const *keys, uint32_t n
 {
     if (locs == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_query: NULL locations");
     mmc_req_t r = {.type = MMC_MSG_QUERY};
-    void *mem;
-    int32_t rc = mc_keys(keys, n, &r, &mem);
-    if (rc != MMC_OK) return rc;
-    uint8_t *resp;
-    uint32_t len;
-    rc = mc_call(c, &r, &resp, &len);
-    if (rc == MMC_OK) rc = mmc_resp_locs_decode(resp, len, n, NULL, NULL, locs);
-    free(resp);
-    free(mem);
-    return rc;
+    return mc_locs_call(c, &r, keys, n, locs, NULL, NULL);
 }
 
 int32_t mmc_meta_remove_all(mmc_meta_client_t *c, uint64_t *removed, uint64_t *deferred)

@@ -1,4 +1,5 @@
 /* Codec of the MetaService RPC bodies (layout table in mmc_proto.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -460,85 +461,80 @@ int32_t mmc_resp_locs_decode(const uint8_t *body, size_t len, uint32_t expect_n,
     return MMC_OK;
 }
 
-void mmc_resp_mount_encode(util_wbuf_t *w, uint64_t usable)
+/* Responses made of a few numbers: widths names each field's size, '4' or '8' bytes (e.g. "48"). */
+static void mmc_resp_nums_encode(util_wbuf_t *w, const char *widths, const uint64_t *v)
 {
     mmc_resp_prologue(w);
-    util_wbuf_u64(w, usable);
+    for (size_t i = 0; widths[i] != '\0'; i++) {
+        if (widths[i] == '8') util_wbuf_u64(w, v[i]);
+        else util_wbuf_u32(w, (uint32_t)v[i]);
+    }
 }
 
-int32_t mmc_resp_mount_decode(const uint8_t *body, size_t len, uint64_t *usable)
+static int32_t mmc_resp_nums_decode(const uint8_t *body, size_t len, const char *what, const char *widths, uint64_t *v)
 {
     util_rbuf_t rb;
     util_rbuf_init(&rb, body, len);
-    int32_t rc = mmc_prologue(&rb, "MOUNT response");
+    char full[48];
+    snprintf(full, sizeof(full), "%s response", what);
+    int32_t rc = mmc_prologue(&rb, full);
     if (rc != MMC_OK) return rc;
-    uint64_t v = util_rbuf_u64(&rb);
-    rc = mmc_resp_end(&rb, "MOUNT");
-    if (rc == MMC_OK && usable) *usable = v;
+    for (size_t i = 0; widths[i] != '\0'; i++) v[i] = widths[i] == '8' ? util_rbuf_u64(&rb) : util_rbuf_u32(&rb);
+    return mmc_resp_end(&rb, what);
+}
+
+void mmc_resp_mount_encode(util_wbuf_t *w, uint64_t usable) { mmc_resp_nums_encode(w, "8", &usable); }
+
+int32_t mmc_resp_mount_decode(const uint8_t *body, size_t len, uint64_t *usable)
+{
+    uint64_t v[1];
+    int32_t rc = mmc_resp_nums_decode(body, len, "MOUNT", "8", v);
+    if (rc == MMC_OK && usable) *usable = v[0];
     return rc;
 }
 
 void mmc_resp_unmount_encode(util_wbuf_t *w, uint32_t dropped, uint32_t shrunk)
 {
-    mmc_resp_prologue(w);
-    util_wbuf_u32(w, dropped);
-    util_wbuf_u32(w, shrunk);
+    mmc_resp_nums_encode(w, "44", (const uint64_t[]){dropped, shrunk});
 }
 
 int32_t mmc_resp_unmount_decode(const uint8_t *body, size_t len, uint32_t *dropped, uint32_t *shrunk)
 {
-    util_rbuf_t rb;
-    util_rbuf_init(&rb, body, len);
-    int32_t rc = mmc_prologue(&rb, "UNMOUNT response");
+    uint64_t v[2];
+    int32_t rc = mmc_resp_nums_decode(body, len, "UNMOUNT", "44", v);
     if (rc != MMC_OK) return rc;
-    uint32_t a = util_rbuf_u32(&rb), b = util_rbuf_u32(&rb);
-    rc = mmc_resp_end(&rb, "UNMOUNT");
-    if (rc != MMC_OK) return rc;
-    if (dropped) *dropped = a;
-    if (shrunk) *shrunk = b;
+    if (dropped) *dropped = (uint32_t)v[0];
+    if (shrunk) *shrunk = (uint32_t)v[1];
     return MMC_OK;
 }
 
 void mmc_resp_heartbeat_encode(util_wbuf_t *w, uint32_t nseg, uint64_t instance)
 {
-    mmc_resp_prologue(w);
-    util_wbuf_u32(w, nseg);
-    util_wbuf_u64(w, instance);
+    mmc_resp_nums_encode(w, "48", (const uint64_t[]){nseg, instance});
 }
 
 int32_t mmc_resp_heartbeat_decode(const uint8_t *body, size_t len, uint32_t *nseg, uint64_t *instance)
 {
-    util_rbuf_t rb;
-    util_rbuf_init(&rb, body, len);
-    int32_t rc = mmc_prologue(&rb, "HEARTBEAT response");
+    uint64_t v[2];
+    int32_t rc = mmc_resp_nums_decode(body, len, "HEARTBEAT", "48", v);
     if (rc != MMC_OK) return rc;
-    uint32_t a = util_rbuf_u32(&rb);
-    uint64_t b = util_rbuf_u64(&rb);
-    rc = mmc_resp_end(&rb, "HEARTBEAT");
-    if (rc != MMC_OK) return rc;
-    if (nseg) *nseg = a;
-    if (instance) *instance = b;
+    if (nseg) *nseg = (uint32_t)v[0];
+    if (instance) *instance = v[1];
     return MMC_OK;
 }
 
 void mmc_resp_remove_all_encode(util_wbuf_t *w, uint64_t removed, uint64_t deferred)
 {
-    mmc_resp_prologue(w);
-    util_wbuf_u64(w, removed);
-    util_wbuf_u64(w, deferred);
+    mmc_resp_nums_encode(w, "88", (const uint64_t[]){removed, deferred});
 }
 
 int32_t mmc_resp_remove_all_decode(const uint8_t *body, size_t len, uint64_t *removed, uint64_t *deferred)
 {
-    util_rbuf_t rb;
-    util_rbuf_init(&rb, body, len);
-    int32_t rc = mmc_prologue(&rb, "REMOVE_ALL response");
+    uint64_t v[2];
+    int32_t rc = mmc_resp_nums_decode(body, len, "REMOVE_ALL", "88", v);
     if (rc != MMC_OK) return rc;
-    uint64_t a = util_rbuf_u64(&rb), b = util_rbuf_u64(&rb);
-    rc = mmc_resp_end(&rb, "REMOVE_ALL");
-    if (rc != MMC_OK) return rc;
-    if (removed) *removed = a;
-    if (deferred) *deferred = b;
+    if (removed) *removed = v[0];
+    if (deferred) *deferred = v[1];
     return MMC_OK;
 }
 

@@ -69,12 +69,12 @@ int32_t meta_core_create(const meta_core_opts_t *opts, const meta_core_ops_t *op
         free(c);
         return util_err_set(MMC_MALLOC_FAILED, "meta_core_create: out of memory");
     }
-    meta_list_init(&c->writing);
-    meta_list_init(&c->zombies);
-    meta_list_init(&c->peers);
-    meta_list_init(&c->segs);
-    meta_list_init(&c->leases);
-    for (uint32_t m = 0; m < MMC_MEDIA_COUNT; m++) meta_list_init(&c->media[m].lru);
+    util_list_init(&c->writing);
+    util_list_init(&c->zombies);
+    util_list_init(&c->peers);
+    util_list_init(&c->segs);
+    util_list_init(&c->leases);
+    for (uint32_t m = 0; m < MMC_MEDIA_COUNT; m++) util_list_init(&c->media[m].lru);
     c->next_peer_id = 1;
     c->start_ms = meta_now(c);
     /* Distinguishes restarts for LocalServices (HEARTBEAT): a new instance has none of their mounts. */
@@ -89,15 +89,15 @@ void meta_core_destroy(meta_core_t *c)
 {
     if (c == NULL) return;
     meta_obj_free_all(c);
-    while (!meta_list_empty(&c->segs)) {
-        meta_seg_t *s = META_CONTAINER_OF(c->segs.next, meta_seg_t, node);
-        meta_list_del(&s->node);
+    while (!util_list_empty(&c->segs)) {
+        meta_seg_t *s = UTIL_CONTAINER_OF(c->segs.next, meta_seg_t, node);
+        util_list_del(&s->node);
         meta_heap_fini(&s->heap);
         free(s);
     }
-    while (!meta_list_empty(&c->peers)) {
-        meta_peer_t *p = META_CONTAINER_OF(c->peers.next, meta_peer_t, node);
-        meta_list_del(&p->node);
+    while (!util_list_empty(&c->peers)) {
+        meta_peer_t *p = UTIL_CONTAINER_OF(c->peers.next, meta_peer_t, node);
+        util_list_del(&p->node);
         free(p);
     }
     meta_table_fini(&c->table);
@@ -111,7 +111,7 @@ meta_peer_t *meta_core_peer_open(meta_core_t *c, void *link, const char *name)
     p->link = link;
     p->id = c->next_peer_id++;
     snprintf(p->name, sizeof(p->name), "%s", name ? name : "?");
-    meta_list_add_tail(&c->peers, &p->node);
+    util_list_add_tail(&c->peers, &p->node);
     c->npeers++;
     return p;
 }
@@ -124,8 +124,8 @@ void meta_core_peer_close(meta_core_t *c, meta_peer_t *p, int32_t reason)
         LOG_INFO("meta: link %s closed (%s): its %u puts stay until their deadline (the writer may come back)",
                  p->name, util_strerror(reason), kept);
     uint32_t nseg = 0;
-    for (meta_link_t *l = c->segs.next; l != &c->segs;) {
-        meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+    for (util_link_t *l = c->segs.next; l != &c->segs;) {
+        meta_seg_t *s = UTIL_CONTAINER_OF(l, meta_seg_t, node);
         l = l->next;
         if (s->owner == p) {
             meta_seg_detach(c, s, NULL, NULL);
@@ -134,7 +134,7 @@ void meta_core_peer_close(meta_core_t *c, meta_peer_t *p, int32_t reason)
     }
     if (nseg > 0)
         LOG_WARN("meta: link %s closed (%s): its %u segments were unmounted", p->name, util_strerror(reason), nseg);
-    meta_list_del(&p->node);
+    util_list_del(&p->node);
     c->npeers--;
     free(p);
 }
@@ -318,9 +318,9 @@ void meta_core_stats(const meta_core_t *c, mmc_stats_t *st)
 uint32_t meta_core_segments(const meta_core_t *c, mmc_seg_info_t *out, uint32_t cap)
 {
     uint32_t n = 0;
-    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next, n++) {
+    for (util_link_t *l = c->segs.next; l != &c->segs; l = l->next, n++) {
         if (n >= cap) continue;
-        const meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+        const meta_seg_t *s = UTIL_CONTAINER_OF(l, meta_seg_t, node);
         mmc_seg_info_t *o = &out[n];
         o->rank = s->rank;
         o->medium = s->medium;
@@ -394,8 +394,8 @@ static int32_t check_fail(const char *what, unsigned long long a, unsigned long 
 
 static bool check_peer_open(const meta_core_t *c, const meta_peer_t *p)
 {
-    for (const meta_link_t *l = c->peers.next; l != &c->peers; l = l->next)
-        if (META_CONTAINER_OF(l, meta_peer_t, node) == p) return true;
+    for (const util_link_t *l = c->peers.next; l != &c->peers; l = l->next)
+        if (UTIL_CONTAINER_OF(l, meta_peer_t, node) == p) return true;
     return false;
 }
 
@@ -403,8 +403,8 @@ int32_t meta_core_check(const meta_core_t *c)
 {
     uint64_t used[MMC_MEDIA_COUNT] = {0}, total[MMC_MEDIA_COUNT] = {0}, ready[MMC_MEDIA_COUNT] = {0};
     uint64_t nseg = 0, nw = 0, nz = 0, nl = 0;
-    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next, nseg++) {
-        const meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+    for (util_link_t *l = c->segs.next; l != &c->segs; l = l->next, nseg++) {
+        const meta_seg_t *s = UTIL_CONTAINER_OF(l, meta_seg_t, node);
         if (meta_heap_check(&s->heap) != MMC_OK) return MMC_ERROR;
         used[s->medium] += meta_heap_used(&s->heap);
         total[s->medium] += meta_heap_total(&s->heap);
@@ -436,8 +436,8 @@ int32_t meta_core_check(const meta_core_t *c)
             if (o->state == MMC_STATE_READY) ready[o->medium]++;
         }
     }
-    for (meta_link_t *l = c->writing.next; l != &c->writing; l = l->next, nw++) {
-        const meta_obj_t *o = META_CONTAINER_OF(l, meta_obj_t, link);
+    for (util_link_t *l = c->writing.next; l != &c->writing; l = l->next, nw++) {
+        const meta_obj_t *o = UTIL_CONTAINER_OF(l, meta_obj_t, link);
         if (o->state != MMC_STATE_WRITING) return check_fail("non-WRITING object on the writing list", 0, 0);
         if (o->writer_owner == 0) return check_fail("WRITING object without an owner token", 0, 0);
         if (o->writer != NULL && !check_peer_open(c, o->writer))
@@ -446,16 +446,16 @@ int32_t meta_core_check(const meta_core_t *c)
     uint64_t obj_leases = 0;
     for (size_t b = 0; b < c->table.nb; b++)
         for (const meta_obj_t *o = c->table.b[b]; o != NULL; o = o->hnext) obj_leases += o->leases;
-    for (meta_link_t *l = c->zombies.next; l != &c->zombies; l = l->next, nz++) {
-        const meta_obj_t *o = META_CONTAINER_OF(l, meta_obj_t, link);
+    for (util_link_t *l = c->zombies.next; l != &c->zombies; l = l->next, nz++) {
+        const meta_obj_t *o = UTIL_CONTAINER_OF(l, meta_obj_t, link);
         if (o->state != MMC_STATE_REMOVING || o->leases == 0) return check_fail("zombie state/leases", o->state, o->leases);
         for (uint32_t i = 0; i < o->nrep; i++) rep_bytes[o->medium] += meta_heap_round(o->size);
         obj_leases += o->leases;
     }
     /* Leases: owned (token), findable by their id, expiry order, and the objects' lease counts add up. */
     uint64_t refs = 0, prev_expiry = 0;
-    for (meta_link_t *l = c->leases.next; l != &c->leases; l = l->next, nl++) {
-        const meta_lease_t *ls = META_CONTAINER_OF(l, meta_lease_t, node);
+    for (util_link_t *l = c->leases.next; l != &c->leases; l = l->next, nl++) {
+        const meta_lease_t *ls = UTIL_CONTAINER_OF(l, meta_lease_t, node);
         if (ls->owner == 0 || ls->id == 0 || ls->n == 0) return check_fail("lease owner/id/size", ls->owner, ls->id);
         if (meta_lease_find(c, ls->id) != ls) return check_fail("lease not found by its id (or two share it)", ls->id, 0);
         if (ls->expiry_ms < prev_expiry) return check_fail("lease list out of expiry order", ls->expiry_ms, prev_expiry);
@@ -482,7 +482,7 @@ int32_t meta_core_check(const meta_core_t *c)
         if (rep_bytes[m] != used[m]) return check_fail("replica bytes vs heap used bytes", rep_bytes[m], used[m]);
         if (ready[m] != c->media[m].objects) return check_fail("READY objects", ready[m], c->media[m].objects);
         uint64_t lru = 0;
-        for (meta_link_t *l = c->media[m].lru.next; l != &c->media[m].lru; l = l->next) lru++;
+        for (util_link_t *l = c->media[m].lru.next; l != &c->media[m].lru; l = l->next) lru++;
         if (lru != ready[m]) return check_fail("LRU length", lru, ready[m]);
     }
     return MMC_OK;

@@ -30,38 +30,10 @@
 
 #include "memcache/meta/meta_core.h"
 #include "memcache/meta/meta_heap.h"
-
-typedef struct meta_link {
-    struct meta_link *prev, *next;
-} meta_link_t;
-
-#define META_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
-static inline void meta_list_init(meta_link_t *h) { h->prev = h->next = h; }
-static inline bool meta_list_empty(const meta_link_t *h) { return h->next == h; }
-static inline void meta_list_add_head(meta_link_t *h, meta_link_t *n)
-{
-    n->next = h->next;
-    n->prev = h;
-    h->next->prev = n;
-    h->next = n;
-}
-static inline void meta_list_add_tail(meta_link_t *h, meta_link_t *n)
-{
-    n->prev = h->prev;
-    n->next = h;
-    h->prev->next = n;
-    h->prev = n;
-}
-static inline void meta_list_del(meta_link_t *n)
-{
-    n->prev->next = n->next;
-    n->next->prev = n->prev;
-    n->prev = n->next = n;
-}
+#include "util/util_list.h"
 
 struct meta_peer {
-    meta_link_t node; /* core->peers */
+    util_link_t node; /* core->peers */
     void *link;
     uint64_t id;
     bool dead; /* send failed: no more answers */
@@ -69,7 +41,7 @@ struct meta_peer {
 };
 
 typedef struct meta_seg {
-    meta_link_t node; /* core->segs, mount order */
+    util_link_t node; /* core->segs, mount order */
     meta_peer_t *owner;
     uint32_t rank;
     uint16_t medium;
@@ -90,7 +62,7 @@ typedef struct meta_rep {
 typedef struct meta_obj {
     struct meta_obj *hnext;
     uint64_t hash;
-    meta_link_t link;      /* see the header comment */
+    util_link_t link;      /* see the header comment */
     uint64_t size;
     uint64_t deadline_ms;  /* WRITING: revoked after this */
     uint64_t writer_owner; /* WRITING: the token whose PUT_END finishes it (from any link) */
@@ -118,7 +90,7 @@ typedef struct meta_lease_ref {
 
 typedef struct meta_lease {
     struct meta_lease *hnext; /* core->lease_tab chain */
-    meta_link_t node;         /* core->leases, expiry order */
+    util_link_t node;         /* core->leases, expiry order */
     uint64_t owner;           /* the GET's owner token: only it may release */
     uint64_t id;              /* random, non-zero, unique among live leases */
     uint64_t expiry_ms;
@@ -173,7 +145,7 @@ typedef struct meta_media {
     uint64_t total, used;
     uint64_t objects; /* READY objects of this medium */
     uint64_t evictions;
-    meta_link_t lru;
+    util_link_t lru;
 } meta_media_t;
 
 #define META_LAT_BUCKETS 12
@@ -191,11 +163,11 @@ struct meta_core {
     uint64_t instance;
     uint64_t start_ms;
     meta_table_t table;
-    meta_link_t writing;
-    meta_link_t zombies;
-    meta_link_t peers;
-    meta_link_t segs;
-    meta_link_t leases;
+    util_link_t writing;
+    util_link_t zombies;
+    util_link_t peers;
+    util_link_t segs;
+    util_link_t leases;
     meta_lease_t **lease_tab;
     size_t lease_nb; /* power of two */
     uint64_t rnd[32]; /* getrandom batch for lease ids (opts.rand64 unset) */

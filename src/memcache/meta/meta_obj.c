@@ -81,13 +81,13 @@ static void obj_release_all(meta_core_t *c, meta_obj_t *o)
 void meta_obj_drop(meta_core_t *c, meta_obj_t *o)
 {
     meta_table_remove(&c->table, o);
-    meta_list_del(&o->link);
+    util_list_del(&o->link);
     if (o->state == MMC_STATE_READY) c->media[o->medium].objects--;
     if (o->state == MMC_STATE_WRITING) c->nwriting--;
     if (o->leases > 0) {
         /* Readers may be copying out of it: keep the space until the last lease ends. */
         o->state = MMC_STATE_REMOVING;
-        meta_list_add_tail(&c->zombies, &o->link);
+        util_list_add_tail(&c->zombies, &o->link);
         c->nzombies++;
         return;
     }
@@ -97,7 +97,7 @@ void meta_obj_drop(meta_core_t *c, meta_obj_t *o)
 
 static void zombie_free(meta_core_t *c, meta_obj_t *o)
 {
-    meta_list_del(&o->link);
+    util_list_del(&o->link);
     c->nzombies--;
     obj_release_all(c, o);
     free(o);
@@ -154,8 +154,8 @@ static int32_t order_build(meta_core_t *c, const mmc_req_t *r, uint16_t m, meta_
         if (s != NULL) o->seg[o->n++] = s;
     }
     o->nhead = o->n;
-    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
-        meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+    for (util_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
+        meta_seg_t *s = UTIL_CONTAINER_OF(l, meta_seg_t, node);
         if (s->medium == m && !order_has(o, s)) o->seg[o->n++] = s;
     }
     return MMC_OK;
@@ -214,7 +214,7 @@ static meta_obj_t *obj_new(const mmc_key_ref_t *k, uint64_t hash, uint8_t nslot)
     memcpy(meta_obj_key(o), k->p, k->len);
     o->klen = (uint16_t)k->len;
     o->hash = hash;
-    meta_list_init(&o->link);
+    util_list_init(&o->link);
     return o;
 }
 
@@ -280,7 +280,7 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
         o->writer = p;
         o->writer_owner = r->owner;
         o->deadline_ms = now + c->opts.put_timeout_ms;
-        meta_list_add_tail(&c->writing, &o->link);
+        util_list_add_tail(&c->writing, &o->link);
         c->nwriting++;
         loc_fill(o, MMC_OK, &loc);
         mmc_resp_loc_encode(w, &loc);
@@ -311,12 +311,12 @@ void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_
             c->puts_revoked++;
             continue;
         }
-        meta_list_del(&o->link);
+        util_list_del(&o->link);
         c->nwriting--;
         o->state = MMC_STATE_READY;
         o->writer = NULL;
         o->writer_owner = 0;
-        meta_list_add_head(&c->media[o->medium].lru, &o->link);
+        util_list_add_head(&c->media[o->medium].lru, &o->link);
         c->media[o->medium].objects++;
         c->puts++;
         c->bytes_put += o->size;
@@ -372,7 +372,7 @@ static void lease_end(meta_core_t *c, meta_lease_t *l)
 {
     meta_lease_t **pp = lease_slot(c, l->id);
     if (*pp == l) *pp = l->hnext;
-    meta_list_del(&l->node);
+    util_list_del(&l->node);
     c->nleases--;
     for (uint32_t i = 0; i < l->n; i++) {
         meta_obj_t *o = l->objs[i].obj;
@@ -419,8 +419,8 @@ static const uint8_t *requester_host(const meta_core_t *c, const mmc_req_t *r)
 {
     static const uint8_t zero[MMC_HOST_ID_SIZE];
     if (memcmp(r->host, zero, MMC_HOST_ID_SIZE) != 0) return r->host;
-    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
-        const meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+    for (util_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
+        const meta_seg_t *s = UTIL_CONTAINER_OF(l, meta_seg_t, node);
         if (s->rank == r->rank && memcmp(s->host, zero, MMC_HOST_ID_SIZE) != 0) return s->host;
     }
     return NULL;
@@ -449,8 +449,8 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
         }
         c->get_hits++;
         c->bytes_got += o->size;
-        meta_list_del(&o->link);
-        meta_list_add_head(&c->media[o->medium].lru, &o->link);
+        util_list_del(&o->link);
+        util_list_add_head(&c->media[o->medium].lru, &o->link);
         loc_fill(o, MMC_OK, &loc);
         if (host != NULL) { /* same-host replicas first, otherwise placement order */
             mmc_replica_t near[MMC_REPLICA_MAX], far[MMC_REPLICA_MAX];
@@ -485,7 +485,7 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
     lease->expiry_ms = now + c->opts.lease_ttl_ms;
     lease->hnext = NULL;
     *lease_slot(c, lease->id) = lease;
-    meta_list_add_tail(&c->leases, &lease->node);
+    util_list_add_tail(&c->leases, &lease->node);
     c->nleases++;
     if (!w->err) util_put_le64(w->p + start + MMC_PROTO_PROLOGUE, lease->id);
 }
@@ -520,9 +520,9 @@ void meta_obj_remove_all(meta_core_t *c, uint64_t *removed, uint64_t *deferred)
 {
     uint64_t nr = 0, nd = 0;
     for (uint32_t m = 0; m < MMC_MEDIA_COUNT; m++) {
-        meta_link_t *h = &c->media[m].lru;
-        while (!meta_list_empty(h)) {
-            meta_obj_t *o = META_CONTAINER_OF(h->next, meta_obj_t, link);
+        util_link_t *h = &c->media[m].lru;
+        while (!util_list_empty(h)) {
+            meta_obj_t *o = UTIL_CONTAINER_OF(h->next, meta_obj_t, link);
             if (o->leases > 0) nd++; else nr++;
             meta_obj_drop(c, o);
             c->removes++;
@@ -537,8 +537,8 @@ void meta_obj_remove_all(meta_core_t *c, uint64_t *removed, uint64_t *deferred)
 uint32_t meta_obj_writer_gone(meta_core_t *c, meta_peer_t *p, bool paused)
 {
     uint32_t kept = 0;
-    for (meta_link_t *n = c->writing.next; n != &c->writing;) {
-        meta_obj_t *o = META_CONTAINER_OF(n, meta_obj_t, link);
+    for (util_link_t *n = c->writing.next; n != &c->writing;) {
+        meta_obj_t *o = UTIL_CONTAINER_OF(n, meta_obj_t, link);
         n = n->next;
         if (o->writer != p) continue;
         if (paused) { /* it may still be copying into the space: keep it until the deadline */
@@ -556,16 +556,16 @@ uint32_t meta_obj_writer_gone(meta_core_t *c, meta_peer_t *p, bool paused)
 void meta_obj_expire(meta_core_t *c, uint64_t now)
 {
     /* Both lists are in deadline order: every put and lease gets the same timeout. */
-    while (!meta_list_empty(&c->writing)) {
-        meta_obj_t *o = META_CONTAINER_OF(c->writing.next, meta_obj_t, link);
+    while (!util_list_empty(&c->writing)) {
+        meta_obj_t *o = UTIL_CONTAINER_OF(c->writing.next, meta_obj_t, link);
         if (o->deadline_ms > now) break;
         LOG_WARN("meta: put of '%s' (%llu bytes) revoked: no PUT_END from %s within %u ms", meta_obj_key(o),
                  (unsigned long long)o->size, o->writer ? o->writer->name : "-", c->opts.put_timeout_ms);
         meta_obj_drop(c, o);
         c->puts_revoked++;
     }
-    while (!meta_list_empty(&c->leases)) {
-        meta_lease_t *l = META_CONTAINER_OF(c->leases.next, meta_lease_t, node);
+    while (!util_list_empty(&c->leases)) {
+        meta_lease_t *l = UTIL_CONTAINER_OF(c->leases.next, meta_lease_t, node);
         if (l->expiry_ms > now) break;
         lease_end(c, l);
     }
@@ -575,9 +575,9 @@ uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target)
 {
     meta_media_t *md = &c->media[m];
     uint64_t before = md->used;
-    meta_link_t *n = md->lru.prev;
+    util_link_t *n = md->lru.prev;
     while (md->used > target && n != &md->lru) {
-        meta_obj_t *o = META_CONTAINER_OF(n, meta_obj_t, link);
+        meta_obj_t *o = UTIL_CONTAINER_OF(n, meta_obj_t, link);
         n = n->prev;
         if (o->leases > 0) continue; /* being read */
         meta_obj_drop(c, o);
@@ -589,9 +589,9 @@ uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target)
 
 void meta_obj_free_all(meta_core_t *c)
 {
-    while (!meta_list_empty(&c->leases)) {
-        meta_lease_t *l = META_CONTAINER_OF(c->leases.next, meta_lease_t, node);
-        meta_list_del(&l->node);
+    while (!util_list_empty(&c->leases)) {
+        meta_lease_t *l = UTIL_CONTAINER_OF(c->leases.next, meta_lease_t, node);
+        util_list_del(&l->node);
         free(l);
     }
     free(c->lease_tab);
@@ -609,9 +609,9 @@ void meta_obj_free_all(meta_core_t *c)
     }
     c->table.n = 0;
     meta_index_fini(&c->table.idx); /* it named the objects just freed */
-    while (!meta_list_empty(&c->zombies)) {
-        meta_obj_t *o = META_CONTAINER_OF(c->zombies.next, meta_obj_t, link);
-        meta_list_del(&o->link);
+    while (!util_list_empty(&c->zombies)) {
+        meta_obj_t *o = UTIL_CONTAINER_OF(c->zombies.next, meta_obj_t, link);
+        util_list_del(&o->link);
         free(o);
     }
 }

@@ -10,8 +10,8 @@ static const char *const meta_media_names[MMC_MEDIA_COUNT] = {"hbm", "dram"};
 
 meta_seg_t *meta_seg_find(const meta_core_t *c, uint32_t rank, uint16_t medium)
 {
-    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
-        meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+    for (util_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
+        meta_seg_t *s = UTIL_CONTAINER_OF(l, meta_seg_t, node);
         if (s->rank == rank && s->medium == medium) return s;
     }
     return NULL;
@@ -20,8 +20,8 @@ meta_seg_t *meta_seg_find(const meta_core_t *c, uint32_t rank, uint16_t medium)
 uint32_t meta_seg_count_peer(const meta_core_t *c, const meta_peer_t *p)
 {
     uint32_t n = 0;
-    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next)
-        if (META_CONTAINER_OF(l, meta_seg_t, node)->owner == p) n++;
+    for (util_link_t *l = c->segs.next; l != &c->segs; l = l->next)
+        if (UTIL_CONTAINER_OF(l, meta_seg_t, node)->owner == p) n++;
     return n;
 }
 
@@ -35,8 +35,8 @@ int32_t meta_seg_mount(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, uint6
         return util_err_set(MMC_INVALID_PARAM, "MOUNT: rank %u is not a BM rank (below %u)", r->rank, MMC_RANK_MAX);
     /* A link is one LocalService: one rank, one segment per medium. So segments stay few (placement walks them)
      * however many MOUNTs a client sends. */
-    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
-        const meta_seg_t *o = META_CONTAINER_OF(l, meta_seg_t, node);
+    for (util_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
+        const meta_seg_t *o = UTIL_CONTAINER_OF(l, meta_seg_t, node);
         if (o->owner == p && o->rank != r->rank) {
             LOG_WARN("meta: %s tried to MOUNT rank %u while it holds rank %u's segment: refused", p->name, r->rank,
                      o->rank);
@@ -47,8 +47,8 @@ int32_t meta_seg_mount(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, uint6
     if (meta_seg_find(c, r->rank, r->medium) != NULL)
         return util_err_set(MMC_DUPLICATED_OBJECT, "MOUNT: rank %u already has a %s segment", r->rank,
                             meta_media_names[r->medium]);
-    for (meta_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
-        meta_seg_t *s = META_CONTAINER_OF(l, meta_seg_t, node);
+    for (util_link_t *l = c->segs.next; l != &c->segs; l = l->next) {
+        meta_seg_t *s = UTIL_CONTAINER_OF(l, meta_seg_t, node);
         if (r->gva < s->gva + s->size && s->gva < r->gva + bytes)
             return util_err_set(MMC_INVALID_PARAM,
                                 "MOUNT rank %u: GVA [0x%llx, +%llu) overlaps rank %u's %s segment [0x%llx, +%llu)",
@@ -69,7 +69,7 @@ int32_t meta_seg_mount(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, uint6
     memcpy(s->host, r->host, MMC_HOST_ID_SIZE);
     s->gva = r->gva;
     s->size = bytes;
-    meta_list_add_tail(&c->segs, &s->node);
+    util_list_add_tail(&c->segs, &s->node);
     c->nsegs++;
     c->media[s->medium].total += bytes;
     LOG_INFO("meta: mounted rank %u %s segment [0x%llx, +%llu) from %s", s->rank, meta_media_names[s->medium],
@@ -119,12 +119,12 @@ void meta_seg_detach(meta_core_t *c, meta_seg_t *seg, uint32_t *dropped, uint32_
             o = next;
         }
     }
-    for (meta_link_t *l = c->zombies.next; l != &c->zombies; l = l->next)
-        (void)meta_obj_unhook(META_CONTAINER_OF(l, meta_obj_t, link), seg);
+    for (util_link_t *l = c->zombies.next; l != &c->zombies; l = l->next)
+        (void)meta_obj_unhook(UTIL_CONTAINER_OF(l, meta_obj_t, link), seg);
     meta_media_t *m = &c->media[seg->medium];
     m->used -= meta_heap_used(&seg->heap);
     m->total -= meta_heap_total(&seg->heap);
-    meta_list_del(&seg->node);
+    util_list_del(&seg->node);
     c->nsegs--;
     LOG_INFO("meta: unmounted rank %u %s segment (%s): %u objects dropped, %u lost a replica", seg->rank,
              meta_media_names[seg->medium], seg->owner ? seg->owner->name : "-", nd, ns);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/net_int.h"
 #include "transport/tcp/tcp.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
@@ -69,22 +70,6 @@ static void tcp_sock_tune(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
-static void tcp_peer_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-        snprintf(buf, cap, "%s:%u", ip, ntohs(a->sin_port));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-        snprintf(buf, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
-    } else {
-        snprintf(buf, cap, "?");
-    }
-}
-
 static int tcp_poll_ms(int64_t ms) { return ms > INT_MAX ? INT_MAX : (int)ms; }
 
 /* Drive the TLS handshake to its end within deadline_ms. */
@@ -117,7 +102,7 @@ int32_t tcp_conn_dial(tcp_conn_t *c, const struct sockaddr_storage *ss, socklen_
 {
     uint64_t deadline = util_now_ms() + timeout_ms;
     tcp_conn_init(c);
-    tcp_peer_str(ss, c->peer, sizeof(c->peer));
+    net_addr_peer_str(ss, c->peer, sizeof(c->peer));
     c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) return util_err_set(SMEM_IO, "socket for %s: %s", c->peer, strerror(errno));
     tcp_sock_tune(c->fd);
@@ -159,7 +144,7 @@ int32_t tcp_conn_accepted(tcp_conn_t *c, int fd, net_tls_t *tls, uint32_t timeou
     c->fd = fd;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) tcp_peer_str(&ss, c->peer, sizeof(c->peer));
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) net_addr_peer_str(&ss, c->peer, sizeof(c->peer));
     else snprintf(c->peer, sizeof(c->peer), "?");
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
