@@ -108,12 +108,12 @@ void smem_bm_obj_put(smem_bm_obj_t *o);
 typedef struct smem_trans_obj smem_trans_obj_t;
 typedef struct smem_trans_peer smem_trans_peer_t;
 
-/* smem_trans_peer.c: the peers' view (watch callbacks run on the store's loop thread, under peer_lock only). */
+/* smem_trans_peer.c: the peers' view, kept by a roster (store_roster) on SMEM_TRANS_PREFIX and the liveness
+ * prefix of SMEM_TRANS_GROUP; its callbacks take peer_lock only. */
 bool smem_trans_id_ok(const char *id); /* 1..63 bytes, no '/' */
-void smem_trans_on_event(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len);
-void smem_trans_on_live(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len);
-/* List every key under prefix: records are applied (snapshot rules), or with live the liveness ranks are marked. */
-int32_t smem_trans_snapshot(smem_trans_obj_t *o, const char *prefix, bool *live);
+/* Watch the records and the liveness keys (o->roster); later, after our own record is out, list them. */
+int32_t smem_trans_peers_open(smem_trans_obj_t *o);
+int32_t smem_trans_peers_list(smem_trans_obj_t *o);
 void smem_trans_peers_free(smem_trans_peer_t *peers); /* endpoints closed; no reference may be held */
 
 /* The live instance behind handle h with a reference taken, or NULL (error set). */
@@ -205,7 +205,7 @@ typedef struct smem_trans_region {
 
 typedef struct smem_trans_rregion {
     uint64_t addr, size;
-    bool gone; /* deleted (a tombstone, so an older snapshot cannot revive it) */
+    bool gone; /* deleted, or not yet known */
 } smem_trans_rregion_t;
 
 struct smem_trans_peer {
@@ -215,7 +215,6 @@ struct smem_trans_peer {
     uint32_t rank;
     uint16_t role;
     bool present; /* a record and a live rank */
-    bool seen;    /* an event about the record came after our watch: a snapshot must not override it */
     smem_trans_rregion_t *regs;
     uint32_t nregs, capregs;
 };
@@ -238,8 +237,7 @@ struct smem_trans_obj {
 
     pthread_mutex_t peer_lock;
     smem_trans_peer_t *peers;
-    uint64_t watch_recs, watch_live;
-    bool watching_recs, watching_live;
+    struct store_roster *roster; /* records and liveness keys of every instance (NULL: not yet watching) */
     uint64_t listen_id; /* store_group_listen on SMEM_TRANS_GROUP (0: none) */
 };
 

@@ -7,9 +7,10 @@
  * has (imported or set remote, and which record generation). Watch callbacks
  * only queue events; the worker applies them in order to the desired state
  * and then reconciles the ranks that changed, retrying failed imports with
- * backoff until timeout_ms. The join snapshot (store_list after the watches
- * are in place) fills in ranks that no event has mentioned yet: an event is
- * always newer than the snapshot's view of its rank or equal to it.
+ * backoff until timeout_ms. The roster (store_roster: watches, then a listing)
+ * gives the join snapshot, which fills in ranks that no event has mentioned
+ * yet: an event is always newer than the snapshot's view of its rank or equal
+ * to it.
  */
 #include "smem/smem_space.h"
 
@@ -22,6 +23,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "store/store_roster.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
@@ -51,7 +53,6 @@ typedef struct smem_space_peer {
     smem_space_rec_t *rec; /* published record, NULL when none */
     smem_space_rec_t *stale; /* record of a rank that died: the worker tombstones it in the store */
     bool live;
-    bool seen_member, seen_live; /* an event came since the watches: the snapshot must not override */
     bool dirty;
     uint64_t want_since_ms;
     uint64_t retry_at_ms;
@@ -84,8 +85,7 @@ struct smem_space {
     gva_host_id_t host;
 
     bool joined;
-    uint64_t watch_member, watch_live;
-    bool watching_member, watching_live;
+    store_roster_t *roster; /* the member and liveness prefixes (joined) */
     uint64_t listen_id;   /* store_group_listen on live_group (0: none) */
     pthread_mutex_t rejoin_mu; /* the reconnect callback vs leave; never held across a store call by leave */
     bool leaving;         /* under rejoin_mu */
@@ -224,15 +224,17 @@ static bool smem_space_parse_rank(const char *key, const char *prefix, uint32_t 
     return true;
 }
 
-static void smem_space_on_event(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+static void smem_space_on_event(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val,
+                                uint32_t len)
 {
     smem_space_t *s = arg;
     uint32_t rank;
     uint8_t type;
+    bool set = kind == STORE_ROSTER_SET;
     if (smem_space_parse_rank(key, s->member_prefix, s->world_max, &rank))
-        type = ev == STORE_EV_SET ? EV_MEMBER_SET : EV_MEMBER_DEL;
+        type = set ? EV_MEMBER_SET : EV_MEMBER_DEL;
     else if (s->live_prefix[0] && smem_space_parse_rank(key, s->live_prefix, s->world_max, &rank))
-        type = ev == STORE_EV_SET ? EV_LIVE_SET : EV_LIVE_DEL;
+        type = set ? EV_LIVE_SET : EV_LIVE_DEL;
     else
         return; /* a key under the prefix that is not ours (e.g. a rank beyond world_max) */
     uint32_t keep = type == EV_MEMBER_SET ? len : 0;
@@ -248,8 +250,6 @@ static void smem_space_on_event(void *arg, store_event_t ev, const char *key, co
     e->len = keep;
     if (keep) memcpy(e->val, val, keep);
     pthread_mutex_lock(&s->lock);
-    if (type == EV_MEMBER_SET || type == EV_MEMBER_DEL) s->peers[rank].seen_member = true;
-    else s->peers[rank].seen_live = true;
     if (s->qtail) s->qtail->next = e;
     else s->qhead = e;
     s->qtail = e;
@@ -786,38 +786,40 @@ void smem_space_destroy(smem_space_t *s)
 
 /* ---------- join / leave ---------- */
 
-typedef void (*smem_space_item_cb_t)(smem_space_t *s, uint32_t rank, const uint8_t *val, uint32_t len);
+typedef struct smem_space_listing {
+    smem_space_t *s;
+    const char *prefix;
+    bool member;
+    bool *seen;
+} smem_space_listing_t;
 
-/* Every key under prefix, page by page, applied under s->lock to the ranks no
- * event has mentioned; seen (optional) marks each rank listed. */
+/* One listed key (store_roster_cb_t): applied under s->lock when no event has
+ * mentioned it; seen (optional) marks each rank listed. */
+static void smem_space_on_listed(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val,
+                                 uint32_t len)
+{
+    smem_space_listing_t *ls = arg;
+    smem_space_t *s = ls->s;
+    uint32_t rank;
+    if (!smem_space_parse_rank(key, ls->prefix, s->world_max, &rank) || rank == s->rank) return;
+    if (ls->seen != NULL && (!ls->member || len > 0)) ls->seen[rank] = true;
+    if (kind != STORE_ROSTER_LISTED || (ls->member && len == 0)) return;
+    pthread_mutex_lock(&s->lock);
+    if (ls->member) {
+        smem_space_set_rec_locked(s, rank, smem_space_rec_from(s, rank, val, len));
+    } else {
+        s->peers[rank].live = true;
+        smem_space_mark_locked(s, rank);
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Every key under prefix (the member or the liveness prefix) through the roster. */
 static int32_t smem_space_snapshot(smem_space_t *s, const char *prefix, bool member, bool *seen)
 {
-    char after[STORE_KEY_MAX + 1] = "";
-    for (;;) {
-        store_kvlist_t *l = NULL;
-        int32_t rc = store_list(s->store, prefix, after, 0, 0, &l);
-        if (rc != SMEM_OK) return rc;
-        pthread_mutex_lock(&s->lock);
-        for (uint32_t i = 0; i < l->count; i++) {
-            uint32_t rank;
-            if (!smem_space_parse_rank(l->items[i].key, prefix, s->world_max, &rank) || rank == s->rank) continue;
-            smem_space_peer_t *p = &s->peers[rank];
-            if (seen != NULL && (!member || l->items[i].len > 0)) seen[rank] = true;
-            if (member && !p->seen_member) {
-                if (l->items[i].len > 0)
-                    smem_space_set_rec_locked(s, rank, smem_space_rec_from(s, rank, l->items[i].val, l->items[i].len));
-            } else if (!member && !p->seen_live) {
-                p->live = true;
-                smem_space_mark_locked(s, rank);
-            }
-        }
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->lock);
-        bool more = l->more && l->count > 0;
-        if (more) snprintf(after, sizeof(after), "%s", l->items[l->count - 1].key);
-        store_kvlist_free(l);
-        if (!more) return SMEM_OK;
-    }
+    smem_space_listing_t ls = {.s = s, .prefix = prefix, .member = member, .seen = seen};
+    return store_roster_list(s->roster, prefix, smem_space_on_listed, &ls);
 }
 
 /* The base record must still describe our window (a full teardown and a
@@ -887,9 +889,8 @@ static int32_t smem_space_wait_initial(smem_space_t *s, const bool *initial)
 
 static void smem_space_unwatch(smem_space_t *s)
 {
-    if (s->watching_member) store_unwatch(s->store, s->watch_member);
-    if (s->watching_live) store_unwatch(s->store, s->watch_live);
-    s->watching_member = s->watching_live = false;
+    store_roster_close(s->roster);
+    s->roster = NULL;
 }
 
 static void smem_space_worker_stop(smem_space_t *s)
@@ -966,14 +967,9 @@ int32_t smem_space_join(smem_space_t *s)
     s->worker_running = true;
 
     /* Watches first, then our record, then the snapshot: nothing slips between. */
-    rc = store_watch(s->store, s->member_prefix, true, smem_space_on_event, s, &s->watch_member);
+    const char *prefixes[2] = {s->member_prefix, s->live_prefix};
+    rc = store_roster_open(s->store, prefixes, s->live_prefix[0] ? 2 : 1, smem_space_on_event, s, &s->roster);
     if (rc != SMEM_OK) goto stop_worker;
-    s->watching_member = true;
-    if (s->live_prefix[0]) {
-        rc = store_watch(s->store, s->live_prefix, true, smem_space_on_event, s, &s->watch_live);
-        if (rc != SMEM_OK) goto stop_worker;
-        s->watching_live = true;
-    }
     pthread_mutex_lock(&s->lock);
     s->me = me;
     s->lost = false;
@@ -1013,8 +1009,8 @@ delete_record:
         util_err_set(rc, "%s", why);
     }
 stop_worker:
+    smem_space_worker_stop(s); /* first: its resync lists through the roster */
     smem_space_unwatch(s);
-    smem_space_worker_stop(s);
 reset:
     smem_space_reset_peers(s);
     free(initial);
@@ -1042,8 +1038,8 @@ int32_t smem_space_leave(smem_space_t *s)
     int32_t rc = store_delete(s->store, key); /* peers start unmapping us */
     if (rc != SMEM_OK && rc != SMEM_OBJECT_NOT_EXISTS)
         LOG_WARN("space %s: deleting our record: %s (peers notice when our liveness key goes)", s->ns, util_err_get());
+    smem_space_worker_stop(s); /* first: its resync lists through the roster */
     smem_space_unwatch(s);
-    smem_space_worker_stop(s);
     smem_space_reset_peers(s);
     gva_export_stop(s->win);
     s->joined = false;

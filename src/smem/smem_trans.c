@@ -27,6 +27,7 @@
 
 #include "smem/host/smem_trans.h"
 #include "smem/smem_int.h"
+#include "store/store_roster.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
@@ -409,9 +410,8 @@ static void smem_trans_obj_free(smem_trans_obj_t *o)
 {
     if (o->listen_id != 0) store_group_unlisten(o->conn.client, o->listen_id);
     o->listen_id = 0;
-    if (o->watching_recs) store_unwatch(o->conn.client, o->watch_recs);
-    if (o->watching_live) store_unwatch(o->conn.client, o->watch_live);
-    o->watching_recs = o->watching_live = false;
+    store_roster_close(o->roster);
+    o->roster = NULL;
     /* Wait for transfers holding endpoints and close them, then the iface. */
     if (o->cache != NULL) (void)tp_cache_detach(o->cache);
     tp_cache_destroy(o->cache);
@@ -540,7 +540,6 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     pthread_cond_init(&o->reg_cv, NULL);
     pthread_mutex_init(&o->peer_lock, NULL);
     uint32_t ms = smem_timeout_ms(config->initTimeout);
-    bool *live = NULL;
     char why[SMEM_TRANS_MSG_MAX];
     char cname[96];
     snprintf(cname, sizeof(cname), "trans %s", unique_id);
@@ -563,28 +562,12 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     }
     if (rc == SMEM_OK) rc = tp_iface_addr(o->iface, o->tp_addr, sizeof(o->tp_addr));
     if (rc == SMEM_OK) tp_cache_attach(o->cache, o->iface);
-    /* Watches first, then our record, then the snapshot. */
-    if (rc == SMEM_OK) rc = store_watch(o->conn.client, SMEM_TRANS_PREFIX, true, smem_trans_on_event, o, &o->watch_recs);
-    if (rc == SMEM_OK) {
-        o->watching_recs = true;
-        rc = store_watch(o->conn.client, SMEM_TRANS_GROUP "/__live/", true, smem_trans_on_live, o, &o->watch_live);
-    }
-    if (rc == SMEM_OK) {
-        o->watching_live = true;
-        rc = smem_trans_publish(o);
-    }
+    /* Watches first, then our record, then the listing. */
+    if (rc == SMEM_OK) rc = smem_trans_peers_open(o);
+    bool published = rc == SMEM_OK;
+    if (rc == SMEM_OK) rc = smem_trans_publish(o);
     if (rc == SMEM_OK) rc = store_group_listen(o->conn.client, SMEM_TRANS_GROUP, smem_trans_on_rank_event, o, &o->listen_id);
-    if (rc == SMEM_OK && (live = calloc(STORE_WORLD_MAX, sizeof(*live))) == NULL)
-        rc = util_err_set(SMEM_MALLOC_FAILED, "smem_trans_create: out of memory");
-    if (rc == SMEM_OK) rc = smem_trans_snapshot(o, SMEM_TRANS_GROUP "/__live/", live);
-    if (rc == SMEM_OK) rc = smem_trans_snapshot(o, SMEM_TRANS_PREFIX, NULL);
-    if (rc == SMEM_OK) {
-        pthread_mutex_lock(&o->peer_lock); /* records of instances that died before our watch */
-        for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next)
-            if (!p->seen && p->present && (p->rank >= STORE_WORLD_MAX || !live[p->rank])) p->present = false;
-        pthread_mutex_unlock(&o->peer_lock);
-    }
-    free(live);
+    if (rc == SMEM_OK) rc = smem_trans_peers_list(o);
     if (rc == SMEM_OK) {
         pthread_mutex_lock(&g_trans.lock);
         rc = util_err_set(SMEM_FULL, "smem_trans_create: %u instances already exist in this process", SMEM_TRANS_MAX);
@@ -601,7 +584,7 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
         snprintf(why, sizeof(why), "%s", util_err_get());
         char key[SMEM_TRANS_KEY_MAX];
         snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
-        if (o->watching_recs && rc != SMEM_DUPLICATED_OBJECT) store_delete(o->conn.client, key);
+        if (published && rc != SMEM_DUPLICATED_OBJECT) store_delete(o->conn.client, key);
         smem_trans_obj_free(o);
         util_err_set(rc, "smem_trans_create '%s' on %s: %s", unique_id, store_url, why);
         return NULL;

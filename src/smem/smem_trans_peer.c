@@ -13,10 +13,11 @@
 #include "smem/smem_int.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
+#include "store/store_roster.h"
 #include "transport/tp_cache.h"
 #include "util/util_status.h"
 
-/* ---------- peers: records, watch, snapshot ---------- */
+/* ---------- peers: records, roster, refresh ---------- */
 
 bool smem_trans_id_ok(const char *id)
 {
@@ -76,17 +77,15 @@ static smem_trans_rregion_t *smem_trans_rreg_find_locked(smem_trans_peer_t *p, u
     return &p->regs[p->nregs++];
 }
 
-/* Apply one record; from_snapshot: only where no event has been seen (events are newer). */
-static void smem_trans_apply_locked(smem_trans_obj_t *o, bool set, const char *key, const uint8_t *val, uint32_t len,
-                                    bool from_snapshot)
+/* Apply one record (an event, a listed item no event overtook, or a fresh read). */
+static void smem_trans_apply_locked(smem_trans_obj_t *o, bool set, const char *key, const uint8_t *val, uint32_t len)
 {
     const char *k = key + strlen(SMEM_TRANS_PREFIX);
     if (strncmp(k, "inst/", 5) == 0) {
         const char *id = k + 5;
         if (strcmp(id, o->id) == 0) return;
-        smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, true);
-        if (p == NULL || (from_snapshot && p->seen)) return;
-        if (!from_snapshot) p->seen = true;
+        smem_trans_peer_t *p = smem_trans_peer_find_locked(o, id, set);
+        if (p == NULL) return;
         if (set) smem_trans_peer_set_rec_locked(o, p, val, len);
         else {
             smem_trans_peer_unlink_locked(o, p);
@@ -108,7 +107,6 @@ static void smem_trans_apply_locked(smem_trans_obj_t *o, bool set, const char *k
     if (p == NULL) return;
     smem_trans_rregion_t *r = smem_trans_rreg_find_locked(p, addr, true);
     if (r == NULL) return;
-    if (from_snapshot && !r->gone) return; /* an event put it there already */
     if (!set) {
         r->gone = true;
         return;
@@ -123,25 +121,9 @@ static void smem_trans_apply_locked(smem_trans_obj_t *o, bool set, const char *k
     r->gone = false;
 }
 
-void smem_trans_on_event(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+/* The liveness key of rank in SMEM_TRANS_GROUP went: the instance holding that rank died or left. */
+static void smem_trans_rank_gone_locked(smem_trans_obj_t *o, uint32_t rank)
 {
-    smem_trans_obj_t *o = arg;
-    pthread_mutex_lock(&o->peer_lock);
-    smem_trans_apply_locked(o, ev == STORE_EV_SET, key, val, len, false);
-    pthread_mutex_unlock(&o->peer_lock);
-}
-
-/* A liveness key of group smem_trans went: the instance holding that rank died or left. */
-void smem_trans_on_live(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
-{
-    smem_trans_obj_t *o = arg;
-    (void)val;
-    (void)len;
-    if (ev != STORE_EV_DELETE) return;
-    const char *d = strrchr(key, '/');
-    if (d == NULL) return;
-    uint32_t rank = (uint32_t)strtoul(d + 1, NULL, 10);
-    pthread_mutex_lock(&o->peer_lock);
     for (smem_trans_peer_t *p = o->peers; p != NULL; p = p->next)
         if (p->present && p->rank == rank) {
             LOG_INFO("trans %s: instance %s is gone (its store connection closed)", o->id, p->id);
@@ -149,33 +131,79 @@ void smem_trans_on_live(void *arg, store_event_t ev, const char *key, const uint
             p->present = false;
             for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
         }
+}
+
+#define SMEM_TRANS_LIVE_PREFIX SMEM_TRANS_GROUP "/__live/"
+
+static uint32_t smem_trans_live_rank(const char *key)
+{
+    const char *d = key + strlen(SMEM_TRANS_LIVE_PREFIX);
+    char *end = NULL;
+    unsigned long r = strtoul(d, &end, 10);
+    return end != d && *end == '\0' && r < STORE_WORLD_MAX ? (uint32_t)r : STORE_WORLD_MAX;
+}
+
+/* Roster events (store_roster_cb_t): a record changed, or a liveness key went. */
+static void smem_trans_on_event(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val, uint32_t len)
+{
+    smem_trans_obj_t *o = arg;
+    bool live_key = strncmp(key, SMEM_TRANS_LIVE_PREFIX, strlen(SMEM_TRANS_LIVE_PREFIX)) == 0;
+    if (live_key && kind != STORE_ROSTER_DELETE) return;
+    uint32_t rank = live_key ? smem_trans_live_rank(key) : 0;
+    if (live_key && rank == STORE_WORLD_MAX) return;
+    pthread_mutex_lock(&o->peer_lock);
+    if (live_key) smem_trans_rank_gone_locked(o, rank);
+    else smem_trans_apply_locked(o, kind == STORE_ROSTER_SET, key, val, len);
     pthread_mutex_unlock(&o->peer_lock);
 }
 
-/* List every key under prefix and apply it (snapshot rules); live: ranks whose liveness key exists. */
-int32_t smem_trans_snapshot(smem_trans_obj_t *o, const char *prefix, bool *live)
+int32_t smem_trans_peers_open(smem_trans_obj_t *o)
 {
-    char after[STORE_KEY_MAX + 1] = "";
-    for (;;) {
-        store_kvlist_t *l = NULL;
-        int32_t rc = store_list(o->conn.client, prefix, after, 0, 0, &l);
-        if (rc != SMEM_OK) return rc;
-        pthread_mutex_lock(&o->peer_lock);
-        for (uint32_t i = 0; i < l->count; i++) {
-            if (live != NULL) {
-                const char *d = strrchr(l->items[i].key, '/');
-                uint32_t r = d ? (uint32_t)strtoul(d + 1, NULL, 10) : STORE_WORLD_MAX;
-                if (r < STORE_WORLD_MAX) live[r] = true;
-            } else {
-                smem_trans_apply_locked(o, true, l->items[i].key, l->items[i].val, l->items[i].len, true);
-            }
-        }
-        pthread_mutex_unlock(&o->peer_lock);
-        bool more = l->more && l->count > 0;
-        if (more) snprintf(after, sizeof(after), "%s", l->items[l->count - 1].key);
-        store_kvlist_free(l);
-        if (!more) return SMEM_OK;
+    const char *prefixes[2] = {SMEM_TRANS_PREFIX, SMEM_TRANS_LIVE_PREFIX};
+    return store_roster_open(o->conn.client, prefixes, 2, smem_trans_on_event, o, &o->roster);
+}
+
+typedef struct smem_trans_listing {
+    smem_trans_obj_t *o;
+    bool *live; /* STORE_WORLD_MAX: ranks whose liveness key was listed */
+} smem_trans_listing_t;
+
+static void smem_trans_on_listed_live(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val,
+                                      uint32_t len)
+{
+    smem_trans_listing_t *ls = arg;
+    (void)kind; /* a liveness key an event overtook is listed all the same: a deletion was handled by the event */
+    (void)val;
+    (void)len;
+    uint32_t r = smem_trans_live_rank(key);
+    if (r < STORE_WORLD_MAX) ls->live[r] = true;
+}
+
+static void smem_trans_on_listed(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val,
+                                 uint32_t len)
+{
+    smem_trans_listing_t *ls = arg;
+    if (kind != STORE_ROSTER_LISTED) return; /* an event told us newer */
+    const char *k = key + strlen(SMEM_TRANS_PREFIX);
+    if (strncmp(k, "inst/", 5) == 0) { /* a record of an instance that died before our watch is a leftover */
+        smem_trans_inst_rec_t r;
+        if (smem_trans_inst_decode(val, len, &r) == SMEM_OK && (r.rank >= STORE_WORLD_MAX || !ls->live[r.rank]))
+            return;
     }
+    pthread_mutex_lock(&ls->o->peer_lock);
+    smem_trans_apply_locked(ls->o, true, key, val, len);
+    pthread_mutex_unlock(&ls->o->peer_lock);
+}
+
+/* The liveness keys first: a record listed after them whose rank has none belongs to a dead instance. */
+int32_t smem_trans_peers_list(smem_trans_obj_t *o)
+{
+    smem_trans_listing_t ls = {.o = o, .live = calloc(STORE_WORLD_MAX, sizeof(bool))};
+    if (ls.live == NULL) return util_err_set(SMEM_MALLOC_FAILED, "trans: out of memory listing the peers");
+    int32_t rc = store_roster_list(o->roster, SMEM_TRANS_LIVE_PREFIX, smem_trans_on_listed_live, &ls);
+    if (rc == SMEM_OK) rc = store_roster_list(o->roster, SMEM_TRANS_PREFIX, smem_trans_on_listed, &ls);
+    free(ls.live);
+    return rc;
 }
 
 /* Re-read one peer's record and regions now (a transfer found them missing). */
@@ -212,7 +240,7 @@ static void smem_trans_refresh(smem_trans_obj_t *o, const char *id)
         for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
         for (uint32_t i = 0; lrc == SMEM_OK && l != NULL && i < l->count; i++) {
             snprintf(key, sizeof(key), "%s", l->items[i].key);
-            smem_trans_apply_locked(o, true, key, l->items[i].val, l->items[i].len, false);
+            smem_trans_apply_locked(o, true, key, l->items[i].val, l->items[i].len);
         }
     }
     pthread_mutex_unlock(&o->peer_lock);
