@@ -6,7 +6,7 @@
 # Usage: scripts/check-layers.sh [SOURCE_DIR]
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
-layers=(util net store gva transport xfer smem memcache)
+layers=(util net store gva space transport xfer smem memcache)
 declare -A level
 for i in "${!layers[@]}"; do level[${layers[$i]}]=$i; done
 bad=0

@@ -1,7 +1,7 @@
 /*
  * BM: process-wide init (config store, rank), and BM object create/destroy.
  * The per-object calls (join, leave, queries, copies, registration) are in
- * smem_bm_ops.c. One BM object is one host-pool space (smem_space) plus a
+ * smem_bm_ops.c. One BM object is one host-pool space (space) plus a
  * copy engine (xfer) and a registry of user memory.
  */
 #include <arpa/inet.h>
@@ -202,7 +202,7 @@ static void smem_bm_obj_destroy(smem_bm_obj_t *o)
     pthread_mutex_unlock(&g_bm.lock);
     xfer_engine_destroy(o->xfer); /* completes queued async copies, which hold ranks */
     pthread_mutex_lock(&o->op_lock);
-    smem_space_destroy(o->host);
+    space_destroy(o->host);
     smem_bm_tp_teardown(o);
     pthread_mutex_unlock(&o->op_lock);
     gva_reg_destroy(o->reg);
@@ -420,7 +420,7 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
     char ns[64], name[32];
     snprintf(ns, sizeof(ns), SMEM_BM_GROUP "/bm/%u/host", id);
     snprintf(name, sizeof(name), "bm %u", id);
-    smem_space_cfg_t sc = {
+    space_cfg_t sc = {
         .store = store, .ns = ns, .live_group = SMEM_BM_GROUP, .kind = GVA_KIND_HOST, .world_max = world,
         .rank = rank, .stride = stride, .local_size = opt->localDRAMSize,
         .seg_flags = (opt->flags & SMEM_BM_CREATE_HUGETLB) ? GVA_SEG_F_HUGETLB : 0,
@@ -432,7 +432,7 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
     xfer_engine_opts_t xo = {.name = name, .route = smem_bm_tp_route, .route_arg = o};
     rc = xfer_engine_create(&xo, &o->xfer);
     if (rc != SMEM_OK) goto free_reg;
-    rc = smem_space_create(&sc, &o->host);
+    rc = space_create(&sc, &o->host);
     if (rc != SMEM_OK) goto free_xfer;
     rc = smem_bm_tp_setup(o, hcom, store_url, &hcom_tls, ctl_ms);
     if (rc != SMEM_OK) goto free_space;
@@ -442,11 +442,11 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
     g_bm.objs[id] = o;
     pthread_mutex_unlock(&g_bm.lock);
     LOG_INFO("bm: object %u created: %" PRIu64 " bytes of a %" PRIu64 "-byte stride at 0x%llx, rank %u of %u", id,
-             opt->localDRAMSize, stride, (unsigned long long)smem_space_base(o->host), rank, world);
+             opt->localDRAMSize, stride, (unsigned long long)space_base(o->host), rank, world);
     return o;
 
 free_space:
-    smem_space_destroy(o->host);
+    space_destroy(o->host);
 free_xfer:
     xfer_engine_destroy(o->xfer);
 free_reg:

@@ -25,7 +25,7 @@ static void smem_bm_numa_bind(const smem_bm_obj_t *o)
     if (o->numa_node < 0 || (uint32_t)o->numa_node >= SMEM_NUMA_BITS) return;
     unsigned long mask[SMEM_NUMA_BITS / (8 * sizeof(unsigned long))] = {0};
     mask[(uint32_t)o->numa_node / (8 * sizeof(unsigned long))] |= 1ul << ((uint32_t)o->numa_node % (8 * sizeof(unsigned long)));
-    uint64_t slot = smem_space_slot(o->host, smem_space_rank(o->host));
+    uint64_t slot = space_slot(o->host, space_rank(o->host));
     long r = syscall(SYS_mbind, (void *)(uintptr_t)slot, (unsigned long)o->local_dram, SMEM_MPOL_PREFERRED, mask,
                      (unsigned long)SMEM_NUMA_BITS + 1, 0u);
     if (r != 0)
@@ -46,11 +46,11 @@ int32_t smem_bm_join(smem_bm_t handle, uint32_t flags)
         goto put;
     }
     pthread_mutex_lock(&o->op_lock);
-    if (smem_space_joined(o->host)) {
+    if (space_joined(o->host)) {
         rc = util_err_set(SMEM_REPEAT_CALL, "smem_bm_join: BM %u already joined", o->id);
     } else {
         rc = smem_bm_tp_open(o); /* our data-plane address goes into the member record */
-        if (rc == SMEM_OK) rc = smem_space_join(o->host);
+        if (rc == SMEM_OK) rc = space_join(o->host);
         if (rc == SMEM_OK) smem_bm_numa_bind(o);
         else smem_bm_tp_close(o);
     }
@@ -70,7 +70,7 @@ int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags)
         goto put;
     }
     pthread_mutex_lock(&o->op_lock);
-    rc = smem_space_leave(o->host);
+    rc = space_leave(o->host);
     if (rc == SMEM_OK) smem_bm_tp_close(o);
     pthread_mutex_unlock(&o->op_lock);
 put:
@@ -101,7 +101,7 @@ void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint1
     smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_ptr_by_mem_type");
     if (o == NULL) return NULL;
     void *p = NULL;
-    uint32_t world = smem_space_world_max(o->host);
+    uint32_t world = space_world_max(o->host);
     if (mem_type == SMEM_MEM_TYPE_DEVICE || mem_type == SMEM_MEM_TYPE_LOCAL_DEVICE)
         util_err_set(SMEM_UNSUPPORTED, "smem_bm_ptr_by_mem_type: BM %u has no device pool (needs CUDA)", o->id);
     else if (mem_type != SMEM_MEM_TYPE_HOST && mem_type != SMEM_MEM_TYPE_LOCAL_HOST)
@@ -109,7 +109,7 @@ void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint1
     else if (peer_rank_id >= world)
         util_err_set(SMEM_INVALID_PARAM, "smem_bm_ptr_by_mem_type: rank %u >= world size %u", peer_rank_id, world);
     else
-        p = (void *)(uintptr_t)smem_space_slot(o->host, peer_rank_id);
+        p = (void *)(uintptr_t)space_slot(o->host, peer_rank_id);
     smem_bm_obj_put(o);
     return p;
 }
@@ -118,8 +118,8 @@ uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva)
 {
     smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_get_rank_id_by_gva");
     if (o == NULL) return UINT32_MAX;
-    uint64_t a = (uint64_t)(uintptr_t)gva, base = smem_space_base(o->host);
-    uint64_t size = (uint64_t)smem_space_world_max(o->host) * o->stride;
+    uint64_t a = (uint64_t)(uintptr_t)gva, base = space_base(o->host);
+    uint64_t size = (uint64_t)space_world_max(o->host) * o->stride;
     uint32_t r = UINT32_MAX;
     if (a >= base && a - base < size)
         r = (uint32_t)((a - base) / o->stride);
@@ -143,18 +143,18 @@ static int32_t smem_bm_copy_flags(uint32_t flags, uint32_t *xflags)
  * slot now means someone else's memory to every other process. */
 static int32_t smem_bm_check_lost(smem_bm_obj_t *o, const char *what)
 {
-    if (!smem_space_lost(o->host)) return SMEM_OK;
+    if (!space_lost(o->host)) return SMEM_OK;
     return util_err_set(SMEM_RECONNECT, "%s: rank %u was lost (this process was cut off from the config store past "
                         "the keepalive and another member took the rank); destroy it and smem_bm_uninit, then smem_bm_init "
                         "again for a new rank",
-                        what, smem_space_rank(o->host));
+                        what, space_rank(o->host));
 }
 
 bool smem_bm_rank_lost(smem_bm_t h)
 {
     smem_bm_obj_t *o = smem_bm_obj_get(h, "smem_bm_rank_lost");
     if (o == NULL) return false;
-    bool lost = smem_space_lost(o->host);
+    bool lost = space_lost(o->host);
     smem_bm_obj_put(o);
     return lost;
 }

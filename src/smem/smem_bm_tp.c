@@ -4,7 +4,7 @@
  * offsets from our slot start, bounded by the bytes we back) to peers on
  * other hosts, and endpoints to those peers, connected on the first copy
  * that needs them. The transport is chosen by capability (remote peers, host
- * memory), its address published in our member record (smem_space), and a
+ * memory), its address published in our member record (space), and a
  * peer's endpoint re-made when its record carries a new address (it left and
  * joined again) or after the endpoint failed.
  *
@@ -13,7 +13,7 @@
  * the transport itself.
  *
  * Locks: only the cache's (a leaf). Copies pin the peer's rank for their
- * whole duration (xfer), so smem_space_leave has waited for every copy to a
+ * whole duration (xfer), so space_leave has waited for every copy to a
  * peer before smem_bm_tp_close runs; close still waits for endpoint
  * references (tp_cache_detach).
  */
@@ -44,7 +44,7 @@ static int32_t smem_bm_tp_resolve(void *arg, uint32_t window, uint64_t off, uint
 {
     smem_bm_obj_t *o = arg;
     (void)acc; /* the pool is readable and writable by every member */
-    uint32_t me = smem_space_rank(o->host);
+    uint32_t me = space_rank(o->host);
     if (window != SMEM_BM_TP_WINDOW_HOST)
         return util_err_set(SMEM_OBJECT_NOT_EXISTS, "bm %u rank %u exposes its host pool (window %u) only, not window %u",
                             o->id, me, SMEM_BM_TP_WINDOW_HOST, window);
@@ -52,10 +52,10 @@ static int32_t smem_bm_tp_resolve(void *arg, uint32_t window, uint64_t off, uint
         return util_err_set(SMEM_OUT_OF_RANGE, "bm %u rank %u: offset %" PRIu64 " + %" PRIu64
                                                " bytes is beyond the %" PRIu64 " bytes this rank backs",
                             o->id, me, off, len, o->local_dram);
-    gva_window_t *w = smem_space_window(o->host);
+    gva_window_t *w = space_window(o->host);
     int32_t rc = gva_rank_acquire(w, me);
     if (rc != SMEM_OK) return util_err_set(rc, "bm %u rank %u is leaving the pool", o->id, me);
-    out->ptr = (void *)(uintptr_t)(smem_space_slot(o->host, me) + off);
+    out->ptr = (void *)(uintptr_t)(space_slot(o->host, me) + off);
     out->pin = me;
     return SMEM_OK;
 }
@@ -64,7 +64,7 @@ static void smem_bm_tp_release(void *arg, uint32_t window, const tp_mem_t *mem)
 {
     smem_bm_obj_t *o = arg;
     (void)window;
-    gva_rank_release(smem_space_window(o->host), (uint32_t)mem->pin);
+    gva_rank_release(space_window(o->host), (uint32_t)mem->pin);
 }
 
 /* ---------- setup / open / close ---------- */
@@ -115,7 +115,7 @@ int32_t smem_bm_tp_setup(smem_bm_obj_t *o, const char *hcom_url, const char *sto
     tp->timeout_ms = timeout_ms;
     char name[32];
     snprintf(name, sizeof(name), "bm %u", o->id);
-    int32_t rc = tp_cache_create(name, smem_space_world_max(o->host), &tp->cache);
+    int32_t rc = tp_cache_create(name, space_world_max(o->host), &tp->cache);
     if (rc == SMEM_OK) {
         tp->ops = tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0);
         if (tp->ops == NULL) rc = SMEM_UNSUPPORTED;
@@ -129,7 +129,7 @@ int32_t smem_bm_tp_open(smem_bm_obj_t *o)
 {
     struct smem_bm_tp *tp = o->tp;
     char name[64], addr[TP_ADDR_MAX + 1];
-    snprintf(name, sizeof(name), "bm %u rank %u", o->id, smem_space_rank(o->host));
+    snprintf(name, sizeof(name), "bm %u rank %u", o->id, space_rank(o->host));
     tp_iface_cfg_t c;
     tp_iface_cfg_init(&c);
     c.name = name;
@@ -142,7 +142,7 @@ int32_t smem_bm_tp_open(smem_bm_obj_t *o)
     tp_iface_t *iface = NULL;
     int32_t rc = tp_iface_open(tp->ops, &c, &iface);
     if (rc == SMEM_OK) rc = tp_iface_addr(iface, addr, sizeof(addr));
-    if (rc == SMEM_OK) rc = smem_space_set_tp_addr(o->host, addr);
+    if (rc == SMEM_OK) rc = space_set_tp_addr(o->host, addr);
     if (rc != SMEM_OK) {
         char why[512];
         snprintf(why, sizeof(why), "%s", util_err_get());
@@ -169,7 +169,7 @@ int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, bool connect
     if (o->tp == NULL) return util_err_set(SMEM_NOT_STARTED, "bm %u: no data plane to reach rank %u", o->id, rank);
     int32_t rc = tp_cache_reach(o->tp->cache, rank);
     char addr[TP_ADDR_MAX + 1];
-    if (rc == SMEM_OK) rc = smem_space_peer_tp_addr(o->host, rank, addr, sizeof(addr));
+    if (rc == SMEM_OK) rc = space_peer_tp_addr(o->host, rank, addr, sizeof(addr));
     if (rc != SMEM_OK || !connect) return rc;
     out->cache = o->tp->cache;
     out->window = SMEM_BM_TP_WINDOW_HOST;

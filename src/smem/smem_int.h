@@ -10,7 +10,7 @@
 #include "net/net.h"
 #include "smem/host/smem_bm_def.h"
 #include "smem/host/smem_trans_def.h"
-#include "smem/smem_space.h"
+#include "space/space.h"
 #include "store/store.h"
 #include "transport/tp.h"
 #include "transport/tp_cache.h"
@@ -58,7 +58,7 @@ void smem_handle_put(const smem_handles_t *t, void *obj);
  * flight; async copies are drained by xfer_engine_destroy.
  * Locks: the process-wide BM lock (smem_bm.c) is a leaf, never held across
  * another lock or a store/gva call. op_lock serialises join/leave/destroy of
- * one object and is held across smem_space calls (which take only the
+ * one object and is held across space calls (which take only the
  * space's own leaf lock).
  */
 typedef struct smem_bm_obj {
@@ -71,7 +71,7 @@ typedef struct smem_bm_obj {
     uint64_t local_dram;
     uint64_t local_hbm;
     uint64_t stride;
-    smem_space_t *host;
+    space_t *host;
     xfer_engine_t *xfer;
     gva_reg_t *reg;
     pthread_mutex_t op_lock;

@@ -1,5 +1,5 @@
 /*
- * SHM: a symmetric heap (smem_shm_create) on an smem_space, plus the control
+ * SHM: a symmetric heap (smem_shm_create) on an space, plus the control
  * plane collectives of the config store.
  *
  * One process-wide SHM instance (smem_shm_init): a store connection and a
@@ -24,7 +24,7 @@
 #include "smem/host/smem_shm.h"
 #include "smem/smem_int.h"
 #include "smem/smem_shm_rec.h"
-#include "smem/smem_space.h"
+#include "space/space.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 
@@ -40,7 +40,7 @@ typedef struct smem_shm_obj {
     uint32_t rank;
     uint64_t symmetric_size;
     uint64_t gen;             /* bumped per create: tells exit callbacks of an old heap apart */
-    smem_space_t *space;
+    space_t *space;
     void (*exit_fn)(int);
     bool exit_watched;
     char ns[32];
@@ -216,7 +216,7 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
     uint32_t create_ms = smem_timeout_ms(shm_g.cfg.shmCreateTimeout);
     pthread_mutex_unlock(&smem_shm_lock);
 
-    smem_space_cfg_t sc = {
+    space_cfg_t sc = {
         .store = store,
         .ns = o->ns,
         .live_group = SHM_GROUP,
@@ -229,15 +229,15 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
         .timeout_ms = create_ms,
     };
     uint32_t *all = NULL;
-    int32_t rc = smem_space_create(&sc, &o->space);
-    if (rc == SMEM_OK) rc = smem_space_join(o->space);
+    int32_t rc = space_create(&sc, &o->space);
+    if (rc == SMEM_OK) rc = space_join(o->space);
     if (rc == SMEM_OK) {
         all = malloc(rank_size * sizeof(uint32_t));
         if (all == NULL) rc = util_err_set(SMEM_MALLOC_FAILED, "smem_shm_create: out of memory");
     }
     if (rc == SMEM_OK) {
         for (uint32_t r = 0; r < rank_size; r++) all[r] = r;
-        rc = smem_space_wait_ranks(o->space, all, rank_size, create_ms);
+        rc = space_wait_ranks(o->space, all, rank_size, create_ms);
     }
     free(all);
     /* Everyone has mapped everyone: the heap is usable when create returns anywhere. */
@@ -246,7 +246,7 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
         const char *why = util_err_get();
         char msg[512];
         snprintf(msg, sizeof(msg), "%s", why);
-        smem_space_destroy(o->space);
+        space_destroy(o->space);
         pthread_mutex_lock(&smem_shm_lock);
         memset(o, 0, sizeof(*o));
         pthread_mutex_unlock(&smem_shm_lock);
@@ -254,7 +254,7 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
                      (unsigned long long)symmetric_size, msg);
         return NULL;
     }
-    *gva = (void *)(uintptr_t)smem_space_base(o->space);
+    *gva = (void *)(uintptr_t)space_base(o->space);
     pthread_mutex_lock(&smem_shm_lock);
     o->state = SHM_SLOT_READY;
     pthread_mutex_unlock(&smem_shm_lock);
@@ -276,9 +276,9 @@ int32_t smem_shm_destroy(smem_shm_t handle, uint32_t flags)
     }
     o->state = SHM_SLOT_BUSY;
     o->exit_fn = NULL;
-    smem_space_t *space = o->space;
+    space_t *space = o->space;
     pthread_mutex_unlock(&smem_shm_lock);
-    smem_space_destroy(space);
+    space_destroy(space);
     pthread_mutex_lock(&smem_shm_lock);
     memset(o, 0, sizeof(*o));
     pthread_mutex_unlock(&smem_shm_lock);
@@ -457,7 +457,7 @@ int32_t smem_shm_topology_can_reach(smem_shm_t handle, uint32_t remote_rank, uin
         return util_err_set(SMEM_INVALID_PARAM, "smem_shm_topology_can_reach: rank %u out of range (%u ranks)",
                             remote_rank, o->rank_size);
     gva_rank_info_t info;
-    int32_t rc = gva_window_rank_info(smem_space_window(o->space), remote_rank, &info);
+    int32_t rc = gva_window_rank_info(space_window(o->space), remote_rank, &info);
     if (rc != SMEM_OK) return rc;
     switch (info.state) {
     case GVA_RANK_LOCAL:

@@ -4,7 +4,7 @@
  *   "smem/shm/<id>/ctx/<rank>"  a rank's extra context: the raw bytes its
  *                               smem_shm_set_extra_context wrote, 1..SMEM_SHM_CONTEXT_MAX;
  *   "smem/shm/<id>/ids"         the id pool's answer to an allocation.
- * The heap's member and base records are smem_space's (smem_space.h).
+ * The heap's member and base records are space's (space.h).
  * No state, no locks: callable from any thread.
  */
 #ifndef SMEM_SHM_REC_H

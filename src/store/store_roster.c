@@ -78,9 +78,11 @@ int32_t store_roster_open(store_client_t *c, const char *const *prefixes, uint32
 
 int32_t store_roster_list(store_roster_t *r, const char *prefix, store_roster_cb_t cb, void *arg)
 {
-    if (r == NULL || prefix == NULL || cb == NULL) return util_err_set(SMEM_INVALID_PARAM, "roster list: NULL argument");
+    if (r == NULL || prefix == NULL || cb == NULL)
+        return util_err_set(SMEM_INVALID_PARAM, "roster list: NULL argument");
     bool watched = false;
-    for (uint32_t i = 0; i < r->nwatch && !watched; i++) watched = strncmp(prefix, r->prefix[i], strlen(r->prefix[i])) == 0;
+    for (uint32_t i = 0; i < r->nwatch && !watched; i++)
+        watched = strncmp(prefix, r->prefix[i], strlen(r->prefix[i])) == 0;
     if (!watched) return util_err_set(SMEM_INVALID_PARAM, "roster list: '%s' is under no watched prefix", prefix);
     char after[STORE_KEY_MAX + 1] = "";
     for (;;) {

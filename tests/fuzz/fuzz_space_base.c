@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the smem_space base record, which every creator and joiner
+ * Fuzz target for the space base record, which every creator and joiner
  * decodes from the config store (bytes another process, or anyone who can
  * write to the store, put there) and then reserves at that address. What
  * decodes must be a mappable window and re-encode to the same bytes.
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smem/smem_space.h"
+#include "space/space.h"
 #include "util/util_status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,15 +18,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *copy = malloc(size ? size : 1); /* exact size for ASan */
     if (copy == NULL) return 0;
     memcpy(copy, data, size);
-    smem_space_base_rec_t b;
-    if (smem_space_base_decode("fuzz/base", copy, (uint32_t)size, &b) == SMEM_OK) {
+    space_base_rec_t b;
+    if (space_base_decode("fuzz/base", copy, (uint32_t)size, &b) == SMEM_OK) {
         if (b.kind >= GVA_KIND_COUNT || b.world_max == 0 || b.world_max > GVA_WORLD_MAX || b.stride % GVA_ALIGN ||
-            b.base % GVA_ALIGN || b.base + b.stride * b.world_max > SMEM_SPACE_USER_TOP ||
+            b.base % GVA_ALIGN || b.base + b.stride * b.world_max > SPACE_USER_TOP ||
             b.base + b.stride * b.world_max < b.base)
             abort();
-        uint8_t again[SMEM_SPACE_BASE_SIZE];
-        smem_space_base_encode(&b, again);
-        if (size != SMEM_SPACE_BASE_SIZE || memcmp(again, data, size) != 0) abort();
+        uint8_t again[SPACE_BASE_SIZE];
+        space_base_encode(&b, again);
+        if (size != SPACE_BASE_SIZE || memcmp(again, data, size) != 0) abort();
     }
     free(copy);
     return 0;

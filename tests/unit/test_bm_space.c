@@ -1,5 +1,5 @@
 /*
- * The space's member record, the one decoder of store bytes that smem_space
+ * The space's member record, the one decoder of store bytes that space
  * owns: round trip, every truncation, trailing bytes, bad version/reserved
  * bits, an over-long or NUL-holding transport address.
  */
@@ -11,14 +11,14 @@
 
 #include <cmocka.h>
 
-#include "smem/smem_space.h"
+#include "space/space.h"
 #include "util/util_status.h"
 #include "tu_cmocka.h"
 
 static void test_rec_roundtrip(void **state)
 {
     (void)state;
-    smem_space_rec_t r;
+    space_rec_t r;
     memset(&r, 0, sizeof(r));
     r.rank = 1023;
     r.gen = 0x0123456789abcdefull;
@@ -26,34 +26,34 @@ static void test_rec_roundtrip(void **state)
     assert_int_equal(gva_host_id_get(&r.host), 0);
     strcpy(r.tp_addr, "tcp://10.0.0.1:18888");
     r.tp_addr_len = (uint16_t)strlen(r.tp_addr);
-    uint8_t buf[SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX + 1];
-    uint32_t n = smem_space_rec_encode(&r, buf, sizeof(buf));
-    assert_int_equal(n, SMEM_SPACE_REC_FIXED + r.tp_addr_len);
-    smem_space_rec_t d;
-    assert_int_equal(smem_space_rec_decode(buf, n, &d), 0);
+    uint8_t buf[SPACE_REC_FIXED + SPACE_TP_ADDR_MAX + 1];
+    uint32_t n = space_rec_encode(&r, buf, sizeof(buf));
+    assert_int_equal(n, SPACE_REC_FIXED + r.tp_addr_len);
+    space_rec_t d;
+    assert_int_equal(space_rec_decode(buf, n, &d), 0);
     assert_int_equal(d.rank, r.rank);
     assert_true(d.gen == r.gen && d.size == r.size);
     assert_true(gva_host_id_equal(&d.host, &r.host));
     assert_string_equal(d.tp_addr, r.tp_addr);
-    for (uint32_t cut = 0; cut < n; cut++) assert_int_equal(smem_space_rec_decode(buf, cut, &d), SMEM_PROTOCOL);
+    for (uint32_t cut = 0; cut < n; cut++) assert_int_equal(space_rec_decode(buf, cut, &d), SMEM_PROTOCOL);
     buf[n] = 'x';
-    assert_int_equal(smem_space_rec_decode(buf, n + 1, &d), SMEM_PROTOCOL); /* trailing byte */
+    assert_int_equal(space_rec_decode(buf, n + 1, &d), SMEM_PROTOCOL); /* trailing byte */
     buf[0] = 2;
-    assert_int_equal(smem_space_rec_decode(buf, n, &d), SMEM_PROTOCOL); /* version */
+    assert_int_equal(space_rec_decode(buf, n, &d), SMEM_PROTOCOL); /* version */
     buf[0] = 1;
     buf[2] = 1;
-    assert_int_equal(smem_space_rec_decode(buf, n, &d), SMEM_PROTOCOL); /* reserved */
+    assert_int_equal(space_rec_decode(buf, n, &d), SMEM_PROTOCOL); /* reserved */
     buf[2] = 0;
-    buf[SMEM_SPACE_REC_FIXED + 3] = '\0';
-    assert_int_equal(smem_space_rec_decode(buf, n, &d), SMEM_PROTOCOL); /* NUL in the address */
-    r.tp_addr_len = SMEM_SPACE_TP_ADDR_MAX + 1;
-    assert_int_equal(smem_space_rec_encode(&r, buf, sizeof(buf)), 0);
-    assert_int_equal(smem_space_rec_encode(&r, buf, 10), 0);
+    buf[SPACE_REC_FIXED + 3] = '\0';
+    assert_int_equal(space_rec_decode(buf, n, &d), SMEM_PROTOCOL); /* NUL in the address */
+    r.tp_addr_len = SPACE_TP_ADDR_MAX + 1;
+    assert_int_equal(space_rec_encode(&r, buf, sizeof(buf)), 0);
+    assert_int_equal(space_rec_encode(&r, buf, 10), 0);
     /* No transport address: the fixed part alone. */
     r.tp_addr_len = 0;
-    n = smem_space_rec_encode(&r, buf, sizeof(buf));
-    assert_int_equal(n, SMEM_SPACE_REC_FIXED);
-    assert_int_equal(smem_space_rec_decode(buf, n, &d), 0);
+    n = space_rec_encode(&r, buf, sizeof(buf));
+    assert_int_equal(n, SPACE_REC_FIXED);
+    assert_int_equal(space_rec_decode(buf, n, &d), 0);
     assert_string_equal(d.tp_addr, "");
 }
 

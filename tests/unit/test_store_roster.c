@@ -19,9 +19,9 @@
 
 #include "store/store.h"
 #include "store/store_roster.h"
+#include "tu_cmocka.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
-#include "tu_cmocka.h"
 
 static store_server_t *g_srv;
 static char g_url[64];
@@ -101,12 +101,17 @@ static void view_cb(void *arg, store_roster_kind_t kind, const char *key, const 
     int i = key_index(v, key);
     pthread_mutex_lock(&v->mu);
     snprintf(v->last_key, sizeof(v->last_key), "%s", key);
-    if (kind == STORE_ROSTER_SET || kind == STORE_ROSTER_DELETE) v->events++;
-    else if (kind == STORE_ROSTER_LISTED) v->listed++;
-    else v->overtaken++;
+    if (kind == STORE_ROSTER_SET || kind == STORE_ROSTER_DELETE)
+        v->events++;
+    else if (kind == STORE_ROSTER_LISTED)
+        v->listed++;
+    else
+        v->overtaken++;
     if (i >= 0) {
-        if (kind == STORE_ROSTER_SET || kind == STORE_ROSTER_LISTED) v->val[i] = parse_val(val, len);
-        else if (kind == STORE_ROSTER_DELETE) v->val[i] = -1;
+        if (kind == STORE_ROSTER_SET || kind == STORE_ROSTER_LISTED)
+            v->val[i] = parse_val(val, len);
+        else if (kind == STORE_ROSTER_DELETE)
+            v->val[i] = -1;
     }
     pthread_cond_broadcast(&v->cv);
     pthread_mutex_unlock(&v->mu);
@@ -188,8 +193,10 @@ static void count_cb(void *arg, store_roster_kind_t kind, const char *key, const
     (void)key;
     (void)val;
     (void)len;
-    if (kind == STORE_ROSTER_LISTED || kind == STORE_ROSTER_OVERTAKEN) n->listed++;
-    else __atomic_add_fetch(&n->events, 1, __ATOMIC_SEQ_CST);
+    if (kind == STORE_ROSTER_LISTED || kind == STORE_ROSTER_OVERTAKEN)
+        n->listed++;
+    else
+        __atomic_add_fetch(&n->events, 1, __ATOMIC_SEQ_CST);
 }
 
 static void test_listing_pages(void **state)

@@ -1,5 +1,5 @@
 /*
- * smem_space: one GVA window shared by a dynamic set of ranks, kept in step
+ * space: one GVA window shared by a dynamic set of ranks, kept in step
  * through the config store. BM builds its host pool on it; SHM builds its
  * symmetric heap on it. It owns the rendezvous that gva leaves to its caller:
  *
@@ -18,7 +18,7 @@
  *    SMEM_PEER_GONE. Joins and leaves may happen at any time while others
  *    copy: copies pin ranks (gva_rank_acquire), unmapping waits for them.
  *
- * Store records (little-endian, versioned; see smem_space.c):
+ * Store records (little-endian, versioned; codecs in space_rec.c):
  *   <ns>/base          {version, kind, world_max, stride, base, token}
  *   <ns>/member/<r>    {version, rank, generation, size, host id, transport address}
  *   <ns>/refs          decimal count of live space objects (the last destroy deletes base)
@@ -32,23 +32,23 @@
  * Lock order: the space lock is taken before no other lock (a leaf); gva and
  * store calls are made without it.
  */
-#ifndef SMEM_SPACE_H
-#define SMEM_SPACE_H
+#ifndef SPACE_H
+#define SPACE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "gva/gva.h"
+#include "space/space_rec.h"
 #include "store/store.h"
 
-#define SMEM_SPACE_NS_MAX 256u      /* bytes of a store prefix */
-#define SMEM_SPACE_TP_ADDR_MAX 256u /* bytes of a published transport address */
+#define SPACE_NS_MAX 256u /* bytes of a store prefix */
 
-typedef struct smem_space smem_space_t;
+typedef struct space space_t;
 
-typedef struct smem_space_cfg {
+typedef struct space_cfg {
     store_client_t *store;  /* borrowed; outlives the space */
-    const char *ns;         /* store prefix, e.g. "smem/bm/3/host"; 1..SMEM_SPACE_NS_MAX bytes, no '\0' */
+    const char *ns;         /* store prefix, e.g. "smem/bm/3/host"; 1..SPACE_NS_MAX bytes, no '\0' */
     const char *live_group; /* store group whose liveness keys mark ranks alive ("smem") */
     gva_kind_t kind;
     uint32_t world_max;     /* slots, 1..GVA_WORLD_MAX */
@@ -60,23 +60,23 @@ typedef struct smem_space_cfg {
     uint32_t timeout_ms;    /* create and join: store calls, imports of the initial members */
     const char *tp_addr;    /* transport address published in our member record (NULL: none yet) */
     bool force_remote;      /* treat same-host members as remote (reached by a transport; SMEM_FORCE_REMOTE) */
-} smem_space_cfg_t;
+} space_cfg_t;
 
 /* Agree on the base and reserve the window (nothing backed yet). */
-int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out);
+int32_t space_create(const space_cfg_t *cfg, space_t **out);
 /* Leaves if joined, releases the window. NULL is a no-op. */
-void smem_space_destroy(smem_space_t *s);
+void space_destroy(space_t *s);
 
 /*
  * Back our slot, export it, publish our record and import every current
  * member (waiting up to timeout_ms for the same-host ones to answer). After
  * SMEM_OK, members that join later are imported in the background (see
- * smem_space_wait_ranks). SMEM_REPEAT_CALL when already joined.
+ * space_wait_ranks). SMEM_REPEAT_CALL when already joined.
  */
-int32_t smem_space_join(smem_space_t *s);
+int32_t space_join(space_t *s);
 /* Delete our record (peers unmap us), stop exporting, unmap every peer and
  * our own slot (waiting for copies in flight). SMEM_NOT_STARTED if not joined. */
-int32_t smem_space_leave(smem_space_t *s);
+int32_t space_leave(space_t *s);
 
 /*
  * Store reconnects (store_group_listen on live_group): when our rank is
@@ -87,72 +87,34 @@ int32_t smem_space_leave(smem_space_t *s);
  * reclaimed (another member holds it now) the space is lost: true here, and
  * the owner must give the rank up (destroy, uninit) and join with a new one.
  */
-bool smem_space_lost(smem_space_t *s);
+bool space_lost(space_t *s);
 
 /* Replace the transport address our record will carry (before join). */
-int32_t smem_space_set_tp_addr(smem_space_t *s, const char *addr);
+int32_t space_set_tp_addr(space_t *s, const char *addr);
 /* The transport address in rank's current member record, NUL-terminated into
  * buf. SMEM_PEER_GONE when it has no record or is not live, SMEM_UNSUPPORTED
  * when it published none. Any thread; takes the space lock briefly. */
-int32_t smem_space_peer_tp_addr(smem_space_t *s, uint32_t rank, char *buf, size_t cap);
+int32_t space_peer_tp_addr(space_t *s, uint32_t rank, char *buf, size_t cap);
 
-gva_window_t *smem_space_window(const smem_space_t *s);
-uint64_t smem_space_base(const smem_space_t *s);
-uint64_t smem_space_stride(const smem_space_t *s);
-uint32_t smem_space_world_max(const smem_space_t *s);
-uint32_t smem_space_rank(const smem_space_t *s);
-uint64_t smem_space_local_size(const smem_space_t *s);
-bool smem_space_joined(const smem_space_t *s);
+gva_window_t *space_window(const space_t *s);
+uint64_t space_base(const space_t *s);
+uint64_t space_stride(const space_t *s);
+uint32_t space_world_max(const space_t *s);
+uint32_t space_rank(const space_t *s);
+uint64_t space_local_size(const space_t *s);
+bool space_joined(const space_t *s);
 /* base + rank × stride, the same in every process (0 when rank >= world_max). */
-uint64_t smem_space_slot(const smem_space_t *s, uint32_t rank);
+uint64_t space_slot(const space_t *s, uint32_t rank);
 
 /* Ranks currently present in our window (us included, once joined). */
-uint32_t smem_space_present_count(const smem_space_t *s);
+uint32_t space_present_count(const space_t *s);
 /*
  * Wait until each of the n ranks listed is present (mapped, remote or
  * ourselves), or until timeout_ms. SMEM_TIMEOUT names the first missing
  * rank. Useful for collective creates (SHM) and tests.
  */
-int32_t smem_space_wait_ranks(smem_space_t *s, const uint32_t *ranks, uint32_t n, uint32_t timeout_ms);
+int32_t space_wait_ranks(space_t *s, const uint32_t *ranks, uint32_t n, uint32_t timeout_ms);
 /* Wait until rank is absent (left, died, or never joined), or timeout_ms. */
-int32_t smem_space_wait_gone(smem_space_t *s, uint32_t rank, uint32_t timeout_ms);
-
-/* ---- the member record (exposed for tests and the fuzz/unit decoders) ---- */
-
-#define SMEM_SPACE_REC_VERSION 1u
-#define SMEM_SPACE_REC_FIXED 50u /* version .. transport address length */
-
-typedef struct smem_space_rec {
-    uint32_t rank;
-    uint64_t gen;  /* random per join: tells one incarnation of a rank from the next */
-    uint64_t size; /* backed bytes */
-    gva_host_id_t host;
-    uint16_t tp_addr_len;
-    char tp_addr[SMEM_SPACE_TP_ADDR_MAX + 1]; /* NUL-terminated */
-} smem_space_rec_t;
-
-/* Encode into buf (cap >= SMEM_SPACE_REC_FIXED + tp_addr_len); returns the length. */
-uint32_t smem_space_rec_encode(const smem_space_rec_t *r, uint8_t *buf, uint32_t cap);
-/* Strict: version, reserved bits, lengths, no trailing bytes. SMEM_PROTOCOL otherwise. */
-int32_t smem_space_rec_decode(const uint8_t *buf, uint32_t len, smem_space_rec_t *out);
-
-/* ---- the base record (exposed for the fuzz decoder) ---- */
-
-#define SMEM_SPACE_BASE_VERSION 1u
-#define SMEM_SPACE_BASE_SIZE 32u
-#define SMEM_SPACE_USER_TOP (1ull << 57) /* the largest user address space (x86-64 5-level tables) */
-
-typedef struct smem_space_base_rec {
-    uint16_t kind;
-    uint32_t world_max;
-    uint64_t stride;
-    uint64_t base;
-    uint64_t token;
-} smem_space_base_rec_t;
-
-void smem_space_base_encode(const smem_space_base_rec_t *b, uint8_t out[SMEM_SPACE_BASE_SIZE]);
-/* Strict: size, version, a kind we know, world 1..GVA_WORLD_MAX, stride and base GVA_ALIGN-aligned and the
- * whole window below SMEM_SPACE_USER_TOP. SMEM_PROTOCOL (naming key) otherwise. */
-int32_t smem_space_base_decode(const char *key, const uint8_t *p, uint32_t len, smem_space_base_rec_t *out);
+int32_t space_wait_gone(space_t *s, uint32_t rank, uint32_t timeout_ms);
 
 #endif

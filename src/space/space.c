@@ -1,6 +1,6 @@
 /*
- * smem_space: base agreement, membership records and the worker that keeps
- * the window's rank table in step with the store (see smem_space.h).
+ * space: base agreement, membership records and the worker that keeps
+ * the window's rank table in step with the store (see space.h).
  *
  * Desired vs actual state. For each rank the space keeps what the store says
  * (a member record, and whether its liveness key exists) and what the window
@@ -12,7 +12,7 @@
  * yet: an event is always newer than the snapshot's view of its rank or equal
  * to it.
  */
-#include "smem/smem_space.h"
+#include "space/space.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,34 +24,31 @@
 #include <unistd.h>
 
 #include "store/store_roster.h"
-#include "util/util_buf.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
 
-#define SMEM_SPACE_KEY_MAX (SMEM_SPACE_NS_MAX + 32u)
-#define SMEM_SPACE_ATTEMPT_MS 2000u /* one import or unmap attempt; the worker then looks at new events */
-#define SMEM_SPACE_RESYNC_MARGIN_MS 500u /* after a restarted store's window: survivors republish within it */
-#define SMEM_SPACE_RETRY_MIN_MS 20u
-#define SMEM_SPACE_RETRY_MAX_MS 1000u
+#define SPACE_KEY_MAX (SPACE_NS_MAX + 32u)
+#define SPACE_ATTEMPT_MS 2000u /* one import or unmap attempt; the worker then looks at new events */
+#define SPACE_RESYNC_MARGIN_MS 500u /* after a restarted store's window: survivors republish within it */
+#define SPACE_RETRY_MIN_MS 20u
+#define SPACE_RETRY_MAX_MS 1000u
 
-_Static_assert(SMEM_SPACE_REC_FIXED == 2 + 2 + 4 + 8 + 8 + GVA_HOST_ID_WIRE_SIZE + 2, "member record layout");
-_Static_assert(SMEM_SPACE_BASE_SIZE == 2 + 2 + 4 + 8 + 8 + 8, "base record layout");
 
 enum { EV_MEMBER_SET = 1, EV_MEMBER_DEL, EV_LIVE_SET, EV_LIVE_DEL };
 
-typedef struct smem_space_ev {
-    struct smem_space_ev *next;
+typedef struct space_ev {
+    struct space_ev *next;
     uint8_t type;
     uint32_t rank;
     uint32_t len;
     uint8_t val[];
-} smem_space_ev_t;
+} space_ev_t;
 
-typedef struct smem_space_peer {
+typedef struct space_peer {
     /* Desired: from events and the join snapshot (under s->lock). */
-    smem_space_rec_t *rec; /* published record, NULL when none */
-    smem_space_rec_t *stale; /* record of a rank that died: the worker tombstones it in the store */
+    space_rec_t *rec; /* published record, NULL when none */
+    space_rec_t *stale; /* record of a rank that died: the worker tombstones it in the store */
     bool live;
     bool dirty;
     uint64_t want_since_ms;
@@ -62,13 +59,13 @@ typedef struct smem_space_peer {
     /* Actual: the worker's alone. */
     bool have;
     uint64_t have_gen;
-} smem_space_peer_t;
+} space_peer_t;
 
-struct smem_space {
+struct space {
     store_client_t *store;
-    char ns[SMEM_SPACE_NS_MAX + 1];
+    char ns[SPACE_NS_MAX + 1];
     char live_group[STORE_KEY_MAX + 1];
-    char member_prefix[SMEM_SPACE_KEY_MAX];
+    char member_prefix[SPACE_KEY_MAX];
     char live_prefix[STORE_KEY_MAX + 16];
     char gva_ns[GVA_NS_MAX + 1];
     gva_kind_t kind;
@@ -79,7 +76,7 @@ struct smem_space {
     uint32_t seg_flags;
     int user_fd;
     uint32_t timeout_ms;
-    char tp_addr[SMEM_SPACE_TP_ADDR_MAX + 1];
+    char tp_addr[SPACE_TP_ADDR_MAX + 1];
     bool force_remote;
     gva_window_t *win;
     gva_host_id_t host;
@@ -89,105 +86,22 @@ struct smem_space {
     uint64_t listen_id;   /* store_group_listen on live_group (0: none) */
     pthread_mutex_t rejoin_mu; /* the reconnect callback vs leave; never held across a store call by leave */
     bool leaving;         /* under rejoin_mu */
-    smem_space_rec_t me;  /* our published record (joined) */
+    space_rec_t me;  /* our published record (joined) */
     bool lost;            /* our rank went to another member while we were cut off (under lock) */
     uint64_t resync_at_ms; /* after a store restart: re-read the members then (0: none; under lock) */
 
     pthread_mutex_t lock; /* a leaf: guards the queue, the desired state, present flags */
     pthread_cond_t cv;    /* worker: events or due retries; waiters: presence changes */
-    smem_space_ev_t *qhead, *qtail;
+    space_ev_t *qhead, *qtail;
     bool stop;
     pthread_t worker;
     bool worker_running;
     uint32_t present_count;
-    smem_space_peer_t *peers; /* world_max entries */
+    space_peer_t *peers; /* world_max entries */
 };
 
-/* ---------- records ---------- */
-
-uint32_t smem_space_rec_encode(const smem_space_rec_t *r, uint8_t *buf, uint32_t cap)
-{
-    uint32_t need = SMEM_SPACE_REC_FIXED + r->tp_addr_len;
-    if (cap < need || r->tp_addr_len > SMEM_SPACE_TP_ADDR_MAX) return 0;
-    util_put_le16(buf, SMEM_SPACE_REC_VERSION);
-    util_put_le16(buf + 2, 0);
-    util_put_le32(buf + 4, r->rank);
-    util_put_le64(buf + 8, r->gen);
-    util_put_le64(buf + 16, r->size);
-    gva_host_id_pack(&r->host, buf + 24);
-    util_put_le16(buf + 48, r->tp_addr_len);
-    memcpy(buf + 50, r->tp_addr, r->tp_addr_len);
-    return need;
-}
-
-int32_t smem_space_rec_decode(const uint8_t *buf, uint32_t len, smem_space_rec_t *out)
-{
-    util_rbuf_t rb;
-    util_rbuf_init(&rb, buf, len);
-    uint16_t ver = util_rbuf_u16(&rb), rsv = util_rbuf_u16(&rb);
-    smem_space_rec_t r;
-    memset(&r, 0, sizeof(r));
-    r.rank = util_rbuf_u32(&rb);
-    r.gen = util_rbuf_u64(&rb);
-    r.size = util_rbuf_u64(&rb);
-    const uint8_t *host = util_rbuf_bytes(&rb, GVA_HOST_ID_WIRE_SIZE);
-    r.tp_addr_len = util_rbuf_u16(&rb);
-    if (rb.err) return util_err_set(SMEM_PROTOCOL, "member record of %u bytes is shorter than %u", len, SMEM_SPACE_REC_FIXED);
-    if (ver != SMEM_SPACE_REC_VERSION || rsv != 0)
-        return util_err_set(SMEM_PROTOCOL, "member record version %u (want %u), reserved 0x%x", ver,
-                            SMEM_SPACE_REC_VERSION, rsv);
-    if (r.rank >= GVA_WORLD_MAX)
-        return util_err_set(SMEM_PROTOCOL, "member record: rank %u out of range (< %u)", r.rank, GVA_WORLD_MAX);
-    if (r.tp_addr_len > SMEM_SPACE_TP_ADDR_MAX || util_rbuf_left(&rb) != r.tp_addr_len)
-        return util_err_set(SMEM_PROTOCOL, "member record: transport address of %u bytes, %zu bytes left (max %u)",
-                            r.tp_addr_len, util_rbuf_left(&rb), SMEM_SPACE_TP_ADDR_MAX);
-    const uint8_t *addr = util_rbuf_bytes(&rb, r.tp_addr_len);
-    if (r.tp_addr_len && memchr(addr, '\0', r.tp_addr_len) != NULL)
-        return util_err_set(SMEM_PROTOCOL, "member record: transport address holds a NUL");
-    gva_host_id_unpack(host, &r.host);
-    memcpy(r.tp_addr, addr, r.tp_addr_len);
-    r.tp_addr[r.tp_addr_len] = '\0';
-    *out = r;
-    return SMEM_OK;
-}
-
-void smem_space_base_encode(const smem_space_base_rec_t *b, uint8_t out[SMEM_SPACE_BASE_SIZE])
-{
-    util_put_le16(out, SMEM_SPACE_BASE_VERSION);
-    util_put_le16(out + 2, b->kind);
-    util_put_le32(out + 4, b->world_max);
-    util_put_le64(out + 8, b->stride);
-    util_put_le64(out + 16, b->base);
-    util_put_le64(out + 24, b->token);
-}
-
-int32_t smem_space_base_decode(const char *key, const uint8_t *p, uint32_t len, smem_space_base_rec_t *out)
-{
-    if (len != SMEM_SPACE_BASE_SIZE || util_get_le16(p) != SMEM_SPACE_BASE_VERSION)
-        return util_err_set(SMEM_PROTOCOL, "base record '%s': %u bytes, version %u (want %u bytes, version %u)", key,
-                            len, len >= 2 ? util_get_le16(p) : 0, SMEM_SPACE_BASE_SIZE, SMEM_SPACE_BASE_VERSION);
-    smem_space_base_rec_t b = {.kind = util_get_le16(p + 2),
-                               .world_max = util_get_le32(p + 4),
-                               .stride = util_get_le64(p + 8),
-                               .base = util_get_le64(p + 16),
-                               .token = util_get_le64(p + 24)};
-    /* Whoever wrote it, a window must be one this process could map: known kind, sane world, aligned and
-     * inside the user half of the address space without wrapping. */
-    if (b.kind >= GVA_KIND_COUNT || b.world_max == 0 || b.world_max > GVA_WORLD_MAX || b.stride == 0 ||
-        b.stride % GVA_ALIGN != 0 || b.base == 0 || b.base % GVA_ALIGN != 0 ||
-        b.stride > SMEM_SPACE_USER_TOP / b.world_max || b.base > SMEM_SPACE_USER_TOP - b.stride * b.world_max)
-        return util_err_set(SMEM_PROTOCOL,
-                            "base record '%s': kind %u, %u x 0x%llx bytes at 0x%llx is not a window (kind < %u, "
-                            "world 1..%u, %llu-aligned, below 0x%llx)",
-                            key, b.kind, b.world_max, (unsigned long long)b.stride, (unsigned long long)b.base,
-                            GVA_KIND_COUNT, GVA_WORLD_MAX, (unsigned long long)GVA_ALIGN,
-                            (unsigned long long)SMEM_SPACE_USER_TOP);
-    *out = b;
-    return SMEM_OK;
-}
-
 /* The published space must be the one we were asked to create or join. */
-static int32_t smem_space_base_match(const smem_space_t *s, const char *key, const smem_space_base_rec_t *b)
+static int32_t space_base_match(const space_t *s, const char *key, const space_base_rec_t *b)
 {
     if (b->kind != (uint16_t)s->kind || b->world_max != s->world_max || b->stride != s->stride)
         return util_err_set(SMEM_INVALID_PARAM,
@@ -198,7 +112,7 @@ static int32_t smem_space_base_match(const smem_space_t *s, const char *key, con
     return SMEM_OK;
 }
 
-static uint64_t smem_space_random(void)
+static uint64_t space_random(void)
 {
     uint64_t v = 0;
     if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
@@ -208,7 +122,7 @@ static uint64_t smem_space_random(void)
 
 /* ---------- watch callbacks (store loop thread: queue only) ---------- */
 
-static bool smem_space_parse_rank(const char *key, const char *prefix, uint32_t world_max, uint32_t *rank)
+static bool space_parse_rank(const char *key, const char *prefix, uint32_t world_max, uint32_t *rank)
 {
     size_t pl = strlen(prefix);
     if (strncmp(key, prefix, pl) != 0) return false;
@@ -224,22 +138,22 @@ static bool smem_space_parse_rank(const char *key, const char *prefix, uint32_t 
     return true;
 }
 
-static void smem_space_on_event(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val,
+static void space_on_event(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val,
                                 uint32_t len)
 {
-    smem_space_t *s = arg;
+    space_t *s = arg;
     uint32_t rank;
     uint8_t type;
     bool set = kind == STORE_ROSTER_SET;
-    if (smem_space_parse_rank(key, s->member_prefix, s->world_max, &rank))
+    if (space_parse_rank(key, s->member_prefix, s->world_max, &rank))
         type = set ? EV_MEMBER_SET : EV_MEMBER_DEL;
-    else if (s->live_prefix[0] && smem_space_parse_rank(key, s->live_prefix, s->world_max, &rank))
+    else if (s->live_prefix[0] && space_parse_rank(key, s->live_prefix, s->world_max, &rank))
         type = set ? EV_LIVE_SET : EV_LIVE_DEL;
     else
         return; /* a key under the prefix that is not ours (e.g. a rank beyond world_max) */
     uint32_t keep = type == EV_MEMBER_SET ? len : 0;
-    if (keep > SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX) keep = SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX + 1;
-    smem_space_ev_t *e = malloc(sizeof(*e) + keep);
+    if (keep > SPACE_REC_FIXED + SPACE_TP_ADDR_MAX) keep = SPACE_REC_FIXED + SPACE_TP_ADDR_MAX + 1;
+    space_ev_t *e = malloc(sizeof(*e) + keep);
     if (e == NULL) {
         LOG_ERROR("space %s: out of memory queueing the event of '%s'; rank %u may stay stale", s->ns, key, rank);
         return;
@@ -259,9 +173,9 @@ static void smem_space_on_event(void *arg, store_roster_kind_t kind, const char 
 
 /* ---------- desired state (under s->lock) ---------- */
 
-static void smem_space_mark_locked(smem_space_t *s, uint32_t rank)
+static void space_mark_locked(space_t *s, uint32_t rank)
 {
-    smem_space_peer_t *p = &s->peers[rank];
+    space_peer_t *p = &s->peers[rank];
     p->dirty = true;
     p->failed = false;
     p->tries = 0;
@@ -269,22 +183,22 @@ static void smem_space_mark_locked(smem_space_t *s, uint32_t rank)
     p->want_since_ms = util_now_ms();
 }
 
-static void smem_space_set_rec_locked(smem_space_t *s, uint32_t rank, smem_space_rec_t *rec)
+static void space_set_rec_locked(space_t *s, uint32_t rank, space_rec_t *rec)
 {
     free(s->peers[rank].rec);
     s->peers[rank].rec = rec;
-    smem_space_mark_locked(s, rank);
+    space_mark_locked(s, rank);
 }
 
 /* A member record from the store: decoded, checked against its key; NULL (and a log line) if unusable. */
-static smem_space_rec_t *smem_space_rec_from(const smem_space_t *s, uint32_t rank, const uint8_t *val, uint32_t len)
+static space_rec_t *space_rec_from(const space_t *s, uint32_t rank, const uint8_t *val, uint32_t len)
 {
-    smem_space_rec_t *r = malloc(sizeof(*r));
+    space_rec_t *r = malloc(sizeof(*r));
     if (r == NULL) {
         LOG_ERROR("space %s: out of memory for rank %u's record", s->ns, rank);
         return NULL;
     }
-    int32_t rc = smem_space_rec_decode(val, len, r);
+    int32_t rc = space_rec_decode(val, len, r);
     if (rc == SMEM_OK && (r->rank != rank || r->size == 0 || r->size > s->stride))
         rc = util_err_set(SMEM_PROTOCOL, "record says rank %u, %llu bytes (stride %llu)", r->rank,
                           (unsigned long long)r->size, (unsigned long long)s->stride);
@@ -296,9 +210,9 @@ static smem_space_rec_t *smem_space_rec_from(const smem_space_t *s, uint32_t ran
     return r;
 }
 
-static void smem_space_apply_locked(smem_space_t *s, smem_space_ev_t *e)
+static void space_apply_locked(space_t *s, space_ev_t *e)
 {
-    smem_space_peer_t *p = &s->peers[e->rank];
+    space_peer_t *p = &s->peers[e->rank];
     if (e->rank == s->rank) {
         if (e->type == EV_LIVE_DEL)
             LOG_WARN("space %s: the store dropped our own liveness key (rank %u): the connection was lost, peers "
@@ -308,15 +222,15 @@ static void smem_space_apply_locked(smem_space_t *s, smem_space_ev_t *e)
     }
     switch (e->type) {
     case EV_MEMBER_SET: /* an empty value is a tombstone left for a rank that died */
-        smem_space_set_rec_locked(s, e->rank, e->len ? smem_space_rec_from(s, e->rank, e->val, e->len) : NULL);
+        space_set_rec_locked(s, e->rank, e->len ? space_rec_from(s, e->rank, e->val, e->len) : NULL);
         break;
     case EV_MEMBER_DEL:
         if (p->rec != NULL) LOG_INFO("space %s: rank %u left", s->ns, e->rank);
-        smem_space_set_rec_locked(s, e->rank, NULL);
+        space_set_rec_locked(s, e->rank, NULL);
         break;
     case EV_LIVE_SET:
         p->live = true;
-        smem_space_mark_locked(s, e->rank);
+        space_mark_locked(s, e->rank);
         break;
     case EV_LIVE_DEL:
         /* Its record is stale now: a successor taking the rank publishes its own. */
@@ -327,13 +241,13 @@ static void smem_space_apply_locked(smem_space_t *s, smem_space_ev_t *e)
             p->rec = NULL;
         }
         p->live = false;
-        smem_space_mark_locked(s, e->rank);
+        space_mark_locked(s, e->rank);
         break;
     default: break;
     }
 }
 
-static void smem_space_set_present_locked(smem_space_t *s, uint32_t rank, bool present)
+static void space_set_present_locked(space_t *s, uint32_t rank, bool present)
 {
     if (s->peers[rank].present == present) return;
     s->peers[rank].present = present;
@@ -345,10 +259,10 @@ static void smem_space_set_present_locked(smem_space_t *s, uint32_t rank, bool p
 /* ---------- worker ---------- */
 
 /* Bring rank's window state to what the store says. Runs without the lock. */
-static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
+static void space_reconcile(space_t *s, uint32_t rank)
 {
-    smem_space_peer_t *p = &s->peers[rank];
-    smem_space_rec_t want;
+    space_peer_t *p = &s->peers[rank];
+    space_rec_t want;
     bool wanted;
     uint64_t since;
     uint32_t tries;
@@ -363,19 +277,19 @@ static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
 
     int32_t rc = SMEM_OK;
     if (p->have && (!wanted || p->have_gen != want.gen)) {
-        rc = gva_window_unmap_rank(s->win, rank, SMEM_SPACE_ATTEMPT_MS);
+        rc = gva_window_unmap_rank(s->win, rank, SPACE_ATTEMPT_MS);
         if (rc == SMEM_OK || rc == SMEM_PEER_GONE) {
             p->have = false;
             rc = SMEM_OK;
             pthread_mutex_lock(&s->lock);
-            smem_space_set_present_locked(s, rank, false);
+            space_set_present_locked(s, rank, false);
             pthread_mutex_unlock(&s->lock);
         }
     }
     if (rc == SMEM_OK && wanted && !p->have) {
         bool same_host = !s->force_remote && gva_host_id_equal(&want.host, &s->host);
         if (same_host)
-            rc = gva_window_import_peer(s->win, rank, want.gen, SMEM_SPACE_ATTEMPT_MS);
+            rc = gva_window_import_peer(s->win, rank, want.gen, SPACE_ATTEMPT_MS);
         else
             rc = gva_window_set_remote(s->win, rank, want.size, &want.host);
         if (rc == SMEM_OK) {
@@ -388,7 +302,7 @@ static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
     }
     pthread_mutex_lock(&s->lock);
     if (rc == SMEM_OK) {
-        smem_space_set_present_locked(s, rank, p->have);
+        space_set_present_locked(s, rank, p->have);
         p->failed = false;
     } else if (!p->dirty) { /* no newer event: retry this one later, or give up */
         uint64_t now = util_now_ms();
@@ -398,9 +312,9 @@ static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
             p->failed = true;
             pthread_cond_broadcast(&s->cv);
         } else {
-            uint32_t backoff = SMEM_SPACE_RETRY_MIN_MS << (tries < 6 ? tries : 6);
+            uint32_t backoff = SPACE_RETRY_MIN_MS << (tries < 6 ? tries : 6);
             p->tries = tries + 1;
-            p->retry_at_ms = now + (backoff < SMEM_SPACE_RETRY_MAX_MS ? backoff : SMEM_SPACE_RETRY_MAX_MS);
+            p->retry_at_ms = now + (backoff < SPACE_RETRY_MAX_MS ? backoff : SPACE_RETRY_MAX_MS);
             p->dirty = true;
             LOG_DEBUG("space %s: rank %u: %s; retrying", s->ns, rank, util_err_get());
         }
@@ -408,19 +322,19 @@ static void smem_space_reconcile(smem_space_t *s, uint32_t rank)
     pthread_mutex_unlock(&s->lock);
 }
 
-static void smem_space_key(const smem_space_t *s, uint32_t rank, char *key, size_t cap)
+static void space_key(const space_t *s, uint32_t rank, char *key, size_t cap)
 {
     snprintf(key, cap, "%s%u", s->member_prefix, rank);
 }
 
 /* A dead rank's record would make later joiners wait for it: replace it by an
  * empty value, unless its successor has already published a new one (CAS). */
-static void smem_space_tombstone(smem_space_t *s, uint32_t rank, smem_space_rec_t *stale)
+static void space_tombstone(space_t *s, uint32_t rank, space_rec_t *stale)
 {
-    uint8_t old[SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX];
-    char key[SMEM_SPACE_KEY_MAX];
-    uint32_t n = smem_space_rec_encode(stale, old, sizeof(old));
-    smem_space_key(s, rank, key, sizeof(key));
+    uint8_t old[SPACE_REC_FIXED + SPACE_TP_ADDR_MAX];
+    char key[SPACE_KEY_MAX];
+    uint32_t n = space_rec_encode(stale, old, sizeof(old));
+    space_key(s, rank, key, sizeof(key));
     uint8_t *cur = NULL;
     uint32_t cur_len = 0;
     int32_t rc = store_cas(s->store, key, old, n, "", 0, &cur, &cur_len);
@@ -430,34 +344,34 @@ static void smem_space_tombstone(smem_space_t *s, uint32_t rank, smem_space_rec_
     free(stale);
 }
 
-static int32_t smem_space_snapshot(smem_space_t *s, const char *prefix, bool member, bool *seen);
+static int32_t space_snapshot(space_t *s, const char *prefix, bool member, bool *seen);
 
 /* After a restart of the store its watches say nothing of the keys it lost:
  * once the survivors had their recovery window to come back, read the
  * members and liveness keys again and forget the ranks that did not return. */
-static void smem_space_resync(smem_space_t *s)
+static void space_resync(space_t *s)
 {
     bool *rec_seen = calloc(s->world_max, sizeof(bool)), *live_seen = calloc(s->world_max, sizeof(bool));
     int32_t rc = rec_seen && live_seen ? SMEM_OK : SMEM_MALLOC_FAILED;
-    if (rc == SMEM_OK && s->live_prefix[0]) rc = smem_space_snapshot(s, s->live_prefix, false, live_seen);
-    if (rc == SMEM_OK) rc = smem_space_snapshot(s, s->member_prefix, true, rec_seen);
+    if (rc == SMEM_OK && s->live_prefix[0]) rc = space_snapshot(s, s->live_prefix, false, live_seen);
+    if (rc == SMEM_OK) rc = space_snapshot(s, s->member_prefix, true, rec_seen);
     if (rc != SMEM_OK) {
         LOG_WARN("space %s: re-reading the members after the store restarted: %s; retrying", s->ns, util_err_get());
         pthread_mutex_lock(&s->lock);
-        s->resync_at_ms = util_now_ms() + SMEM_SPACE_RETRY_MAX_MS;
+        s->resync_at_ms = util_now_ms() + SPACE_RETRY_MAX_MS;
         pthread_mutex_unlock(&s->lock);
     } else {
         pthread_mutex_lock(&s->lock);
         for (uint32_t r = 0; r < s->world_max; r++) {
-            smem_space_peer_t *p = &s->peers[r];
+            space_peer_t *p = &s->peers[r];
             if (r == s->rank) continue;
             bool gone_live = s->live_prefix[0] && !live_seen[r] && p->live;
             bool gone_rec = !rec_seen[r] && p->rec != NULL;
             if (!gone_live && !gone_rec) continue;
             LOG_INFO("space %s: rank %u did not come back after the store restarted", s->ns, r);
             if (gone_live) p->live = false;
-            if (gone_rec) smem_space_set_rec_locked(s, r, NULL);
-            smem_space_mark_locked(s, r);
+            if (gone_rec) space_set_rec_locked(s, r, NULL);
+            space_mark_locked(s, r);
         }
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->lock);
@@ -466,9 +380,9 @@ static void smem_space_resync(smem_space_t *s)
     free(live_seen);
 }
 
-static void *smem_space_worker(void *arg)
+static void *space_worker(void *arg)
 {
-    smem_space_t *s = arg;
+    space_t *s = arg;
     uint32_t *due = malloc(s->world_max * sizeof(*due));
     if (due == NULL) {
         LOG_ERROR("space %s: out of memory starting the membership worker", s->ns);
@@ -477,32 +391,32 @@ static void *smem_space_worker(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         while (s->qhead != NULL) {
-            smem_space_ev_t *e = s->qhead;
+            space_ev_t *e = s->qhead;
             s->qhead = e->next;
             if (s->qhead == NULL) s->qtail = NULL;
-            smem_space_apply_locked(s, e);
+            space_apply_locked(s, e);
             free(e);
         }
         for (uint32_t r = 0; r < s->world_max; r++) {
-            smem_space_rec_t *stale = s->peers[r].stale;
+            space_rec_t *stale = s->peers[r].stale;
             if (stale == NULL) continue;
             s->peers[r].stale = NULL;
             pthread_mutex_unlock(&s->lock);
-            smem_space_tombstone(s, r, stale);
+            space_tombstone(s, r, stale);
             pthread_mutex_lock(&s->lock);
         }
         uint64_t now = util_now_ms(), next = UINT64_MAX;
         if (s->resync_at_ms != 0 && s->resync_at_ms <= now) {
             s->resync_at_ms = 0;
             pthread_mutex_unlock(&s->lock);
-            smem_space_resync(s);
+            space_resync(s);
             pthread_mutex_lock(&s->lock);
             continue;
         }
         if (s->resync_at_ms != 0) next = s->resync_at_ms;
         uint32_t n = 0;
         for (uint32_t r = 0; r < s->world_max; r++) {
-            smem_space_peer_t *p = &s->peers[r];
+            space_peer_t *p = &s->peers[r];
             if (!p->dirty || r == s->rank) continue;
             if (p->retry_at_ms <= now) due[n++] = r;
             else if (p->retry_at_ms < next) next = p->retry_at_ms;
@@ -517,7 +431,7 @@ static void *smem_space_worker(void *arg)
             continue;
         }
         pthread_mutex_unlock(&s->lock);
-        for (uint32_t i = 0; i < n; i++) smem_space_reconcile(s, due[i]);
+        for (uint32_t i = 0; i < n; i++) space_reconcile(s, due[i]);
         pthread_mutex_lock(&s->lock);
     }
     pthread_mutex_unlock(&s->lock);
@@ -527,13 +441,13 @@ static void *smem_space_worker(void *arg)
 
 /* ---------- create / destroy ---------- */
 
-static int32_t smem_space_cfg_check(const smem_space_cfg_t *c)
+static int32_t space_cfg_check(const space_cfg_t *c)
 {
     if (c == NULL || c->store == NULL || c->ns == NULL)
         return util_err_set(SMEM_INVALID_PARAM, "space: NULL config, store or namespace");
     size_t nl = strlen(c->ns);
-    if (nl == 0 || nl > SMEM_SPACE_NS_MAX)
-        return util_err_set(SMEM_INVALID_PARAM, "space namespace of %zu bytes not in 1..%u", nl, SMEM_SPACE_NS_MAX);
+    if (nl == 0 || nl > SPACE_NS_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "space namespace of %zu bytes not in 1..%u", nl, SPACE_NS_MAX);
     if (c->live_group != NULL && (c->live_group[0] == '\0' || strlen(c->live_group) > STORE_KEY_MAX - 32))
         return util_err_set(SMEM_INVALID_PARAM, "space liveness group is empty or too long");
     if (c->world_max == 0 || c->world_max > GVA_WORLD_MAX || c->rank >= c->world_max)
@@ -548,35 +462,35 @@ static int32_t smem_space_cfg_check(const smem_space_cfg_t *c)
     if (c->kind != GVA_KIND_HOST)
         return util_err_set(SMEM_UNSUPPORTED, "space %s: %s windows need CUDA; this build has none", c->ns,
                             gva_kind_name(c->kind));
-    if (c->tp_addr != NULL && strlen(c->tp_addr) > SMEM_SPACE_TP_ADDR_MAX)
+    if (c->tp_addr != NULL && strlen(c->tp_addr) > SPACE_TP_ADDR_MAX)
         return util_err_set(SMEM_INVALID_PARAM, "space %s: transport address longer than %u bytes", c->ns,
-                            SMEM_SPACE_TP_ADDR_MAX);
+                            SPACE_TP_ADDR_MAX);
     return SMEM_OK;
 }
 
 /* Reserve the published base, or publish ours (first store_cas wins). The
  * exporter namespace comes from the record's token, so it is set before the
  * window is proposed or reserved. */
-static int32_t smem_space_agree_base(smem_space_t *s)
+static int32_t space_agree_base(space_t *s)
 {
-    char key[SMEM_SPACE_KEY_MAX];
+    char key[SPACE_KEY_MAX];
     snprintf(key, sizeof(key), "%s/base", s->ns);
     gva_window_cfg_t wc = {.kind = s->kind, .world_max = s->world_max, .local_rank = s->rank, .stride = s->stride,
                            .ns = s->gva_ns};
     uint8_t *cur = NULL;
     uint32_t cur_len = 0;
-    smem_space_base_rec_t b;
+    space_base_rec_t b;
     int32_t rc = store_get(s->store, key, 0, &cur, &cur_len);
     if (rc == SMEM_OBJECT_NOT_EXISTS) {
         gva_window_t *mine = NULL;
-        uint64_t token = smem_space_random();
+        uint64_t token = space_random();
         snprintf(s->gva_ns, sizeof(s->gva_ns), "s%016" PRIx64, token);
         rc = gva_window_propose(&wc, &mine);
         if (rc != SMEM_OK) return rc;
-        b = (smem_space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
+        b = (space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
                                     .base = gva_window_base(mine), .token = token};
-        uint8_t rec[SMEM_SPACE_BASE_SIZE];
-        smem_space_base_encode(&b, rec);
+        uint8_t rec[SPACE_BASE_SIZE];
+        space_base_encode(&b, rec);
         rc = store_cas(s->store, key, NULL, 0, rec, sizeof(rec), &cur, &cur_len);
         if (rc == SMEM_OK) {
             s->win = mine;
@@ -590,10 +504,10 @@ static int32_t smem_space_agree_base(smem_space_t *s)
     } else if (rc != SMEM_OK) {
         return rc;
     }
-    rc = smem_space_base_decode(key, cur, cur_len, &b);
+    rc = space_base_decode(key, cur, cur_len, &b);
     free(cur);
     if (rc != SMEM_OK) return rc;
-    rc = smem_space_base_match(s, key, &b);
+    rc = space_base_match(s, key, &b);
     if (rc != SMEM_OK) return rc;
     snprintf(s->gva_ns, sizeof(s->gva_ns), "s%016" PRIx64, b.token);
     rc = gva_window_reserve(&wc, b.base, &s->win);
@@ -605,27 +519,27 @@ static int32_t smem_space_agree_base(smem_space_t *s)
     return SMEM_OK;
 }
 
-static int32_t smem_space_verify_base(smem_space_t *s);
+static int32_t space_verify_base(space_t *s);
 
 /* Our record again, under a new incarnation: peers tombstone the old one
  * (CAS on its bytes), and a new generation means a new exporter name. */
-static void smem_space_republish(smem_space_t *s)
+static void space_republish(space_t *s)
 {
-    smem_space_rec_t me;
+    space_rec_t me;
     pthread_mutex_lock(&s->lock);
     me = s->me;
     pthread_mutex_unlock(&s->lock);
-    me.gen = smem_space_random();
+    me.gen = space_random();
     gva_export_stop(s->win);
     int32_t rc = gva_export_start(s->win, me.gen);
     if (rc != SMEM_OK) {
         LOG_ERROR("space %s: rank %u: restarting the exporter after the reconnect: %s", s->ns, s->rank, util_err_get());
         return;
     }
-    uint8_t rec[SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX];
-    uint32_t rec_len = smem_space_rec_encode(&me, rec, sizeof(rec));
-    char key[SMEM_SPACE_KEY_MAX];
-    smem_space_key(s, s->rank, key, sizeof(key));
+    uint8_t rec[SPACE_REC_FIXED + SPACE_TP_ADDR_MAX];
+    uint32_t rec_len = space_rec_encode(&me, rec, sizeof(rec));
+    char key[SPACE_KEY_MAX];
+    space_key(s, s->rank, key, sizeof(key));
     rc = store_set(s->store, key, rec, rec_len);
     if (rc != SMEM_OK) {
         LOG_ERROR("space %s: rank %u: publishing our record again: %s", s->ns, s->rank, util_err_get());
@@ -637,20 +551,20 @@ static void smem_space_republish(smem_space_t *s)
     LOG_WARN("space %s: rank %u published again after the reconnect (peers import it anew)", s->ns, s->rank);
 }
 
-static void smem_space_on_rank_event_joined(smem_space_t *s, const store_group_event_t *ev);
+static void space_on_rank_event_joined(space_t *s, const store_group_event_t *ev);
 
 /* Reconnect thread (store_group_cb_t): our rank came back or is lost. */
-static void smem_space_on_rank_event(void *arg, const store_group_event_t *ev)
+static void space_on_rank_event(void *arg, const store_group_event_t *ev)
 {
-    smem_space_t *s = arg;
+    space_t *s = arg;
     if (ev->rank != s->rank) return;
     if (ev->restarted) {
         /* The restarted store lost our reference and maybe the base record. */
-        char key[SMEM_SPACE_KEY_MAX];
+        char key[SPACE_KEY_MAX];
         snprintf(key, sizeof(key), "%s/refs", s->ns);
         if (store_add(s->store, key, 1, NULL) != SMEM_OK)
             LOG_WARN("space %s: counting our reference again: %s", s->ns, util_err_get());
-        if (ev->regained && smem_space_verify_base(s) != SMEM_OK)
+        if (ev->regained && space_verify_base(s) != SMEM_OK)
             LOG_ERROR("space %s: the base record after the store restarted: %s", s->ns, util_err_get());
     }
     pthread_mutex_lock(&s->rejoin_mu);
@@ -658,11 +572,11 @@ static void smem_space_on_rank_event(void *arg, const store_group_event_t *ev)
         pthread_mutex_unlock(&s->rejoin_mu);
         return;
     }
-    smem_space_on_rank_event_joined(s, ev);
+    space_on_rank_event_joined(s, ev);
     pthread_mutex_unlock(&s->rejoin_mu);
 }
 
-static void smem_space_on_rank_event_joined(smem_space_t *s, const store_group_event_t *ev)
+static void space_on_rank_event_joined(space_t *s, const store_group_event_t *ev)
 {
     if (!ev->regained) {
         pthread_mutex_lock(&s->lock);
@@ -673,16 +587,16 @@ static void smem_space_on_rank_event_joined(smem_space_t *s, const store_group_e
                   s->ns, s->rank);
         return;
     }
-    smem_space_republish(s);
+    space_republish(s);
     if (ev->restarted) {
         pthread_mutex_lock(&s->lock);
-        s->resync_at_ms = util_now_ms() + ev->recovery_left_ms + SMEM_SPACE_RESYNC_MARGIN_MS;
+        s->resync_at_ms = util_now_ms() + ev->recovery_left_ms + SPACE_RESYNC_MARGIN_MS;
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->lock);
     }
 }
 
-bool smem_space_lost(smem_space_t *s)
+bool space_lost(space_t *s)
 {
     if (s == NULL) return false;
     pthread_mutex_lock(&s->lock);
@@ -691,12 +605,12 @@ bool smem_space_lost(smem_space_t *s)
     return v;
 }
 
-int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out)
+int32_t space_create(const space_cfg_t *cfg, space_t **out)
 {
-    int32_t rc = smem_space_cfg_check(cfg);
+    int32_t rc = space_cfg_check(cfg);
     if (rc != SMEM_OK) return rc;
     if (out == NULL) return util_err_set(SMEM_INVALID_PARAM, "space: out is NULL");
-    smem_space_t *s = calloc(1, sizeof(*s));
+    space_t *s = calloc(1, sizeof(*s));
     if (s == NULL) return util_err_set(SMEM_MALLOC_FAILED, "space: out of memory");
     s->peers = calloc(cfg->world_max, sizeof(*s->peers));
     if (s->peers == NULL) {
@@ -726,14 +640,14 @@ int32_t smem_space_create(const smem_space_cfg_t *cfg, smem_space_t **out)
 
     rc = gva_host_id_get(&s->host);
     if (rc != SMEM_OK) goto free_space;
-    char key[SMEM_SPACE_KEY_MAX];
+    char key[SPACE_KEY_MAX];
     snprintf(key, sizeof(key), "%s/refs", s->ns);
     rc = store_add(s->store, key, 1, NULL);
     if (rc != SMEM_OK) goto free_space;
-    rc = smem_space_agree_base(s);
+    rc = space_agree_base(s);
     if (rc != SMEM_OK) goto drop_ref;
     if (s->live_group[0] != '\0') {
-        rc = store_group_listen(s->store, s->live_group, smem_space_on_rank_event, s, &s->listen_id);
+        rc = store_group_listen(s->store, s->live_group, space_on_rank_event, s, &s->listen_id);
         if (rc != SMEM_OK) {
             gva_window_destroy(s->win);
             goto drop_ref;
@@ -758,13 +672,13 @@ free_space:
     return rc;
 }
 
-void smem_space_destroy(smem_space_t *s)
+void space_destroy(space_t *s)
 {
     if (s == NULL) return;
     if (s->listen_id != 0) store_group_unlisten(s->store, s->listen_id);
-    if (s->joined && smem_space_leave(s) != SMEM_OK)
+    if (s->joined && space_leave(s) != SMEM_OK)
         LOG_WARN("space %s: leave during destroy: %s", s->ns, util_err_get());
-    char key[SMEM_SPACE_KEY_MAX];
+    char key[SPACE_KEY_MAX];
     int64_t left = -1;
     snprintf(key, sizeof(key), "%s/refs", s->ns);
     /* The last one out deletes the base so a later create may choose another layout. */
@@ -786,68 +700,68 @@ void smem_space_destroy(smem_space_t *s)
 
 /* ---------- join / leave ---------- */
 
-typedef struct smem_space_listing {
-    smem_space_t *s;
+typedef struct space_listing {
+    space_t *s;
     const char *prefix;
     bool member;
     bool *seen;
-} smem_space_listing_t;
+} space_listing_t;
 
 /* One listed key (store_roster_cb_t): applied under s->lock when no event has
  * mentioned it; seen (optional) marks each rank listed. */
-static void smem_space_on_listed(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val,
+static void space_on_listed(void *arg, store_roster_kind_t kind, const char *key, const uint8_t *val,
                                  uint32_t len)
 {
-    smem_space_listing_t *ls = arg;
-    smem_space_t *s = ls->s;
+    space_listing_t *ls = arg;
+    space_t *s = ls->s;
     uint32_t rank;
-    if (!smem_space_parse_rank(key, ls->prefix, s->world_max, &rank) || rank == s->rank) return;
+    if (!space_parse_rank(key, ls->prefix, s->world_max, &rank) || rank == s->rank) return;
     if (ls->seen != NULL && (!ls->member || len > 0)) ls->seen[rank] = true;
     if (kind != STORE_ROSTER_LISTED || (ls->member && len == 0)) return;
     pthread_mutex_lock(&s->lock);
     if (ls->member) {
-        smem_space_set_rec_locked(s, rank, smem_space_rec_from(s, rank, val, len));
+        space_set_rec_locked(s, rank, space_rec_from(s, rank, val, len));
     } else {
         s->peers[rank].live = true;
-        smem_space_mark_locked(s, rank);
+        space_mark_locked(s, rank);
     }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->lock);
 }
 
 /* Every key under prefix (the member or the liveness prefix) through the roster. */
-static int32_t smem_space_snapshot(smem_space_t *s, const char *prefix, bool member, bool *seen)
+static int32_t space_snapshot(space_t *s, const char *prefix, bool member, bool *seen)
 {
-    smem_space_listing_t ls = {.s = s, .prefix = prefix, .member = member, .seen = seen};
-    return store_roster_list(s->roster, prefix, smem_space_on_listed, &ls);
+    space_listing_t ls = {.s = s, .prefix = prefix, .member = member, .seen = seen};
+    return store_roster_list(s->roster, prefix, space_on_listed, &ls);
 }
 
 /* The base record must still describe our window (a full teardown and a
  * re-create elsewhere in between would leave us on a stale layout). */
-static int32_t smem_space_verify_base(smem_space_t *s)
+static int32_t space_verify_base(space_t *s)
 {
-    char key[SMEM_SPACE_KEY_MAX];
+    char key[SPACE_KEY_MAX];
     snprintf(key, sizeof(key), "%s/base", s->ns);
     uint8_t *cur = NULL;
     uint32_t cur_len = 0;
-    smem_space_base_rec_t b;
+    space_base_rec_t b;
     int32_t rc = store_get(s->store, key, 0, &cur, &cur_len);
     if (rc == SMEM_OBJECT_NOT_EXISTS) { /* everyone else destroyed theirs: publish ours again */
         uint64_t token = 0;
-        if (sscanf(s->gva_ns, "s%" SCNx64, &token) != 1) token = smem_space_random();
-        b = (smem_space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
+        if (sscanf(s->gva_ns, "s%" SCNx64, &token) != 1) token = space_random();
+        b = (space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
                                     .base = gva_window_base(s->win), .token = token};
-        uint8_t rec[SMEM_SPACE_BASE_SIZE];
-        smem_space_base_encode(&b, rec);
+        uint8_t rec[SPACE_BASE_SIZE];
+        space_base_encode(&b, rec);
         rc = store_cas(s->store, key, NULL, 0, rec, sizeof(rec), &cur, &cur_len);
         if (rc != SMEM_CAS_MISMATCH) return rc;
     } else if (rc != SMEM_OK) {
         return rc;
     }
-    rc = smem_space_base_decode(key, cur, cur_len, &b);
+    rc = space_base_decode(key, cur, cur_len, &b);
     free(cur);
     if (rc != SMEM_OK) return rc;
-    rc = smem_space_base_match(s, key, &b);
+    rc = space_base_match(s, key, &b);
     if (rc != SMEM_OK) return rc;
     char tok[GVA_NS_MAX + 1];
     snprintf(tok, sizeof(tok), "s%016" PRIx64, b.token);
@@ -861,7 +775,7 @@ static int32_t smem_space_verify_base(smem_space_t *s)
 }
 
 /* Until every rank the snapshot named (live, with a record) is in the window. */
-static int32_t smem_space_wait_initial(smem_space_t *s, const bool *initial)
+static int32_t space_wait_initial(space_t *s, const bool *initial)
 {
     uint64_t deadline = util_now_ms() + s->timeout_ms;
     int32_t rc = SMEM_OK;
@@ -869,11 +783,11 @@ static int32_t smem_space_wait_initial(smem_space_t *s, const bool *initial)
     for (;;) {
         uint32_t missing = UINT32_MAX;
         for (uint32_t r = 0; r < s->world_max && missing == UINT32_MAX; r++) {
-            const smem_space_peer_t *p = &s->peers[r];
+            const space_peer_t *p = &s->peers[r];
             if (initial[r] && p->rec != NULL && p->live && !p->present) missing = r;
         }
         if (missing == UINT32_MAX) break;
-        const smem_space_peer_t *p = &s->peers[missing];
+        const space_peer_t *p = &s->peers[missing];
         int64_t left = util_ms_left(deadline);
         if (p->failed || left <= 0) {
             rc = util_err_set(SMEM_TIMEOUT, "space %s: rank %u (a current member) could not be imported within %u ms",
@@ -887,13 +801,13 @@ static int32_t smem_space_wait_initial(smem_space_t *s, const bool *initial)
     return rc;
 }
 
-static void smem_space_unwatch(smem_space_t *s)
+static void space_unwatch(space_t *s)
 {
     store_roster_close(s->roster);
     s->roster = NULL;
 }
 
-static void smem_space_worker_stop(smem_space_t *s)
+static void space_worker_stop(space_t *s)
 {
     if (!s->worker_running) return;
     pthread_mutex_lock(&s->lock);
@@ -905,16 +819,16 @@ static void smem_space_worker_stop(smem_space_t *s)
 }
 
 /* After the worker stopped: unmap every peer, forget the desired state. */
-static void smem_space_reset_peers(smem_space_t *s)
+static void space_reset_peers(space_t *s)
 {
     while (s->qhead != NULL) {
-        smem_space_ev_t *e = s->qhead;
+        space_ev_t *e = s->qhead;
         s->qhead = e->next;
         free(e);
     }
     s->qtail = NULL;
     for (uint32_t r = 0; r < s->world_max; r++) {
-        smem_space_peer_t *p = &s->peers[r];
+        space_peer_t *p = &s->peers[r];
         if (p->have && r != s->rank) {
             int32_t rc = gva_window_unmap_rank(s->win, r, s->timeout_ms);
             if (rc != SMEM_OK && rc != SMEM_PEER_GONE)
@@ -927,13 +841,13 @@ static void smem_space_reset_peers(smem_space_t *s)
     s->present_count = 0;
 }
 
-int32_t smem_space_join(smem_space_t *s)
+int32_t space_join(space_t *s)
 {
     if (s == NULL) return util_err_set(SMEM_INVALID_PARAM, "space join: NULL space");
     if (s->joined) return util_err_set(SMEM_REPEAT_CALL, "space %s: rank %u already joined", s->ns, s->rank);
     gva_seg_t *seg = NULL;
     bool *initial = NULL;
-    char key[SMEM_SPACE_KEY_MAX];
+    char key[SPACE_KEY_MAX];
     int32_t rc = s->user_fd >= 0 ? gva_seg_import(&gva_seg_host_ops, s->user_fd, s->local_size, &seg)
                                  : gva_seg_create(&gva_seg_host_ops, s->local_size, s->seg_flags, &seg);
     if (rc != SMEM_OK) return rc;
@@ -942,12 +856,12 @@ int32_t smem_space_join(smem_space_t *s)
         gva_seg_destroy(seg);
         return rc;
     }
-    smem_space_rec_t me = {.rank = s->rank, .gen = smem_space_random(), .size = s->local_size, .host = s->host,
+    space_rec_t me = {.rank = s->rank, .gen = space_random(), .size = s->local_size, .host = s->host,
                            .tp_addr_len = (uint16_t)strlen(s->tp_addr)};
     memcpy(me.tp_addr, s->tp_addr, me.tp_addr_len);
     rc = gva_export_start(s->win, me.gen);
     if (rc != SMEM_OK) goto unmap_self;
-    rc = smem_space_verify_base(s);
+    rc = space_verify_base(s);
     if (rc != SMEM_OK) goto stop_export;
     initial = calloc(s->world_max, sizeof(*initial));
     if (initial == NULL) {
@@ -960,7 +874,7 @@ int32_t smem_space_join(smem_space_t *s)
     s->peers[s->rank].present = true;
     s->present_count = 1;
     pthread_mutex_unlock(&s->lock);
-    if (pthread_create(&s->worker, NULL, smem_space_worker, s) != 0) {
+    if (pthread_create(&s->worker, NULL, space_worker, s) != 0) {
         rc = util_err_set(SMEM_NEW_OBJECT_FAILED, "space %s: cannot start the membership worker", s->ns);
         goto reset;
     }
@@ -968,37 +882,37 @@ int32_t smem_space_join(smem_space_t *s)
 
     /* Watches first, then our record, then the snapshot: nothing slips between. */
     const char *prefixes[2] = {s->member_prefix, s->live_prefix};
-    rc = store_roster_open(s->store, prefixes, s->live_prefix[0] ? 2 : 1, smem_space_on_event, s, &s->roster);
+    rc = store_roster_open(s->store, prefixes, s->live_prefix[0] ? 2 : 1, space_on_event, s, &s->roster);
     if (rc != SMEM_OK) goto stop_worker;
     pthread_mutex_lock(&s->lock);
     s->me = me;
     s->lost = false;
     pthread_mutex_unlock(&s->lock);
-    uint8_t rec[SMEM_SPACE_REC_FIXED + SMEM_SPACE_TP_ADDR_MAX];
-    uint32_t rec_len = smem_space_rec_encode(&me, rec, sizeof(rec));
-    smem_space_key(s, s->rank, key, sizeof(key));
+    uint8_t rec[SPACE_REC_FIXED + SPACE_TP_ADDR_MAX];
+    uint32_t rec_len = space_rec_encode(&me, rec, sizeof(rec));
+    space_key(s, s->rank, key, sizeof(key));
     rc = store_set(s->store, key, rec, rec_len);
     if (rc != SMEM_OK) goto stop_worker;
     if (s->live_prefix[0]) {
-        rc = smem_space_snapshot(s, s->live_prefix, false, NULL);
+        rc = space_snapshot(s, s->live_prefix, false, NULL);
         if (rc != SMEM_OK) goto delete_record;
     } else {
         pthread_mutex_lock(&s->lock); /* no liveness group: records alone decide */
         for (uint32_t r = 0; r < s->world_max; r++) s->peers[r].live = true;
         pthread_mutex_unlock(&s->lock);
     }
-    rc = smem_space_snapshot(s, s->member_prefix, true, NULL);
+    rc = space_snapshot(s, s->member_prefix, true, NULL);
     if (rc != SMEM_OK) goto delete_record;
     pthread_mutex_lock(&s->lock);
     for (uint32_t r = 0; r < s->world_max; r++) initial[r] = r != s->rank && s->peers[r].rec && s->peers[r].live;
     pthread_mutex_unlock(&s->lock);
-    rc = smem_space_wait_initial(s, initial);
+    rc = space_wait_initial(s, initial);
     if (rc != SMEM_OK) goto delete_record;
     free(initial);
     s->joined = true;
     LOG_INFO("space %s: rank %u joined (%llu bytes at 0x%llx, %u ranks present)", s->ns, s->rank,
-             (unsigned long long)s->local_size, (unsigned long long)smem_space_slot(s, s->rank),
-             smem_space_present_count(s));
+             (unsigned long long)s->local_size, (unsigned long long)space_slot(s, s->rank),
+             space_present_count(s));
     return SMEM_OK;
 
 delete_record:
@@ -1009,10 +923,10 @@ delete_record:
         util_err_set(rc, "%s", why);
     }
 stop_worker:
-    smem_space_worker_stop(s); /* first: its resync lists through the roster */
-    smem_space_unwatch(s);
+    space_worker_stop(s); /* first: its resync lists through the roster */
+    space_unwatch(s);
 reset:
-    smem_space_reset_peers(s);
+    space_reset_peers(s);
     free(initial);
 stop_export:
     gva_export_stop(s->win);
@@ -1026,21 +940,21 @@ unmap_self:
     return rc;
 }
 
-int32_t smem_space_leave(smem_space_t *s)
+int32_t space_leave(space_t *s)
 {
     if (s == NULL) return util_err_set(SMEM_INVALID_PARAM, "space leave: NULL space");
     if (!s->joined) return util_err_set(SMEM_NOT_STARTED, "space %s: rank %u has not joined", s->ns, s->rank);
     pthread_mutex_lock(&s->rejoin_mu); /* waits for a reconnect callback in flight */
     s->leaving = true;
     pthread_mutex_unlock(&s->rejoin_mu);
-    char key[SMEM_SPACE_KEY_MAX];
-    smem_space_key(s, s->rank, key, sizeof(key));
+    char key[SPACE_KEY_MAX];
+    space_key(s, s->rank, key, sizeof(key));
     int32_t rc = store_delete(s->store, key); /* peers start unmapping us */
     if (rc != SMEM_OK && rc != SMEM_OBJECT_NOT_EXISTS)
         LOG_WARN("space %s: deleting our record: %s (peers notice when our liveness key goes)", s->ns, util_err_get());
-    smem_space_worker_stop(s); /* first: its resync lists through the roster */
-    smem_space_unwatch(s);
-    smem_space_reset_peers(s);
+    space_worker_stop(s); /* first: its resync lists through the roster */
+    space_unwatch(s);
+    space_reset_peers(s);
     gva_export_stop(s->win);
     s->joined = false;
     pthread_mutex_lock(&s->rejoin_mu);
@@ -1055,11 +969,11 @@ int32_t smem_space_leave(smem_space_t *s)
 
 /* ---------- transport addresses ---------- */
 
-int32_t smem_space_set_tp_addr(smem_space_t *s, const char *addr)
+int32_t space_set_tp_addr(space_t *s, const char *addr)
 {
-    if (s == NULL || addr == NULL || strlen(addr) > SMEM_SPACE_TP_ADDR_MAX)
+    if (s == NULL || addr == NULL || strlen(addr) > SPACE_TP_ADDR_MAX)
         return util_err_set(SMEM_INVALID_PARAM, "space: transport address NULL or longer than %u bytes",
-                            SMEM_SPACE_TP_ADDR_MAX);
+                            SPACE_TP_ADDR_MAX);
     if (s->joined)
         return util_err_set(SMEM_REPEAT_CALL, "space %s: the transport address is published at join; leave first",
                             s->ns);
@@ -1067,13 +981,13 @@ int32_t smem_space_set_tp_addr(smem_space_t *s, const char *addr)
     return SMEM_OK;
 }
 
-int32_t smem_space_peer_tp_addr(smem_space_t *s, uint32_t rank, char *buf, size_t cap)
+int32_t space_peer_tp_addr(space_t *s, uint32_t rank, char *buf, size_t cap)
 {
     if (s == NULL || buf == NULL || cap == 0 || rank >= s->world_max)
         return util_err_set(SMEM_INVALID_PARAM, "space: peer address query for rank %u", rank);
     int32_t rc = SMEM_OK;
     pthread_mutex_lock(&s->lock);
-    const smem_space_rec_t *r = s->peers[rank].rec;
+    const space_rec_t *r = s->peers[rank].rec;
     if (r == NULL || !s->peers[rank].live)
         rc = util_err_set(SMEM_PEER_GONE, "space %s: rank %u has no member record (left or died)", s->ns, rank);
     else if (r->tp_addr_len == 0)
@@ -1089,25 +1003,25 @@ int32_t smem_space_peer_tp_addr(smem_space_t *s, uint32_t rank, char *buf, size_
 
 /* ---------- queries ---------- */
 
-gva_window_t *smem_space_window(const smem_space_t *s) { return s->win; }
-uint64_t smem_space_base(const smem_space_t *s) { return gva_window_base(s->win); }
-uint64_t smem_space_stride(const smem_space_t *s) { return s->stride; }
-uint32_t smem_space_world_max(const smem_space_t *s) { return s->world_max; }
-uint32_t smem_space_rank(const smem_space_t *s) { return s->rank; }
-uint64_t smem_space_local_size(const smem_space_t *s) { return s->local_size; }
-bool smem_space_joined(const smem_space_t *s) { return s->joined; }
-uint64_t smem_space_slot(const smem_space_t *s, uint32_t rank) { return gva_window_slot(s->win, rank); }
+gva_window_t *space_window(const space_t *s) { return s->win; }
+uint64_t space_base(const space_t *s) { return gva_window_base(s->win); }
+uint64_t space_stride(const space_t *s) { return s->stride; }
+uint32_t space_world_max(const space_t *s) { return s->world_max; }
+uint32_t space_rank(const space_t *s) { return s->rank; }
+uint64_t space_local_size(const space_t *s) { return s->local_size; }
+bool space_joined(const space_t *s) { return s->joined; }
+uint64_t space_slot(const space_t *s, uint32_t rank) { return gva_window_slot(s->win, rank); }
 
-uint32_t smem_space_present_count(const smem_space_t *s)
+uint32_t space_present_count(const space_t *s)
 {
-    smem_space_t *m = (smem_space_t *)s; /* the lock only */
+    space_t *m = (space_t *)s; /* the lock only */
     pthread_mutex_lock(&m->lock);
     uint32_t n = s->present_count;
     pthread_mutex_unlock(&m->lock);
     return n;
 }
 
-static int32_t smem_space_wait(smem_space_t *s, const uint32_t *ranks, uint32_t n, bool want, uint32_t timeout_ms)
+static int32_t space_wait(space_t *s, const uint32_t *ranks, uint32_t n, bool want, uint32_t timeout_ms)
 {
     for (uint32_t i = 0; i < n; i++)
         if (ranks[i] >= s->world_max)
@@ -1133,14 +1047,14 @@ static int32_t smem_space_wait(smem_space_t *s, const uint32_t *ranks, uint32_t 
     return rc;
 }
 
-int32_t smem_space_wait_ranks(smem_space_t *s, const uint32_t *ranks, uint32_t n, uint32_t timeout_ms)
+int32_t space_wait_ranks(space_t *s, const uint32_t *ranks, uint32_t n, uint32_t timeout_ms)
 {
     if (s == NULL || (ranks == NULL && n > 0)) return util_err_set(SMEM_INVALID_PARAM, "space wait: NULL argument");
-    return smem_space_wait(s, ranks, n, true, timeout_ms);
+    return space_wait(s, ranks, n, true, timeout_ms);
 }
 
-int32_t smem_space_wait_gone(smem_space_t *s, uint32_t rank, uint32_t timeout_ms)
+int32_t space_wait_gone(space_t *s, uint32_t rank, uint32_t timeout_ms)
 {
     if (s == NULL) return util_err_set(SMEM_INVALID_PARAM, "space wait: NULL space");
-    return smem_space_wait(s, &rank, 1, false, timeout_ms);
+    return space_wait(s, &rank, 1, false, timeout_ms);
 }
