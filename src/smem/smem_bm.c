@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "smem/host/smem_bm.h"
-#include "smem/smem_int.h"
+#include "smem/smem_bm_int.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"

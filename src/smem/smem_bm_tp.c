@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smem/smem_int.h"
+#include "smem/smem_bm_int.h"
 #include "transport/tp.h"
 #include "transport/tp_cache.h"
 #include "util/util_log.h"

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "smem/host/smem_trans.h"
-#include "smem/smem_int.h"
+#include "smem/smem_trans_int.h"
 #include "store/store_roster.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"

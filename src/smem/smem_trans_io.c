@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "smem/host/smem_trans.h"
-#include "smem/smem_int.h"
+#include "smem/smem_trans_int.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "smem/host/smem_trans.h"
-#include "smem/smem_int.h"
+#include "smem/smem_trans_int.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
 #include "store/store_roster.h"

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "smem/smem_int.h"
+#include "smem/smem_trans_int.h"
 #include "util/util_buf.h"
 #include "util/util_status.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smem/smem_int.h"
+#include "smem/smem_trans_int.h"
 #include "util/util_status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

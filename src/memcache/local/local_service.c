@@ -15,7 +15,6 @@
 #include "gva/gva.h"
 #include "memcache/common/mmc_err.h"
 #include "memcache/local/local_int.h"
-#include "smem/smem_int.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
