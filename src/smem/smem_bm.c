@@ -44,20 +44,20 @@ static struct {
     uint32_t world_size;
     uint16_t device_id;
     smem_bm_config_t cfg;
-    smem_store_conn_t conn; /* conn.client is the BM store client */
+    sm_store_conn_t conn; /* conn.client is the BM store client */
     uint32_t rank;
-    smem_bm_obj_t *objs[SMEM_BM_ID_MAX + 1];
+    sm_bm_obj_t *objs[SMEM_BM_ID_MAX + 1];
     bool creating[SMEM_BM_ID_MAX + 1];
 } g_bm = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .rank = UINT32_MAX};
 
 /* ---------- handles ---------- */
 
-static const smem_handles_t smem_bm_handles = {
+static const sm_handles_t sm_bm_handles = {
     .lock = &g_bm.lock, .cv = &g_bm.cv, .objs = (void *const *)g_bm.objs, .n = SMEM_BM_ID_MAX + 1,
-    .refs_off = offsetof(smem_bm_obj_t, refs), .kind = "BM object (destroyed or never created)"};
+    .refs_off = offsetof(sm_bm_obj_t, refs), .kind = "BM object (destroyed or never created)"};
 
-smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what) { return smem_handle_get(&smem_bm_handles, h, what); }
-void smem_bm_obj_put(smem_bm_obj_t *o) { smem_handle_put(&smem_bm_handles, o); }
+sm_bm_obj_t *sm_bm_obj_get(const void *h, const char *what) { return sm_handle_get(&sm_bm_handles, h, what); }
+void sm_bm_obj_put(sm_bm_obj_t *o) { sm_handle_put(&sm_bm_handles, o); }
 
 /* ---------- config ---------- */
 
@@ -78,12 +78,12 @@ int32_t smem_bm_config_init(smem_bm_config_t *config)
     return SMEM_OK;
 }
 
-static uint32_t smem_bm_ms(uint32_t seconds)
+static uint32_t sm_bm_ms(uint32_t seconds)
 {
     return seconds >= UINT32_MAX / 1000u ? UINT32_MAX : seconds * 1000u;
 }
 
-static int32_t smem_bm_config_check(uint32_t world_size, const smem_bm_config_t *c)
+static int32_t sm_bm_config_check(uint32_t world_size, const smem_bm_config_t *c)
 {
     if (world_size == 0 || world_size > STORE_WORLD_MAX)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: world size %u outside 1..%u", world_size,
@@ -109,7 +109,7 @@ static int32_t smem_bm_config_check(uint32_t world_size, const smem_bm_config_t 
 
 /* storeTlsConfig with tlsEnable sets the process's config-store TLS (as
  * smem_set_conf_store_tls would), so the embedded server and our client agree. */
-static int32_t smem_bm_tls_apply(const smem_tls_config *t)
+static int32_t sm_bm_tls_apply(const smem_tls_config *t)
 {
     if (!t->tlsEnable) return SMEM_OK;
     char info[6 * SMEM_TLS_PATH_SIZE + 64];
@@ -120,7 +120,7 @@ static int32_t smem_bm_tls_apply(const smem_tls_config *t)
     return smem_set_conf_store_tls(true, info, (uint32_t)n);
 }
 
-static bool smem_bm_same_init(const char *url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *c)
+static bool sm_bm_same_init(const char *url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *c)
 {
     return strcmp(url, g_bm.url) == 0 && world_size == g_bm.world_size && device_id == g_bm.device_id &&
            c->autoRanking == g_bm.cfg.autoRanking && (c->autoRanking || c->rankId == g_bm.cfg.rankId) &&
@@ -139,13 +139,13 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     if (store_url == NULL || store_url[0] == '\0' || strlen(store_url) >= sizeof(g_bm.url))
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: store url is NULL, empty or longer than %zu bytes",
                             sizeof(g_bm.url) - 1);
-    int32_t rc = smem_bm_config_check(world_size, config);
+    int32_t rc = sm_bm_config_check(world_size, config);
     if (rc != SMEM_OK) return rc;
 
     pthread_mutex_lock(&g_bm.lock);
     while (g_bm.initing) pthread_cond_wait(&g_bm.cv, &g_bm.lock);
     if (g_bm.inited) {
-        bool same = smem_bm_same_init(store_url, world_size, device_id, config);
+        bool same = sm_bm_same_init(store_url, world_size, device_id, config);
         pthread_mutex_unlock(&g_bm.lock);
         if (same) return SMEM_OK;
         return util_err_set(SMEM_REPEAT_CALL, "smem_bm_init: already initialised with %s, world %u (rank %u); "
@@ -155,23 +155,23 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     g_bm.initing = true;
     pthread_mutex_unlock(&g_bm.lock);
 
-    smem_store_conn_t conn = {0};
+    sm_store_conn_t conn = {0};
     uint32_t rank = UINT32_MAX;
     bool store_only = false;
-    rc = smem_bm_tls_apply(&config->storeTlsConfig);
+    rc = sm_bm_tls_apply(&config->storeTlsConfig);
     if (rc == SMEM_OK && config->startConfigStoreOnly) {
         rc = smem_create_config_store(store_url);
-        conn.owner = true; /* no client: smem_store_conn_close only stops the store */
+        conn.owner = true; /* no client: sm_store_conn_close only stops the store */
         store_only = true;
     } else if (rc == SMEM_OK) {
-        rc = smem_store_conn_open(store_url, config->startConfigStoreServer, smem_bm_ms(config->initTimeout),
-                                  smem_bm_ms(config->controlOperationTimeout), &conn);
+        rc = sm_store_conn_open(store_url, config->startConfigStoreServer, sm_bm_ms(config->initTimeout),
+                                  sm_bm_ms(config->controlOperationTimeout), &conn);
         uint32_t want = config->autoRanking ? UINT32_MAX : config->rankId;
         if (rc == SMEM_OK) rc = store_group_join(conn.client, SMEM_BM_GROUP, world_size, want, &rank);
         if (rc != SMEM_OK && conn.client != NULL) {
             rc = util_err_wrap(rc, "smem_bm_init: taking %s rank in world %u",
                                config->autoRanking ? "a" : "the configured", world_size);
-            smem_store_conn_close(&conn, store_url);
+            sm_store_conn_close(&conn, store_url);
         }
     }
 
@@ -194,16 +194,16 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     return rc;
 }
 
-static void smem_bm_obj_destroy(smem_bm_obj_t *o)
+static void sm_bm_obj_destroy(sm_bm_obj_t *o)
 {
-    smem_bm_obj_put(o); /* the table's reference */
+    sm_bm_obj_put(o); /* the table's reference */
     pthread_mutex_lock(&g_bm.lock);
     while (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 0) pthread_cond_wait(&g_bm.cv, &g_bm.lock);
     pthread_mutex_unlock(&g_bm.lock);
     xfer_engine_destroy(o->xfer); /* completes queued async copies, which hold ranks */
     pthread_mutex_lock(&o->op_lock);
     space_destroy(o->host);
-    smem_bm_tp_teardown(o);
+    sm_bm_tp_teardown(o);
     pthread_mutex_unlock(&o->op_lock);
     gva_reg_destroy(o->reg);
     pthread_mutex_destroy(&o->op_lock);
@@ -214,7 +214,7 @@ static void smem_bm_obj_destroy(smem_bm_obj_t *o)
 void smem_bm_uninit(uint32_t flags)
 {
     (void)flags; /* reserved by the seed */
-    smem_bm_obj_t *objs[SMEM_BM_ID_MAX + 1];
+    sm_bm_obj_t *objs[SMEM_BM_ID_MAX + 1];
     uint32_t n = 0;
     pthread_mutex_lock(&g_bm.lock);
     if (!g_bm.inited) {
@@ -225,9 +225,9 @@ void smem_bm_uninit(uint32_t flags)
         if (g_bm.objs[i] != NULL) objs[n++] = g_bm.objs[i];
         g_bm.objs[i] = NULL;
     }
-    smem_store_conn_t conn = g_bm.conn;
+    sm_store_conn_t conn = g_bm.conn;
     uint32_t rank = g_bm.rank;
-    uint32_t ctl_ms = smem_bm_ms(g_bm.cfg.controlOperationTimeout);
+    uint32_t ctl_ms = sm_bm_ms(g_bm.cfg.controlOperationTimeout);
     char url[sizeof(g_bm.url)];
     snprintf(url, sizeof(url), "%s", g_bm.url);
     g_bm.inited = false;
@@ -238,14 +238,14 @@ void smem_bm_uninit(uint32_t flags)
 
     for (uint32_t i = 0; i < n; i++) {
         LOG_WARN("bm: object %u still exists at uninit; destroying it", objs[i]->id);
-        smem_bm_obj_destroy(objs[i]);
+        sm_bm_obj_destroy(objs[i]);
     }
     if (conn.client != NULL) {
         /* The store serves every rank: its owner stays until the others have gone. */
-        if (conn.owner) smem_store_owner_wait(conn.client, SMEM_BM_GROUP, rank, ctl_ms);
+        if (conn.owner) sm_store_owner_wait(conn.client, SMEM_BM_GROUP, rank, ctl_ms);
         store_group_leave(conn.client, SMEM_BM_GROUP);
     }
-    smem_store_conn_close(&conn, url);
+    sm_store_conn_close(&conn, url);
     util_err_clear();
 }
 
@@ -259,10 +259,10 @@ uint32_t smem_bm_get_rank_id(void)
 
 /* ---------- create ---------- */
 
-static uint64_t smem_bm_round_up(uint64_t v, uint64_t a) { return v > UINT64_MAX - (a - 1) ? 0 : (v + a - 1) / a * a; }
+static uint64_t sm_bm_round_up(uint64_t v, uint64_t a) { return v > UINT64_MAX - (a - 1) ? 0 : (v + a - 1) / a * a; }
 
 /* The NUMA node the create flags ask for (-1: none on a machine without NUMA info). */
-static int32_t smem_bm_numa_node(uint32_t flags, int *node_out)
+static int32_t sm_bm_numa_node(uint32_t flags, int *node_out)
 {
     uint32_t node = (flags >> SMEM_BM_BIND_NUMA_FLAG_INDEX) & SMEM_BM_NUMA_MASK;
     if (access("/sys/devices/system/node", F_OK) != 0) {
@@ -290,7 +290,7 @@ static int32_t smem_bm_numa_node(uint32_t flags, int *node_out)
     return SMEM_OK;
 }
 
-static int32_t smem_bm_data_op_check(uint32_t op)
+static int32_t sm_bm_data_op_check(uint32_t op)
 {
     if (op == 0) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: dataOpType is 0 (no data path chosen)");
     if (op & ~(uint32_t)SMEM_BM_DATA_OP_KNOWN)
@@ -307,14 +307,14 @@ static int32_t smem_bm_data_op_check(uint32_t op)
 }
 
 /* Everything checkable before touching the store; fills stride and the NUMA node. */
-static int32_t smem_bm_create_check(uint32_t id, uint32_t member_size, const smem_bm_create_option_t *o,
+static int32_t sm_bm_create_check(uint32_t id, uint32_t member_size, const smem_bm_create_option_t *o,
                                     uint32_t world, uint64_t *stride_out, int *node_out)
 {
     if (id > SMEM_BM_ID_MAX) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: id %u > %u", id, SMEM_BM_ID_MAX);
     if (member_size == 0 || member_size > world)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: member size %u outside 1..%u (the world size)",
                             member_size, world);
-    int32_t rc = smem_bm_data_op_check(o->dataOpType);
+    int32_t rc = sm_bm_data_op_check(o->dataOpType);
     if (rc != SMEM_OK) return rc;
     if (o->flags & ~(uint32_t)SMEM_BM_CREATE_FLAGS_KNOWN)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: flags 0x%x unknown",
@@ -328,7 +328,7 @@ static int32_t smem_bm_create_check(uint32_t id, uint32_t member_size, const sme
     if (o->maxDramSize != 0 && o->localDRAMSize > o->maxDramSize)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: local DRAM size %" PRIu64 " exceeds maxDramSize %" PRIu64,
                             o->localDRAMSize, o->maxDramSize);
-    uint64_t stride = smem_bm_round_up(o->maxDramSize ? o->maxDramSize : o->localDRAMSize, GVA_ALIGN);
+    uint64_t stride = sm_bm_round_up(o->maxDramSize ? o->maxDramSize : o->localDRAMSize, GVA_ALIGN);
     if (stride == 0 || stride > SMEM_BM_STRIDE_MAX)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: per-rank size %" PRIu64 " over the limit of %llu bytes",
                             o->maxDramSize ? o->maxDramSize : o->localDRAMSize, (unsigned long long)SMEM_BM_STRIDE_MAX);
@@ -355,7 +355,7 @@ static int32_t smem_bm_create_check(uint32_t id, uint32_t member_size, const sme
                                                     "local DRAM size %" PRIu64 " (%s)",
                                 o->dramShmFd, (long long)end, o->localDRAMSize, end < 0 ? strerror(errno) : "short");
     }
-    rc = smem_bm_numa_node(o->flags, node_out);
+    rc = sm_bm_numa_node(o->flags, node_out);
     if (rc != SMEM_OK) return rc;
     *stride_out = stride;
     return SMEM_OK;
@@ -363,7 +363,7 @@ static int32_t smem_bm_create_check(uint32_t id, uint32_t member_size, const sme
 
 /* SMEM_FORCE_REMOTE=1 (tests, docs/CONFIG.md): same-host members are reached
  * through the transport as if they were on other hosts. */
-static bool smem_bm_force_remote(void)
+static bool sm_bm_force_remote(void)
 {
     const char *v = getenv("SMEM_FORCE_REMOTE");
     bool on = v != NULL && strcmp(v, "1") == 0;
@@ -371,7 +371,7 @@ static bool smem_bm_force_remote(void)
     return on;
 }
 
-static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const smem_bm_create_option_t *opt)
+static smem_bm_t sm_bm_create_common(uint32_t id, uint32_t member_size, const smem_bm_create_option_t *opt)
 {
     pthread_mutex_lock(&g_bm.lock);
     int32_t rc = SMEM_OK;
@@ -380,18 +380,18 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
         rc = util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: this process was initialised with startConfigStoreOnly");
     uint32_t world = g_bm.world_size, rank = g_bm.rank;
     store_client_t *store = g_bm.conn.client;
-    uint32_t create_ms = smem_bm_ms(g_bm.cfg.createTimeout);
+    uint32_t create_ms = sm_bm_ms(g_bm.cfg.createTimeout);
     char hcom[sizeof(g_bm.cfg.hcomUrl)], store_url[sizeof(g_bm.url)];
     snprintf(hcom, sizeof(hcom), "%s", g_bm.cfg.hcomUrl);
     snprintf(store_url, sizeof(store_url), "%s", g_bm.url);
     smem_tls_config hcom_tls = g_bm.cfg.hcomTlsConfig;
-    uint32_t ctl_ms = smem_bm_ms(g_bm.cfg.controlOperationTimeout);
+    uint32_t ctl_ms = sm_bm_ms(g_bm.cfg.controlOperationTimeout);
     pthread_mutex_unlock(&g_bm.lock);
     if (rc != SMEM_OK) return NULL;
 
     uint64_t stride = 0;
     int node = -1;
-    rc = smem_bm_create_check(id, member_size, opt, world, &stride, &node);
+    rc = sm_bm_create_check(id, member_size, opt, world, &stride, &node);
     if (rc != SMEM_OK) return NULL;
 
     pthread_mutex_lock(&g_bm.lock);
@@ -403,7 +403,7 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
     pthread_mutex_unlock(&g_bm.lock);
     if (rc != SMEM_OK) return NULL;
 
-    smem_bm_obj_t *o = calloc(1, sizeof(*o));
+    sm_bm_obj_t *o = calloc(1, sizeof(*o));
     if (o == NULL) {
         util_err_set(SMEM_MALLOC_FAILED, "smem_bm_create: out of memory");
         goto clear_creating;
@@ -425,16 +425,16 @@ static smem_bm_t smem_bm_create_common(uint32_t id, uint32_t member_size, const 
         .rank = rank, .stride = stride, .local_size = opt->localDRAMSize,
         .seg_flags = (opt->flags & SMEM_BM_CREATE_HUGETLB) ? GVA_SEG_F_HUGETLB : 0,
         .user_fd = (opt->flags & SMEM_BM_CREATE_WITH_SHM) ? opt->dramShmFd : -1, .timeout_ms = create_ms,
-        .force_remote = smem_bm_force_remote(),
+        .force_remote = sm_bm_force_remote(),
     };
     rc = gva_reg_create(&o->reg);
     if (rc != SMEM_OK) goto free_obj;
-    xfer_engine_opts_t xo = {.name = name, .route = smem_bm_tp_route, .route_arg = o};
+    xfer_engine_opts_t xo = {.name = name, .route = sm_bm_tp_route, .route_arg = o};
     rc = xfer_engine_create(&xo, &o->xfer);
     if (rc != SMEM_OK) goto free_reg;
     rc = space_create(&sc, &o->host);
     if (rc != SMEM_OK) goto free_xfer;
-    rc = smem_bm_tp_setup(o, hcom, store_url, &hcom_tls, ctl_ms);
+    rc = sm_bm_tp_setup(o, hcom, store_url, &hcom_tls, ctl_ms);
     if (rc != SMEM_OK) goto free_space;
 
     pthread_mutex_lock(&g_bm.lock);
@@ -476,7 +476,7 @@ smem_bm_t smem_bm_create(uint32_t id, uint32_t member_size, smem_bm_data_op_type
     o.dataOpType = (uint32_t)data_op_type;
     o.flags = flags;
     o.dramShmFd = -1;
-    return smem_bm_create_common(id, member_size, &o);
+    return sm_bm_create_common(id, member_size, &o);
 }
 
 smem_bm_t smem_bm_create2(uint32_t id, const smem_bm_create_option_t *option)
@@ -488,12 +488,12 @@ smem_bm_t smem_bm_create2(uint32_t id, const smem_bm_create_option_t *option)
     pthread_mutex_lock(&g_bm.lock);
     uint32_t world = g_bm.inited ? g_bm.world_size : 1;
     pthread_mutex_unlock(&g_bm.lock);
-    return smem_bm_create_common(id, world, option);
+    return sm_bm_create_common(id, world, option);
 }
 
 void smem_bm_destroy(smem_bm_t handle)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_destroy");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_destroy");
     if (o == NULL) return;
     bool mine = false;
     pthread_mutex_lock(&g_bm.lock);
@@ -502,6 +502,6 @@ void smem_bm_destroy(smem_bm_t handle)
         mine = true;
     }
     pthread_mutex_unlock(&g_bm.lock);
-    smem_bm_obj_put(o);
-    if (mine) smem_bm_obj_destroy(o);
+    sm_bm_obj_put(o);
+    if (mine) sm_bm_obj_destroy(o);
 }

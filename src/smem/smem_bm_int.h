@@ -21,14 +21,14 @@
 /*
  * One BM object. Handles are checked against the process table (a destroyed
  * or foreign pointer is SMEM_ERR_INVALID_PARAM, never dereferenced). Every
- * call holds a reference (smem_bm_obj_get/put) so destroy waits for calls in
+ * call holds a reference (sm_bm_obj_get/put) so destroy waits for calls in
  * flight; async copies are drained by xfer_engine_destroy.
  * Locks: the process-wide BM lock (smem_bm.c) is a leaf, never held across
  * another lock or a store/gva call. op_lock serialises join/leave/destroy of
  * one object and is held across space calls (which take only the
  * space's own leaf lock).
  */
-typedef struct smem_bm_obj {
+typedef struct sm_bm_obj {
     uint32_t id;
     uint32_t refs; /* atomic: the table's reference + calls in flight */
     uint32_t member_size;
@@ -44,22 +44,22 @@ typedef struct smem_bm_obj {
     pthread_mutex_t op_lock;
     /* Data plane (smem_bm_tp.c): a transport iface serving our slot to peers on
      * other hosts while joined, and lazily connected endpoints to them. */
-    struct smem_bm_tp *tp;
-} smem_bm_obj_t;
+    struct sm_bm_tp *tp;
+} sm_bm_obj_t;
 
 /* smem_bm_tp.c. Setup keeps the settings; open (at join, under op_lock) starts
  * the iface and sets the address our member record publishes; close (after
  * leave, and at destroy) stops it. The route is the copy engine's. */
 #define SMEM_BM_TP_WINDOW_HOST 1u /* tp window id of the host pool: offset from our slot start */
-int32_t smem_bm_tp_setup(smem_bm_obj_t *o, const char *hcom_url, const char *store_url,
+int32_t sm_bm_tp_setup(sm_bm_obj_t *o, const char *hcom_url, const char *store_url,
                          const smem_tls_config *tls, uint32_t timeout_ms);
-int32_t smem_bm_tp_open(smem_bm_obj_t *o);
-void smem_bm_tp_close(smem_bm_obj_t *o);
-void smem_bm_tp_teardown(smem_bm_obj_t *o); /* close + free the settings; NULL-safe */
-int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, bool connect, xfer_route_t *out);
+int32_t sm_bm_tp_open(sm_bm_obj_t *o);
+void sm_bm_tp_close(sm_bm_obj_t *o);
+void sm_bm_tp_teardown(sm_bm_obj_t *o); /* close + free the settings; NULL-safe */
+int32_t sm_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, bool connect, xfer_route_t *out);
 
 /* The live object behind handle h with a reference taken, or NULL (error set). */
-smem_bm_obj_t *smem_bm_obj_get(const void *h, const char *what);
-void smem_bm_obj_put(smem_bm_obj_t *o);
+sm_bm_obj_t *sm_bm_obj_get(const void *h, const char *what);
+void sm_bm_obj_put(sm_bm_obj_t *o);
 
 #endif /* SMEM_BM_INT_H */

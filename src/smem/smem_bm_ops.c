@@ -1,7 +1,7 @@
 /*
  * BM per-object calls: join/leave, address queries, copies and user-memory
  * registration. Each call holds a reference on the object for its duration
- * (smem_bm_obj_get/put), so a concurrent destroy waits for it.
+ * (sm_bm_obj_get/put), so a concurrent destroy waits for it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +20,7 @@
 
 /* Prefer (not force) the chosen node for our slot's pages: a full node then
  * spills over instead of failing. Called before anyone touches the pages. */
-static void smem_bm_numa_bind(const smem_bm_obj_t *o)
+static void sm_bm_numa_bind(const sm_bm_obj_t *o)
 {
     if (o->numa_node < 0 || (uint32_t)o->numa_node >= SMEM_NUMA_BITS) return;
     unsigned long mask[SMEM_NUMA_BITS / (8 * sizeof(unsigned long))] = {0};
@@ -38,7 +38,7 @@ static void smem_bm_numa_bind(const smem_bm_obj_t *o)
 
 int32_t smem_bm_join(smem_bm_t handle, uint32_t flags)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_join");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_join");
     if (o == NULL) return SMEM_INVALID_PARAM;
     int32_t rc;
     if (flags != 0) {
@@ -49,20 +49,20 @@ int32_t smem_bm_join(smem_bm_t handle, uint32_t flags)
     if (space_joined(o->host)) {
         rc = util_err_set(SMEM_REPEAT_CALL, "smem_bm_join: BM %u already joined", o->id);
     } else {
-        rc = smem_bm_tp_open(o); /* our data-plane address goes into the member record */
+        rc = sm_bm_tp_open(o); /* our data-plane address goes into the member record */
         if (rc == SMEM_OK) rc = space_join(o->host);
-        if (rc == SMEM_OK) smem_bm_numa_bind(o);
-        else smem_bm_tp_close(o);
+        if (rc == SMEM_OK) sm_bm_numa_bind(o);
+        else sm_bm_tp_close(o);
     }
     pthread_mutex_unlock(&o->op_lock);
 put:
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return rc;
 }
 
 int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_leave");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_leave");
     if (o == NULL) return SMEM_INVALID_PARAM;
     int32_t rc;
     if (flags != 0) {
@@ -71,16 +71,16 @@ int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags)
     }
     pthread_mutex_lock(&o->op_lock);
     rc = space_leave(o->host);
-    if (rc == SMEM_OK) smem_bm_tp_close(o);
+    if (rc == SMEM_OK) sm_bm_tp_close(o);
     pthread_mutex_unlock(&o->op_lock);
 put:
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return rc;
 }
 
 uint64_t smem_bm_get_local_mem_size_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_get_local_mem_size_by_mem_type");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_get_local_mem_size_by_mem_type");
     if (o == NULL) return 0;
     uint64_t v = 0;
     switch (mem_type) {
@@ -92,13 +92,13 @@ uint64_t smem_bm_get_local_mem_size_by_mem_type(smem_bm_t handle, smem_bm_mem_ty
         util_err_set(SMEM_INVALID_PARAM, "smem_bm_get_local_mem_size_by_mem_type: memory type %d unknown", (int)mem_type);
         break;
     }
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return v;
 }
 
 void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint16_t peer_rank_id)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_ptr_by_mem_type");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_ptr_by_mem_type");
     if (o == NULL) return NULL;
     void *p = NULL;
     uint32_t world = space_world_max(o->host);
@@ -110,13 +110,13 @@ void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint1
         util_err_set(SMEM_INVALID_PARAM, "smem_bm_ptr_by_mem_type: rank %u >= world size %u", peer_rank_id, world);
     else
         p = (void *)(uintptr_t)space_slot(o->host, peer_rank_id);
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return p;
 }
 
 uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_get_rank_id_by_gva");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_get_rank_id_by_gva");
     if (o == NULL) return UINT32_MAX;
     uint64_t a = (uint64_t)(uintptr_t)gva, base = space_base(o->host);
     uint64_t size = (uint64_t)space_world_max(o->host) * o->stride;
@@ -126,11 +126,11 @@ uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva)
     else
         util_err_set(SMEM_OUT_OF_RANGE, "smem_bm_get_rank_id_by_gva: %p is outside BM %u's pool 0x%llx-0x%llx", gva,
                      o->id, (unsigned long long)base, (unsigned long long)(base + size));
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return r;
 }
 
-static int32_t smem_bm_copy_flags(uint32_t flags, uint32_t *xflags)
+static int32_t sm_bm_copy_flags(uint32_t flags, uint32_t *xflags)
 {
     if (flags & ~(ASYNC_COPY_FLAG | COPY_EXTEND_FLAG))
         return util_err_set(SMEM_INVALID_PARAM, "copy flags 0x%x unknown (ASYNC_COPY_FLAG, COPY_EXTEND_FLAG)",
@@ -141,7 +141,7 @@ static int32_t smem_bm_copy_flags(uint32_t flags, uint32_t *xflags)
 
 /* A space whose rank went to another member must not move a byte: its own
  * slot now means someone else's memory to every other process. */
-static int32_t smem_bm_check_lost(smem_bm_obj_t *o, const char *what)
+static int32_t sm_bm_check_lost(sm_bm_obj_t *o, const char *what)
 {
     if (!space_lost(o->host)) return SMEM_OK;
     return util_err_set(SMEM_RECONNECT, "%s: rank %u was lost (this process was cut off from the config store past "
@@ -152,61 +152,61 @@ static int32_t smem_bm_check_lost(smem_bm_obj_t *o, const char *what)
 
 bool smem_bm_rank_lost(smem_bm_t h)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(h, "smem_bm_rank_lost");
+    sm_bm_obj_t *o = sm_bm_obj_get(h, "smem_bm_rank_lost");
     if (o == NULL) return false;
     bool lost = space_lost(o->host);
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return lost;
 }
 
 int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_type t, uint32_t flags)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_copy");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_copy");
     if (o == NULL) return SMEM_INVALID_PARAM;
     uint32_t xf = 0;
     int32_t rc;
     if (params == NULL) rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy: params is NULL");
-    else rc = smem_bm_copy_flags(flags, &xf);
-    if (rc == SMEM_OK) rc = smem_bm_check_lost(o, "smem_bm_copy");
+    else rc = sm_bm_copy_flags(flags, &xf);
+    if (rc == SMEM_OK) rc = sm_bm_check_lost(o, "smem_bm_copy");
     if (rc == SMEM_OK) {
         const void *src = params->src;
         void *dst = params->dest;
         uint64_t len = params->dataSize;
         rc = xfer_copy(o->xfer, &src, &dst, &len, 1, (xfer_copy_type_t)t, xf);
     }
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return rc;
 }
 
 int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, smem_bm_copy_type t, uint32_t flags)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_copy_batch");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_copy_batch");
     if (o == NULL) return SMEM_INVALID_PARAM;
     uint32_t xf = 0;
     int32_t rc;
     if (params == NULL || params->sources == NULL || params->destinations == NULL || params->dataSizes == NULL)
         rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy_batch: params or one of its arrays is NULL");
-    else rc = smem_bm_copy_flags(flags, &xf);
-    if (rc == SMEM_OK) rc = smem_bm_check_lost(o, "smem_bm_copy_batch");
+    else rc = sm_bm_copy_flags(flags, &xf);
+    if (rc == SMEM_OK) rc = sm_bm_check_lost(o, "smem_bm_copy_batch");
     if (rc == SMEM_OK)
         rc = xfer_copy(o->xfer, (const void *const *)params->sources, params->destinations, params->dataSizes,
                        params->batchSize, (xfer_copy_type_t)t, xf);
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return rc;
 }
 
 int32_t smem_bm_wait(smem_bm_t handle)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_wait");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_wait");
     if (o == NULL) return SMEM_INVALID_PARAM;
     int32_t rc = xfer_wait(o->xfer);
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return rc;
 }
 
 int32_t smem_bm_register_user_mem(smem_bm_t handle, uint64_t addr, uint64_t size)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_register_user_mem");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_register_user_mem");
     if (o == NULL) return SMEM_INVALID_PARAM;
     int32_t rc;
     if (addr == 0 || size == 0)
@@ -219,15 +219,15 @@ int32_t smem_bm_register_user_mem(smem_bm_t handle, uint64_t addr, uint64_t size
                           addr, size);
     else
         rc = gva_reg_add(o->reg, addr, size);
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return rc;
 }
 
 int32_t smem_bm_unregister_user_mem(smem_bm_t handle, uint64_t addr)
 {
-    smem_bm_obj_t *o = smem_bm_obj_get(handle, "smem_bm_unregister_user_mem");
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_unregister_user_mem");
     if (o == NULL) return SMEM_INVALID_PARAM;
     int32_t rc = gva_reg_remove(o->reg, addr);
-    smem_bm_obj_put(o);
+    sm_bm_obj_put(o);
     return rc;
 }

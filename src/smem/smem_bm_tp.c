@@ -14,7 +14,7 @@
  *
  * Locks: only the cache's (a leaf). Copies pin the peer's rank for their
  * whole duration (xfer), so space_leave has waited for every copy to a
- * peer before smem_bm_tp_close runs; close still waits for endpoint
+ * peer before sm_bm_tp_close runs; close still waits for endpoint
  * references (tp_cache_detach).
  */
 #include <inttypes.h>
@@ -28,7 +28,7 @@
 #include "util/util_log.h"
 #include "util/util_status.h"
 
-struct smem_bm_tp {
+struct sm_bm_tp {
     char hcom[64];
     char store_url[256];
     uint32_t timeout_ms;
@@ -39,10 +39,10 @@ struct smem_bm_tp {
 
 /* ---------- server side: the resolver ---------- */
 
-static int32_t smem_bm_tp_resolve(void *arg, uint32_t window, uint64_t off, uint64_t len, tp_access_t acc,
+static int32_t sm_bm_tp_resolve(void *arg, uint32_t window, uint64_t off, uint64_t len, tp_access_t acc,
                                   tp_mem_t *out)
 {
-    smem_bm_obj_t *o = arg;
+    sm_bm_obj_t *o = arg;
     (void)acc; /* the pool is readable and writable by every member */
     uint32_t me = space_rank(o->host);
     if (window != SMEM_BM_TP_WINDOW_HOST)
@@ -60,16 +60,16 @@ static int32_t smem_bm_tp_resolve(void *arg, uint32_t window, uint64_t off, uint
     return SMEM_OK;
 }
 
-static void smem_bm_tp_release(void *arg, uint32_t window, const tp_mem_t *mem)
+static void sm_bm_tp_release(void *arg, uint32_t window, const tp_mem_t *mem)
 {
-    smem_bm_obj_t *o = arg;
+    sm_bm_obj_t *o = arg;
     (void)window;
     gva_rank_release(space_window(o->host), (uint32_t)mem->pin);
 }
 
 /* ---------- setup / open / close ---------- */
 
-static int32_t smem_bm_tp_tls(const smem_tls_config *t, struct smem_bm_tp *tp)
+static int32_t sm_bm_tp_tls(const smem_tls_config *t, struct sm_bm_tp *tp)
 {
     if (t == NULL || !t->tlsEnable) return SMEM_OK;
     if (t->decrypterLibPath[0] != '\0')
@@ -92,11 +92,11 @@ static int32_t smem_bm_tp_tls(const smem_tls_config *t, struct smem_bm_tp *tp)
     return SMEM_OK;
 }
 
-void smem_bm_tp_teardown(smem_bm_obj_t *o)
+void sm_bm_tp_teardown(sm_bm_obj_t *o)
 {
-    struct smem_bm_tp *tp = o->tp;
+    struct sm_bm_tp *tp = o->tp;
     if (tp == NULL) return;
-    smem_bm_tp_close(o);
+    sm_bm_tp_close(o);
     tp_cache_destroy(tp->cache);
     net_tls_destroy(tp->tls_server);
     net_tls_destroy(tp->tls_client);
@@ -104,10 +104,10 @@ void smem_bm_tp_teardown(smem_bm_obj_t *o)
     o->tp = NULL;
 }
 
-int32_t smem_bm_tp_setup(smem_bm_obj_t *o, const char *hcom_url, const char *store_url, const smem_tls_config *tls,
+int32_t sm_bm_tp_setup(sm_bm_obj_t *o, const char *hcom_url, const char *store_url, const smem_tls_config *tls,
                          uint32_t timeout_ms)
 {
-    struct smem_bm_tp *tp = calloc(1, sizeof(*tp));
+    struct sm_bm_tp *tp = calloc(1, sizeof(*tp));
     if (tp == NULL) return util_err_set(SMEM_MALLOC_FAILED, "bm %u: out of memory for the data plane", o->id);
     o->tp = tp;
     snprintf(tp->hcom, sizeof(tp->hcom), "%s", hcom_url ? hcom_url : "");
@@ -120,14 +120,14 @@ int32_t smem_bm_tp_setup(smem_bm_obj_t *o, const char *hcom_url, const char *sto
         tp->ops = tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0);
         if (tp->ops == NULL) rc = SMEM_UNSUPPORTED;
     }
-    if (rc == SMEM_OK) rc = smem_bm_tp_tls(tls, tp);
-    if (rc != SMEM_OK) smem_bm_tp_teardown(o);
+    if (rc == SMEM_OK) rc = sm_bm_tp_tls(tls, tp);
+    if (rc != SMEM_OK) sm_bm_tp_teardown(o);
     return rc;
 }
 
-int32_t smem_bm_tp_open(smem_bm_obj_t *o)
+int32_t sm_bm_tp_open(sm_bm_obj_t *o)
 {
-    struct smem_bm_tp *tp = o->tp;
+    struct sm_bm_tp *tp = o->tp;
     char name[64], addr[TP_ADDR_MAX + 1];
     snprintf(name, sizeof(name), "bm %u rank %u", o->id, space_rank(o->host));
     tp_iface_cfg_t c;
@@ -135,7 +135,7 @@ int32_t smem_bm_tp_open(smem_bm_obj_t *o)
     c.name = name;
     c.listen_url = tp->hcom;
     c.reach_url = tp->store_url;
-    c.resolver = (tp_resolver_t){.resolve = smem_bm_tp_resolve, .release = smem_bm_tp_release, .arg = o};
+    c.resolver = (tp_resolver_t){.resolve = sm_bm_tp_resolve, .release = sm_bm_tp_release, .arg = o};
     c.timeout_ms = tp->timeout_ms;
     c.tls_server = tp->tls_server;
     c.tls_client = tp->tls_client;
@@ -153,18 +153,18 @@ int32_t smem_bm_tp_open(smem_bm_obj_t *o)
     return SMEM_OK;
 }
 
-void smem_bm_tp_close(smem_bm_obj_t *o)
+void sm_bm_tp_close(sm_bm_obj_t *o)
 {
-    struct smem_bm_tp *tp = o->tp;
+    struct sm_bm_tp *tp = o->tp;
     if (tp == NULL || tp->cache == NULL) return;
     tp_iface_close(tp_cache_detach(tp->cache)); /* endpoints first, then the iface */
 }
 
 /* ---------- the copy engine's route ---------- */
 
-int32_t smem_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, bool connect, xfer_route_t *out)
+int32_t sm_bm_tp_route(void *arg, gva_window_t *w, uint32_t rank, bool connect, xfer_route_t *out)
 {
-    smem_bm_obj_t *o = arg;
+    sm_bm_obj_t *o = arg;
     (void)w;
     if (o->tp == NULL) return util_err_set(SMEM_NOT_STARTED, "bm %u: no data plane to reach rank %u", o->id, rank);
     int32_t rc = tp_cache_reach(o->tp->cache, rank);

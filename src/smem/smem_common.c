@@ -19,19 +19,19 @@
 
 #define SMEM_STORES_MAX 16
 
-typedef struct smem_embedded_store {
+typedef struct sm_embedded_store {
     char url[256];
     store_server_t *server;
     net_tls_t *tls; /* the server's TLS context, freed after the server stops */
-} smem_embedded_store_t;
+} sm_embedded_store_t;
 
-/* Lock order: smem_global_lock is a leaf; nothing is called under it that takes another lock,
+/* Lock order: sm_global_lock is a leaf; nothing is called under it that takes another lock,
  * except store_server_start/stop (which take only their own loop's locks). */
-static pthread_mutex_t smem_global_lock = PTHREAD_MUTEX_INITIALIZER;
-static smem_embedded_store_t smem_stores[SMEM_STORES_MAX];
-static net_tls_opts_t smem_tls;          /* guarded by smem_global_lock */
-static char *smem_tls_key_pem;           /* owned copies behind smem_tls.key_pem/key_pass */
-static char *smem_tls_key_pass;
+static pthread_mutex_t sm_global_lock = PTHREAD_MUTEX_INITIALIZER;
+static sm_embedded_store_t sm_stores[SMEM_STORES_MAX];
+static net_tls_opts_t sm_tls;          /* guarded by sm_global_lock */
+static char *sm_tls_key_pem;           /* owned copies behind sm_tls.key_pem/key_pass */
+static char *sm_tls_key_pass;
 
 int32_t smem_init(uint32_t flags)
 {
@@ -39,34 +39,34 @@ int32_t smem_init(uint32_t flags)
     return SMEM_OK;
 }
 
-static void smem_tls_key_clear_locked(void)
+static void sm_tls_key_clear_locked(void)
 {
-    if (smem_tls_key_pem != NULL) {
-        explicit_bzero(smem_tls_key_pem, smem_tls.key_pem_len);
-        free(smem_tls_key_pem);
+    if (sm_tls_key_pem != NULL) {
+        explicit_bzero(sm_tls_key_pem, sm_tls.key_pem_len);
+        free(sm_tls_key_pem);
     }
-    if (smem_tls_key_pass != NULL) {
-        explicit_bzero(smem_tls_key_pass, smem_tls.key_pass_len);
-        free(smem_tls_key_pass);
+    if (sm_tls_key_pass != NULL) {
+        explicit_bzero(sm_tls_key_pass, sm_tls.key_pass_len);
+        free(sm_tls_key_pass);
     }
-    smem_tls_key_pem = smem_tls_key_pass = NULL;
-    smem_tls.key_pem = smem_tls.key_pass = NULL;
-    smem_tls.key_pem_len = smem_tls.key_pass_len = 0;
-    smem_tls.decrypt = NULL;
+    sm_tls_key_pem = sm_tls_key_pass = NULL;
+    sm_tls.key_pem = sm_tls.key_pass = NULL;
+    sm_tls.key_pem_len = sm_tls.key_pass_len = 0;
+    sm_tls.decrypt = NULL;
 }
 
 void smem_uninit(void)
 {
-    smem_embedded_store_t stop[SMEM_STORES_MAX];
+    sm_embedded_store_t stop[SMEM_STORES_MAX];
     int n = 0;
-    pthread_mutex_lock(&smem_global_lock);
+    pthread_mutex_lock(&sm_global_lock);
     for (int i = 0; i < SMEM_STORES_MAX; i++) {
-        if (smem_stores[i].server != NULL) stop[n++] = smem_stores[i];
-        memset(&smem_stores[i], 0, sizeof(smem_stores[i]));
+        if (sm_stores[i].server != NULL) stop[n++] = sm_stores[i];
+        memset(&sm_stores[i], 0, sizeof(sm_stores[i]));
     }
-    smem_tls_key_clear_locked();
-    memset(&smem_tls, 0, sizeof(smem_tls));
-    pthread_mutex_unlock(&smem_global_lock);
+    sm_tls_key_clear_locked();
+    memset(&sm_tls, 0, sizeof(sm_tls));
+    pthread_mutex_unlock(&sm_global_lock);
     for (int i = 0; i < n; i++) {
         store_server_stop(stop[i].server);
         if (stop[i].tls != NULL) net_tls_destroy(stop[i].tls);
@@ -90,9 +90,9 @@ int32_t smem_create_config_store(const char *store_url)
 {
     if (store_url == NULL || store_url[0] == '\0')
         return util_err_set(SMEM_INVALID_PARAM, "smem_create_config_store: url is NULL or empty");
-    if (strlen(store_url) >= sizeof(smem_stores[0].url))
+    if (strlen(store_url) >= sizeof(sm_stores[0].url))
         return util_err_set(SMEM_INVALID_PARAM, "smem_create_config_store: url longer than %zu bytes",
-                            sizeof(smem_stores[0].url) - 1);
+                            sizeof(sm_stores[0].url) - 1);
     net_addr_t addr;
     int32_t rc = net_addr_parse(store_url, &addr);
     if (rc != SMEM_OK) return rc;
@@ -100,7 +100,7 @@ int32_t smem_create_config_store(const char *store_url)
     store_server_opts_t opts;
     store_server_opts_init(&opts);
     net_tls_opts_t tls;
-    smem_store_tls_opts_get(&tls);
+    sm_store_tls_opts_get(&tls);
     net_tls_t *ctx = NULL;
     if (tls.enable) {
         rc = net_tls_create(&tls, true, &ctx);
@@ -108,29 +108,29 @@ int32_t smem_create_config_store(const char *store_url)
         opts.net.tls = ctx;
     }
 
-    pthread_mutex_lock(&smem_global_lock);
+    pthread_mutex_lock(&sm_global_lock);
     int slot = -1;
     for (int i = 0; i < SMEM_STORES_MAX; i++) {
-        if (smem_stores[i].server != NULL && strcmp(smem_stores[i].url, store_url) == 0) {
-            pthread_mutex_unlock(&smem_global_lock);
+        if (sm_stores[i].server != NULL && strcmp(sm_stores[i].url, store_url) == 0) {
+            pthread_mutex_unlock(&sm_global_lock);
             if (ctx) net_tls_destroy(ctx);
             return util_err_set(SMEM_DUPLICATED_OBJECT, "config store on %s already started in this process", store_url);
         }
-        if (smem_stores[i].server == NULL && slot < 0) slot = i;
+        if (sm_stores[i].server == NULL && slot < 0) slot = i;
     }
     if (slot < 0) {
-        pthread_mutex_unlock(&smem_global_lock);
+        pthread_mutex_unlock(&sm_global_lock);
         if (ctx) net_tls_destroy(ctx);
         return util_err_set(SMEM_FULL, "at most %d config stores per process", SMEM_STORES_MAX);
     }
     store_server_t *srv = NULL;
     rc = store_server_start(store_url, &opts, &srv);
     if (rc == SMEM_OK) {
-        snprintf(smem_stores[slot].url, sizeof(smem_stores[slot].url), "%s", store_url);
-        smem_stores[slot].server = srv;
-        smem_stores[slot].tls = ctx;
+        snprintf(sm_stores[slot].url, sizeof(sm_stores[slot].url), "%s", store_url);
+        sm_stores[slot].server = srv;
+        sm_stores[slot].tls = ctx;
     }
-    pthread_mutex_unlock(&smem_global_lock);
+    pthread_mutex_unlock(&sm_global_lock);
     if (rc != SMEM_OK && ctx != NULL) net_tls_destroy(ctx);
     if (rc == SMEM_OK) LOG_INFO("config store started on %s%s", store_url, tls.enable ? " (TLS)" : "");
     return rc;
@@ -141,23 +141,23 @@ int32_t smem_destroy_config_store(const char *store_url)
     if (store_url == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_destroy_config_store: url is NULL");
     store_server_t *srv = NULL;
     net_tls_t *tls = NULL;
-    pthread_mutex_lock(&smem_global_lock);
+    pthread_mutex_lock(&sm_global_lock);
     for (int i = 0; i < SMEM_STORES_MAX; i++) {
-        if (smem_stores[i].server != NULL && strcmp(smem_stores[i].url, store_url) == 0) {
-            srv = smem_stores[i].server;
-            tls = smem_stores[i].tls;
-            memset(&smem_stores[i], 0, sizeof(smem_stores[i]));
+        if (sm_stores[i].server != NULL && strcmp(sm_stores[i].url, store_url) == 0) {
+            srv = sm_stores[i].server;
+            tls = sm_stores[i].tls;
+            memset(&sm_stores[i], 0, sizeof(sm_stores[i]));
             break;
         }
     }
-    pthread_mutex_unlock(&smem_global_lock);
+    pthread_mutex_unlock(&sm_global_lock);
     if (srv == NULL) return util_err_set(SMEM_OBJECT_NOT_EXISTS, "no config store on %s in this process", store_url);
     store_server_stop(srv);
     if (tls != NULL) net_tls_destroy(tls);
     return SMEM_OK;
 }
 
-static int32_t smem_tls_set_field(net_tls_opts_t *o, const char *key, size_t klen, const char *val, size_t vlen)
+static int32_t sm_tls_set_field(net_tls_opts_t *o, const char *key, size_t klen, const char *val, size_t vlen)
 {
     static const struct { const char *name; size_t off; } fields[] = {
         {"tlsCaPath", offsetof(net_tls_opts_t, ca_path)},   {"tlsCrlPath", offsetof(net_tls_opts_t, crl_path)},
@@ -178,7 +178,7 @@ static int32_t smem_tls_set_field(net_tls_opts_t *o, const char *key, size_t kle
                         (int)klen, key);
 }
 
-static const char *smem_trim(const char *b, const char *e, const char **end_out)
+static const char *sm_trim(const char *b, const char *e, const char **end_out)
 {
     while (b < e && (*b == ' ' || *b == '\t' || *b == '\r')) b++;
     while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
@@ -186,7 +186,7 @@ static const char *smem_trim(const char *b, const char *e, const char **end_out)
     return b;
 }
 
-int32_t smem_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts)
+int32_t sm_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts)
 {
     if (info == NULL || len == 0) return util_err_set(SMEM_INVALID_PARAM, "tls_info is empty but TLS is enabled");
     const char *p = info, *end = info + len;
@@ -194,15 +194,15 @@ int32_t smem_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts
         const char *sep = p;
         while (sep < end && *sep != ';' && *sep != '\n' && *sep != '\0') sep++;
         const char *ie;
-        const char *item = smem_trim(p, sep, &ie);
+        const char *item = sm_trim(p, sep, &ie);
         if (item < ie) {
             const char *colon = item;
             while (colon < ie && *colon != ':' && *colon != '=') colon++;
             if (colon == ie) return util_err_set(SMEM_INVALID_PARAM, "tls_info: '%.*s' is not key:value", (int)(ie - item), item);
             const char *ke, *ve;
-            const char *k = smem_trim(item, colon, &ke);
-            const char *v = smem_trim(colon + 1, ie, &ve);
-            int32_t rc = smem_tls_set_field(opts, k, (size_t)(ke - k), v, (size_t)(ve - v));
+            const char *k = sm_trim(item, colon, &ke);
+            const char *v = sm_trim(colon + 1, ie, &ve);
+            int32_t rc = sm_tls_set_field(opts, k, (size_t)(ke - k), v, (size_t)(ve - v));
             if (rc != SMEM_OK) return rc;
         }
         if (sep < end && *sep == '\0') break;
@@ -218,19 +218,19 @@ int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, uint32_t tls_
     net_tls_opts_t o;
     net_tls_opts_init(&o);
     if (enable) {
-        int32_t rc = smem_tls_info_parse(tls_info, tls_info_len, &o);
+        int32_t rc = sm_tls_info_parse(tls_info, tls_info_len, &o);
         if (rc != SMEM_OK) return rc;
     }
-    pthread_mutex_lock(&smem_global_lock);
+    pthread_mutex_lock(&sm_global_lock);
     /* Keep an in-memory key set by smem_set_config_store_tls_key. */
-    o.key_pem = smem_tls.key_pem;
-    o.key_pem_len = smem_tls.key_pem_len;
-    o.key_pass = smem_tls.key_pass;
-    o.key_pass_len = smem_tls.key_pass_len;
-    o.decrypt = smem_tls.decrypt;
+    o.key_pem = sm_tls.key_pem;
+    o.key_pem_len = sm_tls.key_pem_len;
+    o.key_pass = sm_tls.key_pass;
+    o.key_pass_len = sm_tls.key_pass_len;
+    o.decrypt = sm_tls.decrypt;
     o.enable = enable;
-    smem_tls = o;
-    pthread_mutex_unlock(&smem_global_lock);
+    sm_tls = o;
+    pthread_mutex_unlock(&sm_global_lock);
     return SMEM_OK;
 }
 
@@ -254,33 +254,33 @@ int32_t smem_set_config_store_tls_key(const char *tls_pk, uint32_t tls_pk_len, c
         memcpy(pw, tls_pk_pw, tls_pk_pw_len);
         pw[tls_pk_pw_len] = '\0';
     }
-    pthread_mutex_lock(&smem_global_lock);
-    smem_tls_key_clear_locked();
-    smem_tls_key_pem = pem;
-    smem_tls_key_pass = pw;
-    smem_tls.key_pem = pem;
-    smem_tls.key_pem_len = tls_pk_len;
-    smem_tls.key_pass = pw;
-    smem_tls.key_pass_len = tls_pk_pw_len;
-    smem_tls.decrypt = (net_decrypt_cb_t)h;
-    pthread_mutex_unlock(&smem_global_lock);
+    pthread_mutex_lock(&sm_global_lock);
+    sm_tls_key_clear_locked();
+    sm_tls_key_pem = pem;
+    sm_tls_key_pass = pw;
+    sm_tls.key_pem = pem;
+    sm_tls.key_pem_len = tls_pk_len;
+    sm_tls.key_pass = pw;
+    sm_tls.key_pass_len = tls_pk_pw_len;
+    sm_tls.decrypt = (net_decrypt_cb_t)h;
+    pthread_mutex_unlock(&sm_global_lock);
     return SMEM_OK;
 }
 
-void smem_store_tls_opts_get(net_tls_opts_t *out)
+void sm_store_tls_opts_get(net_tls_opts_t *out)
 {
-    pthread_mutex_lock(&smem_global_lock);
-    *out = smem_tls;
-    pthread_mutex_unlock(&smem_global_lock);
+    pthread_mutex_lock(&sm_global_lock);
+    *out = sm_tls;
+    pthread_mutex_unlock(&sm_global_lock);
 }
 
-uint32_t smem_timeout_ms(uint32_t seconds)
+uint32_t sm_timeout_ms(uint32_t seconds)
 {
     if (seconds == 0) seconds = 120;
     return seconds > UINT32_MAX / 1000u ? UINT32_MAX : seconds * 1000u;
 }
 
-bool smem_url_is_local(const char *url)
+bool sm_url_is_local(const char *url)
 {
     net_addr_t a;
     if (net_addr_parse(url, &a) != SMEM_OK) return false;
@@ -309,12 +309,12 @@ bool smem_url_is_local(const char *url)
     return local;
 }
 
-int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t connect_ms, uint32_t call_ms,
-                             smem_store_conn_t *out)
+int32_t sm_store_conn_open(const char *url, bool start_server, uint32_t connect_ms, uint32_t call_ms,
+                             sm_store_conn_t *out)
 {
     if (url == NULL || out == NULL) return util_err_set(SMEM_INVALID_PARAM, "store url is NULL");
     memset(out, 0, sizeof(*out));
-    if (start_server && smem_url_is_local(url)) {
+    if (start_server && sm_url_is_local(url)) {
         int32_t rc = smem_create_config_store(url);
         if (rc == SMEM_OK) {
             out->owner = true;
@@ -326,7 +326,7 @@ int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t connec
         }
     }
     net_tls_opts_t to;
-    smem_store_tls_opts_get(&to);
+    sm_store_tls_opts_get(&to);
     store_client_opts_t co;
     store_client_opts_init(&co);
     co.timeout_ms = call_ms;
@@ -340,11 +340,11 @@ int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t connec
     rc = store_client_connect(url, &co, &out->client);
     if (rc == SMEM_OK) return SMEM_OK;
 fail:
-    smem_store_conn_close(out, url);
+    sm_store_conn_close(out, url);
     return rc;
 }
 
-void smem_store_conn_close(smem_store_conn_t *c, const char *url)
+void sm_store_conn_close(sm_store_conn_t *c, const char *url)
 {
     if (c == NULL) return;
     if (c->client != NULL) store_client_close(c->client);
@@ -360,34 +360,34 @@ void smem_store_conn_close(smem_store_conn_t *c, const char *url)
     memset(c, 0, sizeof(*c));
 }
 
-typedef struct smem_owner_wait {
+typedef struct sm_owner_wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t changes;
-} smem_owner_wait_t;
+} sm_owner_wait_t;
 
-static void smem_owner_wait_cb(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
+static void sm_owner_wait_cb(void *arg, store_event_t ev, const char *key, const uint8_t *val, uint32_t len)
 {
     (void)ev;
     (void)key;
     (void)val;
     (void)len;
-    smem_owner_wait_t *w = arg;
+    sm_owner_wait_t *w = arg;
     pthread_mutex_lock(&w->mu);
     w->changes++;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
 
-void smem_store_owner_wait(store_client_t *c, const char *group, uint32_t me, uint32_t timeout_ms)
+void sm_store_owner_wait(store_client_t *c, const char *group, uint32_t me, uint32_t timeout_ms)
 {
     char prefix[300], mine[320];
     snprintf(prefix, sizeof(prefix), "%s/__live/", group);
     snprintf(mine, sizeof(mine), "%s%u", prefix, me);
-    smem_owner_wait_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    sm_owner_wait_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     uint64_t watch = 0;
     /* Watch first, then list: a departure between the two is not missed. */
-    if (store_watch(c, prefix, true, smem_owner_wait_cb, &w, &watch) != SMEM_OK) return;
+    if (store_watch(c, prefix, true, sm_owner_wait_cb, &w, &watch) != SMEM_OK) return;
     uint64_t deadline = util_now_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&w.mu);
@@ -415,12 +415,12 @@ void smem_store_owner_wait(store_client_t *c, const char *group, uint32_t me, ui
 
 /* ---------- handle tables ---------- */
 
-static uint32_t *smem_handle_refs(const smem_handles_t *t, void *obj)
+static uint32_t *sm_handle_refs(const sm_handles_t *t, void *obj)
 {
     return (uint32_t *)(void *)((char *)obj + t->refs_off);
 }
 
-void *smem_handle_get(const smem_handles_t *t, const void *h, const char *what)
+void *sm_handle_get(const sm_handles_t *t, const void *h, const char *what)
 {
     if (h == NULL) {
         util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", what);
@@ -430,15 +430,15 @@ void *smem_handle_get(const smem_handles_t *t, const void *h, const char *what)
     pthread_mutex_lock(t->lock);
     for (uint32_t i = 0; i < t->n && found == NULL; i++)
         if (t->objs[i] == h) found = t->objs[i];
-    if (found != NULL) __atomic_add_fetch(smem_handle_refs(t, found), 1, __ATOMIC_ACQ_REL);
+    if (found != NULL) __atomic_add_fetch(sm_handle_refs(t, found), 1, __ATOMIC_ACQ_REL);
     pthread_mutex_unlock(t->lock);
     if (found == NULL) util_err_set(SMEM_INVALID_PARAM, "%s: %p is not a live %s", what, h, t->kind);
     return found;
 }
 
-void smem_handle_put(const smem_handles_t *t, void *obj)
+void sm_handle_put(const sm_handles_t *t, void *obj)
 {
-    if (__atomic_sub_fetch(smem_handle_refs(t, obj), 1, __ATOMIC_ACQ_REL) == 0) {
+    if (__atomic_sub_fetch(sm_handle_refs(t, obj), 1, __ATOMIC_ACQ_REL) == 0) {
         pthread_mutex_lock(t->lock);
         pthread_cond_broadcast(t->cv);
         pthread_mutex_unlock(t->lock);

@@ -19,10 +19,10 @@
  * *out (key_pem, key_pass) refer to library-owned copies that stay valid
  * until the next smem_set_config_store_tls_key or smem_uninit.
  */
-void smem_store_tls_opts_get(net_tls_opts_t *out);
+void sm_store_tls_opts_get(net_tls_opts_t *out);
 
 /* Parse a smem_set_conf_store_tls info string into opts (paths only). */
-int32_t smem_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts);
+int32_t sm_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts);
 
 /*
  * A process table of live API objects (BM objects, Trans instances): a handle
@@ -31,26 +31,26 @@ int32_t smem_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts
  * reference (the uint32_t at refs_off in the object, atomic) under the API's
  * lock; put drops it and wakes destroy (cv) at zero.
  */
-typedef struct smem_handles {
+typedef struct sm_handles {
     pthread_mutex_t *lock;
     pthread_cond_t *cv;
     void *const *objs; /* n slots, NULL when free */
     uint32_t n;
     size_t refs_off;
     const char *kind; /* for the message: "is not a live <kind>" */
-} smem_handles_t;
-void *smem_handle_get(const smem_handles_t *t, const void *h, const char *what);
-void smem_handle_put(const smem_handles_t *t, void *obj);
+} sm_handles_t;
+void *sm_handle_get(const sm_handles_t *t, const void *h, const char *what);
+void sm_handle_put(const sm_handles_t *t, void *obj);
 
 /* A config-store connection of one API (BM, SHM, Trans) with its TLS context. */
-typedef struct smem_store_conn {
+typedef struct sm_store_conn {
     store_client_t *client;
     net_tls_t *tls; /* owned; outlives client */
     bool owner;     /* this call started the embedded store on the URL */
-} smem_store_conn_t;
+} sm_store_conn_t;
 
 /* Whether url names this host: loopback, a unix socket, or an address of one of our interfaces. */
-bool smem_url_is_local(const char *url);
+bool sm_url_is_local(const char *url);
 
 /*
  * Connect to the store at url (retrying for connect_ms; calls then time out
@@ -59,19 +59,19 @@ bool smem_url_is_local(const char *url);
  * connects). TLS: the process-wide settings (smem_set_conf_store_tls).
  * On failure a store this call started is stopped again.
  */
-int32_t smem_store_conn_open(const char *url, bool start_server, uint32_t connect_ms, uint32_t call_ms,
-                             smem_store_conn_t *out);
+int32_t sm_store_conn_open(const char *url, bool start_server, uint32_t connect_ms, uint32_t call_ms,
+                             sm_store_conn_t *out);
 /* Closes the client (and stops the embedded store when we own it). */
-void smem_store_conn_close(smem_store_conn_t *c, const char *url);
+void sm_store_conn_close(sm_store_conn_t *c, const char *url);
 
 /*
  * The store's owner stays until the other members of `group` have gone
  * (their liveness keys deleted) or timeout_ms: it serves them. Event-driven
  * (a watch on the liveness prefix), no polling.
  */
-void smem_store_owner_wait(store_client_t *c, const char *group, uint32_t me, uint32_t timeout_ms);
+void sm_store_owner_wait(store_client_t *c, const char *group, uint32_t me, uint32_t timeout_ms);
 
 /* Seconds from a config (0 = the default 120 s) to milliseconds, capped. */
-uint32_t smem_timeout_ms(uint32_t seconds);
+uint32_t sm_timeout_ms(uint32_t seconds);
 
 #endif /* SMEM_INT_H */

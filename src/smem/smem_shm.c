@@ -10,7 +10,7 @@
  * group), "smem/shm/<id>/sub/<key>" (sub-groups), "smem/shm/<id>/ids"
  * (atomic values), "smem/shm/<id>/ctx/<rank>" (extra context).
  *
- * Threads: calls may come from any thread; `smem_shm_lock` guards the table
+ * Threads: calls may come from any thread; `sm_shm_lock` guards the table
  * and the instance and is never held across a store or space call that can
  * block for long (create/destroy take the heap's slot out of circulation
  * first). Exit callbacks run on a thread of their own, never on the store's
@@ -33,7 +33,7 @@
 
 typedef enum { SHM_SLOT_FREE = 0, SHM_SLOT_BUSY, SHM_SLOT_READY } shm_slot_state_t;
 
-typedef struct smem_shm_obj {
+typedef struct sm_shm_obj {
     shm_slot_state_t state;
     uint32_t id;
     uint32_t rank_size;
@@ -44,19 +44,19 @@ typedef struct smem_shm_obj {
     void (*exit_fn)(int);
     bool exit_watched;
     char ns[32];
-} smem_shm_obj_t;
+} sm_shm_obj_t;
 
-static pthread_mutex_t smem_shm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t sm_shm_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     bool inited;
     char url[256];
     uint32_t world_size;
     uint32_t rank;
     smem_shm_config_t cfg;
-    smem_store_conn_t conn;
+    sm_store_conn_t conn;
     uint64_t next_gen;
 } shm_g;
-static smem_shm_obj_t shm_objs[SHM_ID_MAX + 1];
+static sm_shm_obj_t shm_objs[SHM_ID_MAX + 1];
 
 int32_t smem_shm_config_init(smem_shm_config_t *config)
 {
@@ -69,7 +69,7 @@ int32_t smem_shm_config_init(smem_shm_config_t *config)
     return SMEM_OK;
 }
 
-static uint32_t shm_ctrl_ms_of(const smem_shm_config_t *c) { return smem_timeout_ms(c->controlOperationTimeout); }
+static uint32_t shm_ctrl_ms_of(const smem_shm_config_t *c) { return sm_timeout_ms(c->controlOperationTimeout); }
 
 static int32_t shm_cfg_check(const smem_shm_config_t *c)
 {
@@ -96,17 +96,17 @@ int32_t smem_shm_init(const char *store_url, uint32_t world_size, uint32_t rank_
     int32_t rc = shm_cfg_check(&cfg);
     if (rc != SMEM_OK) return rc;
 
-    pthread_mutex_lock(&smem_shm_lock);
+    pthread_mutex_lock(&sm_shm_lock);
     if (shm_g.inited) {
         bool same = strcmp(shm_g.url, store_url) == 0 && shm_g.world_size == world_size && shm_g.rank == rank_id;
-        pthread_mutex_unlock(&smem_shm_lock);
+        pthread_mutex_unlock(&sm_shm_lock);
         if (same) return SMEM_OK;
         return util_err_set(SMEM_REPEAT_CALL, "smem_shm_init: already initialised with %s, world %u, rank %u",
                             shm_g.url, shm_g.world_size, shm_g.rank);
     }
-    uint32_t init_ms = smem_timeout_ms(cfg.shmInitTimeout);
-    smem_store_conn_t conn;
-    rc = smem_store_conn_open(store_url, cfg.startConfigStoreServer && rank_id == 0, init_ms, shm_ctrl_ms_of(&cfg), &conn);
+    uint32_t init_ms = sm_timeout_ms(cfg.shmInitTimeout);
+    sm_store_conn_t conn;
+    rc = sm_store_conn_open(store_url, cfg.startConfigStoreServer && rank_id == 0, init_ms, shm_ctrl_ms_of(&cfg), &conn);
     if (rc != SMEM_OK) goto out_unlock;
     uint32_t got = 0;
     rc = store_group_join(conn.client, SHM_GROUP, world_size, rank_id, &got);
@@ -127,14 +127,14 @@ int32_t smem_shm_init(const char *store_url, uint32_t world_size, uint32_t rank_
     shm_g.cfg = cfg;
     shm_g.conn = conn;
     shm_g.inited = true;
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     LOG_INFO("smem_shm: rank %u of %u on store %s", rank_id, world_size, store_url);
     return SMEM_OK;
 
 out_close:
-    smem_store_conn_close(&conn, store_url);
+    sm_store_conn_close(&conn, store_url);
 out_unlock:
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     return rc;
 }
 
@@ -146,23 +146,23 @@ uint32_t smem_shm_query_support_data_operation(void)
 
 /* The live heap behind a handle; an error (message set) for NULL, foreign or
  * destroyed handles. The handle is checked against the table, never dereferenced first. */
-static int32_t shm_obj(smem_shm_t handle, const char *fn, smem_shm_obj_t **out)
+static int32_t shm_obj(smem_shm_t handle, const char *fn, sm_shm_obj_t **out)
 {
     uintptr_t h = (uintptr_t)handle, lo = (uintptr_t)&shm_objs[0], hi = (uintptr_t)&shm_objs[SHM_ID_MAX];
     if (handle == NULL) return util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", fn);
-    if (h < lo || h > hi || (h - lo) % sizeof(smem_shm_obj_t) != 0)
+    if (h < lo || h > hi || (h - lo) % sizeof(sm_shm_obj_t) != 0)
         return util_err_set(SMEM_INVALID_PARAM, "%s: %p is not an smem_shm handle", fn, handle);
-    smem_shm_obj_t *o = handle;
-    pthread_mutex_lock(&smem_shm_lock);
+    sm_shm_obj_t *o = handle;
+    pthread_mutex_lock(&sm_shm_lock);
     bool ready = o->state == SHM_SLOT_READY;
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     if (!ready)
         return util_err_set(SMEM_NOT_INITIALIZED, "%s: heap %u is destroyed or not created", fn, (uint32_t)(o - shm_objs));
     *out = o;
     return SMEM_OK;
 }
 
-static uint32_t shm_ctrl_ms(void) { return smem_timeout_ms(shm_g.cfg.controlOperationTimeout); }
+static uint32_t shm_ctrl_ms(void) { return sm_timeout_ms(shm_g.cfg.controlOperationTimeout); }
 
 smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, uint64_t symmetric_size,
                            smem_shm_data_op_type data_op_type, uint32_t flags, void **gva)
@@ -185,22 +185,22 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
                      "bytes (2 MiB), at most 1 TiB", (unsigned long long)symmetric_size, (unsigned long long)GVA_ALIGN);
         return NULL;
     }
-    pthread_mutex_lock(&smem_shm_lock);
+    pthread_mutex_lock(&sm_shm_lock);
     if (!shm_g.inited) {
-        pthread_mutex_unlock(&smem_shm_lock);
+        pthread_mutex_unlock(&sm_shm_lock);
         util_err_set(SMEM_NOT_INITIALIZED, "smem_shm_create: call smem_shm_init first");
         return NULL;
     }
     if (rank_size == 0 || rank_size > shm_g.world_size || rank_id >= rank_size || rank_id != shm_g.rank) {
         uint32_t ws = shm_g.world_size, me = shm_g.rank;
-        pthread_mutex_unlock(&smem_shm_lock);
+        pthread_mutex_unlock(&sm_shm_lock);
         util_err_set(SMEM_INVALID_PARAM, "smem_shm_create: rank %u of %u does not fit this process (rank %u of world %u)",
                      rank_id, rank_size, me, ws);
         return NULL;
     }
-    smem_shm_obj_t *o = &shm_objs[id];
+    sm_shm_obj_t *o = &shm_objs[id];
     if (o->state != SHM_SLOT_FREE) {
-        pthread_mutex_unlock(&smem_shm_lock);
+        pthread_mutex_unlock(&sm_shm_lock);
         util_err_set(SMEM_DUPLICATED_OBJECT, "smem_shm_create: heap %u already exists in this process", id);
         return NULL;
     }
@@ -213,8 +213,8 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
     o->gen = ++shm_g.next_gen;
     snprintf(o->ns, sizeof(o->ns), "smem/shm/%u", id);
     store_client_t *store = shm_g.conn.client;
-    uint32_t create_ms = smem_timeout_ms(shm_g.cfg.shmCreateTimeout);
-    pthread_mutex_unlock(&smem_shm_lock);
+    uint32_t create_ms = sm_timeout_ms(shm_g.cfg.shmCreateTimeout);
+    pthread_mutex_unlock(&sm_shm_lock);
 
     space_cfg_t sc = {
         .store = store,
@@ -247,17 +247,17 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
         char msg[512];
         snprintf(msg, sizeof(msg), "%s", why);
         space_destroy(o->space);
-        pthread_mutex_lock(&smem_shm_lock);
+        pthread_mutex_lock(&sm_shm_lock);
         memset(o, 0, sizeof(*o));
-        pthread_mutex_unlock(&smem_shm_lock);
+        pthread_mutex_unlock(&sm_shm_lock);
         util_err_set(rc, "smem_shm_create: heap %u (%u ranks x %llu bytes): %s", id, rank_size,
                      (unsigned long long)symmetric_size, msg);
         return NULL;
     }
     *gva = (void *)(uintptr_t)space_base(o->space);
-    pthread_mutex_lock(&smem_shm_lock);
+    pthread_mutex_lock(&sm_shm_lock);
     o->state = SHM_SLOT_READY;
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     LOG_INFO("smem_shm: heap %u created, %u ranks x %llu bytes at %p", id, rank_size,
              (unsigned long long)symmetric_size, *gva);
     return o;
@@ -266,22 +266,22 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
 int32_t smem_shm_destroy(smem_shm_t handle, uint32_t flags)
 {
     (void)flags;
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_destroy", &o);
     if (rc0 != SMEM_OK) return rc0;
-    pthread_mutex_lock(&smem_shm_lock);
+    pthread_mutex_lock(&sm_shm_lock);
     if (o->state != SHM_SLOT_READY) {
-        pthread_mutex_unlock(&smem_shm_lock);
+        pthread_mutex_unlock(&sm_shm_lock);
         return util_err_set(SMEM_NOT_INITIALIZED, "smem_shm_destroy: heap already being destroyed");
     }
     o->state = SHM_SLOT_BUSY;
     o->exit_fn = NULL;
     space_t *space = o->space;
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     space_destroy(space);
-    pthread_mutex_lock(&smem_shm_lock);
+    pthread_mutex_lock(&sm_shm_lock);
     memset(o, 0, sizeof(*o));
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     return SMEM_OK;
 }
 
@@ -289,36 +289,36 @@ void smem_shm_uninit(uint32_t flags)
 {
     (void)flags;
     for (uint32_t i = 0; i <= SHM_ID_MAX; i++) {
-        pthread_mutex_lock(&smem_shm_lock);
+        pthread_mutex_lock(&sm_shm_lock);
         bool ready = shm_objs[i].state == SHM_SLOT_READY;
-        pthread_mutex_unlock(&smem_shm_lock);
+        pthread_mutex_unlock(&sm_shm_lock);
         if (ready) smem_shm_destroy(&shm_objs[i], 0);
     }
-    pthread_mutex_lock(&smem_shm_lock);
+    pthread_mutex_lock(&sm_shm_lock);
     bool inited = shm_g.inited;
-    smem_store_conn_t conn = shm_g.conn;
+    sm_store_conn_t conn = shm_g.conn;
     char url[sizeof(shm_g.url)];
     snprintf(url, sizeof(url), "%s", shm_g.url);
     uint32_t rank = shm_g.rank, ctl_ms = shm_ctrl_ms_of(&shm_g.cfg);
     memset(&shm_g.conn, 0, sizeof(shm_g.conn));
     shm_g.inited = false;
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     if (!inited) return;
     /* Rank 0 serves the store: it stays until the other ranks have gone. */
-    if (conn.owner) smem_store_owner_wait(conn.client, SHM_GROUP, rank, ctl_ms);
+    if (conn.owner) sm_store_owner_wait(conn.client, SHM_GROUP, rank, ctl_ms);
     store_group_leave(conn.client, SHM_GROUP);
-    smem_store_conn_close(&conn, url);
+    sm_store_conn_close(&conn, url);
 }
 
 uint32_t smem_shm_get_global_rank(smem_shm_t handle)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     return shm_obj(handle, "smem_shm_get_global_rank", &o) == SMEM_OK ? o->rank : UINT32_MAX;
 }
 
 uint32_t smem_shm_get_global_rank_size(smem_shm_t handle)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     return shm_obj(handle, "smem_shm_get_global_rank_size", &o) == SMEM_OK ? o->rank_size : UINT32_MAX;
 }
 
@@ -326,7 +326,7 @@ uint32_t smem_shm_get_global_rank_size(smem_shm_t handle)
 
 int32_t smem_shm_set_extra_context(smem_shm_t handle, const void *context, uint32_t size)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_set_extra_context", &o);
     if (rc0 != SMEM_OK) return rc0;
     if (context == NULL || size == 0 || size > SMEM_SHM_CONTEXT_MAX)
@@ -339,7 +339,7 @@ int32_t smem_shm_set_extra_context(smem_shm_t handle, const void *context, uint3
 
 int32_t smem_shm_get_extra_context(smem_shm_t handle, uint32_t rank, void *buf, uint32_t cap, uint32_t *size)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_get_extra_context", &o);
     if (rc0 != SMEM_OK) return rc0;
     if (rank >= o->rank_size)
@@ -355,12 +355,12 @@ int32_t smem_shm_get_extra_context(smem_shm_t handle, uint32_t rank, void *buf, 
     if (rc == SMEM_OBJECT_NOT_EXISTS)
         return util_err_set(rc, "smem_shm_get_extra_context: rank %u of heap %u has set no context", rank, o->id);
     if (rc != SMEM_OK) return rc;
-    rc = smem_shm_ctx_decode(o->id, rank, val, len, buf, cap, size);
+    rc = sm_shm_ctx_decode(o->id, rank, val, len, buf, cap, size);
     free(val);
     return rc;
 }
 
-int32_t smem_shm_ctx_decode(uint32_t id, uint32_t rank, const uint8_t *val, uint32_t len, void *buf, uint32_t cap,
+int32_t sm_shm_ctx_decode(uint32_t id, uint32_t rank, const uint8_t *val, uint32_t len, void *buf, uint32_t cap,
                             uint32_t *size)
 {
     if (len == 0 || len > SMEM_SHM_CONTEXT_MAX || val == NULL)
@@ -378,7 +378,7 @@ int32_t smem_shm_ctx_decode(uint32_t id, uint32_t rank, const uint8_t *val, uint
 
 int32_t smem_shm_control_barrier(smem_shm_t handle)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_control_barrier", &o);
     if (rc0 != SMEM_OK) return rc0;
     return store_barrier(shm_g.conn.client, o->ns, o->rank_size, o->rank, shm_ctrl_ms());
@@ -400,7 +400,7 @@ static int32_t shm_allgather_check(const char *fn, const char *send, uint32_t se
 int32_t smem_shm_control_allgather(smem_shm_t handle, const char *send_buf, uint32_t send_size, char *recv_buf,
                                    uint32_t recv_size)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_control_allgather", &o);
     if (rc0 != SMEM_OK) return rc0;
     int32_t rc = shm_allgather_check("smem_shm_control_allgather", send_buf, send_size, recv_buf, recv_size, o->rank_size);
@@ -408,7 +408,7 @@ int32_t smem_shm_control_allgather(smem_shm_t handle, const char *send_buf, uint
     return store_allgather(shm_g.conn.client, o->ns, o->rank_size, o->rank, send_buf, send_size, recv_buf, shm_ctrl_ms());
 }
 
-static int32_t shm_subgroup_name(const smem_shm_obj_t *o, const char *fn, const char *key, uint32_t rank_size,
+static int32_t shm_subgroup_name(const sm_shm_obj_t *o, const char *fn, const char *key, uint32_t rank_size,
                                  uint32_t rank_id, char *name, size_t cap)
 {
     if (key == NULL || key[0] == '\0' || strlen(key) > 200)
@@ -422,7 +422,7 @@ static int32_t shm_subgroup_name(const smem_shm_obj_t *o, const char *fn, const 
 
 int32_t smem_shm_subgroup_barrier(smem_shm_t handle, const char *key, uint32_t rank_size, uint32_t rank_id)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_subgroup_barrier", &o);
     if (rc0 != SMEM_OK) return rc0;
     char name[256];
@@ -434,7 +434,7 @@ int32_t smem_shm_subgroup_barrier(smem_shm_t handle, const char *key, uint32_t r
 int32_t smem_shm_subgroup_allgather(smem_shm_t handle, const char *key, uint32_t rank_size, uint32_t rank_id,
                                     const char *send_buf, uint32_t send_size, char *recv_buf, uint32_t recv_size)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_subgroup_allgather", &o);
     if (rc0 != SMEM_OK) return rc0;
     char name[256];
@@ -449,7 +449,7 @@ int32_t smem_shm_subgroup_allgather(smem_shm_t handle, const char *key, uint32_t
 
 int32_t smem_shm_topology_can_reach(smem_shm_t handle, uint32_t remote_rank, uint32_t *reach_info)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_topology_can_reach", &o);
     if (rc0 != SMEM_OK) return rc0;
     if (reach_info == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_shm_topology_can_reach: reach_info is NULL");
@@ -470,7 +470,7 @@ int32_t smem_shm_topology_can_reach(smem_shm_t handle, uint32_t remote_rank, uin
 
 int32_t smem_shm_atomic_alloc_value(smem_shm_t handle, uint32_t limit, uint32_t *value)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_atomic_alloc_value", &o);
     if (rc0 != SMEM_OK) return rc0;
     if (value == NULL || limit == 0 || limit > 1024)
@@ -480,12 +480,12 @@ int32_t smem_shm_atomic_alloc_value(smem_shm_t handle, uint32_t limit, uint32_t 
     snprintf(name, sizeof(name), "%s/ids", o->ns);
     uint32_t v = 0;
     int32_t rc = store_id_alloc(shm_g.conn.client, name, limit, &v);
-    if (rc == SMEM_OK) rc = smem_shm_id_check(o->id, v, limit);
+    if (rc == SMEM_OK) rc = sm_shm_id_check(o->id, v, limit);
     if (rc == SMEM_OK) *value = v;
     return rc;
 }
 
-int32_t smem_shm_id_check(uint32_t id, uint32_t value, uint32_t limit)
+int32_t sm_shm_id_check(uint32_t id, uint32_t value, uint32_t limit)
 {
     if (value >= limit)
         return util_err_set(SMEM_PROTOCOL, "smem_shm_atomic_alloc_value: the store's id pool of heap %u answered %u, "
@@ -495,7 +495,7 @@ int32_t smem_shm_id_check(uint32_t id, uint32_t value, uint32_t limit)
 
 int32_t smem_shm_atomic_release_value(smem_shm_t handle, uint32_t value)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_atomic_release_value", &o);
     if (rc0 != SMEM_OK) return rc0;
     char name[64];
@@ -524,10 +524,10 @@ static void shm_exit_cb(void *arg, int32_t status)
     uintptr_t tag = (uintptr_t)arg;
     uint32_t id = (uint32_t)(tag & 0xFF);
     uint64_t gen = (uint64_t)(tag >> 8);
-    pthread_mutex_lock(&smem_shm_lock);
-    smem_shm_obj_t *o = id <= SHM_ID_MAX ? &shm_objs[id] : NULL;
+    pthread_mutex_lock(&sm_shm_lock);
+    sm_shm_obj_t *o = id <= SHM_ID_MAX ? &shm_objs[id] : NULL;
     void (*fn)(int) = (o != NULL && o->state == SHM_SLOT_READY && o->gen == gen) ? o->exit_fn : NULL;
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     if (fn == NULL) return;
     shm_exit_call_t *c = malloc(sizeof(*c));
     pthread_t t;
@@ -549,29 +549,29 @@ static void shm_exit_cb(void *arg, int32_t status)
 
 int32_t smem_shm_register_exit(smem_shm_t handle, void (*exit_fn)(int))
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     int32_t rc0 = shm_obj(handle, "smem_shm_register_exit", &o);
     if (rc0 != SMEM_OK) return rc0;
     if (exit_fn == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_shm_register_exit: function is NULL");
-    pthread_mutex_lock(&smem_shm_lock);
+    pthread_mutex_lock(&sm_shm_lock);
     o->exit_fn = exit_fn;
     bool watched = o->exit_watched;
     o->exit_watched = true;
     uintptr_t tag = (uintptr_t)o->id | (uintptr_t)(o->gen << 8);
-    pthread_mutex_unlock(&smem_shm_lock);
+    pthread_mutex_unlock(&sm_shm_lock);
     if (watched) return SMEM_OK; /* replacing the function; the store watch is in place */
     int32_t rc = store_exit_watch(shm_g.conn.client, o->ns, shm_exit_cb, (void *)tag);
     if (rc != SMEM_OK) {
-        pthread_mutex_lock(&smem_shm_lock);
+        pthread_mutex_lock(&sm_shm_lock);
         o->exit_watched = false;
-        pthread_mutex_unlock(&smem_shm_lock);
+        pthread_mutex_unlock(&sm_shm_lock);
     }
     return rc;
 }
 
 void smem_shm_global_exit(smem_shm_t handle, int status)
 {
-    smem_shm_obj_t *o = NULL;
+    sm_shm_obj_t *o = NULL;
     if (shm_obj(handle, "smem_shm_global_exit", &o) != SMEM_OK) return;
     int32_t rc = store_exit_broadcast(shm_g.conn.client, o->ns, status);
     if (rc != SMEM_OK) LOG_ERROR("smem_shm_global_exit: heap %u status %d: %s", o->id, status, util_err_get());

@@ -19,10 +19,10 @@
  * (empty, or over SMEM_SHM_CONTEXT_MAX bytes); SMEM_INVALID_PARAM: buf
  * is too small for it.
  */
-int32_t smem_shm_ctx_decode(uint32_t id, uint32_t rank, const uint8_t *val, uint32_t len, void *buf, uint32_t cap,
+int32_t sm_shm_ctx_decode(uint32_t id, uint32_t rank, const uint8_t *val, uint32_t len, void *buf, uint32_t cap,
                             uint32_t *size);
 
 /* The pool's answer to an allocation below `limit`: SMEM_PROTOCOL unless value < limit. */
-int32_t smem_shm_id_check(uint32_t id, uint32_t value, uint32_t limit);
+int32_t sm_shm_id_check(uint32_t id, uint32_t value, uint32_t limit);
 
 #endif

@@ -39,7 +39,7 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t cv;
     bool inited;
-    smem_trans_obj_t *objs[SMEM_TRANS_MAX];
+    sm_trans_obj_t *objs[SMEM_TRANS_MAX];
 } g_trans = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---------- config, init ---------- */
@@ -57,7 +57,7 @@ int32_t smem_trans_config_init(smem_trans_config_t *config)
     return SMEM_OK;
 }
 
-static int32_t smem_trans_config_check(const smem_trans_config_t *c, const char *what)
+static int32_t sm_trans_config_check(const smem_trans_config_t *c, const char *what)
 {
     if ((unsigned)c->role >= SMEM_TRANS_BUTT)
         return util_err_set(SMEM_INVALID_PARAM, "%s: role %d unknown (SENDER 0, RECEIVER 1, BOTH 2)", what, (int)c->role);
@@ -77,7 +77,7 @@ int32_t smem_trans_init(const smem_trans_config_t *config)
         smem_trans_config_init(&d);
         config = &d;
     }
-    int32_t rc = smem_trans_config_check(config, "smem_trans_init");
+    int32_t rc = sm_trans_config_check(config, "smem_trans_init");
     if (rc != SMEM_OK) return rc;
     pthread_mutex_lock(&g_trans.lock);
     g_trans.inited = true;
@@ -87,17 +87,17 @@ int32_t smem_trans_init(const smem_trans_config_t *config)
 
 /* ---------- handles ---------- */
 
-static const smem_handles_t smem_trans_handles = {
+static const sm_handles_t sm_trans_handles = {
     .lock = &g_trans.lock, .cv = &g_trans.cv, .objs = (void *const *)g_trans.objs, .n = SMEM_TRANS_MAX,
-    .refs_off = offsetof(smem_trans_obj_t, refs), .kind = "Trans instance"};
+    .refs_off = offsetof(sm_trans_obj_t, refs), .kind = "Trans instance"};
 
-smem_trans_obj_t *smem_trans_obj_get(const void *h, const char *what)
+sm_trans_obj_t *sm_trans_obj_get(const void *h, const char *what)
 {
-    return smem_handle_get(&smem_trans_handles, h, what);
+    return sm_handle_get(&sm_trans_handles, h, what);
 }
-void smem_trans_obj_put(smem_trans_obj_t *o) { smem_handle_put(&smem_trans_handles, o); }
+void sm_trans_obj_put(sm_trans_obj_t *o) { sm_handle_put(&sm_trans_handles, o); }
 
-int32_t smem_trans_may_initiate(const smem_trans_obj_t *o, const char *what)
+int32_t sm_trans_may_initiate(const sm_trans_obj_t *o, const char *what)
 {
     if (o->cfg.role == SMEM_TRANS_RECEIVER)
         return util_err_set(SMEM_UNSUPPORTED, "%s: instance %s has role RECEIVER, which initiates no transfers (use "
@@ -109,7 +109,7 @@ int32_t smem_trans_may_initiate(const smem_trans_obj_t *o, const char *what)
 /* ---------- local regions and the server-side resolver ---------- */
 
 /* Index of the first region with addr > a. */
-static uint32_t smem_trans_upper_locked(const smem_trans_obj_t *o, uint64_t a)
+static uint32_t sm_trans_upper_locked(const sm_trans_obj_t *o, uint64_t a)
 {
     uint32_t lo = 0, hi = o->nregs;
     while (lo < hi) {
@@ -120,10 +120,10 @@ static uint32_t smem_trans_upper_locked(const smem_trans_obj_t *o, uint64_t a)
     return lo;
 }
 
-static int32_t smem_trans_resolve(void *arg, uint32_t window, uint64_t off, uint64_t len, tp_access_t acc,
+static int32_t sm_trans_resolve(void *arg, uint32_t window, uint64_t off, uint64_t len, tp_access_t acc,
                                   tp_mem_t *out)
 {
-    smem_trans_obj_t *o = arg;
+    sm_trans_obj_t *o = arg;
     (void)acc;
     if (window != TP_WINDOW_REG)
         return util_err_set(SMEM_OBJECT_NOT_EXISTS, "Trans instance %s exposes registered memory (window %u) only, "
@@ -133,8 +133,8 @@ static int32_t smem_trans_resolve(void *arg, uint32_t window, uint64_t off, uint
         return util_err_set(SMEM_UNSUPPORTED, "Trans instance %s has role SENDER and exposes no memory", o->id);
     int32_t rc = SMEM_OK;
     pthread_mutex_lock(&o->reg_lock);
-    uint32_t i = smem_trans_upper_locked(o, off);
-    smem_trans_region_t *r = i > 0 ? o->regs[i - 1] : NULL;
+    uint32_t i = sm_trans_upper_locked(o, off);
+    sm_trans_region_t *r = i > 0 ? o->regs[i - 1] : NULL;
     if (r == NULL || off - r->addr >= r->size || len > r->size - (off - r->addr)) {
         rc = util_err_set(SMEM_OUT_OF_RANGE, "0x%" PRIx64 " + %" PRIu64 " bytes is not inside memory instance %s "
                                              "registered",
@@ -148,31 +148,31 @@ static int32_t smem_trans_resolve(void *arg, uint32_t window, uint64_t off, uint
     return rc;
 }
 
-static void smem_trans_release(void *arg, uint32_t window, const tp_mem_t *mem)
+static void sm_trans_release(void *arg, uint32_t window, const tp_mem_t *mem)
 {
-    smem_trans_obj_t *o = arg;
+    sm_trans_obj_t *o = arg;
     (void)window;
-    smem_trans_region_t *r = (smem_trans_region_t *)(uintptr_t)mem->pin;
+    sm_trans_region_t *r = (sm_trans_region_t *)(uintptr_t)mem->pin;
     pthread_mutex_lock(&o->reg_lock);
     if (--r->pins == 0 && r->dead) pthread_cond_broadcast(&o->reg_cv);
     pthread_mutex_unlock(&o->reg_lock);
 }
 
-static void smem_trans_reg_key(const smem_trans_obj_t *o, uint64_t addr, char *key, size_t cap)
+static void sm_trans_reg_key(const sm_trans_obj_t *o, uint64_t addr, char *key, size_t cap)
 {
     snprintf(key, cap, SMEM_TRANS_PREFIX "reg/%s/%016" PRIx64, o->id, addr);
 }
 
-static bool smem_trans_publishes(const smem_trans_obj_t *o) { return o->cfg.role != SMEM_TRANS_SENDER; }
+static bool sm_trans_publishes(const sm_trans_obj_t *o) { return o->cfg.role != SMEM_TRANS_SENDER; }
 
-static int32_t smem_trans_reg_add(smem_trans_obj_t *o, uint64_t addr, uint64_t size, bool malloced)
+static int32_t sm_trans_reg_add(sm_trans_obj_t *o, uint64_t addr, uint64_t size, bool malloced)
 {
     if (addr == 0 || size == 0 || size - 1 > UINT64_MAX - addr)
         return util_err_set(SMEM_INVALID_PARAM, "register 0x%" PRIx64 " + %" PRIu64 " bytes: NULL, empty or wrapping",
                             addr, size);
     pthread_mutex_lock(&o->reg_lock);
-    uint32_t i = smem_trans_upper_locked(o, addr);
-    const smem_trans_region_t *prev = i > 0 ? o->regs[i - 1] : NULL, *next = i < o->nregs ? o->regs[i] : NULL;
+    uint32_t i = sm_trans_upper_locked(o, addr);
+    const sm_trans_region_t *prev = i > 0 ? o->regs[i - 1] : NULL, *next = i < o->nregs ? o->regs[i] : NULL;
     int32_t rc = SMEM_OK;
     if (prev != NULL && prev->addr == addr && prev->size == size) {
         pthread_mutex_unlock(&o->reg_lock);
@@ -183,10 +183,10 @@ static int32_t smem_trans_reg_add(smem_trans_obj_t *o, uint64_t addr, uint64_t s
                                               " + %" PRIu64 " bytes registered before",
                           addr, size, prev != NULL && addr - prev->addr < prev->size ? prev->addr : next->addr,
                           prev != NULL && addr - prev->addr < prev->size ? prev->size : next->size);
-    smem_trans_region_t *r = NULL;
+    sm_trans_region_t *r = NULL;
     if (rc == SMEM_OK && o->nregs == o->capregs) {
         uint32_t cap = o->capregs ? o->capregs * 2 : 16;
-        smem_trans_region_t **v = realloc(o->regs, cap * sizeof(*v));
+        sm_trans_region_t **v = realloc(o->regs, cap * sizeof(*v));
         if (v == NULL) rc = util_err_set(SMEM_MALLOC_FAILED, "register: out of memory");
         else {
             o->regs = v;
@@ -195,7 +195,7 @@ static int32_t smem_trans_reg_add(smem_trans_obj_t *o, uint64_t addr, uint64_t s
     }
     if (rc == SMEM_OK && (r = calloc(1, sizeof(*r))) == NULL) rc = util_err_set(SMEM_MALLOC_FAILED, "register: out of memory");
     if (rc == SMEM_OK) {
-        *r = (smem_trans_region_t){.addr = addr, .size = size, .malloced = malloced};
+        *r = (sm_trans_region_t){.addr = addr, .size = size, .malloced = malloced};
         memmove(o->regs + i + 1, o->regs + i, (o->nregs - i) * sizeof(*o->regs));
         o->regs[i] = r;
         o->nregs++;
@@ -205,11 +205,11 @@ static int32_t smem_trans_reg_add(smem_trans_obj_t *o, uint64_t addr, uint64_t s
 }
 
 /* Take the region starting at addr out of the table, wait for its pins, hand it back (caller frees). */
-static int32_t smem_trans_reg_take(smem_trans_obj_t *o, uint64_t addr, smem_trans_region_t **out)
+static int32_t sm_trans_reg_take(sm_trans_obj_t *o, uint64_t addr, sm_trans_region_t **out)
 {
     pthread_mutex_lock(&o->reg_lock);
-    uint32_t i = smem_trans_upper_locked(o, addr);
-    smem_trans_region_t *r = i > 0 ? o->regs[i - 1] : NULL;
+    uint32_t i = sm_trans_upper_locked(o, addr);
+    sm_trans_region_t *r = i > 0 ? o->regs[i - 1] : NULL;
     if (r == NULL || r->addr != addr) {
         pthread_mutex_unlock(&o->reg_lock);
         return util_err_set(SMEM_OBJECT_NOT_EXISTS, "no registered range of instance %s starts at 0x%" PRIx64, o->id,
@@ -225,45 +225,45 @@ static int32_t smem_trans_reg_take(smem_trans_obj_t *o, uint64_t addr, smem_tran
 }
 
 /* Our instance record into v; its length. */
-static uint32_t smem_trans_inst_rec(const smem_trans_obj_t *o, uint8_t *v, uint32_t cap)
+static uint32_t sm_trans_inst_rec(const sm_trans_obj_t *o, uint8_t *v, uint32_t cap)
 {
-    smem_trans_inst_rec_t r = {.role = (uint16_t)o->cfg.role, .rank = o->rank};
+    sm_trans_inst_rec_t r = {.role = (uint16_t)o->cfg.role, .rank = o->rank};
     snprintf(r.addr, sizeof(r.addr), "%s", o->tp_addr);
-    return smem_trans_inst_encode(&r, v, cap);
+    return sm_trans_inst_encode(&r, v, cap);
 }
 
-static int32_t smem_trans_reg_publish(smem_trans_obj_t *o, uint64_t addr, uint64_t size)
+static int32_t sm_trans_reg_publish(sm_trans_obj_t *o, uint64_t addr, uint64_t size)
 {
-    if (!smem_trans_publishes(o)) return SMEM_OK;
+    if (!sm_trans_publishes(o)) return SMEM_OK;
     uint8_t v[SMEM_TRANS_REG_SIZE];
-    smem_trans_reg_encode(addr, size, v);
+    sm_trans_reg_encode(addr, size, v);
     char key[SMEM_TRANS_KEY_MAX];
-    smem_trans_reg_key(o, addr, key, sizeof(key));
+    sm_trans_reg_key(o, addr, key, sizeof(key));
     return store_set(o->conn.client, key, v, sizeof(v));
 }
 
-static void smem_trans_reg_unpublish(smem_trans_obj_t *o, uint64_t addr)
+static void sm_trans_reg_unpublish(sm_trans_obj_t *o, uint64_t addr)
 {
-    if (!smem_trans_publishes(o)) return;
+    if (!sm_trans_publishes(o)) return;
     char key[SMEM_TRANS_KEY_MAX];
-    smem_trans_reg_key(o, addr, key, sizeof(key));
+    sm_trans_reg_key(o, addr, key, sizeof(key));
     int32_t rc = store_delete(o->conn.client, key);
     if (rc != SMEM_OK && rc != SMEM_OBJECT_NOT_EXISTS)
         LOG_WARN("trans %s: unpublishing 0x%" PRIx64 ": %s (peers' requests to it fail anyway)", o->id, addr,
                  util_err_get());
 }
 
-static int32_t smem_trans_register_one(smem_trans_obj_t *o, uint64_t addr, uint64_t size, bool malloced)
+static int32_t sm_trans_register_one(sm_trans_obj_t *o, uint64_t addr, uint64_t size, bool malloced)
 {
-    int32_t rc = smem_trans_reg_add(o, addr, size, malloced);
+    int32_t rc = sm_trans_reg_add(o, addr, size, malloced);
     if (rc == SMEM_REPEAT_CALL) return SMEM_OK;
     if (rc != SMEM_OK) return rc;
-    rc = smem_trans_reg_publish(o, addr, size);
+    rc = sm_trans_reg_publish(o, addr, size);
     if (rc != SMEM_OK) {
         char why[SMEM_TRANS_MSG_MAX];
         snprintf(why, sizeof(why), "%s", util_err_get());
-        smem_trans_region_t *r = NULL;
-        if (smem_trans_reg_take(o, addr, &r) == SMEM_OK) free(r);
+        sm_trans_region_t *r = NULL;
+        if (sm_trans_reg_take(o, addr, &r) == SMEM_OK) free(r);
         return util_err_set(rc, "register 0x%" PRIx64 ": publishing it in the store: %s", addr, why);
     }
     LOG_DEBUG("trans %s: registered 0x%" PRIx64 " + %" PRIu64 " bytes", o->id, addr, size);
@@ -272,20 +272,20 @@ static int32_t smem_trans_register_one(smem_trans_obj_t *o, uint64_t addr, uint6
 
 int32_t smem_trans_register_mem(smem_trans_t handle, void *address, size_t size, uint32_t flags)
 {
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_register_mem");
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_register_mem");
     if (o == NULL) return SMEM_INVALID_PARAM;
     int32_t rc = flags != 0 ? util_err_set(SMEM_INVALID_PARAM, "smem_trans_register_mem: flags 0x%x unknown", flags)
-                            : smem_trans_register_one(o, (uint64_t)(uintptr_t)address, size, false);
-    smem_trans_obj_put(o);
+                            : sm_trans_register_one(o, (uint64_t)(uintptr_t)address, size, false);
+    sm_trans_obj_put(o);
     return rc;
 }
 
-static int32_t smem_trans_deregister_one(smem_trans_obj_t *o, uint64_t addr, bool want_malloced)
+static int32_t sm_trans_deregister_one(sm_trans_obj_t *o, uint64_t addr, bool want_malloced)
 {
-    smem_trans_region_t *r = NULL;
+    sm_trans_region_t *r = NULL;
     if (want_malloced) { /* check before taking it out */
         pthread_mutex_lock(&o->reg_lock);
-        uint32_t i = smem_trans_upper_locked(o, addr);
+        uint32_t i = sm_trans_upper_locked(o, addr);
         bool ok = i > 0 && o->regs[i - 1]->addr == addr && o->regs[i - 1]->malloced;
         pthread_mutex_unlock(&o->reg_lock);
         if (!ok)
@@ -293,9 +293,9 @@ static int32_t smem_trans_deregister_one(smem_trans_obj_t *o, uint64_t addr, boo
                                                     "of instance %s",
                                 addr, o->id);
     }
-    int32_t rc = smem_trans_reg_take(o, addr, &r);
+    int32_t rc = sm_trans_reg_take(o, addr, &r);
     if (rc != SMEM_OK) return rc;
-    smem_trans_reg_unpublish(o, addr);
+    sm_trans_reg_unpublish(o, addr);
     if (r->malloced && want_malloced) munmap((void *)(uintptr_t)r->addr, r->size);
     LOG_DEBUG("trans %s: deregistered 0x%" PRIx64 " + %" PRIu64 " bytes", o->id, r->addr, r->size);
     free(r);
@@ -305,7 +305,7 @@ static int32_t smem_trans_deregister_one(smem_trans_obj_t *o, uint64_t addr, boo
 int32_t smem_trans_batch_register_mem(smem_trans_t handle, void *addresses[], size_t sizes[], uint32_t count,
                                       uint32_t flags)
 {
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_batch_register_mem");
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_batch_register_mem");
     if (o == NULL) return SMEM_INVALID_PARAM;
     int32_t rc = SMEM_OK;
     uint32_t i = 0;
@@ -318,14 +318,14 @@ int32_t smem_trans_batch_register_mem(smem_trans_t handle, void *addresses[], si
     if (rc == SMEM_OK && added == NULL) rc = util_err_set(SMEM_MALLOC_FAILED, "out of memory");
     for (; rc == SMEM_OK && i < count; i++) {
         uint64_t a = (uint64_t)(uintptr_t)addresses[i];
-        rc = smem_trans_reg_add(o, a, sizes[i], false);
+        rc = sm_trans_reg_add(o, a, sizes[i], false);
         if (rc == SMEM_REPEAT_CALL) {
             rc = SMEM_OK;
             continue;
         }
         if (rc == SMEM_OK) {
             added[i] = true;
-            rc = smem_trans_reg_publish(o, a, sizes[i]);
+            rc = sm_trans_reg_publish(o, a, sizes[i]);
         }
         if (rc != SMEM_OK) {
             char why[SMEM_TRANS_MSG_MAX];
@@ -339,27 +339,27 @@ int32_t smem_trans_batch_register_mem(smem_trans_t handle, void *addresses[], si
         char why[SMEM_TRANS_MSG_MAX];
         snprintf(why, sizeof(why), "%s", util_err_get());
         for (uint32_t k = 0; k < count; k++)
-            if (added[k]) smem_trans_deregister_one(o, (uint64_t)(uintptr_t)addresses[k], false);
+            if (added[k]) sm_trans_deregister_one(o, (uint64_t)(uintptr_t)addresses[k], false);
         util_err_set(rc, "%s", why);
     }
     free(added);
-    smem_trans_obj_put(o);
+    sm_trans_obj_put(o);
     return rc;
 }
 
 int32_t smem_trans_deregister_mem(smem_trans_t handle, void *address)
 {
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_deregister_mem");
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_deregister_mem");
     if (o == NULL) return SMEM_INVALID_PARAM;
     int32_t rc = address == NULL ? util_err_set(SMEM_INVALID_PARAM, "smem_trans_deregister_mem: address is NULL")
-                                 : smem_trans_deregister_one(o, (uint64_t)(uintptr_t)address, false);
-    smem_trans_obj_put(o);
+                                 : sm_trans_deregister_one(o, (uint64_t)(uintptr_t)address, false);
+    sm_trans_obj_put(o);
     return rc;
 }
 
 void *smem_trans_malloc(smem_trans_t handle, size_t size)
 {
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_malloc");
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_malloc");
     if (o == NULL) return NULL;
     void *p = NULL;
     long page = sysconf(_SC_PAGESIZE);
@@ -371,26 +371,26 @@ void *smem_trans_malloc(smem_trans_t handle, size_t size)
         if (p == MAP_FAILED) {
             util_err_set(SMEM_MALLOC_FAILED, "smem_trans_malloc: %zu bytes: out of memory", size);
             p = NULL;
-        } else if (smem_trans_register_one(o, (uint64_t)(uintptr_t)p, len, true) != SMEM_OK) {
+        } else if (sm_trans_register_one(o, (uint64_t)(uintptr_t)p, len, true) != SMEM_OK) {
             munmap(p, len);
             p = NULL;
         }
     }
-    smem_trans_obj_put(o);
+    sm_trans_obj_put(o);
     return p;
 }
 
 void smem_trans_free(smem_trans_t handle, void *address)
 {
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_free");
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_free");
     if (o == NULL) return;
-    if (address != NULL) smem_trans_deregister_one(o, (uint64_t)(uintptr_t)address, true);
-    smem_trans_obj_put(o);
+    if (address != NULL) sm_trans_deregister_one(o, (uint64_t)(uintptr_t)address, true);
+    sm_trans_obj_put(o);
 }
 
 /* ---------- create / destroy ---------- */
 
-static int32_t smem_trans_listen_url(const char *id, char *out, size_t cap)
+static int32_t sm_trans_listen_url(const char *id, char *out, size_t cap)
 {
     /* "IPv4:port" or "[IPv6]:port": listen on that IP (any port); anything else: the auto choice. */
     char url[128];
@@ -406,7 +406,7 @@ static int32_t smem_trans_listen_url(const char *id, char *out, size_t cap)
     return SMEM_OK;
 }
 
-static void smem_trans_obj_free(smem_trans_obj_t *o)
+static void sm_trans_obj_free(sm_trans_obj_t *o)
 {
     if (o->listen_id != 0) store_group_unlisten(o->conn.client, o->listen_id);
     o->listen_id = 0;
@@ -416,10 +416,10 @@ static void smem_trans_obj_free(smem_trans_obj_t *o)
     if (o->cache != NULL) (void)tp_cache_detach(o->cache);
     tp_cache_destroy(o->cache);
     pthread_mutex_lock(&o->peer_lock);
-    smem_trans_peer_t *peers = o->peers;
+    sm_trans_peer_t *peers = o->peers;
     o->peers = NULL;
     pthread_mutex_unlock(&o->peer_lock);
-    smem_trans_peers_free(peers);
+    sm_trans_peers_free(peers);
     tp_iface_close(o->iface); /* joins the server threads: no pin is held after this */
     for (uint32_t i = 0; i < o->nregs; i++) {
         if (o->regs[i]->malloced) munmap((void *)(uintptr_t)o->regs[i]->addr, o->regs[i]->size);
@@ -427,7 +427,7 @@ static void smem_trans_obj_free(smem_trans_obj_t *o)
     }
     free(o->regs);
     if (o->conn.client != NULL) store_group_leave(o->conn.client, SMEM_TRANS_GROUP);
-    smem_store_conn_close(&o->conn, o->url);
+    sm_store_conn_close(&o->conn, o->url);
     pthread_mutex_destroy(&o->peer_lock);
     pthread_cond_destroy(&o->reg_cv);
     pthread_mutex_destroy(&o->reg_lock);
@@ -435,19 +435,19 @@ static void smem_trans_obj_free(smem_trans_obj_t *o)
 }
 
 /* Our instance record; an existing one of a dead instance is replaced, a live one refused. */
-static int32_t smem_trans_publish(smem_trans_obj_t *o)
+static int32_t sm_trans_publish(sm_trans_obj_t *o)
 {
     char key[SMEM_TRANS_KEY_MAX];
     snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
     uint8_t v[SMEM_TRANS_INST_FIXED + TP_ADDR_MAX];
-    uint32_t vlen = smem_trans_inst_rec(o, v, sizeof(v));
+    uint32_t vlen = sm_trans_inst_rec(o, v, sizeof(v));
     uint8_t *cur = NULL;
     uint32_t cur_len = 0;
     int32_t rc = store_cas(o->conn.client, key, NULL, 0, v, vlen, &cur, &cur_len);
     if (rc != SMEM_CAS_MISMATCH) return rc;
     bool alive = false;
-    smem_trans_inst_rec_t prev;
-    if (cur != NULL && smem_trans_inst_decode(cur, cur_len, &prev) == SMEM_OK) {
+    sm_trans_inst_rec_t prev;
+    if (cur != NULL && sm_trans_inst_decode(cur, cur_len, &prev) == SMEM_OK) {
         char lkey[64];
         snprintf(lkey, sizeof(lkey), SMEM_TRANS_GROUP "/__live/%u", prev.rank);
         uint8_t *lv = NULL;
@@ -473,9 +473,9 @@ static int32_t smem_trans_publish(smem_trans_obj_t *o)
 /* Reconnect thread (store_group_cb_t): our rank came back (after a pause or a
  * store restart): publish our instance record and regions again, so peers
  * that dropped us (or a store that lost them) know us again. */
-static void smem_trans_on_rank_event(void *arg, const store_group_event_t *ev)
+static void sm_trans_on_rank_event(void *arg, const store_group_event_t *ev)
 {
-    smem_trans_obj_t *o = arg;
+    sm_trans_obj_t *o = arg;
     if (ev->rank != o->rank) return;
     if (!ev->regained) {
         LOG_ERROR("trans %s: rank %u of the Trans group was taken while this process was cut off from the store; "
@@ -486,7 +486,7 @@ static void smem_trans_on_rank_event(void *arg, const store_group_event_t *ev)
     char key[SMEM_TRANS_KEY_MAX];
     snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
     uint8_t v[SMEM_TRANS_INST_FIXED + TP_ADDR_MAX];
-    int32_t rc = store_set(o->conn.client, key, v, smem_trans_inst_rec(o, v, sizeof(v)));
+    int32_t rc = store_set(o->conn.client, key, v, sm_trans_inst_rec(o, v, sizeof(v)));
     pthread_mutex_lock(&o->reg_lock);
     uint32_t n = o->nregs;
     uint64_t(*regs)[2] = n ? malloc(n * sizeof(*regs)) : NULL;
@@ -495,7 +495,7 @@ static void smem_trans_on_rank_event(void *arg, const store_group_event_t *ev)
         regs[i][1] = o->regs[i]->size;
     }
     pthread_mutex_unlock(&o->reg_lock);
-    for (uint32_t i = 0; rc == SMEM_OK && regs != NULL && i < n; i++) rc = smem_trans_reg_publish(o, regs[i][0], regs[i][1]);
+    for (uint32_t i = 0; rc == SMEM_OK && regs != NULL && i < n; i++) rc = sm_trans_reg_publish(o, regs[i][0], regs[i][1]);
     free(regs);
     if (rc != SMEM_OK)
         LOG_ERROR("trans %s: publishing our records again after the reconnect: %s", o->id, util_err_get());
@@ -521,13 +521,13 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
         util_err_set(SMEM_INVALID_PARAM, "smem_trans_create: store url is NULL, empty or too long");
         return NULL;
     }
-    if (!smem_trans_id_ok(unique_id)) {
+    if (!sm_trans_id_ok(unique_id)) {
         util_err_set(SMEM_INVALID_PARAM, "smem_trans_create: unique id %s: 1..%u bytes without '/' (e.g. \"ip:port\")",
                      unique_id ? unique_id : "NULL", SMEM_TRANS_UNIQUE_ID_MAX);
         return NULL;
     }
-    if (smem_trans_config_check(config, "smem_trans_create") != SMEM_OK) return NULL;
-    smem_trans_obj_t *o = calloc(1, sizeof(*o));
+    if (sm_trans_config_check(config, "smem_trans_create") != SMEM_OK) return NULL;
+    sm_trans_obj_t *o = calloc(1, sizeof(*o));
     if (o == NULL) {
         util_err_set(SMEM_MALLOC_FAILED, "smem_trans_create: out of memory");
         return NULL;
@@ -539,23 +539,23 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     pthread_mutex_init(&o->reg_lock, NULL);
     pthread_cond_init(&o->reg_cv, NULL);
     pthread_mutex_init(&o->peer_lock, NULL);
-    uint32_t ms = smem_timeout_ms(config->initTimeout);
+    uint32_t ms = sm_timeout_ms(config->initTimeout);
     char why[SMEM_TRANS_MSG_MAX];
     char cname[96];
     snprintf(cname, sizeof(cname), "trans %s", unique_id);
     int32_t rc = tp_cache_create(cname, STORE_WORLD_MAX, &o->cache);
-    if (rc == SMEM_OK) rc = smem_store_conn_open(store_url, config->startConfigServer, ms, ms, &o->conn);
+    if (rc == SMEM_OK) rc = sm_store_conn_open(store_url, config->startConfigServer, ms, ms, &o->conn);
     if (rc == SMEM_OK) rc = store_group_join(o->conn.client, SMEM_TRANS_GROUP, STORE_WORLD_MAX, UINT32_MAX, &o->rank);
     if (rc == SMEM_OK) {
         char listen[160], name[96];
-        smem_trans_listen_url(unique_id, listen, sizeof(listen));
+        sm_trans_listen_url(unique_id, listen, sizeof(listen));
         snprintf(name, sizeof(name), "trans %s", unique_id);
         tp_iface_cfg_t c;
         tp_iface_cfg_init(&c);
         c.name = name;
         c.listen_url = listen;
         c.reach_url = store_url;
-        c.resolver = (tp_resolver_t){.resolve = smem_trans_resolve, .release = smem_trans_release, .arg = o};
+        c.resolver = (tp_resolver_t){.resolve = sm_trans_resolve, .release = sm_trans_release, .arg = o};
         c.timeout_ms = ms;
         const tp_ops_t *ops = tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0);
         rc = ops == NULL ? SMEM_UNSUPPORTED : tp_iface_open(ops, &c, &o->iface);
@@ -563,11 +563,11 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     if (rc == SMEM_OK) rc = tp_iface_addr(o->iface, o->tp_addr, sizeof(o->tp_addr));
     if (rc == SMEM_OK) tp_cache_attach(o->cache, o->iface);
     /* Watches first, then our record, then the listing. */
-    if (rc == SMEM_OK) rc = smem_trans_peers_open(o);
+    if (rc == SMEM_OK) rc = sm_trans_peers_open(o);
     bool published = rc == SMEM_OK;
-    if (rc == SMEM_OK) rc = smem_trans_publish(o);
-    if (rc == SMEM_OK) rc = store_group_listen(o->conn.client, SMEM_TRANS_GROUP, smem_trans_on_rank_event, o, &o->listen_id);
-    if (rc == SMEM_OK) rc = smem_trans_peers_list(o);
+    if (rc == SMEM_OK) rc = sm_trans_publish(o);
+    if (rc == SMEM_OK) rc = store_group_listen(o->conn.client, SMEM_TRANS_GROUP, sm_trans_on_rank_event, o, &o->listen_id);
+    if (rc == SMEM_OK) rc = sm_trans_peers_list(o);
     if (rc == SMEM_OK) {
         pthread_mutex_lock(&g_trans.lock);
         rc = util_err_set(SMEM_FULL, "smem_trans_create: %u instances already exist in this process", SMEM_TRANS_MAX);
@@ -585,7 +585,7 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
         char key[SMEM_TRANS_KEY_MAX];
         snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
         if (published && rc != SMEM_DUPLICATED_OBJECT) store_delete(o->conn.client, key);
-        smem_trans_obj_free(o);
+        sm_trans_obj_free(o);
         util_err_set(rc, "smem_trans_create '%s' on %s: %s", unique_id, store_url, why);
         return NULL;
     }
@@ -593,27 +593,27 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     return o;
 }
 
-static void smem_trans_obj_destroy(smem_trans_obj_t *o)
+static void sm_trans_obj_destroy(sm_trans_obj_t *o)
 {
-    smem_trans_obj_put(o); /* the table's reference */
+    sm_trans_obj_put(o); /* the table's reference */
     pthread_mutex_lock(&g_trans.lock);
     while (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 0) pthread_cond_wait(&g_trans.cv, &g_trans.lock);
     pthread_mutex_unlock(&g_trans.lock);
     /* Unpublish: regions first, then the instance (peers forget it by watch). */
-    for (uint32_t i = 0; i < o->nregs; i++) smem_trans_reg_unpublish(o, o->regs[i]->addr);
+    for (uint32_t i = 0; i < o->nregs; i++) sm_trans_reg_unpublish(o, o->regs[i]->addr);
     char key[SMEM_TRANS_KEY_MAX];
     snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
     store_delete(o->conn.client, key);
     /* The store we serve is every instance's: stay until the others have gone (event-driven). */
-    if (o->conn.owner) smem_store_owner_wait(o->conn.client, SMEM_TRANS_GROUP, o->rank, smem_timeout_ms(o->cfg.initTimeout));
+    if (o->conn.owner) sm_store_owner_wait(o->conn.client, SMEM_TRANS_GROUP, o->rank, sm_timeout_ms(o->cfg.initTimeout));
     LOG_INFO("trans %s: destroyed", o->id);
-    smem_trans_obj_free(o);
+    sm_trans_obj_free(o);
 }
 
 void smem_trans_destroy(smem_trans_t handle, uint32_t flags)
 {
     (void)flags; /* reserved by the seed */
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_destroy");
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_destroy");
     if (o == NULL) return;
     bool mine = false;
     pthread_mutex_lock(&g_trans.lock);
@@ -623,14 +623,14 @@ void smem_trans_destroy(smem_trans_t handle, uint32_t flags)
             mine = true;
         }
     pthread_mutex_unlock(&g_trans.lock);
-    smem_trans_obj_put(o);
-    if (mine) smem_trans_obj_destroy(o);
+    sm_trans_obj_put(o);
+    if (mine) sm_trans_obj_destroy(o);
 }
 
 void smem_trans_uninit(uint32_t flags)
 {
     (void)flags;
-    smem_trans_obj_t *objs[SMEM_TRANS_MAX];
+    sm_trans_obj_t *objs[SMEM_TRANS_MAX];
     uint32_t n = 0;
     pthread_mutex_lock(&g_trans.lock);
     for (uint32_t i = 0; i < SMEM_TRANS_MAX; i++) {
@@ -641,6 +641,6 @@ void smem_trans_uninit(uint32_t flags)
     pthread_mutex_unlock(&g_trans.lock);
     for (uint32_t i = 0; i < n; i++) {
         LOG_WARN("trans %s: still exists at uninit; destroying it", objs[i]->id);
-        smem_trans_obj_destroy(objs[i]);
+        sm_trans_obj_destroy(objs[i]);
     }
 }

@@ -23,7 +23,7 @@
 /* ---------- synchronous transfers ---------- */
 
 /* Check the caller's arrays and build the piece list (*out malloc'd when n > 1, else &one). */
-static int32_t smem_trans_pieces(const char *what, void *const *locals, const void *const *remotes,
+static int32_t sm_trans_pieces(const char *what, void *const *locals, const void *const *remotes,
                                  const size_t *sizes, uint32_t n, tp_piece_t *one, tp_piece_t **out)
 {
     if (locals == NULL || remotes == NULL || sizes == NULL)
@@ -46,11 +46,11 @@ static int32_t smem_trans_pieces(const char *what, void *const *locals, const vo
     return SMEM_OK;
 }
 
-static int32_t smem_trans_run(smem_trans_obj_t *o, const char *what, bool write, const char *id,
+static int32_t sm_trans_run(sm_trans_obj_t *o, const char *what, bool write, const char *id,
                               const tp_piece_t *p, uint32_t n)
 {
     tp_link_t *l = NULL;
-    int32_t rc = smem_trans_peer_get(o, id, p, n, &l);
+    int32_t rc = sm_trans_peer_get(o, id, p, n, &l);
     if (rc == SMEM_OK) {
         rc = write ? tp_put(l->ep, TP_WINDOW_REG, p, n) : tp_get(l->ep, TP_WINDOW_REG, p, n);
         tp_cache_put(o->cache, l, rc);
@@ -63,19 +63,19 @@ static int32_t smem_trans_run(smem_trans_obj_t *o, const char *what, bool write,
     return rc;
 }
 
-static int32_t smem_trans_xfer(smem_trans_t handle, const char *what, bool write, void *const *locals,
+static int32_t sm_trans_xfer(smem_trans_t handle, const char *what, bool write, void *const *locals,
                                const char *id, const void *const *remotes, const size_t *sizes, uint32_t n,
                                uint32_t flags)
 {
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, what);
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, what);
     if (o == NULL) return SMEM_INVALID_PARAM;
     tp_piece_t one, *p = NULL;
     int32_t rc = flags != 0 ? util_err_set(SMEM_INVALID_PARAM, "%s: flags 0x%x unknown (reserved, 0)", what, flags)
-                            : smem_trans_may_initiate(o, what);
-    if (rc == SMEM_OK) rc = smem_trans_pieces(what, locals, remotes, sizes, n, &one, &p);
-    if (rc == SMEM_OK) rc = smem_trans_run(o, what, write, id, p, n);
+                            : sm_trans_may_initiate(o, what);
+    if (rc == SMEM_OK) rc = sm_trans_pieces(what, locals, remotes, sizes, n, &one, &p);
+    if (rc == SMEM_OK) rc = sm_trans_run(o, what, write, id, p, n);
     if (p != &one) free(p);
-    smem_trans_obj_put(o);
+    sm_trans_obj_put(o);
     return rc;
 }
 
@@ -84,20 +84,20 @@ int32_t smem_trans_write(smem_trans_t handle, const void *local_address, const c
 {
     void *l = (void *)(uintptr_t)local_address;
     const void *r = remote_address;
-    return smem_trans_xfer(handle, "smem_trans_write", true, &l, remote_unique_id, &r, &size, 1, flags);
+    return sm_trans_xfer(handle, "smem_trans_write", true, &l, remote_unique_id, &r, &size, 1, flags);
 }
 
 int32_t smem_trans_batch_write(smem_trans_t handle, const void *local_addresses[], const char *remote_unique_id,
                                void *remote_addresses[], const size_t sizes[], uint32_t batch_size, uint32_t flags)
 {
-    return smem_trans_xfer(handle, "smem_trans_batch_write", true, (void *const *)(uintptr_t)local_addresses,
+    return sm_trans_xfer(handle, "smem_trans_batch_write", true, (void *const *)(uintptr_t)local_addresses,
                            remote_unique_id, (const void *const *)remote_addresses, sizes, batch_size, flags);
 }
 
 int32_t smem_trans_read(smem_trans_t handle, void *local_address, const char *remote_unique_id,
                         const void *remote_address, size_t size, uint32_t flags)
 {
-    return smem_trans_xfer(handle, "smem_trans_read", false, &local_address, remote_unique_id, &remote_address, &size,
+    return sm_trans_xfer(handle, "smem_trans_read", false, &local_address, remote_unique_id, &remote_address, &size,
                            1, flags);
 }
 
@@ -105,53 +105,53 @@ int32_t smem_trans_batch_read(smem_trans_t handle, void *local_addresses[], cons
                               const void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
                               uint32_t flags)
 {
-    return smem_trans_xfer(handle, "smem_trans_batch_read", false, local_addresses, remote_unique_id,
+    return sm_trans_xfer(handle, "smem_trans_batch_read", false, local_addresses, remote_unique_id,
                            remote_addresses, sizes, batch_size, flags);
 }
 
 /* ---------- streams ---------- */
 
-typedef struct smem_trans_job {
-    struct smem_trans_job *next;
-    smem_trans_obj_t *o; /* referenced until the job has run */
+typedef struct sm_trans_job {
+    struct sm_trans_job *next;
+    sm_trans_obj_t *o; /* referenced until the job has run */
     bool write;
     const char *what;
     char id[SMEM_TRANS_UNIQUE_ID_MAX + 1];
     uint32_t n;
     tp_piece_t pieces[];
-} smem_trans_job_t;
+} sm_trans_job_t;
 
-typedef struct smem_trans_stream {
+typedef struct sm_trans_stream {
     pthread_mutex_t lock; /* leaf */
     pthread_cond_t cv;    /* jobs queued / done */
-    smem_trans_job_t *head, *tail;
+    sm_trans_job_t *head, *tail;
     uint32_t pending; /* queued + running */
     int32_t err;
     char msg[SMEM_TRANS_MSG_MAX];
     bool stop;
     pthread_t thread;
-} smem_trans_stream_t;
+} sm_trans_stream_t;
 
 #define SMEM_TRANS_STREAMS_MAX 1024u
 
 static struct {
     pthread_mutex_t lock;
-    smem_trans_stream_t *v[SMEM_TRANS_STREAMS_MAX];
+    sm_trans_stream_t *v[SMEM_TRANS_STREAMS_MAX];
 } g_streams = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void *smem_trans_stream_main(void *arg)
+static void *sm_trans_stream_main(void *arg)
 {
-    smem_trans_stream_t *s = arg;
+    sm_trans_stream_t *s = arg;
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (s->head == NULL && !s->stop) pthread_cond_wait(&s->cv, &s->lock);
         if (s->head == NULL) break;
-        smem_trans_job_t *j = s->head;
+        sm_trans_job_t *j = s->head;
         s->head = j->next;
         if (s->head == NULL) s->tail = NULL;
         pthread_mutex_unlock(&s->lock);
-        int32_t rc = smem_trans_run(j->o, j->what, j->write, j->id, j->pieces, j->n);
-        smem_trans_obj_put(j->o);
+        int32_t rc = sm_trans_run(j->o, j->what, j->write, j->id, j->pieces, j->n);
+        sm_trans_obj_put(j->o);
         pthread_mutex_lock(&s->lock);
         if (rc != SMEM_OK && s->err == SMEM_OK) {
             s->err = rc;
@@ -166,7 +166,7 @@ static void *smem_trans_stream_main(void *arg)
 }
 
 /* Whether p is a live stream (the table lock must be held). */
-static bool smem_trans_stream_live_locked(const void *p)
+static bool sm_trans_stream_live_locked(const void *p)
 {
     for (uint32_t i = 0; i < SMEM_TRANS_STREAMS_MAX; i++)
         if (p != NULL && g_streams.v[i] == p) return true;
@@ -175,11 +175,11 @@ static bool smem_trans_stream_live_locked(const void *p)
 
 int32_t smem_trans_stream_create(smem_trans_t handle, void **stream)
 {
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, "smem_trans_stream_create");
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_stream_create");
     if (o == NULL) return SMEM_INVALID_PARAM;
-    smem_trans_obj_put(o); /* a stream holds the instance only while a job of it is queued */
+    sm_trans_obj_put(o); /* a stream holds the instance only while a job of it is queued */
     if (stream == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_trans_stream_create: stream is NULL");
-    smem_trans_stream_t *s = calloc(1, sizeof(*s));
+    sm_trans_stream_t *s = calloc(1, sizeof(*s));
     if (s == NULL) return util_err_set(SMEM_MALLOC_FAILED, "smem_trans_stream_create: out of memory");
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -190,7 +190,7 @@ int32_t smem_trans_stream_create(smem_trans_t handle, void **stream)
         if (g_streams.v[i] == NULL) slot = i;
     if (slot == SMEM_TRANS_STREAMS_MAX)
         rc = util_err_set(SMEM_FULL, "smem_trans_stream_create: %u streams exist", SMEM_TRANS_STREAMS_MAX);
-    else if (pthread_create(&s->thread, NULL, smem_trans_stream_main, s) != 0)
+    else if (pthread_create(&s->thread, NULL, sm_trans_stream_main, s) != 0)
         rc = util_err_set(SMEM_NEW_OBJECT_FAILED, "smem_trans_stream_create: cannot start its thread");
     else
         g_streams.v[slot] = s;
@@ -208,7 +208,7 @@ int32_t smem_trans_stream_create(smem_trans_t handle, void **stream)
 void smem_trans_stream_destroy(void *stream)
 {
     pthread_mutex_lock(&g_streams.lock);
-    bool live = smem_trans_stream_live_locked(stream);
+    bool live = sm_trans_stream_live_locked(stream);
     for (uint32_t i = 0; live && i < SMEM_TRANS_STREAMS_MAX; i++)
         if (g_streams.v[i] == stream) g_streams.v[i] = NULL;
     pthread_mutex_unlock(&g_streams.lock);
@@ -216,7 +216,7 @@ void smem_trans_stream_destroy(void *stream)
         util_err_set(SMEM_INVALID_PARAM, "smem_trans_stream_destroy: %p is not a live stream", stream);
         return;
     }
-    smem_trans_stream_t *s = stream;
+    sm_trans_stream_t *s = stream;
     pthread_mutex_lock(&s->lock);
     s->stop = true; /* the thread drains the queue first */
     pthread_cond_broadcast(&s->cv);
@@ -230,10 +230,10 @@ void smem_trans_stream_destroy(void *stream)
 int32_t smem_trans_stream_wait(void *stream, uint32_t timeout_ms)
 {
     pthread_mutex_lock(&g_streams.lock);
-    bool live = smem_trans_stream_live_locked(stream);
+    bool live = sm_trans_stream_live_locked(stream);
     pthread_mutex_unlock(&g_streams.lock);
     if (!live) return util_err_set(SMEM_INVALID_PARAM, "smem_trans_stream_wait: %p is not a live stream", stream);
-    smem_trans_stream_t *s = stream;
+    sm_trans_stream_t *s = stream;
     uint64_t deadline = util_now_ms() + timeout_ms;
     int32_t rc = SMEM_OK;
     pthread_mutex_lock(&s->lock);
@@ -260,20 +260,20 @@ int32_t smem_trans_stream_wait(void *stream, uint32_t timeout_ms)
     return rc;
 }
 
-static int32_t smem_trans_submit(smem_trans_t handle, const char *what, bool write, void *const *locals,
+static int32_t sm_trans_submit(smem_trans_t handle, const char *what, bool write, void *const *locals,
                                  const char *id, const void *const *remotes, const size_t *sizes, uint32_t n,
                                  void *stream, uint32_t flags)
 {
-    smem_trans_obj_t *o = smem_trans_obj_get(handle, what);
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, what);
     if (o == NULL) return SMEM_INVALID_PARAM;
     tp_piece_t one, *p = NULL;
-    smem_trans_job_t *j = NULL;
+    sm_trans_job_t *j = NULL;
     int32_t rc = flags != 0 ? util_err_set(SMEM_INVALID_PARAM, "%s: flags 0x%x unknown (reserved, 0)", what, flags)
-                            : smem_trans_may_initiate(o, what);
+                            : sm_trans_may_initiate(o, what);
     if (rc == SMEM_OK && (id == NULL || strlen(id) == 0 || strlen(id) > SMEM_TRANS_UNIQUE_ID_MAX))
         rc = util_err_set(SMEM_INVALID_PARAM, "%s: remote unique id is NULL, empty or longer than %u bytes", what,
                           SMEM_TRANS_UNIQUE_ID_MAX);
-    if (rc == SMEM_OK) rc = smem_trans_pieces(what, locals, remotes, sizes, n, &one, &p);
+    if (rc == SMEM_OK) rc = sm_trans_pieces(what, locals, remotes, sizes, n, &one, &p);
     if (rc == SMEM_OK && (j = malloc(sizeof(*j) + n * sizeof(tp_piece_t))) == NULL)
         rc = util_err_set(SMEM_MALLOC_FAILED, "%s: out of memory", what);
     if (rc == SMEM_OK) {
@@ -285,9 +285,9 @@ static int32_t smem_trans_submit(smem_trans_t handle, const char *what, bool wri
         j->n = n;
         memcpy(j->pieces, p, n * sizeof(tp_piece_t));
         pthread_mutex_lock(&g_streams.lock);
-        bool live = smem_trans_stream_live_locked(stream);
+        bool live = sm_trans_stream_live_locked(stream);
         if (live) { /* queue under the table lock: destroy cannot free the stream meanwhile */
-            smem_trans_stream_t *s = stream;
+            sm_trans_stream_t *s = stream;
             pthread_mutex_lock(&s->lock);
             if (s->tail) s->tail->next = j;
             else s->head = j;
@@ -302,7 +302,7 @@ static int32_t smem_trans_submit(smem_trans_t handle, const char *what, bool wri
     if (p != &one) free(p);
     if (rc != SMEM_OK) {
         free(j);
-        smem_trans_obj_put(o);
+        sm_trans_obj_put(o);
     }
     return rc;
 }
@@ -312,7 +312,7 @@ int32_t smem_trans_write_submit(smem_trans_t handle, const void *local_address, 
 {
     void *l = (void *)(uintptr_t)local_address;
     const void *r = remote_address;
-    return smem_trans_submit(handle, "smem_trans_write_submit", true, &l, remote_unique_id, &r, &size, 1, stream,
+    return sm_trans_submit(handle, "smem_trans_write_submit", true, &l, remote_unique_id, &r, &size, 1, stream,
                              flags);
 }
 
@@ -320,14 +320,14 @@ int32_t smem_trans_batch_write_submit(smem_trans_t handle, const void *local_add
                                       void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
                                       void *stream, uint32_t flags)
 {
-    return smem_trans_submit(handle, "smem_trans_batch_write_submit", true, (void *const *)(uintptr_t)local_addresses,
+    return sm_trans_submit(handle, "smem_trans_batch_write_submit", true, (void *const *)(uintptr_t)local_addresses,
                              remote_unique_id, (const void *const *)remote_addresses, sizes, batch_size, stream, flags);
 }
 
 int32_t smem_trans_read_submit(smem_trans_t handle, void *local_address, const char *remote_unique_id,
                                const void *remote_address, size_t size, void *stream, uint32_t flags)
 {
-    return smem_trans_submit(handle, "smem_trans_read_submit", false, &local_address, remote_unique_id,
+    return sm_trans_submit(handle, "smem_trans_read_submit", false, &local_address, remote_unique_id,
                              &remote_address, &size, 1, stream, flags);
 }
 
@@ -335,6 +335,6 @@ int32_t smem_trans_batch_read_submit(smem_trans_t handle, void *local_addresses[
                                      const void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
                                      void *stream, uint32_t flags)
 {
-    return smem_trans_submit(handle, "smem_trans_batch_read_submit", false, local_addresses, remote_unique_id,
+    return sm_trans_submit(handle, "smem_trans_batch_read_submit", false, local_addresses, remote_unique_id,
                              remote_addresses, sizes, batch_size, stream, flags);
 }

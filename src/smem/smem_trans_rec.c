@@ -10,7 +10,7 @@
 #include "util/util_buf.h"
 #include "util/util_status.h"
 
-uint32_t smem_trans_inst_encode(const smem_trans_inst_rec_t *r, uint8_t *buf, uint32_t cap)
+uint32_t sm_trans_inst_encode(const sm_trans_inst_rec_t *r, uint8_t *buf, uint32_t cap)
 {
     uint16_t alen = (uint16_t)strnlen(r->addr, TP_ADDR_MAX);
     if (cap < SMEM_TRANS_INST_FIXED + alen) return 0;
@@ -22,7 +22,7 @@ uint32_t smem_trans_inst_encode(const smem_trans_inst_rec_t *r, uint8_t *buf, ui
     return SMEM_TRANS_INST_FIXED + alen;
 }
 
-int32_t smem_trans_inst_decode(const uint8_t *v, uint32_t len, smem_trans_inst_rec_t *out)
+int32_t sm_trans_inst_decode(const uint8_t *v, uint32_t len, sm_trans_inst_rec_t *out)
 {
     if (len < SMEM_TRANS_INST_FIXED)
         return util_err_set(SMEM_PROTOCOL, "Trans instance record of %u bytes, at least %u", len, SMEM_TRANS_INST_FIXED);
@@ -42,7 +42,7 @@ int32_t smem_trans_inst_decode(const uint8_t *v, uint32_t len, smem_trans_inst_r
     return SMEM_OK;
 }
 
-void smem_trans_reg_encode(uint64_t addr, uint64_t size, uint8_t out[SMEM_TRANS_REG_SIZE])
+void sm_trans_reg_encode(uint64_t addr, uint64_t size, uint8_t out[SMEM_TRANS_REG_SIZE])
 {
     util_put_le16(out, SMEM_TRANS_REC_VERSION);
     util_put_le16(out + 2, 0);
@@ -51,7 +51,7 @@ void smem_trans_reg_encode(uint64_t addr, uint64_t size, uint8_t out[SMEM_TRANS_
     util_put_le64(out + 16, size);
 }
 
-int32_t smem_trans_reg_decode(const uint8_t *v, uint32_t len, uint64_t *addr, uint64_t *size)
+int32_t sm_trans_reg_decode(const uint8_t *v, uint32_t len, uint64_t *addr, uint64_t *size)
 {
     if (len != SMEM_TRANS_REG_SIZE || util_get_le16(v) != SMEM_TRANS_REC_VERSION || util_get_le16(v + 2) != 0 ||
         util_get_le32(v + 4) != 0)

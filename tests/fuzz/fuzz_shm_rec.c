@@ -3,12 +3,12 @@
  * other processes wrote (smem_shm_rec.h): a rank's extra-context record
  * and the id pool's answer. First byte, bit 0:
  *  - 0, context: [u32 cap][u8 b][value]. The value goes to
- *    smem_shm_ctx_decode with a buffer of exactly cap bytes (cap taken
+ *    sm_shm_ctx_decode with a buffer of exactly cap bytes (cap taken
  *    modulo SMEM_SHM_CONTEXT_MAX + 2); with b bit 0 the value is repeated
  *    out to SMEM_SHM_CONTEXT_MAX + its own length, past the limit. A
  *    success copies the whole record, within the limits, and nothing else;
  *    a failure leaves buf and size untouched.
- *  - 1, id: [u32 value][u32 limit] to smem_shm_id_check.
+ *  - 1, id: [u32 value][u32 limit] to sm_shm_id_check.
  * Errors are SMEM_PROTOCOL or SMEM_INVALID_PARAM, always with a message.
  */
 #include <stdint.h>
@@ -48,7 +48,7 @@ static void run_ctx(const uint8_t *d, size_t size)
     memcpy(buf, pattern, cap);
     uint32_t got = 0xdeadbeefu;
     util_err_clear();
-    int32_t rc = smem_shm_ctx_decode(7, 3, len ? val : NULL, (uint32_t)len, buf, cap, &got);
+    int32_t rc = sm_shm_ctx_decode(7, 3, len ? val : NULL, (uint32_t)len, buf, cap, &got);
     if (rc == SMEM_OK) {
         if (len == 0 || len > SMEM_SHM_CONTEXT_MAX || len > cap) fail("accepted a record outside the limits");
         if (got != len || memcmp(buf, val, len) != 0) fail("the copy is not the record");
@@ -69,7 +69,7 @@ static void run_id(const uint8_t *d, size_t size)
     if (size < 8) return;
     uint32_t value = util_get_le32(d), limit = util_get_le32(d + 4);
     util_err_clear();
-    int32_t rc = smem_shm_id_check(7, value, limit);
+    int32_t rc = sm_shm_id_check(7, value, limit);
     if ((rc == SMEM_OK) != (value < limit)) fail("id check disagrees with value < limit");
     if (rc != SMEM_OK && (rc != SMEM_PROTOCOL || util_err_get()[0] == '\0')) fail("bad id answer error");
 }

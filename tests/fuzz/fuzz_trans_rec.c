@@ -20,19 +20,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (v == NULL) return 0;
     memcpy(v, data + 1, len);
     if (data[0] % 2 == 0) {
-        smem_trans_inst_rec_t r;
-        if (smem_trans_inst_decode(v, len, &r) == SMEM_OK) {
+        sm_trans_inst_rec_t r;
+        if (sm_trans_inst_decode(v, len, &r) == SMEM_OK) {
             if (r.rank >= STORE_WORLD_MAX || r.role > SMEM_TRANS_BOTH || strlen(r.addr) > TP_ADDR_MAX) abort();
             uint8_t again[SMEM_TRANS_INST_FIXED + TP_ADDR_MAX];
-            uint32_t n = smem_trans_inst_encode(&r, again, sizeof(again));
+            uint32_t n = sm_trans_inst_encode(&r, again, sizeof(again));
             if (n != len || memcmp(again, v, len) != 0) abort();
         }
     } else {
         uint64_t addr = 0, sz = 0;
-        if (smem_trans_reg_decode(v, len, &addr, &sz) == SMEM_OK) {
+        if (sm_trans_reg_decode(v, len, &addr, &sz) == SMEM_OK) {
             if (sz == 0 || addr + sz < addr) abort();
             uint8_t again[SMEM_TRANS_REG_SIZE];
-            smem_trans_reg_encode(addr, sz, again);
+            sm_trans_reg_encode(addr, sz, again);
             if (len != SMEM_TRANS_REG_SIZE || memcmp(again, v, len) != 0) abort();
         }
     }
