@@ -481,6 +481,52 @@ static void test_eviction_under_pressure(void **state)
     check();
 }
 
+/* A reader re-reading every key every 3 s keeps all of a full pool leased
+ * (ttl 10 s): puts must still get room within one lease ttl, by retiring the
+ * LRU tail's leased objects (hidden at once, freed when their leases end),
+ * and a retired key's bytes are never handed out while a lease covers them. */
+static void test_full_pool_of_leased(void **state)
+{
+    (void)state;
+    core_new(10000, 30000);
+    fake_link_t *w = link_open(), *r = link_open();
+    assert_int_equal(mount(w, 0, MMC_MEDIA_DRAM, 256 * KiB, NULL), 0);
+    char key[32];
+    for (int i = 0; i < 4; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(put1(w, 0, key, 64 * KiB, 1), 0);
+    }
+    int32_t rc = MMC_NOT_ENOUGH_MEMORY;
+    int rounds = 0;
+    uint32_t found_last = 0;
+    for (; rounds < 8 && rc != MMC_OK; rounds++) {
+        found_last = 0;
+        for (int i = 0; i < 4; i++) { /* the reader: every key, a new lease each time */
+            snprintf(key, sizeof(key), "k%d", i);
+            int32_t g = get1(r, UINT32_MAX, key, NULL, NULL);
+            assert_true(g == MMC_OK || g == MMC_KEY_NOT_FOUND);
+            if (g == MMC_OK) found_last++;
+        }
+        rc = put_start1(w, 0, "new", 64 * KiB, 1, NULL, 0, NULL);
+        assert_true(rc == MMC_OK || rc == MMC_NOT_ENOUGH_MEMORY);
+        mmc_stats_t st = stats();
+        assert_true(st.media[MMC_MEDIA_DRAM].used <= st.media[MMC_MEDIA_DRAM].total);
+        g_now += 3000;
+        meta_core_tick(g_core);
+    }
+    assert_int_equal(rc, MMC_OK);
+    assert_true(rounds <= 5); /* the first refused put retired one key; its last lease ended within 10 s */
+    assert_int_equal(found_last, 3);
+    assert_int_equal(keys1(w, MMC_MSG_EXIST, "k0"), MMC_KEY_NOT_FOUND); /* the LRU tail went */
+    assert_int_equal(keys1(w, MMC_MSG_EXIST, "k3"), 0);
+    mmc_stats_t st = stats();
+    assert_int_equal(st.removing, 0);
+    assert_true(st.evictions >= 1);
+    link_close(r);
+    link_close(w);
+    check();
+}
+
 /* evict_threshold_high = 100 turns eviction off: a full pool answers
  * MMC_NOT_ENOUGH_MEMORY and nothing is evicted, in the background or not. */
 static void test_eviction_off(void **state)
@@ -1033,6 +1079,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_replica_placement, teardown),
         cmocka_unit_test_teardown(test_leases_and_remove, teardown),
         cmocka_unit_test_teardown(test_eviction_under_pressure, teardown),
+        cmocka_unit_test_teardown(test_full_pool_of_leased, teardown),
         cmocka_unit_test_teardown(test_eviction_off, teardown),
         cmocka_unit_test_teardown(test_abandoned_put, teardown),
         cmocka_unit_test_teardown(test_unmount_survivors, teardown),

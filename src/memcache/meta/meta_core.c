@@ -145,7 +145,7 @@ void meta_core_tick(meta_core_t *c)
     for (uint16_t m = 0; m < MMC_MEDIA_COUNT; m++) {
         meta_media_t *md = &c->media[m];
         if (md->total == 0 || md->used * 100 <= md->total * c->opts.evict_high) continue;
-        uint64_t freed = meta_evict(c, m, md->total / 100 * c->opts.evict_low);
+        uint64_t freed = meta_evict(c, m, md->total / 100 * c->opts.evict_low, false);
         LOG_DEBUG("meta: background eviction on medium %u freed %llu bytes (now %llu of %llu used)", m,
                   (unsigned long long)freed, (unsigned long long)md->used, (unsigned long long)md->total);
     }

@@ -251,8 +251,12 @@ void meta_rep_release(meta_core_t *c, meta_obj_t *o, uint32_t i);
 uint32_t meta_obj_writer_gone(meta_core_t *c, meta_peer_t *p, bool paused);
 void meta_obj_expire(meta_core_t *c, uint64_t now);
 /* Evicts READY, unleased objects of medium m from the LRU tail until its used
- * bytes are at most target; returns bytes freed. */
-uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target);
+ * bytes are at most target; returns bytes freed. With retire_leased, when that
+ * is not enough, leased ones are retired too (from the LRU tail, until used
+ * minus what retired objects hold reaches target): hidden at once, their
+ * space is freed when their leases end (within lease_ttl), so readers that
+ * keep every key leased cannot hold a full pool against writers forever. */
+uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target, bool retire_leased);
 void meta_obj_free_all(meta_core_t *c);
 
 #endif

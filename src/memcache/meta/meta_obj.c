@@ -202,7 +202,7 @@ static int32_t place(meta_core_t *c, const meta_order_t *ord, uint16_t m, uint64
         /* Synchronous eviction: free at least what this object needs, then retry. */
         meta_media_t *md = &c->media[m];
         uint64_t target = md->used > need * want ? md->used - need * want : 0;
-        if (meta_evict(c, m, target) == 0) return MMC_NOT_ENOUGH_MEMORY;
+        if (meta_evict(c, m, target, true) == 0) return MMC_NOT_ENOUGH_MEMORY;
     }
 }
 
@@ -571,7 +571,19 @@ void meta_obj_expire(meta_core_t *c, uint64_t now)
     }
 }
 
-uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target)
+/* Bytes of medium m that retired (REMOVING) objects still hold for their readers. */
+static uint64_t zombie_bytes(const meta_core_t *c, uint16_t m)
+{
+    uint64_t b = 0;
+    for (const util_link_t *n = c->zombies.next; n != &c->zombies; n = n->next) {
+        const meta_obj_t *o = UTIL_CONTAINER_OF(n, meta_obj_t, link);
+        for (uint32_t i = 0; i < o->nrep; i++)
+            if (o->rep[i].seg != NULL && o->rep[i].seg->medium == m) b += meta_heap_round(o->size);
+    }
+    return b;
+}
+
+uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target, bool retire_leased)
 {
     meta_media_t *md = &c->media[m];
     uint64_t before = md->used;
@@ -584,6 +596,26 @@ uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target)
         md->evictions++;
         c->evictions++;
     }
+    if (!retire_leased || md->used <= target) return before - md->used;
+    /* Only leased objects are left to take: retire them; their space comes back as their leases end. */
+    uint64_t pending = zombie_bytes(c, m);
+    uint32_t retired = 0;
+    for (n = md->lru.prev; n != &md->lru && md->used > target + pending;) {
+        meta_obj_t *o = UTIL_CONTAINER_OF(n, meta_obj_t, link);
+        n = n->prev;
+        uint64_t held = 0;
+        for (uint32_t i = 0; i < o->nrep; i++)
+            if (o->rep[i].seg != NULL && o->rep[i].seg->medium == m) held += meta_heap_round(o->size);
+        meta_obj_drop(c, o); /* leased: becomes REMOVING, freed by its last lease */
+        pending += held;
+        md->evictions++;
+        c->evictions++;
+        retired++;
+    }
+    if (retired > 0)
+        LOG_INFO("meta: medium %u is full of leased objects: retired %u of them (%llu bytes come free as their leases "
+                 "end, within %u ms)",
+                 m, retired, (unsigned long long)pending, c->opts.lease_ttl_ms);
     return before - md->used;
 }
 
