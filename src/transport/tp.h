@@ -47,6 +47,7 @@
 #include "net/net.h"
 
 #define TP_ADDR_MAX 255u       /* bytes of a published iface address, without NUL */
+#define TP_CRED_MAX 64u        /* bytes of a cluster credential */
 #define TP_WINDOW_REG 0u        /* window id: registered memory by absolute virtual address */
 
 /* ---- capabilities ---- */
@@ -101,6 +102,11 @@ typedef struct tp_iface_cfg {
     uint64_t chunk_size;    /* large transfers are cut into requests of this size; 0: 1 MiB */
     net_tls_t *tls_server;  /* TLS 1.3 on the data channel: both or neither; not owned, outlive the iface */
     net_tls_t *tls_client;
+    /* The cluster credential (1..TP_CRED_MAX bytes, copied; NULL: none): the
+     * server serves only peers that prove they hold it, and proves it back;
+     * endpoints prove it and refuse servers that do not (SMEM_AUTH). */
+    const uint8_t *cred;
+    uint32_t cred_len;
 } tp_iface_cfg_t;
 
 void tp_iface_cfg_init(tp_iface_cfg_t *c); /* zeroes: every default */

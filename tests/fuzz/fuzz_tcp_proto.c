@@ -1,8 +1,9 @@
 /*
  * Fuzz target for what the tcp data server and client read from a peer
  * (tcp_proto.h): the request header decoder, the request validation over the
- * piece table that follows it, and the response decoder. Whatever passes must
- * satisfy the documented limits and re-encode to the same bytes.
+ * piece table that follows it, the response decoder, and the greeting (HELLO
+ * and PROOF) both sides read before any request. Whatever passes must satisfy
+ * the documented limits and re-encode to the same bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (memcmp(again, data, TCP_RESP_SIZE) != 0 || resp.status > 0 || (resp.status != 0 && resp.length != 0) ||
             resp.length > TCP_REQ_BYTES_MAX)
             abort();
+    }
+    for (uint8_t op = TCP_OP_HELLO; op <= TCP_OP_PROOF; op++) {
+        tcp_hello_t h;
+        if (tcp_hello_decode(data, size, op, &h) != SMEM_OK) continue;
+        uint8_t again[TCP_HELLO_SIZE];
+        tcp_hello_encode(&h, again);
+        if (size != TCP_HELLO_SIZE || memcmp(again, data, TCP_HELLO_SIZE) != 0 || h.op != op ||
+            (op == TCP_OP_PROOF && h.flags != 0) || (h.flags & ~TCP_HELLO_F_PROOF) != 0)
+            abort();
+        /* what a server does with a PROOF: a MAC over the peer's bytes, compared in constant time */
+        uint8_t mac[TCP_MAC_SIZE];
+        if (!tcp_mac_server(data, size < TCP_CRED_MAX ? size : TCP_CRED_MAX, h.b, h.a, mac)) abort();
     }
     return 0;
 }

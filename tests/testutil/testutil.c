@@ -363,6 +363,15 @@ bool tu_log_contains(const char *needle)
     return r;
 }
 
+size_t tu_log_count(const char *needle)
+{
+    size_t n = 0, nl = strlen(needle);
+    pthread_mutex_lock(&tu_log_lock);
+    for (const char *p = tu_log_buf; p != NULL && nl > 0 && (p = strstr(p, needle)) != NULL; p += nl) n++;
+    pthread_mutex_unlock(&tu_log_lock);
+    return n;
+}
+
 void tu_log_clear(void)
 {
     pthread_mutex_lock(&tu_log_lock);

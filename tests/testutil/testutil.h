@@ -82,6 +82,7 @@ int tu_store_start(const char *const extra_args[], pid_t *pid, char *url, size_t
 void tu_log_capture_start(int level);
 void tu_log_capture_stop(void);
 bool tu_log_contains(const char *needle);
+size_t tu_log_count(const char *needle); /* occurrences so far */
 void tu_log_clear(void);
 
 /* Integration-driver counters. */

@@ -326,7 +326,7 @@ static void test_out_of_range(void **state)
     roundtrip(f, 0, 1000, 4); /* the connections still serve */
 }
 
-static int raw_connect(const char *addr)
+static int raw_dial(const char *addr)
 {
     unsigned port = 0;
     sscanf(addr, "tcp://127.0.0.1:%u", &port);
@@ -336,6 +336,30 @@ static int raw_connect(const char *addr)
     assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
     return s;
 }
+
+static void raw_read(int s, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(s, buf + got, n - got, 0);
+        if (r <= 0) fail_msg("reading %zu bytes from the server: %zd (%s)", n, r, strerror(errno));
+        got += (size_t)r;
+    }
+}
+
+/* A raw client of the protocol: connect and take the server's HELLO (flags out, optional). */
+static int raw_connect_hello(const char *addr, tcp_hello_t *hello)
+{
+    int s = raw_dial(addr);
+    uint8_t b[TCP_HELLO_SIZE];
+    tcp_hello_t h;
+    raw_read(s, b, sizeof(b));
+    assert_int_equal(tcp_hello_decode(b, sizeof(b), TCP_OP_HELLO, &h), SMEM_OK);
+    if (hello) *hello = h;
+    return s;
+}
+
+static int raw_connect(const char *addr) { return raw_connect_hello(addr, NULL); }
 
 /* Whether the server closed s within ms (read returns 0 or an error). */
 static bool closed_within(int s, int ms)
@@ -396,6 +420,136 @@ static void test_bad_clients(void **state)
     assert_true(tu_log_contains("add up"));
     tu_log_capture_stop();
     roundtrip(f, 4 * MiB, 3 * MiB, 6);
+}
+
+static tp_iface_t *open_iface_cred(mem_win_t *m, const char *name, const char *cred)
+{
+    tp_iface_cfg_t c;
+    tp_iface_cfg_init(&c);
+    c.name = name;
+    c.listen_url = "tcp://127.0.0.1:0";
+    c.resolver = (tp_resolver_t){.resolve = win_resolve, .release = win_release, .arg = m};
+    c.timeout_ms = 1500;
+    c.cred = (const uint8_t *)cred;
+    c.cred_len = cred ? (uint32_t)strlen(cred) : 0;
+    tp_iface_t *i = NULL;
+    int32_t rc = tp_iface_open(&tp_tcp_ops, &c, &i);
+    if (rc != SMEM_OK) fail_msg("iface open: %s", util_err_get());
+    return i;
+}
+
+/* The cluster credential: a server holding one serves only peers that prove
+ * it (and proves it back); everyone else is refused before a byte of memory
+ * moves, and the refusals are logged (at most one line a second). */
+static void test_credential(void **state)
+{
+    (void)state;
+    mem_win_t m = {.size = 1 * MiB, .base = calloc(1, 1 * MiB)}, m2 = {.size = 4096, .base = malloc(4096)};
+    memset(m.base, 0x77, 1 * MiB);
+    tp_iface_t *srv = open_iface_cred(&m, "cred-A", "the cluster secret, 32 bytes ok!");
+    tp_iface_t *good = open_iface_cred(&m2, "cred-B", "the cluster secret, 32 bytes ok!");
+    tp_iface_t *wrong = open_iface_cred(&m2, "cred-C", "another cluster's secret........");
+    tp_iface_t *none = open_iface_cred(&m2, "cred-D", NULL);
+    char addr[TP_ADDR_MAX + 1], open_addr[TP_ADDR_MAX + 1];
+    assert_int_equal(tp_iface_addr(srv, addr, sizeof(addr)), SMEM_OK);
+    assert_int_equal(tp_iface_addr(none, open_addr, sizeof(open_addr)), SMEM_OK);
+    uint8_t buf[4096];
+    tp_piece_t p = {.local = buf, .offset = 4096, .len = sizeof(buf)};
+
+    /* a member: reads and writes */
+    tp_ep_t *ep = NULL;
+    assert_int_equal(tp_ep_connect(good, addr, &ep), SMEM_OK);
+    memset(buf, 0, sizeof(buf));
+    assert_int_equal(tp_get(ep, WIN, &p, 1), SMEM_OK);
+    assert_int_equal(buf[0], 0x77);
+    memset(buf, 0x42, sizeof(buf));
+    assert_int_equal(tp_put(ep, WIN, &p, 1), SMEM_OK);
+    assert_int_equal(m.base[4096], 0x42);
+    tp_ep_close(ep);
+
+    tu_log_capture_start(UTIL_LOG_WARN);
+    /* no credential, a wrong one: refused at connect, nothing read */
+    ep = NULL;
+    assert_int_equal(tp_ep_connect(none, addr, &ep), SMEM_AUTH);
+    assert_err_contains("cluster credential");
+    assert_int_equal(tp_ep_connect(wrong, addr, &ep), SMEM_AUTH);
+    assert_err_contains("another cluster credential");
+    /* a member does not talk to a server that is not one (it could be anyone's) */
+    assert_int_equal(tp_ep_connect(good, open_addr, &ep), SMEM_AUTH);
+    assert_err_contains("does not ask");
+
+    /* a raw client that ignores the HELLO and asks for memory */
+    tcp_hello_t h;
+    int s = raw_connect_hello(addr, &h);
+    assert_int_equal(h.flags, TCP_HELLO_F_PROOF);
+    uint8_t hdr[TCP_REQ_HDR_SIZE];
+    tcp_req_encode(&(tcp_req_t){.op = TCP_OP_READ, .window = WIN, .npieces = 1, .seq = 1, .offset = 0, .length = 64,
+                                .total = 64},
+                   hdr);
+    uint8_t junk[TCP_HELLO_SIZE] = {0};
+    memcpy(junk, hdr, sizeof(hdr));
+    assert_int_equal(send(s, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+    assert_true(closed_within(s, 3000)); /* closed, no response, no byte of the window */
+    close(s);
+    /* a replayed proof: the nonce is new each time, an old MAC fails */
+    uint8_t pb[TCP_HELLO_SIZE];
+    tcp_hello_t pr = {.op = TCP_OP_PROOF};
+    const char *key = "the cluster secret, 32 bytes ok!";
+    s = raw_connect_hello(addr, &h);
+    assert_true(tcp_mac_client((const uint8_t *)key, strlen(key), h.a, pr.a));
+    tcp_hello_encode(&pr, pb);
+    assert_int_equal(send(s, pb, sizeof(pb), 0), (ssize_t)sizeof(pb));
+    uint8_t back[TCP_HELLO_SIZE];
+    raw_read(s, back, sizeof(back)); /* the server's proof: a right one opens the door */
+    tcp_hello_t bk;
+    assert_int_equal(tcp_hello_decode(back, sizeof(back), TCP_OP_PROOF, &bk), SMEM_OK);
+    uint8_t want[TCP_MAC_SIZE];
+    assert_true(tcp_mac_server((const uint8_t *)key, strlen(key), pr.b, h.a, want));
+    assert_memory_equal(want, bk.a, TCP_MAC_SIZE);
+    close(s);
+    usleep(1100000); /* past the one-line-a-second limit of the rejection log */
+    s = raw_connect_hello(addr, NULL); /* same proof, new nonce */
+    assert_int_equal(send(s, pb, sizeof(pb), 0), (ssize_t)sizeof(pb));
+    assert_true(closed_within(s, 3000));
+    close(s);
+    usleep(100000);
+    assert_true(tu_log_contains("rejected"));
+    assert_true(tu_log_contains("does not match the cluster credential"));
+    /* many knocks, few lines */
+    size_t before = tu_log_count("rejected");
+    for (int i = 0; i < 30; i++) {
+        s = raw_connect(addr);
+        assert_int_equal(send(s, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+        assert_true(closed_within(s, 3000));
+        close(s);
+    }
+    usleep(100000);
+    assert_true(tu_log_count("rejected") - before <= 3);
+    tu_log_capture_stop();
+
+    /* bad credential settings */
+    tp_iface_cfg_t c;
+    tp_iface_cfg_init(&c);
+    c.name = "bad";
+    c.resolver = (tp_resolver_t){.resolve = win_resolve, .release = win_release, .arg = &m2};
+    uint8_t big[TP_CRED_MAX + 1] = {0};
+    c.cred = big;
+    c.cred_len = sizeof(big);
+    tp_iface_t *i = NULL;
+    assert_int_equal(tp_iface_open(&tp_tcp_ops, &c, &i), SMEM_INVALID_PARAM);
+    c.cred_len = 0;
+    assert_int_equal(tp_iface_open(&tp_tcp_ops, &c, &i), SMEM_INVALID_PARAM);
+    c.cred = NULL;
+    c.cred_len = 8;
+    assert_int_equal(tp_iface_open(&tp_tcp_ops, &c, &i), SMEM_INVALID_PARAM);
+
+    tp_iface_close(none);
+    tp_iface_close(wrong);
+    tp_iface_close(good);
+    tp_iface_close(srv);
+    assert_int_equal(m.pins, 0);
+    free(m.base);
+    free(m2.base);
 }
 
 /* Idle sockets never lock peers out: with the server at its connection cap,
@@ -695,6 +849,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_idle_cap, fx_setup, fx_teardown),
         cmocka_unit_test(test_bad_addresses),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_credential),
         cmocka_unit_test(test_two_processes),
     };
     return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);

@@ -35,7 +35,8 @@
     X(FULL, -2110, "no free slot")                        /* ranks, ids */           \
     X(EXITING, -2111, "exiting")                          /* global exit */          \
     X(CONFIG, -2112, "configuration error")               /* file or value */        \
-    X(IO, -2113, "I/O error")                             /* errno in the message */
+    X(IO, -2113, "I/O error")                             /* errno in the message */ \
+    X(AUTH, -2114, "authentication failed")               /* no cluster credential */
 
 #define SMEM_SUCCESS 0
 #define SMEM_STATUS_ENUM_PUBLIC_(name, value, msg) SMEM_ERR_##name = (value),

@@ -41,12 +41,23 @@ typedef struct tcp_conn {
     char peer[80]; /* "1.2.3.4:5678" for logs */
 } tcp_conn_t;
 
+/* The cluster credential of an iface (len 0: none). */
+typedef struct tcp_cred {
+    uint8_t key[TCP_CRED_MAX];
+    uint32_t len;
+} tcp_cred_t;
+
 void tcp_conn_init(tcp_conn_t *c); /* fd -1, no TLS */
-/* Connect (non-blocking socket, TCP_NODELAY) and, with tls, handshake, within timeout_ms. */
+/* Connect (non-blocking socket, TCP_NODELAY), with tls handshake, then the
+ * greeting (tcp_proto.h), all within timeout_ms. A server asking for the
+ * credential when cred has none, a server that does not prove the same one,
+ * or, with a credential, a server that does not ask for it: SMEM_AUTH. */
 int32_t tcp_conn_dial(tcp_conn_t *c, const struct sockaddr_storage *ss, socklen_t len, const char *verify_host,
-                      net_tls_t *tls, uint32_t timeout_ms);
-/* Adopt an accepted fd (made non-blocking) and, with tls, handshake within timeout_ms. */
-int32_t tcp_conn_accepted(tcp_conn_t *c, int fd, net_tls_t *tls, uint32_t timeout_ms);
+                      net_tls_t *tls, const tcp_cred_t *cred, uint32_t timeout_ms);
+/* Adopt an accepted fd (made non-blocking), with tls handshake, then greet
+ * (and with a credential demand the client's proof), within timeout_ms.
+ * A client that does not prove the credential: SMEM_AUTH. */
+int32_t tcp_conn_accepted(tcp_conn_t *c, int fd, net_tls_t *tls, const tcp_cred_t *cred, uint32_t timeout_ms);
 void tcp_conn_close(tcp_conn_t *c);
 void tcp_conn_abort(tcp_conn_t *c); /* close dropping unsent bytes (RST): for a connection given up mid-request */
 
@@ -79,6 +90,9 @@ typedef struct tcp_iface {
     uint32_t conns;
     uint64_t chunk;
     net_tls_t *tls_server, *tls_client;
+    tcp_cred_t cred; /* both roles: serve only peers that prove it, prove it to servers */
+    uint64_t reject_log_ms;  /* atomic: last WARN about a rejected connection */
+    uint32_t reject_quiet;   /* atomic: rejections not logged since */
     char addr[TP_ADDR_MAX + 1]; /* published: tcp://IP:PORT */
     /* server */
     int lfd;

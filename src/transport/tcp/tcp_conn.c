@@ -11,10 +11,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "net/net_int.h"
@@ -97,8 +99,80 @@ static int32_t tcp_conn_handshake(tcp_conn_t *c, net_tls_t *tls, const char *ver
     }
 }
 
+/* ---------- the greeting (tcp_proto.h) ---------- */
+
+static int32_t tcp_greet_io(tcp_conn_t *c, bool out, uint8_t *buf, uint64_t deadline_ms)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = TCP_HELLO_SIZE};
+    int64_t left = util_ms_left(deadline_ms);
+    if (left <= 0) return util_err_set(SMEM_TIMEOUT, "greeting with %s did not finish in time", c->peer);
+    return tcp_conn_io_all(c, out, &iov, 1, (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left), deadline_ms);
+}
+
+static int32_t tcp_random(uint8_t *buf, size_t n, const char *peer)
+{
+    if (getrandom(buf, n, 0) != (ssize_t)n)
+        return util_err_set(SMEM_IO, "random nonce for %s: %s", peer, strerror(errno));
+    return SMEM_OK;
+}
+
+static int32_t tcp_greet_client(tcp_conn_t *c, const tcp_cred_t *cred, uint64_t deadline_ms)
+{
+    uint8_t buf[TCP_HELLO_SIZE];
+    tcp_hello_t hello, proof = {.op = TCP_OP_PROOF}, back;
+    int32_t rc = tcp_greet_io(c, false, buf, deadline_ms);
+    if (rc == SMEM_OK) rc = tcp_hello_decode(buf, sizeof(buf), TCP_OP_HELLO, &hello);
+    if (rc != SMEM_OK) return rc;
+    bool asked = (hello.flags & TCP_HELLO_F_PROOF) != 0;
+    if (!asked && cred->len == 0) return SMEM_OK;
+    if (!asked)
+        return util_err_set(SMEM_AUTH, "data server %s does not ask for the cluster credential: not a member of this "
+                                       "cluster (or a build without it)", c->peer);
+    if (cred->len == 0)
+        return util_err_set(SMEM_AUTH, "data server %s serves only members holding the cluster credential; this "
+                                       "process has none", c->peer);
+    rc = tcp_random(proof.b, sizeof(proof.b), c->peer);
+    if (rc != SMEM_OK) return rc;
+    if (!tcp_mac_client(cred->key, cred->len, hello.a, proof.a))
+        return util_err_set(SMEM_AUTH, "computing the proof for %s failed", c->peer);
+    tcp_hello_encode(&proof, buf);
+    rc = tcp_greet_io(c, true, buf, deadline_ms);
+    if (rc == SMEM_OK) rc = tcp_greet_io(c, false, buf, deadline_ms);
+    if (rc == SMEM_PEER_GONE)
+        return util_err_set(SMEM_AUTH, "data server %s closed the connection after our proof: it holds another "
+                                       "cluster credential", c->peer);
+    if (rc == SMEM_OK) rc = tcp_hello_decode(buf, sizeof(buf), TCP_OP_PROOF, &back);
+    if (rc != SMEM_OK) return rc;
+    uint8_t want[TCP_MAC_SIZE];
+    if (!tcp_mac_server(cred->key, cred->len, proof.b, hello.a, want) || CRYPTO_memcmp(want, back.a, TCP_MAC_SIZE) != 0)
+        return util_err_set(SMEM_AUTH, "data server %s did not prove the cluster credential", c->peer);
+    return SMEM_OK;
+}
+
+static int32_t tcp_greet_server(tcp_conn_t *c, const tcp_cred_t *cred, uint64_t deadline_ms)
+{
+    uint8_t buf[TCP_HELLO_SIZE];
+    tcp_hello_t hello = {.op = TCP_OP_HELLO, .flags = cred->len ? TCP_HELLO_F_PROOF : 0}, proof;
+    int32_t rc = cred->len ? tcp_random(hello.a, sizeof(hello.a), c->peer) : SMEM_OK;
+    if (rc != SMEM_OK) return rc;
+    tcp_hello_encode(&hello, buf);
+    rc = tcp_greet_io(c, true, buf, deadline_ms);
+    if (rc != SMEM_OK || cred->len == 0) return rc;
+    rc = tcp_greet_io(c, false, buf, deadline_ms);
+    if (rc == SMEM_OK) rc = tcp_hello_decode(buf, sizeof(buf), TCP_OP_PROOF, &proof);
+    if (rc != SMEM_OK) return util_err_set(SMEM_AUTH, "no proof of the cluster credential: %s", util_err_get());
+    uint8_t want[TCP_MAC_SIZE];
+    if (!tcp_mac_client(cred->key, cred->len, hello.a, want) || CRYPTO_memcmp(want, proof.a, TCP_MAC_SIZE) != 0)
+        return util_err_set(SMEM_AUTH, "its proof does not match the cluster credential");
+    tcp_hello_t back = {.op = TCP_OP_PROOF};
+    if (!tcp_mac_server(cred->key, cred->len, proof.b, hello.a, back.a))
+        return util_err_set(SMEM_AUTH, "computing our proof failed");
+    tcp_hello_encode(&back, buf);
+    return tcp_greet_io(c, true, buf, deadline_ms);
+}
+
 int32_t tcp_conn_dial(tcp_conn_t *c, const struct sockaddr_storage *ss, socklen_t len, const char *verify_host,
-                      net_tls_t *tls, uint32_t timeout_ms)
+                      net_tls_t *tls, const tcp_cred_t *cred, uint32_t timeout_ms)
 {
     uint64_t deadline = util_now_ms() + timeout_ms;
     tcp_conn_init(c);
@@ -132,13 +206,15 @@ int32_t tcp_conn_dial(tcp_conn_t *c, const struct sockaddr_storage *ss, socklen_
         rc = tcp_conn_handshake(c, tls, verify_host, deadline);
         if (rc != SMEM_OK) goto fail;
     }
+    rc = tcp_greet_client(c, cred, deadline);
+    if (rc != SMEM_OK) goto fail;
     return SMEM_OK;
 fail:
     tcp_conn_close(c);
     return rc;
 }
 
-int32_t tcp_conn_accepted(tcp_conn_t *c, int fd, net_tls_t *tls, uint32_t timeout_ms)
+int32_t tcp_conn_accepted(tcp_conn_t *c, int fd, net_tls_t *tls, const tcp_cred_t *cred, uint32_t timeout_ms)
 {
     tcp_conn_init(c);
     c->fd = fd;
@@ -150,8 +226,9 @@ int32_t tcp_conn_accepted(tcp_conn_t *c, int fd, net_tls_t *tls, uint32_t timeou
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
         return util_err_set(SMEM_IO, "non-blocking mode for %s: %s", c->peer, strerror(errno));
     tcp_sock_tune(fd);
-    if (tls == NULL) return SMEM_OK;
-    return tcp_conn_handshake(c, tls, NULL, util_now_ms() + timeout_ms);
+    uint64_t deadline = util_now_ms() + timeout_ms;
+    int32_t rc = tls != NULL ? tcp_conn_handshake(c, tls, NULL, deadline) : SMEM_OK;
+    return rc == SMEM_OK ? tcp_greet_server(c, cred, deadline) : rc;
 }
 
 void tcp_iov_advance(struct iovec **iov, int *cnt, uint64_t n)

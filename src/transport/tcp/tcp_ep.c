@@ -53,7 +53,7 @@ int32_t tcp_ep_connect(tp_ep_t *base, const char *addr)
     pthread_cond_init(&ep->cv, NULL);
     ep->lock_inited = true;
     /* One connection now, so a wrong or dead address fails here; the rest when parallelism needs them. */
-    rc = tcp_conn_dial(&ep->slots[0].conn, &ep->ss, ep->sslen, ep->host, ifc->tls_client, ifc->timeout_ms);
+    rc = tcp_conn_dial(&ep->slots[0].conn, &ep->ss, ep->sslen, ep->host, ifc->tls_client, &ifc->cred, ifc->timeout_ms);
     if (rc != SMEM_OK) {
         char why[TCP_ERR_MAX];
         snprintf(why, sizeof(why), "%s", util_err_get());
@@ -220,7 +220,8 @@ static int32_t tcp_ep_take(tcp_ep_t *ep, tcp_iface_t *ifc, uint32_t want, tcp_sl
         if (tcp_conn_idle_broken(&s->conn)) /* the server closed it while idle (idle timeout, or room for others) */
             tcp_conn_close(&s->conn);
         if (s->conn.fd < 0) {
-            int32_t r = tcp_conn_dial(&s->conn, &ep->ss, ep->sslen, ep->host, ifc->tls_client, ifc->timeout_ms);
+            int32_t r = tcp_conn_dial(&s->conn, &ep->ss, ep->sslen, ep->host, ifc->tls_client, &ifc->cred,
+                                      ifc->timeout_ms);
             if (r != SMEM_OK) {
                 if (dial_rc == SMEM_OK) snprintf(why, sizeof(why), "%s", util_err_get());
                 dial_rc = r;

@@ -171,6 +171,11 @@ static int32_t tcp_iface_open(tp_iface_t *base, const tp_iface_cfg_t *cfg)
         return util_err_set(SMEM_INVALID_PARAM, "%s: chunk size %llu outside %llu..%llu", base->name,
                             (unsigned long long)cfg->chunk_size, (unsigned long long)TCP_CHUNK_MIN,
                             (unsigned long long)TCP_REQ_BYTES_MAX);
+    if ((cfg->cred == NULL) != (cfg->cred_len == 0) || cfg->cred_len > TCP_CRED_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "%s: cluster credential of %u bytes (1..%u, or none)", base->name,
+                            cfg->cred_len, TCP_CRED_MAX);
+    if (cfg->cred_len) memcpy(ifc->cred.key, cfg->cred, cfg->cred_len);
+    ifc->cred.len = cfg->cred_len;
     ifc->resolver = cfg->resolver;
     ifc->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : TCP_TIMEOUT_DEFAULT_MS;
     ifc->conns = cfg->conns_per_peer ? cfg->conns_per_peer : TCP_CONNS_DEFAULT;
@@ -209,8 +214,9 @@ static int32_t tcp_iface_open(tp_iface_t *base, const tp_iface_cfg_t *cfg)
     if (ifc->stop_fd < 0) return util_err_set(SMEM_IO, "%s: eventfd: %s", base->name, strerror(errno));
     rc = tcp_server_start(ifc);
     if (rc != SMEM_OK) return rc;
-    LOG_INFO("%s: tcp data server on %s (%u connections per peer, %llu-byte chunks%s)", base->name, ifc->addr,
-             ifc->conns, (unsigned long long)ifc->chunk, ifc->tls_server ? ", TLS" : "");
+    LOG_INFO("%s: tcp data server on %s (%u connections per peer, %llu-byte chunks%s%s)", base->name, ifc->addr,
+             ifc->conns, (unsigned long long)ifc->chunk, ifc->tls_server ? ", TLS" : "",
+             ifc->cred.len ? ", members only (cluster credential)" : "");
     return SMEM_OK;
 }
 
@@ -223,6 +229,7 @@ static void tcp_iface_close(tp_iface_t *base)
     ifc->lfd = ifc->stop_fd = -1;
     if (ifc->lock_inited) pthread_mutex_destroy(&ifc->lock);
     ifc->lock_inited = false;
+    OPENSSL_cleanse(ifc->cred.key, sizeof(ifc->cred.key));
 }
 
 static int32_t tcp_iface_addr(tp_iface_t *base, char *buf, size_t cap)

@@ -2,6 +2,10 @@
 #include "transport/tcp/tcp_proto.h"
 
 #include <stdbool.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "util/util_buf.h"
 #include "util/util_status.h"
@@ -146,4 +150,67 @@ int32_t tcp_resp_check(const uint8_t *buf, size_t len, const tcp_req_t *req, tcp
                             (unsigned long long)req->seq, want_op, (unsigned long long)want_len);
     *out = r;
     return SMEM_OK;
+}
+
+/* ---------- greeting ---------- */
+
+void tcp_hello_encode(const tcp_hello_t *h, uint8_t out[TCP_HELLO_SIZE])
+{
+    util_put_le32(out, TCP_MAGIC);
+    util_put_le16(out + 4, TCP_PROTO_VERSION);
+    out[6] = h->op;
+    out[7] = h->flags;
+    util_put_le64(out + 8, 0);
+    memcpy(out + 16, h->a, sizeof(h->a));
+    memcpy(out + 48, h->b, sizeof(h->b));
+}
+
+int32_t tcp_hello_decode(const uint8_t *buf, size_t len, uint8_t want_op, tcp_hello_t *out)
+{
+    if (buf == NULL || len != TCP_HELLO_SIZE)
+        return util_err_set(SMEM_PROTOCOL, "greeting of %zu bytes (want %u)", len, TCP_HELLO_SIZE);
+    uint32_t magic = util_get_le32(buf);
+    uint16_t ver = util_get_le16(buf + 4);
+    if (magic != TCP_MAGIC) return util_err_set(SMEM_PROTOCOL, "bad magic 0x%08x (want 0x%08x)", magic, TCP_MAGIC);
+    if (ver != TCP_PROTO_VERSION)
+        return util_err_set(SMEM_PROTOCOL, "protocol version %u (this side speaks %u)", ver, TCP_PROTO_VERSION);
+    if (buf[6] != want_op)
+        return util_err_set(SMEM_PROTOCOL, "op %u where the greeting's %s (op %u) belongs", buf[6],
+                            want_op == TCP_OP_HELLO ? "HELLO" : "PROOF", want_op);
+    uint8_t known = want_op == TCP_OP_HELLO ? TCP_HELLO_F_PROOF : 0;
+    if ((buf[7] & ~known) != 0) return util_err_set(SMEM_PROTOCOL, "greeting flags 0x%02x unknown", buf[7]);
+    if (util_get_le64(buf + 8) != 0) return util_err_set(SMEM_PROTOCOL, "greeting: reserved bytes set");
+    tcp_hello_t h = {.op = buf[6], .flags = buf[7]};
+    memcpy(h.a, buf + 16, sizeof(h.a));
+    memcpy(h.b, buf + 48, sizeof(h.b));
+    *out = h;
+    return SMEM_OK;
+}
+
+static bool tcp_mac(const uint8_t *key, size_t key_len, const char *label, const uint8_t *d1, const uint8_t *d2,
+                    uint8_t mac[TCP_MAC_SIZE])
+{
+    uint8_t msg[24 + 2 * TCP_NONCE_SIZE];
+    size_t n = strlen(label);
+    memcpy(msg, label, n);
+    memcpy(msg + n, d1, TCP_NONCE_SIZE);
+    n += TCP_NONCE_SIZE;
+    if (d2 != NULL) {
+        memcpy(msg + n, d2, TCP_NONCE_SIZE);
+        n += TCP_NONCE_SIZE;
+    }
+    unsigned int len = TCP_MAC_SIZE;
+    return HMAC(EVP_sha256(), key, (int)key_len, msg, n, mac, &len) != NULL && len == TCP_MAC_SIZE;
+}
+
+bool tcp_mac_client(const uint8_t *key, size_t key_len, const uint8_t server_nonce[TCP_NONCE_SIZE],
+                    uint8_t mac[TCP_MAC_SIZE])
+{
+    return tcp_mac(key, key_len, "smem tcp client v2", server_nonce, NULL, mac);
+}
+
+bool tcp_mac_server(const uint8_t *key, size_t key_len, const uint8_t client_nonce[TCP_NONCE_SIZE],
+                    const uint8_t server_nonce[TCP_NONCE_SIZE], uint8_t mac[TCP_MAC_SIZE])
+{
+    return tcp_mac(key, key_len, "smem tcp server v2", client_nonce, server_nonce, mac);
 }

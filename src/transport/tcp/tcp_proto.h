@@ -24,17 +24,31 @@
  * A WRITE is answered after its payload is in place; a rejected WRITE's
  * payload is still read (and dropped) so the connection stays in step.
  *
+ * Greeting, before any request: the server opens every connection (after
+ * TLS, when on) with a HELLO; when its flags ask for the cluster credential
+ * (TCP_HELLO_F_PROOF), the client answers with a PROOF and the server proves
+ * itself back with one, so each side knows the other holds the same secret
+ * before a byte of memory moves; a server without a credential is done after
+ * its HELLO. All three messages are 80 bytes:
+ *    0 u32 magic, 4 u16 version, 6 u8 op (TCP_OP_HELLO | TCP_OP_PROOF),
+ *    7 u8 flags (HELLO: TCP_HELLO_F_PROOF or 0; PROOF: 0), 8 u64 reserved 0,
+ *   16 32 bytes  HELLO: the server's random nonce; PROOF: a MAC (below)
+ *   48 32 bytes  client's PROOF: its random nonce; otherwise 0
+ * client MAC = HMAC-SHA256(key, "smem tcp client v2" || server nonce),
+ * server MAC = HMAC-SHA256(key, "smem tcp server v2" || client nonce || server nonce).
+ *
  * Decoders are pure functions over bytes (fuzz targets fuzz_tcp_proto, and
  * fuzz_tcp_resp for the client's reading of a response stream).
  */
 #ifndef TCP_PROTO_H
 #define TCP_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define TCP_MAGIC 0x54444d53u /* "SMDT" on the wire */
-#define TCP_PROTO_VERSION 1u
+#define TCP_PROTO_VERSION 2u /* 2: the greeting */
 #define TCP_REQ_HDR_SIZE 48u
 #define TCP_PIECE_SIZE 16u
 #define TCP_RESP_SIZE 32u
@@ -44,6 +58,8 @@
 enum {
     TCP_OP_READ = 1,
     TCP_OP_WRITE = 2,
+    TCP_OP_HELLO = 3,
+    TCP_OP_PROOF = 4,
     TCP_OP_RESP = 0x80,
 };
 
@@ -103,5 +119,32 @@ int32_t tcp_resp_decode(const uint8_t *buf, size_t len, tcp_resp_t *out);
  * out->status is the peer's verdict on the request.
  */
 int32_t tcp_resp_check(const uint8_t *buf, size_t len, const tcp_req_t *req, tcp_resp_t *out);
+
+/* ---- greeting ---- */
+
+#define TCP_HELLO_SIZE 80u
+#define TCP_NONCE_SIZE 32u
+#define TCP_MAC_SIZE 32u
+#define TCP_HELLO_F_PROOF 0x01u
+#define TCP_CRED_MAX 64u /* bytes of a cluster credential (TP_CRED_MAX) */
+
+_Static_assert(TCP_HELLO_SIZE == 4 + 2 + 1 + 1 + 8 + 32 + 32, "greeting layout");
+
+typedef struct tcp_hello {
+    uint8_t op; /* TCP_OP_HELLO or TCP_OP_PROOF */
+    uint8_t flags;
+    uint8_t a[32]; /* HELLO: server nonce; PROOF: MAC */
+    uint8_t b[32]; /* client PROOF: client nonce; otherwise zero */
+} tcp_hello_t;
+
+void tcp_hello_encode(const tcp_hello_t *h, uint8_t out[TCP_HELLO_SIZE]);
+/* Exactly TCP_HELLO_SIZE bytes: magic, version, op == want_op, flags known
+ * for that op, reserved 0. SMEM_PROTOCOL otherwise. */
+int32_t tcp_hello_decode(const uint8_t *buf, size_t len, uint8_t want_op, tcp_hello_t *out);
+/* The MACs of the greeting (see above); false if the digest failed (refuse the peer then). */
+bool tcp_mac_client(const uint8_t *key, size_t key_len, const uint8_t server_nonce[TCP_NONCE_SIZE],
+                    uint8_t mac[TCP_MAC_SIZE]);
+bool tcp_mac_server(const uint8_t *key, size_t key_len, const uint8_t client_nonce[TCP_NONCE_SIZE],
+                    const uint8_t server_nonce[TCP_NONCE_SIZE], uint8_t mac[TCP_MAC_SIZE]);
 
 #endif

@@ -172,6 +172,27 @@ static int32_t tcp_server_one(tcp_sconn_t *sc)
     return rc;
 }
 
+/* A WARN per rejected connection (no credential, failed TLS), at most one a
+ * second: whoever keeps knocking must not fill the log. */
+static void tcp_server_log_reject(tcp_iface_t *ifc, const char *peer)
+{
+    uint64_t now = util_now_ms(), last = __atomic_load_n(&ifc->reject_log_ms, __ATOMIC_RELAXED);
+    if (last != 0 && now - last < 1000) {
+        __atomic_add_fetch(&ifc->reject_quiet, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (!__atomic_compare_exchange_n(&ifc->reject_log_ms, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        __atomic_add_fetch(&ifc->reject_quiet, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint32_t quiet = __atomic_exchange_n(&ifc->reject_quiet, 0, __ATOMIC_RELAXED);
+    if (quiet > 0)
+        LOG_WARN("%s: data connection from %s rejected: %s (and %u more rejected since the last report)",
+                 ifc->base.name, peer, util_err_get(), quiet);
+    else
+        LOG_WARN("%s: data connection from %s rejected: %s", ifc->base.name, peer, util_err_get());
+}
+
 static void *tcp_sconn_main(void *arg)
 {
     tcp_sconn_t *sc = arg;
@@ -183,8 +204,8 @@ static void *tcp_sconn_main(void *arg)
     int32_t rc;
     if (sc->table == NULL || sc->spans == NULL || sc->mems == NULL || sc->iov == NULL)
         LOG_ERROR("%s: out of memory serving %s", ifc->base.name, sc->conn.peer);
-    else if ((rc = tcp_conn_accepted(&sc->conn, sc->fd, ifc->tls_server, ifc->timeout_ms)) != SMEM_OK)
-        LOG_WARN("%s: data connection from %s rejected: %s", ifc->base.name, sc->conn.peer, util_err_get());
+    else if ((rc = tcp_conn_accepted(&sc->conn, sc->fd, ifc->tls_server, &ifc->cred, ifc->timeout_ms)) != SMEM_OK)
+        tcp_server_log_reject(ifc, sc->conn.peer);
     else
         while (tcp_server_one(sc) == SMEM_OK) {}
     free(sc->table);
