@@ -100,24 +100,17 @@ static PyGetSetDef meta_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject mc_meta_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "memcache_hybrid.MetaServiceHandle",
-    .tp_basicsize = sizeof(mc_meta_obj),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A MetaService running in this process (MetaService.start); stopped by stop() or when collected.",
-    .tp_methods = meta_methods,
-    .tp_getset = meta_getset,
-    .tp_dealloc = (destructor)meta_dealloc,
-};
+static PyTypeObject mc_meta_type =
+    PY_TYPE("memcache_hybrid.MetaServiceHandle", mc_meta_obj,
+            "A MetaService running in this process (MetaService.start); stopped by stop() or when collected.",
+            0, meta_methods, meta_getset, NULL, meta_dealloc);
 
 /* ---------- logging, errors ---------- */
 
 static PyObject *mc_set_log_level(PyObject *self, PyObject *arg)
 {
     (void)self;
-    int64_t level;
-    if (py_to_i64(arg, INT32_MIN, INT32_MAX, &level, "level") != 0) return NULL;
-    return PyLong_FromLong(mmc_set_log_level((int)level));
+    return py_set_log_level(arg, mmc_set_log_level);
 }
 
 static PyObject *mc_set_extern_logger(PyObject *self, PyObject *arg)
@@ -130,16 +123,13 @@ static PyObject *mc_get_last_err_msg(PyObject *self, PyObject *u)
 {
     (void)self;
     (void)u;
-    const char *m = mmc_get_last_err_msg();
-    return PyUnicode_DecodeUTF8(m, (Py_ssize_t)strlen(m), "replace");
+    return py_str(mmc_get_last_err_msg());
 }
 
 static PyObject *mc_strerror(PyObject *self, PyObject *arg)
 {
     (void)self;
-    int64_t rc;
-    if (py_to_i64(arg, INT32_MIN, INT32_MAX, &rc, "status") != 0) return NULL;
-    return PyUnicode_FromString(mmc_strerror((int32_t)rc));
+    return py_strerror(arg, mmc_strerror);
 }
 
 static PyMethodDef mc_methods[] = {
@@ -165,12 +155,7 @@ PyMODINIT_FUNC PyInit__memcache(void)
     PyObject *m = PyModule_Create(&mc_module);
     if (m == NULL) return NULL;
     if (PyModule_AddFunctions(m, mc_config_methods) != 0 || mc_store_add(m) != 0) goto fail;
-    if (PyType_Ready(&mc_meta_type) < 0) goto fail;
-    Py_INCREF(&mc_meta_type);
-    if (PyModule_AddObject(m, "MetaServiceHandle", (PyObject *)&mc_meta_type) < 0) {
-        Py_DECREF(&mc_meta_type);
-        goto fail;
-    }
+    if (py_type_add(m, &mc_meta_type, "MetaServiceHandle") != 0) goto fail;
     static const struct {
         const char *n;
         long v;

@@ -142,16 +142,10 @@ static PyGetSetDef st_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject mc_store_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "memcache_hybrid.DistributedObjectStore",
-    .tp_basicsize = sizeof(mc_store_obj),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "The memcache client of this process (one LocalService per process).",
-    .tp_methods = st_methods,
-    .tp_getset = st_getset,
-    .tp_new = st_new,
-    .tp_dealloc = (destructor)st_dealloc,
-};
+static PyTypeObject mc_store_type =
+    PY_TYPE("memcache_hybrid.DistributedObjectStore", mc_store_obj,
+            "The memcache client of this process (one LocalService per process).",
+            Py_TPFLAGS_BASETYPE, st_methods, st_getset, st_new, st_dealloc);
 
 /* ---------- KeyInfo ---------- */
 
@@ -208,18 +202,8 @@ fail:
 
 int mc_store_add(PyObject *m)
 {
-    if (PyType_Ready(&mc_store_type) < 0) return -1;
     if (mc_key_info_type.tp_name == NULL && PyStructSequence_InitType2(&mc_key_info_type, &mc_key_info_desc) < 0)
         return -1;
-    Py_INCREF(&mc_store_type);
-    if (PyModule_AddObject(m, "DistributedObjectStore", (PyObject *)&mc_store_type) < 0) {
-        Py_DECREF(&mc_store_type);
-        return -1;
-    }
-    Py_INCREF(&mc_key_info_type);
-    if (PyModule_AddObject(m, "KeyInfo", (PyObject *)&mc_key_info_type) < 0) {
-        Py_DECREF(&mc_key_info_type);
-        return -1;
-    }
-    return 0;
+    if (py_type_add(m, &mc_store_type, "DistributedObjectStore") != 0) return -1;
+    return py_type_add(m, &mc_key_info_type, "KeyInfo");
 }

@@ -98,13 +98,7 @@ static PyObject *mf_bm_initialize(PyObject *self, PyObject *args, PyObject *kw)
 static PyObject *mf_bm_uninitialize(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwl[] = {"flags", NULL};
-    unsigned int flags = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:uninitialize", kwl, &flags)) return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    smem_bm_uninit(flags);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
+    return py_uninit(args, kw, smem_bm_uninit);
 }
 
 static PyObject *mf_bm_get_rank_id(PyObject *self, PyObject *unused)
@@ -427,15 +421,10 @@ static PyGetSetDef bm_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject mf_bm_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "memfabric_hybrid.bm.BigMemory",
-    .tp_basicsize = sizeof(mf_bm_obj),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A BM object (bm.create). Methods return the library's status codes (0 ok).",
-    .tp_methods = bm_methods,
-    .tp_getset = bm_getset,
-    .tp_dealloc = (destructor)bm_dealloc,
-};
+static PyTypeObject mf_bm_type =
+    PY_TYPE("memfabric_hybrid.bm.BigMemory", mf_bm_obj,
+            "A BM object (bm.create). Methods return the library's status codes (0 ok).",
+            0, bm_methods, bm_getset, NULL, bm_dealloc);
 
 PyMethodDef mf_bm_methods[] = {
     {"bm_config_defaults", mf_bm_config_defaults, METH_NOARGS, "smem_bm_config_init values as a dict"},
@@ -451,11 +440,5 @@ PyMethodDef mf_bm_methods[] = {
 
 int mf_bm_add(PyObject *m)
 {
-    if (PyType_Ready(&mf_bm_type) < 0) return -1;
-    Py_INCREF(&mf_bm_type);
-    if (PyModule_AddObject(m, "BigMemory", (PyObject *)&mf_bm_type) < 0) {
-        Py_DECREF(&mf_bm_type);
-        return -1;
-    }
-    return 0;
+    return py_type_add(m, &mf_bm_type, "BigMemory");
 }

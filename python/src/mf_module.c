@@ -74,9 +74,7 @@ static PyObject *mf_uninitialize(PyObject *self, PyObject *unused)
 static PyObject *mf_set_log_level(PyObject *self, PyObject *arg)
 {
     (void)self;
-    int64_t level;
-    if (py_to_i64(arg, INT32_MIN, INT32_MAX, &level, "level") != 0) return NULL;
-    return PyLong_FromLong(smem_set_log_level((int)level));
+    return py_set_log_level(arg, smem_set_log_level);
 }
 
 static PyObject *mf_set_extern_logger(PyObject *self, PyObject *arg)
@@ -89,23 +87,20 @@ static PyObject *mf_get_last_err_msg(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return PyUnicode_DecodeUTF8(smem_get_last_err_msg(), (Py_ssize_t)strlen(smem_get_last_err_msg()), "replace");
+    return py_str(smem_get_last_err_msg());
 }
 
 static PyObject *mf_get_and_clear_last_err_msg(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    const char *m = smem_get_and_clear_last_err_msg();
-    return PyUnicode_DecodeUTF8(m, (Py_ssize_t)strlen(m), "replace");
+    return py_str(smem_get_and_clear_last_err_msg());
 }
 
 static PyObject *mf_strerror(PyObject *self, PyObject *arg)
 {
     (void)self;
-    int64_t rc;
-    if (py_to_i64(arg, INT32_MIN, INT32_MAX, &rc, "status") != 0) return NULL;
-    return PyUnicode_FromString(smem_strerror((int32_t)rc));
+    return py_strerror(arg, smem_strerror);
 }
 
 static PyObject *mf_store_call(PyObject *arg, int32_t (*fn)(const char *))

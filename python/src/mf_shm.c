@@ -64,13 +64,7 @@ static PyObject *mf_shm_initialize(PyObject *self, PyObject *args, PyObject *kw)
 static PyObject *mf_shm_uninitialize(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwl[] = {"flags", NULL};
-    unsigned int flags = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:uninitialize", kwl, &flags)) return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    smem_shm_uninit(flags);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
+    return py_uninit(args, kw, smem_shm_uninit);
 }
 
 static PyObject *mf_shm_query(PyObject *self, PyObject *unused)
@@ -206,47 +200,46 @@ static PyObject *shm_all_gather(mf_shm_obj *s, PyObject *arg)
     return out;
 }
 
-static PyObject *shm_topology_can_reach(mf_shm_obj *s, PyObject *arg)
+/* fn(handle, one u32 argument, &u32 result) with the GIL released: the
+ * result, or RuntimeError naming `call` (raise); or the status as an int. */
+typedef int32_t (*shm_u32_fn)(smem_shm_t h, uint32_t in, uint32_t *out);
+
+static PyObject *shm_call_u32(mf_shm_obj *s, PyObject *arg, const char *what, const char *call, shm_u32_fn fn,
+                              bool raise)
 {
-    uint64_t r;
-    if (py_to_u64(arg, UINT32_MAX, &r, "remote_rank") != 0) return NULL;
+    uint64_t in;
+    if (py_to_u64(arg, UINT32_MAX, &in, what) != 0) return NULL;
     SHM_ENTER(s);
-    uint32_t mask = 0;
+    uint32_t out = 0;
     int32_t rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = smem_shm_topology_can_reach(s->h, (uint32_t)r, &mask);
+    rc = fn(s->h, (uint32_t)in, &out);
     Py_END_ALLOW_THREADS
     SHM_LEAVE(s);
-    if (rc != 0) return py_err_status("topology_can_reach", rc, smem_get_last_err_msg());
-    return PyLong_FromUnsignedLong(mask);
+    if (!raise) return PyLong_FromLong(rc);
+    if (rc != 0) return py_err_status(call, rc, smem_get_last_err_msg());
+    return PyLong_FromUnsignedLong(out);
+}
+
+static int32_t shm_release_value(smem_shm_t h, uint32_t v, uint32_t *unused)
+{
+    (void)unused;
+    return smem_shm_atomic_release_value(h, v);
+}
+
+static PyObject *shm_topology_can_reach(mf_shm_obj *s, PyObject *arg)
+{
+    return shm_call_u32(s, arg, "remote_rank", "topology_can_reach", smem_shm_topology_can_reach, true);
 }
 
 static PyObject *shm_atomic_alloc_value(mf_shm_obj *s, PyObject *arg)
 {
-    uint64_t limit;
-    if (py_to_u64(arg, UINT32_MAX, &limit, "limit") != 0) return NULL;
-    SHM_ENTER(s);
-    uint32_t v = 0;
-    int32_t rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = smem_shm_atomic_alloc_value(s->h, (uint32_t)limit, &v);
-    Py_END_ALLOW_THREADS
-    SHM_LEAVE(s);
-    if (rc != 0) return py_err_status("atomic_alloc_value", rc, smem_get_last_err_msg());
-    return PyLong_FromUnsignedLong(v);
+    return shm_call_u32(s, arg, "limit", "atomic_alloc_value", smem_shm_atomic_alloc_value, true);
 }
 
 static PyObject *shm_atomic_release_value(mf_shm_obj *s, PyObject *arg)
 {
-    uint64_t v;
-    if (py_to_u64(arg, UINT32_MAX, &v, "value") != 0) return NULL;
-    SHM_ENTER(s);
-    int32_t rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = smem_shm_atomic_release_value(s->h, (uint32_t)v);
-    Py_END_ALLOW_THREADS
-    SHM_LEAVE(s);
-    return PyLong_FromLong(rc);
+    return shm_call_u32(s, arg, "value", "atomic_release_value", shm_release_value, false);
 }
 
 static PyObject *shm_destroy(mf_shm_obj *s, PyObject *args)
@@ -308,15 +301,10 @@ static PyGetSetDef shm_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject mf_shm_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "memfabric_hybrid.shm.ShareMemory",
-    .tp_basicsize = sizeof(mf_shm_obj),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A symmetric heap (shm.create).",
-    .tp_methods = shm_methods,
-    .tp_getset = shm_getset,
-    .tp_dealloc = (destructor)shm_dealloc,
-};
+static PyTypeObject mf_shm_type =
+    PY_TYPE("memfabric_hybrid.shm.ShareMemory", mf_shm_obj,
+            "A symmetric heap (shm.create).",
+            0, shm_methods, shm_getset, NULL, shm_dealloc);
 
 PyMethodDef mf_shm_methods[] = {
     {"shm_config_defaults", mf_shm_config_defaults, METH_NOARGS, "smem_shm_config_init values as a dict"},
@@ -331,11 +319,5 @@ PyMethodDef mf_shm_methods[] = {
 
 int mf_shm_add(PyObject *m)
 {
-    if (PyType_Ready(&mf_shm_type) < 0) return -1;
-    Py_INCREF(&mf_shm_type);
-    if (PyModule_AddObject(m, "ShareMemory", (PyObject *)&mf_shm_type) < 0) {
-        Py_DECREF(&mf_shm_type);
-        return -1;
-    }
-    return 0;
+    return py_type_add(m, &mf_shm_type, "ShareMemory");
 }

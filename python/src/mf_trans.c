@@ -353,24 +353,12 @@ static PyGetSetDef te_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject mf_te_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "memfabric_hybrid.TransferEngine",
-    .tp_basicsize = sizeof(mf_te_obj),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "One-sided writes/reads into memory other engines registered (smem_trans).",
-    .tp_methods = te_methods,
-    .tp_getset = te_getset,
-    .tp_new = te_new,
-    .tp_dealloc = (destructor)te_dealloc,
-};
+static PyTypeObject mf_te_type =
+    PY_TYPE("memfabric_hybrid.TransferEngine", mf_te_obj,
+            "One-sided writes/reads into memory other engines registered (smem_trans).",
+            0, te_methods, te_getset, te_new, te_dealloc);
 
 int mf_trans_add(PyObject *m)
 {
-    if (PyType_Ready(&mf_te_type) < 0) return -1;
-    Py_INCREF(&mf_te_type);
-    if (PyModule_AddObject(m, "TransferEngine", (PyObject *)&mf_te_type) < 0) {
-        Py_DECREF(&mf_te_type);
-        return -1;
-    }
-    return 0;
+    return py_type_add(m, &mf_te_type, "TransferEngine");
 }

@@ -419,3 +419,41 @@ PyObject *py_err_status(const char *call, int32_t rc, const char *msg)
     PyErr_Format(PyExc_RuntimeError, "%s failed (%d): %s", call, (int)rc, msg && msg[0] ? msg : "no message");
     return NULL;
 }
+
+int py_type_add(PyObject *m, PyTypeObject *t, const char *name)
+{
+    if (PyType_Ready(t) < 0) return -1;
+    Py_INCREF(t);
+    if (PyModule_AddObject(m, name, (PyObject *)t) < 0) {
+        Py_DECREF(t);
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *py_set_log_level(PyObject *arg, int32_t (*fn)(int))
+{
+    int64_t level;
+    if (py_to_i64(arg, INT32_MIN, INT32_MAX, &level, "level") != 0) return NULL;
+    return PyLong_FromLong(fn((int)level));
+}
+
+PyObject *py_strerror(PyObject *arg, const char *(*fn)(int32_t))
+{
+    int64_t rc;
+    if (py_to_i64(arg, INT32_MIN, INT32_MAX, &rc, "status") != 0) return NULL;
+    return PyUnicode_FromString(fn((int32_t)rc));
+}
+
+PyObject *py_str(const char *s) { return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace"); }
+
+PyObject *py_uninit(PyObject *args, PyObject *kw, void (*fn)(uint32_t))
+{
+    static char *kwl[] = {"flags", NULL};
+    unsigned int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:uninitialize", kwl, &flags)) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    fn(flags);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}

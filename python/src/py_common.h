@@ -91,6 +91,25 @@ bool py_guard_close(py_guard_t *g);
  */
 PyObject *py_logger_set(PyObject *callable, int32_t (*set_sink)(void (*)(int, const char *)));
 
+/* ---------- types ---------- */
+/* The shape of every class of the two extensions: a static type with
+ * methods, getters and a dealloc (extra flags and tp_new optional). */
+#define PY_TYPE(pyname, obj_t, doc, extra_flags, methods, getset, newfn, dealloc)                                    \
+    {                                                                                                                \
+        PyVarObject_HEAD_INIT(NULL, 0).tp_name = (pyname), .tp_basicsize = sizeof(obj_t),                            \
+        .tp_flags = Py_TPFLAGS_DEFAULT | (extra_flags), .tp_doc = (doc), .tp_methods = (methods),                    \
+        .tp_getset = (getset), .tp_new = (newfn), .tp_dealloc = (destructor)(dealloc),                               \
+    }
+/* PyType_Ready and the module attribute `name`; 0 or -1 with the Python error set. */
+int py_type_add(PyObject *m, PyTypeObject *t, const char *name);
+
+/* ---------- the module-level calls both extensions export ---------- */
+PyObject *py_set_log_level(PyObject *arg, int32_t (*fn)(int));  /* set_log_level(level) -> int */
+PyObject *py_strerror(PyObject *arg, const char *(*fn)(int32_t)); /* strerror(status) -> str */
+PyObject *py_str(const char *s);                                 /* a library message as str (bad UTF-8 replaced) */
+/* uninitialize(flags=0): fn(flags) with the GIL released. */
+PyObject *py_uninit(PyObject *args, PyObject *kw, void (*fn)(uint32_t));
+
 /* PyErr for a Python-level RuntimeError carrying a status and the library's message. */
 PyObject *py_err_status(const char *call, int32_t rc, const char *msg);
 
