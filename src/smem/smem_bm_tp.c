@@ -139,6 +139,8 @@ int32_t sm_bm_tp_open(sm_bm_obj_t *o)
     c.timeout_ms = tp->timeout_ms;
     c.tls_server = tp->tls_server;
     c.tls_client = tp->tls_client;
+    c.cred = space_secret(o->host); /* peers prove they hold the space's secret before any byte moves */
+    c.cred_len = SPACE_SECRET_SIZE;
     tp_iface_t *iface = NULL;
     int32_t rc = tp_iface_open(tp->ops, &c, &iface);
     if (rc == SMEM_OK) rc = tp_iface_addr(iface, addr, sizeof(addr));

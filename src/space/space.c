@@ -68,6 +68,7 @@ struct space {
     char member_prefix[SPACE_KEY_MAX];
     char live_prefix[STORE_KEY_MAX + 16];
     char gva_ns[GVA_NS_MAX + 1];
+    uint8_t secret[SPACE_SECRET_SIZE]; /* the base record's (set with the window, then constant) */
     gva_kind_t kind;
     uint32_t world_max;
     uint32_t rank;
@@ -485,15 +486,20 @@ static int32_t space_agree_base(space_t *s)
         gva_window_t *mine = NULL;
         uint64_t token = space_random();
         snprintf(s->gva_ns, sizeof(s->gva_ns), "s%016" PRIx64, token);
+        b = (space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
+                               .token = token};
+        if (getrandom(b.secret, sizeof(b.secret), 0) != (ssize_t)sizeof(b.secret))
+            return util_err_set(SMEM_ERROR, "space %s: no random bytes for the cluster secret: %s", s->ns,
+                                strerror(errno));
         rc = gva_window_propose(&wc, &mine);
         if (rc != SMEM_OK) return rc;
-        b = (space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
-                                    .base = gva_window_base(mine), .token = token};
+        b.base = gva_window_base(mine);
         uint8_t rec[SPACE_BASE_SIZE];
         space_base_encode(&b, rec);
         rc = store_cas(s->store, key, NULL, 0, rec, sizeof(rec), &cur, &cur_len);
         if (rc == SMEM_OK) {
             s->win = mine;
+            memcpy(s->secret, b.secret, sizeof(s->secret));
             LOG_INFO("space %s: published base 0x%llx (%u x %llu bytes)", s->ns, (unsigned long long)b.base,
                      s->world_max, (unsigned long long)s->stride);
             return SMEM_OK;
@@ -510,6 +516,7 @@ static int32_t space_agree_base(space_t *s)
     rc = space_base_match(s, key, &b);
     if (rc != SMEM_OK) return rc;
     snprintf(s->gva_ns, sizeof(s->gva_ns), "s%016" PRIx64, b.token);
+    memcpy(s->secret, b.secret, sizeof(s->secret));
     rc = gva_window_reserve(&wc, b.base, &s->win);
     if (rc != SMEM_OK) {
         char why[512];
@@ -750,7 +757,8 @@ static int32_t space_verify_base(space_t *s)
         uint64_t token = 0;
         if (sscanf(s->gva_ns, "s%" SCNx64, &token) != 1) token = space_random();
         b = (space_base_rec_t){.kind = (uint16_t)s->kind, .world_max = s->world_max, .stride = s->stride,
-                                    .base = gva_window_base(s->win), .token = token};
+                               .base = gva_window_base(s->win), .token = token};
+        memcpy(b.secret, s->secret, sizeof(b.secret)); /* the members still hold it */
         uint8_t rec[SPACE_BASE_SIZE];
         space_base_encode(&b, rec);
         rc = store_cas(s->store, key, NULL, 0, rec, sizeof(rec), &cur, &cur_len);
@@ -765,7 +773,8 @@ static int32_t space_verify_base(space_t *s)
     if (rc != SMEM_OK) return rc;
     char tok[GVA_NS_MAX + 1];
     snprintf(tok, sizeof(tok), "s%016" PRIx64, b.token);
-    if (b.base != gva_window_base(s->win) || strcmp(tok, s->gva_ns) != 0)
+    if (b.base != gva_window_base(s->win) || strcmp(tok, s->gva_ns) != 0 ||
+        memcmp(b.secret, s->secret, sizeof(b.secret)) != 0)
         return util_err_set(SMEM_ADDR_CONFLICT,
                             "space %s was re-created at base 0x%llx while this object holds 0x%llx-0x%llx; destroy "
                             "and create it again",
@@ -1005,6 +1014,7 @@ int32_t space_peer_tp_addr(space_t *s, uint32_t rank, char *buf, size_t cap)
 
 gva_window_t *space_window(const space_t *s) { return s->win; }
 uint64_t space_base(const space_t *s) { return gva_window_base(s->win); }
+const uint8_t *space_secret(const space_t *s) { return s->secret; }
 uint64_t space_stride(const space_t *s) { return s->stride; }
 uint32_t space_world_max(const space_t *s) { return s->world_max; }
 uint32_t space_rank(const space_t *s) { return s->rank; }

@@ -19,7 +19,7 @@
  *    copy: copies pin ranks (gva_rank_acquire), unmapping waits for them.
  *
  * Store records (little-endian, versioned; codecs in space_rec.c):
- *   <ns>/base          {version, kind, world_max, stride, base, token}
+ *   <ns>/base          {version, kind, world_max, stride, base, token, secret}
  *   <ns>/member/<r>    {version, rank, generation, size, host id, transport address}
  *   <ns>/refs          decimal count of live space objects (the last destroy deletes base)
  * The gva exporter namespace is derived from the base record's random token,
@@ -98,6 +98,9 @@ int32_t space_peer_tp_addr(space_t *s, uint32_t rank, char *buf, size_t cap);
 
 gva_window_t *space_window(const space_t *s);
 uint64_t space_base(const space_t *s);
+/* The cluster secret of the base record (SPACE_SECRET_SIZE bytes, constant
+ * for the object's life): the data channel's credential. */
+const uint8_t *space_secret(const space_t *s);
 uint64_t space_stride(const space_t *s);
 uint32_t space_world_max(const space_t *s);
 uint32_t space_rank(const space_t *s);

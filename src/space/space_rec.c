@@ -7,7 +7,7 @@
 #include "util/util_status.h"
 
 _Static_assert(SPACE_REC_FIXED == 2 + 2 + 4 + 8 + 8 + GVA_HOST_ID_WIRE_SIZE + 2, "member record layout");
-_Static_assert(SPACE_BASE_SIZE == 2 + 2 + 4 + 8 + 8 + 8, "base record layout");
+_Static_assert(SPACE_BASE_SIZE == 2 + 2 + 4 + 8 + 8 + 8 + SPACE_SECRET_SIZE, "base record layout");
 
 uint32_t space_rec_encode(const space_rec_t *r, uint8_t *buf, uint32_t cap)
 {
@@ -64,6 +64,7 @@ void space_base_encode(const space_base_rec_t *b, uint8_t out[SPACE_BASE_SIZE])
     util_put_le64(out + 8, b->stride);
     util_put_le64(out + 16, b->base);
     util_put_le64(out + 24, b->token);
+    memcpy(out + 32, b->secret, SPACE_SECRET_SIZE);
 }
 
 int32_t space_base_decode(const char *key, const uint8_t *p, uint32_t len, space_base_rec_t *out)
@@ -76,6 +77,10 @@ int32_t space_base_decode(const char *key, const uint8_t *p, uint32_t len, space
                           .stride = util_get_le64(p + 8),
                           .base = util_get_le64(p + 16),
                           .token = util_get_le64(p + 24)};
+    memcpy(b.secret, p + 32, SPACE_SECRET_SIZE);
+    uint8_t any = 0;
+    for (uint32_t i = 0; i < SPACE_SECRET_SIZE; i++) any |= b.secret[i];
+    if (any == 0) return util_err_set(SMEM_PROTOCOL, "base record '%s': no cluster secret (all zero)", key);
     /* Whoever wrote it, a window must be one this process could map: known kind, sane world, aligned and
      * inside the user half of the address space without wrapping. */
     if (b.kind >= GVA_KIND_COUNT || b.world_max == 0 || b.world_max > GVA_WORLD_MAX || b.stride == 0 ||

@@ -33,8 +33,9 @@ int32_t space_rec_decode(const uint8_t *buf, uint32_t len, space_rec_t *out);
 
 /* ---- the base record  ---- */
 
-#define SPACE_BASE_VERSION 1u
-#define SPACE_BASE_SIZE 32u
+#define SPACE_BASE_VERSION 2u /* 2: the cluster secret */
+#define SPACE_BASE_SIZE 64u
+#define SPACE_SECRET_SIZE 32u
 #define SPACE_USER_TOP (1ull << 57) /* the largest user address space (x86-64 5-level tables) */
 
 typedef struct space_base_rec {
@@ -43,6 +44,10 @@ typedef struct space_base_rec {
     uint64_t stride;
     uint64_t base;
     uint64_t token;
+    /* Random, written once by the first member: the data channel's cluster
+     * credential (a peer proves it holds it before memory moves). Members
+     * learn it from the store, so whoever can read the store can join. */
+    uint8_t secret[SPACE_SECRET_SIZE];
 } space_base_rec_t;
 
 void space_base_encode(const space_base_rec_t *b, uint8_t out[SPACE_BASE_SIZE]);

@@ -1,7 +1,8 @@
 /*
  * The space's member record, the one decoder of store bytes that space
  * owns: round trip, every truncation, trailing bytes, bad version/reserved
- * bits, an over-long or NUL-holding transport address.
+ * bits, an over-long or NUL-holding transport address; the base record's
+ * cluster secret.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,8 +58,30 @@ static void test_rec_roundtrip(void **state)
     assert_string_equal(d.tp_addr, "");
 }
 
+/* The base record carries the cluster secret; one without it (version 1, or all zero) does not decode. */
+static void test_base_secret(void **state)
+{
+    (void)state;
+    space_base_rec_t b = {.kind = GVA_KIND_HOST, .world_max = 4, .stride = GVA_ALIGN, .base = 64 * GVA_ALIGN,
+                          .token = 7};
+    for (uint32_t i = 0; i < SPACE_SECRET_SIZE; i++) b.secret[i] = (uint8_t)(0xa0 + i);
+    uint8_t buf[SPACE_BASE_SIZE];
+    space_base_encode(&b, buf);
+    space_base_rec_t d;
+    assert_int_equal(space_base_decode("t/base", buf, sizeof(buf), &d), 0);
+    assert_memory_equal(d.secret, b.secret, SPACE_SECRET_SIZE);
+    assert_true(d.base == b.base && d.token == b.token);
+    assert_int_equal(space_base_decode("t/base", buf, 32, &d), SMEM_PROTOCOL); /* a version-1 length */
+    buf[0] = 1;
+    assert_int_equal(space_base_decode("t/base", buf, sizeof(buf), &d), SMEM_PROTOCOL);
+    buf[0] = SPACE_BASE_VERSION;
+    memset(buf + SPACE_BASE_SIZE - SPACE_SECRET_SIZE, 0, SPACE_SECRET_SIZE);
+    assert_int_equal(space_base_decode("t/base", buf, sizeof(buf), &d), SMEM_PROTOCOL);
+    assert_non_null(strstr(util_err_get(), "secret"));
+}
+
 int main(int argc, char **argv)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_rec_roundtrip)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_rec_roundtrip), cmocka_unit_test(test_base_secret)};
     return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

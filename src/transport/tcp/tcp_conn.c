@@ -160,7 +160,7 @@ static int32_t tcp_greet_server(tcp_conn_t *c, const tcp_cred_t *cred, uint64_t 
     if (rc != SMEM_OK || cred->len == 0) return rc;
     rc = tcp_greet_io(c, false, buf, deadline_ms);
     if (rc == SMEM_OK) rc = tcp_hello_decode(buf, sizeof(buf), TCP_OP_PROOF, &proof);
-    if (rc != SMEM_OK) return util_err_set(SMEM_AUTH, "no proof of the cluster credential: %s", util_err_get());
+    if (rc != SMEM_OK) return util_err_wrap(SMEM_AUTH, "no proof of the cluster credential");
     uint8_t want[TCP_MAC_SIZE];
     if (!tcp_mac_client(cred->key, cred->len, hello.a, want) || CRYPTO_memcmp(want, proof.a, TCP_MAC_SIZE) != 0)
         return util_err_set(SMEM_AUTH, "its proof does not match the cluster credential");
