@@ -22,20 +22,14 @@
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
+#include "util/util_tsan.h"
 
 #define GVA_PROBE_ALIGN (1ull << 30) /* candidates on 1 GiB boundaries: room for 1 GiB pages later */
 #define GVA_PROBE_MAX 256u
 
 /* ThreadSanitizer keeps its shadow where we would probe and rejects mappings
  * there, so TSan builds probe its low application range instead. */
-#if defined(__SANITIZE_THREAD__)
-#define GVA_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GVA_TSAN 1
-#endif
-#endif
-#if defined(GVA_TSAN) && defined(__x86_64__)
+#if defined(UTIL_TSAN) && defined(__x86_64__)
 #define GVA_PROBE_FIXED_LO (64ull << 30)
 #define GVA_PROBE_FIXED_HI (512ull << 30)
 #endif

@@ -1,5 +1,6 @@
 /* Status code names and the thread-local last-error message. */
 #include "util/util_status.h"
+#include "util/util_tsan.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -73,3 +74,7 @@ const char *util_err_get_and_clear(void)
 }
 
 void util_err_clear(void) { util_err_msg[0] = '\0'; }
+
+#ifdef UTIL_TSAN
+char util_tsan_remote_sync; /* util_tsan.h */
+#endif

@@ -29,6 +29,7 @@
 #include "tu_data.h"
 #include "tu_mmc.h"
 #include "util/util_time.h"
+#include "util/util_tsan.h"
 
 #define NA 300000u /* "it/a/..." stay */
 #define NB 100000u /* "it/b/..." stay */
@@ -36,6 +37,13 @@
 #define NC 20000u  /* "it/c/..." put during the listing */
 #define KEYLEN 21  /* "it/x/" + 16 hex digits */
 #define WAIT_MAX_MS 50.0
+/* Under ThreadSanitizer every access is instrumented (5-15x slower, and the stage shares 2 cores): the waits
+ * are printed there, not held to the bound. */
+#ifdef UTIL_TSAN
+#define WAIT_BOUND_HOLDS(ms) ((void)(ms), true)
+#else
+#define WAIT_BOUND_HOLDS(ms) ((ms) < WAIT_MAX_MS)
+#endif
 
 static char rpc_url[128], http_url[128];
 static int http_port;
@@ -379,7 +387,7 @@ int main(void)
      * on a loaded 2-core machine one descheduling can exceed it, so a miss is measured again (two more listings,
      * EXIST probed alongside): a listing that does block misses every time. */
     uint64_t best_ns = p.max_ns;
-    for (int again = 0; again < 2 && (double)best_ns / 1e6 >= WAIT_MAX_MS; again++) {
+    for (int again = 0; again < 2 && !WAIT_BOUND_HOLDS((double)best_ns / 1e6); again++) {
         prober_t q = {.c = pc};
         seen_t scratch = {.a = s.a, .b = s.b};
         uint32_t qpages;
@@ -391,7 +399,7 @@ int main(void)
                (double)q.max_ns / 1e6);
         if (q.max_ns < best_ns) best_ns = q.max_ns;
     }
-    TU_CHECK((double)best_ns / 1e6 < WAIT_MAX_MS,
+    TU_CHECK(WAIT_BOUND_HOLDS((double)best_ns / 1e6),
              "EXIST waited %.1f ms while another client listed, in each of 3 listings (bound %.0f ms)",
              (double)best_ns / 1e6, WAIT_MAX_MS);
 
@@ -410,7 +418,7 @@ int main(void)
     /* HTTP: the prefix through the cursor, while EXIST keeps its bound. */
     {
         uint64_t http_best_ns = UINT64_MAX;
-        for (int round = 0; round < 3 && (double)http_best_ns / 1e6 >= WAIT_MAX_MS; round++) { /* as above */
+        for (int round = 0; round < 3 && !WAIT_BOUND_HOLDS((double)http_best_ns / 1e6); round++) { /* as above */
             seen_t sh = {.a = s.a, .b = s.b};
             prober_t p2 = {.c = pc};
             pthread_create(&pt, NULL, probe_main, &p2);
@@ -421,7 +429,8 @@ int main(void)
                      "/keys prefix it/b/ via cursor: %u keys in %u pages, %d bad", sh.ib, pages, sh.bad);
             if (p2.max_ns < http_best_ns) http_best_ns = p2.max_ns;
         }
-        TU_CHECK((double)http_best_ns / 1e6 < WAIT_MAX_MS, "EXIST waited %.1f ms during HTTP pages, in each of 3",
+        printf("EXIST during HTTP pages: max %.2f ms\n", (double)http_best_ns / 1e6);
+        TU_CHECK(WAIT_BOUND_HOLDS((double)http_best_ns / 1e6), "EXIST waited %.1f ms during HTTP pages, in each of 3",
                  (double)http_best_ns / 1e6);
         test_http_cursor_errors();
     }

@@ -49,6 +49,7 @@
 #include "tu_bm.h"
 #include "tu_data.h"
 #include "util/util_time.h"
+#include "util/util_tsan.h"
 
 #define NHOSTS 3
 #define PER_HOST 2
@@ -71,6 +72,7 @@
 #define BATCH_GAP (4 * KiB)
 #define BUF_LEN (32 * MiB)
 #define FAULT_LEN (16 * MiB)
+#define FAULT_PART (3 * MiB) /* phase 4: each of ranks 0-4 writes its own part of the victim's scratch */
 #define DATA_TIMEOUT_S 2
 #define KILL_BOUND_MS (DATA_TIMEOUT_S * 1000 + 4000)
 #define LINK_BOUND_MS (2 * DATA_TIMEOUT_S * 1000 + 1500)
@@ -134,6 +136,7 @@ static bool await_phase(int phase)
         }
         usleep(2000);
     }
+    util_tsan_remote_seen(); /* the phase says peers finished their writes into our memory */
     return true;
 }
 
@@ -356,8 +359,9 @@ static void phase_kill(void)
     for (uint32_t i = 0; util_now_ms() < end; i++) {
         int32_t rc;
         if (i % 2 == 0) {
-            tu_fill(g_buf, 400 + me, 0, FAULT_LEN);
-            rc = tu_copy(g_buf, v + SCRATCH_OFF, FAULT_LEN, SMEMB_COPY_H2G, 0);
+            /* each writer its own part of the scratch area: concurrent writes to the same bytes would race */
+            tu_fill(g_buf, 400 + me, 0, FAULT_PART);
+            rc = tu_copy(g_buf, v + SCRATCH_OFF + me * FAULT_PART, FAULT_PART, SMEMB_COPY_H2G, 0);
         } else {
             memset(g_buf, 0, PAT_LEN);
             rc = tu_copy(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0);
@@ -399,17 +403,19 @@ static void phase_kill(void)
     still_working(0x1Fu & ~(1u << me), "after the kill");
 }
 
-/* Phase 5, on ranks 0-4: 16 MiB copies across the link until it is cut (host 1 =
+/* Phase 5, on ranks 0-4: 16 MiB reads and 8 MiB writes across the link until it is cut (host 1 =
  * ranks 2, 3 unplugged) mid-transfer; the one in flight fails within the bound. */
 static void phase_link_cut(uint32_t far_rank)
 {
     uint8_t *v = tu_slot(far_rank);
+    /* ranks 0 and 4 both stream to rank 2: each writes its own half of [80, 96 MiB) (same bytes would race) */
+    uint8_t *dst = v + SCRATCH_OFF + 4 * MiB + (me == 4 ? FAULT_LEN / 2 : 0);
     uint64_t first_fail = 0;
     int32_t fail_rc = 0;
     uint64_t end = util_now_ms() + PHASE_MS;
     for (uint32_t i = 0; util_now_ms() < end; i++) {
         int32_t rc = i % 2 ? tu_copy(v, g_buf, FAULT_LEN, SMEMB_COPY_G2H, 0)
-                           : tu_copy(g_buf, v + SCRATCH_OFF + 4 * MiB, FAULT_LEN, SMEMB_COPY_H2G, 0);
+                           : tu_copy(g_buf, dst, FAULT_LEN / 2, SMEMB_COPY_H2G, 0);
         if (rc != 0) {
             first_fail = util_now_ms();
             fail_rc = rc;

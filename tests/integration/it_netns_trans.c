@@ -38,6 +38,7 @@
 #include "tu_bm.h"
 #include "tu_data.h"
 #include "util/util_time.h"
+#include "util/util_tsan.h"
 
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
@@ -102,6 +103,7 @@ static bool await_phase(int phase)
         }
         usleep(1000);
     }
+    util_tsan_remote_seen(); /* the phase says peers finished their writes into our memory */
     return true;
 }
 

@@ -20,7 +20,7 @@
 #include "util/util_log.h"
 #include "util/util_time.h"
 
-int tu_passed, tu_failed;
+_Atomic int tu_passed, tu_failed;
 
 static char tu_src[PATH_MAX], tu_bld[PATH_MAX];
 

@@ -86,7 +86,7 @@ size_t tu_log_count(const char *needle); /* occurrences so far */
 void tu_log_clear(void);
 
 /* Integration-driver counters. */
-extern int tu_passed, tu_failed;
+extern _Atomic int tu_passed, tu_failed; /* TU_CHECK runs on any thread */
 #define TU_CHECK(cond, ...)                                              \
     do {                                                                 \
         if (cond) {                                                      \

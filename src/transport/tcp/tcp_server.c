@@ -40,6 +40,7 @@
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
+#include "util/util_tsan.h"
 
 #define TCP_DRAIN_BUF (64u << 10)
 
@@ -153,6 +154,7 @@ static int32_t tcp_server_one(tcp_sconn_t *sc)
         rc = tcp_conn_io_all(c, true, sc->iov, (int)r.npieces + 1, ifc->timeout_ms, 0);
     }
     for (uint32_t i = 0; i < pinned; i++) ifc->resolver.release(ifc->resolver.arg, r.window, &sc->mems[i]);
+    if (status == SMEM_OK && rc == SMEM_OK) util_tsan_remote_done(); /* before the writer hears it landed */
     if (rc != SMEM_OK) {
         LOG_WARN("%s: %s of %llu bytes (request %llu) with %s failed: %s; closing", who, write ? "write" : "read",
                  (unsigned long long)r.total, (unsigned long long)r.seq, c->peer, util_err_get());
