@@ -51,15 +51,11 @@ CREATE_HUGETLB = 1 << 9
 class BmConfig:
     """smem_bm_config_t; defaults from smem_bm_config_init. Timeouts in seconds."""
 
-    __slots__ = ("init_timeout", "create_timeout", "control_operation_timeout", "start_config_store_server",
-                 "start_config_store_only", "dynamic_world_size", "unified_address_space", "auto_ranking",
-                 "rank_id", "flags", "hcom_url", "hcom_tls", "store_tls")
+    __slots__ = tuple(_memfabric.bm_config_fields())  # the rows of src/smem/smem_bm_conf.c
 
     def __init__(self, **kwargs):
-        for k, v in _memfabric.bm_config_defaults().items():
+        for k, v in _memfabric.bm_config_defaults().items():  # TLS blocks: None (off)
             setattr(self, k, v)
-        self.hcom_tls = None
-        self.store_tls = None
         for k, v in kwargs.items():
             if k not in self.__slots__:
                 raise TypeError(f"BmConfig has no field {k!r}")

@@ -3,7 +3,10 @@
 
 #include <string.h>
 
+#include "net/net.h"
+#include "py_conf.h"
 #include "smem/host/smem_bm.h"
+#include "smem/smem_bm_conf.h"
 
 typedef struct {
     PyObject_HEAD
@@ -13,48 +16,10 @@ typedef struct {
 
 static PyTypeObject mf_bm_type;
 
-/* config.<name> (a memfabric_hybrid.TlsConfig or None) into t. */
-static int mf_tls_from(PyObject *cfg, const char *name, smem_tls_config *t)
-{
-    PyObject *o = PyObject_GetAttrString(cfg, name);
-    if (o == NULL) return -1;
-    int rc = 0;
-    if (o != Py_None) {
-        rc = mf_attr_bool(o, "tls_enable", &t->tlsEnable) || mf_attr_str(o, "ca_path", t->caPath, sizeof(t->caPath)) ||
-             mf_attr_str(o, "crl_path", t->crlPath, sizeof(t->crlPath)) ||
-             mf_attr_str(o, "cert_path", t->certPath, sizeof(t->certPath)) ||
-             mf_attr_str(o, "key_path", t->keyPath, sizeof(t->keyPath)) ||
-             mf_attr_str(o, "key_pass_path", t->keyPassPath, sizeof(t->keyPassPath)) ||
-             mf_attr_str(o, "decrypter_lib_path", t->decrypterLibPath, sizeof(t->decrypterLibPath))
-                 ? -1
-                 : 0;
-    }
-    Py_DECREF(o);
-    return rc;
-}
-
+/* BmConfig (its attributes are the rows of src/smem/smem_bm_conf.c) into c. */
 static int mf_bm_config_from(PyObject *o, smem_bm_config_t *c)
 {
-    uint64_t v;
-#define U32(name, field, max)                                                                                          \
-    do {                                                                                                               \
-        if (mf_attr_u64(o, name, max, &v) != 0) return -1;                                                             \
-        c->field = (__typeof__(c->field))v;                                                                            \
-    } while (0)
-    U32("init_timeout", initTimeout, UINT32_MAX);
-    U32("create_timeout", createTimeout, UINT32_MAX);
-    U32("control_operation_timeout", controlOperationTimeout, UINT32_MAX);
-    U32("rank_id", rankId, UINT16_MAX);
-    U32("flags", flags, UINT32_MAX);
-#undef U32
-    if (mf_attr_bool(o, "start_config_store_server", &c->startConfigStoreServer) ||
-        mf_attr_bool(o, "start_config_store_only", &c->startConfigStoreOnly) ||
-        mf_attr_bool(o, "dynamic_world_size", &c->dynamicWorldSize) ||
-        mf_attr_bool(o, "unified_address_space", &c->unifiedAddressSpace) ||
-        mf_attr_bool(o, "auto_ranking", &c->autoRanking) || mf_attr_str(o, "hcom_url", c->hcomUrl, sizeof(c->hcomUrl)) ||
-        mf_tls_from(o, "hcom_tls", &c->hcomTlsConfig) || mf_tls_from(o, "store_tls", &c->storeTlsConfig))
-        return -1;
-    return 0;
+    return py_conf_from_obj(sm_bm_conf_table, sm_bm_conf_rows, o, c, "BmConfig");
 }
 
 static PyObject *mf_bm_config_defaults(PyObject *self, PyObject *unused)
@@ -63,13 +28,25 @@ static PyObject *mf_bm_config_defaults(PyObject *self, PyObject *unused)
     (void)unused;
     smem_bm_config_t c;
     smem_bm_config_init(&c);
-    return Py_BuildValue("{sIsIsIsOsOsOsOsOsIsIss}", "init_timeout", c.initTimeout, "create_timeout", c.createTimeout,
-                         "control_operation_timeout", c.controlOperationTimeout, "start_config_store_server",
-                         c.startConfigStoreServer ? Py_True : Py_False, "start_config_store_only",
-                         c.startConfigStoreOnly ? Py_True : Py_False, "dynamic_world_size",
-                         c.dynamicWorldSize ? Py_True : Py_False, "unified_address_space",
-                         c.unifiedAddressSpace ? Py_True : Py_False, "auto_ranking", c.autoRanking ? Py_True : Py_False,
-                         "rank_id", (unsigned)c.rankId, "flags", c.flags, "hcom_url", c.hcomUrl);
+    return py_conf_to_dict(sm_bm_conf_table, sm_bm_conf_rows, &c);
+}
+
+static PyObject *mf_bm_config_fields(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return py_conf_names(sm_bm_conf_table, sm_bm_conf_rows);
+}
+
+/* config_table(name) -> [(python name, key, default text)] of "bm" or "tls", for tests. */
+static PyObject *mf_config_table(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *name;
+    if (py_to_cstr(arg, &name, NULL, "name") != 0) return NULL;
+    if (strcmp(name, "bm") == 0) return py_conf_rows(sm_bm_conf_table, sm_bm_conf_rows);
+    if (strcmp(name, "tls") == 0) return py_conf_rows(net_tls_conf_rows, NET_TLS_CONF_NROWS);
+    return PyErr_Format(PyExc_ValueError, "no config table %R", arg);
 }
 
 static PyObject *mf_bm_initialize(PyObject *self, PyObject *args, PyObject *kw)
@@ -428,6 +405,8 @@ static PyTypeObject mf_bm_type =
 
 PyMethodDef mf_bm_methods[] = {
     {"bm_config_defaults", mf_bm_config_defaults, METH_NOARGS, "smem_bm_config_init values as a dict"},
+    {"bm_config_fields", mf_bm_config_fields, METH_NOARGS, "BmConfig's fields (the rows of smem_bm_config_t)"},
+    {"config_table", mf_config_table, METH_O, "[(python name, key, default)] of a config table"},
     {"bm_initialize", PY_METH(mf_bm_initialize), METH_VARARGS | METH_KEYWORDS,
      "bm_initialize(store_url, world_size, device_id=0, config=None) -> int"},
     {"bm_uninitialize", PY_METH(mf_bm_uninitialize), METH_VARARGS | METH_KEYWORDS, "bm_uninitialize(flags=0)"},

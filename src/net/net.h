@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 
 #include "net/net_proto.h"
+#include "util/util_conf.h"
 
 /* ---------- addresses ---------- */
 typedef struct net_addr {
@@ -39,13 +40,22 @@ int32_t net_addr_parse(const char *url, net_addr_t *out);
 /* ---------- TLS ---------- */
 typedef int (*net_decrypt_cb_t)(const char *cipher, size_t cipher_len, char *plain, size_t *plain_len);
 
+/*
+ * The one TLS shape. Its first part (enable .. decrypter_path, "the file
+ * block") is laid out exactly like the public TLS blocks (mmc_tls_config,
+ * smem_tls_config; NET_TLS_BLOCK_ASSERT checks it where they are used), so a
+ * configuration reader writes a public block through net_tls_conf_rows and
+ * net_tls_opts_from_block hands it to net_tls_create without a conversion.
+ */
 typedef struct net_tls_opts {
     bool enable;
-    char ca_path[256];       /* CA bundle that peers' certificates must chain to */
-    char crl_path[256];      /* optional CRL (PEM); revoked peers are refused */
-    char cert_path[256];     /* this side's certificate (PEM) */
-    char key_path[256];      /* this side's private key (PEM), maybe encrypted */
-    char key_pass_path[256]; /* optional file with the key password (maybe encrypted) */
+    char ca_path[256];        /* CA bundle that peers' certificates must chain to */
+    char crl_path[256];       /* optional CRL (PEM); revoked peers are refused */
+    char cert_path[256];      /* this side's certificate (PEM) */
+    char key_path[256];       /* this side's private key (PEM), maybe encrypted */
+    char key_pass_path[256];  /* optional file with the key password (maybe encrypted) */
+    char package_path[256];   /* the seed's field; unused */
+    char decrypter_path[256]; /* library exporting `decrypt` (net_decrypt_cb_t); loaded by the caller into decrypt */
     const char *key_pem;     /* alternative to key_path: key in memory (not copied past create) */
     size_t key_pem_len;
     const char *key_pass;    /* alternative to key_pass_path: password bytes (maybe encrypted) */
@@ -57,6 +67,25 @@ typedef struct net_tls_opts {
 typedef struct net_tls net_tls_t;
 
 void net_tls_opts_init(net_tls_opts_t *o); /* zeroes, verify_peer = true */
+
+#define NET_TLS_BLOCK_SIZE (offsetof(net_tls_opts_t, decrypter_path) + sizeof(((net_tls_opts_t *)0)->decrypter_path))
+/* A public TLS block T has the file block's layout (fields seed-named). */
+#define NET_TLS_BLOCK_ASSERT(T)                                                                                      \
+    _Static_assert(offsetof(T, tlsEnable) == offsetof(net_tls_opts_t, enable) &&                                     \
+                       offsetof(T, caPath) == offsetof(net_tls_opts_t, ca_path) &&                                   \
+                       offsetof(T, crlPath) == offsetof(net_tls_opts_t, crl_path) &&                                 \
+                       offsetof(T, certPath) == offsetof(net_tls_opts_t, cert_path) &&                               \
+                       offsetof(T, keyPath) == offsetof(net_tls_opts_t, key_path) &&                                 \
+                       offsetof(T, keyPassPath) == offsetof(net_tls_opts_t, key_pass_path) &&                        \
+                       offsetof(T, packagePath) == offsetof(net_tls_opts_t, package_path) &&                         \
+                       offsetof(T, decrypterLibPath) == offsetof(net_tls_opts_t, decrypter_path) &&                  \
+                       sizeof(T) == NET_TLS_BLOCK_SIZE,                                                              \
+                   #T " is not laid out as net_tls_opts_t's file block")
+/* net_tls_opts_init, then the file block from a public TLS block (checked by NET_TLS_BLOCK_ASSERT). */
+void net_tls_opts_from_block(net_tls_opts_t *o, const void *block);
+/* The keys of one TLS block ("enable", "ca.path", ...) over the file block, for config tables. */
+#define NET_TLS_CONF_NROWS 8
+extern const util_conf_spec_t net_tls_conf_rows[NET_TLS_CONF_NROWS];
 /* Builds an SSL_CTX (TLS 1.3 only). Errors name the file that failed. */
 int32_t net_tls_create(const net_tls_opts_t *opts, bool server, net_tls_t **out);
 void net_tls_destroy(net_tls_t *tls);

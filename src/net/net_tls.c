@@ -28,6 +28,12 @@ void net_tls_opts_init(net_tls_opts_t *o)
     o->verify_peer = true;
 }
 
+void net_tls_opts_from_block(net_tls_opts_t *o, const void *block)
+{
+    net_tls_opts_init(o);
+    memcpy(o, block, NET_TLS_BLOCK_SIZE);
+}
+
 /* The oldest error in this thread's OpenSSL queue, as text; clears the queue. */
 static const char *net_tls_errstr(char *buf, size_t cap)
 {

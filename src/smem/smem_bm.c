@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "smem/host/smem_bm.h"
+#include "smem/smem_bm_conf.h"
 #include "smem/smem_bm_int.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
@@ -65,17 +66,7 @@ int32_t smem_bm_config_init(smem_bm_config_t *config)
 {
     if (config == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_config_init: config is NULL");
     memset(config, 0, sizeof(*config));
-    config->initTimeout = 120;
-    config->createTimeout = 120;
-    config->controlOperationTimeout = 120;
-    config->startConfigStoreServer = true;
-    config->startConfigStoreOnly = false;
-    config->dynamicWorldSize = true;
-    config->unifiedAddressSpace = true;
-    config->autoRanking = true;
-    config->rankId = 65535;
-    config->flags = 0;
-    return SMEM_OK;
+    return util_conf_defaults(sm_bm_conf_table, sm_bm_conf_rows, config);
 }
 
 static uint32_t sm_bm_ms(uint32_t seconds)
@@ -91,16 +82,11 @@ static int32_t sm_bm_config_check(uint32_t world_size, const smem_bm_config_t *c
     if (!c->unifiedAddressSpace)
         return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: unifiedAddressSpace=false is not supported: every "
                                               "process maps the pool at the same addresses");
-    if (c->initTimeout == 0 || c->createTimeout == 0 || c->controlOperationTimeout == 0)
-        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: timeouts must be at least 1 s (init %u, create %u, "
-                                                "control %u)",
-                            c->initTimeout, c->createTimeout, c->controlOperationTimeout);
+    int32_t rc = util_conf_check(sm_bm_conf_table, sm_bm_conf_rows, c, SMEM_INVALID_PARAM);
+    if (rc != SMEM_OK) return util_err_wrap(rc, "smem_bm_init");
     if (!c->autoRanking && c->rankId >= world_size)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: rankId %u is not below world size %u (autoRanking off)",
                             c->rankId, world_size);
-    if (c->flags != 0) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: config flags 0x%x unknown", c->flags);
-    if (memchr(c->hcomUrl, '\0', sizeof(c->hcomUrl)) == NULL)
-        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: hcomUrl is not NUL-terminated");
     if (c->storeTlsConfig.tlsEnable && c->storeTlsConfig.decrypterLibPath[0] != '\0')
         return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: storeTlsConfig.decrypterLibPath is not supported; pass "
                                               "the decrypt function with smem_set_config_store_tls_key");
@@ -112,12 +98,12 @@ static int32_t sm_bm_config_check(uint32_t world_size, const smem_bm_config_t *c
 static int32_t sm_bm_tls_apply(const smem_tls_config *t)
 {
     if (!t->tlsEnable) return SMEM_OK;
-    char info[6 * SMEM_TLS_PATH_SIZE + 64];
-    int n = snprintf(info, sizeof(info), "tlsCaPath:%.255s;tlsCert:%.255s", t->caPath, t->certPath);
-    if (t->keyPath[0]) n += snprintf(info + n, sizeof(info) - (size_t)n, ";tlsPk:%.255s", t->keyPath);
-    if (t->keyPassPath[0]) n += snprintf(info + n, sizeof(info) - (size_t)n, ";tlsPkPwd:%.255s", t->keyPassPath);
-    if (t->crlPath[0]) n += snprintf(info + n, sizeof(info) - (size_t)n, ";tlsCrlPath:%.255s", t->crlPath);
-    return smem_set_conf_store_tls(true, info, (uint32_t)n);
+    if (t->caPath[0] == '\0' || t->certPath[0] == '\0')
+        return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: storeTlsConfig needs caPath and certPath");
+    net_tls_opts_t o;
+    net_tls_opts_from_block(&o, t);
+    sm_store_tls_opts_set(&o);
+    return SMEM_OK;
 }
 
 static bool sm_bm_same_init(const char *url, uint32_t world_size, uint16_t device_id, const smem_bm_config_t *c)

@@ -76,12 +76,7 @@ static int32_t sm_bm_tp_tls(const smem_tls_config *t, struct sm_bm_tp *tp)
         return util_err_set(SMEM_UNSUPPORTED, "hcomTlsConfig.decrypterLibPath is not supported; use an unencrypted "
                                               "key or a key password file");
     net_tls_opts_t o;
-    net_tls_opts_init(&o);
-    snprintf(o.ca_path, sizeof(o.ca_path), "%s", t->caPath);
-    snprintf(o.crl_path, sizeof(o.crl_path), "%s", t->crlPath);
-    snprintf(o.cert_path, sizeof(o.cert_path), "%s", t->certPath);
-    snprintf(o.key_path, sizeof(o.key_path), "%s", t->keyPath);
-    snprintf(o.key_pass_path, sizeof(o.key_pass_path), "%s", t->keyPassPath);
+    net_tls_opts_from_block(&o, t);
     int32_t rc = net_tls_create(&o, true, &tp->tls_server);
     if (rc == SMEM_OK) rc = net_tls_create(&o, false, &tp->tls_client);
     if (rc != SMEM_OK) {

@@ -221,6 +221,14 @@ int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, uint32_t tls_
         int32_t rc = sm_tls_info_parse(tls_info, tls_info_len, &o);
         if (rc != SMEM_OK) return rc;
     }
+    o.enable = enable;
+    sm_store_tls_opts_set(&o);
+    return SMEM_OK;
+}
+
+void sm_store_tls_opts_set(const net_tls_opts_t *files)
+{
+    net_tls_opts_t o = *files;
     pthread_mutex_lock(&sm_global_lock);
     /* Keep an in-memory key set by smem_set_config_store_tls_key. */
     o.key_pem = sm_tls.key_pem;
@@ -228,10 +236,8 @@ int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, uint32_t tls_
     o.key_pass = sm_tls.key_pass;
     o.key_pass_len = sm_tls.key_pass_len;
     o.decrypt = sm_tls.decrypt;
-    o.enable = enable;
     sm_tls = o;
     pthread_mutex_unlock(&sm_global_lock);
-    return SMEM_OK;
 }
 
 int32_t smem_set_config_store_tls_key(const char *tls_pk, uint32_t tls_pk_len, const char *tls_pk_pw,

@@ -20,6 +20,9 @@
  * until the next smem_set_config_store_tls_key or smem_uninit.
  */
 void sm_store_tls_opts_get(net_tls_opts_t *out);
+/* Set them from files' file block and enable (what smem_set_conf_store_tls
+ * sets); an in-memory key given by smem_set_config_store_tls_key is kept. */
+void sm_store_tls_opts_set(const net_tls_opts_t *files);
 
 /* Parse a smem_set_conf_store_tls info string into opts (paths only). */
 int32_t sm_tls_info_parse(const char *info, uint32_t len, net_tls_opts_t *opts);

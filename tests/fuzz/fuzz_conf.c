@@ -26,11 +26,11 @@ typedef struct fz_conf {
 } fz_conf_t;
 
 static const util_conf_spec_t kSpecs[] = {
-    {"a.name", UTIL_CONF_STR, offsetof(fz_conf_t, name), sizeof(((fz_conf_t *)0)->name), 0, 0},
-    {"a.count", UTIL_CONF_INT, offsetof(fz_conf_t, count), 0, -5, 1000},
-    {"a.size", UTIL_CONF_SIZE, offsetof(fz_conf_t, size), 0, 4096, (int64_t)1 << 40},
-    {"a.flag", UTIL_CONF_BOOL, offsetof(fz_conf_t, flag), 0, 0, 0},
-    {"ock.mmc.url", UTIL_CONF_STR, offsetof(fz_conf_t, url), sizeof(((fz_conf_t *)0)->url), 0, 0},
+    {.key = "a.name", .type = UTIL_CONF_STR, .offset = offsetof(fz_conf_t, name), .size = sizeof(((fz_conf_t *)0)->name)},
+    {.key = "a.count", .type = UTIL_CONF_INT, .offset = offsetof(fz_conf_t, count), .min = -5, .max = 1000},
+    {.key = "a.size", .type = UTIL_CONF_SIZE, .offset = offsetof(fz_conf_t, size), .min = 4096, .max = (int64_t)1 << 40},
+    {.key = "a.flag", .type = UTIL_CONF_BOOL, .offset = offsetof(fz_conf_t, flag)},
+    {.key = "ock.mmc.url", .type = UTIL_CONF_STR, .offset = offsetof(fz_conf_t, url), .size = sizeof(((fz_conf_t *)0)->url)},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -166,10 +166,10 @@ typedef struct conf {
 } conf_t;
 
 static const util_conf_spec_t specs[] = {
-    {"ock.mmc.meta_service_url", UTIL_CONF_STR, offsetof(conf_t, url), sizeof(((conf_t *)0)->url), 0, 0},
-    {"ock.mmc.local_service.world_size", UTIL_CONF_INT, offsetof(conf_t, world), 0, 1, 1024},
-    {"ock.mmc.local_service.dram.size", UTIL_CONF_SIZE, offsetof(conf_t, dram), 0, 4096, 1ll << 42},
-    {"ock.mmc.tls.enable", UTIL_CONF_BOOL, offsetof(conf_t, tls), 0, 0, 1},
+    {.key = "ock.mmc.meta_service_url", .type = UTIL_CONF_STR, .offset = offsetof(conf_t, url), .size = sizeof(((conf_t *)0)->url)},
+    {.key = "ock.mmc.local_service.world_size", .type = UTIL_CONF_INT, .offset = offsetof(conf_t, world), .min = 1, .max = 1024},
+    {.key = "ock.mmc.local_service.dram.size", .type = UTIL_CONF_SIZE, .offset = offsetof(conf_t, dram), .min = 4096, .max = 1ll << 42},
+    {.key = "ock.mmc.tls.enable", .type = UTIL_CONF_BOOL, .offset = offsetof(conf_t, tls), .max = 1},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 

@@ -1,11 +1,13 @@
 /* Client state, init/uninit, argument checks and the metadata-only calls
  * (exist, query, key info, remove, register). */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "memcache/client/client_int.h"
+#include "memcache/common/mmc_conf.h"
 #include "memcache/common/mmc_err.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
@@ -94,6 +96,21 @@ static void cl_test_hooks_read(void)
 
 static void cl_stop_hook(void) { mmcc_uninit(); }
 
+/* Each non-zero field of cfg replaces the LocalService field of the same key (mmc_client_conf_table). */
+static void cl_config_over(const mmc_client_config_t *cfg, mmc_local_service_config_t *lc)
+{
+    for (size_t i = 0; i < mmc_client_conf_rows; i++) {
+        const util_conf_spec_t *r = &mmc_client_conf_table[i];
+        uint32_t v;
+        size_t off, flat;
+        memcpy(&v, (const char *)cfg + r->offset, sizeof(v));
+        const util_conf_spec_t *l = util_conf_find(mmc_local_conf_table, mmc_local_conf_rows, r->key, &off, &flat);
+        assert(l != NULL && l->size == sizeof(v) && r->size == sizeof(v)); /* unit.conf_table */
+        (void)l;
+        if (v != 0) memcpy((char *)lc + off, &v, sizeof(v));
+    }
+}
+
 int32_t mmcc_init(const mmc_client_config_t *cfg)
 {
     pthread_rwlock_wrlock(&g_cl.lock);
@@ -104,10 +121,7 @@ int32_t mmcc_init(const mmc_client_config_t *cfg)
     if (rc != MMC_OK) goto unlock;
     mmc_local_service_config_t lc = ls.cfg;
     if (cfg != NULL) {
-        if (cfg->timeoutSeconds) lc.timeoutSeconds = cfg->timeoutSeconds;
-        if (cfg->retryMilliseconds) lc.retryMilliseconds = cfg->retryMilliseconds;
-        if (cfg->readThreadPoolSize) lc.readThreadPoolSize = cfg->readThreadPoolSize;
-        if (cfg->writeThreadPoolSize) lc.writeThreadPoolSize = cfg->writeThreadPoolSize;
+        cl_config_over(cfg, &lc);
         rc = mmc_local_service_config_check(&lc);
         if (rc != MMC_OK) goto unlock;
     }

@@ -1,59 +1,27 @@
-/* Shared pieces of the memcache config readers; see mmc_conf.h. */
+/* Reading a memcache config file over a table; see mmc_conf.h. */
 #include "memcache/common/mmc_conf.h"
 
 #include <stdio.h>
-#include <string.h>
-#include <strings.h>
 
-void mmc_conf_tls_to_file(const mmc_tls_config *t, mmc_conf_tls_t *f)
+#include "memcache/common/mmc_err.h"
+#include "util/util_status.h"
+
+int32_t mmc_conf_read(const char *path, const util_conf_spec_t *table, size_t rows, void *cfg,
+                      util_conf_lines_t *lines)
 {
-    f->enable = t->tlsEnable;
-    memcpy(f->ca, t->caPath, MMC_PATH_SIZE);
-    memcpy(f->crl, t->crlPath, MMC_PATH_SIZE);
-    memcpy(f->cert, t->certPath, MMC_PATH_SIZE);
-    memcpy(f->key, t->keyPath, MMC_PATH_SIZE);
-    memcpy(f->pass, t->keyPassPath, MMC_PATH_SIZE);
-    memcpy(f->pkg, t->packagePath, MMC_PATH_SIZE);
-    memcpy(f->dec, t->decrypterLibPath, MMC_PATH_SIZE);
+    if (util_conf_load_file_lines(path, table, rows, cfg, lines) == SMEM_OK) return MMC_OK;
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s", util_err_get()); /* the message buffer cannot be its own source */
+    return util_err_set(MMC_CONFIG, "%s", msg);
 }
 
-void mmc_conf_tls_from_file(const mmc_conf_tls_t *f, mmc_tls_config *t)
+int32_t mmc_conf_checked(const char *path, const util_conf_spec_t *table, size_t rows, const util_conf_lines_t *lines,
+                         int32_t check_rc)
 {
-    t->tlsEnable = f->enable;
-    memcpy(t->caPath, f->ca, MMC_PATH_SIZE);
-    memcpy(t->crlPath, f->crl, MMC_PATH_SIZE);
-    memcpy(t->certPath, f->cert, MMC_PATH_SIZE);
-    memcpy(t->keyPath, f->key, MMC_PATH_SIZE);
-    memcpy(t->keyPassPath, f->pass, MMC_PATH_SIZE);
-    memcpy(t->packagePath, f->pkg, MMC_PATH_SIZE);
-    memcpy(t->decrypterLibPath, f->dec, MMC_PATH_SIZE);
-}
-
-int mmc_conf_line_of(const char *path, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    char line[1024];
-    int n = 0, found = 0;
-    size_t kl = strlen(key);
-    if (f == NULL) return 0;
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        const char *p = line;
-        n++;
-        while (*p == ' ' || *p == '\t') p++;
-        if (strncmp(p, key, kl) == 0 && (p[kl] == ' ' || p[kl] == '\t' || p[kl] == '=')) found = n;
-    }
-    fclose(f);
-    return found;
-}
-
-int32_t mmc_conf_parse_log_level(const char *s, int32_t *out)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error", "off"};
-    for (int32_t i = 0; i < 5; i++) {
-        if (strcasecmp(s, names[i]) == 0 || (s[0] == (char)('0' + i) && s[1] == '\0')) {
-            *out = i;
-            return MMC_OK;
-        }
-    }
-    return MMC_INVALID_PARAM;
+    if (check_rc == MMC_OK) return MMC_OK;
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s", util_err_get());
+    unsigned line = util_conf_line_of_msg(table, rows, lines, msg);
+    if (line == 0) return util_err_set(MMC_CONFIG, "%s: %s", path, msg);
+    return util_err_set(MMC_CONFIG, "%s:%u: %s", path, line, msg);
 }

@@ -1,8 +1,9 @@
 /*
- * Pieces shared by the MetaService's and the LocalService's `key = value`
- * readers (src/memcache/meta/meta_conf.c, src/memcache/local/local_conf.c):
- * the TLS block of the seed's config keys, the log-level names, and the line
- * of a key for checks that util_conf cannot make itself.
+ * The memcache configuration tables (mmc_conf_table.c: one per service,
+ * each row one config key of docs/CONFIG.md and one field of the public
+ * struct) and the file reading both services share. Everything about a key
+ * (default, range, names, flag, Python attribute, help) is in its row; the
+ * cross-field checks are in meta_conf.c and local_conf.c next to their use.
  */
 #ifndef MMC_CONF_H
 #define MMC_CONF_H
@@ -14,27 +15,26 @@
 #include "memcache/mmc_def.h"
 #include "util/util_conf.h"
 
-/* util_conf writes bool/char[]: the file-side mirror of mmc_tls_config. */
-typedef struct mmc_conf_tls {
-    bool enable;
-    char ca[MMC_PATH_SIZE], crl[MMC_PATH_SIZE], cert[MMC_PATH_SIZE], key[MMC_PATH_SIZE], pass[MMC_PATH_SIZE],
-        pkg[MMC_PATH_SIZE], dec[MMC_PATH_SIZE];
-} mmc_conf_tls_t;
+#define MMC_CONF_POOL_MAX 64u         /* ock.mmc.client.*_thread_pool.size */
+#define MMC_CONF_SIZE_MAX (1ll << 40) /* 1 TiB: the BM per-rank stride limit */
+#define MMC_CONF_HCOM_URL_MAX 63u     /* smem_bm_config_t.hcomUrl[64] */
 
-#define MMC_CONF_STR(type, k, m) {k, UTIL_CONF_STR, offsetof(type, m), sizeof(((type *)0)->m), 0, 0}
-/* The eight keys "<prefix>.enable", ".ca.path", ... of one TLS block, into member m (an mmc_conf_tls_t). */
-#define MMC_CONF_TLS(type, prefix, m)                                                                        \
-    {prefix ".enable", UTIL_CONF_BOOL, offsetof(type, m.enable), 0, 0, 0},                                   \
-        MMC_CONF_STR(type, prefix ".ca.path", m.ca), MMC_CONF_STR(type, prefix ".ca.crl.path", m.crl),       \
-        MMC_CONF_STR(type, prefix ".cert.path", m.cert), MMC_CONF_STR(type, prefix ".key.path", m.key),      \
-        MMC_CONF_STR(type, prefix ".key.pass.path", m.pass), MMC_CONF_STR(type, prefix ".package.path", m.pkg), \
-        MMC_CONF_STR(type, prefix ".decrypter.path", m.dec)
+/* Data only (the Python bindings compile mmc_conf_table.c too). */
+extern const util_conf_spec_t mmc_meta_conf_table[];
+extern const size_t mmc_meta_conf_rows;
+extern const util_conf_spec_t mmc_local_conf_table[];
+extern const size_t mmc_local_conf_rows;
+extern const util_conf_spec_t mmc_client_conf_table[];
+extern const char *const mmc_conf_proto_names[]; /* mmc_protocol_t, NULL-terminated */
+extern const size_t mmc_client_conf_rows;
 
-void mmc_conf_tls_to_file(const mmc_tls_config *t, mmc_conf_tls_t *f);
-void mmc_conf_tls_from_file(const mmc_conf_tls_t *f, mmc_tls_config *t);
-/* Line number of `key` in the file (0 if not found), for messages about values util_conf accepted. */
-int mmc_conf_line_of(const char *path, const char *key);
-/* "debug".."off" or "0".."4" -> 0..4; MMC_INVALID_PARAM otherwise. */
-int32_t mmc_conf_parse_log_level(const char *s, int32_t *out);
+/* Reads `path` over cfg (a struct of the table; fields not in the file keep
+ * their value): MMC_CONFIG "path:line: ..." on a bad line. */
+int32_t mmc_conf_read(const char *path, const util_conf_spec_t *table, size_t rows, void *cfg,
+                      util_conf_lines_t *lines);
+/* check_rc is the caller's check of the loaded struct: on failure, MMC_CONFIG
+ * "path:line: <its message>" with the line of the key the message starts with. */
+int32_t mmc_conf_checked(const char *path, const util_conf_spec_t *table, size_t rows, const util_conf_lines_t *lines,
+                         int32_t check_rc);
 
 #endif

@@ -17,7 +17,6 @@
 #include "memcache/mmc_service.h"
 #include "smem/host/smem_bm.h"
 
-#define LS_POOL_MAX 64u          /* read/write thread pool sizes */
 #define LS_BM_ID 0u              /* the BM object every LocalService of a cluster shares */
 #define LS_CLIENT_BYTES 4096u    /* a pure client backs one page of its slot (BM needs > 0); never mounted */
 #define LS_HEARTBEAT_MS 1000u   /* below the MetaService's ock.mmc.meta.heartbeat_timeout_ms (default 5000) */

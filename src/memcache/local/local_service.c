@@ -15,6 +15,7 @@
 #include "gva/gva.h"
 #include "memcache/common/mmc_err.h"
 #include "memcache/local/local_int.h"
+#include "net/net.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
@@ -68,17 +69,9 @@ void ls_keepalive_set(mmc_meta_client_t *c)
 
 uint32_t mmcs_local_service_rank(mmc_local_service_t h) { return h ? h->rank : UINT32_MAX; }
 
-static void tls_to_smem(const mmc_tls_config *m, smem_tls_config *s)
-{
-    s->tlsEnable = m->tlsEnable;
-    snprintf(s->caPath, sizeof(s->caPath), "%s", m->caPath);
-    snprintf(s->crlPath, sizeof(s->crlPath), "%s", m->crlPath);
-    snprintf(s->certPath, sizeof(s->certPath), "%s", m->certPath);
-    snprintf(s->keyPath, sizeof(s->keyPath), "%s", m->keyPath);
-    snprintf(s->keyPassPath, sizeof(s->keyPassPath), "%s", m->keyPassPath);
-    snprintf(s->packagePath, sizeof(s->packagePath), "%s", m->packagePath);
-    snprintf(s->decrypterLibPath, sizeof(s->decrypterLibPath), "%s", m->decrypterLibPath);
-}
+/* Both public TLS blocks are net.h's one file block. */
+NET_TLS_BLOCK_ASSERT(smem_tls_config);
+NET_TLS_BLOCK_ASSERT(mmc_tls_config);
 
 static uint32_t ls_data_op(uint32_t protocol)
 {
@@ -205,8 +198,8 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
         bc.initTimeout = bc.createTimeout = bc.controlOperationTimeout = c->timeoutSeconds;
         bc.startConfigStoreServer = false; /* mmc-meta (or smem-store) serves it */
         snprintf(bc.hcomUrl, sizeof(bc.hcomUrl), "%s", c->hcomUrl);
-        tls_to_smem(&c->hcomTlsConfig, &bc.hcomTlsConfig);
-        tls_to_smem(&c->configStoreTlsConfig, &bc.storeTlsConfig);
+        memcpy(&bc.hcomTlsConfig, &c->hcomTlsConfig, NET_TLS_BLOCK_SIZE);
+        memcpy(&bc.storeTlsConfig, &c->configStoreTlsConfig, NET_TLS_BLOCK_SIZE);
         rc = smem_bm_init(c->configStoreURL, c->worldSize, device_id, &bc);
         if (rc != 0) return ls_fail_smem(rc, "joining memfabric (smem_bm_init on the config store)");
         ls->own_bm_init = true;

@@ -108,13 +108,8 @@ static void svc_tick(void *arg)
 static int32_t svc_tls_create(const mmc_tls_config *t, const char *what, net_tls_t **out)
 {
     net_tls_opts_t o;
-    net_tls_opts_init(&o);
+    net_tls_opts_from_block(&o, t);
     o.enable = true;
-    snprintf(o.ca_path, sizeof(o.ca_path), "%s", t->caPath);
-    snprintf(o.crl_path, sizeof(o.crl_path), "%s", t->crlPath);
-    snprintf(o.cert_path, sizeof(o.cert_path), "%s", t->certPath);
-    snprintf(o.key_path, sizeof(o.key_path), "%s", t->keyPath);
-    snprintf(o.key_pass_path, sizeof(o.key_pass_path), "%s", t->keyPassPath);
     if (o.ca_path[0] == '\0' || o.cert_path[0] == '\0' || o.key_path[0] == '\0')
         return util_err_set(MMC_INVALID_PARAM, "%s TLS needs ca.path, cert.path and key.path", what);
     if (t->decrypterLibPath[0] != '\0') {
