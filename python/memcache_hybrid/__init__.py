@@ -65,11 +65,29 @@ class TlsConfig:
 
 
 class _Config:
+    """A config class over one of the library's tables: _kind names the table ("local", "meta")."""
+
     _fields = ()
+    _kind = None
+
+    @classmethod
+    def _call(cls, what, *args):
+        return getattr(_memcache, f"{cls._kind}_config_{what}")(*args)
 
     @classmethod
     def _defaults(cls):
-        raise NotImplementedError
+        return cls._call("defaults")
+
+    @classmethod
+    def from_file(cls, path):
+        """Read a `key = value` file (ValueError naming the bad line)."""
+        c = cls()
+        c._assign(cls._call("load", path))
+        return c
+
+    def check(self):
+        """The library's check -> int status (message: get_last_err_msg())."""
+        return self._call("check", self)
 
     def _assign(self, values):
         for k, v in values.items():
@@ -100,21 +118,7 @@ class LocalConfig(_Config):
 
     __slots__ = tuple(_memcache.local_config_fields())
     _fields = __slots__
-
-    @classmethod
-    def _defaults(cls):
-        return _memcache.local_config_defaults()
-
-    @classmethod
-    def from_file(cls, path):
-        """Read a `key = value` file (ValueError naming the bad line)."""
-        c = cls()
-        c._assign(_memcache.local_config_load(path))
-        return c
-
-    def check(self):
-        """mmc_local_service_config_check -> int status (message: get_last_err_msg())."""
-        return _memcache.local_config_check(self)
+    _kind = "local"  # check(): mmc_local_service_config_check
 
 
 class MetaConfig(_Config):
@@ -122,19 +126,7 @@ class MetaConfig(_Config):
 
     __slots__ = tuple(_memcache.meta_config_fields())
     _fields = __slots__
-
-    @classmethod
-    def _defaults(cls):
-        return _memcache.meta_config_defaults()
-
-    @classmethod
-    def from_file(cls, path):
-        c = cls()
-        c._assign(_memcache.meta_config_load(path))
-        return c
-
-    def check(self):
-        return _memcache.meta_config_check(self)
+    _kind = "meta"  # check(): mmc_meta_service_config_check
 
 
 class ReplicateConfig:

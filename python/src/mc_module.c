@@ -107,37 +107,11 @@ static PyTypeObject mc_meta_type =
 
 /* ---------- logging, errors ---------- */
 
-static PyObject *mc_set_log_level(PyObject *self, PyObject *arg)
-{
-    (void)self;
-    return py_set_log_level(arg, mmc_set_log_level);
-}
-
-static PyObject *mc_set_extern_logger(PyObject *self, PyObject *arg)
-{
-    (void)self;
-    return py_logger_set(arg, mmc_set_extern_logger);
-}
-
-static PyObject *mc_get_last_err_msg(PyObject *self, PyObject *u)
-{
-    (void)self;
-    (void)u;
-    return py_str(mmc_get_last_err_msg());
-}
-
-static PyObject *mc_strerror(PyObject *self, PyObject *arg)
-{
-    (void)self;
-    return py_strerror(arg, mmc_strerror);
-}
+PY_LIB_CALLS(mc_, mmc_set_log_level, mmc_set_extern_logger, mmc_get_last_err_msg, mmc_strerror)
 
 static PyMethodDef mc_methods[] = {
     {"meta_start", mc_meta_start, METH_VARARGS, "meta_start(config=None) -> MetaServiceHandle"},
-    {"set_log_level", mc_set_log_level, METH_O, "set_log_level(level) -> int: 0 debug .. 3 error, 4 off"},
-    {"set_extern_logger", mc_set_extern_logger, METH_O, "set_extern_logger(callable(level, msg) | None) -> int"},
-    {"get_last_err_msg", mc_get_last_err_msg, METH_NOARGS, "get_last_err_msg() -> str: this thread's last error"},
-    {"strerror", mc_strerror, METH_O, "strerror(status) -> str"},
+    PY_LIB_METHODS(mc_),
     {NULL, NULL, 0, NULL},
 };
 

@@ -334,13 +334,7 @@ out:
 static PyObject *bm_wait(mf_bm_obj *b, PyObject *unused)
 {
     (void)unused;
-    BM_ENTER(b);
-    int32_t rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = smem_bm_wait(b->h);
-    Py_END_ALLOW_THREADS
-    BM_LEAVE(b);
-    return PyLong_FromLong(rc);
+    return py_guard_call(&b->g, "BigMemory", smem_bm_wait, &b->h);
 }
 
 static void bm_close(mf_bm_obj *b)

@@ -71,36 +71,13 @@ static PyObject *mf_uninitialize(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyObject *mf_set_log_level(PyObject *self, PyObject *arg)
-{
-    (void)self;
-    return py_set_log_level(arg, smem_set_log_level);
-}
-
-static PyObject *mf_set_extern_logger(PyObject *self, PyObject *arg)
-{
-    (void)self;
-    return py_logger_set(arg, smem_set_extern_logger);
-}
-
-static PyObject *mf_get_last_err_msg(PyObject *self, PyObject *unused)
-{
-    (void)self;
-    (void)unused;
-    return py_str(smem_get_last_err_msg());
-}
+PY_LIB_CALLS(mf_, smem_set_log_level, smem_set_extern_logger, smem_get_last_err_msg, smem_strerror)
 
 static PyObject *mf_get_and_clear_last_err_msg(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
     return py_str(smem_get_and_clear_last_err_msg());
-}
-
-static PyObject *mf_strerror(PyObject *self, PyObject *arg)
-{
-    (void)self;
-    return py_strerror(arg, smem_strerror);
 }
 
 static PyObject *mf_store_call(PyObject *arg, int32_t (*fn)(const char *))
@@ -146,13 +123,9 @@ static PyMethodDef mf_methods[] = {
     {"initialize", PY_METH(mf_initialize), METH_VARARGS | METH_KEYWORDS,
      "initialize(flags=0) -> int: smem_init (idempotent)"},
     {"uninitialize", mf_uninitialize, METH_NOARGS, "uninitialize(): smem_uninit (stops embedded config stores)"},
-    {"set_log_level", mf_set_log_level, METH_O, "set_log_level(level) -> int: 0 debug .. 3 error, 4 off"},
-    {"set_extern_logger", mf_set_extern_logger, METH_O,
-     "set_extern_logger(callable(level, msg) | None) -> int: route the library's log lines to Python"},
-    {"get_last_err_msg", mf_get_last_err_msg, METH_NOARGS, "get_last_err_msg() -> str: this thread's last error"},
+    PY_LIB_METHODS(mf_),
     {"get_and_clear_last_err_msg", mf_get_and_clear_last_err_msg, METH_NOARGS,
      "get_and_clear_last_err_msg() -> str"},
-    {"strerror", mf_strerror, METH_O, "strerror(status) -> str"},
     {"create_config_store", mf_create_config_store, METH_O,
      "create_config_store(url) -> int: start a config store server in this process"},
     {"destroy_config_store", mf_destroy_config_store, METH_O, "destroy_config_store(url) -> int"},

@@ -161,13 +161,7 @@ static PyObject *shm_get_context(mf_shm_obj *s, PyObject *arg)
 static PyObject *shm_barrier(mf_shm_obj *s, PyObject *unused)
 {
     (void)unused;
-    SHM_ENTER(s);
-    int32_t rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = smem_shm_control_barrier(s->h);
-    Py_END_ALLOW_THREADS
-    SHM_LEAVE(s);
-    return PyLong_FromLong(rc);
+    return py_guard_call(&s->g, "ShareMemory", smem_shm_control_barrier, &s->h);
 }
 
 static PyObject *shm_all_gather(mf_shm_obj *s, PyObject *arg)

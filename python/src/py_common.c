@@ -457,3 +457,15 @@ PyObject *py_uninit(PyObject *args, PyObject *kw, void (*fn)(uint32_t))
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
+
+PyObject *py_guard_call(py_guard_t *g, const char *what, int32_t (*fn)(void *), void *const *handle)
+{
+    if (py_guard_enter(g, what) != 0) return NULL;
+    void *h = *handle;
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = fn(h);
+    Py_END_ALLOW_THREADS
+    py_guard_leave(g);
+    return PyLong_FromLong(rc);
+}

@@ -79,6 +79,8 @@ int py_guard_enter(py_guard_t *g, const char *what);
 void py_guard_leave(py_guard_t *g);
 /* Marks closed and waits (GIL released) until no call is in flight. false if already closed. */
 bool py_guard_close(py_guard_t *g);
+/* fn(*handle) with the GIL released, inside the guard (RuntimeError if closed): its status as an int. */
+PyObject *py_guard_call(py_guard_t *g, const char *what, int32_t (*fn)(void *), void *const *handle);
 
 /* ---------- logger ---------- */
 /*
@@ -107,6 +109,39 @@ int py_type_add(PyObject *m, PyTypeObject *t, const char *name);
 PyObject *py_set_log_level(PyObject *arg, int32_t (*fn)(int));  /* set_log_level(level) -> int */
 PyObject *py_strerror(PyObject *arg, const char *(*fn)(int32_t)); /* strerror(status) -> str */
 PyObject *py_str(const char *s);                                 /* a library message as str (bad UTF-8 replaced) */
+/* The log and error calls every extension module has, over its library's
+ * functions: PY_LIB_CALLS(pfx, ...) defines pfx##set_log_level,
+ * pfx##set_extern_logger, pfx##get_last_err_msg and pfx##strerror;
+ * PY_LIB_METHODS(pfx) is their method-table rows. */
+#define PY_LIB_CALLS(pfx, lib_set_log_level, lib_set_sink, lib_last_err, lib_strerror)                               \
+    static PyObject *pfx##set_log_level(PyObject *self, PyObject *arg)                                               \
+    {                                                                                                                \
+        (void)self;                                                                                                  \
+        return py_set_log_level(arg, lib_set_log_level);                                                             \
+    }                                                                                                                \
+    static PyObject *pfx##set_extern_logger(PyObject *self, PyObject *arg)                                           \
+    {                                                                                                                \
+        (void)self;                                                                                                  \
+        return py_logger_set(arg, lib_set_sink);                                                                     \
+    }                                                                                                                \
+    static PyObject *pfx##get_last_err_msg(PyObject *self, PyObject *unused)                                         \
+    {                                                                                                                \
+        (void)self, (void)unused;                                                                                    \
+        return py_str(lib_last_err());                                                                               \
+    }                                                                                                                \
+    static PyObject *pfx##strerror(PyObject *self, PyObject *arg)                                                    \
+    {                                                                                                                \
+        (void)self;                                                                                                  \
+        return py_strerror(arg, lib_strerror);                                                                       \
+    }
+#define PY_LIB_METHODS(pfx)                                                                                          \
+    {"set_log_level", pfx##set_log_level, METH_O, "set_log_level(level) -> int: 0 debug .. 3 error, 4 off"},         \
+        {"set_extern_logger", pfx##set_extern_logger, METH_O,                                                        \
+         "set_extern_logger(callable(level, msg) | None) -> int: route the library's log lines to Python"},          \
+        {"get_last_err_msg", pfx##get_last_err_msg, METH_NOARGS,                                                     \
+         "get_last_err_msg() -> str: this thread's last error"},                                                     \
+        {"strerror", pfx##strerror, METH_O, "strerror(status) -> str"}
+
 /* uninitialize(flags=0): fn(flags) with the GIL released. */
 PyObject *py_uninit(PyObject *args, PyObject *kw, void (*fn)(uint32_t));
 
