@@ -34,8 +34,8 @@ typedef struct mmc_meta_service *mmc_meta_service_t;
 MMC_API void mmc_meta_service_config_init(mmc_meta_service_config_t *cfg);
 /* Reads a `key = value` file over cfg (keys not in the file keep their
  * value). MMC_CONFIG with a message "path:line: ..." on an unknown, repeated
- * or out-of-range key; MMC_INVALID_PARAM when the result is inconsistent
- * (low watermark >= high, HA enabled). */
+ * or out-of-range key, or an inconsistent result (low watermark >= high, HA
+ * enabled: the line of the key the message names). */
 MMC_API int32_t mmc_meta_service_config_load(const char *path, mmc_meta_service_config_t *cfg);
 /* Same checks on a config without a file (callers that fill the struct). */
 MMC_API int32_t mmc_meta_service_config_check(const mmc_meta_service_config_t *cfg);
