@@ -17,12 +17,14 @@
  * (peers, their regions and endpoint references), g_trans.lock (the handle
  * table). No transport or store call is made under any of them.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "smem/host/smem_trans.h"
@@ -434,6 +436,28 @@ static void sm_trans_obj_free(sm_trans_obj_t *o)
     free(o);
 }
 
+/* The store's Trans secret into o->secret: read it, or write a new one if there is none (the first
+ * store_cas wins; the losers take the winner's). */
+static int32_t sm_trans_secret(sm_trans_obj_t *o)
+{
+    uint8_t *cur = NULL;
+    uint32_t cur_len = 0;
+    int32_t rc = store_get(o->conn.client, SMEM_TRANS_SECRET_KEY, 0, &cur, &cur_len);
+    if (rc == SMEM_OBJECT_NOT_EXISTS) {
+        if (getrandom(o->secret, sizeof(o->secret), 0) != (ssize_t)sizeof(o->secret))
+            return util_err_set(SMEM_ERROR, "no random bytes for the cluster secret: %s", strerror(errno));
+        rc = store_cas(o->conn.client, SMEM_TRANS_SECRET_KEY, NULL, 0, o->secret, sizeof(o->secret), &cur, &cur_len);
+        if (rc != SMEM_CAS_MISMATCH) return rc; /* ours is the secret (or the store failed) */
+        rc = SMEM_OK;
+    }
+    if (rc == SMEM_OK && cur_len != SMEM_TRANS_SECRET_SIZE)
+        rc = util_err_set(SMEM_PROTOCOL, "store key %s holds %u bytes, not a %u-byte cluster secret",
+                          SMEM_TRANS_SECRET_KEY, cur_len, SMEM_TRANS_SECRET_SIZE);
+    if (rc == SMEM_OK) memcpy(o->secret, cur, sizeof(o->secret));
+    free(cur);
+    return rc;
+}
+
 /* Our instance record; an existing one of a dead instance is replaced, a live one refused. */
 static int32_t sm_trans_publish(sm_trans_obj_t *o)
 {
@@ -483,10 +507,18 @@ static void sm_trans_on_rank_event(void *arg, const store_group_event_t *ev)
                   o->id, o->rank);
         return;
     }
+    /* A restarted store lost the secret too: the survivors write back the one they hold (the first wins). */
+    uint8_t *cur = NULL;
+    uint32_t cur_len = 0;
+    int32_t rc = store_cas(o->conn.client, SMEM_TRANS_SECRET_KEY, NULL, 0, o->secret, sizeof(o->secret), &cur, &cur_len);
+    if (rc == SMEM_CAS_MISMATCH && (cur_len != sizeof(o->secret) || memcmp(cur, o->secret, cur_len) != 0))
+        LOG_ERROR("trans %s: the store holds another cluster secret than this instance's: peers that joined after "
+                  "the store restart cannot reach it (destroy and create it again)", o->id);
+    free(cur);
     char key[SMEM_TRANS_KEY_MAX];
     snprintf(key, sizeof(key), SMEM_TRANS_PREFIX "inst/%s", o->id);
     uint8_t v[SMEM_TRANS_INST_FIXED + TP_ADDR_MAX];
-    int32_t rc = store_set(o->conn.client, key, v, sm_trans_inst_rec(o, v, sizeof(v)));
+    rc = store_set(o->conn.client, key, v, sm_trans_inst_rec(o, v, sizeof(v)));
     pthread_mutex_lock(&o->reg_lock);
     uint32_t n = o->nregs;
     uint64_t(*regs)[2] = n ? malloc(n * sizeof(*regs)) : NULL;
@@ -546,6 +578,7 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     int32_t rc = tp_cache_create(cname, STORE_WORLD_MAX, &o->cache);
     if (rc == SMEM_OK) rc = sm_store_conn_open(store_url, config->startConfigServer, ms, ms, &o->conn);
     if (rc == SMEM_OK) rc = store_group_join(o->conn.client, SMEM_TRANS_GROUP, STORE_WORLD_MAX, UINT32_MAX, &o->rank);
+    if (rc == SMEM_OK) rc = sm_trans_secret(o);
     if (rc == SMEM_OK) {
         char listen[160], name[96];
         sm_trans_listen_url(unique_id, listen, sizeof(listen));
@@ -557,6 +590,8 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
         c.reach_url = store_url;
         c.resolver = (tp_resolver_t){.resolve = sm_trans_resolve, .release = sm_trans_release, .arg = o};
         c.timeout_ms = ms;
+        c.cred = o->secret; /* peers prove they hold the store's Trans secret before any byte moves */
+        c.cred_len = sizeof(o->secret);
         const tp_ops_t *ops = tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0);
         rc = ops == NULL ? SMEM_UNSUPPORTED : tp_iface_open(ops, &c, &o->iface);
     }

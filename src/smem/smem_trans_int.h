@@ -16,6 +16,11 @@
 #define SMEM_TRANS_GROUP "smem_trans"       /* store group: a rank (liveness) per instance */
 #define SMEM_TRANS_PREFIX "smem/trans/"     /* inst/<id> and reg/<id>/<addr> records */
 #define SMEM_TRANS_MSG_MAX 512u
+/* The cluster secret of every Trans instance on one store (32 random bytes, written once by the first
+ * instance; survivors write it back after a store restart): the data channel's credential. Outside
+ * SMEM_TRANS_PREFIX, which holds only instance and region records. */
+#define SMEM_TRANS_SECRET_KEY "smem/trans-secret"
+#define SMEM_TRANS_SECRET_SIZE 32u
 
 typedef struct sm_trans_obj sm_trans_obj_t;
 typedef struct sm_trans_peer sm_trans_peer_t;
@@ -104,6 +109,7 @@ struct sm_trans_obj {
     tp_iface_t *iface;
     tp_cache_t *cache; /* endpoints to peers, by their rank in SMEM_TRANS_GROUP */
     char tp_addr[TP_ADDR_MAX + 1];
+    uint8_t secret[SMEM_TRANS_SECRET_SIZE]; /* SMEM_TRANS_SECRET_KEY's value */
 
     pthread_mutex_t reg_lock;
     pthread_cond_t reg_cv; /* pins dropped */

@@ -16,12 +16,9 @@
  * pattern it tried to overwrite is then read intact. Even children set hcomUrl to
  * "tcp://127.0.0.0/8:0" (interface chosen by subnet), odd ones leave it empty.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "gva/gva.h"
@@ -32,9 +29,8 @@
 #include "testutil.h"
 #include "tu_bm.h"
 #include "tu_data.h"
-#include "transport/tcp/tcp_proto.h"
-#include "transport/tp.h"
 #include "tu_scen.h"
+#include "tu_tp.h"
 #include "util/util_time.h"
 
 #define NRANKS 4
@@ -180,71 +176,16 @@ static void phase_errors(uint8_t *buf)
 
 /* ---------- an outsider at rank 0's data port ---------- */
 
-static int32_t outsider_resolve(void *arg, uint32_t window, uint64_t off, uint64_t len, tp_access_t acc,
-                                tp_mem_t *out)
+static void outsider_try(const char *addr, const char *cred)
 {
-    (void)arg, (void)window, (void)off, (void)len, (void)acc, (void)out;
-    return SMEM_OUT_OF_RANGE; /* it serves nothing */
-}
-static void outsider_release(void *arg, uint32_t window, const tp_mem_t *mem) { (void)arg, (void)window, (void)mem; }
-
-/* An outsider's attempt with cred (NULL: none): refused at connect. */
-static void outsider_try(const char *addr, const char *cred, uint8_t *buf)
-{
-    tp_iface_cfg_t c;
-    tp_iface_cfg_init(&c);
-    c.name = "outsider";
-    c.listen_url = "tcp://127.0.0.1:0";
-    c.resolver = (tp_resolver_t){.resolve = outsider_resolve, .release = outsider_release};
-    c.timeout_ms = 3000;
-    c.cred = (const uint8_t *)cred;
-    c.cred_len = cred ? (uint32_t)strlen(cred) : 0;
-    tp_iface_t *i = NULL;
-    int32_t rc = tp_iface_open(&tp_tcp_ops, &c, &i);
-    TU_CHECK(rc == SMEM_OK, "outsider iface: %d %s", rc, util_err_get());
-    if (rc != SMEM_OK) return;
-    tp_ep_t *ep = NULL;
-    rc = tp_ep_connect(i, addr, &ep);
+    int32_t rc = tu_outsider_connect(addr, cred, SMEM_BM_TP_WINDOW_HOST, 0);
     /* With TLS on the data channel the outsider (plain, no certificate) does not get as far as the greeting. */
     bool refused = g_certs[0] != '\0' ? rc != SMEM_OK : rc == SMEM_AUTH;
     TU_CHECK(refused, "outsider (%s) connects to rank 0's data port: %d %s", cred ? "wrong credential" : "none", rc,
              util_err_get());
-    if (rc == SMEM_OK) { /* the door was open: show what it would have done */
-        memset(buf, 0xEE, 4096);
-        tp_piece_t p = {.local = buf, .offset = 0, .len = 4096};
-        TU_CHECK(tp_put(ep, SMEM_BM_TP_WINDOW_HOST, &p, 1) != SMEM_OK, "outsider overwrote rank 0's pattern");
-        tp_ep_close(ep);
-    }
-    tp_iface_close(i);
 }
 
-/* A raw client that skips the greeting and sends a WRITE over rank 0's pattern: closed, nothing written. */
-static void outsider_raw(const char *addr)
-{
-    char host[64];
-    unsigned port = 0;
-    TU_CHECK(sscanf(addr, "tcp://%63[^:]:%u", host, &port) == 2, "rank 0's address %s", addr);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    TU_CHECK(s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "raw connect to %s", addr);
-    uint8_t msg[TCP_REQ_HDR_SIZE + 4096];
-    tcp_req_encode(&(tcp_req_t){.op = TCP_OP_WRITE, .window = SMEM_BM_TP_WINDOW_HOST, .npieces = 1, .seq = 1,
-                                .offset = 0, .length = 4096, .total = 4096},
-                   msg);
-    memset(msg + TCP_REQ_HDR_SIZE, 0xEE, 4096);
-    (void)!send(s, msg, sizeof(msg), MSG_NOSIGNAL);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    uint8_t in[TCP_HELLO_SIZE + TCP_RESP_SIZE];
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof(in) && (n = recv(s, in + got, sizeof(in) - got, 0)) > 0) got += (size_t)n;
-    TU_CHECK(got <= TCP_HELLO_SIZE, "the raw client got %zu bytes (a HELLO at most, no response)", got);
-    close(s);
-}
-
-static void phase_outsider(uint8_t *buf)
+static void phase_outsider(void)
 {
     char key[128];
     snprintf(key, sizeof(key), SMEM_BM_GROUP "/bm/0/host/member/0");
@@ -256,9 +197,10 @@ static void phase_outsider(uint8_t *buf)
     free(v);
     TU_CHECK(rc == SMEM_OK && r.tp_addr_len > 0, "rank 0's member record %s: %d", key, rc);
     if (rc != SMEM_OK) return;
-    outsider_try(r.tp_addr, NULL, buf);
-    outsider_try(r.tp_addr, "a guess at the cluster secret...", buf);
-    outsider_raw(r.tp_addr);
+    outsider_try(r.tp_addr, NULL);
+    outsider_try(r.tp_addr, "a guess at the cluster secret...");
+    TU_CHECK(tu_outsider_raw_write(r.tp_addr, SMEM_BM_TP_WINDOW_HOST, 0),
+             "a raw WRITE without the greeting got a response from rank 0");
 }
 
 static int child(int idx, void *arg)
@@ -291,7 +233,7 @@ static int child(int idx, void *arg)
 
     tu_fill(tu_slot(me), me, 0, PAT_LEN);
     if (!barrier("itt/written")) return 1;
-    if (me == 1) phase_outsider(buf); /* the reads below check that rank 0's pattern is intact */
+    if (me == 1) phase_outsider(); /* the reads below check that rank 0's pattern is intact */
     if (!barrier("itt/outsider")) return 1;
     for (uint32_t p = 0; p < NRANKS; p++)
         if (p != me && !tu_wait_visible(p)) tu_failed++;

@@ -5,7 +5,8 @@
  *      receiver registers anything (a read then fails: nothing registered);
  *   2. the receiver registers memory (smem_trans_malloc, register_mem, a
  *      batch of 3) and publishes the addresses on a test key;
- *   3. the sender reads the receiver's pattern, writes single pieces and
+ *   3. an outsider (no or a wrong cluster credential, a raw WRITE without the
+ *      greeting) is refused by the receiver's data server; the sender reads the receiver's pattern, writes single pieces and
  *      122-piece batches, reads them back (sync and on a stream with
  *      submit + wait), and checks every bad input it can give;
  *   4. the receiver checks what arrived, then deregisters a range: the
@@ -21,11 +22,13 @@
 #include <string.h>
 
 #include "smem/host/smem_trans.h"
+#include "smem/smem_trans_int.h"
 #include "store/store.h"
 #include "testutil.h"
 #include "tu_bm.h"
 #include "tu_data.h"
 #include "tu_scen.h"
+#include "tu_tp.h"
 #include "util/util_buf.h"
 
 #define KiB (1ull << 10)
@@ -57,6 +60,24 @@ static bool check(const void *buf, uint32_t tag, uint64_t off0, uint64_t len)
 static bool barrier(const char *name) { return tu_barrier(g_sync, name, 2, me, PHASE_MS); }
 
 static smem_trans_t make(const char *id, smem_trans_role_t role) { return tu_trans_up(g_url, id, role, 20); }
+
+/* A process that did not read the Trans secret from the store is refused by the receiver's data server. */
+static void outsider(uint64_t target)
+{
+    uint8_t *v = NULL;
+    uint32_t vl = 0;
+    sm_trans_inst_rec_t r;
+    int32_t rc = store_get(g_sync, SMEM_TRANS_PREFIX "inst/" R_ID, 0, &v, &vl);
+    if (rc == SMEM_OK) rc = sm_trans_inst_decode(v, vl, &r);
+    free(v);
+    TU_CHECK(rc == SMEM_OK, "the receiver's instance record: %d", rc);
+    if (rc != SMEM_OK) return;
+    rc = tu_outsider_connect(r.addr, NULL, TP_WINDOW_REG, target);
+    TU_CHECK(rc == SMEM_AUTH, "outsider without a credential at the receiver: %d %s", rc, util_err_get());
+    rc = tu_outsider_connect(r.addr, "not the secret of this store.....", TP_WINDOW_REG, target);
+    TU_CHECK(rc == SMEM_AUTH, "outsider with a wrong credential at the receiver: %d %s", rc, util_err_get());
+    TU_CHECK(tu_outsider_raw_write(r.addr, TP_WINDOW_REG, target), "a raw WRITE without the greeting got a response");
+}
 
 /* 61 x 32 KiB + 61 x 8 KiB, packed at src_off locally, scattered (shuffled, 1 KiB gaps) at dst_off remotely. */
 _Static_assert(NPIECES == TU_KV_PIECES, "the block layout has 122 pieces");
@@ -162,6 +183,7 @@ static int sender(void)
     memcpy(&a, v, sizeof(a));
     free(v);
     uint8_t *big = (uint8_t *)(uintptr_t)a.big, *small = (uint8_t *)(uintptr_t)a.small;
+    outsider(a.big); /* the read below checks the pattern it tried to overwrite */
 
     /* read the pattern: whole, and small pieces */
     memset(buf, 0, BIG);
