@@ -544,7 +544,7 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     char cname[96];
     snprintf(cname, sizeof(cname), "trans %s", unique_id);
     int32_t rc = tp_cache_create(cname, STORE_WORLD_MAX, &o->cache);
-    if (rc == SMEM_OK) rc = sm_store_conn_open(store_url, config->startConfigServer, ms, ms, &o->conn);
+    if (rc == SMEM_OK) rc = sm_store_conn_open(store_url, config->startConfigServer, net_insecure_env(), ms, ms, &o->conn);
     if (rc == SMEM_OK) rc = store_group_join(o->conn.client, SMEM_TRANS_GROUP, STORE_WORLD_MAX, UINT32_MAX, &o->rank);
     if (rc == SMEM_OK) {
         char listen[160], name[96];
@@ -557,6 +557,10 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
         c.reach_url = store_url;
         c.resolver = (tp_resolver_t){.resolve = sm_trans_resolve, .release = sm_trans_release, .arg = o};
         c.timeout_ms = ms;
+        /* No TLS and no credential on Trans's data channel yet: beyond loopback only with the switch. */
+        c.expose = (net_expose_t){.allow_insecure = net_insecure_env(), .what = "trans data server",
+                                  .tls_opt = "not available for Trans yet",
+                                  .switch_opt = NET_INSECURE_ENV "=1"};
         const tp_ops_t *ops = tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0);
         rc = ops == NULL ? SMEM_UNSUPPORTED : tp_iface_open(ops, &c, &o->iface);
     }
