@@ -219,7 +219,7 @@ int32_t net_listen_check(const struct sockaddr_storage *ss, const char *text, bo
         return util_err_set(SMEM_INSECURE,
                             "refusing to listen on %s (%s) without TLS: anyone who can reach that address could read "
                             "and write. To fix: TLS (%s); or listen on loopback; or, to accept an open port, %s",
-                            text, what, x->tls_opt ? x->tls_opt : "TLS", sw);
+                            text, what, x->tls_opt ? x->tls_opt : "its TLS options", sw);
     LOG_WARN("INSECURE: %s listens on %s without TLS (allowed by %s): anyone who reaches the port can read and write",
              what, text, sw);
     return SMEM_OK;
