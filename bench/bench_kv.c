@@ -616,7 +616,8 @@ static void client_config(const char *rpc, const char *store, const char *stride
                "ock.mmc.local_service.dram.size = 0\nock.mmc.local_service.max.dram.size = %s\n"
                "ock.mmc.local_service.world_size = %u\nock.mmc.client.timeout.seconds = 30\n",
             rpc, store, stride, world);
-    if (hcom != NULL) fprintf(f, "ock.mmc.local_service.hcom_url = %s\n", hcom);
+    /* --netns: a plain config store across hosts exposes the credential, so the data plane is allowed explicitly */
+    if (hcom != NULL) fprintf(f, "ock.mmc.local_service.hcom_url = %s\nock.mmc.allow_insecure = true\n", hcom);
     fclose(f);
     setenv("MMC_LOCAL_CONFIG_PATH", cfg_path, 1);
 }
@@ -694,7 +695,9 @@ static int start_cluster_ns(const opts_t *o, tn_net_t *net, proc_t *meta, proc_t
     char bin[600], murl[128], rpc[128], store[128], http[128], hcom[64], line[512];
     snprintf(bin, sizeof(bin), "%s/mmc-meta", o->bin_dir);
     snprintf(murl, sizeof(murl), "tcp://%s:0", tn_addr(net, TN_HUB));
-    char *margv[] = {bin, "--meta-url", murl, "--store-url", murl, "--metrics-url", "", "--log-level", "error", NULL};
+    /* Plain TCP across the namespaces on purpose (the numbers are the plain data plane's): allowed explicitly. */
+    char *margv[] = {bin, "--meta-url", murl, "--store-url", murl, "--metrics-url", "", "--log-level", "error",
+                     "--allow-insecure", NULL};
     if (proc_start_ns(net, TN_HUB, margv, meta, false) != 0 || proc_line(meta, line, sizeof(line), 20000) != 0 ||
         sscanf(line, "mmc-meta ready: rpc %127s store %127s metrics %127s", rpc, store, http) != 3) {
         fprintf(stderr, "bench_kv: mmc-meta did not start in the hub namespace (%s)\n", bin);
@@ -708,7 +711,7 @@ static int start_cluster_ns(const opts_t *o, tn_net_t *net, proc_t *meta, proc_t
     snprintf(bin, sizeof(bin), "%s/mmc-local", o->bin_dir);
     for (uint32_t h = 0; h < 2; h++) {
         char *largv[] = {bin, "--meta-url", rpc, "--store-url", store, "--dram-size", dram, "--max-dram-size", stride,
-                         "--world-size", "16", "--hcom-url", hcom, NULL};
+                         "--world-size", "16", "--hcom-url", hcom, "--allow-insecure", NULL};
         if (proc_start_ns(net, h, largv, &ls[h], false) != 0 || proc_line(&ls[h], line, sizeof(line), 60000) != 0 ||
             sscanf(line, "mmc-local ready: rank %u", &rank[h]) != 1) {
             fprintf(stderr, "bench_kv: mmc-local did not start on host %u\n", h);

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config libssl-dev openssl libcmocka-dev
-      clang libclang-rt-14-dev iproute2 procps redis-server redis-tools iperf3 libhiredis-dev libmicrohttpd-dev
-      python3-dev python3-pytest python3-numpy)
+      clang libclang-rt-14-dev iproute2 procps redis-server redis-tools iperf3 libhiredis-dev libmicrohttpd-dev libgnutls28-dev
+      python3-dev python3-pytest python3-numpy curl)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,7 +1,8 @@
 /*
  * mmc-meta: the memcache MetaService daemon.
  *
- *   mmc-meta [--config FILE] [--meta-url URL] [--store-url URL] [--metrics-url URL] [--log-level L] [--help]
+ *   mmc-meta [--config FILE] [--meta-url URL] [--store-url URL] [--metrics-url URL] [--log-level L]
+ *            [--allow-insecure] [--help]
  *
  * The flags and --help come from the MetaService's config table
  * (mmc_conf_table.c); --print-config-table prints it as markdown.
@@ -91,7 +92,14 @@ int main(int argc, char **argv)
     char rpc[300], store[300], http[300];
     bound_url(cfg.discoveryURL, mmcs_meta_service_port(svc, MMC_META_PORT_RPC), rpc, sizeof(rpc));
     bound_url(cfg.configStoreURL, mmcs_meta_service_port(svc, MMC_META_PORT_STORE), store, sizeof(store));
-    bound_url(cfg.httpURL, mmcs_meta_service_port(svc, MMC_META_PORT_HTTP), http, sizeof(http));
+    /* With ock.mmc.tls on, the HTTP endpoint serves HTTPS whichever scheme the URL was given with. */
+    const char *hurl = cfg.httpURL;
+    char https[sizeof(cfg.httpURL) + 1];
+    if (cfg.accTlsConfig.tlsEnable && strncmp(hurl, "http://", 7) == 0) {
+        snprintf(https, sizeof(https), "https://%s", hurl + 7);
+        hurl = https;
+    }
+    bound_url(hurl, mmcs_meta_service_port(svc, MMC_META_PORT_HTTP), http, sizeof(http));
     printf("mmc-meta ready: rpc %s store %s metrics %s%s\n", rpc, store[0] ? store : "-", http[0] ? http : "-",
            cfg.accTlsConfig.tlsEnable ? " (TLS)" : "");
     fflush(stdout);

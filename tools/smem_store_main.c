@@ -1,7 +1,7 @@
 /*
  * smem-store: the standalone config store server.
  *
- *   smem-store [--listen URL] [--tls-ca F --tls-cert F --tls-key F [--tls-key-pass F] [--tls-crl F]]
+ *   smem-store [--listen URL] [--tls-ca F --tls-cert F --tls-key F [--tls-key-pass F] [--tls-crl F]] [--allow-insecure]
  *              [--keepalive-ms N] [--recovery-ms N] [--frame-timeout-ms N] [--max-frame BYTES] [--max-data SIZE]
  *              [--log-level 0..3] [--log-file F]
  *
@@ -35,6 +35,8 @@ static void usage(FILE *out)
             "  --tls-key FILE        server private key (PEM)\n"
             "  --tls-key-pass FILE   file holding the key's password (if encrypted)\n"
             "  --tls-crl FILE        certificate revocation list (PEM)\n"
+            "  --allow-insecure      listen beyond loopback without TLS (refused otherwise): anyone who reaches\n"
+            "                        the port can read and write every key\n"
             "  --keepalive-ms N      a client silent this long is declared dead (default %u)\n"
             "  --recovery-ms N       after start, new joins wait this long so members that survived a restart\n"
             "                        get their ranks back first (default %u; 0 off)\n"
@@ -64,12 +66,14 @@ int main(int argc, char **argv)
     store_server_opts_t opts;
     store_server_opts_init(&opts);
     opts.recovery_ms = STORE_RECOVERY_DEFAULT_MS;
+    opts.net.expose = (net_expose_t){.what = "smem-store", .tls_opt = "--tls-ca, --tls-cert, --tls-key",
+                                     .switch_opt = "--allow-insecure"};
     net_tls_opts_t tls;
     net_tls_opts_init(&tls);
     int log_level = UTIL_LOG_INFO;
     const char *log_file = NULL;
 
-    enum { O_LISTEN = 1, O_CA, O_CERT, O_KEY, O_PASS, O_CRL, O_KEEPALIVE, O_RECOVERY, O_FRAMETO, O_MAXFRAME, O_MAXDATA, O_LEVEL, O_LOGFILE, O_HELP };
+    enum { O_LISTEN = 1, O_CA, O_CERT, O_KEY, O_PASS, O_CRL, O_KEEPALIVE, O_RECOVERY, O_FRAMETO, O_MAXFRAME, O_MAXDATA, O_LEVEL, O_LOGFILE, O_INSECURE, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},     {"tls-ca", required_argument, NULL, O_CA},
         {"tls-cert", required_argument, NULL, O_CERT},     {"tls-key", required_argument, NULL, O_KEY},
@@ -78,6 +82,7 @@ int main(int argc, char **argv)
         {"frame-timeout-ms", required_argument, NULL, O_FRAMETO}, {"max-frame", required_argument, NULL, O_MAXFRAME},
         {"max-data", required_argument, NULL, O_MAXDATA},
         {"log-level", required_argument, NULL, O_LEVEL},   {"log-file", required_argument, NULL, O_LOGFILE},
+        {"allow-insecure", no_argument, NULL, O_INSECURE},
         {"help", no_argument, NULL, O_HELP},               {NULL, 0, NULL, 0},
     };
     int c;
@@ -146,6 +151,7 @@ int main(int argc, char **argv)
             }
             break;
         case O_LOGFILE: log_file = optarg; break;
+        case O_INSECURE: opts.net.expose.allow_insecure = true; break;
         case O_HELP: case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -138,6 +138,7 @@ typedef struct mmc_meta_service_config {
     uint32_t heartbeatTimeoutMs;       /* ock.mmc.meta.heartbeat_timeout_ms: silent LocalService is dead (default 5000) */
     mmc_tls_config accTlsConfig;       /* ock.mmc.tls.*: RPC listener */
     mmc_tls_config configStoreTlsConfig; /* ock.mmc.config_store.tls.*: embedded config store */
+    bool allowInsecure;                /* ock.mmc.allow_insecure: listeners beyond loopback without TLS (WARN) */
 } mmc_meta_service_config_t;
 
 /* ---------- LocalService (linked into applications) ---------- */
@@ -170,6 +171,7 @@ typedef struct mmc_local_service_config {
     mmc_tls_config accTlsConfig;       /* ock.mmc.tls.* */
     mmc_tls_config configStoreTlsConfig; /* ock.mmc.config_store.tls.* */
     mmc_tls_config hcomTlsConfig;      /* ock.mmc.local_service.hcom.tls.* */
+    bool allowInsecure;                /* ock.mmc.allow_insecure: data plane beyond loopback on an exposed credential */
 } mmc_local_service_config_t;
 
 #ifdef __cplusplus

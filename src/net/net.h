@@ -36,6 +36,36 @@ typedef struct net_addr {
 } net_addr_t;
 
 int32_t net_addr_parse(const char *url, net_addr_t *out);
+/* "1.2.3.4:5678", "[::1]:5", "unix": a peer for logs. */
+void net_addr_peer_str(const struct sockaddr_storage *ss, char *buf, size_t cap);
+
+/* ---------- listen policy ---------- */
+/*
+ * One rule for every listener of ours. unix:// and loopback (127.0.0.0/8,
+ * ::1, ::ffff:127.0.0.0/104) are always fine. Any other address, the
+ * wildcards 0.0.0.0 and [::] included, needs TLS: without it the listener is
+ * refused (SMEM_INSECURE, the message names the address, the TLS option to
+ * set and the insecure switch) unless the operator's explicit switch allows
+ * it, and then it goes ahead after a WARN that anyone who reaches the port
+ * can read and write. net_listen applies it with net_opts_t.expose; the
+ * listeners that bind their own sockets (the tcp data server, the
+ * MetaService's HTTP endpoint) call net_listen_check before they bind.
+ */
+typedef struct net_expose {
+    bool allow_insecure;    /* the operator's switch (default false) */
+    const char *what;       /* the listener, for messages ("mmc-meta RPC"); NULL: "listener" */
+    const char *tls_opt;    /* what turns its TLS on ("ock.mmc.tls.*"); NULL: "TLS" */
+    const char *switch_opt; /* the switch ("--allow-insecure"); NULL: NET_INSECURE_ENV "=1" */
+} net_expose_t;
+
+/* The library users' switch (listeners that libsmem opens in an application:
+ * the config store of smem_bm_init / smem_create_config_store, Trans's data
+ * server): the environment variable SMEM_ALLOW_INSECURE=1. */
+#define NET_INSECURE_ENV "SMEM_ALLOW_INSECURE"
+bool net_insecure_env(void);
+bool net_addr_is_local(const struct sockaddr_storage *ss); /* unix or loopback */
+/* SMEM_OK (maybe after the WARN), or SMEM_INSECURE. text names the address ("tcp://0.0.0.0:5000"). */
+int32_t net_listen_check(const struct sockaddr_storage *ss, const char *text, bool tls, const net_expose_t *x);
 
 /* ---------- TLS ---------- */
 typedef int (*net_decrypt_cb_t)(const char *cipher, size_t cipher_len, char *plain, size_t *plain_len);
@@ -102,6 +132,19 @@ struct ssl_st *net_tls_ssl_new(net_tls_t *tls, int fd, const char *verify_host);
 /* Why an SSL call failed (OpenSSL's reason + the certificate verification
  * result), into buf; clears the thread's OpenSSL error queue. */
 void net_tls_describe(struct ssl_st *ssl, int ret, int ssl_err, char *buf, size_t cap);
+/*
+ * For a TLS server on another stack (the MetaService's HTTPS endpoint on
+ * libmicrohttpd/GnuTLS), so it serves the same identity and trusts the same
+ * peers. pem_load: this side's certificate file, its private key as
+ * unencrypted PKCS#8 PEM (password and decrypter applied) and the CA file
+ * (NULL without ca_path), NUL-terminated and malloc'd, freed with
+ * net_tls_pem_free (which wipes them); errors name the file. verify_der: the peer's chain (DER, leaf first)
+ * against the context's CA bundle and CRL for a TLS client certificate:
+ * SMEM_OK, or SMEM_TLS with the reason. Any thread.
+ */
+int32_t net_tls_pem_load(const net_tls_opts_t *o, char **cert, char **key, char **ca);
+void net_tls_pem_free(char *pem);
+int32_t net_tls_verify_der(net_tls_t *tls, const unsigned char *const der[], const size_t len[], size_t n);
 
 /* ---------- loop, listeners, connections ---------- */
 typedef struct net_loop net_loop_t;
@@ -130,6 +173,7 @@ typedef struct net_opts {
     uint32_t idle_timeout_ms;      /* close a connection silent for this long; 0 = never */
     uint64_t max_outq_bytes;       /* queued-but-unsent limit per connection; over it send fails (default 256 MiB) */
     net_tls_t *tls;                /* NULL: plain sockets. Not owned. */
+    net_expose_t expose;           /* listen policy of net_listen (default: refuse beyond loopback without tls) */
 } net_opts_t;
 
 void net_opts_init(net_opts_t *o); /* defaults above */

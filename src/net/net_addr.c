@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "net/net_int.h"
+#include "util/util_log.h"
 #include "util/util_status.h"
 
 #define NET_DEFAULT_MAX_FRAME (16u << 20)
@@ -187,4 +188,39 @@ void net_addr_peer_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
     } else {
         snprintf(buf, cap, "unix");
     }
+}
+
+/* ---------- listen policy ---------- */
+
+bool net_insecure_env(void)
+{
+    const char *v = getenv(NET_INSECURE_ENV);
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
+bool net_addr_is_local(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_UNIX) return true;
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family != AF_INET6) return false;
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+}
+
+int32_t net_listen_check(const struct sockaddr_storage *ss, const char *text, bool tls, const net_expose_t *x)
+{
+    static const net_expose_t none = {0};
+    if (x == NULL) x = &none;
+    if (tls || net_addr_is_local(ss)) return SMEM_OK;
+    const char *what = x->what ? x->what : "listener";
+    const char *sw = x->switch_opt ? x->switch_opt : NET_INSECURE_ENV "=1";
+    if (!x->allow_insecure)
+        return util_err_set(SMEM_INSECURE,
+                            "refusing to listen on %s (%s) without TLS: anyone who can reach that address could read "
+                            "and write. To fix: TLS (%s); or listen on loopback; or, to accept an open port, %s",
+                            text, what, x->tls_opt ? x->tls_opt : "its TLS options", sw);
+    LOG_WARN("INSECURE: %s listens on %s without TLS (allowed by %s): anyone who reaches the port can read and write",
+             what, text, sw);
+    return SMEM_OK;
 }

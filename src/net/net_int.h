@@ -239,7 +239,5 @@ SSL *net_tls_ssl_new(net_tls_t *tls, int fd, const char *verify_host);
  * verification result; clears the thread's OpenSSL error queue. */
 void net_tls_describe(SSL *ssl, int ret, int ssl_err, char *buf, size_t cap);
 
-/* ---------- addresses ---------- */
-void net_addr_peer_str(const struct sockaddr_storage *ss, char *buf, size_t cap);
 
 #endif

@@ -124,6 +124,9 @@ int32_t net_listen(net_loop_t *loop, const char *url, const net_opts_t *opts, co
     }
     net_addr_t a;
     int32_t rc = net_addr_parse(url, &a);
+    if (rc == SMEM_OK) {
+        rc = net_listen_check(&a.ss, a.text, o.tls != NULL, &o.expose);
+    }
     if (rc != SMEM_OK) {
         return rc;
     }

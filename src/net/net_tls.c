@@ -157,7 +157,8 @@ static int net_tls_pem_pw_cb(char *buf, int size, int rwflag, void *u)
     return (int)pw->len;
 }
 
-static int32_t net_tls_load_key(SSL_CTX *ctx, const net_tls_opts_t *o)
+/* This side's private key, decrypted with its password (maybe decrypted itself); the caller frees it. */
+static int32_t net_tls_key_read(const net_tls_opts_t *o, EVP_PKEY **out)
 {
     char *file_buf = NULL;
     size_t file_len = 0;
@@ -196,18 +197,8 @@ static int32_t net_tls_load_key(SSL_CTX *ctx, const net_tls_opts_t *o)
                           pass_len == 0 ? " (encrypted key without a password?)" : " (wrong password?)");
         goto wipe_pass;
     }
-    if (SSL_CTX_use_PrivateKey(ctx, key) != 1) {
-        rc = util_err_set(SMEM_TLS, "cannot use private key '%s': %s", what, net_tls_errstr(ebuf, sizeof(ebuf)));
-        goto free_key;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        rc = util_err_set(SMEM_TLS, "private key '%s' does not match certificate '%s': %s", what, o->cert_path,
-                          net_tls_errstr(ebuf, sizeof(ebuf)));
-        goto free_key;
-    }
+    *out = key;
     rc = SMEM_OK;
-free_key:
-    EVP_PKEY_free(key);
 wipe_pass:
     OPENSSL_cleanse(pass, sizeof(pass));
 free_file:
@@ -215,6 +206,131 @@ free_file:
         OPENSSL_cleanse(file_buf, file_len);
         free(file_buf);
     }
+    return rc;
+}
+
+static int32_t net_tls_load_key(SSL_CTX *ctx, const net_tls_opts_t *o)
+{
+    const char *what = o->key_pem != NULL ? "in-memory key" : o->key_path;
+    EVP_PKEY *key = NULL;
+    int32_t rc = net_tls_key_read(o, &key);
+    if (rc != SMEM_OK) {
+        return rc;
+    }
+    char ebuf[160];
+    if (SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+        rc = util_err_set(SMEM_TLS, "cannot use private key '%s': %s", what, net_tls_errstr(ebuf, sizeof(ebuf)));
+    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+        rc = util_err_set(SMEM_TLS, "private key '%s' does not match certificate '%s': %s", what, o->cert_path,
+                          net_tls_errstr(ebuf, sizeof(ebuf)));
+    }
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+int32_t net_tls_pem_load(const net_tls_opts_t *o, char **cert, char **key, char **ca)
+{
+    if (o == NULL || cert == NULL || key == NULL || ca == NULL) {
+        return util_err_set(SMEM_INVALID_PARAM, "net_tls_pem_load: NULL argument");
+    }
+    size_t clen = 0, alen = 0;
+    char *c = NULL, *a = NULL;
+    int32_t rc = net_tls_read_file("certificate", o->cert_path, &c, &clen);
+    if (rc == SMEM_OK && o->ca_path[0] != '\0') {
+        rc = net_tls_read_file("CA file", o->ca_path, &a, &alen);
+    }
+    if (rc != SMEM_OK) {
+        goto free_cert;
+    }
+    EVP_PKEY *pk = NULL;
+    rc = net_tls_key_read(o, &pk);
+    if (rc != SMEM_OK) {
+        goto free_cert;
+    }
+    char ebuf[160];
+    BIO *bio = BIO_new(BIO_s_secmem());
+    char *data = NULL;
+    long n = 0;
+    if (bio == NULL || PEM_write_bio_PKCS8PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL) != 1 ||
+        (n = BIO_get_mem_data(bio, &data)) <= 0) {
+        rc = util_err_set(SMEM_TLS, "cannot write private key '%s' as PEM: %s", o->key_path,
+                          net_tls_errstr(ebuf, sizeof(ebuf)));
+        goto free_bio;
+    }
+    char *k = malloc((size_t)n + 1);
+    if (k == NULL) {
+        rc = util_err_set(SMEM_MALLOC_FAILED, "cannot allocate %ld bytes for a private key", n);
+        goto free_bio;
+    }
+    memcpy(k, data, (size_t)n);
+    k[n] = '\0';
+    *cert = c;
+    *key = k;
+    *ca = a;
+    c = a = NULL;
+    rc = SMEM_OK;
+free_bio:
+    BIO_free(bio); /* secure memory: wiped */
+    EVP_PKEY_free(pk);
+free_cert:
+    free(a);
+    free(c);
+    return rc;
+}
+
+void net_tls_pem_free(char *pem)
+{
+    if (pem != NULL) {
+        OPENSSL_cleanse(pem, strlen(pem));
+        free(pem);
+    }
+}
+
+int32_t net_tls_verify_der(net_tls_t *tls, const unsigned char *const der[], const size_t len[], size_t n)
+{
+    if (tls == NULL || n == 0) {
+        return util_err_set(SMEM_TLS, "no client certificate");
+    }
+    X509 *leaf = NULL;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    X509_STORE_CTX *vc = X509_STORE_CTX_new();
+    int32_t rc = SMEM_OK;
+    if (chain == NULL || vc == NULL) {
+        rc = util_err_set(SMEM_MALLOC_FAILED, "cannot allocate a certificate check");
+        goto free_all;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = der[i];
+        X509 *x = d2i_X509(NULL, &p, (long)len[i]);
+        if (x == NULL || p != der[i] + len[i]) {
+            X509_free(x);
+            rc = util_err_set(SMEM_TLS, "certificate %zu of the client's chain does not parse", i);
+            goto free_all;
+        }
+        if (i == 0) {
+            leaf = x;
+        } else if (sk_X509_push(chain, x) <= 0) {
+            X509_free(x);
+            rc = util_err_set(SMEM_MALLOC_FAILED, "cannot allocate a certificate chain");
+            goto free_all;
+        }
+    }
+    /* The context's store: its CA bundle and CRL, with its flags (CRL_CHECK when a CRL is set). */
+    if (X509_STORE_CTX_init(vc, SSL_CTX_get_cert_store(tls->ctx), leaf, chain) != 1 ||
+        X509_STORE_CTX_set_purpose(vc, X509_PURPOSE_SSL_CLIENT) != 1) {
+        char ebuf[160];
+        rc = util_err_set(SMEM_TLS, "cannot set up a certificate check: %s", net_tls_errstr(ebuf, sizeof(ebuf)));
+        goto free_all;
+    }
+    if (X509_verify_cert(vc) != 1) {
+        rc = util_err_set(SMEM_TLS, "client certificate refused: %s",
+                          X509_verify_cert_error_string(X509_STORE_CTX_get_error(vc)));
+    }
+free_all:
+    ERR_clear_error();
+    X509_STORE_CTX_free(vc);
+    sk_X509_pop_free(chain, X509_free);
+    X509_free(leaf);
     return rc;
 }
 

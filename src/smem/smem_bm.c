@@ -144,13 +144,14 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     sm_store_conn_t conn = {0};
     uint32_t rank = UINT32_MAX;
     bool store_only = false;
+    bool insecure = (config->flags & SMEM_BM_FLAG_ALLOW_INSECURE) != 0 || net_insecure_env();
     rc = sm_bm_tls_apply(&config->storeTlsConfig);
     if (rc == SMEM_OK && config->startConfigStoreOnly) {
-        rc = smem_create_config_store(store_url);
+        rc = sm_config_store_start(store_url, insecure);
         conn.owner = true; /* no client: sm_store_conn_close only stops the store */
         store_only = true;
     } else if (rc == SMEM_OK) {
-        rc = sm_store_conn_open(store_url, config->startConfigStoreServer, sm_bm_ms(config->initTimeout),
+        rc = sm_store_conn_open(store_url, config->startConfigStoreServer, insecure, sm_bm_ms(config->initTimeout),
                                   sm_bm_ms(config->controlOperationTimeout), &conn);
         uint32_t want = config->autoRanking ? UINT32_MAX : config->rankId;
         if (rc == SMEM_OK) rc = store_group_join(conn.client, SMEM_BM_GROUP, world_size, want, &rank);
@@ -372,6 +373,7 @@ static smem_bm_t sm_bm_create_common(uint32_t id, uint32_t member_size, const sm
     snprintf(store_url, sizeof(store_url), "%s", g_bm.url);
     smem_tls_config hcom_tls = g_bm.cfg.hcomTlsConfig;
     uint32_t ctl_ms = sm_bm_ms(g_bm.cfg.controlOperationTimeout);
+    bool insecure = (g_bm.cfg.flags & SMEM_BM_FLAG_ALLOW_INSECURE) != 0 || net_insecure_env();
     pthread_mutex_unlock(&g_bm.lock);
     if (rc != SMEM_OK) return NULL;
 
@@ -420,7 +422,7 @@ static smem_bm_t sm_bm_create_common(uint32_t id, uint32_t member_size, const sm
     if (rc != SMEM_OK) goto free_reg;
     rc = space_create(&sc, &o->host);
     if (rc != SMEM_OK) goto free_xfer;
-    rc = sm_bm_tp_setup(o, hcom, store_url, &hcom_tls, ctl_ms);
+    rc = sm_bm_tp_setup(o, hcom, store_url, &hcom_tls, ctl_ms, insecure);
     if (rc != SMEM_OK) goto free_space;
 
     pthread_mutex_lock(&g_bm.lock);

@@ -26,7 +26,9 @@ const util_conf_spec_t sm_bm_conf_table[] = {
     B_BOOL(autoRanking, "true", "auto_ranking", "ranks are assigned by the store; false: `rankId` is taken"),
     {.type = UTIL_CONF_UINT, B(rankId), .max = UINT16_MAX, .def = "65535", .py = "rank_id",
      .help = "the rank to take when `autoRanking` is false (below the world size); 65535 = unset"},
-    {.type = UTIL_CONF_UINT, B(flags), .max = 0, .def = "0", .py = "flags", .help = "reserved, 0"},
+    {.type = UTIL_CONF_UINT, B(flags), .max = SMEM_BM_FLAG_ALLOW_INSECURE, .def = "0", .py = "flags",
+     .help = "`SMEM_BM_FLAG_ALLOW_INSECURE` (1): as `SMEM_ALLOW_INSECURE=1` for this BM (docs/CONFIG.md \"Listening "
+             "beyond loopback\"); other bits reserved, 0"},
     {.type = UTIL_CONF_STR, B(hcomUrl), .py = "hcom_url",
      .help = "data-plane address, e.g. `tcp://10.0.0.1:18888` or `tcp://10.0.0.0/24:18888`; `\"\"`: the interface "
              "that reaches the config store, an ephemeral port"},

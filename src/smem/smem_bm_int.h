@@ -52,7 +52,7 @@ typedef struct sm_bm_obj {
  * leave, and at destroy) stops it. The route is the copy engine's. */
 #define SMEM_BM_TP_WINDOW_HOST 1u /* tp window id of the host pool: offset from our slot start */
 int32_t sm_bm_tp_setup(sm_bm_obj_t *o, const char *hcom_url, const char *store_url,
-                         const smem_tls_config *tls, uint32_t timeout_ms);
+                         const smem_tls_config *tls, uint32_t timeout_ms, bool allow_insecure);
 int32_t sm_bm_tp_open(sm_bm_obj_t *o);
 void sm_bm_tp_close(sm_bm_obj_t *o);
 void sm_bm_tp_teardown(sm_bm_obj_t *o); /* close + free the settings; NULL-safe */

@@ -33,6 +33,8 @@ struct sm_bm_tp {
     char store_url[256];
     uint32_t timeout_ms;
     net_tls_t *tls_server, *tls_client;
+    bool cred_private;   /* the store we read the space's secret from was reached over TLS or loopback */
+    bool allow_insecure; /* SMEM_BM_FLAG_ALLOW_INSECURE or SMEM_ALLOW_INSECURE=1 */
     const tp_ops_t *ops;
     tp_cache_t *cache; /* endpoints to peers by rank; attached to our iface while joined */
 };
@@ -100,7 +102,7 @@ void sm_bm_tp_teardown(sm_bm_obj_t *o)
 }
 
 int32_t sm_bm_tp_setup(sm_bm_obj_t *o, const char *hcom_url, const char *store_url, const smem_tls_config *tls,
-                         uint32_t timeout_ms)
+                         uint32_t timeout_ms, bool allow_insecure)
 {
     struct sm_bm_tp *tp = calloc(1, sizeof(*tp));
     if (tp == NULL) return util_err_set(SMEM_MALLOC_FAILED, "bm %u: out of memory for the data plane", o->id);
@@ -108,6 +110,11 @@ int32_t sm_bm_tp_setup(sm_bm_obj_t *o, const char *hcom_url, const char *store_u
     snprintf(tp->hcom, sizeof(tp->hcom), "%s", hcom_url ? hcom_url : "");
     snprintf(tp->store_url, sizeof(tp->store_url), "%s", store_url ? store_url : "");
     tp->timeout_ms = timeout_ms;
+    tp->allow_insecure = allow_insecure;
+    net_tls_opts_t store_tls;
+    sm_store_tls_opts_get(&store_tls);
+    net_addr_t sa;
+    tp->cred_private = store_tls.enable || (net_addr_parse(tp->store_url, &sa) == SMEM_OK && net_addr_is_local(&sa.ss));
     char name[32];
     snprintf(name, sizeof(name), "bm %u", o->id);
     int32_t rc = tp_cache_create(name, space_world_max(o->host), &tp->cache);
@@ -136,6 +143,15 @@ int32_t sm_bm_tp_open(sm_bm_obj_t *o)
     c.tls_client = tp->tls_client;
     c.cred = space_secret(o->host); /* peers prove they hold the space's secret before any byte moves */
     c.cred_len = SPACE_SECRET_SIZE;
+    c.cred_private = tp->cred_private;
+    char what[160];
+    snprintf(what, sizeof(what), "%s data server, whose cluster credential came from the config store %s without TLS",
+             name, tp->store_url);
+    c.expose = (net_expose_t){.allow_insecure = tp->allow_insecure, .what = what,
+                              .tls_opt = "hcomTlsConfig, memcache ock.mmc.local_service.hcom.tls.*; or TLS on the "
+                                         "config store link",
+                              .switch_opt = "SMEM_ALLOW_INSECURE=1 or SMEM_BM_FLAG_ALLOW_INSECURE, memcache "
+                                            "ock.mmc.allow_insecure = true"};
     tp_iface_t *iface = NULL;
     int32_t rc = tp_iface_open(tp->ops, &c, &iface);
     if (rc == SMEM_OK) rc = tp_iface_addr(iface, addr, sizeof(addr));

@@ -86,7 +86,9 @@ const char *smem_get_last_err_msg(void) { return util_err_get(); }
 const char *smem_get_and_clear_last_err_msg(void) { return util_err_get_and_clear(); }
 const char *smem_strerror(int32_t status) { return util_strerror(status); }
 
-int32_t smem_create_config_store(const char *store_url)
+int32_t smem_create_config_store(const char *store_url) { return sm_config_store_start(store_url, net_insecure_env()); }
+
+int32_t sm_config_store_start(const char *store_url, bool allow_insecure)
 {
     if (store_url == NULL || store_url[0] == '\0')
         return util_err_set(SMEM_INVALID_PARAM, "smem_create_config_store: url is NULL or empty");
@@ -99,6 +101,10 @@ int32_t smem_create_config_store(const char *store_url)
 
     store_server_opts_t opts;
     store_server_opts_init(&opts);
+    /* The store holds the space's secret, the credential of every data server: it follows the listen rule. */
+    opts.net.expose = (net_expose_t){.allow_insecure = allow_insecure, .what = "config store",
+                                     .tls_opt = "smem_set_conf_store_tls, or BM storeTlsConfig",
+                                     .switch_opt = NET_INSECURE_ENV "=1"};
     net_tls_opts_t tls;
     sm_store_tls_opts_get(&tls);
     net_tls_t *ctx = NULL;
@@ -315,16 +321,18 @@ bool sm_url_is_local(const char *url)
     return local;
 }
 
-int32_t sm_store_conn_open(const char *url, bool start_server, uint32_t connect_ms, uint32_t call_ms,
-                             sm_store_conn_t *out)
+int32_t sm_store_conn_open(const char *url, bool start_server, bool allow_insecure, uint32_t connect_ms,
+                             uint32_t call_ms, sm_store_conn_t *out)
 {
     if (url == NULL || out == NULL) return util_err_set(SMEM_INVALID_PARAM, "store url is NULL");
     memset(out, 0, sizeof(*out));
     if (start_server && sm_url_is_local(url)) {
-        int32_t rc = smem_create_config_store(url);
+        int32_t rc = sm_config_store_start(url, allow_insecure);
         if (rc == SMEM_OK) {
             out->owner = true;
             LOG_INFO("this process serves the config store on %s", url);
+        } else if (rc == SMEM_INSECURE) {
+            return rc; /* not a lost race: nobody may serve this address as asked */
         } else if (rc != SMEM_DUPLICATED_OBJECT) {
             /* Another process won the race (address in use): just connect. */
             LOG_DEBUG("not starting the config store on %s: %s", url, util_err_get());

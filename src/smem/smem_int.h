@@ -59,11 +59,15 @@ bool sm_url_is_local(const char *url);
  * Connect to the store at url (retrying for connect_ms; calls then time out
  * after call_ms). With start_server and a URL of this host, first race to
  * start an embedded store there (out->owner tells the winner; a loser just
- * connects). TLS: the process-wide settings (smem_set_conf_store_tls).
+ * connects; a store refused by the listen policy fails the call). TLS: the
+ * process-wide settings (smem_set_conf_store_tls).
  * On failure a store this call started is stopped again.
  */
-int32_t sm_store_conn_open(const char *url, bool start_server, uint32_t connect_ms, uint32_t call_ms,
-                             sm_store_conn_t *out);
+int32_t sm_store_conn_open(const char *url, bool start_server, bool allow_insecure, uint32_t connect_ms,
+                             uint32_t call_ms, sm_store_conn_t *out);
+/* smem_create_config_store with the listen policy's switch given (docs/CONFIG.md "Listening beyond loopback"):
+ * the public call passes SMEM_ALLOW_INSECURE=1, smem_bm_init also its SMEM_BM_FLAG_ALLOW_INSECURE. */
+int32_t sm_config_store_start(const char *store_url, bool allow_insecure);
 /* Closes the client (and stops the embedded store when we own it). */
 void sm_store_conn_close(sm_store_conn_t *c, const char *url);
 

@@ -106,7 +106,7 @@ int32_t smem_shm_init(const char *store_url, uint32_t world_size, uint32_t rank_
     }
     uint32_t init_ms = sm_timeout_ms(cfg.shmInitTimeout);
     sm_store_conn_t conn;
-    rc = sm_store_conn_open(store_url, cfg.startConfigStoreServer && rank_id == 0, init_ms, shm_ctrl_ms_of(&cfg), &conn);
+    rc = sm_store_conn_open(store_url, cfg.startConfigStoreServer && rank_id == 0, net_insecure_env(), init_ms, shm_ctrl_ms_of(&cfg), &conn);
     if (rc != SMEM_OK) goto out_unlock;
     uint32_t got = 0;
     rc = store_group_join(conn.client, SHM_GROUP, world_size, rank_id, &got);

@@ -576,7 +576,7 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     char cname[96];
     snprintf(cname, sizeof(cname), "trans %s", unique_id);
     int32_t rc = tp_cache_create(cname, STORE_WORLD_MAX, &o->cache);
-    if (rc == SMEM_OK) rc = sm_store_conn_open(store_url, config->startConfigServer, ms, ms, &o->conn);
+    if (rc == SMEM_OK) rc = sm_store_conn_open(store_url, config->startConfigServer, net_insecure_env(), ms, ms, &o->conn);
     if (rc == SMEM_OK) rc = store_group_join(o->conn.client, SMEM_TRANS_GROUP, STORE_WORLD_MAX, UINT32_MAX, &o->rank);
     if (rc == SMEM_OK) rc = sm_trans_secret(o);
     if (rc == SMEM_OK) {
@@ -592,6 +592,17 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
         c.timeout_ms = ms;
         c.cred = o->secret; /* peers prove they hold the store's Trans secret before any byte moves */
         c.cred_len = sizeof(o->secret);
+        /* The secret is private when the store it came from was reached over TLS or loopback; else beyond
+         * loopback only with the switch (Trans has no TLS of its own on the data channel). */
+        net_tls_opts_t store_tls;
+        sm_store_tls_opts_get(&store_tls);
+        net_addr_t sa;
+        c.cred_private = store_tls.enable || (net_addr_parse(store_url, &sa) == SMEM_OK && net_addr_is_local(&sa.ss));
+        c.expose = (net_expose_t){.allow_insecure = net_insecure_env(),
+                                  .what = "trans data server, whose cluster credential came from a config store "
+                                          "reached without TLS",
+                                  .tls_opt = "TLS on the config store link (smem_set_conf_store_tls)",
+                                  .switch_opt = NET_INSECURE_ENV "=1"};
         const tp_ops_t *ops = tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0);
         rc = ops == NULL ? SMEM_UNSUPPORTED : tp_iface_open(ops, &c, &o->iface);
     }

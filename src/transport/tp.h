@@ -107,6 +107,14 @@ typedef struct tp_iface_cfg {
      * endpoints prove it and refuse servers that do not (SMEM_AUTH). */
     const uint8_t *cred;
     uint32_t cred_len;
+    /* Listen policy (net_listen_check): beyond loopback the server needs TLS,
+     * or a credential that is private (cred_private: its holders got it over
+     * a protected path, so reaching the port is not enough), or the switch in
+     * expose (a WARN then). Upper layers say which: BM's credential is
+     * private when the config store it came from was reached over TLS or
+     * loopback; Trans's likewise (its secret is a store key). */
+    bool cred_private;
+    net_expose_t expose;
 } tp_iface_cfg_t;
 
 void tp_iface_cfg_init(tp_iface_cfg_t *c); /* zeroes: every default */

@@ -1,6 +1,7 @@
 /*
  * A daemon's command line from its configuration table: every row with a
- * flag becomes `--flag VALUE`, parsed by the row's own parser, plus
+ * flag becomes `--flag VALUE` (a boolean's: `--flag` for true, or
+ * `--flag=VALUE`), parsed by the row's own parser, plus
  * `--config FILE`, `--help` and the hidden `--print-config-table` (the
  * markdown of docs/CONFIG.md). Flags are collected first and applied over the
  * file afterwards, so they override it. Not thread-safe (getopt).

@@ -9,7 +9,9 @@
  * a dead MetaService gives MMC_NOT_CONNECTED/MMC_TIMEOUT within the client's
  * timeout; config files with an unknown key, a repeated key, an out-of-range
  * value or HA on are rejected naming the line; MMC_META_CONFIG_PATH is read;
- * with ock.mmc.tls.* the RPC listener takes only TLS clients with a good certificate.
+ * with ock.mmc.tls.* the RPC listener takes only TLS clients with a good certificate, and the HTTP
+ * endpoint is HTTPS (curl) that refuses plain HTTP and clients without a certificate the CA signed;
+ * a listener beyond loopback without TLS is refused unless --allow-insecure, which logs a WARN.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -558,6 +560,220 @@ static void test_tls(void)
     TU_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "TLS daemon exit 0x%x", status);
 }
 
+/* ---------- listeners beyond loopback, HTTPS ---------- */
+
+static int gen_certs(char *certs, size_t cap)
+{
+    char cmd[1024], out[4096];
+    snprintf(certs, cap, "%s/certs", tmpdir);
+    snprintf(cmd, sizeof(cmd), "sh %s/scripts/gen-test-certs.sh %s 2>&1", tu_source_dir(), certs);
+    if (tu_run_cmd(cmd, out, sizeof(out)) == 0) return 0;
+    TU_CHECK(0, "gen-test-certs.sh: %s", out);
+    return -1;
+}
+
+/* GET url with curl, trusting the test CA, with the client certificate `client` (NULL: none). The HTTP status
+ * (0: no HTTP answer, e.g. the TLS handshake failed), curl's output and the body in out. */
+static int curl_get(const char *url, const char *certs, const char *client, char *out, size_t cap)
+{
+    char cmd[2048], cert[600] = "";
+    if (client != NULL) snprintf(cert, sizeof(cert), "--cert %s/%s.pem --key %s/%s.key", certs, client, certs, client);
+    snprintf(cmd, sizeof(cmd), "curl -sS --max-time 5 --cacert %s/ca.pem %s -w '\n%%{http_code}' '%s' 2>&1", certs,
+             cert, url);
+    if (tu_run_cmd(cmd, out, cap) < 0) return 0;
+    char *nl = strrchr(out, '\n');
+    if (nl == NULL) return 0;
+    int code = atoi(nl + 1);
+    *nl = '\0';
+    return code;
+}
+
+/* "https://0.0.0.0:P/x" etc. as a loopback URL of the same port (what a client dials). */
+static void loopback_url(const char *scheme, const char *url, const char *path, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s://127.0.0.1:%d%s", scheme, tu_url_port(url), path);
+}
+
+static const char *tls_block(const char *prefix, const char *certs, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "%s.enable = true\n%s.ca.path = %s/ca.pem\n%s.ca.crl.path = %s/crl.pem\n%s.cert.path = %s/server.pem\n"
+             "%s.key.path = %s/server.key\n",
+             prefix, prefix, certs, prefix, certs, prefix, certs, prefix, certs);
+    return buf;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+/* With ock.mmc.tls on, the HTTP endpoint is HTTPS with the RPC's certificate and wants a client certificate. */
+static void test_https(void)
+{
+    char certs[400], conf[4096], tls[1024], path[512], url[256], out[8192];
+    if (gen_certs(certs, sizeof(certs)) != 0) return;
+    snprintf(conf, sizeof(conf),
+             "ock.mmc.meta_service_url = tcp://127.0.0.1:0\nock.mmc.meta_service.config_store_url =\n"
+             "ock.mmc.meta_service.metrics_url = http://127.0.0.1:0\nock.mmc.log_level = error\n%s",
+             tls_block("ock.mmc.tls", certs, tls, sizeof(tls)));
+    write_file("https.conf", conf, path, sizeof(path));
+    const char *args[] = {"--config", path, NULL};
+    pid_t pid;
+    if (meta_start(args, &pid) != 0) {
+        TU_CHECK(0, "mmc-meta with TLS and HTTP did not start");
+        return;
+    }
+    TU_CHECK(strncmp(http_url, "https://127.0.0.1:", 18) == 0, "the ready line says https: %s", http_url);
+    char buf[4096];
+    int code = http_get("/health", buf, sizeof(buf)); /* plain HTTP to the port */
+    TU_CHECK(code != 200 && strstr(buf, "ok") == NULL, "plain HTTP to the HTTPS port: %d '%.80s'", code, buf);
+    loopback_url("http", http_url, "/health", url, sizeof(url));
+    TU_CHECK(curl_get(url, certs, "client", out, sizeof(out)) == 0, "curl http:// to the HTTPS port: %s", out);
+    loopback_url("https", http_url, "/health", url, sizeof(url));
+    code = curl_get(url, certs, "client", out, sizeof(out));
+    TU_CHECK(code == 200 && strcmp(out, "ok\n") == 0, "HTTPS /health with the client certificate: %d '%s'", code, out);
+    code = curl_get(url, certs, NULL, out, sizeof(out));
+    TU_CHECK(code == 403, "HTTPS without a client certificate refused: %d '%s'", code, out);
+    code = curl_get(url, certs, "untrusted-client", out, sizeof(out));
+    TU_CHECK(code == 403, "HTTPS with a certificate of another CA refused: %d '%s'", code, out);
+    code = curl_get(url, certs, "revoked-client", out, sizeof(out));
+    TU_CHECK(code == 403, "HTTPS with a revoked certificate refused: %d '%s'", code, out);
+    /* /keys lists what a TLS client of the RPC put */
+    mmc_meta_client_opts_t o;
+    mmc_meta_client_opts_init(&o);
+    snprintf(o.url, sizeof(o.url), "%s", rpc_url);
+    o.timeout_ms = 3000;
+    o.tls.tlsEnable = true;
+    snprintf(o.tls.caPath, sizeof(o.tls.caPath), "%s/ca.pem", certs);
+    snprintf(o.tls.certPath, sizeof(o.tls.certPath), "%s/client.pem", certs);
+    snprintf(o.tls.keyPath, sizeof(o.tls.keyPath), "%s/client.key", certs);
+    mmc_meta_client_t *c = NULL;
+    TU_CHECK(mmc_meta_client_connect(&o, &c) == MMC_OK, "TLS RPC client: %s", mmc_get_last_err_msg());
+    if (c != NULL) {
+        const char *k = "tls/key";
+        uint64_t sz = 4096;
+        mmc_put_options po = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = 1,
+                              .preferredLocalServiceIDs = {-1, -1, -1, -1, -1, -1, -1, -1}};
+        mmc_loc_t loc;
+        int32_t st, zero = 0;
+        TU_CHECK(mmc_meta_mount(c, 0, MMC_MEDIA_DRAM, 1ull << 40, 1 << 20, NULL, NULL) == 0 &&
+                     mmc_meta_put_start(c, 0, &po, &k, &sz, 1, &loc, NULL) == 0 &&
+                     mmc_meta_put_end(c, &k, &zero, 1, &st) == 0 && st == 0,
+                 "put over TLS");
+    }
+    loopback_url("https", http_url, "/keys?prefix=tls%2F", url, sizeof(url));
+    code = curl_get(url, certs, "client", out, sizeof(out));
+    TU_CHECK(code == 200 && strstr(out, "\"tls/key\"") != NULL, "HTTPS /keys: %d '%.200s'", code, out);
+    code = curl_get(url, certs, NULL, out, sizeof(out));
+    TU_CHECK(code == 403 && strstr(out, "tls/key") == NULL, "/keys without a client certificate: %d", code);
+    if (c != NULL) mmc_meta_client_close(c);
+    int status = tu_stop_pid(pid, 5000);
+    TU_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "HTTPS daemon exit 0x%x", status);
+
+    /* https:// without TLS is a configuration error; an unreadable certificate fails the start naming it */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s/mmc-meta --meta-url tcp://127.0.0.1:0 --store-url '' --metrics-url "
+             "https://127.0.0.1:0 2>&1", tu_build_dir());
+    int rc = tu_run_cmd(cmd, out, sizeof(out));
+    TU_CHECK(rc == 1 && strstr(out, "is https but ock.mmc.tls is off") != NULL, "https without TLS: %d '%s'", rc, out);
+    snprintf(conf, sizeof(conf),
+             "ock.mmc.meta_service_url = tcp://127.0.0.1:0\nock.mmc.meta_service.config_store_url =\n"
+             "ock.mmc.meta_service.metrics_url = http://127.0.0.1:0\n%sock.mmc.tls.cert.path = %s/nope.pem\n",
+             tls_block("ock.mmc.tls", certs, tls, sizeof(tls)), certs);
+    char *cp = strstr(conf, "ock.mmc.tls.cert.path"); /* drop the block's own cert line */
+    char *eol = strchr(cp, '\n');
+    memmove(cp, eol + 1, strlen(eol + 1) + 1);
+    write_file("nocert.conf", conf, path, sizeof(path));
+    snprintf(cmd, sizeof(cmd), "%s/mmc-meta --config %s 2>&1", tu_build_dir(), path);
+    rc = tu_run_cmd(cmd, out, sizeof(out));
+    TU_CHECK(rc != 0 && strstr(out, "nope.pem") != NULL, "unreadable certificate: %d '%s'", rc, out);
+}
+
+/* One rule for the three listeners: beyond loopback only with TLS, or with --allow-insecure and a WARN. */
+static void test_listen_policy(void)
+{
+    static const struct {
+        const char *meta, *store, *http, *names, *tls;
+    } refused[] = {
+        {"tcp://0.0.0.0:0", "", "", "mmc-meta RPC", "ock.mmc.tls.enable"},
+        {"tcp://127.0.0.1:0", "tcp://0.0.0.0:0", "", "mmc-meta config store", "ock.mmc.config_store.tls.enable"},
+        {"tcp://127.0.0.1:0", "", "http://0.0.0.0:0", "mmc-meta HTTP endpoint", "ock.mmc.tls.*"},
+        {"tcp://[::]:0", "", "", "mmc-meta RPC", "ock.mmc.tls.enable"},
+    };
+    char cmd[1024], out[4096];
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "%s/mmc-meta --meta-url '%s' --store-url '%s' --metrics-url '%s' 2>&1",
+                 tu_build_dir(), refused[i].meta, refused[i].store, refused[i].http);
+        int rc = tu_run_cmd(cmd, out, sizeof(out));
+        TU_CHECK(rc == 1 && strstr(out, "refusing to listen on") != NULL && strstr(out, refused[i].names) != NULL &&
+                     strstr(out, refused[i].tls) != NULL && strstr(out, "--allow-insecure") != NULL,
+                 "%s without TLS refused: exit %d '%s'", refused[i].names, rc, out);
+    }
+    /* the switch: all three start, each with its WARN */
+    char conf[4096], path[512], log[512], logtext[16384];
+    snprintf(log, sizeof(log), "%s/insecure.log", tmpdir);
+    snprintf(conf, sizeof(conf),
+             "ock.mmc.meta_service_url = tcp://0.0.0.0:0\nock.mmc.meta_service.config_store_url = tcp://0.0.0.0:0\n"
+             "ock.mmc.meta_service.metrics_url = http://0.0.0.0:0\nock.mmc.log_level = warn\nock.mmc.log_path = %s\n",
+             log);
+    write_file("insecure.conf", conf, path, sizeof(path));
+    const char *args[] = {"--config", path, "--allow-insecure", NULL};
+    pid_t pid;
+    if (meta_start(args, &pid) == 0) {
+        char buf[4096];
+        TU_CHECK(http_get("/health", buf, sizeof(buf)) == 200, "insecure HTTP serves");
+        snprintf(rpc_url, sizeof(rpc_url), "tcp://127.0.0.1:%d", tu_url_port(rpc_url));
+        mmc_meta_client_t *c = client(2000);
+        TU_CHECK(c != NULL, "insecure RPC serves on the wildcard");
+        if (c != NULL) mmc_meta_client_close(c);
+        int status = tu_stop_pid(pid, 5000);
+        TU_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "insecure daemon exit 0x%x", status);
+        FILE *f = fopen(log, "r");
+        size_t n = f ? fread(logtext, 1, sizeof(logtext) - 1, f) : 0;
+        if (f) fclose(f);
+        logtext[n] = '\0';
+        TU_CHECK(count_of(logtext, "WARN") >= 3 &&
+                     count_of(logtext, "without TLS (allowed by --allow-insecure") == 3 &&
+                     count_of(logtext, "anyone who reaches the port can read and write") == 3 &&
+                     strstr(logtext, "mmc-meta RPC listens on tcp://0.0.0.0:0") != NULL &&
+                     strstr(logtext, "mmc-meta config store listens on tcp://0.0.0.0:0") != NULL &&
+                     strstr(logtext, "HTTP endpoint (key names, segment addresses) listens on http://0.0.0.0:0"),
+                 "one WARN per insecure listener: '%s'", logtext);
+    } else {
+        TU_CHECK(0, "mmc-meta --allow-insecure on 0.0.0.0 did not start");
+    }
+    /* TLS on all three: beyond loopback without the switch, and no WARN */
+    char certs[400], t1[1024], t2[1024];
+    if (gen_certs(certs, sizeof(certs)) != 0) return;
+    snprintf(log, sizeof(log), "%s/tls.log", tmpdir);
+    snprintf(conf, sizeof(conf),
+             "ock.mmc.meta_service_url = tcp://0.0.0.0:0\nock.mmc.meta_service.config_store_url = tcp://0.0.0.0:0\n"
+             "ock.mmc.meta_service.metrics_url = http://0.0.0.0:0\nock.mmc.log_level = warn\nock.mmc.log_path = %s\n"
+             "%s%s",
+             log, tls_block("ock.mmc.tls", certs, t1, sizeof(t1)),
+             tls_block("ock.mmc.config_store.tls", certs, t2, sizeof(t2)));
+    write_file("tls-any.conf", conf, path, sizeof(path));
+    const char *targs[] = {"--config", path, NULL};
+    if (meta_start(targs, &pid) != 0) {
+        TU_CHECK(0, "mmc-meta with TLS on 0.0.0.0 did not start");
+        return;
+    }
+    char url[256];
+    loopback_url("https", http_url, "/health", url, sizeof(url));
+    int code = curl_get(url, certs, "client", out, sizeof(out));
+    TU_CHECK(code == 200, "HTTPS on the wildcard: %d '%s'", code, out);
+    int status = tu_stop_pid(pid, 5000);
+    TU_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "TLS daemon on 0.0.0.0: exit 0x%x", status);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(logtext, 1, sizeof(logtext) - 1, f) : 0;
+    if (f) fclose(f);
+    logtext[n] = '\0';
+    TU_CHECK(strstr(logtext, "INSECURE") == NULL, "no WARN with TLS: '%s'", logtext);
+}
+
 /* The daemon on ephemeral ports with an HTTP endpoint, and its clients (RPC and HTTP). */
 static void scen_clients(void)
 {
@@ -579,6 +795,9 @@ static const tu_scen_t scenarios[] = {
     {.name = "bad_configs", .run = test_bad_configs, .what = "bad flags and config files are refused with a message"},
     {.name = "env_config", .run = test_env_config_and_shutdown, .what = "MMC_META_CONFIG_PATH, clean shutdown"},
     {.name = "tls", .run = test_tls, .what = "the RPC port on TLS"},
+    {.name = "https", .run = test_https, .what = "with TLS on the HTTP endpoint is HTTPS with client certificates"},
+    {.name = "listen_policy", .run = test_listen_policy,
+     .what = "beyond loopback only with TLS, or --allow-insecure and a WARN per listener"},
 };
 
 int main(int argc, char **argv)

@@ -220,8 +220,10 @@ static int local_start(uint32_t host, pid_t *pid)
 {
     char hcom[64];
     snprintf(hcom, sizeof(hcom), "tcp://%s:0", tn_subnet(g_net));
+    /* No TLS anywhere in this test: the config store is reached in the clear over the veth links, so every
+     * process's data plane is as open as the store and must be allowed explicitly. */
     tu_mmc_local_t l = {.rpc = rpc_url, .store = store_url, .dram = "64MB", .max_dram = "128MB", .world = "16",
-                        .hcom = hcom, .net = g_net, .host = host};
+                        .hcom = hcom, .insecure = true, .net = g_net, .host = host};
     return tu_mmc_local_run(&l, pid);
 }
 
@@ -240,7 +242,8 @@ int main(int argc, char **argv)
     /* mmc-meta and its config store in the hub namespace */
     char murl[128];
     snprintf(murl, sizeof(murl), "tcp://%s:0", tn_addr(g_net, TN_HUB));
-    const char *margs[] = {"--meta-url", murl, "--store-url", murl, "--metrics-url", "", "--log-level", "error", NULL};
+    const char *margs[] = {"--meta-url", murl, "--store-url", murl, "--metrics-url", "", "--log-level", "error",
+                           "--allow-insecure", NULL};
     tu_mmc_meta_t m = {.args = margs, .net = g_net, .host = TN_HUB};
     pid_t meta = -1;
     if (tu_mmc_meta_run(&m, &meta) != 0) {
@@ -257,7 +260,7 @@ int main(int argc, char **argv)
     snprintf(cfg, sizeof(cfg), "%s/client.conf", tmpdir);
     snprintf(hcom, sizeof(hcom), "tcp://%s:0", tn_subnet(g_net));
     tu_mmc_client_t cc = {.rpc = rpc_url, .store = store_url, .max_dram = "128MB", .world = "16", .timeout_s = 10,
-                          .hcom = hcom};
+                          .hcom = hcom, .extra = "ock.mmc.allow_insecure = true\n"};
     TU_CHECK(tu_mmc_client_conf(cfg, &cc) == 0, "client config");
 
     TU_CHECK(run_role(1, "write", r0, 0), "host 1 writes into host 0's LocalService (tcp)");

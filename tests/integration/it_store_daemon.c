@@ -260,12 +260,31 @@ static void tls_checks(void)
     TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "TLS smem-store exit status 0x%x", st);
 }
 
+/* Beyond loopback without TLS: refused, naming the flags; with --allow-insecure it listens and warns. */
+static void listen_policy(void)
+{
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof(cmd), "%s/smem-store --listen tcp://0.0.0.0:0 2>&1", tu_build_dir());
+    int rc = tu_run_cmd(cmd, out, sizeof(out));
+    TU_CHECK(rc == 1 && strstr(out, "refusing to listen on tcp://0.0.0.0:0") && strstr(out, "--tls-ca") &&
+                 strstr(out, "--allow-insecure"),
+             "smem-store on 0.0.0.0 without TLS: exit %d '%s'", rc, out);
+    snprintf(cmd, sizeof(cmd), "timeout -s TERM 1 %s/smem-store --listen tcp://0.0.0.0:0 --allow-insecure --log-level 2 2>&1",
+             tu_build_dir());
+    rc = tu_run_cmd(cmd, out, sizeof(out));
+    TU_CHECK(rc == 124 /* stopped by timeout */ && strstr(out, "smem-store listening on tcp://0.0.0.0:") &&
+                 strstr(out, "INSECURE: smem-store listens on tcp://0.0.0.0:0 without TLS (allowed by --allow-insecure)") &&
+                 strstr(out, "anyone who reaches the port can read and write"),
+             "smem-store --allow-insecure: exit %d '%s'", rc, out);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     if (tu_mkdtemp(tmpdir, sizeof(tmpdir)) != 0) return 1;
     bad_input();
     tls_checks();
+    listen_policy();
     tu_rmdir_rf(tmpdir);
     return tu_summary();
 }

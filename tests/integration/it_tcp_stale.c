@@ -94,6 +94,8 @@ static tp_iface_t *open_iface(const char *name, const char *listen, const char *
     c.reach_url = reach;
     c.resolver = (tp_resolver_t){.resolve = win_resolve, .release = win_release};
     c.timeout_ms = TIMEOUT_MS;
+    /* plain TCP between the simulated hosts, no credential: the stale-write race is the subject, allowed */
+    c.expose = (net_expose_t){.allow_insecure = true, .what = name};
     tp_iface_t *i = NULL;
     if (tp_iface_open(tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 0), &c, &i) != SMEM_OK) {
         fprintf(stderr, "%s: iface open: %s\n", name, util_err_get());

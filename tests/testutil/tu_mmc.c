@@ -73,7 +73,13 @@ int tu_mmc_local_run(const tu_mmc_local_t *l, pid_t *pid)
     snprintf(bin, sizeof(bin), "%s/mmc-local", l->bin_dir ? l->bin_dir : tu_build_dir());
     char *argv[] = {bin, "--meta-url", (char *)l->rpc, "--store-url", (char *)l->store, "--dram-size", (char *)l->dram,
                     "--max-dram-size", (char *)l->max_dram, "--world-size", (char *)l->world,
-                    l->hcom ? "--hcom-url" : NULL, (char *)l->hcom, NULL};
+                    NULL, NULL, NULL, NULL};
+    int n = 11;
+    if (l->insecure) argv[n++] = "--allow-insecure";
+    if (l->hcom != NULL) {
+        argv[n++] = "--hcom-url";
+        argv[n++] = (char *)l->hcom;
+    }
     int fd = -1;
     if (tu_mmc_spawn(l->net, l->host, argv, pid, &fd) != 0) {
         fprintf(stderr, "cannot start %s\n", bin);

@@ -45,6 +45,7 @@ typedef struct tu_mmc_local {
     const char *rpc, *store;             /* the MetaService's RPC and config store URLs */
     const char *dram, *max_dram, *world; /* --dram-size, --max-dram-size (the slot), --world-size */
     const char *hcom;                    /* --hcom-url; NULL: none */
+    bool insecure;                       /* --allow-insecure (a plain data plane beyond loopback) */
     tn_net_t *net;                       /* not NULL: start it inside `host` of this net */
     uint32_t host;
     const char *bin_dir;                 /* NULL: tu_build_dir() */

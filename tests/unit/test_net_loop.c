@@ -1,7 +1,8 @@
 /*
  * The event loop, connections and the rpc client end to end over real
  * sockets: echo over TCP v4/v6 and UNIX, many concurrent rpc calls, timeouts,
- * large frames, pushes, timers, backpressure, idle close and reconnect.
+ * large frames, pushes, timers, backpressure, idle close and reconnect; the
+ * listen policy (loopback only without TLS, unless switched).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -665,6 +666,57 @@ static void test_backpressure_and_idle(void **state)
     srv_stop(&s);
 }
 
+static bool is_local(const char *url)
+{
+    net_addr_t a;
+    assert_int_equal(net_addr_parse(url, &a), SMEM_OK);
+    return net_addr_is_local(&a.ss);
+}
+
+/* The listen policy: loopback and unix always; anything else (wildcards too) only with TLS or the switch. */
+static void test_listen_policy(void **state)
+{
+    (void)state;
+    assert_true(is_local("tcp://127.0.0.1:1"));
+    assert_true(is_local("tcp://127.200.3.4:1"));
+    assert_true(is_local("tcp://localhost:1"));
+    assert_true(is_local("tcp://[::1]:1"));
+    assert_true(is_local("tcp://[::ffff:127.0.0.1]:1"));
+    assert_true(is_local("unix://@policy"));
+    assert_false(is_local("tcp://0.0.0.0:1"));
+    assert_false(is_local("tcp://[::]:1"));
+    assert_false(is_local("tcp://10.1.2.3:1"));
+    assert_false(is_local("tcp://128.0.0.1:1"));
+    assert_false(is_local("tcp://[::ffff:10.0.0.1]:1"));
+    assert_false(is_local("tcp://[fe80::1]:1"));
+
+    srv_t s;
+    assert_int_equal(srv_start(&s, "tcp://0.0.0.0:0", NULL), SMEM_INSECURE);
+    const char *e = util_err_get();
+    assert_non_null(strstr(e, "refusing to listen on tcp://0.0.0.0:0"));
+    assert_non_null(strstr(e, "SMEM_ALLOW_INSECURE=1")); /* the default switch's name */
+    net_opts_t o;
+    net_opts_init(&o);
+    o.expose = (net_expose_t){.what = "the test", .tls_opt = "--tls-x", .switch_opt = "--open-up"};
+    assert_int_equal(srv_start(&s, "tcp://[::]:0", &o), SMEM_INSECURE);
+    e = util_err_get();
+    assert_non_null(strstr(e, "tcp://[::]:0 (the test)"));
+    assert_non_null(strstr(e, "TLS (--tls-x)"));
+    assert_non_null(strstr(e, "--open-up"));
+    o.expose.allow_insecure = true; /* the switch: listens (after a WARN) */
+    assert_int_equal(srv_start(&s, "tcp://0.0.0.0:0", &o), SMEM_OK);
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", s.port);
+    echo_roundtrips(url, &s);
+    srv_stop(&s);
+    struct sockaddr_in any = {.sin_family = AF_INET};
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    memcpy(&ss, &any, sizeof(any));
+    assert_int_equal(net_listen_check(&ss, "tcp://0.0.0.0:0", true, NULL), SMEM_OK); /* with TLS */
+    assert_int_equal(net_listen_check(&ss, "tcp://0.0.0.0:0", false, NULL), SMEM_INSECURE);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -673,7 +725,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rpc_timeout),     cmocka_unit_test(test_large_frames),
         cmocka_unit_test(test_push),            cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_rpc_connect_fails), cmocka_unit_test(test_timers_and_post),
-        cmocka_unit_test(test_backpressure_and_idle),
+        cmocka_unit_test(test_backpressure_and_idle), cmocka_unit_test(test_listen_policy),
     };
     return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -658,11 +658,25 @@ static void test_bad_addresses(void **state)
     assert_int_equal(tp_iface_addr(i, addr, sizeof(addr)), SMEM_OK);
     assert_int_equal(strncmp(addr, "tcp://127.0.0.1:", 16), 0);
     tp_iface_close(i);
-    c.listen_url = "tcp://0.0.0.0:0"; /* wildcard: publishes a concrete address */
+    c.listen_url = "tcp://0.0.0.0:0"; /* wildcard: neither TLS nor a credential, so refused by the listen policy */
+    assert_int_equal(tp_iface_open(&tp_tcp_ops, &c, &i), SMEM_INSECURE);
+    assert_err_contains("refusing to listen on tcp://0.0.0.0:0");
+    static const uint8_t key[16] = {1, 2, 3};
+    c.cred = key; /* a credential that is not private does not count */
+    c.cred_len = sizeof(key);
+    assert_int_equal(tp_iface_open(&tp_tcp_ops, &c, &i), SMEM_INSECURE);
+    c.cred_private = true; /* a private one guards the port */
+    assert_int_equal(tp_iface_open(&tp_tcp_ops, &c, &i), SMEM_OK);
+    tp_iface_close(i);
+    c.cred = NULL;
+    c.cred_len = 0;
+    c.cred_private = false;
+    c.expose.allow_insecure = true; /* the switch; the wildcard publishes a concrete address */
     assert_int_equal(tp_iface_open(&tp_tcp_ops, &c, &i), SMEM_OK);
     assert_int_equal(tp_iface_addr(i, addr, sizeof(addr)), SMEM_OK);
     assert_int_equal(strncmp(addr, "tcp://127.0.0.1:", 16), 0);
     tp_iface_close(i);
+    c.expose.allow_insecure = false;
     c.resolver.resolve = NULL;
     assert_int_equal(tp_iface_open(&tp_tcp_ops, &c, &i), SMEM_INVALID_PARAM);
     assert_non_null(tp_select(TP_CAP_REMOTE | TP_CAP_HOST_MEM, 64 * MiB));

@@ -27,6 +27,12 @@ typedef void *smem_bm_t;
 #define SMEM_BM_CREATE_WITH_SHM (1u << 8) /* back local DRAM with the user's memfd (dramShmFd) */
 #define SMEM_BM_CREATE_HUGETLB (1u << 9)  /* ours: ask for huge pages (falls back with a log line) */
 
+/* smem_bm_config_t.flags (smem_bm_init) */
+/* Let this rank's data server listen beyond loopback without TLS while its cluster credential is exposed (the
+ * config store was reached without TLS over the network), and the config store it starts listen there without
+ * TLS; as SMEM_ALLOW_INSECURE=1 does for the whole process. Logged as a WARN. docs/CONFIG.md. */
+#define SMEM_BM_FLAG_ALLOW_INSECURE (1u << 0)
+
 typedef enum {
     SMEM_MEM_TYPE_LOCAL_DEVICE = 0, /* this process's device memory */
     SMEM_MEM_TYPE_LOCAL_HOST,       /* this process's host memory */
@@ -80,7 +86,7 @@ typedef struct {
     bool unifiedAddressSpace;         /* same GVA in every process (default true; false is unsupported) */
     bool autoRanking;                 /* ranks assigned by the store (default true) */
     uint16_t rankId;                  /* used when autoRanking is false (default 65535 = unset) */
-    uint32_t flags;                   /* default 0 */
+    uint32_t flags;                   /* SMEM_BM_FLAG_*; default 0 */
     char hcomUrl[64];                 /* data-plane address, e.g. tcp://10.0.0.1:18888 or tcp://10.0.0.0/24:18888 */
     smem_tls_config hcomTlsConfig;
     smem_tls_config storeTlsConfig;

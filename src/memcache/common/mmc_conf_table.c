@@ -24,6 +24,9 @@ const char *const mmc_conf_proto_names[] = {"host_shm", "host_tcp", "host_ucx", 
     {.key = "ock.mmc.log_level", .type = UTIL_CONF_ENUM, UTIL_CONF_AT(T, logLevel), .def = d,                       \
      .names = mmc_level_names, .flags = UTIL_CONF_F_NUM, .flag = "log-level", .arg = "L", .py = "log_level",        \
      .help = "log level of the process, as flag and in the file"}
+#define INSECURE(T, h)                                                                                              \
+    {.key = "ock.mmc.allow_insecure", .type = UTIL_CONF_BOOL, UTIL_CONF_AT(T, allowInsecure), .def = "false",      \
+     .flag = "allow-insecure", .py = "allow_insecure", .help = h}
 #define LOG_PATH(T)                                                                                                 \
     {.key = "ock.mmc.log_path", .type = UTIL_CONF_STR, UTIL_CONF_AT(T, logPath), .py = "log_path",                  \
      .help = "also append log lines to this file (`\"\"`: stderr only)"}
@@ -76,6 +79,12 @@ const util_conf_spec_t mmc_meta_conf_table[] = {
               "TLS of the RPC listener (the keys of a TLS block, below)"),
     TLS_GROUP(mmc_meta_service_config_t, "ock.mmc.config_store.tls", configStoreTlsConfig, "config_store_tls",
               "TLS of the embedded config store's listener"),
+    INSECURE(mmc_meta_service_config_t,
+             "let the RPC listener, the embedded config store and the HTTP endpoint listen on an address other than "
+             "loopback (`0.0.0.0` and `[::]` included) without their TLS (`ock.mmc.tls.*`, "
+             "`ock.mmc.config_store.tls.*`; HTTP follows `ock.mmc.tls.*`); `false` refuses to start naming the "
+             "address (`SMEM_ERR_INSECURE`), `true` starts and logs a WARN per listener that anyone who reaches the "
+             "port can read and write"),
 };
 const size_t mmc_meta_conf_rows = UTIL_CONF_NROWS(mmc_meta_conf_table);
 
@@ -144,6 +153,11 @@ const util_conf_spec_t mmc_local_conf_table[] = {
               "TLS of the config-store link"),
     TLS_GROUP(mmc_local_service_config_t, "ock.mmc.local_service.hcom.tls", hcomTlsConfig, "hcom_tls",
               "TLS of the tcp data plane"),
+    INSECURE(mmc_local_service_config_t,
+             "let the data plane listen beyond loopback without `hcom.tls` while its cluster credential is exposed "
+             "(the config store is reached over the network without `config_store.tls`): `false` fails the start "
+             "naming the address, `true` starts with a WARN (BM's `SMEM_BM_FLAG_ALLOW_INSECURE`). With store TLS, "
+             "or a store on loopback, the credential guards the port and this is not needed"),
 };
 const size_t mmc_local_conf_rows = UTIL_CONF_NROWS(mmc_local_conf_table);
 

@@ -34,7 +34,8 @@ int32_t mmc_status_from_smem(int32_t status)
     case SMEM_DUPLICATED_OBJECT: return MMC_DUPLICATED_OBJECT;
     case SMEM_OBJECT_NOT_EXISTS: return MMC_KEY_NOT_FOUND;
     case SMEM_PROTOCOL: return MMC_PROTOCOL;
-    case SMEM_CONFIG: return MMC_CONFIG;
+    case SMEM_CONFIG:
+    case SMEM_INSECURE: return MMC_CONFIG;
     case SMEM_UNSUPPORTED: return MMC_UNSUPPORTED;
     default: return MMC_ERROR;
     }

@@ -197,6 +197,7 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
         smem_bm_config_init(&bc);
         bc.initTimeout = bc.createTimeout = bc.controlOperationTimeout = c->timeoutSeconds;
         bc.startConfigStoreServer = false; /* mmc-meta (or smem-store) serves it */
+        if (c->allowInsecure) bc.flags |= SMEM_BM_FLAG_ALLOW_INSECURE;
         snprintf(bc.hcomUrl, sizeof(bc.hcomUrl), "%s", c->hcomUrl);
         memcpy(&bc.hcomTlsConfig, &c->hcomTlsConfig, NET_TLS_BLOCK_SIZE);
         memcpy(&bc.storeTlsConfig, &c->configStoreTlsConfig, NET_TLS_BLOCK_SIZE);

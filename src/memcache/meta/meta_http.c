@@ -1,9 +1,11 @@
 /* The MetaService's HTTP endpoint on libmicrohttpd (see meta_http.h). */
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,19 +13,24 @@
 #include <sys/socket.h>
 
 #include "memcache/meta/meta_http.h"
+#include "memcache/common/mmc_err.h"
 #include "memcache/mmc_def.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
+#include "util/util_time.h"
 
 /* Per-connection pool: the header block, the parsed header list and the
  * reply's header lines; the reply body is copied outside it. */
 #define META_HTTP_POOL_BYTES (2 * META_HTTP_HDR_MAX)
+#define META_HTTP_CHAIN_MAX 16 /* certificates of a client's chain we look at */
 
 struct meta_http {
     struct MHD_Daemon *d;
     uint16_t port;
     meta_http_handler_cb_t cb;
     void *arg;
+    net_tls_t *verify;             /* client certificates must pass it (NULL: none asked) */
+    _Atomic uint64_t refused_log_ms; /* last WARN about a refused client (at most one a second) */
     pthread_mutex_t err_lock; /* start_err: libmicrohttpd may log from its thread while starting */
     bool starting;
     char start_err[160]; /* the last message libmicrohttpd logged while starting */
@@ -31,8 +38,9 @@ struct meta_http {
 
 static int32_t http_parse_url(const char *url, char *host, size_t hcap, char *port, size_t pcap)
 {
-    const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
-    if (p == NULL) return util_err_set(MMC_INVALID_PARAM, "metrics URL '%s' must be http://HOST:PORT", url);
+    const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
+    if (p == NULL)
+        return util_err_set(MMC_INVALID_PARAM, "metrics URL '%s' must be http://HOST:PORT or https://HOST:PORT", url);
     const char *colon;
     size_t hl;
     if (*p == '[') {
@@ -111,6 +119,7 @@ static const char *http_reason(int code)
     switch (code) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 431: return "Request Header Fields Too Large";
@@ -139,6 +148,33 @@ static enum MHD_Result http_error(struct MHD_Connection *conn, int code)
     return http_reply(conn, code, "text/plain", body, (size_t)n);
 }
 
+/* The client's certificate chain through the verifier: 0, or -1 (logged at most once a second). */
+static int http_client_cert_check(meta_http_t *h, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    unsigned int n = 0;
+    const gnutls_datum_t *peers = ci != NULL ? gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n) : NULL;
+    const unsigned char *der[META_HTTP_CHAIN_MAX];
+    size_t len[META_HTTP_CHAIN_MAX];
+    if (peers == NULL) n = 0;
+    if (n > META_HTTP_CHAIN_MAX) n = META_HTTP_CHAIN_MAX;
+    for (unsigned int i = 0; i < n; i++) {
+        der[i] = peers[i].data;
+        len[i] = peers[i].size;
+    }
+    int32_t rc = n == 0 ? util_err_set(MMC_ERROR, "no client certificate") : net_tls_verify_der(h->verify, der, len, n);
+    if (rc == SMEM_OK) return 0;
+    uint64_t now = util_now_ms(), last = atomic_load(&h->refused_log_ms);
+    if (now - last >= 1000 && atomic_compare_exchange_strong(&h->refused_log_ms, &last, now)) {
+        const union MHD_ConnectionInfo *ai = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char peer[64] = "?";
+        if (ai != NULL && ai->client_addr != NULL) net_addr_peer_str((const struct sockaddr_storage *)ai->client_addr,
+                                                                     peer, sizeof(peer));
+        LOG_WARN("meta: HTTPS request from %s refused (403): %s", peer, util_err_get());
+    }
+    return -1;
+}
+
 static enum MHD_Result http_hdr_sum(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
@@ -154,6 +190,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
     (void)upload_data;
     (void)upload_data_size;
     meta_http_t *h = cls;
+    if (h->verify != NULL && http_client_cert_check(h, conn) != 0) return http_error(conn, 403);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return http_error(conn, 405);
     char *uri = *ctx;
@@ -178,20 +215,35 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
     return ret;
 }
 
-int32_t meta_http_start(const char *url, meta_http_handler_cb_t cb, void *arg, meta_http_t **out)
+int32_t meta_http_start(const char *url, const meta_http_tls_t *tls, const net_expose_t *expose,
+                        meta_http_handler_cb_t cb, void *arg, meta_http_t **out)
 {
+    bool https = tls != NULL && tls->cert_pem != NULL;
+    if (!https && strncmp(url, "https://", 8) == 0)
+        return util_err_set(MMC_INVALID_PARAM, "metrics URL '%s' is https but ock.mmc.tls is off (HTTPS uses its "
+                            "certificate and key)", url);
     struct sockaddr_storage sa;
     int32_t rc = http_resolve(url, &sa);
     if (rc != MMC_OK) return rc;
+    const char *hostport = strstr(url, "://") + 3;
+    char shown[300];
+    snprintf(shown, sizeof(shown), "%s://%s", https ? "https" : "http", hostport);
+    rc = net_listen_check(&sa, shown, https, expose);
+    if (rc != SMEM_OK) return mmc_status_from_smem(rc);
     meta_http_t *h = calloc(1, sizeof(*h));
     if (h == NULL) return util_err_set(MMC_MALLOC_FAILED, "metrics: out of memory");
     h->cb = cb;
     h->arg = arg;
+    h->verify = https ? tls->verify : NULL;
     pthread_mutex_init(&h->err_lock, NULL);
     h->starting = true;
     /* One internal thread polls every connection with epoll: no client waits for another. */
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (sa.ss_family == AF_INET6) flags |= MHD_USE_DUAL_STACK; /* "[::]" takes IPv4 too, as a plain v6 socket did */
+    if (https) flags |= MHD_USE_TLS;
+    /* The TLS options go last; without HTTPS the list ends before them. */
+    enum MHD_OPTION tls_opt = https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END;
+    enum MHD_OPTION trust_opt = https && tls->ca_pem != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END;
     uint16_t want = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                                    : ((struct sockaddr_in *)&sa)->sin_port); /* for its messages */
     h->d = MHD_start_daemon(flags, want, NULL, NULL, http_handle, h,
@@ -203,18 +255,24 @@ int32_t meta_http_start(const char *url, meta_http_handler_cb_t cb, void *arg, m
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)META_HTTP_POOL_BYTES,
                             MHD_OPTION_URI_LOG_CALLBACK, http_uri_keep, (void *)NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, http_done, (void *)NULL,
+                            /* TLS 1.3 only, as every other listener of ours */
+                            tls_opt, https ? tls->cert_pem : NULL,
+                            MHD_OPTION_HTTPS_MEM_KEY, https ? tls->key_pem : NULL,
+                            MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+                            trust_opt, https ? tls->ca_pem : NULL,
                             MHD_OPTION_END);
     pthread_mutex_lock(&h->err_lock);
     h->starting = false;
     pthread_mutex_unlock(&h->err_lock);
     const union MHD_DaemonInfo *di = h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (di == NULL || di->port == 0) {
-        rc = util_err_set(MMC_ERROR, "metrics: cannot listen on %s: %s", url,
+        rc = util_err_set(MMC_ERROR, "metrics: cannot listen on %s: %s", shown,
                           h->start_err[0] ? h->start_err : "libmicrohttpd did not start");
         goto stop_daemon;
     }
     h->port = di->port;
-    LOG_INFO("meta: HTTP endpoint on %s (port %u)", url, h->port);
+    LOG_INFO("meta: HTTP endpoint on %s (port %u%s)", shown, h->port,
+             h->verify != NULL ? ", client certificate required" : "");
     *out = h;
     return MMC_OK;
 

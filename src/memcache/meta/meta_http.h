@@ -10,6 +10,11 @@
  * libmicrohttpd. A response is copied into the connection's buffer, so a
  * client that never reads costs its buffer and nothing else.
  *
+ * HTTPS (meta_http_tls_t): TLS 1.3 with the given certificate and key;
+ * with a verifier, every request must come with a client certificate it
+ * accepts (CA bundle and CRL of the MetaService's RPC TLS), else 403. The
+ * listen policy (net_listen_check) applies to the address.
+ *
  * The handler runs on the HTTP thread, one call at a time; it must be
  * thread-safe with respect to whatever it reads (the MetaService takes its
  * core lock).
@@ -20,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/net.h"
 #include "util/util_buf.h"
 
 #define META_HTTP_HDR_MAX 8192u
@@ -34,8 +40,18 @@ typedef struct meta_http meta_http_t;
 typedef int (*meta_http_handler_cb_t)(void *arg, const char *path, const char *query, util_wbuf_t *body,
                                       const char **ctype);
 
-/* url: http://HOST:PORT (IPv4, [IPv6] or a name; port 0 = ephemeral). */
-int32_t meta_http_start(const char *url, meta_http_handler_cb_t cb, void *arg, meta_http_t **out);
+/* HTTPS material, PEM text, copied by libmicrohttpd at start (the caller wipes and frees its own). */
+typedef struct meta_http_tls {
+    const char *cert_pem; /* NULL: plain HTTP */
+    const char *key_pem;  /* unencrypted */
+    const char *ca_pem;   /* asks clients for a certificate (with verify) */
+    net_tls_t *verify;    /* non-NULL: requests need a client certificate it accepts; not owned, outlives the server */
+} meta_http_tls_t;
+
+/* url: http://HOST:PORT or https://HOST:PORT (IPv4, [IPv6] or a name; port 0 = ephemeral); https needs tls.
+ * tls NULL or without cert_pem: plain HTTP. expose: the listen policy's switch and names for its messages. */
+int32_t meta_http_start(const char *url, const meta_http_tls_t *tls, const net_expose_t *expose,
+                        meta_http_handler_cb_t cb, void *arg, meta_http_t **out);
 uint16_t meta_http_port(const meta_http_t *h);
 void meta_http_stop(meta_http_t *h);
 

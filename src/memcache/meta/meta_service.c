@@ -105,7 +105,8 @@ static void svc_tick(void *arg)
 
 /* ---------- TLS ---------- */
 
-static int32_t svc_tls_create(const mmc_tls_config *t, const char *what, net_tls_t **out)
+/* A TLS block as net's options, its decrypter loaded (it stays loaded). */
+static int32_t svc_tls_opts(const mmc_tls_config *t, const char *what, net_tls_opts_t *out)
 {
     net_tls_opts_t o;
     net_tls_opts_from_block(&o, t);
@@ -125,9 +126,19 @@ static int32_t svc_tls_create(const mmc_tls_config *t, const char *what, net_tls
         }
         memcpy(&o.decrypt, &fn, sizeof(fn));
     }
-    int32_t rc = net_tls_create(&o, true, out);
+    *out = o;
+    return MMC_OK;
+}
+
+static int32_t svc_tls_create(const mmc_tls_config *t, const char *what, net_tls_t **out)
+{
+    net_tls_opts_t o;
+    int32_t rc = svc_tls_opts(t, what, &o);
+    if (rc != MMC_OK) return rc;
+    rc = net_tls_create(&o, true, out);
     return rc == 0 ? MMC_OK : mmc_status_from_smem(rc);
 }
+
 
 /* ---------- HTTP handler ---------- */
 
@@ -291,6 +302,27 @@ static int svc_http(void *arg, const char *path, const char *query, util_wbuf_t 
     return code;
 }
 
+/* The HTTP endpoint: HTTPS with the RPC listener's certificate and key when ock.mmc.tls is on, requiring a client
+ * certificate its CA (and CRL) accepts; the files are read here, at start. */
+static int32_t svc_http_start(struct mmc_meta_service *s, const net_expose_t *x)
+{
+    const mmc_meta_service_config_t *cfg = &s->cfg;
+    if (s->tls == NULL) return meta_http_start(cfg->httpURL, NULL, x, svc_http, s, &s->http);
+    net_tls_opts_t o;
+    char *cert = NULL, *key = NULL, *ca = NULL;
+    int32_t rc = svc_tls_opts(&cfg->accTlsConfig, "ock.mmc.tls", &o);
+    if (rc == MMC_OK && net_tls_pem_load(&o, &cert, &key, &ca) != SMEM_OK)
+        rc = util_err_wrap(MMC_INVALID_PARAM, "HTTPS endpoint %s (ock.mmc.tls)", cfg->httpURL);
+    if (rc == MMC_OK) {
+        meta_http_tls_t ht = {.cert_pem = cert, .key_pem = key, .ca_pem = ca, .verify = s->tls};
+        rc = meta_http_start(cfg->httpURL, &ht, x, svc_http, s, &s->http);
+    }
+    net_tls_pem_free(ca);
+    net_tls_pem_free(key);
+    net_tls_pem_free(cert);
+    return rc;
+}
+
 /* ---------- lifetime ---------- */
 
 mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
@@ -330,6 +362,9 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
     no.max_outq_bytes = 4ull * MMC_PROTO_FRAME_MAX;
     net_loop_set_outq_budget(s->loop, META_OUTQ_BUDGET);
     no.tls = s->tls;
+    no.expose = (net_expose_t){.allow_insecure = cfg->allowInsecure, .what = "mmc-meta RPC",
+                               .tls_opt = "ock.mmc.tls.enable with ca.path, cert.path, key.path",
+                               .switch_opt = "--allow-insecure / ock.mmc.allow_insecure = true"};
     net_conn_cbs_t cbs = {.on_open = svc_on_open, .on_frame = svc_on_frame, .on_close = svc_on_close, .arg = s};
     if (net_listen(s->loop, cfg->discoveryURL, &no, &cbs, &s->lis) != 0) {
         char msg[512];
@@ -344,6 +379,9 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
         store_server_opts_t so;
         store_server_opts_init(&so);
         so.net.tls = s->store_tls;
+        so.net.expose = no.expose;
+        so.net.expose.what = "mmc-meta config store";
+        so.net.expose.tls_opt = "ock.mmc.config_store.tls.enable with ca.path, cert.path, key.path";
         /* A restarted MetaService must not hand a survivor's rank to a newcomer. */
         so.recovery_ms = STORE_RECOVERY_DEFAULT_MS;
         if (store_server_start(cfg->configStoreURL, &so, &s->store) != 0) {
@@ -353,7 +391,10 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
             goto cancel_timer;
         }
     }
-    if (cfg->httpURL[0] != '\0' && meta_http_start(cfg->httpURL, svc_http, s, &s->http) != MMC_OK) goto stop_store;
+    net_expose_t hx = no.expose;
+    hx.what = "mmc-meta HTTP endpoint (key names, segment addresses)";
+    hx.tls_opt = "ock.mmc.tls.*: HTTP then serves HTTPS with the same certificate and key";
+    if (cfg->httpURL[0] != '\0' && svc_http_start(s, &hx) != MMC_OK) goto stop_store;
     LOG_INFO("meta: MetaService listening on %s (port %u)%s", cfg->discoveryURL, s->rpc_port, s->tls ? " with TLS" : "");
     return s;
 

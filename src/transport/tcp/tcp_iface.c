@@ -194,8 +194,12 @@ static int32_t tcp_iface_open(tp_iface_t *base, const tp_iface_cfg_t *cfg)
     if (ifc->lfd < 0) return util_err_set(SMEM_IO, "%s: socket: %s", base->name, strerror(errno));
     int one = 1;
     setsockopt(ifc->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    char ip[INET6_ADDRSTRLEN];
+    char ip[INET6_ADDRSTRLEN], where[INET6_ADDRSTRLEN + 16];
     tcp_ip_str(&ss, ip, sizeof(ip));
+    snprintf(where, sizeof(where), ss.ss_family == AF_INET6 ? "tcp://[%s]:%u" : "tcp://%s:%u", ip, tcp_ss_port(&ss));
+    bool guarded = ifc->cred.len != 0 && cfg->cred_private; /* reaching the port is not enough */
+    rc = net_listen_check(&ss, where, cfg->tls_server != NULL || guarded, &cfg->expose);
+    if (rc != SMEM_OK) return rc;
     if (bind(ifc->lfd, (struct sockaddr *)&ss, sl) != 0)
         return util_err_set(errno == EADDRINUSE ? SMEM_RESOURCE_IN_USE : SMEM_IO, "%s: bind to %s port %u: %s",
                             base->name, ip, tcp_ss_port(&ss), strerror(errno));
