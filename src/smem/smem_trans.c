@@ -563,6 +563,8 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     if (rc == SMEM_OK) rc = tp_iface_addr(o->iface, o->tp_addr, sizeof(o->tp_addr));
     if (rc == SMEM_OK) tp_cache_attach(o->cache, o->iface);
     /* Watches first, then our record, then the listing. */
+    /* Records are their instance's: only it writes them while it holds its rank (store_group_own). */
+    if (rc == SMEM_OK) rc = store_group_own(o->conn.client, SMEM_TRANS_GROUP, SMEM_TRANS_PREFIX, STORE_OWN_CLAIM);
     if (rc == SMEM_OK) rc = sm_trans_peers_open(o);
     bool published = rc == SMEM_OK;
     if (rc == SMEM_OK) rc = sm_trans_publish(o);

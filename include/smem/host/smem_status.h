@@ -36,7 +36,8 @@
     X(EXITING, -2111, "exiting")                          /* global exit */          \
     X(CONFIG, -2112, "configuration error")               /* file or value */        \
     X(IO, -2113, "I/O error")                             /* errno in the message */ \
-    X(AUTH, -2114, "authentication failed")               /* no cluster credential */
+    X(AUTH, -2114, "authentication failed")               /* no cluster credential */ \
+    X(NOT_PERMITTED, -2115, "not permitted")              /* another member's key or rank */
 
 #define SMEM_SUCCESS 0
 #define SMEM_STATUS_ENUM_PUBLIC_(name, value, msg) SMEM_ERR_##name = (value),
