@@ -138,6 +138,7 @@ typedef struct mmc_meta_service_config {
     uint32_t leaseTtlMs;               /* ock.mmc.meta.lease_ttl_ms (default 10000) */
     uint32_t putTimeoutMs;             /* ock.mmc.meta.put_timeout_ms: PUT_START..PUT_END limit (default 30000) */
     uint32_t heartbeatTimeoutMs;       /* ock.mmc.meta.heartbeat_timeout_ms: silent LocalService is dead (default 5000) */
+    bool memberCheck;                  /* ock.mmc.meta.member_check: MOUNT/REMOVE_ALL need a BM rank proof (default true) */
     mmc_tls_config accTlsConfig;       /* ock.mmc.tls.*: RPC listener */
     mmc_tls_config configStoreTlsConfig; /* ock.mmc.config_store.tls.*: embedded config store */
 } mmc_meta_service_config_t;
