@@ -60,7 +60,9 @@ extern "C" {
      * LocalService left, release unanswered): the bytes in the buffer may be another key's; read again */        \
     X(LEASE_LOST, -3204, "read lease lost before the copy was proven; the bytes may be another key's")            \
     /* lease release: the lease belongs to another client (it stays) */                                           \
-    X(LEASE_NOT_OWNER, -3205, "lease belongs to another client")
+    X(LEASE_NOT_OWNER, -3205, "lease belongs to another client")                                                  \
+    /* MOUNT for a BM rank the caller does not hold, UNMOUNT of another link's segment, REMOVE_ALL by a non-member */ \
+    X(NOT_PERMITTED, -3206, "not permitted: the caller does not hold that BM rank or segment")
 
 #define MMC_STATUS_ENUM_(name, value, msg) MMC_##name = (value),
 enum mmc_status_code { MMC_STATUS_LIST(MMC_STATUS_ENUM_) };
@@ -136,6 +138,7 @@ typedef struct mmc_meta_service_config {
     uint32_t leaseTtlMs;               /* ock.mmc.meta.lease_ttl_ms (default 10000) */
     uint32_t putTimeoutMs;             /* ock.mmc.meta.put_timeout_ms: PUT_START..PUT_END limit (default 30000) */
     uint32_t heartbeatTimeoutMs;       /* ock.mmc.meta.heartbeat_timeout_ms: silent LocalService is dead (default 5000) */
+    bool memberCheck;                  /* ock.mmc.meta.member_check: MOUNT/REMOVE_ALL need a BM rank proof (default true) */
     mmc_tls_config accTlsConfig;       /* ock.mmc.tls.*: RPC listener */
     mmc_tls_config configStoreTlsConfig; /* ock.mmc.config_store.tls.*: embedded config store */
     bool allowInsecure;                /* ock.mmc.allow_insecure: listeners beyond loopback without TLS (WARN) */

@@ -244,6 +244,18 @@ uint32_t smem_bm_get_rank_id(void)
     return r;
 }
 
+int32_t smem_bm_rank_proof(const void *challenge, uint32_t len, uint32_t *rank, uint8_t *proof)
+{
+    if (rank == NULL || proof == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_bm_rank_proof: NULL argument");
+    /* store_group_proof makes no RPC (it hashes under the client's own lock), so it may run under ours. */
+    pthread_mutex_lock(&g_bm.lock);
+    int32_t rc = g_bm.inited && !g_bm.store_only
+                     ? store_group_proof(g_bm.conn.client, SMEM_BM_GROUP, challenge, len, rank, proof)
+                     : util_err_set(SMEM_NOT_INITIALIZED, "smem_bm_rank_proof: smem_bm_init has not joined a rank");
+    pthread_mutex_unlock(&g_bm.lock);
+    return rc;
+}
+
 /* ---------- create ---------- */
 
 static uint64_t sm_bm_round_up(uint64_t v, uint64_t a) { return v > UINT64_MAX - (a - 1) ? 0 : (v + a - 1) / a * a; }

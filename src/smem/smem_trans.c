@@ -578,6 +578,8 @@ smem_trans_t smem_trans_create(const char *store_url, const char *unique_id, con
     int32_t rc = tp_cache_create(cname, STORE_WORLD_MAX, &o->cache);
     if (rc == SMEM_OK) rc = sm_store_conn_open(store_url, config->startConfigServer, net_insecure_env(), ms, ms, &o->conn);
     if (rc == SMEM_OK) rc = store_group_join(o->conn.client, SMEM_TRANS_GROUP, STORE_WORLD_MAX, UINT32_MAX, &o->rank);
+    /* Records are their instance's: only it writes them while it holds its rank (store_group_own). */
+    if (rc == SMEM_OK) rc = store_group_own(o->conn.client, SMEM_TRANS_GROUP, SMEM_TRANS_PREFIX, STORE_OWN_CLAIM);
     if (rc == SMEM_OK) rc = sm_trans_secret(o);
     if (rc == SMEM_OK) {
         char listen[160], name[96];

@@ -17,9 +17,9 @@
 #define SMEM_TRANS_PREFIX "smem/trans/"     /* inst/<id> and reg/<id>/<addr> records */
 #define SMEM_TRANS_MSG_MAX 512u
 /* The cluster secret of every Trans instance on one store (32 random bytes, written once by the first
- * instance; survivors write it back after a store restart): the data channel's credential. Outside
- * SMEM_TRANS_PREFIX, which holds only instance and region records. */
-#define SMEM_TRANS_SECRET_KEY "smem/trans-secret"
+ * instance; survivors write it back after a store restart): the data channel's credential. Under
+ * SMEM_TRANS_PREFIX, so the store keeps it its creator's (STORE_OWN_CLAIM); the peers' view ignores it. */
+#define SMEM_TRANS_SECRET_KEY SMEM_TRANS_PREFIX "secret"
 #define SMEM_TRANS_SECRET_SIZE 32u
 
 typedef struct sm_trans_obj sm_trans_obj_t;

@@ -654,7 +654,9 @@ int32_t space_create(const space_cfg_t *cfg, space_t **out)
     rc = space_agree_base(s);
     if (rc != SMEM_OK) goto drop_ref;
     if (s->live_group[0] != '\0') {
-        rc = store_group_listen(s->store, s->live_group, space_on_rank_event, s, &s->listen_id);
+        /* Our record is ours: the store refuses other members' writes to it (but their tombstones). */
+        rc = store_group_own(s->store, s->live_group, s->member_prefix, STORE_OWN_RANK);
+        if (rc == SMEM_OK) rc = store_group_listen(s->store, s->live_group, space_on_rank_event, s, &s->listen_id);
         if (rc != SMEM_OK) {
             gva_window_destroy(s->win);
             goto drop_ref;

@@ -171,6 +171,54 @@ typedef void (*store_group_cb_t)(void *arg, const store_group_event_t *ev);
 int32_t store_group_listen(store_client_t *c, const char *group, store_group_cb_t cb, void *arg, uint64_t *id);
 /* Waits for a listener call in flight; afterwards cb is never called. */
 void store_group_unlisten(store_client_t *c, uint64_t id);
+/*
+ * Records that belong to a member. store_group_own registers prefix with the
+ * server for group (the caller must hold a rank in it; registering the same
+ * prefix again with the same group and mode is a no-op, another group or
+ * mode SMEM_DUPLICATED_OBJECT; at most STORE_OWN_MAX prefixes per server).
+ * Afterwards every write (SET, ADD, CAS, APPEND, DELETE) of a key under it
+ * is checked against the writer's connection:
+ *   STORE_OWN_RANK  keys "<prefix><decimal rank>" (other keys under the
+ *                   prefix are refused) are written by the connection that
+ *                   holds that rank now. Anyone else who holds a rank in the
+ *                   group may only tombstone it (CAS from its exact current
+ *                   bytes to an empty value) once its writer no longer holds
+ *                   the rank: the space layer's cleanup of a departed
+ *                   member's record.
+ *   STORE_OWN_CLAIM any key under the prefix is claimed by the member (rank
+ *                   and token) that created it; only that member writes it
+ *                   while it holds its rank; once it does not (it left or
+ *                   died, or another token holds the rank), any member of
+ *                   the group may delete it or write it (and claims it).
+ * Everything else is refused with SMEM_NOT_PERMITTED, and the server logs a
+ * WARN naming the connection and the key (at most one a second). Keys that
+ * hold "/__live/" are the server's liveness keys: no client writes them.
+ * The client remembers its registrations and sends them again after a
+ * reconnect, once the rank came back and before the group's listeners run
+ * (a restarted server knows none), so a member's records stay its own.
+ */
+#define STORE_OWN_RANK 1u
+#define STORE_OWN_CLAIM 2u
+int32_t store_group_own(store_client_t *c, const char *group, const char *prefix, uint8_t mode);
+
+/*
+ * Proof of holding a rank, for a service that shares the server (the
+ * MetaService): HMAC-SHA256 under the token this client joined group with
+ * (never sent anywhere but in GROUP_JOIN) of the group, the rank and the
+ * service's challenge (up to STORE_CHALLENGE_MAX bytes, fresh per
+ * connection of that service, so a proof seen on one does not serve on
+ * another). store_group_proof: SMEM_OBJECT_NOT_EXISTS when this client holds
+ * no live rank of group. store_server_rank_verify (any thread; posts to the
+ * server's loop and waits): SMEM_OK when rank is held now by the token that
+ * produced proof, SMEM_NOT_PERMITTED otherwise (message says which).
+ */
+#define STORE_PROOF_SIZE 32u
+#define STORE_CHALLENGE_MAX 64u
+int32_t store_group_proof(store_client_t *c, const char *group, const void *challenge, uint32_t len, uint32_t *rank,
+                          uint8_t proof[STORE_PROOF_SIZE]);
+int32_t store_server_rank_verify(store_server_t *s, const char *group, uint32_t rank, const void *challenge,
+                                 uint32_t len, const uint8_t proof[STORE_PROOF_SIZE]);
+
 /* The server instance seen at connect or the last reconnect (0: unknown). */
 uint64_t store_client_instance(store_client_t *c);
 

@@ -275,6 +275,7 @@ int32_t store_client_connect(const char *url, const store_client_opts_t *opts, s
     util_list_init(&c->exits);
     util_list_init(&c->groups);
     util_list_init(&c->listeners);
+    util_list_init(&c->owns);
     if (getrandom(&c->token, sizeof(c->token), 0) != (ssize_t)sizeof(c->token) || c->token == 0)
         c->token = (util_now_ms() << 22) ^ ((uint64_t)getpid() << 1) ^ (uint64_t)(uintptr_t)c;
     rc = store_map_init(&c->seqs);

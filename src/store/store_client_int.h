@@ -36,7 +36,15 @@ struct store_client {
     pthread_mutex_t listen_mu; /* held while a group listener runs (reconnect thread); before mu */
     util_link_t listeners;    /* store_clisten_t */
     uint64_t next_listen_id;
+    util_link_t owns;         /* store_cown_t: store_group_own registrations, sent again after a reclaim */
 };
+
+typedef struct store_cown {
+    util_link_t node;
+    uint8_t mode;
+    char *prefix; /* after group[] */
+    char group[];
+} store_cown_t;
 
 typedef struct store_clisten {
     util_link_t node;

@@ -471,6 +471,23 @@ fail_nomem:
     store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory joining group '%.*s'", KEYFMT(m));
 }
 
+uint32_t store_coll_peer_rank(store_core_t *c, const char *group, uint32_t glen, const store_peer_t *p,
+                              uint64_t *token)
+{
+    store_group_t *g = store_map_get(&c->groups, group, glen);
+    store_member_t *mb = g != NULL ? member_find((store_peer_t *)p, g) : NULL;
+    if (mb == NULL) return UINT32_MAX;
+    *token = mb->token;
+    return mb->rank;
+}
+
+uint64_t store_coll_holder_token(store_core_t *c, const char *group, uint32_t glen, uint32_t rank)
+{
+    store_group_t *g = store_map_get(&c->groups, group, glen);
+    if (g == NULL || rank >= g->world_size || g->ranks[rank] == NULL) return 0;
+    return g->ranks[rank]->token;
+}
+
 void store_coll_group_leave(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
 {
     store_group_t *g = store_map_get(&c->groups, m->key, m->key_len);

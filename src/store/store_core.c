@@ -344,29 +344,30 @@ static void kv_full_log(store_core_t *c, const store_peer_t *p)
     c->full_log_ms = c->now_ms;
 }
 
-/* Liveness keys belong to their member's connection: a client writing one
- * would make the store lie about who is alive. */
-static bool kv_locked(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m,
-                      store_kv_t **out)
+/* Whether p may make the write m: liveness keys are the server's, keys under a registered prefix their
+ * member's (store_own.c). Refused: answered here. *claimed: call store_own_claimed after the write. */
+static bool kv_refused(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m,
+                       store_kv_t **out, bool *claimed)
 {
     store_kv_t *kv = store_map_get(&c->kv, m->key, m->key_len);
     *out = kv;
-    if (kv == NULL || kv->owner == NULL) return false;
-    store_core_reply_err(c, p, rq, SMEM_RESOURCE_IN_USE, "key '%.*s' is a liveness key held by %s",
-                         (int)(m->key_len > 200 ? 200 : m->key_len), m->key, kv->owner->name);
+    if (store_own_check(c, p, m, kv, claimed) == SMEM_OK) return false;
+    store_core_reply_err(c, p, rq, SMEM_NOT_PERMITTED, "%s", util_err_get());
     return true;
 }
 
 static void h_set(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
 {
     store_kv_t *kv;
-    if (kv_locked(c, p, rq, m, &kv)) return;
+    bool claimed;
+    if (kv_refused(c, p, rq, m, &kv, &claimed)) return;
     int32_t rc = store_core_kv_put(c, m->key, m->key_len, m->val, m->val_len, NULL);
     if (rc != 0) {
         if (rc == SMEM_FULL) kv_full_log(c, p);
         store_core_reply_err(c, p, rq, rc, "%s", util_err_get());
         return;
     }
+    if (claimed) store_own_claimed(c, p, m);
     store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
 }
 
@@ -440,7 +441,8 @@ static void h_add(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
 {
     store_kv_t *kv;
     int64_t cur = 0, res;
-    if (kv_locked(c, p, rq, m, &kv)) return;
+    bool claimed;
+    if (kv_refused(c, p, rq, m, &kv, &claimed)) return;
     if (kv != NULL && !parse_i64(kv->val, kv->len, &cur)) {
         store_core_reply_err(c, p, rq, SMEM_INVALID_PARAM, "ADD: value of '%.*s' (%u bytes) is not a decimal int64",
                              (int)(m->key_len > 200 ? 200 : m->key_len), m->key, kv->len);
@@ -459,6 +461,7 @@ static void h_add(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
         store_core_reply_err(c, p, rq, rc, "%s", util_err_get());
         return;
     }
+    if (claimed) store_own_claimed(c, p, m);
     uint8_t out[8];
     util_put_le64(out, (uint64_t)res);
     store_core_reply(c, p, rq, SMEM_OK, out, sizeof(out));
@@ -466,8 +469,11 @@ static void h_add(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
 
 static void h_cas(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
 {
-    store_kv_t *kv;
-    if (kv_locked(c, p, rq, m, &kv)) return;
+    /* A CAS that does not match writes nothing: it answers the mismatch (the current value, readable by
+     * GET anyway) before the permission check, so "create if absent" over a key someone else owns reads
+     * as the lost race it is. */
+    store_kv_t *kv = store_map_get(&c->kv, m->key, m->key_len);
+    bool claimed;
     bool match = m->cmp_present ? (kv != NULL && kv->len == m->cmp_len &&
                                    (m->cmp_len == 0 || memcmp(kv->val, m->cmp, m->cmp_len) == 0))
                                 : kv == NULL;
@@ -485,19 +491,22 @@ static void h_cas(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const 
         free(b);
         return;
     }
+    if (kv_refused(c, p, rq, m, &kv, &claimed)) return;
     int32_t rc = store_core_kv_put(c, m->key, m->key_len, m->val, m->val_len, NULL);
     if (rc != 0) {
         if (rc == SMEM_FULL) kv_full_log(c, p);
         store_core_reply_err(c, p, rq, rc, "%s", util_err_get());
         return;
     }
+    if (claimed) store_own_claimed(c, p, m);
     store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
 }
 
 static void h_append(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
 {
     store_kv_t *kv;
-    if (kv_locked(c, p, rq, m, &kv)) return;
+    bool claimed;
+    if (kv_refused(c, p, rq, m, &kv, &claimed)) return;
     if (kv == NULL) {
         int32_t rc = store_core_kv_put(c, m->key, m->key_len, m->val, m->val_len, NULL);
         if (rc != 0) {
@@ -537,6 +546,7 @@ static void h_append(store_core_t *c, store_peer_t *p, const store_rq_t *rq, con
         kv->len = (uint32_t)want;
         kv_changed(c, m->key, m->key_len, kv);
     }
+    if (claimed) store_own_claimed(c, p, m);
     uint8_t out[4];
     util_put_le32(out, kv->len);
     store_core_reply(c, p, rq, SMEM_OK, out, sizeof(out));
@@ -545,7 +555,8 @@ static void h_append(store_core_t *c, store_peer_t *p, const store_rq_t *rq, con
 static void h_delete(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m)
 {
     store_kv_t *kv;
-    if (kv_locked(c, p, rq, m, &kv)) return;
+    bool claimed;
+    if (kv_refused(c, p, rq, m, &kv, &claimed)) return;
     if (kv == NULL) {
         store_core_reply(c, p, rq, SMEM_OBJECT_NOT_EXISTS, NULL, 0);
         return;
@@ -713,6 +724,7 @@ void store_core_dispatch(store_core_t *c, store_peer_t *p, const net_frame_hdr_t
     case STORE_MSG_EXIT_BROADCAST: store_coll_exit_broadcast(c, p, &rq, &m); break;
     case STORE_MSG_LIST: h_list(c, p, &rq, &m); break;
     case STORE_MSG_HELLO: h_hello(c, p, &rq); break;
+    case STORE_MSG_GROUP_OWN: store_own_register(c, p, &rq, &m); break;
     default: break; /* decode rejected it */
     }
 }
@@ -748,6 +760,12 @@ void store_core_set_recovery(store_core_t *c, uint32_t recovery_ms, uint32_t res
 
 uint64_t store_core_instance(const store_core_t *c) { return c->instance; }
 
+int32_t store_core_rank_verify(store_core_t *c, const char *group, uint32_t rank, const void *challenge, uint32_t len,
+                               const uint8_t *proof)
+{
+    return store_own_rank_verify(c, group, rank, challenge, len, proof);
+}
+
 void store_core_stats(const store_core_t *c, store_server_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -770,6 +788,7 @@ int32_t store_core_create(const store_core_ops_t *ops, store_core_t **out)
     util_list_init(&c->wprefix);
     util_list_init(&c->coll_all);
     util_list_init(&c->pjoins);
+    util_list_init(&c->owns);
     if (getrandom(&c->instance, sizeof(c->instance), 0) != (ssize_t)sizeof(c->instance) || c->instance == 0)
         c->instance = (util_now_ms() << 20) ^ (uint64_t)getpid() ^ 0x5EEDull;
     if (store_map_init(&c->kv) != 0 || store_map_init(&c->getq) != 0 || store_map_init(&c->wexact) != 0 ||
@@ -791,6 +810,7 @@ void store_core_destroy(store_core_t *c)
     while (!util_list_empty(&c->peers))
         store_core_peer_close(c, UTIL_CONTAINER_OF(c->peers.next, store_peer_t, node), SMEM_OK);
     store_coll_fini(c);
+    store_own_fini(c);
     store_map_fini(&c->kv, kv_free);
     store_map_fini(&c->getq, free);
     store_map_fini(&c->wexact, free);

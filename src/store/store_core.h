@@ -46,6 +46,9 @@ void store_core_set_data_max(store_core_t *core, uint64_t bytes);
 uint64_t store_core_data_bytes(const store_core_t *core);
 /* Random per core: HELLO answers it. */
 uint64_t store_core_instance(const store_core_t *core);
+/* store_server_rank_verify's check (store.h), on the core's thread. */
+int32_t store_core_rank_verify(store_core_t *core, const char *group, uint32_t rank, const void *challenge,
+                               uint32_t len, const uint8_t *proof);
 /* Frees all state without sending anything; open peers are dropped. */
 void store_core_destroy(store_core_t *core);
 /* Stop sending (server shutdown): later peer closes only free state. */

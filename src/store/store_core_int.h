@@ -25,6 +25,10 @@ typedef struct store_kv {
     uint32_t len;
     uint32_t cap;
     store_peer_t *owner; /* liveness key: the member's connection; else NULL */
+    /* A key under a registered prefix (store_own.c): the member that wrote it last (token 0: nobody's, a
+     * tombstone or a key written before the registration). */
+    uint64_t claim_token;
+    uint32_t claim_rank;
 } store_kv_t;
 
 struct store_peer {
@@ -80,6 +84,9 @@ struct store_core {
     uint64_t data_bytes;   /* keys and values held, with a per-key overhead */
     uint64_t data_max;     /* refuse writes past it (SMEM_FULL); 0 = none */
     uint64_t full_refused, full_log_ms;
+    util_link_t owns;      /* store_own_t: prefixes whose keys belong to group members (store_own.c) */
+    uint32_t nowns;
+    uint64_t own_refused, own_log_ms;
 };
 
 /* ---- store_core.c, used by store_coll.c ---- */
@@ -97,7 +104,24 @@ int32_t store_core_kv_put(store_core_t *c, const char *key, uint32_t klen, const
 /* Delete a key, telling watchers; SMEM_OBJECT_NOT_EXISTS when absent. */
 int32_t store_core_kv_del(store_core_t *c, const char *key, uint32_t klen);
 
+/* ---- store_own.c: keys that belong to members ---- */
+void store_own_fini(store_core_t *c);
+void store_own_register(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);
+/* Whether p may make the write m (SET, ADD, CAS, APPEND, DELETE) to the key, whose entry is kv (NULL: absent).
+ * SMEM_OK, with *claimed set when the key is under a registered prefix (call store_own_claimed after the
+ * write), or SMEM_NOT_PERMITTED with the message set and the refusal logged. */
+int32_t store_own_check(store_core_t *c, store_peer_t *p, const store_msg_t *m, const store_kv_t *kv, bool *claimed);
+/* After a checked write: the key now belongs to p's member (a tombstone to nobody). */
+void store_own_claimed(store_core_t *c, store_peer_t *p, const store_msg_t *m);
+int32_t store_own_rank_verify(store_core_t *c, const char *group, uint32_t rank, const void *challenge,
+                              uint32_t len, const uint8_t *proof);
+
 /* ---- store_coll.c ---- */
+/* The rank p holds in group (glen bytes), UINT32_MAX when none; *token: its join token. */
+uint32_t store_coll_peer_rank(store_core_t *c, const char *group, uint32_t glen, const store_peer_t *p,
+                              uint64_t *token);
+/* The join token of rank's holder in group; 0 when the rank is free (or no such group or rank). */
+uint64_t store_coll_holder_token(store_core_t *c, const char *group, uint32_t glen, uint32_t rank);
 int32_t store_coll_init(store_core_t *c);
 void store_coll_fini(store_core_t *c); /* frees all collective/group/pool/exit state, no sends */
 void store_coll_group_join(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m);

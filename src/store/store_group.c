@@ -122,6 +122,98 @@ void store_group_on_disconnect(store_client_t *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* ---------- owned keys and rank proofs ---------- */
+
+static int32_t own_send(store_client_t *c, net_rpc_t *rpc, const char *group, const char *prefix, uint8_t mode)
+{
+    store_msg_t m = {.type = STORE_MSG_GROUP_OWN, .key = group, .key_len = (uint32_t)strlen(group), .after = prefix,
+                     .after_len = (uint32_t)strlen(prefix), .flags = mode};
+    uint8_t *resp = NULL;
+    uint32_t rlen = 0;
+    int32_t rc = rpc != NULL ? store_client_call_rpc(rpc, &m, c->timeout_ms, &resp, &rlen)
+                             : store_client_call(c, &m, c->timeout_ms, &resp, &rlen);
+    free(resp);
+    return rc;
+}
+
+int32_t store_group_own(store_client_t *c, const char *group, const char *prefix, uint8_t mode)
+{
+    uint32_t glen, plen;
+    if (c == NULL) return util_err_set(SMEM_INVALID_PARAM, "store_group_own: NULL client");
+    int32_t rc = store_client_name("group", group, STORE_GROUP_MAX, &glen);
+    if (rc == SMEM_OK) rc = store_client_name("prefix", prefix, STORE_KEY_MAX - 16u, &plen);
+    if (rc != SMEM_OK) return rc;
+    store_cown_t *o = calloc(1, sizeof(*o) + glen + 1 + plen + 1);
+    if (o == NULL) return util_err_set(SMEM_MALLOC_FAILED, "store_group_own: out of memory");
+    o->mode = mode;
+    memcpy(o->group, group, glen);
+    o->prefix = o->group + glen + 1;
+    memcpy(o->prefix, prefix, plen);
+    rc = own_send(c, NULL, group, prefix, mode);
+    if (rc != SMEM_OK) {
+        free(o);
+        return rc;
+    }
+    pthread_mutex_lock(&c->mu);
+    bool dup = false;
+    for (util_link_t *l = c->owns.next; !dup && l != &c->owns; l = l->next) {
+        store_cown_t *x = UTIL_CONTAINER_OF(l, store_cown_t, node);
+        dup = strcmp(x->group, group) == 0 && strcmp(x->prefix, prefix) == 0;
+    }
+    if (!dup) util_list_add_tail(&c->owns, &o->node);
+    pthread_mutex_unlock(&c->mu);
+    if (dup) free(o);
+    return SMEM_OK;
+}
+
+/* After group's rank came back: the registrations made for it, again (a restarted server knows none). */
+static int32_t own_resend(store_client_t *c, net_rpc_t *rpc, const char *group)
+{
+    pthread_mutex_lock(&c->mu);
+    uint32_t n = 0;
+    for (util_link_t *l = c->owns.next; l != &c->owns; l = l->next) n++;
+    char **v = n ? calloc(n, sizeof(*v)) : NULL;
+    uint8_t *modes = n ? calloc(n, 1) : NULL;
+    uint32_t k = 0;
+    for (util_link_t *l = c->owns.next; v != NULL && modes != NULL && l != &c->owns; l = l->next) {
+        store_cown_t *x = UTIL_CONTAINER_OF(l, store_cown_t, node);
+        if (strcmp(x->group, group) != 0 || (v[k] = strdup(x->prefix)) == NULL) continue;
+        modes[k++] = x->mode;
+    }
+    pthread_mutex_unlock(&c->mu);
+    int32_t rc = n && (v == NULL || modes == NULL) ? util_err_set(SMEM_MALLOC_FAILED, "out of memory") : SMEM_OK;
+    for (uint32_t i = 0; i < k; i++) {
+        if (rc == SMEM_OK) rc = own_send(c, rpc, group, v[i], modes[i]);
+        free(v[i]);
+    }
+    free(v);
+    free(modes);
+    return rc;
+}
+
+int32_t store_group_proof(store_client_t *c, const char *group, const void *challenge, uint32_t len, uint32_t *rank,
+                          uint8_t proof[STORE_PROOF_SIZE])
+{
+    uint32_t glen;
+    if (c == NULL || rank == NULL || proof == NULL || (challenge == NULL && len != 0))
+        return util_err_set(SMEM_INVALID_PARAM, "store_group_proof: NULL argument");
+    if (len > STORE_CHALLENGE_MAX)
+        return util_err_set(SMEM_INVALID_PARAM, "store_group_proof: challenge of %u bytes, at most %u", len,
+                            STORE_CHALLENGE_MAX);
+    int32_t rc = store_client_name("group", group, STORE_GROUP_MAX, &glen);
+    if (rc != SMEM_OK) return rc;
+    pthread_mutex_lock(&c->mu);
+    store_cgroup_t *g = cgroup_find_locked(c, group);
+    bool held = g != NULL && !g->lost;
+    uint32_t r = held ? g->rank : UINT32_MAX;
+    pthread_mutex_unlock(&c->mu);
+    if (!held)
+        return util_err_set(SMEM_OBJECT_NOT_EXISTS, "store_group_proof: this client holds no live rank of '%s'", group);
+    store_rank_proof(c->token, group, glen, r, challenge, len, proof);
+    *rank = r;
+    return SMEM_OK;
+}
+
 typedef struct reclaim_item {
     char *group;
     uint32_t rank, world_size;
@@ -172,6 +264,10 @@ void store_group_reclaim(store_client_t *c, net_rpc_t *rpc, bool restarted, uint
         if (rc == SMEM_OK) rc = store_resp_u32_decode(resp, rlen, &got);
         if (rc == SMEM_OK && got != items[i].rank) rc = util_err_set(SMEM_PROTOCOL, "reclaim answered rank %u", got);
         free(resp);
+        /* Before anyone may write on the new connection: our records are ours again. */
+        if (rc == SMEM_OK && own_resend(c, rpc, items[i].group) != SMEM_OK)
+            LOG_ERROR("store client: registering the keys of group '%s' again: %s (the store does not guard them "
+                      "until a member registers them again)", items[i].group, util_err_get());
         items[i].rc = rc;
         pthread_mutex_lock(&c->mu);
         for (util_link_t *l = c->groups.next; l != &c->groups; l = l->next) {
@@ -457,5 +553,10 @@ void store_group_fini(store_client_t *c)
         util_link_t *n = c->listeners.next;
         util_list_del(n);
         free(UTIL_CONTAINER_OF(n, store_clisten_t, node));
+    }
+    while (!util_list_empty(&c->owns)) {
+        util_link_t *n = c->owns.next;
+        util_list_del(n);
+        free(UTIL_CONTAINER_OF(n, store_cown_t, node));
     }
 }

@@ -38,6 +38,9 @@
  *   ID_RELEASE      blob pool, u32 id                              empty
  *   EXIT_WATCH      blob group                                     empty
  *   EXIT_BROADCAST  blob group, u32 status (int32)                 empty
+ *   GROUP_OWN       blob group, blob prefix, u8 mode               empty
+ *                   (STORE_OWN_RANK or STORE_OWN_CLAIM; the caller
+ *                   must hold a rank in group; see store_group_own)
  *   HELLO           (nothing)                                      u64 server instance (random per
  *                                                                  start), u32 ms of the recovery
  *                                                                  window left (0: over)
@@ -102,6 +105,7 @@ enum {
     STORE_MSG_EXIT_BROADCAST = 0x0117,
     STORE_MSG_LIST = 0x0118,
     STORE_MSG_HELLO = 0x0119,
+    STORE_MSG_GROUP_OWN = 0x011A,
     STORE_MSG_EVENT = 0x0120, /* push */
     STORE_MSG_EXIT = 0x0121,  /* push */
 };
@@ -134,6 +138,8 @@ enum {
  * another token); admitted during the recovery window, when other joins wait. */
 #define STORE_JOIN_F_RECLAIM 0x01u
 #define STORE_JOIN_F_ALL STORE_JOIN_F_RECLAIM
+#define STORE_OWN_FIXED 1u          /* mode */
+#define STORE_OWN_MAX 64u           /* prefixes one server holds registered */
 #define STORE_BARRIER_FIXED 12u     /* count, rank, timeout_ms */
 #define STORE_ID_FIXED 4u           /* limit or id */
 #define STORE_EXIT_FIXED 4u         /* status */
@@ -170,6 +176,7 @@ _Static_assert((uint64_t)STORE_LIST_BYTES_MAX + STORE_KEY_MAX + STORE_VALUE_MAX 
  *   watch_id:   WATCH, UNWATCH, EVENT
  *   timeout_ms: GET, BARRIER, ALLGATHER
  *   count/rank: BARRIER, ALLGATHER; world_size/rank/token/flags: GROUP_JOIN (rank = want_rank)
+ *   GROUP_OWN: key = group, after = prefix, flags = mode
  *   limit: ID_ALLOC, LIST (max_keys); id: ID_RELEASE; prefix: WATCH; event: EVENT
  *   after, max_bytes: LIST (key is the prefix there, and may be empty)
  */
@@ -247,6 +254,12 @@ int32_t store_resp_list_decode(const uint8_t *body, size_t len, uint32_t *count,
 /* Error message of an error response: copies at most cap-1 bytes into msg,
  * NUL-terminated, replacing non-printable bytes; "" when absent or malformed. */
 void store_resp_errmsg_decode(const uint8_t *body, size_t len, char *msg, size_t cap);
+
+/* The proof of store_group_proof: HMAC-SHA256(key = token, 8 bytes LE;
+ * "smem store rank proof v1" || u32 group length || group || u32 rank ||
+ * challenge), all little-endian. */
+void store_rank_proof(uint64_t token, const char *group, uint32_t glen, uint32_t rank, const void *challenge,
+                      uint32_t len, uint8_t out[STORE_PROOF_SIZE]);
 
 /* Key validity (non-empty, <= max, no NUL) as used by check and decode. */
 bool store_key_valid(const char *key, uint32_t len, uint32_t max);

@@ -4,6 +4,7 @@
  * net_loop_post (stats, shutdown).
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +145,35 @@ int32_t store_server_stats(store_server_t *s, store_server_stats_t *out)
     int32_t rc = srv_sync(s, srv_stats_fn, &st);
     if (rc != 0) return rc;
     *out = st;
+    return SMEM_OK;
+}
+
+typedef struct srv_verify {
+    const char *group;
+    uint32_t rank, len;
+    const void *challenge;
+    const uint8_t *proof;
+    int32_t rc;
+    char msg[256];
+} srv_verify_t;
+
+static void srv_verify_fn(store_server_t *s, void *arg)
+{
+    srv_verify_t *v = arg;
+    v->rc = store_core_rank_verify(s->core, v->group, v->rank, v->challenge, v->len, v->proof);
+    /* The message is the loop thread's; the caller's thread gets a copy. */
+    if (v->rc != SMEM_OK) snprintf(v->msg, sizeof(v->msg), "%s", util_err_get());
+}
+
+int32_t store_server_rank_verify(store_server_t *s, const char *group, uint32_t rank, const void *challenge,
+                                 uint32_t len, const uint8_t proof[STORE_PROOF_SIZE])
+{
+    if (s == NULL || group == NULL || proof == NULL || (challenge == NULL && len != 0))
+        return util_err_set(SMEM_INVALID_PARAM, "store_server_rank_verify: NULL argument");
+    srv_verify_t v = {.group = group, .rank = rank, .len = len, .challenge = challenge, .proof = proof};
+    int32_t rc = srv_sync(s, srv_verify_fn, &v);
+    if (rc != SMEM_OK) return rc;
+    if (v.rc != SMEM_OK) return util_err_set(v.rc, "%s", v.msg);
     return SMEM_OK;
 }
 

@@ -80,7 +80,7 @@ static char *util_conf_trim(char *s)
     return s;
 }
 
-static int32_t util_conf_parse_bool(const char *v, bool *out)
+int32_t util_conf_parse_bool(const char *v, bool *out)
 {
     static const char *const yes[] = {"true", "1", "yes", "on"};
     static const char *const no[] = {"false", "0", "no", "off"};

@@ -62,6 +62,8 @@ typedef struct util_conf_spec {
 
 /* Parse "134217728", "2048KB", "200MB", "2.5GB", "1TB" (binary multiples; K/KB/KiB,
  * case-insensitive). The result must be a whole number of bytes. */
+/* true/false/1/0/yes/no/on/off (any case); SMEM_INVALID_PARAM otherwise (no message). */
+int32_t util_conf_parse_bool(const char *v, bool *out);
 int32_t util_conf_parse_size(const char *s, uint64_t *out);
 
 /* Writes every row's default into out (fields without a row are left alone).

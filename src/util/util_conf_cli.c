@@ -17,7 +17,7 @@ int32_t util_conf_cli_parse(int argc, char **argv, const util_conf_spec_t *specs
     };
     size_t no = 3;
     for (size_t i = 0; i < nspecs && no < UTIL_CONF_KEYS_MAX; i++)
-        if (specs[i].flag != NULL) /* a boolean's flag alone means true; --flag=false says otherwise */
+        if (specs[i].flag != NULL) /* a boolean's flag alone means true; --flag=false or --flag false otherwise */
             opts[no++] = (struct option){specs[i].flag, specs[i].type == UTIL_CONF_BOOL ? optional_argument : required_argument,
                                          NULL, CLI_ROW0 + (int)i};
     memset(cli, 0, sizeof(*cli));
@@ -28,8 +28,13 @@ int32_t util_conf_cli_parse(int argc, char **argv, const util_conf_spec_t *specs
         else if (c == CLI_HELP || c == 'h') cli->help = true;
         else if (c == CLI_TABLE) cli->print_table = true;
         else if (c >= CLI_ROW0 && cli->nset < UTIL_CONF_CLI_MAX) {
-            cli->set[cli->nset].sp = &specs[c - CLI_ROW0];
-            cli->set[cli->nset++].value = optarg != NULL ? optarg : "true";
+            const util_conf_spec_t *sp = &specs[c - CLI_ROW0];
+            const char *v = optarg;
+            bool b;
+            /* "--flag false" (the value as the next word, as before flags stood alone) says the same as --flag=false */
+            if (v == NULL && optind < argc && util_conf_parse_bool(argv[optind], &b) == SMEM_OK) v = argv[optind++];
+            cli->set[cli->nset].sp = sp;
+            cli->set[cli->nset++].value = v != NULL ? v : "true";
         } else if (c >= CLI_ROW0) {
             return util_err_set(SMEM_INVALID_PARAM, "more than %d flags", UTIL_CONF_CLI_MAX);
         } else {

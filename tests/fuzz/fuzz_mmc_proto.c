@@ -70,7 +70,7 @@ static void decode_all(uint16_t type, const uint8_t *body, size_t len)
     if (len >= 20) (void)mmc_resp_locs_decode(body, len, util_get_le32(body + 16) <= 64 ? util_get_le32(body + 16) : 64, &a, &c, locs);
     (void)mmc_resp_mount_decode(body, len, &a);
     (void)mmc_resp_unmount_decode(body, len, &c, &d);
-    (void)mmc_resp_heartbeat_decode(body, len, &c, &a);
+    (void)mmc_resp_heartbeat_decode(body, len, &c, &a, NULL);
     (void)mmc_resp_remove_all_decode(body, len, &a, &b);
     if (mmc_resp_list_decode(body, len, &more, &c, &items) == MMC_OK) free(items);
     if (mmc_resp_stats_decode(body, len, &stats, &c, &segs) == MMC_OK) free(segs);
@@ -146,7 +146,7 @@ static void verify_answer(const fz_link_t *l)
     switch (l->last_type) {
     case MMC_MSG_MOUNT: rc = mmc_resp_mount_decode(b, len, &a); break;
     case MMC_MSG_UNMOUNT: rc = mmc_resp_unmount_decode(b, len, &u, &v); break;
-    case MMC_MSG_HEARTBEAT: rc = mmc_resp_heartbeat_decode(b, len, &u, &a); break;
+    case MMC_MSG_HEARTBEAT: rc = mmc_resp_heartbeat_decode(b, len, &u, &a, NULL); break;
     case MMC_MSG_PUT_START:
     case MMC_MSG_GET:
     case MMC_MSG_QUERY:

@@ -588,6 +588,7 @@ static int role_main(const char *role, const char *a1, const char *a2)
     else if (strcmp(role, "rr_remove") == 0) role_rr_remove();
     else if (strcmp(role, "rr_read") == 0) role_rr_read();
     else if (strcmp(role, "evict") == 0) role_evict(atoi(a1));
+    else if (strcmp(role, "remove_all") == 0) TU_CHECK(mmcc_remove_all(0) == 0, "mmcc_remove_all: %s", mmc_get_last_err_msg());
     else TU_CHECK(0, "unknown role %s", role);
     mmc_uninit();
     return tu_summary();
@@ -632,7 +633,16 @@ static void test_mmcctl(void)
 static pid_t meta = -1, ls[2] = {-1, -1}; /* ls[0] stays; ls[1] is the one killed, replaced and stopped */
 static mmc_meta_client_t *mc;
 
-static bool remove_all(void) { return mmc_meta_remove_all(mc, &(uint64_t){0}, &(uint64_t){0}) == 0; }
+static bool role_run(const char *role, const char *a1, const char *a2, int timeout_ms);
+
+/* REMOVE_ALL is for members of the cluster: the driver's own link (no BM rank) is refused, a client does it. */
+static bool remove_all(void)
+{
+    int32_t rc = mmc_meta_remove_all(mc, &(uint64_t){0}, &(uint64_t){0});
+    TU_CHECK(rc == MMC_NOT_PERMITTED, "REMOVE_ALL from a link of no member is refused: %d %s", rc,
+             mmc_get_last_err_msg());
+    return role_run("remove_all", NULL, NULL, 60000);
+}
 
 /* Brings the cluster to n (1 or 2) LocalServices, for a scenario run on its own; in the full run each
  * scenario finds the cluster as it needs it and nothing happens here. */

@@ -42,6 +42,16 @@ SMEM_API int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags);
  * SMEM_ERR_RECONNECT); the owner must take a new rank (destroy, smem_bm_uninit,
  * smem_bm_init). false for a live rank or an unknown handle. */
 SMEM_API bool smem_bm_rank_lost(smem_bm_t handle);
+/* Ours: proof, for a service that serves BM's config store (the memcache
+ * MetaService), that this process holds its BM rank now: 32 bytes
+ * (SMEM_BM_PROOF_SIZE) over the service's challenge (at most 64 bytes),
+ * keyed by the secret this process joined with; *rank gets the rank proven.
+ * SMEM_ERR_NOT_INITIALIZED before smem_bm_init (or with
+ * startConfigStoreOnly), SMEM_ERR_OBJECT_NOT_EXISTS while the rank is lost
+ * (cut off from the store), SMEM_ERR_INVALID_PARAM for NULL or a longer
+ * challenge. */
+#define SMEM_BM_PROOF_SIZE 32
+SMEM_API int32_t smem_bm_rank_proof(const void *challenge, uint32_t len, uint32_t *rank, uint8_t *proof);
 
 SMEM_API uint64_t smem_bm_get_local_mem_size_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type);
 SMEM_API void *smem_bm_ptr_by_mem_type(smem_bm_t handle, smem_bm_mem_type mem_type, uint16_t peer_rank_id);

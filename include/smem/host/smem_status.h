@@ -37,7 +37,8 @@
     X(CONFIG, -2112, "configuration error")               /* file or value */        \
     X(IO, -2113, "I/O error")                             /* errno in the message */ \
     X(AUTH, -2114, "authentication failed")               /* no cluster credential */ \
-    X(INSECURE, -2115, "refused to listen without TLS")   /* beyond loopback, no switch */
+    X(INSECURE, -2115, "refused to listen without TLS")   /* beyond loopback, no switch */ \
+    X(NOT_PERMITTED, -2116, "not permitted")              /* another member's key or rank */
 
 #define SMEM_SUCCESS 0
 #define SMEM_STATUS_ENUM_PUBLIC_(name, value, msg) SMEM_ERR_##name = (value),

@@ -128,6 +128,7 @@ int32_t mmcc_init(const mmc_client_config_t *cfg)
     mmc_meta_client_opts_t mo;
     mmc_meta_client_opts_from_local(&lc, &mo);
     rc = mmc_meta_client_connect(&mo, &g_cl.meta);
+    if (rc == MMC_OK) mmc_meta_client_set_prover(g_cl.meta, ls_rank_prove, NULL);
     if (rc != MMC_OK) goto unlock;
     ls_keepalive_set(g_cl.meta);
     g_cl.ls = ls;

@@ -75,6 +75,14 @@ const util_conf_spec_t mmc_meta_conf_table[] = {
          "a client link silent this long (no request, no keepalive) is closed and its segments unmounted; its puts "
          "stay until `put_timeout_ms` and its leases until their ttl (the process may only be paused; it finishes "
          "them on a new link)"),
+    {.key = "ock.mmc.meta.member_check", .type = UTIL_CONF_BOOL, M(memberCheck), .def = "true",
+     .flag = "member-check", .arg = "BOOL", .py = "member_check",
+     .help = "membership is proven, not claimed: a MOUNT must carry a proof that the link's process holds the BM "
+             "rank it mounts (checked against the embedded config store), UNMOUNT takes only the link's own "
+             "segments (`MMC_NOT_PERMITTED` otherwise) and REMOVE_ALL comes only from a link that holds a segment or "
+             "proves a live BM rank. `false`: any client that reaches the port may mount for any rank and remove "
+             "everything (tests that play LocalServices). Without an embedded config store there is nothing to "
+             "check against: mmc-meta warns at start and runs open"},
     TLS_GROUP(mmc_meta_service_config_t, "ock.mmc.tls", accTlsConfig, "tls",
               "TLS of the RPC listener (the keys of a TLS block, below)"),
     TLS_GROUP(mmc_meta_service_config_t, "ock.mmc.config_store.tls", configStoreTlsConfig, "config_store_tls",

@@ -37,6 +37,7 @@ int32_t mmc_status_from_smem(int32_t status)
     case SMEM_CONFIG:
     case SMEM_INSECURE: return MMC_CONFIG;
     case SMEM_UNSUPPORTED: return MMC_UNSUPPORTED;
+    case SMEM_NOT_PERMITTED: return MMC_NOT_PERMITTED;
     default: return MMC_ERROR;
     }
 }

@@ -10,6 +10,7 @@
 #include "memcache/common/mmc_err.h"
 #include "memcache/common/mmc_meta_client.h"
 #include "net/net.h"
+#include "util/util_buf.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
@@ -28,9 +29,11 @@ struct mmc_meta_client {
     net_tls_t *tls;
     uint32_t timeout_ms;
     uint64_t owner;     /* random, non-zero, for the client's life: its leases and puts survive reconnects */
-    pthread_mutex_t mu; /* mounts */
+    pthread_mutex_t mu; /* mounts, prover */
     mc_mount_t mounts[MC_MOUNTS_MAX];
     uint32_t nmounts;
+    mmc_meta_prove_fn_t prove;
+    void *prove_arg;
 };
 
 void mmc_meta_client_opts_init(mmc_meta_client_opts_t *o)
@@ -128,13 +131,37 @@ static int32_t mc_keys(const char *const *keys, uint32_t n, mmc_req_t *r, void *
     return MMC_OK;
 }
 
-static int32_t mc_mount_send(net_rpc_t *rpc, uint32_t timeout_ms, const mc_mount_t *m, uint64_t *usable)
+/* r's proof of BM membership on this link (rpc): the link's challenge from a HEARTBEAT, then the prover. *rank:
+ * the rank proven (UINT32_MAX and no proof without a prover). */
+static int32_t mc_prove(mmc_meta_client_t *c, net_rpc_t *rpc, mmc_req_t *r, uint32_t *rank)
+{
+    pthread_mutex_lock(&c->mu);
+    mmc_meta_prove_fn_t fn = c->prove;
+    void *arg = c->prove_arg;
+    pthread_mutex_unlock(&c->mu);
+    *rank = UINT32_MAX;
+    if (fn == NULL) return MMC_OK;
+    mmc_req_t hb = {.type = MMC_MSG_HEARTBEAT, .rank = UINT32_MAX};
+    uint8_t *resp, chal[8];
+    uint32_t len;
+    uint64_t challenge = 0;
+    int32_t rc = mc_call_raw(rpc, c->timeout_ms, &hb, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_heartbeat_decode(resp, len, NULL, NULL, &challenge);
+    free(resp);
+    if (rc != MMC_OK) return rc;
+    util_put_le64(chal, challenge);
+    return fn(arg, chal, sizeof(chal), rank, r->proof);
+}
+
+static int32_t mc_mount_send(mmc_meta_client_t *c, net_rpc_t *rpc, const mc_mount_t *m, uint64_t *usable)
 {
     mmc_req_t r = {.type = MMC_MSG_MOUNT, .rank = m->rank, .medium = m->medium, .gva = m->gva, .size = m->size};
     uint8_t *resp;
-    uint32_t len;
+    uint32_t len, proven;
     memcpy(r.host, m->host, MMC_HOST_ID_SIZE);
-    int32_t rc = mc_call_raw(rpc, timeout_ms, &r, &resp, &len);
+    int32_t rc = mc_prove(c, rpc, &r, &proven);
+    if (rc != MMC_OK) return rc;
+    rc = mc_call_raw(rpc, c->timeout_ms, &r, &resp, &len);
     if (rc == MMC_OK) rc = mmc_resp_mount_decode(resp, len, usable);
     free(resp);
     return rc;
@@ -151,7 +178,7 @@ static int32_t mc_on_reconnect(net_rpc_t *rpc, void *arg)
     pthread_mutex_unlock(&c->mu);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t usable;
-        int32_t rc = mc_mount_send(rpc, c->timeout_ms, &m[i], &usable);
+        int32_t rc = mc_mount_send(c, rpc, &m[i], &usable);
         if (rc == MMC_NOT_CONNECTED || rc == MMC_TIMEOUT) return rc; /* retry the whole reconnect */
         if (rc != MMC_OK)
             LOG_ERROR("mmc meta client: re-mounting rank %u medium %u after reconnect failed: %s", m[i].rank,
@@ -228,6 +255,15 @@ void mmc_meta_client_close(mmc_meta_client_t *c)
 
 bool mmc_meta_client_connected(const mmc_meta_client_t *c) { return c != NULL && net_rpc_connected(c->rpc); }
 
+void mmc_meta_client_set_prover(mmc_meta_client_t *c, mmc_meta_prove_fn_t fn, void *arg)
+{
+    if (c == NULL) return;
+    pthread_mutex_lock(&c->mu);
+    c->prove = fn;
+    c->prove_arg = arg;
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* ---------- membership ---------- */
 
 int32_t mmc_meta_mount(mmc_meta_client_t *c, uint32_t rank, uint16_t medium, uint64_t gva, uint64_t size,
@@ -241,7 +277,7 @@ int32_t mmc_meta_mount(mmc_meta_client_t *c, uint32_t rank, uint16_t medium, uin
     pthread_mutex_unlock(&c->mu);
     if (full) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_mount: at most %u segments per client", MC_MOUNTS_MAX);
     uint64_t u = 0;
-    int32_t rc = mc_mount_send(c->rpc, c->timeout_ms, &m, &u);
+    int32_t rc = mc_mount_send(c, c->rpc, &m, &u);
     if (rc != MMC_OK) return rc;
     pthread_mutex_lock(&c->mu);
     if (c->nmounts < MC_MOUNTS_MAX) c->mounts[c->nmounts++] = m;
@@ -277,7 +313,7 @@ int32_t mmc_meta_heartbeat(mmc_meta_client_t *c, uint32_t rank, uint32_t *nseg, 
     uint8_t *resp;
     uint32_t len;
     int32_t rc = mc_call(c, &r, &resp, &len);
-    if (rc == MMC_OK) rc = mmc_resp_heartbeat_decode(resp, len, nseg, instance);
+    if (rc == MMC_OK) rc = mmc_resp_heartbeat_decode(resp, len, nseg, instance, NULL);
     free(resp);
     return rc;
 }
@@ -395,7 +431,10 @@ int32_t mmc_meta_remove_all(mmc_meta_client_t *c, uint64_t *removed, uint64_t *d
     mmc_req_t r = {.type = MMC_MSG_REMOVE_ALL};
     uint8_t *resp;
     uint32_t len;
-    int32_t rc = mc_call(c, &r, &resp, &len);
+    if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_remove_all: NULL client");
+    int32_t rc = mc_prove(c, c->rpc, &r, &r.rank);
+    if (rc != MMC_OK) return rc;
+    rc = mc_call(c, &r, &resp, &len);
     if (rc == MMC_OK) rc = mmc_resp_remove_all_decode(resp, len, removed, deferred);
     free(resp);
     return rc;

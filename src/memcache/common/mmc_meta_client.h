@@ -47,6 +47,14 @@ void mmc_meta_client_opts_from_local(const mmc_local_service_config_t *cfg, mmc_
 int32_t mmc_meta_client_connect(const mmc_meta_client_opts_t *opts, mmc_meta_client_t **out);
 void mmc_meta_client_close(mmc_meta_client_t *c);
 bool mmc_meta_client_connected(const mmc_meta_client_t *c);
+/* Proof that this process holds a BM rank (MMC_PROOF_SIZE bytes for the link's challenge; see mmc_proto.h):
+ * MOUNT and REMOVE_ALL carry it, fetched for the link they go on (a HEARTBEAT first, also after a reconnect).
+ * Without a prover (the default) they carry none: a MetaService that checks membership then refuses them
+ * (MMC_NOT_PERMITTED), except REMOVE_ALL from a link that holds a segment. Called on the caller's thread or
+ * the reconnect thread; it must not call this client. */
+typedef int32_t (*mmc_meta_prove_fn_t)(void *arg, const uint8_t *challenge, uint32_t len, uint32_t *rank,
+                                       uint8_t *proof);
+void mmc_meta_client_set_prover(mmc_meta_client_t *c, mmc_meta_prove_fn_t fn, void *arg);
 
 /* Membership. host: MMC_HOST_ID_SIZE bytes (NULL = unknown). */
 int32_t mmc_meta_mount(mmc_meta_client_t *c, uint32_t rank, uint16_t medium, uint64_t gva, uint64_t size,

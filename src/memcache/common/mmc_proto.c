@@ -120,6 +120,7 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
         util_wbuf_u64(w, r->gva);
         util_wbuf_u64(w, r->size);
         util_wbuf_bytes(w, r->host, MMC_HOST_ID_SIZE);
+        util_wbuf_bytes(w, r->proof, MMC_PROOF_SIZE);
         break;
     case MMC_MSG_UNMOUNT:
         util_wbuf_u32(w, r->rank);
@@ -171,7 +172,11 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
         util_wbuf_u16(w, (uint16_t)r->after.len);
         util_wbuf_bytes(w, r->after.p, r->after.len);
         break;
-    default: /* REMOVE_ALL, STATS: prologue only */
+    case MMC_MSG_REMOVE_ALL:
+        util_wbuf_u32(w, r->rank);
+        util_wbuf_bytes(w, r->proof, MMC_PROOF_SIZE);
+        break;
+    default: /* STATS: prologue only */
         break;
     }
     return w->err ? util_err_set(MMC_MALLOC_FAILED, "mmc %s: out of memory encoding", mmc_msg_name(r->type))
@@ -238,6 +243,8 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
         r.size = util_rbuf_u64(&rb);
         const void *h = util_rbuf_bytes(&rb, MMC_HOST_ID_SIZE);
         if (h) memcpy(r.host, h, MMC_HOST_ID_SIZE);
+        const void *pf = util_rbuf_bytes(&rb, MMC_PROOF_SIZE);
+        if (pf) memcpy(r.proof, pf, MMC_PROOF_SIZE);
         if (!rb.err && rsv) return util_err_set(MMC_PROTOCOL, "mmc MOUNT: reserved field 0x%04x", rsv);
         break;
     }
@@ -301,7 +308,13 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
         mmc_rkey(&rb, &r.prefix);
         mmc_rkey(&rb, &r.after);
         break;
-    default: /* REMOVE_ALL, STATS */
+    case MMC_MSG_REMOVE_ALL: {
+        r.rank = util_rbuf_u32(&rb);
+        const void *pf = util_rbuf_bytes(&rb, MMC_PROOF_SIZE);
+        if (pf) memcpy(r.proof, pf, MMC_PROOF_SIZE);
+        break;
+    }
+    default: /* STATS */
         break;
     }
     if (rb.err) {
@@ -508,18 +521,20 @@ int32_t mmc_resp_unmount_decode(const uint8_t *body, size_t len, uint32_t *dropp
     return MMC_OK;
 }
 
-void mmc_resp_heartbeat_encode(util_wbuf_t *w, uint32_t nseg, uint64_t instance)
+void mmc_resp_heartbeat_encode(util_wbuf_t *w, uint32_t nseg, uint64_t instance, uint64_t challenge)
 {
-    mmc_resp_nums_encode(w, "48", (const uint64_t[]){nseg, instance});
+    mmc_resp_nums_encode(w, "488", (const uint64_t[]){nseg, instance, challenge});
 }
 
-int32_t mmc_resp_heartbeat_decode(const uint8_t *body, size_t len, uint32_t *nseg, uint64_t *instance)
+int32_t mmc_resp_heartbeat_decode(const uint8_t *body, size_t len, uint32_t *nseg, uint64_t *instance,
+                                  uint64_t *challenge)
 {
-    uint64_t v[2];
-    int32_t rc = mmc_resp_nums_decode(body, len, "HEARTBEAT", "48", v);
+    uint64_t v[3];
+    int32_t rc = mmc_resp_nums_decode(body, len, "HEARTBEAT", "488", v);
     if (rc != MMC_OK) return rc;
     if (nseg) *nseg = (uint32_t)v[0];
     if (instance) *instance = v[1];
+    if (challenge) *challenge = v[2];
     return MMC_OK;
 }
 

@@ -16,9 +16,11 @@
  *
  * | type   | name          | request body (after the prologue)                         | response body (after the prologue)            |
  * |--------|---------------|-----------------------------------------------------------|-----------------------------------------------|
- * | 0x0300 | MOUNT         | u32 rank, u16 medium, u16 rsv, u64 gva, u64 size, host[24] | u64 usable bytes (size rounded down to 4 KiB) |
+ * | 0x0300 | MOUNT         | u32 rank, u16 medium, u16 rsv, u64 gva, u64 size, host[24], | u64 usable bytes (size rounded down to 4 KiB) |
+ * |        |               | proof[32]                                                  |                                               |
  * | 0x0301 | UNMOUNT       | u32 rank, u16 medium, u16 rsv                              | u32 objects dropped, u32 objects shrunk       |
- * | 0x0302 | HEARTBEAT     | u32 rank                                                   | u32 segments held by this link, u64 instance  |
+ * | 0x0302 | HEARTBEAT     | u32 rank                                                   | u32 segments held by this link, u64 instance, |
+ * |        |               |                                                            | u64 challenge (this link's)                   |
  * | 0x0303 | PUT_START     | u32 rank, u16 medium, u8 replicas (1..8), u8 npref (0..8), | u64 0, u32 put timeout ms, u32 n, loc[n]      |
  * |        |               | u64 owner, i32 pref[npref], u32 n, n × (key, u64 size > 0) |                                               |
  * | 0x0304 | PUT_END       | u64 owner, u32 n, n × (key, i32 result: 0 publish, else abort) | u32 n, i32 status[n]                      |
@@ -27,7 +29,7 @@
  * | 0x0307 | EXIST         | u32 n, key[n]                                              | u32 n, i32 status[n]                          |
  * | 0x0308 | QUERY         | u32 n, key[n]                                              | u64 0, u32 0, u32 n, loc[n]                   |
  * | 0x0309 | REMOVE        | u32 n, key[n]                                              | u32 n, i32 status[n]                          |
- * | 0x030A | REMOVE_ALL    | (nothing)                                                  | u64 removed, u64 deferred (leased)            |
+ * | 0x030A | REMOVE_ALL    | u32 rank (UINT32_MAX: none), proof[32]                     | u64 removed, u64 deferred (leased)            |
  * | 0x030B | LIST          | u32 limit (1..16384), u16 plen, prefix, u16 alen, after    | u8 more, u32 n, n × (key, u64 size, u8 state, u8 nrep) |
  * | 0x030C | STATS         | (nothing)                                                  | mmc_stats_t fields (u64 each), u32 nseg, nseg × segment (72 bytes) |
  *
@@ -41,6 +43,15 @@
  * the key's), MMC_LEASE_LOST when it is unknown (expired, released, granted
  * by another MetaService instance), expired or lost a replica (the lease is
  * ended), MMC_LEASE_NOT_OWNER when another owner holds it (it stays).
+ *
+ * proof (version 3) shows that the sender holds BM rank `rank` now: the
+ * store's rank proof (store.h store_group_proof, HMAC-SHA256 under the
+ * rank's join token) over group MMC_BM_GROUP, the rank and the link's
+ * challenge as 8 little-endian bytes (random per link, answered by
+ * HEARTBEAT), so a proof from one link does not serve on another. The
+ * MetaService checks it against the config store it serves: MOUNT needs it
+ * for the rank mounted; REMOVE_ALL for any rank (unless the link holds a
+ * segment or the operator opened REMOVE_ALL to every link).
  *
  * n is 1..MMC_BATCH_MAX (16384) in every batch request. A response with a
  * non-zero frame status (the request as a whole failed) carries the prologue
@@ -57,7 +68,9 @@
 #include "memcache/mmc_def.h"
 #include "util/util_buf.h"
 
-#define MMC_PROTO_VERSION 2u /* 2: owner tokens in PUT_START PUT_END GET LEASE_RELEASE */
+#define MMC_PROTO_VERSION 3u /* 2: owner tokens in PUT_START PUT_END GET LEASE_RELEASE; 3: rank proofs */
+#define MMC_PROOF_SIZE 32u     /* STORE_PROOF_SIZE */
+#define MMC_BM_GROUP "smem"    /* the config-store group of BM ranks (smem's SMEM_BM_GROUP) */
 #define MMC_PROTO_PROLOGUE 4u
 #define MMC_PROTO_REPLICA_SIZE 16u
 #define MMC_PROTO_LOC_SIZE 24u
@@ -121,6 +134,7 @@ typedef struct mmc_req {
     uint64_t gva;                    /* MOUNT */
     uint64_t size;                   /* MOUNT */
     uint8_t host[MMC_HOST_ID_SIZE];  /* MOUNT GET; all zero: unknown */
+    uint8_t proof[MMC_PROOF_SIZE];   /* MOUNT REMOVE_ALL (rank: the rank it proves, UINT32_MAX none) */
     uint64_t owner;                  /* PUT_START PUT_END GET LEASE_RELEASE: the client's token, non-zero */
     uint32_t limit;                  /* LIST */
     mmc_key_ref_t prefix, after;     /* LIST (len 0 allowed) */
@@ -196,13 +210,14 @@ void mmc_resp_loc_encode(util_wbuf_t *w, const mmc_loc_t *loc);
 int32_t mmc_resp_locs_decode(const uint8_t *body, size_t len, uint32_t expect_n, uint64_t *lease_id,
                              uint32_t *ttl_ms, mmc_loc_t *locs);
 
-/* MOUNT (1 value), HEARTBEAT (u32 + u64), UNMOUNT (2 × u32), REMOVE_ALL (2 × u64). */
+/* MOUNT (1 value), HEARTBEAT (u32 + 2 × u64), UNMOUNT (2 × u32), REMOVE_ALL (2 × u64). */
 void mmc_resp_mount_encode(util_wbuf_t *w, uint64_t usable);
 int32_t mmc_resp_mount_decode(const uint8_t *body, size_t len, uint64_t *usable);
 void mmc_resp_unmount_encode(util_wbuf_t *w, uint32_t dropped, uint32_t shrunk);
 int32_t mmc_resp_unmount_decode(const uint8_t *body, size_t len, uint32_t *dropped, uint32_t *shrunk);
-void mmc_resp_heartbeat_encode(util_wbuf_t *w, uint32_t nseg, uint64_t instance);
-int32_t mmc_resp_heartbeat_decode(const uint8_t *body, size_t len, uint32_t *nseg, uint64_t *instance);
+void mmc_resp_heartbeat_encode(util_wbuf_t *w, uint32_t nseg, uint64_t instance, uint64_t challenge);
+int32_t mmc_resp_heartbeat_decode(const uint8_t *body, size_t len, uint32_t *nseg, uint64_t *instance,
+                                  uint64_t *challenge);
 void mmc_resp_remove_all_encode(util_wbuf_t *w, uint64_t removed, uint64_t deferred);
 int32_t mmc_resp_remove_all_decode(const uint8_t *body, size_t len, uint64_t *removed, uint64_t *deferred);
 

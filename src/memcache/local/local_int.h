@@ -57,6 +57,8 @@ int32_t ls_info_get(ls_info_t *out);
 void ls_keepalive_set(mmc_meta_client_t *c);
 /* Called by mmcs_local_service_stop before anything is torn down (the client's uninit). */
 void ls_stop_hook_set(void (*fn)(void));
+/* mmc_meta_prove_fn_t: this process's BM rank proof (smem_bm_rank_proof) for MOUNT and REMOVE_ALL. */
+int32_t ls_rank_prove(void *arg, const uint8_t *challenge, uint32_t len, uint32_t *rank, uint8_t *proof);
 /* Starts the LocalService into *out; init_bm false: smem_bm_init was done by the application. */
 int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, mmc_local_service_t *out);
 const char *ls_protocol_name(uint32_t p);

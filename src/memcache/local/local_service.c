@@ -99,6 +99,13 @@ static int32_t ls_fail(int32_t rc, const char *what) { return ls_fail_msg(rc, wh
 /* A failed smem_bm_* call: its message is libsmem's (a library of its own when libmmc.so is used). */
 static int32_t ls_fail_smem(int32_t rc, const char *what) { return ls_fail_msg(rc, what, smem_get_last_err_msg()); }
 
+int32_t ls_rank_prove(void *arg, const uint8_t *challenge, uint32_t len, uint32_t *rank, uint8_t *proof)
+{
+    (void)arg;
+    int32_t rc = smem_bm_rank_proof(challenge, len, rank, proof);
+    return rc == 0 ? MMC_OK : ls_fail_smem(rc, "proving the BM rank to the MetaService");
+}
+
 /* Mounted segment lost by the MetaService (restart, or a link timeout): mount it again. */
 static void ls_remount(mmc_local_service_t ls)
 {
@@ -288,6 +295,7 @@ int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t d
     mmc_meta_client_opts_t mo;
     mmc_meta_client_opts_from_local(cfg, &mo);
     rc = mmc_meta_client_connect(&mo, &ls->meta);
+    if (rc == MMC_OK) mmc_meta_client_set_prover(ls->meta, ls_rank_prove, NULL);
     if (rc != MMC_OK) goto free_ls;
     rc = ls_bm_open(ls, init_bm, device_id);
     if (rc != MMC_OK) goto close_meta;

@@ -111,6 +111,9 @@ meta_peer_t *meta_core_peer_open(meta_core_t *c, void *link, const char *name)
     p->link = link;
     p->id = c->next_peer_id++;
     snprintf(p->name, sizeof(p->name), "%s", name ? name : "?");
+    do {
+        p->challenge = meta_core_rand(c);
+    } while (p->challenge == 0);
     util_list_add_tail(&c->peers, &p->node);
     c->npeers++;
     return p;
@@ -190,7 +193,9 @@ static int32_t meta_handle(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, u
         if (rc == MMC_OK) mmc_resp_unmount_encode(w, dropped, shrunk);
         return rc;
     }
-    case MMC_MSG_HEARTBEAT: mmc_resp_heartbeat_encode(w, meta_seg_count_peer(c, p), c->instance); return MMC_OK;
+    case MMC_MSG_HEARTBEAT:
+        mmc_resp_heartbeat_encode(w, meta_seg_count_peer(c, p), c->instance, p->challenge);
+        return MMC_OK;
     case MMC_MSG_PUT_START: meta_obj_put_start(c, p, r, w); return MMC_OK;
     case MMC_MSG_GET: meta_obj_get(c, p, r, w); return MMC_OK;
     case MMC_MSG_QUERY: {
@@ -204,6 +209,11 @@ static int32_t meta_handle(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, u
     }
     case MMC_MSG_REMOVE_ALL: {
         uint64_t removed, deferred;
+        /* Members only: a LocalService (it proved its rank when it mounted) or a process proving a live rank. */
+        if (c->opts.rank_verify != NULL && meta_seg_count_peer(c, p) == 0) {
+            rc = meta_peer_verify(c, p, r, "REMOVE_ALL");
+            if (rc != MMC_OK) return rc;
+        }
         meta_obj_remove_all(c, &removed, &deferred);
         mmc_resp_remove_all_encode(w, removed, deferred);
         return MMC_OK;

@@ -57,6 +57,11 @@ typedef struct meta_core_opts {
      * fuzz target uses a predictable one so its requests can name live ids). */
     uint64_t (*rand64)(void *arg);
     void *rand_arg;
+    /* Whether proof shows that the sender holds BM rank `rank` now, for the link challenge (8 bytes LE):
+     * MMC_OK or MMC_NOT_PERMITTED with a message. NULL: membership is not checked (no config store to ask, or
+     * member_check off): MOUNT takes any rank and REMOVE_ALL any link. */
+    int32_t (*rank_verify)(void *arg, uint32_t rank, const uint8_t *challenge, uint32_t len, const uint8_t *proof);
+    void *verify_arg;
 } meta_core_opts_t;
 
 void meta_core_opts_init(meta_core_opts_t *o);

@@ -37,6 +37,7 @@ struct meta_peer {
     void *link;
     uint64_t id;
     bool dead; /* send failed: no more answers */
+    uint64_t challenge; /* random per link: rank proofs (MOUNT, REMOVE_ALL) are made over it */
     char name[64];
 };
 
@@ -179,6 +180,8 @@ struct meta_core {
     /* counters */
     uint64_t puts, puts_revoked, gets, get_hits, get_misses, removes, evictions, bytes_put, bytes_got;
     uint64_t leases_lost, leases_refused; /* LEASE_RELEASE answered MMC_LEASE_LOST / MMC_LEASE_NOT_OWNER */
+    uint64_t refused;                     /* MOUNT/UNMOUNT/REMOVE_ALL answered MMC_NOT_PERMITTED */
+    uint64_t refused_log_ms;
     meta_op_stats_t ops_stats[MMC_MSG_COUNT];
     uint64_t bad_requests;
 };
@@ -228,6 +231,9 @@ int32_t meta_seg_unmount(meta_core_t *c, meta_peer_t *p, uint32_t rank, uint16_t
 void meta_seg_detach(meta_core_t *c, meta_seg_t *seg, uint32_t *dropped, uint32_t *shrunk);
 meta_seg_t *meta_seg_find(const meta_core_t *c, uint32_t rank, uint16_t medium);
 uint32_t meta_seg_count_peer(const meta_core_t *c, const meta_peer_t *p);
+/* Whether r (MOUNT, REMOVE_ALL) proves that p's process holds BM rank r->rank (opts.rank_verify over p's
+ * challenge). MMC_OK, or MMC_NOT_PERMITTED with the message set and a WARN naming the link (what: the call). */
+int32_t meta_peer_verify(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, const char *what);
 
 /* meta_obj.c */
 void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w);

@@ -1,8 +1,10 @@
 /* Segments: MOUNT/UNMOUNT and what a LocalService leaving does to objects. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "memcache/meta/meta_int.h"
+#include "util/util_buf.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 
@@ -25,6 +27,36 @@ uint32_t meta_seg_count_peer(const meta_core_t *c, const meta_peer_t *p)
     return n;
 }
 
+/* A refusal of another member's rank or segment: the answer says why, the log who (one a second). */
+static int32_t meta_refuse(meta_core_t *c, const meta_peer_t *p, const char *what)
+{
+    c->refused++;
+    uint64_t now = meta_now(c);
+    if (c->refused_log_ms == 0 || now - c->refused_log_ms >= 1000) {
+        LOG_WARN("meta: refused %s from %s: %s (%llu refused so far)", what, p->name, util_err_get(),
+                 (unsigned long long)c->refused);
+        c->refused_log_ms = now;
+    }
+    return MMC_NOT_PERMITTED;
+}
+
+int32_t meta_peer_verify(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, const char *what)
+{
+    if (c->opts.rank_verify == NULL) return MMC_OK;
+    uint8_t chal[8];
+    util_put_le64(chal, p->challenge);
+    if (r->rank == UINT32_MAX) {
+        util_err_set(MMC_NOT_PERMITTED, "%s: the request proves no BM rank (only a member of the cluster may)", what);
+        return meta_refuse(c, p, what);
+    }
+    int32_t rc = c->opts.rank_verify(c->opts.verify_arg, r->rank, chal, sizeof(chal), r->proof);
+    if (rc == MMC_OK) return MMC_OK;
+    char why[512];
+    snprintf(why, sizeof(why), "%s", util_err_get());
+    util_err_set(MMC_NOT_PERMITTED, "%s for rank %u: %s", what, r->rank, why);
+    return meta_refuse(c, p, what);
+}
+
 int32_t meta_seg_mount(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, uint64_t *usable)
 {
     uint64_t bytes = r->size / META_PAGE * META_PAGE;
@@ -44,6 +76,9 @@ int32_t meta_seg_mount(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, uint6
                                 "mounts for one rank only", o->rank);
         }
     }
+    /* Only the process that holds the BM rank hands out its memory. */
+    int32_t vrc = meta_peer_verify(c, p, r, "MOUNT");
+    if (vrc != MMC_OK) return vrc;
     if (meta_seg_find(c, r->rank, r->medium) != NULL)
         return util_err_set(MMC_DUPLICATED_OBJECT, "MOUNT: rank %u already has a %s segment", r->rank,
                             meta_media_names[r->medium]);
@@ -138,9 +173,14 @@ int32_t meta_seg_unmount(meta_core_t *c, meta_peer_t *p, uint32_t rank, uint16_t
                          uint32_t *shrunk)
 {
     meta_seg_t *s = meta_seg_find(c, rank, medium);
-    if (s == NULL || s->owner != p)
-        return util_err_set(MMC_LINK_NOT_FOUND, "UNMOUNT: this link has no %s segment of rank %u",
+    if (s == NULL)
+        return util_err_set(MMC_LINK_NOT_FOUND, "UNMOUNT: no %s segment of rank %u is mounted",
                             meta_media_names[medium], rank);
+    if (s->owner != p) {
+        util_err_set(MMC_NOT_PERMITTED, "UNMOUNT: rank %u's %s segment belongs to the link that mounted it (%s)",
+                     rank, meta_media_names[medium], s->owner ? s->owner->name : "-");
+        return meta_refuse(c, p, "UNMOUNT");
+    }
     meta_seg_detach(c, s, dropped, shrunk);
     return MMC_OK;
 }

@@ -52,6 +52,17 @@ static void svc_close(void *link) { net_conn_close(link); }
 
 static const meta_core_ops_t svc_core_ops = {.send = svc_send, .close = svc_close};
 
+/* meta_core_opts_t.rank_verify: asks the embedded config store (started after the listener: until then, no rank
+ * can be proven). */
+static int32_t svc_rank_verify(void *arg, uint32_t rank, const uint8_t *challenge, uint32_t len, const uint8_t *proof)
+{
+    struct mmc_meta_service *s = arg;
+    store_server_t *st = __atomic_load_n(&s->store, __ATOMIC_ACQUIRE);
+    if (st == NULL) return util_err_set(MMC_NOT_PERMITTED, "the config store is not started yet");
+    int32_t rc = store_server_rank_verify(st, MMC_BM_GROUP, rank, challenge, len, proof);
+    return rc == SMEM_OK ? MMC_OK : rc == SMEM_NOT_PERMITTED ? MMC_NOT_PERMITTED : mmc_status_from_smem(rc);
+}
+
 static meta_peer_t *svc_peer_locked(struct mmc_meta_service *s, net_conn_t *conn)
 {
     meta_peer_t *p = net_conn_get_ctx(conn);
@@ -345,6 +356,14 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
     co.put_timeout_ms = cfg->putTimeoutMs;
     co.evict_high = cfg->evictThresholdHigh;
     co.evict_low = cfg->evictThresholdLow;
+    if (cfg->memberCheck && cfg->configStoreURL[0] != '\0') {
+        co.rank_verify = svc_rank_verify;
+        co.verify_arg = s;
+    } else if (cfg->memberCheck) {
+        LOG_WARN("meta: no embedded config store (ock.mmc.meta_service.config_store_url is empty): BM membership "
+                 "cannot be checked, so any client that reaches the RPC port may MOUNT for any rank and REMOVE_ALL; "
+                 "protect the port (ock.mmc.tls with client certificates) or serve the config store from mmc-meta");
+    }
     if (meta_core_create(&co, &svc_core_ops, &s->core) != MMC_OK) goto free_service;
     if (cfg->accTlsConfig.tlsEnable && svc_tls_create(&cfg->accTlsConfig, "ock.mmc.tls", &s->tls) != MMC_OK)
         goto destroy_core;
@@ -384,7 +403,10 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
         so.net.expose.tls_opt = "ock.mmc.config_store.tls.enable with ca.path, cert.path, key.path";
         /* A restarted MetaService must not hand a survivor's rank to a newcomer. */
         so.recovery_ms = STORE_RECOVERY_DEFAULT_MS;
-        if (store_server_start(cfg->configStoreURL, &so, &s->store) != 0) {
+        store_server_t *st = NULL;
+        int32_t src = store_server_start(cfg->configStoreURL, &so, &st);
+        __atomic_store_n(&s->store, st, __ATOMIC_RELEASE);
+        if (src != 0) {
             char msg[512];
             snprintf(msg, sizeof(msg), "%s", util_err_get());
             util_err_set(MMC_ERROR, "MetaService cannot start the config store on %s: %s", cfg->configStoreURL, msg);
