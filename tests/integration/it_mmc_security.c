@@ -25,6 +25,7 @@
 #include "memcache/common/mmc_meta_client.h"
 #include "memcache/mmc.h"
 #include "memcache/mmc_client.h"
+#include "net/net.h"
 #include "store/store.h"
 #include "testutil.h"
 #include "tu_data.h"
@@ -122,23 +123,59 @@ static void cluster_down(void)
     if (meta > 0) TU_CHECK(WEXITSTATUS(tu_stop_pid(meta, 10000)) == 0, "mmc-meta exits 0");
 }
 
-static store_client_t *store_client(void)
+/* ---------- the attacker's clients ---------- */
+
+static const mmc_tls_config no_tls; /* tlsEnable false: plain */
+
+/* A raw store client with tls (its context in *ctx: it must outlive the client). 0 or the status. */
+static int32_t store_open(const mmc_tls_config *tls, uint32_t timeout_ms, store_client_t **c, net_tls_t **ctx)
 {
+    *c = NULL;
+    *ctx = NULL;
     store_client_opts_t o;
     store_client_opts_init(&o);
-    o.timeout_ms = 5000;
-    store_client_t *c = NULL;
-    TU_CHECK(store_client_connect(store_url, &o, &c) == 0, "raw store client: %s", util_err_get());
-    return c;
+    o.timeout_ms = timeout_ms;
+    o.rpc.connect_timeout_ms = timeout_ms;
+    if (tls->tlsEnable) {
+        net_tls_opts_t to;
+        net_tls_opts_from_block(&to, tls);
+        int32_t rc = net_tls_create(&to, false, ctx);
+        if (rc != SMEM_OK) return rc;
+        o.rpc.net.tls = *ctx;
+    }
+    return store_client_connect(store_url, &o, c);
 }
 
-/* ---------- scenarios ---------- */
-
-static void scen_store(void)
+static void store_close(store_client_t *c, net_tls_t *ctx)
 {
-    if (!cluster_up()) return;
-    store_client_t *c = store_client();
-    if (c == NULL) return;
+    if (c != NULL) store_client_close(c);
+    if (ctx != NULL) net_tls_destroy(ctx);
+}
+
+static mmc_meta_client_t *meta_open(const mmc_tls_config *tls, uint32_t timeout_ms, int32_t *rc)
+{
+    mmc_meta_client_opts_t o;
+    mmc_meta_client_opts_init(&o);
+    snprintf(o.url, sizeof(o.url), "%s", rpc_url);
+    o.timeout_ms = timeout_ms;
+    o.tls = *tls;
+    mmc_meta_client_t *mc = NULL;
+    *rc = mmc_meta_client_connect(&o, &mc);
+    return mc;
+}
+
+/* ---------- the attacks (a client that owns nothing, with the TLS block tls) ---------- */
+
+static void attack_store(const mmc_tls_config *tls)
+{
+    store_client_t *c = NULL;
+    net_tls_t *ctx = NULL;
+    int32_t orc = store_open(tls, 5000, &c, &ctx);
+    TU_CHECK(orc == 0, "raw store client%s: %d %s", tls->tlsEnable ? " (TLS)" : "", orc, util_err_get());
+    if (orc != 0) {
+        store_close(c, ctx);
+        return;
+    }
     char key[128], live[64];
     snprintf(key, sizeof(key), MEMBER_PREFIX "%d", rank[0]);
     uint8_t *orig = NULL, *now = NULL;
@@ -182,7 +219,7 @@ static void scen_store(void)
              "rank %d's record is unchanged", rank[0]);
     free(now);
     free(orig);
-    store_client_close(c);
+    store_close(c, ctx);
     TU_CHECK(log_has("store: refused a write from", MEMBER_PREFIX), "the store's WARN names the peer and the key");
     TU_CHECK(role_run("get"), "the keys put before read back with their bytes");
 }
@@ -197,15 +234,11 @@ static int32_t forged_prove(void *arg, const uint8_t *challenge, uint32_t len, u
     return MMC_OK;
 }
 
-static void scen_meta(void)
+static void attack_meta(const mmc_tls_config *tls)
 {
-    if (!cluster_up()) return;
-    mmc_meta_client_opts_t o;
-    mmc_meta_client_opts_init(&o);
-    snprintf(o.url, sizeof(o.url), "%s", rpc_url);
-    o.timeout_ms = 5000;
-    mmc_meta_client_t *mc = NULL;
-    TU_CHECK(mmc_meta_client_connect(&o, &mc) == 0, "raw MetaService client");
+    int32_t rc;
+    mmc_meta_client_t *mc = meta_open(tls, 5000, &rc);
+    TU_CHECK(rc == 0, "raw MetaService client%s: %d %s", tls->tlsEnable ? " (TLS)" : "", rc, mmc_get_last_err_msg());
     if (mc == NULL) return;
     mmc_stats_t st;
     mmc_seg_info_t *segs = NULL;
@@ -215,7 +248,7 @@ static void scen_meta(void)
     free(segs);
 
     /* A fake segment for a free rank (the MetaService would hand out whatever memory it names). */
-    int32_t rc = mmc_meta_mount(mc, 7, MMC_MEDIA_DRAM, 1ull << 46, 16u << 20, NULL, NULL);
+    rc = mmc_meta_mount(mc, 7, MMC_MEDIA_DRAM, 1ull << 46, 16u << 20, NULL, NULL);
     TU_CHECK(rc == MMC_NOT_PERMITTED, "MOUNT for a rank nobody holds: %d %s", rc, mmc_get_last_err_msg());
     TU_CHECK(log_has("meta: refused MOUNT from", "rank 7"), "the MetaService's WARN names the link and the rank");
     usleep(1100 * 1000); /* the WARNs are rate-limited to one a second */
@@ -244,6 +277,18 @@ static void scen_meta(void)
     free(segs);
     mmc_meta_client_close(mc);
     TU_CHECK(role_run("get"), "the keys put before read back with their bytes");
+}
+
+/* ---------- scenarios ---------- */
+
+static void scen_store(void)
+{
+    if (cluster_up()) attack_store(&no_tls);
+}
+
+static void scen_meta(void)
+{
+    if (cluster_up()) attack_meta(&no_tls);
 }
 
 static const tu_scen_t scenarios[] = {
