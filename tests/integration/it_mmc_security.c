@@ -12,7 +12,20 @@
  * Each is refused (SMEM_ERR_NOT_PERMITTED / MMC_NOT_PERMITTED), the server
  * logs a WARN naming the peer and the key or call, the record bytes and the
  * segments are unchanged, and the keys put before the attacks read back with
- * their own bytes. Scenarios: store, meta (each sets up the cluster).
+ * their own bytes.
+ *
+ * Scenario tls runs the same cluster with TLS on every listener and link
+ * (mmc-meta's RPC, embedded config store and HTTPS endpoint; the
+ * LocalServices' and member clients' links to them and their tcp data plane;
+ * certificates of scripts/gen-test-certs.sh). A client with no TLS, or with
+ * TLS but no certificate, is refused at the handshake (store, RPC, HTTPS) and
+ * mmc-meta logs it. The attacker then holds a valid client certificate of the
+ * cluster's CA, so TLS lets it in, but it is not a member: the same attacks,
+ * the same refusals and WARNs. And a plain outsider at a LocalService's
+ * data port (its address read from the member record) is refused by TLS
+ * before the cluster credential is asked for; a raw WRITE gets no answer.
+ *
+ * Scenarios: store, meta (on a plain cluster), tls (its own cluster).
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -26,11 +39,14 @@
 #include "memcache/mmc.h"
 #include "memcache/mmc_client.h"
 #include "net/net.h"
+#include "smem/smem_bm_int.h"
+#include "space/space_rec.h"
 #include "store/store.h"
 #include "testutil.h"
 #include "tu_data.h"
 #include "tu_mmc.h"
 #include "tu_scen.h"
+#include "tu_tp.h"
 #include "util/util_status.h"
 #include "util/util_time.h"
 
@@ -42,9 +58,13 @@
 #define MEMBER_PREFIX "smem/bm/0/host/member/"
 
 static char tmpdir[256], meta_conf[600], meta_log[600], cli_conf[600];
-static char rpc_url[128], store_url[128];
+static char rpc_url[128], store_url[128], metrics_url[128];
+static char certs[400]; /* the certificates of gen-test-certs.sh (scenario tls) */
 static pid_t meta = -1, ls[2] = {-1, -1};
 static int rank[2] = {-1, -1};
+static bool cluster_tls; /* the running cluster has TLS on */
+
+static void cluster_down(void);
 
 /* ---------- roles: a member client (this binary with --role) ---------- */
 
@@ -88,29 +108,74 @@ static bool role_run(const char *role)
 
 /* ---------- the cluster ---------- */
 
-static bool log_has(const char *a, const char *b)
+/* Lines of mmc-meta's log with both a and b. */
+static int log_count(const char *a, const char *b)
 {
     char cmd[1400], out[4096];
     snprintf(cmd, sizeof(cmd), "grep -F -- '%s' '%s' | grep -F -c -- '%s'", a, meta_log, b);
-    return tu_run_cmd(cmd, out, sizeof(out)) == 0 && atoi(out) > 0;
+    return tu_run_cmd(cmd, out, sizeof(out)) < 0 ? 0 : atoi(out);
 }
 
-static bool cluster_up(void)
+static bool log_has(const char *a, const char *b) { return log_count(a, b) > 0; }
+
+/* Waits up to 2 s for more than n lines with a and b. */
+static bool log_grows(const char *a, const char *b, int n)
 {
-    if (meta > 0) return true;
-    FILE *f = fopen(meta_conf, "a");
+    for (int i = 0; i < 20 && log_count(a, b) <= n; i++) usleep(100 * 1000);
+    return log_count(a, b) > n;
+}
+
+/* "P.enable = true" ... for prefix P with the test CA and `who`.pem/.key of certs/. */
+static const char *tls_block(const char *prefix, const char *who, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s.enable = true\n%s.ca.path = %s/ca.pem\n%s.cert.path = %s/%s.pem\n%s.key.path = %s/%s.key\n",
+             prefix, prefix, certs, prefix, certs, who, prefix, certs, who);
+    return buf;
+}
+
+/* mmc-meta and two mmc-local, plain or (tls) with TLS on every listener and link: mmc-meta's RPC, embedded
+ * config store and HTTPS endpoint (server.pem); the LocalServices' and member clients' links to both and
+ * their data plane (node.pem, both ends). Each cluster logs to its own file. */
+static bool cluster_up(bool tls)
+{
+    if (meta > 0 && cluster_tls == tls) return true;
+    cluster_down();
+    cluster_tls = tls;
+    snprintf(meta_log, sizeof(meta_log), "%s/meta%s.log", tmpdir, tls ? "-tls" : "");
+    FILE *f = fopen(meta_conf, "w");
     if (f == NULL) return false;
-    fprintf(f, "ock.mmc.log_path = %s\n", meta_log);
+    fprintf(f,
+            "ock.mmc.meta_service_url = tcp://127.0.0.1:0\nock.mmc.meta_service.config_store_url = "
+            "tcp://127.0.0.1:0\nock.mmc.meta_service.metrics_url = %s\nock.mmc.log_level = warn\n"
+            "ock.mmc.log_path = %s\n",
+            tls ? "http://127.0.0.1:0" : "", meta_log);
+    char extra[2048] = "", b[3][600];
+    if (tls) {
+        fprintf(f, "%s%s", tls_block("ock.mmc.tls", "server", b[0], sizeof(b[0])),
+                tls_block("ock.mmc.config_store.tls", "server", b[1], sizeof(b[1])));
+        snprintf(extra, sizeof(extra), "%s%s%s", tls_block("ock.mmc.tls", "node", b[0], sizeof(b[0])),
+                 tls_block("ock.mmc.config_store.tls", "node", b[1], sizeof(b[1])),
+                 tls_block("ock.mmc.local_service.hcom.tls", "node", b[2], sizeof(b[2])));
+    }
     fclose(f);
     const char *args[] = {"--config", meta_conf, NULL};
-    if (tu_mmc_meta_start(args, &meta, rpc_url, sizeof(rpc_url), store_url, sizeof(store_url)) != 0) return false;
+    tu_mmc_meta_t m = {.args = args};
+    if (tu_mmc_meta_run(&m, &meta) != 0) {
+        TU_CHECK(0, "mmc-meta did not start");
+        meta = -1;
+        return false;
+    }
+    snprintf(rpc_url, sizeof(rpc_url), "%s", m.rpc);
+    snprintf(store_url, sizeof(store_url), "%s", m.store);
+    snprintf(metrics_url, sizeof(metrics_url), "%s", m.metrics);
+    if (tls) TU_CHECK(strncmp(metrics_url, "https://", 8) == 0, "the metrics endpoint is HTTPS: %s", metrics_url);
     tu_mmc_client_t cc = {.rpc = rpc_url, .store = store_url, .max_dram = LS_STRIDE, .world = WORLD, .timeout_s = 5,
-                          .log_level = "warn"};
-    if (tu_mmc_client_conf(cli_conf, &cc) != 0) return false;
+                          .log_level = "warn", .extra = extra};
+    if (tu_mmc_client_conf(cli_conf, &cc) != 0) return false; /* the mmc-local read it too (MMC_LOCAL_CONFIG_PATH) */
     char dram[32];
     snprintf(dram, sizeof(dram), "%u", LS_DRAM);
     for (int i = 0; i < 2; i++) rank[i] = tu_mmc_local_start(rpc_url, store_url, dram, LS_STRIDE, WORLD, &ls[i]);
-    TU_CHECK(rank[0] >= 0 && rank[1] >= 0, "two LocalServices: ranks %d %d", rank[0], rank[1]);
+    TU_CHECK(rank[0] >= 0 && rank[1] >= 0, "two LocalServices%s: ranks %d %d", tls ? " on TLS" : "", rank[0], rank[1]);
     if (rank[0] < 0 || rank[1] < 0) return false;
     TU_CHECK(role_run("put"), "a member client puts %d keys with a replica on each LocalService", NKEYS);
     return true;
@@ -118,12 +183,29 @@ static bool cluster_up(void)
 
 static void cluster_down(void)
 {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         if (ls[i] > 0) tu_stop_pid(ls[i], 10000);
+        ls[i] = -1;
+    }
     if (meta > 0) TU_CHECK(WEXITSTATUS(tu_stop_pid(meta, 10000)) == 0, "mmc-meta exits 0");
+    meta = -1;
 }
 
 /* ---------- the attacker's clients ---------- */
+
+/* A client TLS block of this cluster's CA holding `who`.pem (NULL: no certificate of its own). */
+static mmc_tls_config client_tls(const char *who)
+{
+    mmc_tls_config t;
+    memset(&t, 0, sizeof(t));
+    t.tlsEnable = true;
+    snprintf(t.caPath, sizeof(t.caPath), "%s/ca.pem", certs);
+    if (who != NULL) {
+        snprintf(t.certPath, sizeof(t.certPath), "%s/%s.pem", certs, who);
+        snprintf(t.keyPath, sizeof(t.keyPath), "%s/%s.key", certs, who);
+    }
+    return t;
+}
 
 static const mmc_tls_config no_tls; /* tlsEnable false: plain */
 
@@ -283,17 +365,114 @@ static void attack_meta(const mmc_tls_config *tls)
 
 static void scen_store(void)
 {
-    if (cluster_up()) attack_store(&no_tls);
+    if (cluster_up(false)) attack_store(&no_tls);
 }
 
 static void scen_meta(void)
 {
-    if (cluster_up()) attack_meta(&no_tls);
+    if (cluster_up(false)) attack_meta(&no_tls);
+}
+
+/* A client with tls (plain, or TLS without a certificate) gets nothing from the store or the RPC. */
+static void refused_at_tls(const mmc_tls_config *tls, const char *what)
+{
+    store_client_t *c = NULL;
+    net_tls_t *ctx = NULL;
+    char key[128];
+    snprintf(key, sizeof(key), MEMBER_PREFIX "%d", rank[0]);
+    const char *hs = "TLS handshake with";
+    int n = log_count(hs, "failed");
+    int32_t rc = store_open(tls, 1500, &c, &ctx);
+    if (rc == SMEM_OK) {
+        uint8_t *v = NULL;
+        uint32_t vlen = 0;
+        rc = store_get(c, key, 0, &v, &vlen);
+        free(v);
+    }
+    store_close(c, ctx);
+    TU_CHECK(rc == SMEM_CONN_FAILED, "%s at the config store: refused (%d)", what, rc);
+    TU_CHECK(log_grows(hs, "failed", n), "mmc-meta logs the failed handshake");
+    usleep(300 * 1000); /* a redial the closed client left in flight logs too: count it before the RPC's */
+    n = log_count(hs, "failed");
+    mmc_meta_client_t *mc = meta_open(tls, 1500, &rc);
+    if (mc != NULL) { /* a plain client may get a socket, but no call succeeds */
+        mmc_stats_t st;
+        mmc_seg_info_t *segs = NULL;
+        uint32_t nseg = 0;
+        rc = mmc_meta_stats(mc, &st, &segs, &nseg);
+        free(segs);
+        mmc_meta_client_close(mc);
+    }
+    TU_CHECK(rc == MMC_NOT_CONNECTED || rc == MMC_TIMEOUT, "%s at the MetaService RPC: refused (%d)", what, rc);
+    TU_CHECK(log_grows(hs, "failed", n), "mmc-meta logs the failed handshake");
+}
+
+/* curl the HTTPS endpoint's /health with the client certificate `who` (NULL: none): the HTTP status or 0. */
+static int https_health(const char *who)
+{
+    char cmd[2048], cert[800] = "", out[4096];
+    if (who != NULL) snprintf(cert, sizeof(cert), "--cert %s/%s.pem --key %s/%s.key", certs, who, certs, who);
+    snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null --max-time 5 --cacert %s/ca.pem %s -w '%%{http_code}' '%s/health'",
+             certs, cert, metrics_url);
+    if (tu_run_cmd(cmd, out, sizeof(out)) < 0) return 0;
+    return atoi(out);
+}
+
+/* A plain outsider at LocalService rank r's data port (its address read from the member record over a store client with tls). */
+static void attack_data_plane(const mmc_tls_config *tls, int r)
+{
+    store_client_t *c = NULL;
+    net_tls_t *ctx = NULL;
+    char key[128];
+    snprintf(key, sizeof(key), MEMBER_PREFIX "%d", r);
+    uint8_t *v = NULL;
+    uint32_t vlen = 0;
+    space_rec_t rec;
+    int32_t rc = store_open(tls, 5000, &c, &ctx);
+    if (rc == SMEM_OK) rc = store_get(c, key, 0, &v, &vlen);
+    if (rc == SMEM_OK) rc = space_rec_decode(v, vlen, &rec);
+    free(v);
+    store_close(c, ctx);
+    TU_CHECK(rc == SMEM_OK && rec.tp_addr_len > 0, "rank %d's member record names its data port: %d", r, rc);
+    if (rc != SMEM_OK) return;
+    rc = tu_outsider_connect(rec.tp_addr, NULL, SMEM_BM_TP_WINDOW_HOST, 0);
+    /* refused by TLS, before the cluster credential is asked for (that refusal would be SMEM_AUTH) */
+    TU_CHECK(rc != SMEM_OK && rc != SMEM_AUTH, "a plain outsider connects to rank %d's data port %s: %d %s", r,
+             rec.tp_addr, rc, util_err_get());
+    TU_CHECK(tu_outsider_raw_write(rec.tp_addr, SMEM_BM_TP_WINDOW_HOST, 0),
+             "a raw WRITE to rank %d's data port gets no response", r);
+}
+
+static void scen_tls(void)
+{
+    char cmd[1024], out[4096];
+    snprintf(certs, sizeof(certs), "%s/certs", tmpdir);
+    snprintf(cmd, sizeof(cmd), "sh %s/scripts/gen-test-certs.sh %s 2>&1", tu_source_dir(), certs);
+    if (tu_run_cmd(cmd, out, sizeof(out)) != 0) {
+        TU_CHECK(0, "gen-test-certs.sh: %s", out);
+        return;
+    }
+    if (!cluster_up(true)) return;
+    mmc_tls_config none = client_tls(NULL), attacker = client_tls("client");
+    refused_at_tls(&no_tls, "a plain client");
+    refused_at_tls(&none, "a TLS client without a certificate");
+    int code = https_health(NULL);
+    TU_CHECK(code == 403, "HTTPS without a client certificate: %d", code);
+    code = https_health("client");
+    TU_CHECK(code == 200, "HTTPS with a certificate of the CA: %d", code);
+    /* A process with a valid certificate of the cluster's CA is let in by TLS, but it is not a member. */
+    attack_store(&attacker);
+    attack_meta(&attacker);
+    attack_data_plane(&attacker, rank[0]); /* the other's data port is the same code: 3 s saved */
+    TU_CHECK(role_run("get"), "after the data-plane attacks the keys read back with their bytes");
 }
 
 static const tu_scen_t scenarios[] = {
     {.name = "store", .run = scen_store, .what = "forged and foreign writes to member records and liveness keys"},
     {.name = "meta", .run = scen_meta, .what = "MOUNT for a rank not held, foreign UNMOUNT, REMOVE_ALL by a non-member"},
+    {.name = "tls", .run = scen_tls,
+     .what = "TLS everywhere: no certificate, no way in; a valid certificate of the CA but no membership: the same "
+             "attacks (and a plain one at a data port) refused"},
 };
 
 int main(int argc, char **argv)
@@ -307,7 +486,6 @@ int main(int argc, char **argv)
     snprintf(meta_conf, sizeof(meta_conf), "%s/meta.conf", tmpdir);
     snprintf(meta_log, sizeof(meta_log), "%s/meta.log", tmpdir);
     snprintf(cli_conf, sizeof(cli_conf), "%s/client.conf", tmpdir);
-    TU_CHECK(tu_mmc_meta_conf(meta_conf, 0, 0, "warn") == 0, "mmc-meta config");
     tu_scen_run();
     cluster_down();
     tu_rmdir_rf(tmpdir);
