@@ -8,7 +8,8 @@
  * stale or garbage handle is an error, never a dereference. Store names of
  * heap `id`: "smem/shm/<id>" (space records, barrier, all-gather, exit
  * group), "smem/shm/<id>/sub/<key>" (sub-groups), "smem/shm/<id>/ids"
- * (atomic values), "smem/shm/<id>/ctx/<rank>" (extra context).
+ * (atomic values), "smem/shm/<id>/ctx/<rank>" (extra context, rank-owned in
+ * the store: only the rank's holder writes it).
  *
  * Threads: calls may come from any thread; `sm_shm_lock` guards the table
  * and the instance and is never held across a store or space call that can
@@ -229,7 +230,11 @@ smem_shm_t smem_shm_create(uint32_t id, uint32_t rank_size, uint32_t rank_id, ui
         .timeout_ms = create_ms,
     };
     uint32_t *all = NULL;
-    int32_t rc = space_create(&sc, &o->space);
+    char ctx_prefix[64];
+    snprintf(ctx_prefix, sizeof(ctx_prefix), "%s/ctx/", o->ns);
+    /* Each rank's extra context is its own: the store refuses anyone else's write of it. */
+    int32_t rc = store_group_own(store, SHM_GROUP, ctx_prefix, STORE_OWN_RANK);
+    if (rc == SMEM_OK) rc = space_create(&sc, &o->space);
     if (rc == SMEM_OK) rc = space_join(o->space);
     if (rc == SMEM_OK) {
         all = malloc(rank_size * sizeof(uint32_t));

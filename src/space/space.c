@@ -612,6 +612,21 @@ bool space_lost(space_t *s)
     return v;
 }
 
+/* The space's keys belong to its members (registered before the first write, so none is ever open): each
+ * rank's record to its holder (others may only tombstone it), the base record is written once (a survivor
+ * re-publishes the same bytes after a store restart; the last one out deletes it), the reference count is
+ * every member's. */
+static int32_t space_own(space_t *s)
+{
+    char key[SPACE_KEY_MAX];
+    int32_t rc = store_group_own(s->store, s->live_group, s->member_prefix, STORE_OWN_RANK);
+    snprintf(key, sizeof(key), "%s/base", s->ns);
+    if (rc == SMEM_OK) rc = store_group_own(s->store, s->live_group, key, STORE_OWN_ONCE);
+    snprintf(key, sizeof(key), "%s/refs", s->ns);
+    if (rc == SMEM_OK) rc = store_group_own(s->store, s->live_group, key, STORE_OWN_GROUP);
+    return rc;
+}
+
 int32_t space_create(const space_cfg_t *cfg, space_t **out)
 {
     int32_t rc = space_cfg_check(cfg);
@@ -646,6 +661,7 @@ int32_t space_create(const space_cfg_t *cfg, space_t **out)
     pthread_cond_init(&s->cv, NULL);
 
     rc = gva_host_id_get(&s->host);
+    if (rc == SMEM_OK && s->live_group[0] != '\0') rc = space_own(s);
     if (rc != SMEM_OK) goto free_space;
     char key[SPACE_KEY_MAX];
     snprintf(key, sizeof(key), "%s/refs", s->ns);
@@ -654,9 +670,7 @@ int32_t space_create(const space_cfg_t *cfg, space_t **out)
     rc = space_agree_base(s);
     if (rc != SMEM_OK) goto drop_ref;
     if (s->live_group[0] != '\0') {
-        /* Our record is ours: the store refuses other members' writes to it (but their tombstones). */
-        rc = store_group_own(s->store, s->live_group, s->member_prefix, STORE_OWN_RANK);
-        if (rc == SMEM_OK) rc = store_group_listen(s->store, s->live_group, space_on_rank_event, s, &s->listen_id);
+        rc = store_group_listen(s->store, s->live_group, space_on_rank_event, s, &s->listen_id);
         if (rc != SMEM_OK) {
             gva_window_destroy(s->win);
             goto drop_ref;

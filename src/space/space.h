@@ -22,6 +22,9 @@
  *   <ns>/base          {version, kind, world_max, stride, base, token, secret}
  *   <ns>/member/<r>    {version, rank, generation, size, host id, transport address}
  *   <ns>/refs          decimal count of live space objects (the last destroy deletes base)
+ * space_create registers them with the store for live_group before writing
+ * any (store_group_own): member records rank-owned, base written once (its
+ * bytes never change; members may delete it), refs every member's.
  * The gva exporter namespace is derived from the base record's random token,
  * so two spaces never share socket names even with equal store prefixes.
  *

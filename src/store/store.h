@@ -190,15 +190,27 @@ void store_group_unlisten(store_client_t *c, uint64_t id);
  *                   while it holds its rank; once it does not (it left or
  *                   died, or another token holds the rank), any member of
  *                   the group may delete it or write it (and claims it).
+ *   STORE_OWN_GROUP any connection that holds a rank in the group writes any
+ *                   key under the prefix (a count all members keep).
+ *   STORE_OWN_ONCE  keys written once: a member of the group creates one;
+ *                   afterwards a write must leave its bytes as they are (a
+ *                   SET or CAS of the same bytes: a survivor re-publishing
+ *                   it) and any member may delete it (the last one out).
  * Everything else is refused with SMEM_NOT_PERMITTED, and the server logs a
  * WARN naming the connection and the key (at most one a second). Keys that
  * hold "/__live/" are the server's liveness keys: no client writes them.
  * The client remembers its registrations and sends them again after a
  * reconnect, once the rank came back and before the group's listeners run
  * (a restarted server knows none), so a member's records stay its own.
+ * While a restarted server's recovery window is open (store_server_opts_t
+ * recovery_ms) it holds every write of a key under no registered prefix
+ * and answers it when the window ends, so the survivors re-register their
+ * prefixes before anyone else's write reaches them.
  */
 #define STORE_OWN_RANK 1u
 #define STORE_OWN_CLAIM 2u
+#define STORE_OWN_GROUP 3u
+#define STORE_OWN_ONCE 4u
 int32_t store_group_own(store_client_t *c, const char *group, const char *prefix, uint8_t mode);
 
 /*

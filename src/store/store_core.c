@@ -660,6 +660,7 @@ store_peer_t *store_core_peer_open(store_core_t *c, void *link, const char *name
     util_list_init(&p->members);
     util_list_init(&p->exits);
     util_list_init(&p->pjoins);
+    util_list_init(&p->pwrites);
     util_list_add_tail(&c->peers, &p->node);
     LOG_DEBUG("store: connection %" PRIu64 " from %s", p->id, p->name);
     return p;
@@ -675,11 +676,24 @@ void store_core_peer_close(store_core_t *c, store_peer_t *p, int32_t reason)
     while (!util_list_empty(&p->getws))
         getw_free(c, UTIL_CONTAINER_OF(p->getws.next, store_getw_t, peer_node));
     store_coll_peer_gone(c, p, reason);
+    store_own_peer_gone(c, p);
     util_list_del(&p->node);
     free(p);
 }
 
 void store_core_dispatch(store_core_t *c, store_peer_t *p, const net_frame_hdr_t *hdr, const uint8_t *body)
+{
+    c->now_ms = util_now_ms();
+    store_core_handle(c, p, hdr, body);
+}
+
+static bool msg_is_write(uint16_t type)
+{
+    return type == STORE_MSG_SET || type == STORE_MSG_ADD || type == STORE_MSG_CAS || type == STORE_MSG_APPEND ||
+           type == STORE_MSG_DELETE;
+}
+
+void store_core_handle(store_core_t *c, store_peer_t *p, const net_frame_hdr_t *hdr, const uint8_t *body)
 {
     store_rq_t rq = {.type = hdr->type, .req_id = hdr->req_id, .oneway = (hdr->flags & NET_FLAG_ONEWAY) != 0};
     store_msg_t m;
@@ -690,7 +704,6 @@ void store_core_dispatch(store_core_t *c, store_peer_t *p, const net_frame_hdr_t
                   p->name);
         return;
     }
-    c->now_ms = util_now_ms();
     if (hdr->type == STORE_MSG_EVENT || hdr->type == STORE_MSG_EXIT) {
         store_core_reply_err(c, p, &rq, SMEM_PROTOCOL, "%s is a server push, not a request", store_msg_name(hdr->type));
         return;
@@ -705,6 +718,7 @@ void store_core_dispatch(store_core_t *c, store_peer_t *p, const net_frame_hdr_t
         reply_msg(c, p, &rq, rc, util_err_get());
         return;
     }
+    if (msg_is_write(hdr->type) && store_own_hold(c, p, &rq, &m, hdr, body)) return;
     switch (hdr->type) {
     case STORE_MSG_SET: h_set(c, p, &rq, &m); break;
     case STORE_MSG_GET: h_get(c, p, &rq, &m); break;
@@ -743,6 +757,7 @@ void store_core_tick(store_core_t *c, uint64_t now_ms)
     if (c->recover_until_ms != 0 && now_ms >= c->recover_until_ms) {
         c->recover_until_ms = 0;
         store_coll_release_pjoins(c, SMEM_OK);
+        store_own_release(c);
     }
     store_coll_tick(c);
 }
@@ -755,7 +770,10 @@ void store_core_set_recovery(store_core_t *c, uint32_t recovery_ms, uint32_t res
 {
     c->recover_until_ms = recovery_ms ? util_now_ms() + recovery_ms : 0;
     c->reserve_ms = reserve_ms;
-    if (recovery_ms == 0) store_coll_release_pjoins(c, SMEM_OK);
+    if (recovery_ms == 0) {
+        store_coll_release_pjoins(c, SMEM_OK);
+        store_own_release(c);
+    }
 }
 
 uint64_t store_core_instance(const store_core_t *c) { return c->instance; }
@@ -788,6 +806,7 @@ int32_t store_core_create(const store_core_ops_t *ops, store_core_t **out)
     util_list_init(&c->wprefix);
     util_list_init(&c->coll_all);
     util_list_init(&c->pjoins);
+    util_list_init(&c->pwrites);
     util_list_init(&c->owns);
     if (getrandom(&c->instance, sizeof(c->instance), 0) != (ssize_t)sizeof(c->instance) || c->instance == 0)
         c->instance = (util_now_ms() << 20) ^ (uint64_t)getpid() ^ 0x5EEDull;

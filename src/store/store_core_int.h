@@ -43,7 +43,17 @@ struct store_peer {
     util_link_t members; /* store_member_t.peer_node: group ranks held */
     util_link_t exits;   /* store_exitreg_t.peer_node */
     util_link_t pjoins;  /* store_pjoin_t.peer_node: joins held by the recovery window */
+    util_link_t pwrites; /* store_pwrite_t.peer_node: writes held by the recovery window */
 };
+
+/* A write the recovery window holds (store_own.c): the frame as it came, handled again when the window ends. */
+typedef struct store_pwrite {
+    util_link_t node;      /* core->pwrites, arrival order */
+    util_link_t peer_node; /* peer->pwrites */
+    store_peer_t *peer;
+    net_frame_hdr_t hdr;
+    uint8_t body[];
+} store_pwrite_t;
 
 /* A GROUP_JOIN held until the recovery window ends (its own copy of the group name). */
 typedef struct store_pjoin {
@@ -87,6 +97,9 @@ struct store_core {
     util_link_t owns;      /* store_own_t: prefixes whose keys belong to group members (store_own.c) */
     uint32_t nowns;
     uint64_t own_refused, own_log_ms;
+    util_link_t pwrites;   /* store_pwrite_t held by the recovery window */
+    uint64_t held_bytes;   /* their bodies */
+    uint32_t nheld;
 };
 
 /* ---- store_core.c, used by store_coll.c ---- */
@@ -103,6 +116,8 @@ int32_t store_core_kv_put(store_core_t *c, const char *key, uint32_t klen, const
                           store_peer_t *owner);
 /* Delete a key, telling watchers; SMEM_OBJECT_NOT_EXISTS when absent. */
 int32_t store_core_kv_del(store_core_t *c, const char *key, uint32_t klen);
+/* One request frame from p, at c->now_ms (store_core_dispatch without reading the clock). */
+void store_core_handle(store_core_t *c, store_peer_t *p, const net_frame_hdr_t *hdr, const uint8_t *body);
 
 /* ---- store_own.c: keys that belong to members ---- */
 void store_own_fini(store_core_t *c);
@@ -113,6 +128,14 @@ void store_own_register(store_core_t *c, store_peer_t *p, const store_rq_t *rq, 
 int32_t store_own_check(store_core_t *c, store_peer_t *p, const store_msg_t *m, const store_kv_t *kv, bool *claimed);
 /* After a checked write: the key now belongs to p's member (a tombstone to nobody). */
 void store_own_claimed(store_core_t *c, store_peer_t *p, const store_msg_t *m);
+/* While the recovery window is open: hold the write m (the frame hdr, body) of a key under no registered
+ * prefix until it ends. true when held (or answered: no room to hold it); false: handle it now. */
+bool store_own_hold(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m,
+                    const net_frame_hdr_t *hdr, const uint8_t *body);
+/* The window is over: handle the held writes in arrival order. */
+void store_own_release(store_core_t *c);
+/* p is closing: drop the writes held for it, unanswered. */
+void store_own_peer_gone(store_core_t *c, store_peer_t *p);
 int32_t store_own_rank_verify(store_core_t *c, const char *group, uint32_t rank, const void *challenge,
                               uint32_t len, const uint8_t *proof);
 

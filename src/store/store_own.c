@@ -9,7 +9,16 @@
  * the rank named by the key (STORE_OWN_RANK) or the member that created it
  * (STORE_OWN_CLAIM, remembered in the key's entry with the member's token,
  * so a member that reconnects and reclaims its rank still owns its keys and
- * a newcomer that takes a freed rank does not inherit them).
+ * a newcomer that takes a freed rank does not inherit them), any member of
+ * the group (STORE_OWN_GROUP), or nobody once it exists (STORE_OWN_ONCE:
+ * its bytes stay; members may delete it).
+ *
+ * A restarted server knows no registrations until the survivors send theirs
+ * again, which they do right after reclaiming their ranks, inside the
+ * recovery window. So while the window is open, a write of a key under no
+ * registered prefix is held (its frame copied) and handled when the window
+ * ends, against the registrations made by then: a write that reaches a
+ * member's key before its member re-registered it is refused like any other.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -90,8 +99,14 @@ void store_own_register(store_core_t *c, store_peer_t *p, const store_rq_t *rq, 
     memcpy(o->group, m->key, m->key_len);
     util_list_add_tail(&c->owns, &o->node);
     c->nowns++;
-    LOG_INFO("store: keys under '%s' belong to %s of group '%s' (registered by %s)", o->prefix,
-             o->mode == STORE_OWN_RANK ? "the rank they name" : "the member that created them", o->group, p->name);
+    static const char *const whose[] = {
+        [STORE_OWN_RANK] = "the rank they name",
+        [STORE_OWN_CLAIM] = "the member that created them",
+        [STORE_OWN_GROUP] = "every member",
+        [STORE_OWN_ONCE] = "nobody once written (members create and delete them)",
+    };
+    LOG_INFO("store: keys under '%s' belong to %s of group '%s' (registered by %s)", o->prefix, whose[o->mode],
+             o->group, p->name);
     store_core_reply(c, p, rq, SMEM_OK, NULL, 0);
 }
 
@@ -109,11 +124,24 @@ static uint32_t own_key_rank(const store_own_t *o, const store_msg_t *m)
     return r < STORE_WORLD_MAX ? r : UINT32_MAX;
 }
 
+static bool own_is_live_key(const store_msg_t *m)
+{
+    return m->key_len >= sizeof(STORE_LIVE_INFIX) - 1 &&
+           memmem(m->key, m->key_len, STORE_LIVE_INFIX, sizeof(STORE_LIVE_INFIX) - 1) != NULL;
+}
+
 /* A tombstone: CAS from the key's exact current bytes to an empty value. */
 static bool own_is_tombstone(const store_msg_t *m, const store_kv_t *kv)
 {
     return m->type == STORE_MSG_CAS && kv != NULL && m->cmp_present && m->val_len == 0 && kv->len > 0 &&
            m->cmp_len == kv->len && memcmp(m->cmp, kv->val, kv->len) == 0;
+}
+
+/* A SET or CAS (already matched) that writes exactly the bytes the key holds. */
+static bool own_same_bytes(const store_msg_t *m, const store_kv_t *kv)
+{
+    return (m->type == STORE_MSG_SET || m->type == STORE_MSG_CAS) && m->val_len == kv->len &&
+           (kv->len == 0 || memcmp(m->val, kv->val, kv->len) == 0);
 }
 
 static int32_t own_refuse(store_core_t *c, const store_peer_t *p, const store_msg_t *m, const char *why)
@@ -132,8 +160,7 @@ static int32_t own_refuse(store_core_t *c, const store_peer_t *p, const store_ms
 int32_t store_own_check(store_core_t *c, store_peer_t *p, const store_msg_t *m, const store_kv_t *kv, bool *claimed)
 {
     *claimed = false;
-    if (m->key_len >= sizeof(STORE_LIVE_INFIX) - 1 &&
-        memmem(m->key, m->key_len, STORE_LIVE_INFIX, sizeof(STORE_LIVE_INFIX) - 1) != NULL)
+    if (own_is_live_key(m))
         return own_refuse(c, p, m, kv != NULL && kv->owner != NULL ? "a liveness key, kept by the server for its member"
                                                                    : "liveness keys are the server's to write");
     store_own_t *o = own_find(c, m->key, m->key_len);
@@ -159,6 +186,13 @@ int32_t store_own_check(store_core_t *c, store_peer_t *p, const store_msg_t *m, 
                  o->group, mine);
         return own_refuse(c, p, m, why);
     }
+    if (o->mode == STORE_OWN_GROUP) return SMEM_OK;
+    if (o->mode == STORE_OWN_ONCE) {
+        if (kv == NULL || m->type == STORE_MSG_DELETE || own_same_bytes(m, kv)) return SMEM_OK;
+        snprintf(why, sizeof(why), "written once by a member of group '%s': a write must leave its %u bytes as "
+                 "they are", o->group, kv->len);
+        return own_refuse(c, p, m, why);
+    }
     /* STORE_OWN_CLAIM */
     if (kv == NULL || kv->claim_token == 0 || (kv->claim_rank == mine && kv->claim_token == token) ||
         store_coll_holder_token(c, o->group, o->glen, kv->claim_rank) != kv->claim_token) {
@@ -181,6 +215,67 @@ void store_own_claimed(store_core_t *c, store_peer_t *p, const store_msg_t *m)
                      own_key_rank(o, m) != mine;
     kv->claim_token = tombstone || mine == UINT32_MAX ? 0 : token;
     kv->claim_rank = tombstone || mine == UINT32_MAX ? 0 : mine;
+}
+
+/* ---------- writes held by the recovery window ---------- */
+
+#define OWN_HELD_MAX_BYTES (64u << 20)
+
+bool store_own_hold(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m,
+                    const net_frame_hdr_t *hdr, const uint8_t *body)
+{
+    if (c->recover_until_ms <= c->now_ms || own_is_live_key(m) || own_find(c, m->key, m->key_len) != NULL)
+        return false;
+    if (c->held_bytes + hdr->body_len > OWN_HELD_MAX_BYTES) {
+        store_core_reply_err(c, p, rq, SMEM_FULL,
+                             "%s of '%.*s': the recovery window holds %llu bytes of writes already (at most %u); "
+                             "try again in %llu ms",
+                             store_msg_name(m->type), KEYFMT(m), (unsigned long long)c->held_bytes,
+                             OWN_HELD_MAX_BYTES, (unsigned long long)(c->recover_until_ms - c->now_ms));
+        return true;
+    }
+    store_pwrite_t *pw = malloc(sizeof(*pw) + hdr->body_len);
+    if (pw == NULL) {
+        store_core_reply_err(c, p, rq, SMEM_MALLOC_FAILED, "out of memory holding a %s of '%.*s'",
+                             store_msg_name(m->type), KEYFMT(m));
+        return true;
+    }
+    pw->peer = p;
+    pw->hdr = *hdr;
+    if (hdr->body_len) memcpy(pw->body, body, hdr->body_len);
+    util_list_add_tail(&c->pwrites, &pw->node);
+    util_list_add_tail(&p->pwrites, &pw->peer_node);
+    c->held_bytes += hdr->body_len;
+    if (c->nheld++ == 0)
+        LOG_INFO("store: writes of keys under no registered prefix wait %llu ms for the recovery window (members "
+                 "that survived a restart register the keys they own first; the first: %s of '%.*s' from %s)",
+                 (unsigned long long)(c->recover_until_ms - c->now_ms), store_msg_name(m->type), KEYFMT(m), p->name);
+    return true;
+}
+
+static void own_pwrite_free(store_core_t *c, store_pwrite_t *pw)
+{
+    util_list_del(&pw->node);
+    util_list_del(&pw->peer_node);
+    c->held_bytes -= pw->hdr.body_len;
+    c->nheld--;
+    free(pw);
+}
+
+void store_own_release(store_core_t *c)
+{
+    if (c->nheld > 0) LOG_INFO("store: the recovery window is over; handling the %u writes it held", c->nheld);
+    while (!util_list_empty(&c->pwrites)) {
+        store_pwrite_t *pw = UTIL_CONTAINER_OF(c->pwrites.next, store_pwrite_t, node);
+        store_core_handle(c, pw->peer, &pw->hdr, pw->body);
+        own_pwrite_free(c, pw);
+    }
+}
+
+void store_own_peer_gone(store_core_t *c, store_peer_t *p)
+{
+    while (!util_list_empty(&p->pwrites))
+        own_pwrite_free(c, UTIL_CONTAINER_OF(p->pwrites.next, store_pwrite_t, peer_node));
 }
 
 int32_t store_own_rank_verify(store_core_t *c, const char *group, uint32_t rank, const void *challenge,

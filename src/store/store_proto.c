@@ -116,7 +116,7 @@ int32_t store_msg_check(const store_msg_t *m)
         if (!store_key_valid(m->after, m->after_len, STORE_KEY_MAX - 16u))
             return util_err_set(SMEM_INVALID_PARAM, "store GROUP_OWN: prefix of %u bytes is empty, over %u bytes or "
                                 "holds a NUL", m->after_len, STORE_KEY_MAX - 16u);
-        if (m->flags != STORE_OWN_RANK && m->flags != STORE_OWN_CLAIM)
+        if (m->flags < STORE_OWN_RANK || m->flags > STORE_OWN_ONCE)
             return util_err_set(SMEM_INVALID_PARAM, "store GROUP_OWN: unknown mode %u", m->flags);
         return SMEM_OK;
     case STORE_MSG_BARRIER:

@@ -39,7 +39,7 @@
  *   EXIT_WATCH      blob group                                     empty
  *   EXIT_BROADCAST  blob group, u32 status (int32)                 empty
  *   GROUP_OWN       blob group, blob prefix, u8 mode               empty
- *                   (STORE_OWN_RANK or STORE_OWN_CLAIM; the caller
+ *                   (STORE_OWN_RANK, _CLAIM, _GROUP or _ONCE; the caller
  *                   must hold a rank in group; see store_group_own)
  *   HELLO           (nothing)                                      u64 server instance (random per
  *                                                                  start), u32 ms of the recovery
@@ -139,7 +139,7 @@ enum {
 #define STORE_JOIN_F_RECLAIM 0x01u
 #define STORE_JOIN_F_ALL STORE_JOIN_F_RECLAIM
 #define STORE_OWN_FIXED 1u          /* mode */
-#define STORE_OWN_MAX 64u           /* prefixes one server holds registered */
+#define STORE_OWN_MAX 512u          /* prefixes one server holds registered (a space has 3, an SHM heap 4) */
 #define STORE_BARRIER_FIXED 12u     /* count, rank, timeout_ms */
 #define STORE_ID_FIXED 4u           /* limit or id */
 #define STORE_EXIT_FIXED 4u         /* status */

@@ -56,6 +56,8 @@
 #define VAL (64u << 10)
 #define NKEYS 16
 #define MEMBER_PREFIX "smem/bm/0/host/member/"
+#define BASE_KEY "smem/bm/0/host/base"
+#define REFS_KEY "smem/bm/0/host/refs"
 
 static char tmpdir[256], meta_conf[600], meta_log[600], cli_conf[600];
 static char rpc_url[128], store_url[128], metrics_url[128];
@@ -284,6 +286,23 @@ static void attack_store(const mmc_tls_config *tls)
     free(now);
     now = NULL;
 
+    /* The space's base record (layout and cluster secret) and reference count. The WARN is once a second:
+     * wait for this one's own line. */
+    uint8_t *base = NULL;
+    uint32_t blen = 0;
+    TU_CHECK(store_get(c, BASE_KEY, 0, &base, &blen) == 0 && blen > 0, "the space's base record %s", BASE_KEY);
+    usleep(1100 * 1000);
+    rc = store_set(c, BASE_KEY, "fake", 4);
+    TU_CHECK(rc == SMEM_NOT_PERMITTED, "a non-member overwrites the base record: %d %s", rc, util_err_get());
+    rc = store_delete(c, BASE_KEY);
+    TU_CHECK(rc == SMEM_NOT_PERMITTED, "a non-member deletes the base record: %d", rc);
+    rc = base != NULL ? store_set(c, BASE_KEY, base, blen) : SMEM_ERROR;
+    TU_CHECK(rc == SMEM_NOT_PERMITTED, "a non-member writes the base record's own bytes: %d", rc);
+    rc = store_add(c, REFS_KEY, -1, NULL);
+    TU_CHECK(rc == SMEM_NOT_PERMITTED, "a non-member drops the space's reference count: %d", rc);
+    rc = store_delete(c, REFS_KEY);
+    TU_CHECK(rc == SMEM_NOT_PERMITTED, "a non-member deletes the reference count: %d", rc);
+
     /* A member of the group is still not the owner of another rank's record. */
     uint32_t mine = UINT32_MAX;
     TU_CHECK(store_group_join(c, "smem", 16, UINT32_MAX, &mine) == 0, "join the BM group: %s", util_err_get());
@@ -295,7 +314,19 @@ static void attack_store(const mmc_tls_config *tls)
     snprintf(other, sizeof(other), MEMBER_PREFIX "%u", mine);
     TU_CHECK(store_set(c, other, "", 0) == 0, "a member writes its own rank's key: %s", util_err_get());
     TU_CHECK(store_delete(c, other) == 0, "and deletes it");
+    /* ... nor may it change the base record's bytes (re-publishing the same ones is what survivors do) */
+    rc = store_set(c, BASE_KEY, "fake", 4);
+    TU_CHECK(rc == SMEM_NOT_PERMITTED, "a member changes the base record's bytes: %d", rc);
+    rc = base != NULL ? store_cas(c, BASE_KEY, base, blen, "fake", 4, NULL, NULL) : SMEM_ERROR;
+    TU_CHECK(rc == SMEM_NOT_PERMITTED, "a member swaps the base record by CAS: %d", rc);
+    rc = base != NULL ? store_cas(c, BASE_KEY, base, blen, base, blen, NULL, NULL) : SMEM_ERROR;
+    TU_CHECK(rc == 0, "a member re-publishes the base record's own bytes: %d %s", rc, util_err_get());
     TU_CHECK(store_group_leave(c, "smem") == 0, "leave the BM group");
+    TU_CHECK(store_get(c, BASE_KEY, 0, &now, &nlen) == 0 && nlen == blen && memcmp(now, base, blen) == 0,
+             "the base record is unchanged");
+    free(now);
+    now = NULL;
+    free(base);
 
     TU_CHECK(store_get(c, key, 0, &now, &nlen) == 0 && nlen == olen && memcmp(now, orig, olen) == 0,
              "rank %d's record is unchanged", rank[0]);
@@ -303,6 +334,7 @@ static void attack_store(const mmc_tls_config *tls)
     free(orig);
     store_close(c, ctx);
     TU_CHECK(log_has("store: refused a write from", MEMBER_PREFIX), "the store's WARN names the peer and the key");
+    TU_CHECK(log_has("store: refused a write from", BASE_KEY), "and the base record's refusal");
     TU_CHECK(role_run("get"), "the keys put before read back with their bytes");
 }
 
@@ -468,7 +500,7 @@ static void scen_tls(void)
 }
 
 static const tu_scen_t scenarios[] = {
-    {.name = "store", .run = scen_store, .what = "forged and foreign writes to member records and liveness keys"},
+    {.name = "store", .run = scen_store, .what = "forged and foreign writes to member records, liveness keys, the base record and reference count"},
     {.name = "meta", .run = scen_meta, .what = "MOUNT for a rank not held, foreign UNMOUNT, REMOVE_ALL by a non-member"},
     {.name = "tls", .run = scen_tls,
      .what = "TLS everywhere: no certificate, no way in; a valid certificate of the CA but no membership: the same "
