@@ -687,12 +687,6 @@ void store_core_dispatch(store_core_t *c, store_peer_t *p, const net_frame_hdr_t
     store_core_handle(c, p, hdr, body);
 }
 
-static bool msg_is_write(uint16_t type)
-{
-    return type == STORE_MSG_SET || type == STORE_MSG_ADD || type == STORE_MSG_CAS || type == STORE_MSG_APPEND ||
-           type == STORE_MSG_DELETE;
-}
-
 void store_core_handle(store_core_t *c, store_peer_t *p, const net_frame_hdr_t *hdr, const uint8_t *body)
 {
     store_rq_t rq = {.type = hdr->type, .req_id = hdr->req_id, .oneway = (hdr->flags & NET_FLAG_ONEWAY) != 0};
@@ -718,7 +712,7 @@ void store_core_handle(store_core_t *c, store_peer_t *p, const net_frame_hdr_t *
         reply_msg(c, p, &rq, rc, util_err_get());
         return;
     }
-    if (msg_is_write(hdr->type) && store_own_hold(c, p, &rq, &m, hdr, body)) return;
+    if (store_own_hold(c, p, &rq, &m, hdr, body)) return;
     switch (hdr->type) {
     case STORE_MSG_SET: h_set(c, p, &rq, &m); break;
     case STORE_MSG_GET: h_get(c, p, &rq, &m); break;

@@ -129,7 +129,8 @@ int32_t store_own_check(store_core_t *c, store_peer_t *p, const store_msg_t *m, 
 /* After a checked write: the key now belongs to p's member (a tombstone to nobody). */
 void store_own_claimed(store_core_t *c, store_peer_t *p, const store_msg_t *m);
 /* While the recovery window is open: hold the write m (the frame hdr, body) of a key under no registered
- * prefix until it ends. true when held (or answered: no room to hold it); false: handle it now. */
+ * prefix until it ends, and every later request of the same connection behind it (answers stay in order).
+ * true when held (or answered: no room to hold it); false: handle it now. */
 bool store_own_hold(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m,
                     const net_frame_hdr_t *hdr, const uint8_t *body);
 /* The window is over: handle the held writes in arrival order. */

@@ -221,10 +221,21 @@ void store_own_claimed(store_core_t *c, store_peer_t *p, const store_msg_t *m)
 
 #define OWN_HELD_MAX_BYTES (64u << 20)
 
+static bool own_msg_is_write(uint16_t type)
+{
+    return type == STORE_MSG_SET || type == STORE_MSG_ADD || type == STORE_MSG_CAS || type == STORE_MSG_APPEND ||
+           type == STORE_MSG_DELETE;
+}
+
 bool store_own_hold(store_core_t *c, store_peer_t *p, const store_rq_t *rq, const store_msg_t *m,
                     const net_frame_hdr_t *hdr, const uint8_t *body)
 {
-    if (c->recover_until_ms <= c->now_ms || own_is_live_key(m) || own_find(c, m->key, m->key_len) != NULL)
+    if (c->recover_until_ms <= c->now_ms) return false;
+    /* Once one of a connection's requests waits, every later one waits behind it: a connection's requests
+     * are answered in order (a GET after a held SET reads what the SET wrote, a write to a registered key
+     * does not overtake an earlier held one). */
+    bool queued = !util_list_empty(&p->pwrites);
+    if (!queued && (!own_msg_is_write(m->type) || own_is_live_key(m) || own_find(c, m->key, m->key_len) != NULL))
         return false;
     if (c->held_bytes + hdr->body_len > OWN_HELD_MAX_BYTES) {
         store_core_reply_err(c, p, rq, SMEM_FULL,

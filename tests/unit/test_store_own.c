@@ -29,11 +29,12 @@
 
 #define NPEERS 4
 
-/* A peer's link: the last answer it got. */
+/* A peer's link: the last answer it got, and the first statuses in order. */
 typedef struct own_link {
     int answers;
     uint64_t req_id;
     int32_t status;
+    int32_t statuses[16];
 } own_link_t;
 
 static int32_t link_send(void *link, const net_frame_hdr_t *hdr, const void *body, uint32_t len)
@@ -42,6 +43,7 @@ static int32_t link_send(void *link, const net_frame_hdr_t *hdr, const void *bod
     (void)len;
     own_link_t *l = link;
     if (hdr->flags != NET_FLAG_RESPONSE) return 0;
+    if (l->answers < 16) l->statuses[l->answers] = hdr->status;
     l->answers++;
     l->req_id = hdr->req_id;
     l->status = hdr->status;
@@ -328,8 +330,8 @@ static void test_window_holds_writes(void **state)
     assert_int_equal(own(f, 0, "g", "smem/bm/0/host/base", STORE_OWN_ONCE), 0);
     assert_int_equal(set(f, 0, "g/rec/0", "mine"), 0);
     assert_int_equal(cas(f, 0, "smem/bm/0/host/base", NULL, "base"), 0);
-    /* under a registered prefix now: checked at once, also during the window */
-    REFUSED(set(f, 3, "g/rec/0", "again"));
+    /* under a registered prefix now: checked at once, also during the window (peer 1 has nothing held) */
+    REFUSED(set(f, 1, "g/rec/0", "again"));
     g_warns = 0;
     int before = f->links[3].answers;
     window_end(f);
@@ -342,6 +344,28 @@ static void test_window_holds_writes(void **state)
     REFUSED(set(f, 3, "g/rec/0", "x"));
     REFUSED(del(f, 3, "smem/bm/0/host/base"));
     assert_int_equal(cas(f, 0, "smem/bm/0/host/base", "base", "base"), 0);
+    fix_close(f);
+}
+
+/* A connection's requests stay in order: behind a held write, a read of the same key and a write to a
+ * registered key wait too, and are answered after it (read-your-writes holds across the window). */
+static void test_window_keeps_order(void **state)
+{
+    (void)state;
+    own_fix_t *f = fix_open(60000);
+    assert_int_equal(join(f, 0, "g", 0, 100, true), 0);
+    assert_int_equal(own(f, 0, "g", "g/rec/", STORE_OWN_RANK), 0);
+    assert_int_equal(set(f, 0, "plain", "1"), INT32_MIN); /* held */
+    store_msg_t g = {.type = STORE_MSG_GET, .key = "plain", .key_len = 5};
+    assert_int_equal(send_msg(f, 0, &g), INT32_MIN);     /* behind it, not answered "absent" */
+    assert_int_equal(set(f, 0, "g/rec/0", "mine"), INT32_MIN); /* registered, but behind the held ones */
+    assert_int_equal(set(f, 1, "other", "x"), INT32_MIN); /* another connection: its own queue */
+    window_end(f);
+    assert_int_equal(f->links[0].answers, 2 + 3);        /* join, own, then the three in order */
+    assert_int_equal(f->links[0].statuses[2], 0);        /* SET plain */
+    assert_int_equal(f->links[0].statuses[3], 0);        /* the GET found it (absent would be an error) */
+    assert_int_equal(f->links[0].statuses[4], 0);        /* the record write */
+    assert_int_equal(send_msg(f, 0, &g), 0);             /* and the key is there */
     fix_close(f);
 }
 
@@ -395,7 +419,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_group_mode),          cmocka_unit_test(test_once_mode),
         cmocka_unit_test(test_once_nonmember),
         cmocka_unit_test(test_space_and_shm_keys),  cmocka_unit_test(test_window_holds_writes),
-        cmocka_unit_test(test_window_answers),
+        cmocka_unit_test(test_window_keeps_order), cmocka_unit_test(test_window_answers),
     };
     return TU_RUN_TESTS(argc, argv, tests, group_setup, group_teardown);
 }
