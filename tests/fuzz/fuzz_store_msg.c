@@ -34,7 +34,7 @@ static const uint16_t kTypes[] = {
     STORE_MSG_GROUP_JOIN,  STORE_MSG_GROUP_LEAVE, STORE_MSG_BARRIER,   STORE_MSG_ALLGATHER,
     STORE_MSG_ID_ALLOC,    STORE_MSG_ID_RELEASE, STORE_MSG_EXIT_WATCH, STORE_MSG_EXIT_BROADCAST,
     STORE_MSG_EVENT,       STORE_MSG_EXIT,       0x01FF,               NET_TYPE_PING,
-    STORE_MSG_LIST,        STORE_MSG_HELLO,
+    STORE_MSG_LIST,        STORE_MSG_HELLO,      STORE_MSG_GROUP_OWN, /* appended: older seeds keep their types */
 };
 #define NTYPES (sizeof(kTypes) / sizeof(kTypes[0]))
 #define NPEERS 3
