@@ -24,15 +24,23 @@ void tcp_req_encode(const tcp_req_t *r, uint8_t out[TCP_REQ_HDR_SIZE])
     util_put_le64(out + 40, r->total);
 }
 
-int32_t tcp_req_decode(const uint8_t *buf, size_t len, tcp_req_t *out)
+/* Magic and version, the first 6 bytes of every message (at least 6 readable). */
+static int32_t tcp_magic_check(const uint8_t *buf)
 {
-    if (buf == NULL || len < TCP_REQ_HDR_SIZE)
-        return util_err_set(SMEM_PROTOCOL, "request header of %zu bytes (want %u)", len, TCP_REQ_HDR_SIZE);
     uint32_t magic = util_get_le32(buf);
     uint16_t ver = util_get_le16(buf + 4);
     if (magic != TCP_MAGIC) return util_err_set(SMEM_PROTOCOL, "bad magic 0x%08x (want 0x%08x)", magic, TCP_MAGIC);
     if (ver != TCP_PROTO_VERSION)
         return util_err_set(SMEM_PROTOCOL, "protocol version %u (this side speaks %u)", ver, TCP_PROTO_VERSION);
+    return SMEM_OK;
+}
+
+int32_t tcp_req_decode(const uint8_t *buf, size_t len, tcp_req_t *out)
+{
+    if (buf == NULL || len < TCP_REQ_HDR_SIZE)
+        return util_err_set(SMEM_PROTOCOL, "request header of %zu bytes (want %u)", len, TCP_REQ_HDR_SIZE);
+    int32_t rc = tcp_magic_check(buf);
+    if (rc != SMEM_OK) return rc;
     tcp_req_t r = {
         .op = buf[6],
         .window = util_get_le32(buf + 8),
@@ -169,11 +177,8 @@ int32_t tcp_hello_decode(const uint8_t *buf, size_t len, uint8_t want_op, tcp_he
 {
     if (buf == NULL || len != TCP_HELLO_SIZE)
         return util_err_set(SMEM_PROTOCOL, "greeting of %zu bytes (want %u)", len, TCP_HELLO_SIZE);
-    uint32_t magic = util_get_le32(buf);
-    uint16_t ver = util_get_le16(buf + 4);
-    if (magic != TCP_MAGIC) return util_err_set(SMEM_PROTOCOL, "bad magic 0x%08x (want 0x%08x)", magic, TCP_MAGIC);
-    if (ver != TCP_PROTO_VERSION)
-        return util_err_set(SMEM_PROTOCOL, "protocol version %u (this side speaks %u)", ver, TCP_PROTO_VERSION);
+    int32_t rc = tcp_magic_check(buf);
+    if (rc != SMEM_OK) return rc;
     if (buf[6] != want_op)
         return util_err_set(SMEM_PROTOCOL, "op %u where the greeting's %s (op %u) belongs", buf[6],
                             want_op == TCP_OP_HELLO ? "HELLO" : "PROOF", want_op);
