@@ -239,7 +239,7 @@ static void test_two_phase_put_write_once(void **state)
     assert_int_equal(loc.rep[0].rank, 1); /* the writer's own segment first */
     assert_int_not_equal(loc.rep[1].rank, 1);
     /* Not readable before PUT_END. */
-    assert_int_equal(get1(a, 0, "k1", NULL, NULL), MMC_OBJECT_NOT_READY);
+    assert_int_equal(get1(a, 0, "k1", NULL, NULL), MMC_UNMATCHED_STATE); /* the seed's lease code */
     assert_int_equal(keys1(a, MMC_MSG_EXIST, "k1"), MMC_OBJECT_NOT_READY);
     /* A second put while WRITING: "exists", nothing changes. */
     uint64_t used = stats().media[MMC_MEDIA_DRAM].used;

@@ -178,9 +178,11 @@ int32_t mmcc_local_service_id(uint32_t *id)
     if (id == NULL) return util_err_set(MMC_INVALID_PARAM, "mmcc_local_service_id: NULL output");
     int32_t rc = cl_enter("mmcc_local_service_id");
     if (rc != MMC_OK) return rc;
-    *id = g_cl.ls.rank;
+    if (g_cl.ls.bm == NULL) rc = util_err_set(MMC_NOT_INITIALIZED, "mmcc_local_service_id: client-only process "
+                                                                   "(init_bm = false): no LocalService rank");
+    else *id = g_cl.ls.rank;
     cl_leave();
-    return MMC_OK;
+    return rc;
 }
 
 /* ---------- registration ---------- */
@@ -193,6 +195,11 @@ int32_t mmcc_register_buffer(uint64_t addr, uint64_t size)
                             addr, size);
     int32_t rc = cl_enter("mmcc_register_buffer");
     if (rc != MMC_OK) return rc;
+    if (g_cl.ls.bm == NULL) {
+        cl_leave();
+        return util_err_set(MMC_NOT_INITIALIZED, "mmcc_register_buffer: client-only process (init_bm = false): no BM to register "
+                                                 "memory with");
+    }
     int32_t src = smem_bm_register_user_mem(g_cl.ls.bm, addr, size);
     cl_leave();
     if (src != 0) { /* libsmem's message into ours (copied first: in one static build they are one buffer) */
@@ -211,6 +218,11 @@ int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size)
                             addr, size);
     int32_t rc = cl_enter("mmcc_unregister_buffer");
     if (rc != MMC_OK) return rc;
+    if (g_cl.ls.bm == NULL) {
+        cl_leave();
+        return util_err_set(MMC_NOT_INITIALIZED, "mmcc_unregister_buffer: client-only process (init_bm = false): no BM to register "
+                                                 "memory with");
+    }
     int32_t src = smem_bm_unregister_user_mem(g_cl.ls.bm, addr);
     cl_leave();
     if (src != 0) { /* libsmem's message into ours (copied first: in one static build they are one buffer) */

@@ -299,7 +299,10 @@ static int32_t cl_get(const char *what, const char **keys, uint32_t n, const cl_
         goto release;
     }
     char first_msg[600] = "";
-    for (uint32_t j = 0; j < s.m; j++) kst[j] = locs[j].status;
+    /* GET answers MMC_UNMATCHED_STATE for a put in flight (the lease code); a data get keeps its documented
+     * MMC_OBJECT_NOT_READY. */
+    for (uint32_t j = 0; j < s.m; j++)
+        kst[j] = locs[j].status == MMC_UNMATCHED_STATE ? MMC_OBJECT_NOT_READY : locs[j].status;
     for (uint32_t r = 0; r < MMC_REPLICA_MAX; r++) {
         cl_xfer_t x;
         uint32_t todo = 0;

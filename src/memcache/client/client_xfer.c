@@ -154,6 +154,10 @@ static void cl_chunk_task(void *arg, uint32_t i)
 int32_t cl_xfer_run(cl_xfer_t *x, bool to_pool, uint32_t threads)
 {
     if (x->oom) return util_err_set(MMC_MALLOC_FAILED, "mmc client: out of memory for %u copy pieces", x->n);
+    if (g_cl.ls.bm == NULL)
+        return util_err_set(MMC_NOT_INITIALIZED, "mmc client: this process is client-only (mmc_init with init_bm = "
+                                                 "false and no smem_bm_init): it has no BM to copy bytes with; "
+                                                 "metadata calls work, data calls need init_bm = true");
     for (uint32_t k = 0; k < x->nkeys; k++) x->st[k] = MMC_OK;
     cl_chunk_t *chunks = calloc(x->nkeys ? x->nkeys : 1, sizeof(*chunks));
     if (chunks == NULL) return util_err_set(MMC_MALLOC_FAILED, "mmc client: out of memory for %u keys", x->nkeys);

@@ -44,7 +44,7 @@ struct mmc_local_service {
 /* What the client needs of the LocalService, copied at mmcc_init. */
 typedef struct ls_info {
     mmc_local_service_config_t cfg;
-    smem_bm_t bm;
+    smem_bm_t bm;                /* NULL: client-only (init_bm = false without smem_bm_init) */
     uint32_t rank;
     bool mounted;                /* has a segment: PUT_START names us as the writer */
     uint8_t host[MMC_HOST_ID_SIZE];
@@ -59,7 +59,8 @@ void ls_keepalive_set(mmc_meta_client_t *c);
 void ls_stop_hook_set(void (*fn)(void));
 /* mmc_meta_prove_fn_t: this process's BM rank proof (smem_bm_rank_proof) for MOUNT and REMOVE_ALL. */
 int32_t ls_rank_prove(void *arg, const uint8_t *challenge, uint32_t len, uint32_t *rank, uint8_t *proof);
-/* Starts the LocalService into *out; init_bm false: smem_bm_init was done by the application. */
+/* Starts the LocalService into *out. init_bm false: when the application already called smem_bm_init, its
+ * BM is used; otherwise the process is client-only (bm NULL, rank UINT32_MAX, nothing mounted). */
 int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, mmc_local_service_t *out);
 const char *ls_protocol_name(uint32_t p);
 

@@ -212,8 +212,10 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
         if (rc != 0) return ls_fail_smem(rc, "joining memfabric (smem_bm_init on the config store)");
         ls->own_bm_init = true;
     } else if (smem_bm_get_rank_id() == UINT32_MAX) {
-        return util_err_set(MMC_NOT_INITIALIZED, "LocalService: init_bm = false but this process has not called "
-                                                 "smem_bm_init");
+        /* The seed's client-only process (vLLM-Ascend's scheduler): no BM, no rank, no segment. Metadata
+         * calls work; a call that must copy bytes fails with MMC_NOT_INITIALIZED (client_xfer.c). */
+        LOG_INFO("LocalService: init_bm = false and no smem_bm_init in this process: client-only (no BM of its own)");
+        return MMC_OK;
     }
     smem_bm_create_option_t o;
     memset(&o, 0, sizeof(o));

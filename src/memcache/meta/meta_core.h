@@ -18,7 +18,8 @@
  *    MMC_DUPLICATED_OBJECT for that key and changes nothing;
  *  - REMOVE of a leased object answers 0, hides the key at once (it can be
  *    put again) and frees the space when the last lease ends (state REMOVING);
- *    REMOVE of a WRITING object answers MMC_UNMATCHED_STATE;
+ *    REMOVE and GET (a lease) of a WRITING object answer MMC_UNMATCHED_STATE, EXIST answers
+ *    MMC_OBJECT_NOT_READY;
  *  - a put is revoked (space freed) when its writer's link closes by EOF or
  *    reset, or PUT_END (carrying the writer's token, from any link) does not
  *    come within put_timeout_ms;

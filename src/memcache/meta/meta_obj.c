@@ -442,7 +442,9 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
         c->gets++;
         if (o == NULL || o->state != MMC_STATE_READY || lease == NULL) {
             c->get_misses++;
-            loc_error(lease == NULL ? MMC_MALLOC_FAILED : o == NULL ? MMC_KEY_NOT_FOUND : MMC_OBJECT_NOT_READY,
+            /* A key whose put has not finished: the seed's state-mismatch code, which its GVA readers
+             * (batch_add_lease) test for; the data get path of the client reports it as not ready. */
+            loc_error(lease == NULL ? MMC_MALLOC_FAILED : o == NULL ? MMC_KEY_NOT_FOUND : MMC_UNMATCHED_STATE,
                       &loc);
             mmc_resp_loc_encode(w, &loc);
             continue;
