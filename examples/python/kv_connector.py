@@ -87,7 +87,7 @@ def main():
         assert hit == [1] * a.blocks, hit
         info = store.get_key_info(keys[0])
         print(f"saved {a.blocks} blocks of {block_bytes} bytes ({2 * LAYERS} pieces each); "
-              f"{keys[0]} on LocalService {info.loc_list}")
+              f"{keys[0]} on LocalService {info.loc_list()}")
 
         # load: the same keys -> slots N..2N-1 (122 pieces scattered)
         for i in range(0, a.blocks, a.batch):

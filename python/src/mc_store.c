@@ -88,51 +88,57 @@ static PyObject *st_get_local_service_id(mc_store_obj *s, PyObject *u)
 /* ---------- type ---------- */
 
 #define KW METH_VARARGS | METH_KEYWORDS
+/* The seed's DistributedObjectStore, in its argument order and keywords (pymmc.cpp); our earlier keyword
+ * names (direction, replicate_config, buffer, buffers, gvas, results, ttl_ms, medium) are still accepted. */
 static PyMethodDef st_methods[] = {
-    {"setup", (PyCFunction)st_setup, METH_O, "setup(LocalConfig) -> int: the LocalService config for init"},
-    {"init", PY_METH(st_init), KW, "init(device_id=0, init_bm=True) -> int: start the LocalService and the client"},
+    {"setup", (PyCFunction)st_setup, METH_O, "setup(config: LocalConfig) -> int: the LocalService config for init"},
+    {"init", PY_METH(st_init), KW,
+     "init(device_id=0, init_bm=True) -> int: start the client (init_bm=False: client-only, no BM of its own)"},
     {"close", (PyCFunction)st_close, METH_NOARGS, "close() -> 0: stop them (a second close returns 0)"},
-    {"put", PY_METH(mc_st_put), KW, "put(key, buffer, replicate_config=None) -> int"},
-    {"put_batch", PY_METH(mc_st_put_batch), KW, "put_batch(keys, buffers, replicate_config=None) -> [int]"},
+    {"put", PY_METH(mc_st_put), KW, "put(key, buf, replicateConfig=None) -> int"},
+    {"put_batch", PY_METH(mc_st_put_batch), KW,
+     "put_batch(keys, values, replicateConfig=None) -> int: 0, or the first key's failure"},
     {"put_from", PY_METH(mc_st_put_from), KW,
-     "put_from(key, buffer_ptr, size=None, direction=COPY_H2G, replicate_config=None) -> int"},
+     "put_from(key, buffer_ptr, size=None, direct=COPY_H2G, replicateConfig=None) -> int"},
     {"batch_put_from", PY_METH(mc_st_batch_put_from), KW,
-     "batch_put_from(keys, buffer_ptrs, sizes=None, direction=COPY_H2G, replicate_config=None) -> [int]"},
+     "batch_put_from(keys, buffer_ptrs, sizes=None, direct=COPY_H2G, replicateConfig=None) -> [int]"},
     {"put_from_layers", PY_METH(mc_st_put_from_layers), KW,
-     "put_from_layers(key, buffer_ptrs, sizes=None, direction=COPY_H2G, replicate_config=None) -> int"},
+     "put_from_layers(key, buffer_ptrs, sizes=None, direct=COPY_H2G, replicateConfig=None) -> int"},
     {"batch_put_from_layers", PY_METH(mc_st_batch_put_from_layers), KW,
-     "batch_put_from_layers(keys, buffer_ptrs, sizes=None, direction=COPY_H2G, replicate_config=None) -> [int]"},
-    {"get", (PyCFunction)mc_st_get, METH_O, "get(key) -> bytes (b'' when absent or on error)"},
-    {"get_batch", (PyCFunction)mc_st_get_batch, METH_O, "get_batch(keys) -> [bytes]"},
-    {"get_into", PY_METH(mc_st_get_into), KW, "get_into(key, buffer_ptr, size=None, direction=COPY_G2H) -> int"},
+     "batch_put_from_layers(keys, buffer_ptrs, sizes=None, direct=COPY_H2G, replicateConfig=None) -> [int]"},
+    {"get", PY_METH(mc_st_get), KW, "get(key) -> bytes (b'' when absent or on error)"},
+    {"get_batch", PY_METH(mc_st_get_batch), KW, "get_batch(keys) -> [bytes]"},
+    {"get_into", PY_METH(mc_st_get_into), KW, "get_into(key, buffer_ptr, size=None, direct=COPY_G2H) -> int"},
     {"batch_get_into", PY_METH(mc_st_batch_get_into), KW,
-     "batch_get_into(keys, buffer_ptrs, sizes=None, direction=COPY_G2H) -> [int]"},
+     "batch_get_into(keys, buffer_ptrs, sizes=None, direct=COPY_G2H) -> [int]"},
     {"get_into_layers", PY_METH(mc_st_get_into_layers), KW,
-     "get_into_layers(key, buffer_ptrs, sizes=None, direction=COPY_G2H) -> int"},
+     "get_into_layers(key, buffer_ptrs, sizes=None, direct=COPY_G2H) -> int"},
     {"batch_get_into_layers", PY_METH(mc_st_batch_get_into_layers), KW,
-     "batch_get_into_layers(keys, buffer_ptrs, sizes=None, direction=COPY_G2H) -> [int]"},
-    {"remove", (PyCFunction)mc_st_remove, METH_O, "remove(key) -> int"},
-    {"remove_batch", (PyCFunction)mc_st_remove_batch, METH_O, "remove_batch(keys) -> [int]"},
+     "batch_get_into_layers(keys, buffer_ptrs, sizes=None, direct=COPY_G2H) -> [int]"},
+    {"remove", PY_METH(mc_st_remove), KW, "remove(key) -> int"},
+    {"remove_batch", PY_METH(mc_st_remove_batch), KW, "remove_batch(keys) -> [int]"},
     {"remove_all", (PyCFunction)mc_st_remove_all, METH_NOARGS, "remove_all() -> int"},
-    {"is_exist", (PyCFunction)mc_st_is_exist, METH_O, "is_exist(key) -> 1 readable, 0 absent/not ready, < 0 error"},
-    {"batch_is_exist", (PyCFunction)mc_st_batch_is_exist, METH_O, "batch_is_exist(keys) -> [1/0/error]"},
-    {"get_key_info", (PyCFunction)mc_st_get_key_info, METH_O, "get_key_info(key) -> KeyInfo"},
-    {"batch_get_key_info", (PyCFunction)mc_st_batch_get_key_info, METH_O, "batch_get_key_info(keys) -> [KeyInfo]"},
+    {"is_exist", PY_METH(mc_st_is_exist), KW, "is_exist(key) -> 1 readable, 0 absent/not ready, < 0 error"},
+    {"batch_is_exist", PY_METH(mc_st_batch_is_exist), KW, "batch_is_exist(keys) -> [1/0/error]"},
+    {"get_key_info", PY_METH(mc_st_get_key_info), KW, "get_key_info(key, flag=0) -> KeyInfo"},
+    {"batch_get_key_info", PY_METH(mc_st_batch_get_key_info), KW,
+     "batch_get_key_info(keys, flag=0) -> [KeyInfo]"},
     {"register_buffer", PY_METH(mc_st_register_buffer), KW, "register_buffer(buffer_ptr, size=None) -> int"},
     {"unregister_buffer", PY_METH(mc_st_unregister_buffer), KW, "unregister_buffer(buffer_ptr, size=None) -> int"},
     {"get_local_service_id", (PyCFunction)st_get_local_service_id, METH_NOARGS,
      "get_local_service_id() -> int id (negative: error)"},
     {"batch_alloc", PY_METH(mc_st_batch_alloc), KW,
-     "batch_alloc(keys, sizes, medium=None) -> (results, gvas): space for a layer-wise put"},
+     "batch_alloc(keys, sizes, media=None) -> [gva]: space for a layer-wise put (<= 0: that key failed)"},
     {"batch_copy", PY_METH(mc_st_batch_copy), KW,
-     "batch_copy(gvas, buffer_ptrs, sizes=None, direction=COPY_H2G) -> int"},
+     "batch_copy(gva_ptrs, buffer_ptrs, sizes=None, direct=COPY_H2G) -> int"},
     {"batch_copy_layers", PY_METH(mc_st_batch_copy_layers), KW,
-     "batch_copy_layers(gvas, buffer_ptrs, sizes=None, direction=COPY_H2G) -> int"},
+     "batch_copy_layers(gva_ptrs, buffer_ptrs, sizes=None, direct=COPY_H2G) -> int"},
     {"batch_write_finish", PY_METH(mc_st_batch_write_finish), KW,
-     "batch_write_finish(keys, results) -> [int]: publish (result 0) or abort each key"},
+     "batch_write_finish(keys, res) -> [int]: publish (res 0) or abort each key"},
     {"batch_add_lease", PY_METH(mc_st_batch_add_lease), KW,
-     "batch_add_lease(keys, ttl_ms) -> (results, granted_ttl_ms)"},
-    {"batch_remove_lease", (PyCFunction)mc_st_batch_remove_lease, METH_O, "batch_remove_lease(keys) -> [int]"},
+     "batch_add_lease(keys, lease_ttl_ms=0) -> [int] (0: the MetaService's lease ttl)"},
+    {"batch_remove_lease", PY_METH(mc_st_batch_remove_lease), KW,
+     "batch_remove_lease(keys) -> int: 0, or the first key's failure"},
     {NULL, NULL, 0, NULL},
 };
 #undef KW
@@ -149,27 +155,30 @@ static PyTypeObject mc_store_type =
 
 /* ---------- KeyInfo ---------- */
 
-static PyStructSequence_Field mc_key_info_fields[] = {
-    {"size", "object size in bytes (0 when absent)"},
-    {"loc_list", "LocalService id of each replica"},
-    {"type_list", "medium of each replica (0 HBM, 1 DRAM)"},
-    {"gva_list", "global address of each replica"},
-    {"valid", "readable (its put has finished)"},
-    {"status", "the query's status (0, or MMC_KEY_NOT_FOUND, ...)"},
-    {NULL, NULL},
-};
-static PyStructSequence_Desc mc_key_info_desc = {"memcache_hybrid.KeyInfo", "Where a key's replicas are.",
-                                                 mc_key_info_fields, 6};
-PyTypeObject mc_key_info_type;
+/* The package's KeyInfo class (memcache_hybrid/__init__.py registers it): called as
+ * KeyInfo(size, loc_list, type_list, gva_list, valid, status). */
+static PyObject *mc_key_info_cls;
 
+static PyObject *mc_set_key_info_class(PyObject *self, PyObject *cls)
+{
+    (void)self;
+    if (!PyCallable_Check(cls)) return PyErr_Format(PyExc_TypeError, "KeyInfo class must be callable");
+    Py_INCREF(cls);
+    Py_XSETREF(mc_key_info_cls, cls);
+    Py_RETURN_NONE;
+}
+
+/* The seed's KeyInfo of a key that is absent or not readable yet is size 0 with no replicas (its readers
+ * take size() > 0 as "readable"); valid and status say which. */
 PyObject *mc_key_info_new(const mmc_key_info *ki, int32_t rc)
 {
-    PyObject *o = PyStructSequence_New(&mc_key_info_type);
-    if (o == NULL) return NULL;
-    uint32_t n = rc == 0 ? ki->numBlobs : 0;
-    if (n > 8) n = 8;
-    PyObject *loc = PyList_New(n), *typ = PyList_New(n), *gva = PyList_New(n);
-    if (loc == NULL || typ == NULL || gva == NULL) goto fail;
+    if (mc_key_info_cls == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "memcache_hybrid._memcache used without the memcache_hybrid package");
+    bool readable = rc == 0 && ki->valid;
+    uint32_t n = readable ? ki->numBlobs : 0;
+    if (n > MMC_REPLICA_MAX) n = MMC_REPLICA_MAX;
+    PyObject *ret = NULL, *loc = PyList_New(n), *typ = PyList_New(n), *gva = PyList_New(n);
+    if (loc == NULL || typ == NULL || gva == NULL) goto done;
     for (uint32_t i = 0; i < n; i++) {
         PyObject *a = PyLong_FromUnsignedLong(ki->ranks[i]), *b = PyLong_FromUnsignedLong(ki->types[i]),
                  *c = PyLong_FromUnsignedLongLong(ki->gvas[i]);
@@ -177,33 +186,28 @@ PyObject *mc_key_info_new(const mmc_key_info *ki, int32_t rc)
             Py_XDECREF(a);
             Py_XDECREF(b);
             Py_XDECREF(c);
-            goto fail;
+            goto done;
         }
         PyList_SET_ITEM(loc, i, a);
         PyList_SET_ITEM(typ, i, b);
         PyList_SET_ITEM(gva, i, c);
     }
-    PyObject *size = PyLong_FromUnsignedLongLong(rc == 0 ? ki->size : 0);
-    if (size == NULL) goto fail;
-    PyStructSequence_SET_ITEM(o, 0, size);
-    PyStructSequence_SET_ITEM(o, 1, loc);
-    PyStructSequence_SET_ITEM(o, 2, typ);
-    PyStructSequence_SET_ITEM(o, 3, gva);
-    PyStructSequence_SET_ITEM(o, 4, PyBool_FromLong(rc == 0 && ki->valid));
-    PyStructSequence_SET_ITEM(o, 5, PyLong_FromLong(rc));
-    return o;
-fail:
+    ret = PyObject_CallFunction(mc_key_info_cls, "KOOOOi", (unsigned long long)(readable ? ki->size : 0), loc, typ,
+                                gva, rc == 0 && ki->valid ? Py_True : Py_False, (int)rc);
+done:
     Py_XDECREF(loc);
     Py_XDECREF(typ);
     Py_XDECREF(gva);
-    Py_DECREF(o);
-    return NULL;
+    return ret;
 }
+
+static PyMethodDef mc_store_methods[] = {
+    {"_set_key_info_class", mc_set_key_info_class, METH_O, "_set_key_info_class(cls): the KeyInfo results are cls(...)"},
+    {NULL, NULL, 0, NULL},
+};
 
 int mc_store_add(PyObject *m)
 {
-    if (mc_key_info_type.tp_name == NULL && PyStructSequence_InitType2(&mc_key_info_type, &mc_key_info_desc) < 0)
-        return -1;
-    if (py_type_add(m, &mc_store_type, "DistributedObjectStore") != 0) return -1;
-    return py_type_add(m, &mc_key_info_type, "KeyInfo");
+    if (PyModule_AddFunctions(m, mc_store_methods) != 0) return -1;
+    return py_type_add(m, &mc_store_type, "DistributedObjectStore");
 }

@@ -34,8 +34,11 @@
 #include "memcache/mmc.h"
 #include "memcache/mmc_client.h"
 
-/* MmcDirect values (the seed's copy directions): they pick the buffers' memory type. */
-enum { MC_COPY_L2G = 0, MC_COPY_G2L = 1, MC_COPY_G2H = 2, MC_COPY_H2G = 3 };
+/* MmcDirect values (the seed's copy directions, smem_bm_copy_type's numbers): they pick the buffers'
+ * memory type; AUTO infers it from each buffer (a buffer object or an address CUDA does not know: host). */
+enum { MC_COPY_L2G = 0, MC_COPY_G2L = 1, MC_COPY_G2H = 2, MC_COPY_H2G = 3, MC_COPY_AUTO = 9 };
+/* mc_req_t.type: the library's buffer types, and AUTO (resolved per buffer by mc_req_buf*). */
+enum { MC_TYPE_DEVICE = 0, MC_TYPE_HOST = 1, MC_TYPE_AUTO = 2 };
 
 typedef struct mc_store_obj {
     PyObject_HEAD
@@ -58,8 +61,9 @@ typedef struct mc_req {
     const char *key;
     py_keys_t keys;             /* a batch's keys */
     int32_t *res;               /* a batch's per-key statuses (keys.n of them) */
-    bool no_call;               /* an empty batch: no library call */
-    uint32_t type;              /* the buffers' memory type, from the direction */
+    bool no_call;               /* an empty batch or a bad direction: no library call */
+    int32_t pre_rc;             /* with no_call: the status to return (a batch: for every key) */
+    uint32_t type;              /* MC_TYPE_*, from the direction */
     mmc_put_options opt_store;
     const mmc_put_options *opt; /* NULL: the library's defaults */
     py_mem_t mem;               /* one buffer, also as buf */
@@ -83,8 +87,12 @@ typedef PyObject *(*mc_result_fn)(mc_req_t *q, int32_t rc);
 int mc_req_key(mc_req_t *q, PyObject *key);
 /* At most MMC_BATCH_MAX keys; allocates res; no_call when there are none. */
 int mc_req_keys(mc_req_t *q, PyObject *keys);
-/* The direction (MmcDirect or None: host) of a put (write) or a get. */
-int mc_req_dir(mc_req_t *q, PyObject *dir, bool write);
+/* The direction (MmcDirect, None: host) of a put (write) or a get. A direction that is not one of this
+ * call's (or not one at all) is not raised: the call returns bad_rc (the seed's code) without a library call. */
+int mc_req_dir(mc_req_t *q, PyObject *dir, bool write, int32_t bad_rc);
+/* Renames the caller's keywords: pairs of (our earlier name, the seed's name), NULL-terminated. *kw becomes a
+ * new dict the caller releases (Py_XDECREF); TypeError when both names are given. */
+int mc_kw_alias(PyObject **kw, const char *const *pairs);
 /* ReplicateConfig(replicaNum, preferredLocalServiceIDs[, mediaType]) or None. */
 int mc_req_opts(mc_req_t *q, PyObject *cfg);
 int mc_req_buf(mc_req_t *q, PyObject *buf, PyObject *size, bool writable);
@@ -110,11 +118,15 @@ int32_t mc_nogil(mc_call_fn call, mc_req_t *q);
 /* ---------- results ---------- */
 PyObject *mc_ret_status(mc_req_t *q, int32_t rc); /* int(rc) */
 PyObject *mc_ret_res(mc_req_t *q, int32_t rc);    /* [int] of res */
+/* The seed's one status of a batch (put_batch, batch_remove_lease): rc, else the first key's failure, else 0. */
+PyObject *mc_ret_first_fail(mc_req_t *q, int32_t rc);
 PyObject *mc_list_i32(const int32_t *v, uint32_t n);
 /* is_exist's convention: 1 readable, 0 absent or not ready, else the error. */
 int32_t mc_exist_value(int32_t rc);
 /* KeyInfo(size, loc_list, type_list, gva_list, valid, status); an absent key: size 0, empty lists. */
 PyObject *mc_key_info_new(const mmc_key_info *ki, int32_t rc);
+/* Whether CUDA reports addr as device memory (false without a CUDA driver). */
+bool mc_addr_is_device(uint64_t addr);
 
 /* ---------- methods (the table is in mc_store.c) ---------- */
 /* mc_store_io.c */
@@ -129,15 +141,15 @@ PyObject *mc_st_batch_get_into(mc_store_obj *s, PyObject *args, PyObject *kw);
 PyObject *mc_st_get_into_layers(mc_store_obj *s, PyObject *args, PyObject *kw);
 PyObject *mc_st_batch_get_into_layers(mc_store_obj *s, PyObject *args, PyObject *kw);
 /* mc_store_key.c */
-PyObject *mc_st_get(mc_store_obj *s, PyObject *key);
-PyObject *mc_st_get_batch(mc_store_obj *s, PyObject *keys);
-PyObject *mc_st_remove(mc_store_obj *s, PyObject *key);
-PyObject *mc_st_remove_batch(mc_store_obj *s, PyObject *keys);
+PyObject *mc_st_get(mc_store_obj *s, PyObject *args, PyObject *kw);
+PyObject *mc_st_get_batch(mc_store_obj *s, PyObject *args, PyObject *kw);
+PyObject *mc_st_remove(mc_store_obj *s, PyObject *args, PyObject *kw);
+PyObject *mc_st_remove_batch(mc_store_obj *s, PyObject *args, PyObject *kw);
 PyObject *mc_st_remove_all(mc_store_obj *s, PyObject *unused);
-PyObject *mc_st_is_exist(mc_store_obj *s, PyObject *key);
-PyObject *mc_st_batch_is_exist(mc_store_obj *s, PyObject *keys);
-PyObject *mc_st_get_key_info(mc_store_obj *s, PyObject *key);
-PyObject *mc_st_batch_get_key_info(mc_store_obj *s, PyObject *keys);
+PyObject *mc_st_is_exist(mc_store_obj *s, PyObject *args, PyObject *kw);
+PyObject *mc_st_batch_is_exist(mc_store_obj *s, PyObject *args, PyObject *kw);
+PyObject *mc_st_get_key_info(mc_store_obj *s, PyObject *args, PyObject *kw);
+PyObject *mc_st_batch_get_key_info(mc_store_obj *s, PyObject *args, PyObject *kw);
 /* mc_store_gva.c */
 PyObject *mc_st_register_buffer(mc_store_obj *s, PyObject *args, PyObject *kw);
 PyObject *mc_st_unregister_buffer(mc_store_obj *s, PyObject *args, PyObject *kw);
@@ -146,6 +158,6 @@ PyObject *mc_st_batch_copy(mc_store_obj *s, PyObject *args, PyObject *kw);
 PyObject *mc_st_batch_copy_layers(mc_store_obj *s, PyObject *args, PyObject *kw);
 PyObject *mc_st_batch_write_finish(mc_store_obj *s, PyObject *args, PyObject *kw);
 PyObject *mc_st_batch_add_lease(mc_store_obj *s, PyObject *args, PyObject *kw);
-PyObject *mc_st_batch_remove_lease(mc_store_obj *s, PyObject *keys);
+PyObject *mc_st_batch_remove_lease(mc_store_obj *s, PyObject *args, PyObject *kw);
 
 #endif

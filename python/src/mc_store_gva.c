@@ -31,15 +31,25 @@ PyObject *mc_st_unregister_buffer(mc_store_obj *s, PyObject *a, PyObject *k) { r
 
 /* ---------- arguments ---------- */
 
-/* The MmcDirect of a copy (None: H2G): the copy's direction and the buffers' memory type. */
+/* The MmcDirect of a copy (None: H2G): the copy's direction and the buffers' memory type. Not a copy
+ * direction (AUTO included: it cannot say which way): MMC_INVALID_PARAM without a call, not raised. */
 static int mc_req_copy_dir(mc_req_t *q, PyObject *d, mc_gva_args_t *g)
 {
-    uint64_t v = MC_COPY_H2G;
-    if (d != NULL && d != Py_None && py_to_u64(d, 3, &v, "direction") != 0) return -1;
+    int64_t v = MC_COPY_H2G;
+    if (d != NULL && d != Py_None && py_to_i64(d, INT64_MIN, INT64_MAX, &v, "direct") != 0) return -1;
+    if (v < MC_COPY_L2G || v > MC_COPY_H2G) {
+        q->pre_rc = MMC_INVALID_PARAM;
+        q->no_call = true;
+        v = MC_COPY_H2G;
+    }
     g->dir = (v == MC_COPY_L2G || v == MC_COPY_H2G) ? MMC_COPY_H2G : MMC_COPY_G2H;
-    q->type = (v == MC_COPY_L2G || v == MC_COPY_G2L) ? 0 : 1;
+    q->type = (v == MC_COPY_L2G || v == MC_COPY_G2L) ? MC_TYPE_DEVICE : MC_TYPE_HOST;
     return 0;
 }
+
+/* Our earlier keyword names, kept: (ours, the seed's). */
+static const char *const gva_alias[] = {"gvas", "gva_ptrs", "direction", "direct", "results", "res",
+                                        "ttl_ms", "lease_ttl_ms", "medium", "media", NULL};
 
 static int mc_req_gvas(mc_req_t *q, PyObject *gvas) { return py_u64_list(gvas, &q->gvas, &q->n_gvas, "gvas"); }
 
@@ -87,33 +97,37 @@ static int32_t call_batch_alloc(mc_req_t *q)
     return mmcc_batch_alloc(q->keys.v, q->sizes, q->keys.n, g->medium, q->scratch, q->res);
 }
 
+/* The seed's shape: one GVA per key; a key that failed has its (negative) status instead (<= 0: failed). */
 static PyObject *ret_batch_alloc(mc_req_t *q, int32_t rc)
 {
+    (void)rc;
     const uint64_t *gvas = q->scratch;
-    PyObject *ret = NULL, *rl = mc_ret_res(q, rc), *gl = PyList_New(q->keys.n);
+    PyObject *gl = PyList_New(q->keys.n);
     for (uint32_t i = 0; gl != NULL && i < q->keys.n; i++) {
-        PyObject *g = PyLong_FromUnsignedLongLong(q->res[i] == 0 ? gvas[i] : 0);
+        PyObject *g = q->res[i] == 0 ? PyLong_FromUnsignedLongLong(gvas[i]) : PyLong_FromLong(q->res[i]);
         if (g == NULL) Py_CLEAR(gl);
         else PyList_SET_ITEM(gl, i, g);
     }
-    if (rl != NULL && gl != NULL) ret = PyTuple_Pack(2, rl, gl);
-    Py_XDECREF(rl);
-    Py_XDECREF(gl);
-    return ret;
+    return gl;
 }
 
 PyObject *mc_st_batch_alloc(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
-    static char *kwl[] = {"keys", "sizes", "medium", NULL};
-    PyObject *k, *sz, *med_o = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:batch_alloc", kwl, &k, &sz, &med_o)) return NULL;
+    static char *kwl[] = {"keys", "sizes", "media", NULL};
+    PyObject *k, *sz, *med_o = NULL, *ret = NULL;
+    if (mc_kw_alias(&kw, gva_alias) != 0 || !PyArg_ParseTupleAndKeywords(args, kw, "OO|O:batch_alloc", kwl, &k, &sz,
+                                                                         &med_o))
+        goto out;
     uint64_t med = MMC_MEDIA_NONE;
     mc_gva_args_t g = {0};
     mc_req_t q = {.ctx = &g};
-    int bad = (med_o && med_o != Py_None && py_to_u64(med_o, UINT16_MAX, &med, "medium")) || mc_req_keys(&q, k) ||
+    int bad = (med_o && med_o != Py_None && py_to_u64(med_o, UINT16_MAX, &med, "media")) || mc_req_keys(&q, k) ||
               mc_req_sizes(&q, sz) || mc_req_scratch(&q, q.keys.n, sizeof(uint64_t));
     g.medium = (uint16_t)med;
-    return mc_req_run(s, &q, bad, call_batch_alloc, ret_batch_alloc);
+    ret = mc_req_run(s, &q, bad, call_batch_alloc, ret_batch_alloc);
+out:
+    Py_XDECREF(kw);
+    return ret;
 }
 
 /* The buffers' lengths as the copy's sizes. */
@@ -136,14 +150,18 @@ static int32_t call_batch_copy(mc_req_t *q)
 
 PyObject *mc_st_batch_copy(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
-    static char *kwl[] = {"gvas", "buffer_ptrs", "sizes", "direction", NULL};
-    PyObject *g_o, *b, *sz = NULL, *d = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:batch_copy", kwl, &g_o, &b, &sz, &d)) return NULL;
-    mc_gva_args_t g = {0};
-    mc_req_t q = {.ctx = &g};
-    int bad = mc_req_copy_dir(&q, d, &g) || mc_req_gvas(&q, g_o) ||
-              mc_req_bufs(&q, b, sz, g.dir == MMC_COPY_G2H, q.n_gvas, "gvas") || mc_req_buf_sizes(&q);
-    return mc_req_run(s, &q, bad, call_batch_copy, mc_ret_status);
+    static char *kwl[] = {"gva_ptrs", "buffer_ptrs", "sizes", "direct", NULL};
+    PyObject *g_o, *b, *sz = NULL, *d = NULL, *ret = NULL;
+    if (mc_kw_alias(&kw, gva_alias) == 0 &&
+        PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:batch_copy", kwl, &g_o, &b, &sz, &d)) {
+        mc_gva_args_t g = {0};
+        mc_req_t q = {.ctx = &g};
+        int bad = mc_req_copy_dir(&q, d, &g) || mc_req_gvas(&q, g_o) ||
+                  mc_req_bufs(&q, b, sz, g.dir == MMC_COPY_G2H, q.n_gvas, "gvas") || mc_req_buf_sizes(&q);
+        ret = mc_req_run(s, &q, bad, call_batch_copy, mc_ret_status);
+    }
+    Py_XDECREF(kw);
+    return ret;
 }
 
 static int32_t call_batch_copy_layers(mc_req_t *q)
@@ -162,14 +180,18 @@ static int mc_req_gvas_max(mc_req_t *q)
 
 PyObject *mc_st_batch_copy_layers(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
-    static char *kwl[] = {"gvas", "buffer_ptrs", "sizes", "direction", NULL};
-    PyObject *g_o, *b, *sz = NULL, *d = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:batch_copy_layers", kwl, &g_o, &b, &sz, &d)) return NULL;
-    mc_gva_args_t g = {0};
-    mc_req_t q = {.ctx = &g};
-    int bad = mc_req_copy_dir(&q, d, &g) || mc_req_gvas(&q, g_o) || mc_req_gvas_max(&q) ||
-              mc_req_layers(&q, b, sz, (uint32_t)q.n_gvas, g.dir == MMC_COPY_G2H);
-    return mc_req_run(s, &q, bad, call_batch_copy_layers, mc_ret_status);
+    static char *kwl[] = {"gva_ptrs", "buffer_ptrs", "sizes", "direct", NULL};
+    PyObject *g_o, *b, *sz = NULL, *d = NULL, *ret = NULL;
+    if (mc_kw_alias(&kw, gva_alias) == 0 &&
+        PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:batch_copy_layers", kwl, &g_o, &b, &sz, &d)) {
+        mc_gva_args_t g = {0};
+        mc_req_t q = {.ctx = &g};
+        int bad = mc_req_copy_dir(&q, d, &g) || mc_req_gvas(&q, g_o) || mc_req_gvas_max(&q) ||
+                  mc_req_layers(&q, b, sz, (uint32_t)q.n_gvas, g.dir == MMC_COPY_G2H);
+        ret = mc_req_run(s, &q, bad, call_batch_copy_layers, mc_ret_status);
+    }
+    Py_XDECREF(kw);
+    return ret;
 }
 
 /* scratch: each key's result in */
@@ -180,12 +202,15 @@ static int32_t call_batch_write_finish(mc_req_t *q)
 
 PyObject *mc_st_batch_write_finish(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
-    static char *kwl[] = {"keys", "results", NULL};
-    PyObject *k, *r;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:batch_write_finish", kwl, &k, &r)) return NULL;
-    mc_req_t q = {0};
-    int bad = mc_req_keys(&q, k) || mc_req_results_in(&q, r);
-    return mc_req_run(s, &q, bad, call_batch_write_finish, mc_ret_res);
+    static char *kwl[] = {"keys", "res", NULL};
+    PyObject *k, *r, *ret = NULL;
+    if (mc_kw_alias(&kw, gva_alias) == 0 && PyArg_ParseTupleAndKeywords(args, kw, "OO:batch_write_finish", kwl, &k, &r)) {
+        mc_req_t q = {0};
+        int bad = mc_req_keys(&q, k) || mc_req_results_in(&q, r);
+        ret = mc_req_run(s, &q, bad, call_batch_write_finish, mc_ret_res);
+    }
+    Py_XDECREF(kw);
+    return ret;
 }
 
 /* ---------- leases ---------- */
@@ -196,31 +221,32 @@ static int32_t call_batch_add_lease(mc_req_t *q)
     return mmcc_batch_add_lease(q->keys.v, q->keys.n, g->ttl_ms, q->res, &g->granted);
 }
 
-static PyObject *ret_batch_add_lease(mc_req_t *q, int32_t rc)
-{
-    const mc_gva_args_t *g = q->ctx;
-    PyObject *rl = mc_ret_res(q, rc);
-    return rl != NULL ? Py_BuildValue("(NI)", rl, g->granted) : NULL;
-}
-
+/* lease_ttl_ms 0 (the seed's default): the MetaService's lease ttl, which caps any request. */
 PyObject *mc_st_batch_add_lease(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
-    static char *kwl[] = {"keys", "ttl_ms", NULL};
-    PyObject *k, *ttl_o;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:batch_add_lease", kwl, &k, &ttl_o)) return NULL;
-    uint64_t ttl = 0;
-    mc_gva_args_t g = {0};
-    mc_req_t q = {.ctx = &g};
-    int bad = py_to_u64(ttl_o, UINT32_MAX, &ttl, "ttl_ms") != 0 || mc_req_keys(&q, k);
-    g.ttl_ms = (uint32_t)ttl;
-    return mc_req_run(s, &q, bad, call_batch_add_lease, ret_batch_add_lease);
+    static char *kwl[] = {"keys", "lease_ttl_ms", NULL};
+    PyObject *k, *ttl_o = NULL, *ret = NULL;
+    if (mc_kw_alias(&kw, gva_alias) == 0 &&
+        PyArg_ParseTupleAndKeywords(args, kw, "O|O:batch_add_lease", kwl, &k, &ttl_o)) {
+        uint64_t ttl = 0;
+        mc_gva_args_t g = {0};
+        mc_req_t q = {.ctx = &g};
+        int bad = (ttl_o != NULL && py_to_u64(ttl_o, UINT32_MAX, &ttl, "lease_ttl_ms") != 0) || mc_req_keys(&q, k);
+        g.ttl_ms = ttl == 0 ? UINT32_MAX : (uint32_t)ttl;
+        ret = mc_req_run(s, &q, bad, call_batch_add_lease, mc_ret_res);
+    }
+    Py_XDECREF(kw);
+    return ret;
 }
 
 static int32_t call_batch_remove_lease(mc_req_t *q) { return mmcc_batch_remove_lease(q->keys.v, q->keys.n, q->res); }
 
-PyObject *mc_st_batch_remove_lease(mc_store_obj *s, PyObject *keys)
+PyObject *mc_st_batch_remove_lease(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    static char *kwl[] = {"keys", NULL};
+    PyObject *k;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:batch_remove_lease", kwl, &k)) return NULL;
     mc_req_t q = {0};
-    int bad = mc_req_keys(&q, keys);
-    return mc_req_run(s, &q, bad, call_batch_remove_lease, mc_ret_res);
+    int bad = mc_req_keys(&q, k);
+    return mc_req_run(s, &q, bad, call_batch_remove_lease, mc_ret_first_fail);
 }

@@ -35,46 +35,64 @@ static int mc_req_io_mem(mc_req_t *q, PyObject *buf, PyObject *size, bool put, b
     return mc_req_buf(q, buf, size, !put);
 }
 
+/* The seed's code for a direction of the wrong kind: -1 from the one-buffer calls, MMC_INVALID_PARAM from
+ * the layer calls (its code; for a batch, every key's). */
+static int32_t bad_dir_rc(bool layers) { return layers ? MMC_INVALID_PARAM : MMC_ERROR; }
+
 /* key: the key, or the list of keys of a batch. The arguments are checked in the order the
  * methods always checked them: one key first, a batch's keys after the direction and config. */
 static PyObject *st_io(mc_store_obj *s, PyObject *key, PyObject *buf, PyObject *size, PyObject *dir, PyObject *cfg,
-                       bool put, bool batch, bool layers)
+                       bool put, bool batch, bool layers, mc_result_fn ret)
 {
     static const mc_call_fn calls[2][2][2] = { /* [batch][put][layers] */
         {{call_get, call_get_layers}, {call_put, call_put_layers}},
         {{call_batch_get, call_batch_get_layers}, {call_batch_put, call_batch_put_layers}},
     };
     mc_req_t q = {0};
-    int bad = (!batch && mc_req_key(&q, key)) || mc_req_dir(&q, dir, put) || (put && mc_req_opts(&q, cfg)) ||
-              (batch && mc_req_keys(&q, key)) || mc_req_io_mem(&q, buf, size, put, batch, layers);
-    return mc_req_run(s, &q, bad, calls[batch][put][layers], batch ? mc_ret_res : mc_ret_status);
+    int bad = (!batch && mc_req_key(&q, key)) || mc_req_dir(&q, dir, put, bad_dir_rc(layers)) ||
+              (put && mc_req_opts(&q, cfg)) || (batch && mc_req_keys(&q, key)) ||
+              mc_req_io_mem(&q, buf, size, put, batch, layers);
+    if (ret == NULL) ret = batch ? mc_ret_res : mc_ret_status;
+    return mc_req_run(s, &q, bad, calls[batch][put][layers], ret);
 }
 
-/* put(key, buffer, replicate_config=None) and put_batch(keys, buffers, replicate_config=None):
- * buffer objects only. */
+/* Our earlier keyword names, kept: (ours, the seed's). */
+static const char *const io_alias[] = {"direction", "direct", "replicate_config", "replicateConfig",
+                                       "buffer", "buf", "buffers", "values", NULL};
+
+/* put(key, buf, replicateConfig=None) -> int and put_batch(keys, values, replicateConfig=None) -> int (the
+ * seed's one status): buffer objects only. */
 static PyObject *st_put_objs(mc_store_obj *s, PyObject *args, PyObject *kw, bool batch)
 {
-    static char *kw_one[] = {"key", "buffer", "replicate_config", NULL};
-    static char *kw_batch[] = {"keys", "buffers", "replicate_config", NULL};
-    PyObject *k, *b, *r = NULL;
+    static char *kw_one[] = {"key", "buf", "replicateConfig", NULL};
+    static char *kw_batch[] = {"keys", "values", "replicateConfig", NULL};
+    PyObject *k, *b, *r = NULL, *ret = NULL;
     const char *fmt = batch ? "OO|O:put_batch" : "OO|O:put";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, batch ? kw_batch : kw_one, &k, &b, &r)) return NULL;
-    if (!batch && PyLong_Check(b))
-        return PyErr_Format(PyExc_TypeError, "put: buffer must be bytes-like (use put_from for addresses)");
-    return st_io(s, k, b, NULL, NULL, r, true, batch, false);
+    if (mc_kw_alias(&kw, io_alias) != 0) goto out;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, batch ? kw_batch : kw_one, &k, &b, &r)) goto out;
+    if (!batch && PyLong_Check(b)) {
+        PyErr_Format(PyExc_TypeError, "put: buf must be bytes-like (use put_from for addresses)");
+        goto out;
+    }
+    ret = st_io(s, k, b, NULL, NULL, r, true, batch, false, batch ? mc_ret_first_fail : NULL);
+out:
+    Py_XDECREF(kw);
+    return ret;
 }
 
-/* The others: (key | keys, buffer_ptr | buffer_ptrs, size | sizes = None, direction = None
- * [, replicate_config = None]); fmt names the method. */
+/* The others, in the seed's order and keywords: (key | keys, buffer_ptr | buffer_ptrs, size | sizes = None,
+ * direct = H2G / G2H [, replicateConfig = None]); fmt names the method. */
 static PyObject *st_io_args(mc_store_obj *s, PyObject *args, PyObject *kw, const char *fmt, bool put, bool batch,
                             bool layers)
 {
     bool many = batch || layers;
-    char *kwl[] = {batch ? "keys" : "key", many ? "buffer_ptrs" : "buffer_ptr", many ? "sizes" : "size",
-                   "direction", put ? "replicate_config" : NULL, NULL};
-    PyObject *k, *b, *sz = NULL, *d = NULL, *r = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwl, &k, &b, &sz, &d, &r)) return NULL;
-    return st_io(s, k, b, sz, d, r, put, batch, layers);
+    char *kwl[] = {batch ? "keys" : "key", many ? "buffer_ptrs" : "buffer_ptr", many ? "sizes" : "size", "direct",
+                   put ? "replicateConfig" : NULL, NULL};
+    PyObject *k, *b, *sz = NULL, *d = NULL, *r = NULL, *ret = NULL;
+    if (mc_kw_alias(&kw, io_alias) == 0 && PyArg_ParseTupleAndKeywords(args, kw, fmt, kwl, &k, &b, &sz, &d, &r))
+        ret = st_io(s, k, b, sz, d, r, put, batch, layers, NULL);
+    Py_XDECREF(kw);
+    return ret;
 }
 
 /* ---------- put ---------- */

@@ -5,6 +5,19 @@
 
 #include <string.h>
 
+/* One key (name "key") or one list of keys ("keys"), positional or by keyword, and an optional uint32 flag
+ * (get_key_info's; NULL: the method has none). 0, or -1 with TypeError. */
+static int st_one_arg(PyObject *args, PyObject *kw, const char *fmt, char *name, PyObject **out, uint32_t *flag)
+{
+    char *kwl[] = {name, flag ? "flag" : NULL, NULL};
+    PyObject *f = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwl, out, &f)) return -1;
+    uint64_t v = 0;
+    if (f != NULL && f != Py_None && py_to_u64(f, UINT32_MAX, &v, "flag") != 0) return -1;
+    if (flag) *flag = (uint32_t)v;
+    return 0;
+}
+
 /* ---------- get ---------- */
 
 static int32_t call_query(mc_req_t *q) { return mmcc_query(q->key, q->ctx, 0); }
@@ -12,8 +25,10 @@ static int32_t call_get(mc_req_t *q) { return mmcc_get(q->key, &q->buf, 0); }
 
 /* The size first, then the bytes object (with the GIL), then the read into it; again when the key
  * was removed and put again larger in between. One guard span over all of it. */
-PyObject *mc_st_get(mc_store_obj *s, PyObject *key)
+PyObject *mc_st_get(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    PyObject *key;
+    if (st_one_arg(args, kw, "O:get", "key", &key, NULL) != 0) return NULL;
     mmc_data_info info;
     mc_req_t q = {.ctx = &info};
     PyObject *ret = NULL;
@@ -53,8 +68,10 @@ static int32_t call_batch_get_found(mc_req_t *q)
 }
 
 /* Like get: the bytes objects are allocated with the GIL between the two calls, in one guard span. */
-PyObject *mc_st_get_batch(mc_store_obj *s, PyObject *keys)
+PyObject *mc_st_get_batch(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    PyObject *keys;
+    if (st_one_arg(args, kw, "O:get_batch", "keys", &keys, NULL) != 0) return NULL;
     mc_found_t f = {0};
     mc_req_t q = {.ctx = &f};
     PyObject *ret = NULL, **objs = NULL;
@@ -117,8 +134,10 @@ free:
 
 static int32_t call_remove(mc_req_t *q) { return mmcc_remove(q->key, 0); }
 
-PyObject *mc_st_remove(mc_store_obj *s, PyObject *key)
+PyObject *mc_st_remove(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    PyObject *key;
+    if (st_one_arg(args, kw, "O:remove", "key", &key, NULL) != 0) return NULL;
     mc_req_t q = {0};
     int bad = mc_req_key(&q, key);
     return mc_req_run(s, &q, bad, call_remove, mc_ret_status);
@@ -139,8 +158,10 @@ PyObject *mc_st_remove_all(mc_store_obj *s, PyObject *u)
 
 static int32_t call_batch_remove(mc_req_t *q) { return mmcc_batch_remove(q->keys.v, q->keys.n, q->res, 0); }
 
-PyObject *mc_st_remove_batch(mc_store_obj *s, PyObject *keys)
+PyObject *mc_st_remove_batch(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    PyObject *keys;
+    if (st_one_arg(args, kw, "O:remove_batch", "keys", &keys, NULL) != 0) return NULL;
     mc_req_t q = {0};
     int bad = mc_req_keys(&q, keys);
     return mc_req_run(s, &q, bad, call_batch_remove, mc_ret_res);
@@ -156,8 +177,10 @@ static PyObject *ret_exist(mc_req_t *q, int32_t rc)
     return PyLong_FromLong(mc_exist_value(rc));
 }
 
-PyObject *mc_st_is_exist(mc_store_obj *s, PyObject *key)
+PyObject *mc_st_is_exist(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    PyObject *key;
+    if (st_one_arg(args, kw, "O:is_exist", "key", &key, NULL) != 0) return NULL;
     mc_req_t q = {0};
     int bad = mc_req_key(&q, key);
     return mc_req_run(s, &q, bad, call_exist, ret_exist);
@@ -172,8 +195,10 @@ static PyObject *ret_batch_exist(mc_req_t *q, int32_t rc)
     return mc_ret_res(q, rc);
 }
 
-PyObject *mc_st_batch_is_exist(mc_store_obj *s, PyObject *keys)
+PyObject *mc_st_batch_is_exist(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    PyObject *keys;
+    if (st_one_arg(args, kw, "O:batch_is_exist", "keys", &keys, NULL) != 0) return NULL;
     mc_req_t q = {0};
     int bad = mc_req_keys(&q, keys);
     return mc_req_run(s, &q, bad, call_batch_exist, ret_batch_exist);
@@ -184,8 +209,12 @@ PyObject *mc_st_batch_is_exist(mc_store_obj *s, PyObject *keys)
 static int32_t call_key_info(mc_req_t *q) { return mmcc_get_key_info(q->key, q->ctx); }
 static PyObject *ret_key_info(mc_req_t *q, int32_t rc) { return mc_key_info_new(q->ctx, rc); }
 
-PyObject *mc_st_get_key_info(mc_store_obj *s, PyObject *key)
+PyObject *mc_st_get_key_info(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    PyObject *key;
+    uint32_t flag = 0; /* the seed's query flag; every query here already answers only readable keys */
+    if (st_one_arg(args, kw, "O|O:get_key_info", "key", &key, &flag) != 0) return NULL;
+    (void)flag;
     mmc_key_info ki;
     memset(&ki, 0, sizeof(ki));
     mc_req_t q = {.ctx = &ki};
@@ -212,8 +241,12 @@ static PyObject *ret_batch_key_info(mc_req_t *q, int32_t rc)
     return ret;
 }
 
-PyObject *mc_st_batch_get_key_info(mc_store_obj *s, PyObject *keys)
+PyObject *mc_st_batch_get_key_info(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    PyObject *keys;
+    uint32_t flag = 0; /* the seed's query flag; every query here already answers only readable keys */
+    if (st_one_arg(args, kw, "O|O:batch_get_key_info", "keys", &keys, &flag) != 0) return NULL;
+    (void)flag;
     mc_req_t q = {0};
     int bad = mc_req_keys(&q, keys) || mc_req_scratch(&q, q.keys.n, sizeof(mmc_key_info));
     return mc_req_run(s, &q, bad, call_batch_key_info, ret_batch_key_info);

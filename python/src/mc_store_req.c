@@ -2,13 +2,54 @@
  * with the GIL released, the shared result builders (mc_store.h). */
 #include "mc_store.h"
 
+#include <dlfcn.h>
 #include <string.h>
 
 /* ---------- arguments ---------- */
 
+/* cuPointerGetAttribute(&memtype, CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2, ptr): CU_MEMORYTYPE_DEVICE = 2. Looked
+ * up once in the CUDA driver, when the process has one; without it every address is host memory. */
+typedef int (*mc_cu_attr_fn)(void *data, int attribute, unsigned long long ptr);
+
+bool mc_addr_is_device(uint64_t addr)
+{
+    static int looked;
+    static mc_cu_attr_fn attr;
+    if (!looked) {
+        looked = 1;
+        void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+        if (h == NULL) h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (h != NULL) attr = (mc_cu_attr_fn)(uintptr_t)dlsym(h, "cuPointerGetAttribute");
+    }
+    unsigned int memtype = 0;
+    return attr != NULL && addr != 0 && attr(&memtype, 2, (unsigned long long)addr) == 0 && memtype == 2;
+}
+
 static mmc_buffer mc_buf(const py_mem_t *m, uint32_t type)
 {
+    if (type == MC_TYPE_AUTO) /* a buffer object is host memory; an address: what CUDA says */
+        type = !m->has_view && mc_addr_is_device((uint64_t)(uintptr_t)m->ptr) ? MC_TYPE_DEVICE : MC_TYPE_HOST;
     return (mmc_buffer){.addr = (uint64_t)(uintptr_t)m->ptr, .type = type, .offset = 0, .len = m->len};
+}
+
+int mc_kw_alias(PyObject **kw, const char *const *pairs)
+{
+    PyObject *d = *kw ? PyDict_Copy(*kw) : PyDict_New();
+    *kw = d;
+    if (d == NULL) return -1;
+    for (; pairs[0] != NULL; pairs += 2) {
+        PyObject *v = PyDict_GetItemString(d, pairs[0]); /* borrowed */
+        if (v == NULL) continue;
+        if (PyDict_GetItemString(d, pairs[1]) != NULL) {
+            PyErr_Format(PyExc_TypeError, "both %s= and %s= given (the same argument)", pairs[0], pairs[1]);
+            return -1;
+        }
+        Py_INCREF(v);
+        int rc = PyDict_SetItemString(d, pairs[1], v) || PyDict_DelItemString(d, pairs[0]);
+        Py_DECREF(v);
+        if (rc != 0) return -1;
+    }
+    return 0;
 }
 
 int mc_req_key(mc_req_t *q, PyObject *key)
@@ -27,23 +68,25 @@ int mc_req_keys(mc_req_t *q, PyObject *keys)
         PyErr_NoMemory();
         return -1;
     }
-    q->no_call = q->keys.n == 0;
+    if (q->pre_rc != 0)
+        for (uint32_t i = 0; i < q->keys.n; i++) q->res[i] = q->pre_rc;
+    q->no_call = q->no_call || q->keys.n == 0;
     return 0;
 }
 
-/* write: L2G (device) / H2G (host); read: G2L / G2H. NULL: host. */
-int mc_req_dir(mc_req_t *q, PyObject *dir, bool write)
+/* write: L2G (device) / H2G (host); read: G2L / G2H; AUTO either. NULL/None: host. */
+int mc_req_dir(mc_req_t *q, PyObject *dir, bool write, int32_t bad_rc)
 {
-    q->type = 1;
+    q->type = MC_TYPE_HOST;
     if (dir == NULL || dir == Py_None) return 0;
-    uint64_t v;
-    if (py_to_u64(dir, 3, &v, "direction") != 0) return -1;
-    if (write && (v == MC_COPY_L2G || v == MC_COPY_H2G)) q->type = v == MC_COPY_L2G ? 0 : 1;
-    else if (!write && (v == MC_COPY_G2L || v == MC_COPY_G2H)) q->type = v == MC_COPY_G2L ? 0 : 1;
-    else {
-        PyErr_Format(PyExc_ValueError, "direction %llu is a %s; use %s", (unsigned long long)v,
-                     write ? "read" : "write", write ? "MmcDirect.COPY_H2G or COPY_L2G" : "MmcDirect.COPY_G2H or COPY_G2L");
-        return -1;
+    int64_t v;
+    if (py_to_i64(dir, INT64_MIN, INT64_MAX, &v, "direct") != 0) return -1; /* not an int: TypeError, as the seed */
+    if (v == MC_COPY_AUTO) q->type = MC_TYPE_AUTO;
+    else if (write && (v == MC_COPY_L2G || v == MC_COPY_H2G)) q->type = v == MC_COPY_L2G ? MC_TYPE_DEVICE : MC_TYPE_HOST;
+    else if (!write && (v == MC_COPY_G2L || v == MC_COPY_G2H)) q->type = v == MC_COPY_G2L ? MC_TYPE_DEVICE : MC_TYPE_HOST;
+    else { /* not raised: the seed returns its code for a direction of the wrong kind */
+        q->pre_rc = bad_rc;
+        q->no_call = true;
     }
     return 0;
 }
@@ -235,7 +278,7 @@ PyObject *mc_req_run(mc_store_obj *s, mc_req_t *q, int bad, mc_call_fn call, mc_
         rc = mc_nogil(call, q);
         mc_store_leave(s);
     }
-    ret = result(q, rc);
+    ret = result(q, q->no_call ? q->pre_rc : rc);
 free:
     mc_req_free(q);
     return ret;
@@ -283,6 +326,12 @@ PyObject *mc_ret_res(mc_req_t *q, int32_t rc)
 {
     (void)rc; /* the per-key statuses say it all */
     return mc_list_i32(q->res, q->keys.n);
+}
+
+PyObject *mc_ret_first_fail(mc_req_t *q, int32_t rc)
+{
+    for (uint32_t i = 0; rc == 0 && i < q->keys.n; i++) rc = q->res[i];
+    return PyLong_FromLong(rc);
 }
 
 int32_t mc_exist_value(int32_t rc)
