@@ -27,8 +27,11 @@ static void st_dealloc(mc_store_obj *s) { Py_TYPE(s)->tp_free((PyObject *)s); }
 
 static int32_t call_setup(mc_req_t *q) { return mmc_setup(q->ctx); }
 
-static PyObject *st_setup(mc_store_obj *s, PyObject *arg)
+static PyObject *st_setup(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
+    static char *kwl[] = {"config", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:setup", kwl, &arg)) return NULL;
     mmc_local_service_config_t c;
     mc_req_t q = {.ctx = &c};
     int bad = mc_local_config_from(arg, &c);
@@ -91,7 +94,7 @@ static PyObject *st_get_local_service_id(mc_store_obj *s, PyObject *u)
 /* The seed's DistributedObjectStore, in its argument order and keywords (pymmc.cpp); our earlier keyword
  * names (direction, replicate_config, buffer, buffers, gvas, results, ttl_ms, medium) are still accepted. */
 static PyMethodDef st_methods[] = {
-    {"setup", (PyCFunction)st_setup, METH_O, "setup(config: LocalConfig) -> int: the LocalService config for init"},
+    {"setup", PY_METH(st_setup), KW, "setup(config: LocalConfig) -> int: the LocalService config for init"},
     {"init", PY_METH(st_init), KW,
      "init(device_id=0, init_bm=True) -> int: start the client (init_bm=False: client-only, no BM of its own)"},
     {"close", (PyCFunction)st_close, METH_NOARGS, "close() -> 0: stop them (a second close returns 0)"},
