@@ -1,12 +1,13 @@
 /*
  * _memcache: DistributedObjectStore over the mmcc_* client (mmc_client.h).
  * Single-key calls return the key's status (0 ok, MMC_* < 0); batch calls
- * return a list with each key's status. Buffers are read from / written to
+ * return a list with each key's status, except where the seed returns one
+ * status (put_batch, batch_remove_lease) or GVAs (batch_alloc). Buffers are read from / written to
  * in place (the buffer protocol or (address, size)); the GIL is released
  * around every library call (mc_store.h says how a method makes its call).
  *
  * This file: the object's lifetime (setup, init, close), the type with its
- * method table, and the KeyInfo type.
+ * method table, and KeyInfo results (the class is the package's).
  */
 #include "mc_store.h"
 

@@ -10,8 +10,12 @@
  * the store is closed; otherwise it runs the call with the GIL released
  * while the store's guard is held, builds the return value from the status
  * (statuses are returned, not raised), and frees the request. A batch with
- * no keys returns its empty result without a library call and without the
- * closed check.
+ * no keys, and a call given a direction of the wrong kind (the seed returns
+ * its code: pre_rc), build their result without a library call and without
+ * the closed check.
+ *
+ * The surface is the seed's pymmc.cpp binding (names, argument order,
+ * keywords, return shapes); mc_kw_alias keeps our earlier keyword names.
  *
  * get and get_batch take the GIL back between their two library calls (to
  * allocate the bytes objects), so they make the same three steps
