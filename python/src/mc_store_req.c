@@ -7,18 +7,16 @@
 
 /* ---------- arguments ---------- */
 
-/* cuPointerGetAttribute(&memtype, CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2, ptr): CU_MEMORYTYPE_DEVICE = 2. Looked
- * up once in the CUDA driver, when the process has one; without it every address is host memory. */
+/* cuPointerGetAttribute(&memtype, CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2, ptr): CU_MEMORYTYPE_DEVICE = 2, from the
+ * CUDA driver the process has loaded. A process that has not loaded it holds no device memory, so the driver is
+ * never loaded here (RTLD_NOLOAD), only looked for again until it is there. Runs with the GIL held. */
 typedef int (*mc_cu_attr_fn)(void *data, int attribute, unsigned long long ptr);
 
 bool mc_addr_is_device(uint64_t addr)
 {
-    static int looked;
     static mc_cu_attr_fn attr;
-    if (!looked) {
-        looked = 1;
+    if (attr == NULL) {
         void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-        if (h == NULL) h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
         if (h != NULL) attr = (mc_cu_attr_fn)(uintptr_t)dlsym(h, "cuPointerGetAttribute");
     }
     unsigned int memtype = 0;
