@@ -179,6 +179,8 @@ def test_client_only_init(store, meta, tmp_path):
         assert s.get("seed/co/a") == b""
         assert s.register_buffer(buf.ctypes.data, 100) == mc.MMC_NOT_INITIALIZED
         assert s.get_local_service_id() == mc.MMC_NOT_INITIALIZED
+        # remove_all is for members of the cluster: it proves a BM rank, which a client-only process has not
+        assert s.remove_all() == mc.MMC_NOT_INITIALIZED and "rank" in mc.get_last_err_msg()
         assert s.close() == 0
         print("client-only ok")
     """, env={"MMC_LOCAL_CONFIG_PATH": str(cfg)})
