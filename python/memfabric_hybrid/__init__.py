@@ -20,11 +20,21 @@ from ._memfabric import (  # noqa: F401
     initialize,
     set_conf_store_tls,
     set_conf_store_tls_key,
-    set_extern_logger,
-    set_log_level,
     strerror,
     uninitialize,
 )
+
+
+
+def set_log_level(level):
+    """smem_set_log_level -> int: 0 debug, 1 info, 2 warn, 3 error (4 off)."""
+    return _memfabric.set_log_level(level)
+
+
+def set_extern_logger(log_fn):
+    """Route the library's log lines to log_fn(level: int, message: str); None: back to stderr. -> int"""
+    return _memfabric.set_extern_logger(log_fn)
+
 
 for _name in dir(_memfabric):
     if _name.startswith("SMEM_"):
