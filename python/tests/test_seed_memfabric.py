@@ -69,17 +69,17 @@ def test_include_and_lib_paths_of_the_installed_package(tmp_path):
     build = os.environ.get("SMEM_BUILD_DIR")
     if not build:
         pytest.fail("SMEM_BUILD_DIR not set")
-    site = tmp_path / "site"
     subprocess.run(["cmake", "--install", build, "--component", "python", "--prefix", str(tmp_path / "prefix")],
                    check=True, capture_output=True, text=True,
                    env=dict(os.environ, DESTDIR=""))
     found = [r for r, dirs, _ in os.walk(tmp_path / "prefix") if "memfabric_hybrid" in dirs]
     assert found, "memfabric_hybrid was not installed"
     site = found[0]
-    p = run_py("""
-        import os, memfabric_hybrid as mf
-        print(mf.__file__); print(mf.get_include_path()); print(mf.get_lib_path())
-    """, env={"PYTHONPATH": site})
+    # from tmp_path: python -c puts the working directory first on sys.path
+    p = subprocess.run([sys.executable, "-c", "import memfabric_hybrid as mf; print(mf.__file__); "
+                        "print(mf.get_include_path()); print(mf.get_lib_path())"], capture_output=True, text=True,
+                       cwd=tmp_path, env=dict(os.environ, PYTHONPATH=site), timeout=60)
+    assert p.returncode == 0, p.stderr[-2000:]
     pkg, inc, lib = p.stdout.split()
     pkg_dir = os.path.dirname(pkg)
     assert pkg_dir.startswith(str(tmp_path)), pkg
