@@ -508,3 +508,22 @@ def test_uninitialize_closes_every_engine():
         print("ok")
     """)
     assert p.stdout.strip() == "ok"
+
+
+def test_mf_adapter_package():
+    # example/trans/demo/test_transfer_engine.py's imports, from the seed's transfer-only package name
+    p = run_py("""
+        from mf_adapter import TransferEngine, create_config_store, set_log_level, set_conf_store_tls
+        import memfabric_hybrid as mf
+        assert TransferEngine is mf.TransferEngine
+        import socket
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+        url = f"tcp://127.0.0.1:{port}"
+        assert set_log_level(3) == 0 and set_conf_store_tls(False, "") == 0
+        assert create_config_store(url) == 0
+        e = TransferEngine()
+        assert e.initialize(url, "127.0.0.1:12000", "Decode", 0) == 0
+        e.destroy()
+        print("ok")
+    """)
+    assert p.stdout.strip() == "ok"
