@@ -11,15 +11,12 @@
 typedef struct {
     PyObject_HEAD
     smem_bm_t h;
-    uint64_t gen; /* mf_bm_gen when created: a handle from before bm.uninitialize is gone */
+    mf_live_t live; /* on bm_live while h is held */
     py_guard_t g;
 } mf_bm_obj;
 
 static PyTypeObject mf_bm_type;
-
-/* Bumped by bm.uninitialize, which destroys every BM in C: a BigMemory made
- * before it must not pass its (freed) handle to the library again. */
-static uint64_t mf_bm_gen;
+static mf_live_t *bm_live;
 
 /* BmConfig (its attributes are the rows of src/smem/smem_bm_conf.c) into c. */
 static int mf_bm_config_from(PyObject *o, smem_bm_config_t *c)
@@ -77,12 +74,23 @@ static PyObject *mf_bm_initialize(PyObject *self, PyObject *args, PyObject *kw)
     return PyLong_FromLong(rc);
 }
 
+/* bm.uninitialize(flags=0): smem_bm_uninit destroys every BM, so their objects are closed first
+ * (waiting for calls in flight) and give their handles up. */
 static PyObject *mf_bm_uninitialize(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    PyObject *r = py_uninit(args, kw, smem_bm_uninit);
-    if (r != NULL) mf_bm_gen++;
-    return r;
+    static char *kwl[] = {"flags", NULL};
+    unsigned int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:uninitialize", kwl, &flags)) return NULL;
+    while (bm_live != NULL) {
+        mf_bm_obj *b = MF_LIVE_OBJ(bm_live, mf_bm_obj);
+        mf_live_del(&bm_live, &b->live);
+        if (py_guard_close(&b->g)) b->h = NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    smem_bm_uninit(flags);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
 }
 
 static PyObject *mf_bm_get_rank_id(PyObject *self, PyObject *unused)
@@ -112,8 +120,8 @@ static PyObject *mf_bm_new(uint32_t id, const smem_bm_create_option_t *o)
         return NULL;
     }
     b->h = h;
-    b->gen = mf_bm_gen;
     memset(&b->g, 0, sizeof(b->g));
+    mf_live_add(&bm_live, &b->live);
     return (PyObject *)b;
 }
 
@@ -462,13 +470,12 @@ static PyObject *bm_wait(mf_bm_obj *b, PyObject *unused)
     return py_guard_call(&b->g, "BigMemory", smem_bm_wait, &b->h);
 }
 
-/* After bm.uninitialize the library has destroyed the object already: only mark it closed. */
 static void bm_close(mf_bm_obj *b)
 {
+    mf_live_del(&bm_live, &b->live);
     if (!py_guard_close(&b->g)) return;
     smem_bm_t h = b->h;
     b->h = NULL;
-    if (b->gen != mf_bm_gen) return;
     Py_BEGIN_ALLOW_THREADS
     smem_bm_destroy(h);
     Py_END_ALLOW_THREADS

@@ -48,6 +48,23 @@ int mf_attr_str(PyObject *cfg, const char *name, char *dst, size_t cap)
     return rc;
 }
 
+void mf_live_add(mf_live_t **head, mf_live_t *n)
+{
+    n->prev = NULL;
+    n->next = *head;
+    if (*head != NULL) (*head)->prev = n;
+    *head = n;
+}
+
+void mf_live_del(mf_live_t **head, mf_live_t *n)
+{
+    if (n->prev != NULL) n->prev->next = n->next;
+    else if (*head == n) *head = n->next;
+    else return; /* not on the list */
+    if (n->next != NULL) n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
 static PyObject *mf_initialize(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;

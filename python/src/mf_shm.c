@@ -11,14 +11,12 @@ typedef struct {
     void *gva;
     uint32_t rank, rank_size;
     uint64_t symmetric_size;
-    uint64_t gen; /* mf_shm_gen when created */
+    mf_live_t live; /* on shm_live while h is held */
     py_guard_t g;
 } mf_shm_obj;
 
 static PyTypeObject mf_shm_type;
-
-/* Bumped by shm.uninitialize, which destroys every heap in C (see mf_bm_gen). */
-static uint64_t mf_shm_gen;
+static mf_live_t *shm_live;
 
 static PyObject *mf_shm_config_defaults(PyObject *self, PyObject *unused)
 {
@@ -65,12 +63,22 @@ static PyObject *mf_shm_initialize(PyObject *self, PyObject *args, PyObject *kw)
     return PyLong_FromLong(rc);
 }
 
+/* shm.uninitialize(flags=0): smem_shm_uninit destroys every heap; their objects are closed first. */
 static PyObject *mf_shm_uninitialize(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    PyObject *r = py_uninit(args, kw, smem_shm_uninit);
-    if (r != NULL) mf_shm_gen++;
-    return r;
+    static char *kwl[] = {"flags", NULL};
+    unsigned int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:uninitialize", kwl, &flags)) return NULL;
+    while (shm_live != NULL) {
+        mf_shm_obj *o = MF_LIVE_OBJ(shm_live, mf_shm_obj);
+        mf_live_del(&shm_live, &o->live);
+        if (py_guard_close(&o->g)) o->h = NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    smem_shm_uninit(flags);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
 }
 
 static PyObject *mf_shm_query(PyObject *self, PyObject *unused)
@@ -110,8 +118,8 @@ static PyObject *mf_shm_create(PyObject *self, PyObject *args, PyObject *kw)
     s->rank = (uint32_t)rk;
     s->rank_size = (uint32_t)rs;
     s->symmetric_size = sz;
-    s->gen = mf_shm_gen;
     memset(&s->g, 0, sizeof(s->g));
+    mf_live_add(&shm_live, &s->live);
     return (PyObject *)s;
 }
 
@@ -274,13 +282,13 @@ static PyObject *shm_query(mf_shm_obj *s, PyObject *unused)
     return mf_shm_query(NULL, unused);
 }
 
-/* Closes the object and destroys the heap unless shm.uninitialize did it already (0 then). */
+/* Closes the object and destroys the heap; 0 if it was closed already (destroy, shm.uninitialize). */
 static int32_t shm_close(mf_shm_obj *s, uint32_t flags)
 {
+    mf_live_del(&shm_live, &s->live);
     if (!py_guard_close(&s->g)) return 0;
     smem_shm_t h = s->h;
     s->h = NULL;
-    if (s->gen != mf_shm_gen) return 0;
     int32_t rc;
     Py_BEGIN_ALLOW_THREADS
     rc = smem_shm_destroy(h, flags);

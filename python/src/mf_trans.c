@@ -18,7 +18,7 @@ typedef struct mf_te_obj {
     void *stream;                   /* the engine's own, for *_submit without a stream; made at initialize */
     void *streams[TE_STREAMS_MAX];  /* create_stream's */
     int rpc_fd;                     /* the socket holding get_rpc_port's port, -1 if none */
-    struct mf_te_obj *prev, *next;  /* te_live: engines with a handle (changed with the GIL) */
+    mf_live_t live;                 /* on te_live while h is held */
     char id[SMEM_TRANS_UNIQUE_ID_MAX + 1];
     py_guard_t g;
 } mf_te_obj;
@@ -26,23 +26,7 @@ typedef struct mf_te_obj {
 static PyTypeObject mf_te_type;
 
 /* Every initialised engine: unInitialize closes them all before smem_trans_uninit frees their handles. */
-static mf_te_obj *te_live;
-
-static void te_live_add(mf_te_obj *e)
-{
-    e->prev = NULL;
-    e->next = te_live;
-    if (te_live != NULL) te_live->prev = e;
-    te_live = e;
-}
-
-static void te_live_del(mf_te_obj *e)
-{
-    if (e->prev != NULL) e->prev->next = e->next;
-    else if (te_live == e) te_live = e->next;
-    if (e->next != NULL) e->next->prev = e->prev;
-    e->prev = e->next = NULL;
-}
+static mf_live_t *te_live;
 
 static PyObject *te_new(PyTypeObject *t, PyObject *args, PyObject *kw)
 {
@@ -54,7 +38,7 @@ static PyObject *te_new(PyTypeObject *t, PyObject *args, PyObject *kw)
     e->stream = NULL;
     memset(e->streams, 0, sizeof(e->streams));
     e->rpc_fd = -1;
-    e->prev = e->next = NULL;
+    e->live.prev = e->live.next = NULL;
     e->id[0] = '\0';
     memset(&e->g, 0, sizeof(e->g));
     return (PyObject *)e;
@@ -128,7 +112,7 @@ static PyObject *te_initialize(mf_te_obj *e, PyObject *args, PyObject *kw)
     Py_DECREF(url_o);
     e->h = h;
     e->stream = stream;
-    if (h != NULL) te_live_add(e);
+    if (h != NULL) mf_live_add(&te_live, &e->live);
     return PyLong_FromLong(rc);
 }
 
@@ -459,6 +443,7 @@ static PyObject *te_get_rpc_port(mf_te_obj *e, PyObject *unused)
 
 static void te_close(mf_te_obj *e)
 {
+    mf_live_del(&te_live, &e->live); /* first: unInitialize's loop always shrinks the list */
     if (!py_guard_close(&e->g)) return;
     smem_trans_t h = e->h;
     void *s = e->stream;
@@ -468,7 +453,6 @@ static void te_close(mf_te_obj *e)
     e->h = NULL;
     e->stream = NULL;
     if (h == NULL) return;
-    te_live_del(e);
     Py_BEGIN_ALLOW_THREADS
     for (int i = 0; i < TE_STREAMS_MAX; i++)
         if (extra[i] != NULL) smem_trans_stream_destroy(extra[i]);
@@ -489,7 +473,7 @@ static PyObject *te_uninitialize(mf_te_obj *e, PyObject *u)
 {
     (void)e;
     (void)u;
-    while (te_live != NULL) te_close(te_live);
+    while (te_live != NULL) te_close(MF_LIVE_OBJ(te_live, mf_te_obj));
     Py_BEGIN_ALLOW_THREADS
     smem_trans_uninit(0);
     Py_END_ALLOW_THREADS

@@ -249,8 +249,17 @@ def test_bm_seed_keywords_defaults_and_release_by_del():
             bm.create2(2, 4 << 20, 4 << 20, tag="x" * 40)
         with pytest.raises(RuntimeError):
             bm.create2(0, 4 << 20, 4 << 20)     # id 0 is taken
-        bm.uninitialize(flags=0)
-        del mem, m2                              # after uninitialize: nothing left to release, no crash
+        bm.uninitialize(flags=0)                 # destroys both BMs in C: their objects are closed
+        assert mem.destroyed and m2.destroyed
+        with pytest.raises(RuntimeError, match="closed"):
+            mem.join()
+        # a new pool with the same id; dropping the old object must not touch the new BM
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+        assert bm.initialize(f"tcp://127.0.0.1:{port}", 1) == 0
+        fresh = bm.create(0, 4 << 20)
+        del mem, m2
+        assert fresh.join() == 0 and fresh.local_mem_size(bm.BmMemType.HOST) == 4 << 20
+        bm.uninitialize()
         print("ok")
     """)
     assert p.stdout.strip().endswith("ok")
@@ -374,7 +383,15 @@ SHM_SEED = """
     h = shm.create(0, 2, rank, 2 << 20)
     assert h.barrier() == 0
     assert h.destroy(flags=0) == 0 and h.destroy() == 0
-    shm.uninitialize(flags=0)
+    kept = shm.create(1, 2, rank, 2 << 20)
+    shm.uninitialize(flags=0)                    # destroys heap 1 in C: its object is closed
+    try:
+        kept.barrier()
+        raise SystemExit("a heap destroyed by uninitialize still answered")
+    except RuntimeError as e:
+        assert "closed" in str(e)
+    assert kept.destroy() == 0
+    del kept
     print("shm", rank, "ok")
 """
 
