@@ -264,6 +264,33 @@ static PyObject *bm_peer_rank_ptr(mf_bm_obj *b, PyObject *args, PyObject *kw)
     return PyLong_FromUnsignedLongLong((uint64_t)(uintptr_t)p);
 }
 
+/*
+ * gva_to_va(gva, mem_type=LOCAL_HOST) -> int: the local address of a GVA in this rank's own
+ * contribution (0 if it is not in it). This rank's slot is mapped at its GVA in this process, so the
+ * address is the GVA itself; the device window needs CUDA (no LOCAL_DEVICE memory: 0).
+ */
+static PyObject *bm_gva_to_va(mf_bm_obj *b, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"gva", "mem_type", NULL};
+    PyObject *g_o, *t_o = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:gva_to_va", kwl, &g_o, &t_o)) return NULL;
+    uint64_t gva;
+    smem_bm_mem_type t = SMEM_MEM_TYPE_LOCAL_HOST;
+    if (py_to_u64(g_o, UINT64_MAX, &gva, "gva") != 0 || (t_o && bm_mem_type(t_o, &t) != 0)) return NULL;
+    smem_bm_mem_type pool = t == SMEM_MEM_TYPE_LOCAL_DEVICE || t == SMEM_MEM_TYPE_DEVICE ? SMEM_MEM_TYPE_DEVICE
+                                                                                         : SMEM_MEM_TYPE_HOST;
+    BM_ENTER(b);
+    uint64_t va = 0;
+    Py_BEGIN_ALLOW_THREADS
+    uint32_t me = smem_bm_get_rank_id();
+    uint8_t *base = me <= UINT16_MAX ? smem_bm_ptr_by_mem_type(b->h, pool, (uint16_t)me) : NULL;
+    uint64_t n = base != NULL ? smem_bm_get_local_mem_size_by_mem_type(b->h, pool) : 0;
+    if (base != NULL && gva >= (uint64_t)(uintptr_t)base && gva - (uint64_t)(uintptr_t)base < n) va = gva;
+    Py_END_ALLOW_THREADS
+    BM_LEAVE(b);
+    return PyLong_FromUnsignedLongLong(va);
+}
+
 static PyObject *bm_get_rank_id_by_gva(mf_bm_obj *b, PyObject *args, PyObject *kw)
 {
     static char *kwl[] = {"gva", NULL};
@@ -532,6 +559,8 @@ static PyMethodDef bm_methods[] = {
      "local_mem_size(mem_type=BmMemType.DEVICE) -> int bytes this rank contributes"},
     {"peer_rank_ptr", PY_METH(bm_peer_rank_ptr), METH_VARARGS | METH_KEYWORDS,
      "peer_rank_ptr(peer_rank, mem_type=BmMemType.DEVICE) -> int: the GVA of peer_rank's memory (0 if none)"},
+    {"gva_to_va", PY_METH(bm_gva_to_va), METH_VARARGS | METH_KEYWORDS,
+     "gva_to_va(gva, mem_type=BmMemType.LOCAL_HOST) -> int: the local address of a GVA of this rank (0 if none)"},
     {"get_rank_id_by_gva", PY_METH(bm_get_rank_id_by_gva), METH_VARARGS | METH_KEYWORDS,
      "get_rank_id_by_gva(gva) -> int: owning rank (0xFFFFFFFF if none)"},
     {"register", PY_METH(bm_register), METH_VARARGS | METH_KEYWORDS,

@@ -199,6 +199,14 @@ def test_bm_seed_keywords_defaults_and_release_by_del():
         assert mem.local_mem_size(mem_type=bm.BmMemType.HOST) == 8 << 20
         g = mem.peer_rank_ptr(peer_rank=0, mem_type=bm.BmMemType.HOST)
         assert g != 0 and mem.get_rank_id_by_gva(gva=g + 5) == 0
+        # gva_to_va: this rank's slot is mapped at its GVA here; outside it, or device memory: 0
+        va = mem.gva_to_va(g + 64)
+        assert va == g + 64 and mem.gva_to_va(gva=g, mem_type=bm.BmMemType.LOCAL_HOST) == g
+        assert mem.gva_to_va(g + (8 << 20)) == 0 and mem.gva_to_va(g, bm.BmMemType.LOCAL_DEVICE) == 0
+        import ctypes
+        ctypes.memmove(va, b"via the va", 10)
+        probe = bytearray(10)
+        assert mem.copy_data(g + 64, probe, 10, bm.BmCopyType.G2H) == 0 and bytes(probe) == b"via the va"
         src = np.arange(1 << 16, dtype=np.uint8)
         out = np.zeros_like(src)
         assert mem.copy_data(src_ptr=src.ctypes.data, dst_ptr=g, size=src.nbytes, type=bm.BmCopyType.H2G) == 0
