@@ -293,6 +293,28 @@ def test_bm_config_seed_fields_reach_the_library():
     assert second.split() == ["0", "65535"]
 
 
+def test_bm_config_set_nic_is_the_data_plane_address():
+    nic_port = free_port()
+    p = run_py("""
+        import socket, sys
+        from memfabric_hybrid import bm
+        store_port, nic_port = sys.argv[1], int(sys.argv[2])
+        cfg = bm.BmConfig()
+        cfg.set_nic(f"tcp://127.0.0.1:{nic_port}")
+        assert bm.initialize(f"tcp://127.0.0.1:{store_port}", 1, 0, cfg) == 0
+        mem = bm.create(0, 4 << 20, data_op_type=bm.BmDataOpType.HOST_TCP)
+        assert mem.join() == 0
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", nic_port))
+            print("free")
+        except OSError:
+            print("taken")                   # the BM's data plane listens there
+        mem.destroy(); bm.uninitialize()
+    """, args=(free_port(), nic_port))
+    assert p.stdout.strip() == "taken"
+
+
 # The BM part of example/bm/BmPython/smem_bm_example.py with host memory for its NPU tensors: every rank
 # writes its pattern into the next rank's slot, a barrier, then checks what the previous rank wrote.
 SEED_BM_EXAMPLE = """
