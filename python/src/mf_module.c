@@ -48,6 +48,23 @@ int mf_attr_str(PyObject *cfg, const char *name, char *dst, size_t cap)
     return rc;
 }
 
+void mf_live_add(mf_live_t **head, mf_live_t *n)
+{
+    n->prev = NULL;
+    n->next = *head;
+    if (*head != NULL) (*head)->prev = n;
+    *head = n;
+}
+
+void mf_live_del(mf_live_t **head, mf_live_t *n)
+{
+    if (n->prev != NULL) n->prev->next = n->next;
+    else if (*head == n) *head = n->next;
+    else return; /* not on the list */
+    if (n->next != NULL) n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
 static PyObject *mf_initialize(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
@@ -80,10 +97,13 @@ static PyObject *mf_get_and_clear_last_err_msg(PyObject *self, PyObject *unused)
     return py_str(smem_get_and_clear_last_err_msg());
 }
 
-static PyObject *mf_store_call(PyObject *arg, int32_t (*fn)(const char *))
+static PyObject *mf_store_call(PyObject *args, PyObject *kw, const char *fmt, int32_t (*fn)(const char *))
 {
+    static char *kwl[] = {"store_url", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwl, &arg)) return NULL;
     const char *url;
-    if (py_to_cstr(arg, &url, NULL, "url") != 0) return NULL;
+    if (py_to_cstr(arg, &url, NULL, "store_url") != 0) return NULL;
     Py_INCREF(arg); /* url points into it while the GIL is released */
     int32_t rc;
     Py_BEGIN_ALLOW_THREADS
@@ -93,28 +113,94 @@ static PyObject *mf_store_call(PyObject *arg, int32_t (*fn)(const char *))
     return PyLong_FromLong(rc);
 }
 
-static PyObject *mf_create_config_store(PyObject *self, PyObject *arg)
+static PyObject *mf_create_config_store(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    return mf_store_call(arg, smem_create_config_store);
+    return mf_store_call(args, kw, "O:create_config_store", smem_create_config_store);
 }
 
-static PyObject *mf_destroy_config_store(PyObject *self, PyObject *arg)
+static PyObject *mf_destroy_config_store(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    return mf_store_call(arg, smem_destroy_config_store);
+    return mf_store_call(args, kw, "O:destroy_config_store", smem_destroy_config_store);
 }
 
-static PyObject *mf_set_conf_store_tls(PyObject *self, PyObject *args)
+static PyObject *mf_set_conf_store_tls(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
+    static char *kwl[] = {"enable", "tls_info", NULL};
     int enable;
     const char *info;
     Py_ssize_t len;
-    if (!PyArg_ParseTuple(args, "ps#:set_conf_store_tls", &enable, &info, &len)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ps#:set_conf_store_tls", kwl, &enable, &info, &len)) return NULL;
+    if ((uint64_t)len > UINT32_MAX) return PyErr_Format(PyExc_ValueError, "tls_info is too long");
     int32_t rc;
     Py_BEGIN_ALLOW_THREADS
     rc = smem_set_conf_store_tls(enable != 0, info, (uint32_t)len);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(rc);
+}
+
+/* The Python decrypt function of set_conf_store_tls_key; the library calls mf_decrypt when it loads the
+ * key (smem_create_config_store, store connections), from whichever thread that is. */
+static PyObject *mf_decrypt_fn;
+
+static int mf_decrypt(const char *cipher, size_t cipher_len, char *plain, size_t *plain_len)
+{
+    if (!Py_IsInitialized()) return -1;
+    PyGILState_STATE st = PyGILState_Ensure();
+    int rc = -1;
+    PyObject *fn = mf_decrypt_fn, *r = NULL;
+    if (fn == NULL || cipher_len > PY_SSIZE_T_MAX) goto out;
+    Py_INCREF(fn);
+    r = PyObject_CallFunction(fn, "s#", cipher, (Py_ssize_t)cipher_len);
+    Py_DECREF(fn);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(mf_decrypt_fn);
+        goto out;
+    }
+    Py_ssize_t n;
+    const char *text = PyUnicode_Check(r) ? PyUnicode_AsUTF8AndSize(r, &n) : NULL;
+    if (text == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "the decrypt function returned %.80s, not str", Py_TYPE(r)->tp_name);
+        PyErr_WriteUnraisable(mf_decrypt_fn);
+        goto out;
+    }
+    if ((size_t)n >= *plain_len) goto out; /* no room for the text and its NUL */
+    memcpy(plain, text, (size_t)n);
+    plain[n] = '\0';
+    *plain_len = (size_t)n;
+    rc = 0;
+out:
+    Py_XDECREF(r);
+    PyGILState_Release(st);
+    return rc;
+}
+
+/* set_conf_store_tls_key(tls_pk, tls_pk_pw, py_decrypt_func) -> int: the key (PEM text) and its password
+ * in memory; py_decrypt_func(str) -> str undoes an encrypted password (None: the password is plain). */
+static PyObject *mf_set_conf_store_tls_key(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwl[] = {"tls_pk", "tls_pk_pw", "py_decrypt_func", NULL};
+    const char *pk, *pw;
+    Py_ssize_t pk_len, pw_len;
+    PyObject *fn = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s#s#|O:set_conf_store_tls_key", kwl, &pk, &pk_len, &pw, &pw_len, &fn))
+        return NULL;
+    if (fn != Py_None && !PyCallable_Check(fn))
+        return PyErr_Format(PyExc_TypeError, "py_decrypt_func must be callable or None, not %.80s",
+                            Py_TYPE(fn)->tp_name);
+    if ((uint64_t)pk_len > UINT32_MAX || (uint64_t)pw_len > UINT32_MAX)
+        return PyErr_Format(PyExc_ValueError, "tls_pk or tls_pk_pw is too long");
+    PyObject *old = mf_decrypt_fn;
+    mf_decrypt_fn = fn == Py_None ? NULL : Py_NewRef(fn);
+    Py_XDECREF(old);
+    int32_t rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = smem_set_config_store_tls_key(pk, (uint32_t)pk_len, pw_len ? pw : NULL, (uint32_t)pw_len,
+                                       fn == Py_None ? NULL : mf_decrypt);
     Py_END_ALLOW_THREADS
     return PyLong_FromLong(rc);
 }
@@ -126,11 +212,15 @@ static PyMethodDef mf_methods[] = {
     PY_LIB_METHODS(mf_),
     {"get_and_clear_last_err_msg", mf_get_and_clear_last_err_msg, METH_NOARGS,
      "get_and_clear_last_err_msg() -> str"},
-    {"create_config_store", mf_create_config_store, METH_O,
-     "create_config_store(url) -> int: start a config store server in this process"},
-    {"destroy_config_store", mf_destroy_config_store, METH_O, "destroy_config_store(url) -> int"},
-    {"set_conf_store_tls", mf_set_conf_store_tls, METH_VARARGS,
+    {"create_config_store", PY_METH(mf_create_config_store), METH_VARARGS | METH_KEYWORDS,
+     "create_config_store(store_url) -> int: start a config store server in this process"},
+    {"destroy_config_store", PY_METH(mf_destroy_config_store), METH_VARARGS | METH_KEYWORDS,
+     "destroy_config_store(store_url) -> int"},
+    {"set_conf_store_tls", PY_METH(mf_set_conf_store_tls), METH_VARARGS | METH_KEYWORDS,
      "set_conf_store_tls(enable, tls_info) -> int (tls_info: 'tlsCaPath:...;tlsCert:...;tlsPk:...')"},
+    {"set_conf_store_tls_key", PY_METH(mf_set_conf_store_tls_key), METH_VARARGS | METH_KEYWORDS,
+     "set_conf_store_tls_key(tls_pk, tls_pk_pw, py_decrypt_func) -> int: the config store's private key and its "
+     "password in memory; py_decrypt_func(cipher: str) -> str, or None"},
     {NULL, NULL, 0, NULL},
 };
 

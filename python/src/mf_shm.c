@@ -11,10 +11,12 @@ typedef struct {
     void *gva;
     uint32_t rank, rank_size;
     uint64_t symmetric_size;
+    mf_live_t live; /* on shm_live while h is held */
     py_guard_t g;
 } mf_shm_obj;
 
 static PyTypeObject mf_shm_type;
+static mf_live_t *shm_live;
 
 static PyObject *mf_shm_config_defaults(PyObject *self, PyObject *unused)
 {
@@ -23,7 +25,7 @@ static PyObject *mf_shm_config_defaults(PyObject *self, PyObject *unused)
     smem_shm_config_t c;
     smem_shm_config_init(&c);
     return Py_BuildValue("{sIsIsIsOsI}", "init_timeout", c.shmInitTimeout, "create_timeout", c.shmCreateTimeout,
-                         "control_operation_timeout", c.controlOperationTimeout, "start_config_store_server",
+                         "operation_timeout", c.controlOperationTimeout, "start_store",
                          c.startConfigStoreServer ? Py_True : Py_False, "flags", c.flags);
 }
 
@@ -46,11 +48,11 @@ static PyObject *mf_shm_initialize(PyObject *self, PyObject *args, PyObject *kw)
         c.shmInitTimeout = (uint32_t)v;
         if (mf_attr_u64(cfg_o, "create_timeout", UINT32_MAX, &v)) return NULL;
         c.shmCreateTimeout = (uint32_t)v;
-        if (mf_attr_u64(cfg_o, "control_operation_timeout", UINT32_MAX, &v)) return NULL;
+        if (mf_attr_u64(cfg_o, "operation_timeout", UINT32_MAX, &v)) return NULL;
         c.controlOperationTimeout = (uint32_t)v;
         if (mf_attr_u64(cfg_o, "flags", UINT32_MAX, &v)) return NULL;
         c.flags = (uint32_t)v;
-        if (mf_attr_bool(cfg_o, "start_config_store_server", &c.startConfigStoreServer)) return NULL;
+        if (mf_attr_bool(cfg_o, "start_store", &c.startConfigStoreServer)) return NULL;
     }
     Py_INCREF(url_o);
     int32_t rc;
@@ -61,10 +63,22 @@ static PyObject *mf_shm_initialize(PyObject *self, PyObject *args, PyObject *kw)
     return PyLong_FromLong(rc);
 }
 
+/* shm.uninitialize(flags=0): smem_shm_uninit destroys every heap; their objects are closed first. */
 static PyObject *mf_shm_uninitialize(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    return py_uninit(args, kw, smem_shm_uninit);
+    static char *kwl[] = {"flags", NULL};
+    unsigned int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:uninitialize", kwl, &flags)) return NULL;
+    while (shm_live != NULL) {
+        mf_shm_obj *o = MF_LIVE_OBJ(shm_live, mf_shm_obj);
+        mf_live_del(&shm_live, &o->live);
+        if (py_guard_close(&o->g)) o->h = NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    smem_shm_uninit(flags);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
 }
 
 static PyObject *mf_shm_query(PyObject *self, PyObject *unused)
@@ -77,13 +91,13 @@ static PyObject *mf_shm_query(PyObject *self, PyObject *unused)
 static PyObject *mf_shm_create(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwl[] = {"id", "rank_size", "rank_id", "symmetric_size", "data_op_type", "flags", NULL};
+    static char *kwl[] = {"id", "rank_size", "rank_id", "local_mem_size", "data_op_type", "flags", NULL};
     PyObject *id_o, *rs_o, *rk_o, *sz_o, *op_o = NULL, *fl_o = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|OO:create", kwl, &id_o, &rs_o, &rk_o, &sz_o, &op_o, &fl_o))
         return NULL;
     uint64_t id, rs, rk, sz, op = SMEMS_DATA_OP_MTE, fl = 0;
     if (py_to_u64(id_o, UINT32_MAX, &id, "id") || py_to_u64(rs_o, UINT32_MAX, &rs, "rank_size") ||
-        py_to_u64(rk_o, UINT32_MAX, &rk, "rank_id") || py_to_u64(sz_o, UINT64_MAX, &sz, "symmetric_size") ||
+        py_to_u64(rk_o, UINT32_MAX, &rk, "rank_id") || py_to_u64(sz_o, UINT64_MAX, &sz, "local_mem_size") ||
         (op_o && py_to_u64(op_o, UINT32_MAX, &op, "data_op_type")) || (fl_o && py_to_u64(fl_o, UINT32_MAX, &fl, "flags")))
         return NULL;
     void *gva = NULL;
@@ -105,6 +119,7 @@ static PyObject *mf_shm_create(PyObject *self, PyObject *args, PyObject *kw)
     s->rank_size = (uint32_t)rs;
     s->symmetric_size = sz;
     memset(&s->g, 0, sizeof(s->g));
+    mf_live_add(&shm_live, &s->live);
     return (PyObject *)s;
 }
 
@@ -114,8 +129,11 @@ static PyObject *mf_shm_create(PyObject *self, PyObject *args, PyObject *kw)
     if (py_guard_enter(&(s)->g, "ShareMemory") != 0) return NULL
 #define SHM_LEAVE(s) py_guard_leave(&(s)->g)
 
-static PyObject *shm_set_context(mf_shm_obj *s, PyObject *arg)
+static PyObject *shm_set_context(mf_shm_obj *s, PyObject *args, PyObject *kw)
 {
+    static char *kwl[] = {"context", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:set_context", kwl, &arg)) return NULL;
     py_mem_t m;
     if (py_mem_get(arg, NULL, false, &m, "context") != 0) return NULL;
     if (m.len > SMEM_SHM_CONTEXT_MAX) {
@@ -137,8 +155,11 @@ static PyObject *shm_set_context(mf_shm_obj *s, PyObject *arg)
     return PyLong_FromLong(rc);
 }
 
-static PyObject *shm_get_context(mf_shm_obj *s, PyObject *arg)
+static PyObject *shm_get_context(mf_shm_obj *s, PyObject *args, PyObject *kw)
 {
+    static char *kwl[] = {"rank", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:get_context", kwl, &arg)) return NULL;
     uint64_t rank;
     if (py_to_u64(arg, UINT32_MAX, &rank, "rank") != 0) return NULL;
     char *buf = PyMem_Malloc(SMEM_SHM_CONTEXT_MAX);
@@ -164,8 +185,11 @@ static PyObject *shm_barrier(mf_shm_obj *s, PyObject *unused)
     return py_guard_call(&s->g, "ShareMemory", smem_shm_control_barrier, &s->h);
 }
 
-static PyObject *shm_all_gather(mf_shm_obj *s, PyObject *arg)
+static PyObject *shm_all_gather(mf_shm_obj *s, PyObject *args, PyObject *kw)
 {
+    static char *kwl[] = {"local_data", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:all_gather", kwl, &arg)) return NULL;
     py_mem_t m;
     if (py_mem_get(arg, NULL, false, &m, "data") != 0) return NULL;
     if (m.len == 0 || m.len > SMEM_SHM_CONTEXT_MAX) {
@@ -221,33 +245,63 @@ static int32_t shm_release_value(smem_shm_t h, uint32_t v, uint32_t *unused)
     return smem_shm_atomic_release_value(h, v);
 }
 
-static PyObject *shm_topology_can_reach(mf_shm_obj *s, PyObject *arg)
+/*
+ * topology_can_reach(remote_rank, reach_info) -> int status: the seed's shape, where reach_info is an
+ * input the seed's binding passes by value and never returns (the mask is lost there too).
+ * topology_can_reach(remote_rank) -> the reach mask (ours; RuntimeError on failure).
+ */
+static PyObject *shm_topology_can_reach(mf_shm_obj *s, PyObject *args, PyObject *kw)
 {
-    return shm_call_u32(s, arg, "remote_rank", "topology_can_reach", smem_shm_topology_can_reach, true);
+    static char *kwl[] = {"remote_rank", "reach_info", NULL};
+    PyObject *r_o, *info_o = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:topology_can_reach", kwl, &r_o, &info_o)) return NULL;
+    uint64_t info;
+    if (info_o != NULL && py_to_u64(info_o, UINT32_MAX, &info, "reach_info") != 0) return NULL;
+    return shm_call_u32(s, r_o, "remote_rank", "topology_can_reach", smem_shm_topology_can_reach, info_o == NULL);
 }
 
-static PyObject *shm_atomic_alloc_value(mf_shm_obj *s, PyObject *arg)
+static PyObject *shm_atomic_alloc_value(mf_shm_obj *s, PyObject *args, PyObject *kw)
 {
+    static char *kwl[] = {"limit", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:atomic_alloc_value", kwl, &arg)) return NULL;
     return shm_call_u32(s, arg, "limit", "atomic_alloc_value", smem_shm_atomic_alloc_value, true);
 }
 
-static PyObject *shm_atomic_release_value(mf_shm_obj *s, PyObject *arg)
+static PyObject *shm_atomic_release_value(mf_shm_obj *s, PyObject *args, PyObject *kw)
 {
+    static char *kwl[] = {"value", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:atomic_release_value", kwl, &arg)) return NULL;
     return shm_call_u32(s, arg, "value", "atomic_release_value", shm_release_value, false);
 }
 
-static PyObject *shm_destroy(mf_shm_obj *s, PyObject *args)
+static PyObject *shm_query(mf_shm_obj *s, PyObject *unused)
 {
-    unsigned int flags = 0;
-    if (!PyArg_ParseTuple(args, "|I:destroy", &flags)) return NULL;
-    if (!py_guard_close(&s->g)) return PyLong_FromLong(0);
+    (void)s;
+    return mf_shm_query(NULL, unused);
+}
+
+/* Closes the object and destroys the heap; 0 if it was closed already (destroy, shm.uninitialize). */
+static int32_t shm_close(mf_shm_obj *s, uint32_t flags)
+{
+    mf_live_del(&shm_live, &s->live);
+    if (!py_guard_close(&s->g)) return 0;
     smem_shm_t h = s->h;
     s->h = NULL;
     int32_t rc;
     Py_BEGIN_ALLOW_THREADS
     rc = smem_shm_destroy(h, flags);
     Py_END_ALLOW_THREADS
-    return PyLong_FromLong(rc);
+    return rc;
+}
+
+static PyObject *shm_destroy(mf_shm_obj *s, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"flags", NULL};
+    unsigned int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:destroy", kwl, &flags)) return NULL;
+    return PyLong_FromLong(shm_close(s, flags));
 }
 
 static PyObject *shm_local_rank(mf_shm_obj *s, void *u)
@@ -271,19 +325,30 @@ static PyObject *shm_symmetric_size(mf_shm_obj *s, void *u)
     return PyLong_FromUnsignedLongLong(s->symmetric_size);
 }
 
-static void shm_dealloc(mf_shm_obj *s) { PyObject_Free(s); }
+/* Dropped without destroy(): the heap is destroyed, as the seed's destructor does. */
+static void shm_dealloc(mf_shm_obj *s)
+{
+    (void)shm_close(s, 0);
+    PyObject_Free(s);
+}
 
 static PyMethodDef shm_methods[] = {
-    {"set_context", (PyCFunction)shm_set_context, METH_O, "set_context(bytes-like <= 64 KiB) -> int"},
-    {"get_context", (PyCFunction)shm_get_context, METH_O, "get_context(rank) -> bytes (RuntimeError if unset)"},
+    {"set_context", PY_METH(shm_set_context), METH_VARARGS | METH_KEYWORDS, "set_context(context) -> int (<= 64 KiB)"},
+    {"get_context", PY_METH(shm_get_context), METH_VARARGS | METH_KEYWORDS,
+     "get_context(rank) -> bytes (RuntimeError if unset)"},
     {"barrier", (PyCFunction)shm_barrier, METH_NOARGS, "barrier() -> int"},
-    {"all_gather", (PyCFunction)shm_all_gather, METH_O,
-     "all_gather(bytes-like) -> bytes: every rank's data in rank order (RuntimeError on failure)"},
-    {"topology_can_reach", (PyCFunction)shm_topology_can_reach, METH_O,
+    {"all_gather", PY_METH(shm_all_gather), METH_VARARGS | METH_KEYWORDS,
+     "all_gather(local_data) -> bytes: every rank's data in rank order (RuntimeError on failure)"},
+    {"topology_can_reach", PY_METH(shm_topology_can_reach), METH_VARARGS | METH_KEYWORDS,
+     "topology_can_reach(remote_rank, reach_info) -> int status (the seed's); "
      "topology_can_reach(remote_rank) -> int reach mask (RuntimeError on failure)"},
-    {"atomic_alloc_value", (PyCFunction)shm_atomic_alloc_value, METH_O, "atomic_alloc_value(limit) -> int"},
-    {"atomic_release_value", (PyCFunction)shm_atomic_release_value, METH_O, "atomic_release_value(value) -> int"},
-    {"destroy", (PyCFunction)shm_destroy, METH_VARARGS, "destroy(flags=0) -> int (a second call returns 0)"},
+    {"query_support_data_operation", (PyCFunction)shm_query, METH_NOARGS, "-> int mask of ShmDataOpType"},
+    {"atomic_alloc_value", PY_METH(shm_atomic_alloc_value), METH_VARARGS | METH_KEYWORDS,
+     "atomic_alloc_value(limit) -> int"},
+    {"atomic_release_value", PY_METH(shm_atomic_release_value), METH_VARARGS | METH_KEYWORDS,
+     "atomic_release_value(value) -> int"},
+    {"destroy", PY_METH(shm_destroy), METH_VARARGS | METH_KEYWORDS,
+     "destroy(flags=0) -> int (a second call returns 0; del does it too)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -307,7 +372,7 @@ PyMethodDef mf_shm_methods[] = {
     {"shm_uninitialize", PY_METH(mf_shm_uninitialize), METH_VARARGS | METH_KEYWORDS, "shm_uninitialize(flags=0)"},
     {"shm_query_support_data_operation", mf_shm_query, METH_NOARGS, "-> int mask of SMEMS_DATA_OP_*"},
     {"shm_create", PY_METH(mf_shm_create), METH_VARARGS | METH_KEYWORDS,
-     "shm_create(id, rank_size, rank_id, symmetric_size, data_op_type=MTE, flags=0) -> ShareMemory"},
+     "shm_create(id, rank_size, rank_id, local_mem_size, data_op_type=MTE, flags=0) -> ShareMemory"},
     {NULL, NULL, 0, NULL},
 };
 

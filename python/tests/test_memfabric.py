@@ -127,7 +127,7 @@ def test_bm_create_errors(big):
 def test_bm_addresses(big):
     assert bm.get_rank_id() == 0
     assert big.local_mem_size(bm.BmMemType.HOST) == 16 << 20
-    base = big.peer_rank_ptr(bm.BmMemType.HOST, 0)
+    base = big.peer_rank_ptr(0, bm.BmMemType.HOST)
     assert base != 0
     assert big.get_rank_id_by_gva(base + 100) == 0
     assert big.get_rank_id_by_gva(8) == 0xFFFFFFFF
@@ -136,7 +136,7 @@ def test_bm_addresses(big):
 
 
 def test_bm_copy_buffers_and_addresses(big):
-    g = big.peer_rank_ptr(bm.BmMemType.HOST, 0)
+    g = big.peer_rank_ptr(0, bm.BmMemType.HOST)
     src = np.arange(1 << 16, dtype=np.uint8)
     assert big.copy_data(src, g, src.nbytes, bm.BmCopyType.H2G) == 0
     dst = bytearray(src.nbytes)
@@ -165,7 +165,7 @@ def test_bm_copy_buffers_and_addresses(big):
 
 
 def test_bm_bad_input(big):
-    g = big.peer_rank_ptr(bm.BmMemType.HOST, 0)
+    g = big.peer_rank_ptr(0, bm.BmMemType.HOST)
     with pytest.raises(ValueError):  # size larger than the buffer
         big.copy_data(bytearray(10), g, 100, bm.BmCopyType.H2G)
     with pytest.raises(TypeError):  # destination not writable
@@ -211,7 +211,7 @@ def test_bm_destroy_twice():
 
 
 def test_bm_threads_copy_concurrently(big):
-    g = big.peer_rank_ptr(bm.BmMemType.HOST, 0)
+    g = big.peer_rank_ptr(0, bm.BmMemType.HOST)
     errors = []
 
     def worker(i):
@@ -240,18 +240,18 @@ BM_RANK = """
     assert mem.join() == 0
     me = bm.get_rank_id()
     mine = np.full(4096, me + 1, dtype=np.uint8)
-    assert mem.copy_data(mine, mem.peer_rank_ptr(bm.BmMemType.HOST, me), 4096, bm.BmCopyType.H2G) == 0
+    assert mem.copy_data(mine, mem.peer_rank_ptr(me, bm.BmMemType.HOST), 4096, bm.BmCopyType.H2G) == 0
     for peer in range(world):
         out = np.zeros(4096, dtype=np.uint8)
         end = time.time() + 20
         while time.time() < end:
             # the peer may not have joined yet: an error code until it has
-            rc = mem.copy_data(mem.peer_rank_ptr(bm.BmMemType.HOST, peer), out, 4096, bm.BmCopyType.G2H)
+            rc = mem.copy_data(mem.peer_rank_ptr(peer, bm.BmMemType.HOST), out, 4096, bm.BmCopyType.G2H)
             if rc == 0 and (out == peer + 1).all():
                 break
             time.sleep(0.02)
         assert (out == peer + 1).all(), f"rank {me}: peer {peer} slot not seen"
-        assert mem.get_rank_id_by_gva(mem.peer_rank_ptr(bm.BmMemType.HOST, peer)) == peer
+        assert mem.get_rank_id_by_gva(mem.peer_rank_ptr(peer, bm.BmMemType.HOST)) == peer
     print("rank", me, "ok", flush=True)
     time.sleep(1.0)  # peers still read our slot
     mem.leave(); mem.destroy(); bm.uninitialize()
