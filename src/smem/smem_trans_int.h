@@ -50,7 +50,8 @@ int32_t sm_trans_peer_get(sm_trans_obj_t *o, const char *id, const tp_piece_t *p
 
 /* ---------- records and objects ---------- */
 
-#define SMEM_TRANS_REC_VERSION 1u
+/* 2: role carries the seed's smem_trans_role_t values (SENDER 1, RECEIVER 2, BOTH 3; 0 is NONE) */
+#define SMEM_TRANS_REC_VERSION 2u
 #define SMEM_TRANS_INST_FIXED 10u
 #define SMEM_TRANS_REG_SIZE 24u
 #define SMEM_TRANS_KEY_MAX 160u
