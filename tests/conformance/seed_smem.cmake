@@ -10,3 +10,12 @@ foreach(mode build install)
                    "${SMEM_SEED_CXX}" ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
   set_tests_properties(conformance.seed_smem_${mode} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
+
+# it.seed_smem (tests/integration/it_seed_smem.c) includes the seed's way ("smem.h") and loads
+# this decrypter library from <build>/tests.
+add_library(seed_smem_decrypter MODULE ${CMAKE_CURRENT_SOURCE_DIR}/conformance/seed_smem_decrypter.c)
+set_target_properties(seed_smem_decrypter PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+if(TARGET it_seed_smem)
+  target_include_directories(it_seed_smem PRIVATE ${CMAKE_SOURCE_DIR}/include/smem/host)
+  add_dependencies(it_seed_smem seed_smem_decrypter)
+endif()
