@@ -85,6 +85,12 @@ static int32_t sm_bm_config_check(uint32_t world_size, const smem_bm_config_t *c
     if (!c->unifiedAddressSpace)
         return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: unifiedAddressSpace=false is not supported: every "
                                               "process maps the pool at the same addresses");
+    if (c->flags & SMEM_INIT_FLAG_NEED_HOST_RDMA)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: SMEM_INIT_FLAG_NEED_HOST_RDMA: host RDMA needs the ucx "
+                                              "transport, which this build does not have; use SMEMB_DATA_OP_HOST_TCP");
+    if (c->flags & SMEM_INIT_FLAG_NEED_DEVICE_RDMA)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: SMEM_INIT_FLAG_NEED_DEVICE_RDMA needs an Ascend device, "
+                                              "which this platform has not");
     int32_t rc = util_conf_check(sm_bm_conf_table, sm_bm_conf_rows, c, SMEM_INVALID_PARAM);
     if (rc != SMEM_OK) return util_err_wrap(rc, "smem_bm_init");
     if (!c->autoRanking && c->rankId >= world_size)

@@ -128,6 +128,13 @@ static int part_bm(void)
     TU_CHECK(smem_bm_config_init(&cfg) == 0, "config_init");
     cfg.initTimeout = cfg.createTimeout = cfg.controlOperationTimeout = 20;
     char url[64];
+    /* The seed's init flags for RDMA data paths: refused here, saying why */
+    cfg.flags = SMEM_INIT_FLAG_NEED_HOST_RDMA;
+    TU_CHECK(smem_bm_init("tcp://127.0.0.1:1", 1, 0, &cfg) == SMEM_ERR_UNSUPPORTED, "NEED_HOST_RDMA accepted");
+    TU_CHECK(strstr(smem_get_last_err_msg(), "ucx") != NULL, "message: %s", smem_get_last_err_msg());
+    cfg.flags = SMEM_INIT_FLAG_NEED_DEVICE_RDMA;
+    TU_CHECK(smem_bm_init("tcp://127.0.0.1:1", 1, 0, &cfg) == SMEM_ERR_UNSUPPORTED, "NEED_DEVICE_RDMA accepted");
+    cfg.flags = 0;
     int32_t rc = bm_init_embedded(url, sizeof(url), &cfg);
     TU_CHECK(rc == 0, "smem_bm_init (embedded store): %d %s", rc, smem_get_last_err_msg());
     if (rc != 0) return 1;

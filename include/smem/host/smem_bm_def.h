@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smem_common_def.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,6 +48,7 @@ typedef void *smem_bm_t;
  * config store was reached without TLS over the network), and the config store it starts listen there without
  * TLS; as SMEM_ALLOW_INSECURE=1 does for the whole process. Logged as a WARN. docs/CONFIG.md. */
 #define SMEM_BM_FLAG_ALLOW_INSECURE (1u << 0)
+/* The seed's SMEM_INIT_FLAG_NEED_HOST_RDMA / _DEVICE_RDMA (smem_common_def.h) are bits 16 and 17 of the same field. */
 
 typedef enum {
     SMEM_MEM_TYPE_LOCAL_DEVICE = 0, /* this process's device memory */
