@@ -386,6 +386,19 @@ void *smem_trans_malloc(smem_trans_t handle, size_t size)
     return p;
 }
 
+int32_t smem_trans_set_peer_down_callback(smem_trans_t handle, smem_trans_peer_down_callback_t callback,
+                                          void *userData)
+{
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_set_peer_down_callback");
+    if (o == NULL) return sm_handle_status();
+    pthread_mutex_lock(&o->peer_lock);
+    o->down_cb = callback;
+    o->down_arg = userData;
+    pthread_mutex_unlock(&o->peer_lock);
+    sm_trans_obj_put(o);
+    return SMEM_OK;
+}
+
 int32_t smem_trans_free(smem_trans_t handle, void *address)
 {
     sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_free");

@@ -119,6 +119,8 @@ struct sm_trans_obj {
 
     pthread_mutex_t peer_lock;
     sm_trans_peer_t *peers;
+    smem_trans_peer_down_callback_t down_cb; /* under peer_lock; called without it */
+    void *down_arg;
     struct store_roster *roster; /* records and liveness keys of every instance (NULL: not yet watching) */
     uint64_t listen_id; /* store_group_listen on SMEM_TRANS_GROUP (0: none) */
 };

@@ -5,7 +5,8 @@
  * starts inside this process for BM, and that store under TLS with an
  * encrypted key whose password a decrypter library undoes.
  *   trans: the seed's role values (SMEM_TRANS_NONE refused), smem_trans_free
- *          returning a status, the batch calls with plain size_t arrays;
+ *          returning a status, the batch calls with plain size_t arrays,
+ *          the peer-down callback;
  *   bm:    smem_bm_create ignoring memberSize, the performance-mode bit 7 and
  *          the other seed create flags, copies with the seed's params
  *          (stream field), smem_bm_gva_to_va, partial-success batches, and
@@ -31,6 +32,18 @@
 static char g_dir[256];
 
 /* ---------- trans ---------- */
+
+static struct {
+    int calls;
+    char id[64];
+} g_down;
+
+static void on_peer_down(const char *peer, void *arg)
+{
+    typeof(g_down) *d = arg;
+    snprintf(d->id, sizeof(d->id), "%s", peer);
+    __atomic_add_fetch(&d->calls, 1, __ATOMIC_RELEASE);
+}
 
 static int part_trans(const char *url)
 {
@@ -101,8 +114,15 @@ static int part_trans(const char *url)
     rc = smem_trans_write(tx, src, "127.0.0.1:7301", rmem, PIECE, 0);
     TU_CHECK(rc != 0, "a write into freed memory succeeded");
 
-    smem_trans_destroy(tx, 0);
+    /* The seed's peer-down callback: the sender hears of the receiver's departure */
+    TU_CHECK(smem_trans_set_peer_down_callback(NULL, on_peer_down, NULL) == SMEM_ERR_INVALID_PARAM, "NULL handle");
+    TU_CHECK(smem_trans_set_peer_down_callback(tx, on_peer_down, &g_down) == 0, "set_peer_down_callback: %s",
+             smem_get_last_err_msg());
     smem_trans_destroy(rx, 0);
+    for (int t = 0; t < 200 && __atomic_load_n(&g_down.calls, __ATOMIC_ACQUIRE) == 0; t++) usleep(25 * 1000);
+    TU_CHECK(__atomic_load_n(&g_down.calls, __ATOMIC_ACQUIRE) == 1, "peer-down calls: %d", g_down.calls);
+    TU_CHECK(strcmp(g_down.id, "127.0.0.1:7301") == 0, "peer-down id '%s'", g_down.id);
+    smem_trans_destroy(tx, 0);
     smem_trans_uninit(0);
     /* After uninit the seed checks "initialised" first: INVALID_PARAM, with the reason. */
     TU_CHECK(smem_trans_free(rx, rmem) == SMEM_ERR_INVALID_PARAM, "free after uninit");

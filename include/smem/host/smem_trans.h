@@ -75,6 +75,16 @@ SMEM_API int32_t smem_trans_batch_read(smem_trans_t handle, void *local_addresse
                                        const void *remote_addresses[], size_t sizes[], uint32_t batch_size,
                                        uint32_t flags);
 
+/*
+ * The seed's peer-down notification: callback(peer id, userData) when another
+ * instance on the store leaves (smem_trans_destroy) or dies (within the
+ * store's keepalive). One per handle; a new one replaces it, NULL removes it.
+ * It runs on the library's watch thread: it must not block for long nor
+ * destroy handle.
+ */
+SMEM_API int32_t smem_trans_set_peer_down_callback(smem_trans_t handle, smem_trans_peer_down_callback_t callback,
+                                                   void *userData);
+
 /* ---- asynchronous forms on a stream (ours: an opaque completion queue) ---- */
 
 /* A stream of handle: transfers submitted to it run in order on its own thread. */

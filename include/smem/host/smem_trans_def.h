@@ -36,6 +36,9 @@ typedef struct {
     bool startConfigServer; /* start the config store at store_url if it is this host's and nobody serves it (default false) */
 } smem_trans_config_t;
 
+/* Told the unique id of a peer instance that left or died (its store connection closed). */
+typedef void (*smem_trans_peer_down_callback_t)(const char *peerUniqueId, void *userData);
+
 #ifdef __cplusplus
 }
 #endif
