@@ -187,12 +187,21 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     return rc;
 }
 
+store_client_t *sm_bm_store(void)
+{
+    pthread_mutex_lock(&g_bm.lock);
+    store_client_t *c = g_bm.inited ? g_bm.conn.client : NULL;
+    pthread_mutex_unlock(&g_bm.lock);
+    return c;
+}
+
 static void sm_bm_obj_destroy(sm_bm_obj_t *o)
 {
     sm_bm_obj_put(o); /* the table's reference */
     pthread_mutex_lock(&g_bm.lock);
     while (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 0) pthread_cond_wait(&g_bm.cv, &g_bm.lock);
     pthread_mutex_unlock(&g_bm.lock);
+    sm_bm_ev_close(o); /* no group event after destroy */
     xfer_engine_destroy(o->xfer); /* completes queued async copies, which hold ranks */
     pthread_mutex_lock(&o->op_lock);
     space_destroy(o->host);

@@ -142,6 +142,30 @@ static int bm_init_embedded(char *url, size_t cap, const smem_bm_config_t *cfg)
     return rc;
 }
 
+static struct {
+    int n;
+    smem_bm_t h;
+    smem_bm_group_event_t ev[8];
+    uint32_t rank[8];
+} g_ev;
+
+static void on_group_event(smem_bm_t h, uint32_t rank, smem_bm_group_event_t ev, void *ctx)
+{
+    typeof(g_ev) *e = ctx;
+    int i = __atomic_load_n(&e->n, __ATOMIC_ACQUIRE);
+    if (i >= 8) return;
+    e->h = h;
+    e->ev[i] = ev;
+    e->rank[i] = rank;
+    __atomic_store_n(&e->n, i + 1, __ATOMIC_RELEASE);
+}
+
+static bool await_events(int n)
+{
+    for (int t = 0; t < 200 && __atomic_load_n(&g_ev.n, __ATOMIC_ACQUIRE) < n; t++) usleep(25 * 1000);
+    return __atomic_load_n(&g_ev.n, __ATOMIC_ACQUIRE) == n;
+}
+
 static int part_bm(void)
 {
     smem_bm_config_t cfg;
@@ -166,7 +190,18 @@ static int part_bm(void)
     smem_bm_t h = smem_bm_create(1, 8, SMEMB_DATA_OP_HOST_TCP, 8 * MiB, 0, flags);
     TU_CHECK(h != NULL, "create with memberSize 8, perf mode: %s", smem_get_last_err_msg());
     if (h == NULL) return 1;
+    /* The seed's group events: this rank's own join and leave come through the store */
+    TU_CHECK(smem_bm_set_group_event_handler(NULL, on_group_event, &g_ev) == SMEM_ERR_INVALID_PARAM, "NULL handle");
+    TU_CHECK(smem_bm_set_group_event_handler(h, on_group_event, &g_ev) == 0, "set_group_event_handler: %s",
+             smem_get_last_err_msg());
     TU_CHECK(smem_bm_join(h, 0) == 0, "join: %s", smem_get_last_err_msg());
+    TU_CHECK(await_events(1) && g_ev.ev[0] == SMEM_GROUP_EVENT_JOIN && g_ev.rank[0] == 0 && g_ev.h == h,
+             "JOIN event: %d events", g_ev.n);
+    TU_CHECK(smem_bm_leave(h, 0) == 0, "leave: %s", smem_get_last_err_msg());
+    TU_CHECK(await_events(2) && g_ev.ev[1] == SMEM_GROUP_EVENT_LEAVE && g_ev.rank[1] == 0, "LEAVE event: %d events",
+             g_ev.n);
+    TU_CHECK(smem_bm_join(h, 0) == 0, "join again: %s", smem_get_last_err_msg());
+    TU_CHECK(await_events(3) && g_ev.ev[2] == SMEM_GROUP_EVENT_JOIN, "second JOIN event: %d events", g_ev.n);
 
     /* The other seed create flags */
     TU_CHECK(smem_bm_create(2, 0, SMEMB_DATA_OP_HOST_TCP, 4 * MiB, 0, SMEM_BM_FLAG_CREATE_WITH_SHM) == NULL,

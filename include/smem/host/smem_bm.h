@@ -68,6 +68,11 @@ SMEM_API int32_t smem_bm_copy_batch_partial_succeed(smem_bm_t handle, smem_batch
 /* This rank's own GVA as a local address (SMEM_MEM_TYPE_LOCAL_HOST: the same address, as local memory is
  * mapped at its GVA); SMEM_MEM_TYPE_LOCAL_DEVICE is SMEM_ERR_UNSUPPORTED (no device memory here). */
 SMEM_API int32_t smem_bm_gva_to_va(smem_bm_t handle, void *gva, smem_bm_mem_type vaMemType, void **va);
+/* The seed's membership events: cb(handle, rank, SMEM_GROUP_EVENT_JOIN / _LEAVE, context) when a rank joins
+ * this object (smem_bm_join) or leaves it (smem_bm_leave, destroy, or death). Ranks present when it is set
+ * are not reported. One per object; a new call replaces it (NULL: none). cb runs on a library thread: it must
+ * not block on the store nor destroy handle. */
+SMEM_API int32_t smem_bm_set_group_event_handler(smem_bm_t handle, smem_bm_group_event_cb cb, void *context);
 /* Waits for this thread's async copies on handle; returns the first error among them. */
 SMEM_API int32_t smem_bm_wait(smem_bm_t handle);
 
