@@ -69,6 +69,14 @@ int32_t net_listen_check(const struct sockaddr_storage *ss, const char *text, bo
 
 /* ---------- TLS ---------- */
 typedef int (*net_decrypt_cb_t)(const char *cipher, size_t cipher_len, char *plain, size_t *plain_len);
+/* The seed's decrypter library contract (smem.h SMEM_DECRYPTER_SYMBOL): plain_cap is the capacity of the zeroed
+ * plain buffer; 0 and a NUL-terminated plain text on success. */
+typedef int (*net_decrypt_pw_fn_t)(const char *cipher, size_t cipher_len, char *plain, size_t plain_cap);
+#define NET_DECRYPTER_SYMBOL "DecryptPassword"
+#define NET_DECRYPTER_SYMBOL_OURS "decrypt" /* net_decrypt_cb_t, our earlier contract, kept */
+/* Loads the decrypter library at path (it stays loaded): DecryptPassword into *pw_fn, else `decrypt` into *cb.
+ * SMEM_TLS with the path and the reason when neither. net_tls_create does this itself for decrypter_path. */
+int32_t net_tls_decrypter_load(const char *path, net_decrypt_pw_fn_t *pw_fn, net_decrypt_cb_t *cb);
 
 /*
  * The one TLS shape. Its first part (enable .. decrypter_path, "the file
@@ -85,7 +93,7 @@ typedef struct net_tls_opts {
     char key_path[256];       /* this side's private key (PEM), maybe encrypted */
     char key_pass_path[256];  /* optional file with the key password (maybe encrypted) */
     char package_path[256];   /* the seed's field; unused */
-    char decrypter_path[256]; /* library exporting `decrypt` (net_decrypt_cb_t); loaded by the caller into decrypt */
+    char decrypter_path[256]; /* library for the key password (net_tls_decrypter_load), unless decrypt is set */
     const char *key_pem;     /* alternative to key_path: key in memory (not copied past create) */
     size_t key_pem_len;
     const char *key_pass;    /* alternative to key_pass_path: password bytes (maybe encrypted) */

@@ -7,6 +7,7 @@
  * turns it into plain text just before use and we wipe it right after.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -94,6 +95,29 @@ static int32_t net_tls_read_file(const char *what, const char *path, char **out,
     return SMEM_OK;
 }
 
+int32_t net_tls_decrypter_load(const char *path, net_decrypt_pw_fn_t *pw_fn, net_decrypt_cb_t *cb)
+{
+    *pw_fn = NULL;
+    *cb = NULL;
+    /* Stays loaded: the functions may be called for every later handshake. dlopen of the same path again returns
+     * the same handle, so repeated loads do not pile up. */
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) return util_err_set(SMEM_TLS, "key password decrypter %s: cannot load: %s", path, dlerror());
+    void *fn = dlsym(lib, NET_DECRYPTER_SYMBOL);
+    if (fn != NULL) {
+        memcpy(pw_fn, &fn, sizeof(fn));
+        return SMEM_OK;
+    }
+    fn = dlsym(lib, NET_DECRYPTER_SYMBOL_OURS);
+    if (fn != NULL) {
+        memcpy(cb, &fn, sizeof(fn));
+        return SMEM_OK;
+    }
+    dlclose(lib);
+    return util_err_set(SMEM_TLS, "key password decrypter %s exports neither %s nor %s", path, NET_DECRYPTER_SYMBOL,
+                        NET_DECRYPTER_SYMBOL_OURS);
+}
+
 /* The key password in plain text into pw (cap bytes); *pw_len 0 when none. */
 static int32_t net_tls_password(const net_tls_opts_t *o, char *pw, size_t cap, size_t *pw_len)
 {
@@ -117,9 +141,36 @@ static int32_t net_tls_password(const net_tls_opts_t *o, char *pw, size_t cap, s
     } else {
         return SMEM_OK;
     }
-    if (o->decrypt != NULL) {
+    net_decrypt_cb_t cb = o->decrypt;
+    net_decrypt_pw_fn_t pw_fn = NULL;
+    if (cb == NULL && o->decrypter_path[0] != '\0') {
+        rc = net_tls_decrypter_load(o->decrypter_path, &pw_fn, &cb);
+        if (rc != SMEM_OK) goto wipe;
+    }
+    if (pw_fn != NULL) {
+        /* The seed's contract: the cipher text NUL-terminated, a zeroed buffer and its capacity; 0 and the plain
+         * text NUL-terminated in the buffer on success. */
+        char *cipher = malloc(raw_len + 1);
+        if (cipher == NULL) {
+            rc = util_err_set(SMEM_MALLOC_FAILED, "key password: out of memory");
+            goto wipe;
+        }
+        memcpy(cipher, raw, raw_len);
+        cipher[raw_len] = '\0';
+        memset(pw, 0, cap);
+        int drc = pw_fn(cipher, raw_len, pw, cap - 1);
+        OPENSSL_cleanse(cipher, raw_len);
+        free(cipher);
+        if (drc != 0) {
+            OPENSSL_cleanse(pw, cap);
+            rc = util_err_set(SMEM_TLS, "key password: DecryptPassword of %s returned %d", o->decrypter_path, drc);
+            goto wipe;
+        }
+        pw[cap - 1] = '\0';
+        *pw_len = strlen(pw);
+    } else if (cb != NULL) {
         size_t plen = cap - 1;
-        int drc = o->decrypt(raw, raw_len, pw, &plen);
+        int drc = cb(raw, raw_len, pw, &plen);
         if (drc != 0 || plen >= cap) {
             rc = util_err_set(SMEM_TLS, "key password decrypt callback failed (returned %d, %zu bytes)", drc, plen);
             goto wipe;

@@ -16,6 +16,6 @@ const util_conf_spec_t net_tls_conf_rows[NET_TLS_CONF_NROWS] = {
     TLS_STR("key.pass.path", key_pass_path, "key_pass_path", "file holding the private key's password"),
     TLS_STR("package.path", package_path, NULL, "accepted for seed compatibility, unused"),
     TLS_STR("decrypter.path", decrypter_path, "decrypter_lib_path",
-            "shared library exporting `int decrypt(const char *cipher, size_t len, char *plain, size_t *plain_len)` "
-            "used on the key password"),
+            "shared library exporting the seed's `int DecryptPassword(const char *cipher, size_t len, char *plain, "
+            "size_t plain_cap)` (or ours, `decrypt`, docs/API.md), applied to the key password"),
 };

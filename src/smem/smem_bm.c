@@ -30,8 +30,10 @@ _Static_assert((int)SMEMB_COPY_L2G == (int)XFER_COPY_L2G && (int)SMEMB_COPY_G2G 
 
 #define SMEM_BM_DATA_OP_KNOWN                                                                                    \
     (SMEMB_DATA_OP_SDMA | SMEMB_DATA_OP_HOST_RDMA | SMEMB_DATA_OP_HOST_TCP | SMEMB_DATA_OP_DEVICE_RDMA |       \
-     SMEMB_DATA_OP_HOST_URMA | SMEMB_DATA_OP_HOST_SHM)
-#define SMEM_BM_CREATE_FLAGS_KNOWN (SMEM_BM_NUMA_MASK | SMEM_BM_CREATE_WITH_SHM | SMEM_BM_CREATE_HUGETLB)
+     SMEMB_DATA_OP_HOST_URMA | SMEMB_DATA_OP_HOST_SHM | SMEMB_DATA_OP_MTE)
+#define SMEM_BM_CREATE_FLAGS_KNOWN                                                                              \
+    (SMEM_BM_NUMA_MASK | SMEM_BM_PERFORMANCE_MODE | SMEM_BM_FLAG_CREATE_WITH_SHM | SMEM_BM_FLAG_DRAM_MAP_HOST_VA | \
+     SMEM_BM_FLAG_HOST_REGISTER_FOR_DEVICE | SMEM_BM_CREATE_HUGETLB)
 
 /* Process-wide BM state. `lock` is a leaf: no store or gva call is made under it (smem_bm_init
  * claims `initing` under it and talks to the store without it). */
@@ -55,7 +57,8 @@ static struct {
 
 static const sm_handles_t sm_bm_handles = {
     .lock = &g_bm.lock, .cv = &g_bm.cv, .objs = (void *const *)g_bm.objs, .n = SMEM_BM_ID_MAX + 1,
-    .refs_off = offsetof(sm_bm_obj_t, refs), .kind = "BM object (destroyed or never created)"};
+    .refs_off = offsetof(sm_bm_obj_t, refs), .kind = "BM object (destroyed or never created)",
+    .inited = &g_bm.inited, .uninit_code = SMEM_NOT_INITIALIZED, .init_call = "smem_bm_init"};
 
 sm_bm_obj_t *sm_bm_obj_get(const void *h, const char *what) { return sm_handle_get(&sm_bm_handles, h, what); }
 void sm_bm_obj_put(sm_bm_obj_t *o) { sm_handle_put(&sm_bm_handles, o); }
@@ -82,14 +85,17 @@ static int32_t sm_bm_config_check(uint32_t world_size, const smem_bm_config_t *c
     if (!c->unifiedAddressSpace)
         return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: unifiedAddressSpace=false is not supported: every "
                                               "process maps the pool at the same addresses");
+    if (c->flags & SMEM_INIT_FLAG_NEED_HOST_RDMA)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: SMEM_INIT_FLAG_NEED_HOST_RDMA: host RDMA needs the ucx "
+                                              "transport, which this build does not have; use SMEMB_DATA_OP_HOST_TCP");
+    if (c->flags & SMEM_INIT_FLAG_NEED_DEVICE_RDMA)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: SMEM_INIT_FLAG_NEED_DEVICE_RDMA needs an Ascend device, "
+                                              "which this platform has not");
     int32_t rc = util_conf_check(sm_bm_conf_table, sm_bm_conf_rows, c, SMEM_INVALID_PARAM);
     if (rc != SMEM_OK) return util_err_wrap(rc, "smem_bm_init");
     if (!c->autoRanking && c->rankId >= world_size)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_init: rankId %u is not below world size %u (autoRanking off)",
                             c->rankId, world_size);
-    if (c->storeTlsConfig.tlsEnable && c->storeTlsConfig.decrypterLibPath[0] != '\0')
-        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_init: storeTlsConfig.decrypterLibPath is not supported; pass "
-                                              "the decrypt function with smem_set_config_store_tls_key");
     return SMEM_OK;
 }
 
@@ -181,12 +187,21 @@ int32_t smem_bm_init(const char *store_url, uint32_t world_size, uint16_t device
     return rc;
 }
 
+store_client_t *sm_bm_store(void)
+{
+    pthread_mutex_lock(&g_bm.lock);
+    store_client_t *c = g_bm.inited ? g_bm.conn.client : NULL;
+    pthread_mutex_unlock(&g_bm.lock);
+    return c;
+}
+
 static void sm_bm_obj_destroy(sm_bm_obj_t *o)
 {
     sm_bm_obj_put(o); /* the table's reference */
     pthread_mutex_lock(&g_bm.lock);
     while (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 0) pthread_cond_wait(&g_bm.cv, &g_bm.lock);
     pthread_mutex_unlock(&g_bm.lock);
+    sm_bm_ev_close(o); /* no group event after destroy */
     xfer_engine_destroy(o->xfer); /* completes queued async copies, which hold ranks */
     pthread_mutex_lock(&o->op_lock);
     space_destroy(o->host);
@@ -260,10 +275,15 @@ int32_t smem_bm_rank_proof(const void *challenge, uint32_t len, uint32_t *rank, 
 
 static uint64_t sm_bm_round_up(uint64_t v, uint64_t a) { return v > UINT64_MAX - (a - 1) ? 0 : (v + a - 1) / a * a; }
 
-/* The NUMA node the create flags ask for (-1: none on a machine without NUMA info). */
+/* The NUMA node the create flags ask for (-1: none, or none on a machine without NUMA info). As the seed,
+ * bits 0-6 name it in performance mode (bit 7); ours, kept: a non-zero node binds without bit 7 too. */
 static int32_t sm_bm_numa_node(uint32_t flags, int *node_out)
 {
     uint32_t node = (flags >> SMEM_BM_BIND_NUMA_FLAG_INDEX) & SMEM_BM_NUMA_MASK;
+    if (node == 0 && (flags & SMEM_BM_PERFORMANCE_MODE) == 0) {
+        *node_out = -1;
+        return SMEM_OK;
+    }
     if (access("/sys/devices/system/node", F_OK) != 0) {
         if (node != 0 && node != SMEM_BM_NUMA_NODE_CALLER)
             return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: NUMA node %u requested, this machine reports no "
@@ -295,6 +315,9 @@ static int32_t sm_bm_data_op_check(uint32_t op)
     if (op & ~(uint32_t)SMEM_BM_DATA_OP_KNOWN)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: dataOpType bits 0x%x unknown (known 0x%x)",
                             op & ~(uint32_t)SMEM_BM_DATA_OP_KNOWN, (unsigned)SMEM_BM_DATA_OP_KNOWN);
+    if (op & SMEMB_DATA_OP_MTE)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: SMEMB_DATA_OP_MTE needs an Ascend device; use "
+                                              "SMEMB_DATA_OP_HOST_TCP or SMEMB_DATA_OP_SDMA");
     if (op & SMEMB_DATA_OP_HOST_URMA)
         return util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: SMEMB_DATA_OP_HOST_URMA (UB memory) is not available on "
                                               "this platform; use SMEMB_DATA_OP_HOST_TCP or SMEMB_DATA_OP_SDMA");
@@ -318,6 +341,9 @@ static int32_t sm_bm_create_check(uint32_t id, uint32_t member_size, const smem_
     if (o->flags & ~(uint32_t)SMEM_BM_CREATE_FLAGS_KNOWN)
         return util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: flags 0x%x unknown",
                             o->flags & ~(uint32_t)SMEM_BM_CREATE_FLAGS_KNOWN);
+    if (o->flags & SMEM_BM_FLAG_HOST_REGISTER_FOR_DEVICE)
+        return util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: SMEM_BM_FLAG_HOST_REGISTER_FOR_DEVICE registers host "
+                                              "DRAM for an Ascend device, which this platform has not");
     if (o->localHBMSize != 0 || o->maxHbmSize != 0)
         return util_err_set(SMEM_UNSUPPORTED, "smem_bm_create: device (HBM) memory (local %" PRIu64 ", max %" PRIu64
                                               " bytes) needs CUDA; this build has none (set both to 0)",
@@ -461,9 +487,11 @@ clear_creating:
     return NULL;
 }
 
+/* member_size is ignored, as the seed ignores it: every BM object spans the world of smem_bm_init. */
 smem_bm_t smem_bm_create(uint32_t id, uint32_t member_size, smem_bm_data_op_type data_op_type,
                          uint64_t local_dram_size, uint64_t local_hbm_size, uint32_t flags)
 {
+    (void)member_size;
     if (flags & SMEM_BM_CREATE_WITH_SHM) {
         util_err_set(SMEM_INVALID_PARAM, "smem_bm_create: SMEM_BM_CREATE_WITH_SHM needs a memfd: use smem_bm_create2 "
                                          "with dramShmFd");
@@ -473,10 +501,10 @@ smem_bm_t smem_bm_create(uint32_t id, uint32_t member_size, smem_bm_data_op_type
     memset(&o, 0, sizeof(o));
     o.localDRAMSize = local_dram_size;
     o.localHBMSize = local_hbm_size;
-    o.dataOpType = (uint32_t)data_op_type;
+    o.dataOpType = data_op_type;
     o.flags = flags;
     o.dramShmFd = -1;
-    return sm_bm_create_common(id, member_size, &o);
+    return smem_bm_create2(id, &o);
 }
 
 smem_bm_t smem_bm_create2(uint32_t id, const smem_bm_create_option_t *option)

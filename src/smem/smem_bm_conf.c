@@ -32,7 +32,7 @@ const util_conf_spec_t sm_bm_conf_table[] = {
     {.type = UTIL_CONF_STR, B(hcomUrl), .py = "hcom_url",
      .help = "data-plane address, e.g. `tcp://10.0.0.1:18888` or `tcp://10.0.0.0/24:18888`; `\"\"`: the interface "
              "that reaches the config store, an ephemeral port"},
-    B_TLS(hcomTlsConfig, "hcom_tls", "TLS of the tcp data plane (a TLS block; `decrypterLibPath` is not supported)"),
+    B_TLS(hcomTlsConfig, "hcom_tls", "TLS of the tcp data plane (a TLS block)"),
     B_TLS(storeTlsConfig, "store_tls",
           "TLS of the config store, as `smem_set_conf_store_tls` sets it; needs `caPath` and `certPath`"),
 };

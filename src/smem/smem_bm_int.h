@@ -45,7 +45,13 @@ typedef struct sm_bm_obj {
     /* Data plane (smem_bm_tp.c): a transport iface serving our slot to peers on
      * other hosts while joined, and lazily connected endpoints to them. */
     struct sm_bm_tp *tp;
+    struct sm_bm_ev *ev; /* membership events (smem_bm_event.c); NULL until a handler is set; under op_lock */
 } sm_bm_obj_t;
+
+/* smem_bm_event.c: stop the membership events of o (before destroying it). */
+void sm_bm_ev_close(sm_bm_obj_t *o);
+/* The BM store client (NULL before smem_bm_init); valid while BM objects exist. */
+store_client_t *sm_bm_store(void);
 
 /* smem_bm_tp.c. Setup keeps the settings; open (at join, under op_lock) starts
  * the iface and sets the address our member record publishes; close (after

@@ -39,7 +39,7 @@ static void sm_bm_numa_bind(const sm_bm_obj_t *o)
 int32_t smem_bm_join(smem_bm_t handle, uint32_t flags)
 {
     sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_join");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     int32_t rc;
     if (flags != 0) {
         rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_join: flags 0x%x unknown (reserved, pass 0)", flags);
@@ -63,7 +63,7 @@ put:
 int32_t smem_bm_leave(smem_bm_t handle, uint32_t flags)
 {
     sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_leave");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     int32_t rc;
     if (flags != 0) {
         rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_leave: flags 0x%x unknown (reserved, pass 0)", flags);
@@ -130,11 +130,42 @@ uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva)
     return r;
 }
 
+int32_t smem_bm_gva_to_va(smem_bm_t handle, void *gva, smem_bm_mem_type vaMemType, void **va)
+{
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_gva_to_va");
+    if (o == NULL) return sm_handle_status();
+    int32_t rc = SMEM_OK;
+    uint64_t a = (uint64_t)(uintptr_t)gva;
+    uint64_t lo = space_base(o->host) + (uint64_t)space_rank(o->host) * o->stride;
+    if (va == NULL || gva == NULL) {
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_gva_to_va: gva or va is NULL");
+    } else if (vaMemType == SMEM_MEM_TYPE_LOCAL_DEVICE) {
+        rc = util_err_set(SMEM_UNSUPPORTED, "smem_bm_gva_to_va: SMEM_MEM_TYPE_LOCAL_DEVICE needs device memory, "
+                                            "which this platform has not");
+    } else if (vaMemType != SMEM_MEM_TYPE_LOCAL_HOST) {
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_gva_to_va: memory type %d (want SMEM_MEM_TYPE_LOCAL_HOST)",
+                          (int)vaMemType);
+    } else if (a < lo || a - lo >= o->local_dram) {
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_gva_to_va: %p is not in this rank's memory of BM %u "
+                                              "(0x%llx, %llu bytes)",
+                          gva, o->id, (unsigned long long)lo, (unsigned long long)o->local_dram);
+    } else {
+        *va = gva; /* this rank's memory is mapped at its global address */
+    }
+    sm_bm_obj_put(o);
+    return rc;
+}
+
+#define SM_BM_COPY_FLAGS_KNOWN (ASYNC_COPY_FLAG | COPY_EXTEND_FLAG | SMEM_BM_FLAG_USE_EXTERNAL_STREAM)
+
 static int32_t sm_bm_copy_flags(uint32_t flags, uint32_t *xflags)
 {
-    if (flags & ~(ASYNC_COPY_FLAG | COPY_EXTEND_FLAG))
+    if (flags & ~(uint32_t)SM_BM_COPY_FLAGS_KNOWN)
         return util_err_set(SMEM_INVALID_PARAM, "copy flags 0x%x unknown (ASYNC_COPY_FLAG, COPY_EXTEND_FLAG)",
-                            flags & ~(ASYNC_COPY_FLAG | COPY_EXTEND_FLAG));
+                            flags & ~(uint32_t)SM_BM_COPY_FLAGS_KNOWN);
+    if (flags & SMEM_BM_FLAG_USE_EXTERNAL_STREAM)
+        return util_err_set(SMEM_UNSUPPORTED, "copy flag SMEM_BM_FLAG_USE_EXTERNAL_STREAM needs an Ascend stream, "
+                                              "which this platform has not");
     *xflags = (flags & ASYNC_COPY_FLAG) ? XFER_F_ASYNC : 0;
     return SMEM_OK;
 }
@@ -162,7 +193,7 @@ bool smem_bm_rank_lost(smem_bm_t h)
 int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_type t, uint32_t flags)
 {
     sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_copy");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     uint32_t xf = 0;
     int32_t rc;
     if (params == NULL) rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy: params is NULL");
@@ -181,7 +212,7 @@ int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_ty
 int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, smem_bm_copy_type t, uint32_t flags)
 {
     sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_copy_batch");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     uint32_t xf = 0;
     int32_t rc;
     if (params == NULL || params->sources == NULL || params->destinations == NULL || params->dataSizes == NULL)
@@ -195,10 +226,41 @@ int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, sme
     return rc;
 }
 
+int32_t smem_bm_copy_batch_partial_succeed(smem_bm_t handle, smem_batch_copy_params *params, smem_bm_copy_type t,
+                                           uint32_t flags, smem_batch_copy_result *result)
+{
+    sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_copy_batch_partial_succeed");
+    if (o == NULL) return sm_handle_status();
+    uint32_t xf = 0, failed = 0;
+    int32_t rc;
+    if (params == NULL || params->sources == NULL || params->destinations == NULL || params->dataSizes == NULL ||
+        result == NULL || result->results == NULL)
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy_batch_partial_succeed: params, result or an array is NULL");
+    else if (result->batchSize < params->batchSize)
+        rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_copy_batch_partial_succeed: result holds %u codes for %u pieces",
+                          result->batchSize, params->batchSize);
+    else rc = sm_bm_copy_flags(flags, &xf);
+    if (rc == SMEM_OK) rc = sm_bm_check_lost(o, "smem_bm_copy_batch_partial_succeed");
+    /* Piece by piece and synchronously, so each code is that piece's own. */
+    for (uint32_t i = 0; rc == SMEM_OK && i < params->batchSize; i++) {
+        const void *src = params->sources[i];
+        void *dst = params->destinations[i];
+        uint64_t len = params->dataSizes[i];
+        result->results[i] = xfer_copy(o->xfer, &src, &dst, &len, 1, (xfer_copy_type_t)t, 0);
+        if (result->results[i] != SMEM_OK) failed++;
+    }
+    if (rc == SMEM_OK && failed != 0)
+        rc = util_err_set(SMEM_PARTIAL_FAILED, "smem_bm_copy_batch_partial_succeed: %u of %u pieces failed (codes in "
+                                               "result->results)",
+                          failed, params->batchSize);
+    sm_bm_obj_put(o);
+    return rc;
+}
+
 int32_t smem_bm_wait(smem_bm_t handle)
 {
     sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_wait");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     int32_t rc = xfer_wait(o->xfer);
     sm_bm_obj_put(o);
     return rc;
@@ -207,7 +269,7 @@ int32_t smem_bm_wait(smem_bm_t handle)
 int32_t smem_bm_register_user_mem(smem_bm_t handle, uint64_t addr, uint64_t size)
 {
     sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_register_user_mem");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     int32_t rc;
     if (addr == 0 || size == 0)
         rc = util_err_set(SMEM_INVALID_PARAM, "smem_bm_register_user_mem: address 0x%" PRIx64 " size %" PRIu64
@@ -226,7 +288,7 @@ int32_t smem_bm_register_user_mem(smem_bm_t handle, uint64_t addr, uint64_t size
 int32_t smem_bm_unregister_user_mem(smem_bm_t handle, uint64_t addr)
 {
     sm_bm_obj_t *o = sm_bm_obj_get(handle, "smem_bm_unregister_user_mem");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     int32_t rc = gva_reg_remove(o->reg, addr);
     sm_bm_obj_put(o);
     return rc;

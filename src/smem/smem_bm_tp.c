@@ -74,9 +74,6 @@ static void sm_bm_tp_release(void *arg, uint32_t window, const tp_mem_t *mem)
 static int32_t sm_bm_tp_tls(const smem_tls_config *t, struct sm_bm_tp *tp)
 {
     if (t == NULL || !t->tlsEnable) return SMEM_OK;
-    if (t->decrypterLibPath[0] != '\0')
-        return util_err_set(SMEM_UNSUPPORTED, "hcomTlsConfig.decrypterLibPath is not supported; use an unencrypted "
-                                              "key or a key password file");
     net_tls_opts_t o;
     net_tls_opts_from_block(&o, t);
     int32_t rc = net_tls_create(&o, true, &tp->tls_server);

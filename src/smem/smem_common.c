@@ -434,19 +434,27 @@ static uint32_t *sm_handle_refs(const sm_handles_t *t, void *obj)
     return (uint32_t *)(void *)((char *)obj + t->refs_off);
 }
 
+static __thread int32_t sm_handle_rc;
+
+int32_t sm_handle_status(void) { return sm_handle_rc; }
+
 void *sm_handle_get(const sm_handles_t *t, const void *h, const char *what)
 {
     if (h == NULL) {
-        util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", what);
+        sm_handle_rc = util_err_set(SMEM_INVALID_PARAM, "%s: handle is NULL", what);
         return NULL;
     }
     void *found = NULL;
     pthread_mutex_lock(t->lock);
-    for (uint32_t i = 0; i < t->n && found == NULL; i++)
+    bool inited = t->inited == NULL || *t->inited;
+    for (uint32_t i = 0; inited && i < t->n && found == NULL; i++)
         if (t->objs[i] == h) found = t->objs[i];
     if (found != NULL) __atomic_add_fetch(sm_handle_refs(t, found), 1, __ATOMIC_ACQ_REL);
     pthread_mutex_unlock(t->lock);
-    if (found == NULL) util_err_set(SMEM_INVALID_PARAM, "%s: %p is not a live %s", what, h, t->kind);
+    if (!inited)
+        sm_handle_rc = util_err_set(t->uninit_code, "%s: %s has not been called (or was undone)", what, t->init_call);
+    else if (found == NULL)
+        sm_handle_rc = util_err_set(SMEM_INVALID_PARAM, "%s: %p is not a live %s", what, h, t->kind);
     return found;
 }
 

@@ -41,8 +41,16 @@ typedef struct sm_handles {
     uint32_t n;
     size_t refs_off;
     const char *kind; /* for the message: "is not a live <kind>" */
+    /* The seed's precedence: a NULL handle, then "the API is not initialised"
+     * (*inited false, read under lock: status uninit_code, message names
+     * init_call), then an unknown handle. */
+    const bool *inited;
+    int32_t uninit_code;
+    const char *init_call;
 } sm_handles_t;
+/* NULL on failure, with the message set; sm_handle_status() is then the code to return. */
 void *sm_handle_get(const sm_handles_t *t, const void *h, const char *what);
+int32_t sm_handle_status(void);
 void sm_handle_put(const sm_handles_t *t, void *obj);
 
 /* A config-store connection of one API (BM, SHM, Trans) with its TLS context. */

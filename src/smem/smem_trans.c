@@ -52,7 +52,7 @@ int32_t smem_trans_config_init(smem_trans_config_t *config)
     memset(config, 0, sizeof(*config));
     config->role = SMEM_TRANS_BOTH;
     config->initTimeout = 120;
-    config->deviceId = 0;
+    config->deviceId = UINT32_MAX; /* as the seed: no device */
     config->flags = 0;
     config->dataOpType = SMEMB_DATA_OP_HOST_TCP;
     config->startConfigServer = false;
@@ -61,8 +61,10 @@ int32_t smem_trans_config_init(smem_trans_config_t *config)
 
 static int32_t sm_trans_config_check(const smem_trans_config_t *c, const char *what)
 {
-    if ((unsigned)c->role >= SMEM_TRANS_BUTT)
-        return util_err_set(SMEM_INVALID_PARAM, "%s: role %d unknown (SENDER 0, RECEIVER 1, BOTH 2)", what, (int)c->role);
+    if ((unsigned)c->role >= SMEM_TRANS_BUTT || c->role == SMEM_TRANS_NONE)
+        return util_err_set(SMEM_INVALID_PARAM, "%s: role %d %s (SMEM_TRANS_SENDER 1, SMEM_TRANS_RECEIVER 2, "
+                                                "SMEM_TRANS_BOTH 3)",
+                            what, (int)c->role, c->role == SMEM_TRANS_NONE ? "is SMEM_TRANS_NONE" : "unknown");
     if (c->flags != 0) return util_err_set(SMEM_INVALID_PARAM, "%s: flags 0x%x unknown (reserved, 0)", what, c->flags);
     if (c->initTimeout == 0) return util_err_set(SMEM_INVALID_PARAM, "%s: initTimeout is 0 (seconds, >= 1)", what);
     if (c->dataOpType & ~(uint32_t)(SMEMB_DATA_OP_HOST_TCP | SMEMB_DATA_OP_SDMA | SMEMB_DATA_OP_HOST_SHM))
@@ -91,7 +93,9 @@ int32_t smem_trans_init(const smem_trans_config_t *config)
 
 static const sm_handles_t sm_trans_handles = {
     .lock = &g_trans.lock, .cv = &g_trans.cv, .objs = (void *const *)g_trans.objs, .n = SMEM_TRANS_MAX,
-    .refs_off = offsetof(sm_trans_obj_t, refs), .kind = "Trans instance"};
+    .refs_off = offsetof(sm_trans_obj_t, refs), .kind = "Trans instance",
+    .inited = &g_trans.inited, .uninit_code = SMEM_INVALID_PARAM /* the seed's code here */,
+    .init_call = "smem_trans_init"};
 
 sm_trans_obj_t *sm_trans_obj_get(const void *h, const char *what)
 {
@@ -275,7 +279,7 @@ static int32_t sm_trans_register_one(sm_trans_obj_t *o, uint64_t addr, uint64_t 
 int32_t smem_trans_register_mem(smem_trans_t handle, void *address, size_t size, uint32_t flags)
 {
     sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_register_mem");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     int32_t rc = flags != 0 ? util_err_set(SMEM_INVALID_PARAM, "smem_trans_register_mem: flags 0x%x unknown", flags)
                             : sm_trans_register_one(o, (uint64_t)(uintptr_t)address, size, false);
     sm_trans_obj_put(o);
@@ -308,7 +312,7 @@ int32_t smem_trans_batch_register_mem(smem_trans_t handle, void *addresses[], si
                                       uint32_t flags)
 {
     sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_batch_register_mem");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     int32_t rc = SMEM_OK;
     uint32_t i = 0;
     if (addresses == NULL || sizes == NULL || count == 0 || count > SMEM_TRANS_BATCH_MAX)
@@ -352,7 +356,7 @@ int32_t smem_trans_batch_register_mem(smem_trans_t handle, void *addresses[], si
 int32_t smem_trans_deregister_mem(smem_trans_t handle, void *address)
 {
     sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_deregister_mem");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     int32_t rc = address == NULL ? util_err_set(SMEM_INVALID_PARAM, "smem_trans_deregister_mem: address is NULL")
                                  : sm_trans_deregister_one(o, (uint64_t)(uintptr_t)address, false);
     sm_trans_obj_put(o);
@@ -382,12 +386,27 @@ void *smem_trans_malloc(smem_trans_t handle, size_t size)
     return p;
 }
 
-void smem_trans_free(smem_trans_t handle, void *address)
+int32_t smem_trans_set_peer_down_callback(smem_trans_t handle, smem_trans_peer_down_callback_t callback,
+                                          void *userData)
+{
+    sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_set_peer_down_callback");
+    if (o == NULL) return sm_handle_status();
+    pthread_mutex_lock(&o->peer_lock);
+    o->down_cb = callback;
+    o->down_arg = userData;
+    pthread_mutex_unlock(&o->peer_lock);
+    sm_trans_obj_put(o);
+    return SMEM_OK;
+}
+
+int32_t smem_trans_free(smem_trans_t handle, void *address)
 {
     sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_free");
-    if (o == NULL) return;
-    if (address != NULL) sm_trans_deregister_one(o, (uint64_t)(uintptr_t)address, true);
+    if (o == NULL) return sm_handle_status();
+    int32_t rc = address == NULL ? util_err_set(SMEM_INVALID_PARAM, "smem_trans_free: address is NULL")
+                                 : sm_trans_deregister_one(o, (uint64_t)(uintptr_t)address, true);
     sm_trans_obj_put(o);
+    return rc;
 }
 
 /* ---------- create / destroy ---------- */

@@ -50,7 +50,8 @@ int32_t sm_trans_peer_get(sm_trans_obj_t *o, const char *id, const tp_piece_t *p
 
 /* ---------- records and objects ---------- */
 
-#define SMEM_TRANS_REC_VERSION 1u
+/* 2: role carries the seed's smem_trans_role_t values (SENDER 1, RECEIVER 2, BOTH 3; 0 is NONE) */
+#define SMEM_TRANS_REC_VERSION 2u
 #define SMEM_TRANS_INST_FIXED 10u
 #define SMEM_TRANS_REG_SIZE 24u
 #define SMEM_TRANS_KEY_MAX 160u
@@ -118,6 +119,8 @@ struct sm_trans_obj {
 
     pthread_mutex_t peer_lock;
     sm_trans_peer_t *peers;
+    smem_trans_peer_down_callback_t down_cb; /* under peer_lock; called without it */
+    void *down_arg;
     struct store_roster *roster; /* records and liveness keys of every instance (NULL: not yet watching) */
     uint64_t listen_id; /* store_group_listen on SMEM_TRANS_GROUP (0: none) */
 };

@@ -68,7 +68,7 @@ static int32_t sm_trans_xfer(smem_trans_t handle, const char *what, bool write, 
                                uint32_t flags)
 {
     sm_trans_obj_t *o = sm_trans_obj_get(handle, what);
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     tp_piece_t one, *p = NULL;
     int32_t rc = flags != 0 ? util_err_set(SMEM_INVALID_PARAM, "%s: flags 0x%x unknown (reserved, 0)", what, flags)
                             : sm_trans_may_initiate(o, what);
@@ -88,7 +88,7 @@ int32_t smem_trans_write(smem_trans_t handle, const void *local_address, const c
 }
 
 int32_t smem_trans_batch_write(smem_trans_t handle, const void *local_addresses[], const char *remote_unique_id,
-                               void *remote_addresses[], const size_t sizes[], uint32_t batch_size, uint32_t flags)
+                               void *remote_addresses[], size_t sizes[], uint32_t batch_size, uint32_t flags)
 {
     return sm_trans_xfer(handle, "smem_trans_batch_write", true, (void *const *)(uintptr_t)local_addresses,
                            remote_unique_id, (const void *const *)remote_addresses, sizes, batch_size, flags);
@@ -102,7 +102,7 @@ int32_t smem_trans_read(smem_trans_t handle, void *local_address, const char *re
 }
 
 int32_t smem_trans_batch_read(smem_trans_t handle, void *local_addresses[], const char *remote_unique_id,
-                              const void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
+                              const void *remote_addresses[], size_t sizes[], uint32_t batch_size,
                               uint32_t flags)
 {
     return sm_trans_xfer(handle, "smem_trans_batch_read", false, local_addresses, remote_unique_id,
@@ -176,7 +176,7 @@ static bool sm_trans_stream_live_locked(const void *p)
 int32_t smem_trans_stream_create(smem_trans_t handle, void **stream)
 {
     sm_trans_obj_t *o = sm_trans_obj_get(handle, "smem_trans_stream_create");
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     sm_trans_obj_put(o); /* a stream holds the instance only while a job of it is queued */
     if (stream == NULL) return util_err_set(SMEM_INVALID_PARAM, "smem_trans_stream_create: stream is NULL");
     sm_trans_stream_t *s = calloc(1, sizeof(*s));
@@ -265,7 +265,7 @@ static int32_t sm_trans_submit(smem_trans_t handle, const char *what, bool write
                                  void *stream, uint32_t flags)
 {
     sm_trans_obj_t *o = sm_trans_obj_get(handle, what);
-    if (o == NULL) return SMEM_INVALID_PARAM;
+    if (o == NULL) return sm_handle_status();
     tp_piece_t one, *p = NULL;
     sm_trans_job_t *j = NULL;
     int32_t rc = flags != 0 ? util_err_set(SMEM_INVALID_PARAM, "%s: flags 0x%x unknown (reserved, 0)", what, flags)
@@ -317,7 +317,7 @@ int32_t smem_trans_write_submit(smem_trans_t handle, const void *local_address, 
 }
 
 int32_t smem_trans_batch_write_submit(smem_trans_t handle, const void *local_addresses[], const char *remote_unique_id,
-                                      void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
+                                      void *remote_addresses[], size_t sizes[], uint32_t batch_size,
                                       void *stream, uint32_t flags)
 {
     return sm_trans_submit(handle, "smem_trans_batch_write_submit", true, (void *const *)(uintptr_t)local_addresses,
@@ -332,7 +332,7 @@ int32_t smem_trans_read_submit(smem_trans_t handle, void *local_address, const c
 }
 
 int32_t smem_trans_batch_read_submit(smem_trans_t handle, void *local_addresses[], const char *remote_unique_id,
-                                     const void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
+                                     const void *remote_addresses[], size_t sizes[], uint32_t batch_size,
                                      void *stream, uint32_t flags)
 {
     return sm_trans_submit(handle, "smem_trans_batch_read_submit", false, local_addresses, remote_unique_id,

@@ -77,8 +77,10 @@ static sm_trans_rregion_t *sm_trans_rreg_find_locked(sm_trans_peer_t *p, uint64_
     return &p->regs[p->nregs++];
 }
 
-/* Apply one record (an event, a listed item no event overtook, or a fresh read). */
-static void sm_trans_apply_locked(sm_trans_obj_t *o, bool set, const char *key, const uint8_t *val, uint32_t len)
+/* Apply one record (an event, a listed item no event overtook, or a fresh read). gone (may be NULL) gets the
+ * id of a present instance whose record was deleted (it left). */
+static void sm_trans_apply_locked(sm_trans_obj_t *o, bool set, const char *key, const uint8_t *val, uint32_t len,
+                                  char *gone)
 {
     const char *k = key + strlen(SMEM_TRANS_PREFIX);
     if (strncmp(k, "inst/", 5) == 0) {
@@ -88,6 +90,7 @@ static void sm_trans_apply_locked(sm_trans_obj_t *o, bool set, const char *key, 
         if (p == NULL) return;
         if (set) sm_trans_peer_set_rec_locked(o, p, val, len);
         else {
+            if (p->present && gone != NULL) snprintf(gone, SMEM_TRANS_UNIQUE_ID_MAX + 1, "%s", p->id);
             sm_trans_peer_unlink_locked(o, p);
             p->present = false;
         }
@@ -121,12 +124,14 @@ static void sm_trans_apply_locked(sm_trans_obj_t *o, bool set, const char *key, 
     r->gone = false;
 }
 
-/* The liveness key of rank in SMEM_TRANS_GROUP went: the instance holding that rank died or left. */
-static void sm_trans_rank_gone_locked(sm_trans_obj_t *o, uint32_t rank)
+/* The liveness key of rank in SMEM_TRANS_GROUP went: the instance holding that rank died or left.
+ * Its id goes to gone_id ("" when no instance held the rank). */
+static void sm_trans_rank_gone_locked(sm_trans_obj_t *o, uint32_t rank, char gone_id[SMEM_TRANS_UNIQUE_ID_MAX + 1])
 {
     for (sm_trans_peer_t *p = o->peers; p != NULL; p = p->next)
         if (p->present && p->rank == rank) {
             LOG_INFO("trans %s: instance %s is gone (its store connection closed)", o->id, p->id);
+            snprintf(gone_id, SMEM_TRANS_UNIQUE_ID_MAX + 1, "%s", p->id);
             sm_trans_peer_unlink_locked(o, p);
             p->present = false;
             for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
@@ -151,10 +156,14 @@ static void sm_trans_on_event(void *arg, store_roster_kind_t kind, const char *k
     if (live_key && kind != STORE_ROSTER_DELETE) return;
     uint32_t rank = live_key ? sm_trans_live_rank(key) : 0;
     if (live_key && rank == STORE_WORLD_MAX) return;
+    char gone[SMEM_TRANS_UNIQUE_ID_MAX + 1] = "";
     pthread_mutex_lock(&o->peer_lock);
-    if (live_key) sm_trans_rank_gone_locked(o, rank);
-    else sm_trans_apply_locked(o, kind == STORE_ROSTER_SET, key, val, len);
+    if (live_key) sm_trans_rank_gone_locked(o, rank, gone);
+    else sm_trans_apply_locked(o, kind == STORE_ROSTER_SET, key, val, len, gone);
+    smem_trans_peer_down_callback_t cb = o->down_cb;
+    void *cb_arg = o->down_arg;
     pthread_mutex_unlock(&o->peer_lock);
+    if (gone[0] != '\0' && cb != NULL) cb(gone, cb_arg); /* the seed's peer-down notification */
 }
 
 int32_t sm_trans_peers_open(sm_trans_obj_t *o)
@@ -191,7 +200,7 @@ static void sm_trans_on_listed(void *arg, store_roster_kind_t kind, const char *
             return;
     }
     pthread_mutex_lock(&ls->o->peer_lock);
-    sm_trans_apply_locked(ls->o, true, key, val, len);
+    sm_trans_apply_locked(ls->o, true, key, val, len, NULL);
     pthread_mutex_unlock(&ls->o->peer_lock);
 }
 
@@ -240,7 +249,7 @@ static void sm_trans_refresh(sm_trans_obj_t *o, const char *id)
         for (uint32_t i = 0; i < p->nregs; i++) p->regs[i].gone = true;
         for (uint32_t i = 0; lrc == SMEM_OK && l != NULL && i < l->count; i++) {
             snprintf(key, sizeof(key), "%s", l->items[i].key);
-            sm_trans_apply_locked(o, true, key, l->items[i].val, l->items[i].len);
+            sm_trans_apply_locked(o, true, key, l->items[i].val, l->items[i].len, NULL);
         }
     }
     pthread_mutex_unlock(&o->peer_lock);

@@ -28,11 +28,11 @@ int32_t sm_trans_inst_decode(const uint8_t *v, uint32_t len, sm_trans_inst_rec_t
         return util_err_set(SMEM_PROTOCOL, "Trans instance record of %u bytes, at least %u", len, SMEM_TRANS_INST_FIXED);
     uint16_t ver = util_get_le16(v), role = util_get_le16(v + 2), alen = util_get_le16(v + 8);
     uint32_t rank = util_get_le32(v + 4);
-    if (ver != SMEM_TRANS_REC_VERSION || role > SMEM_TRANS_BOTH || rank >= STORE_WORLD_MAX || alen > TP_ADDR_MAX ||
+    if (ver != SMEM_TRANS_REC_VERSION || role == SMEM_TRANS_NONE || role > SMEM_TRANS_BOTH || rank >= STORE_WORLD_MAX || alen > TP_ADDR_MAX ||
         len != SMEM_TRANS_INST_FIXED + (uint32_t)alen || memchr(v + SMEM_TRANS_INST_FIXED, '\0', alen) != NULL)
         return util_err_set(SMEM_PROTOCOL,
                             "Trans instance record: version %u, role %u, rank %u, address of %u bytes in %u (want "
-                            "version %u, role <= %u, rank < %u, address <= %u bytes without NUL, nothing after)",
+                            "version %u, role 1..%u, rank < %u, address <= %u bytes without NUL, nothing after)",
                             ver, role, rank, alen, len, SMEM_TRANS_REC_VERSION, SMEM_TRANS_BOTH, STORE_WORLD_MAX,
                             TP_ADDR_MAX);
     out->role = role;

@@ -12,14 +12,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "smem/host/smem_export.h"
-#include "smem/host/smem_status.h"
+/* Siblings by plain name, so seed programs compiled with -I<prefix>/include/smem/host
+ * (and ours with -I<prefix>/include and "smem/host/smem.h") both find them. */
+#include "smem_bm_def.h"
+#include "smem_export.h"
+#include "smem_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Status codes (0 ok, negative errors): SMEM_SUCCESS and SMEM_ERR_<NAME>, listed in smem_status.h. */
+
+/* Seed constants. SMEM_WORLD_SIZE_MAX: most ranks of a BM or SHM world (smem_bm_init,
+ * smem_shm_init, smem_shm_create's rank_size). SMEM_INVALID_DEV_ID: "no device". The copy
+ * flags ASYNC_COPY_FLAG and COPY_EXTEND_FLAG live in smem_bm_def.h, included above. */
+#define SMEM_WORLD_SIZE_MAX 1024U
+#define SMEM_INVALID_DEV_ID (-1)
 
 /* Log levels for smem_set_log_level and the external logger. */
 #define SMEM_LOG_DEBUG 0
@@ -59,19 +68,43 @@ SMEM_API int32_t smem_destroy_config_store(const char *store_url);
  * (certificate), tlsPk (private key), tlsPkPwd (optional file holding the key
  * password). enable=false turns TLS off and ignores tls_info.
  */
-SMEM_API int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, uint32_t tls_info_len);
+SMEM_API int32_t smem_set_conf_store_tls(bool enable, const char *tls_info, const uint32_t tls_info_len);
 
-/* Decrypts an encrypted key password: writes the plain text and its length (in: capacity). */
+/*
+ * Decrypts an encrypted key password: writes the plain text and its length
+ * (in: the capacity of plain_text). The seed declares the length as a C++
+ * reference (size_t &), which C cannot spell; C++ gets the seed's form and C
+ * a pointer. Both pass the same address, so one library serves either.
+ */
+#ifdef __cplusplus
+typedef int (*smem_decrypt_handler)(const char *cipher_text, size_t cipher_text_len, char *plain_text,
+                                    size_t &plain_text_len);
+#else
 typedef int (*smem_decrypt_handler)(const char *cipher_text, size_t cipher_text_len, char *plain_text,
                                     size_t *plain_text_len);
+#endif
 
 /*
  * Private key (PEM text) and its password for the config store's TLS, in
  * memory rather than in files. When h is not NULL the password is passed
  * through it before use. pk_pw may be NULL for an unencrypted key.
  */
-SMEM_API int32_t smem_set_config_store_tls_key(const char *tls_pk, uint32_t tls_pk_len, const char *tls_pk_pw,
-                                               uint32_t tls_pk_pw_len, smem_decrypt_handler h);
+SMEM_API int32_t smem_set_config_store_tls_key(const char *tls_pk, const uint32_t tls_pk_len, const char *tls_pk_pw,
+                                               const uint32_t tls_pk_pw_len, const smem_decrypt_handler h);
+
+/*
+ * The decrypter library contract (smem_tls_config.decrypterLibPath, and the
+ * memcache TLS blocks' decrypterLibPath): a shared library exporting, as the
+ * seed's does,
+ *     int DecryptPassword(const char *cipher, size_t cipher_len, char *plain, size_t plain_cap);
+ * called with the key password file's text (NUL-terminated, cipher_len its
+ * length without the NUL) and a zeroed buffer of plain_cap bytes; it returns 0
+ * and leaves the plain text NUL-terminated in plain. Ours, kept as an
+ * addition: a library without DecryptPassword may export `decrypt` with the
+ * C smem_decrypt_handler signature (the length through a pointer).
+ */
+#define SMEM_DECRYPTER_SYMBOL "DecryptPassword"
+typedef int (*smem_decrypt_password_fn)(const char *cipher, size_t cipher_len, char *plain, size_t plain_cap);
 
 #ifdef __cplusplus
 }

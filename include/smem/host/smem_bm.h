@@ -12,8 +12,8 @@
 #ifndef SMEM_HOST_SMEM_BM_H
 #define SMEM_HOST_SMEM_BM_H
 
-#include "smem/host/smem.h"
-#include "smem/host/smem_bm_def.h"
+#include "smem.h"
+#include "smem_bm_def.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,6 +61,18 @@ SMEM_API uint32_t smem_bm_get_rank_id_by_gva(smem_bm_t handle, void *gva);
 SMEM_API int32_t smem_bm_copy(smem_bm_t handle, smem_copy_params *params, smem_bm_copy_type t, uint32_t flags);
 SMEM_API int32_t smem_bm_copy_batch(smem_bm_t handle, smem_batch_copy_params *params, smem_bm_copy_type t,
                                     uint32_t flags);
+/* Each piece on its own, synchronously (ASYNC_COPY_FLAG is ignored); result->results[i] gets piece i's code.
+ * 0 when all succeeded, SMEM_ERR_PARTIAL_FAILED when some did not. */
+SMEM_API int32_t smem_bm_copy_batch_partial_succeed(smem_bm_t handle, smem_batch_copy_params *params,
+                                                    smem_bm_copy_type t, uint32_t flags, smem_batch_copy_result *result);
+/* This rank's own GVA as a local address (SMEM_MEM_TYPE_LOCAL_HOST: the same address, as local memory is
+ * mapped at its GVA); SMEM_MEM_TYPE_LOCAL_DEVICE is SMEM_ERR_UNSUPPORTED (no device memory here). */
+SMEM_API int32_t smem_bm_gva_to_va(smem_bm_t handle, void *gva, smem_bm_mem_type vaMemType, void **va);
+/* The seed's membership events: cb(handle, rank, SMEM_GROUP_EVENT_JOIN / _LEAVE, context) when a rank joins
+ * this object (smem_bm_join) or leaves it (smem_bm_leave, destroy, or death). Ranks present when it is set
+ * are not reported. One per object; a new call replaces it (NULL: none). cb runs on a library thread: it must
+ * not block on the store nor destroy handle. */
+SMEM_API int32_t smem_bm_set_group_event_handler(smem_bm_t handle, smem_bm_group_event_cb cb, void *context);
 /* Waits for this thread's async copies on handle; returns the first error among them. */
 SMEM_API int32_t smem_bm_wait(smem_bm_t handle);
 

@@ -11,8 +11,8 @@
 #ifndef SMEM_HOST_SMEM_SHM_H
 #define SMEM_HOST_SMEM_SHM_H
 
-#include "smem/host/smem.h"
-#include "smem/host/smem_shm_def.h"
+#include "smem.h"
+#include "smem_shm_def.h"
 
 #ifdef __cplusplus
 extern "C" {

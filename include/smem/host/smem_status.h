@@ -1,7 +1,7 @@
 /*
  * libsmem's status codes, listed once: X(NAME, value, description). 0 is
  * success, negative values are errors; the seed's values (-1,
- * -2000..-2010) are kept, ours live below -2100. The list generates the
+ * -2000..-2010, -2012) are kept, ours live below -2100. The list generates the
  * public constants (SMEM_SUCCESS, SMEM_ERR_<NAME>), the library's own
  * names, smem_strerror's messages and the Python constants of
  * memfabric_hybrid; add a code here and every one of them has it.
@@ -22,6 +22,7 @@
     X(NOT_INITIALIZED, -2008, "not initialized")                                     \
     X(RESOURCE_IN_USE, -2009, "resource in use")                                     \
     X(RECONNECT, -2010, "connection re-established, state lost")                     \
+    X(PARTIAL_FAILED, -2012, "some pieces of a batch failed")                        \
     /* ours */                                                                       \
     X(ADDR_CONFLICT, -2101, "address range conflict")     /* a range not reservable */ \
     X(PEER_GONE, -2102, "peer gone")                      /* left, died, closed */   \

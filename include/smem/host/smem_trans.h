@@ -17,8 +17,8 @@
 #ifndef SMEM_HOST_SMEM_TRANS_H
 #define SMEM_HOST_SMEM_TRANS_H
 
-#include "smem/host/smem.h"
-#include "smem/host/smem_trans_def.h"
+#include "smem.h"
+#include "smem_trans_def.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,7 +45,8 @@ SMEM_API void smem_trans_destroy(smem_trans_t handle, uint32_t flags);
 
 /* size bytes of page-aligned host memory, registered. Free with smem_trans_free. */
 SMEM_API void *smem_trans_malloc(smem_trans_t handle, size_t size);
-SMEM_API void smem_trans_free(smem_trans_t handle, void *address);
+/* 0, or SMEM_ERR_INVALID_PARAM (NULL, or not from smem_trans_malloc of handle). */
+SMEM_API int32_t smem_trans_free(smem_trans_t handle, void *address);
 
 /*
  * Make [address, address + size) reachable by peers (they may read and write
@@ -66,13 +67,23 @@ SMEM_API int32_t smem_trans_deregister_mem(smem_trans_t handle, void *address);
 SMEM_API int32_t smem_trans_write(smem_trans_t handle, const void *local_address, const char *remote_unique_id,
                                   void *remote_address, size_t size, uint32_t flags);
 SMEM_API int32_t smem_trans_batch_write(smem_trans_t handle, const void *local_addresses[],
-                                        const char *remote_unique_id, void *remote_addresses[], const size_t sizes[],
+                                        const char *remote_unique_id, void *remote_addresses[], size_t sizes[],
                                         uint32_t batch_size, uint32_t flags);
 SMEM_API int32_t smem_trans_read(smem_trans_t handle, void *local_address, const char *remote_unique_id,
                                  const void *remote_address, size_t size, uint32_t flags);
 SMEM_API int32_t smem_trans_batch_read(smem_trans_t handle, void *local_addresses[], const char *remote_unique_id,
-                                       const void *remote_addresses[], const size_t sizes[], uint32_t batch_size,
+                                       const void *remote_addresses[], size_t sizes[], uint32_t batch_size,
                                        uint32_t flags);
+
+/*
+ * The seed's peer-down notification: callback(peer id, userData) when another
+ * instance on the store leaves (smem_trans_destroy) or dies (within the
+ * store's keepalive). One per handle; a new one replaces it, NULL removes it.
+ * It runs on the library's watch thread: it must not block for long nor
+ * destroy handle.
+ */
+SMEM_API int32_t smem_trans_set_peer_down_callback(smem_trans_t handle, smem_trans_peer_down_callback_t callback,
+                                                   void *userData);
 
 /* ---- asynchronous forms on a stream (ours: an opaque completion queue) ---- */
 
@@ -90,12 +101,12 @@ SMEM_API int32_t smem_trans_write_submit(smem_trans_t handle, const void *local_
                                          void *remote_address, size_t size, void *stream, uint32_t flags);
 SMEM_API int32_t smem_trans_batch_write_submit(smem_trans_t handle, const void *local_addresses[],
                                                const char *remote_unique_id, void *remote_addresses[],
-                                               const size_t sizes[], uint32_t batch_size, void *stream, uint32_t flags);
+                                               size_t sizes[], uint32_t batch_size, void *stream, uint32_t flags);
 SMEM_API int32_t smem_trans_read_submit(smem_trans_t handle, void *local_address, const char *remote_unique_id,
                                         const void *remote_address, size_t size, void *stream, uint32_t flags);
 SMEM_API int32_t smem_trans_batch_read_submit(smem_trans_t handle, void *local_addresses[],
                                               const char *remote_unique_id, const void *remote_addresses[],
-                                              const size_t sizes[], uint32_t batch_size, void *stream, uint32_t flags);
+                                              size_t sizes[], uint32_t batch_size, void *stream, uint32_t flags);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,6 @@
  * it is taken by the loop callbacks and by the HTTP handler and is never
  * held across a call into net other than net_conn_send/close (which only queue).
  */
-#include <dlfcn.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -116,7 +115,7 @@ static void svc_tick(void *arg)
 
 /* ---------- TLS ---------- */
 
-/* A TLS block as net's options, its decrypter loaded (it stays loaded). */
+/* A TLS block as net's options. */
 static int32_t svc_tls_opts(const mmc_tls_config *t, const char *what, net_tls_opts_t *out)
 {
     net_tls_opts_t o;
@@ -124,19 +123,7 @@ static int32_t svc_tls_opts(const mmc_tls_config *t, const char *what, net_tls_o
     o.enable = true;
     if (o.ca_path[0] == '\0' || o.cert_path[0] == '\0' || o.key_path[0] == '\0')
         return util_err_set(MMC_INVALID_PARAM, "%s TLS needs ca.path, cert.path and key.path", what);
-    if (t->decrypterLibPath[0] != '\0') {
-        /* The library exports `decrypt` with the smem_decrypt_handler signature. It stays loaded. */
-        void *lib = dlopen(t->decrypterLibPath, RTLD_NOW | RTLD_LOCAL);
-        if (lib == NULL) return util_err_set(MMC_INVALID_PARAM, "%s TLS: cannot load decrypter %s: %s", what,
-                                             t->decrypterLibPath, dlerror());
-        void *fn = dlsym(lib, "decrypt");
-        if (fn == NULL) {
-            dlclose(lib);
-            return util_err_set(MMC_INVALID_PARAM, "%s TLS: decrypter %s has no 'decrypt' function", what,
-                                t->decrypterLibPath);
-        }
-        memcpy(&o.decrypt, &fn, sizeof(fn));
-    }
+    /* decrypterLibPath travels in the file block: net_tls_create loads it (the seed's DecryptPassword). */
     *out = o;
     return MMC_OK;
 }
