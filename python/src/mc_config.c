@@ -102,6 +102,17 @@ static PyObject *mc_meta_config_check(PyObject *s, PyObject *arg)
     return PyLong_FromLong(mmc_meta_service_config_check(&c));
 }
 
+/* config_sizes(name) -> the Python names of the size fields of "local" or "meta". */
+static PyObject *mc_config_sizes(PyObject *s, PyObject *arg)
+{
+    (void)s;
+    const char *name;
+    if (py_to_cstr(arg, &name, NULL, "name") != 0) return NULL;
+    if (strcmp(name, "local") == 0) return py_conf_size_names(LOCAL);
+    if (strcmp(name, "meta") == 0) return py_conf_size_names(META);
+    return PyErr_Format(PyExc_ValueError, "no config table %R", arg);
+}
+
 /* config_table(name) -> [(python name, key, default text)] of "local", "meta" or "tls", for tests. */
 static PyObject *mc_config_table(PyObject *s, PyObject *arg)
 {
@@ -116,6 +127,7 @@ static PyObject *mc_config_table(PyObject *s, PyObject *arg)
 
 PyMethodDef mc_config_methods[] = {
     {"config_table", mc_config_table, METH_O, NULL},
+    {"config_sizes", mc_config_sizes, METH_O, NULL},
     {"local_config_fields", mc_local_config_fields, METH_NOARGS, NULL},
     {"local_config_defaults", mc_local_config_defaults, METH_NOARGS, NULL},
     {"local_config_load", mc_local_config_load, METH_O, NULL},
