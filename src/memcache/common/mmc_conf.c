@@ -30,6 +30,14 @@ int32_t mmc_conf_checked(const char *path, const util_conf_spec_t *table, size_t
     return util_err_set(MMC_CONFIG, "%s:%u: %s", path, line, msg);
 }
 
+void mmc_conf_http_url_fix(char *url, size_t cap)
+{
+    size_t n = strlen(url);
+    if (n == 0 || strstr(url, "://") != NULL || n + 7 >= cap) return;
+    memmove(url + 7, url, n + 1);
+    memcpy(url, "http://", 7);
+}
+
 /* mkdir -p of dir (a copy is cut at each '/'). */
 static int32_t mmc_conf_mkdirs(const char *dir)
 {

@@ -30,7 +30,8 @@ const char *const mmc_conf_proto_names[] = {"host_shm",  "host_tcp",  "host_ucx"
     {.key = "ock.mmc.allow_insecure", .type = UTIL_CONF_BOOL, UTIL_CONF_AT(T, allowInsecure), .def = "false",      \
      .flag = "allow-insecure", .py = "allow_insecure", .help = h}
 #define LOG_PATH(T, file)                                                                                           \
-    {.key = "ock.mmc.log_path", .type = UTIL_CONF_STR, UTIL_CONF_AT(T, logPath), .py = "log_path",                  \
+    {.key = "ock.mmc.log_path", .type = UTIL_CONF_STR, UTIL_CONF_AT(T, logPath), .flag = "log-path", .arg = "DIR",  \
+     .py = "log_path",                                                                                              \
      .help = "also append log lines to a file: a directory as in the seed (the file is `<dir>/logs/" file "`, "   \
              "both created when missing; a relative one is taken from the working directory), or a path ending "   \
              "in `.log`, the file itself; `\"\"`: stderr only"}

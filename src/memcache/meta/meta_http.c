@@ -39,7 +39,6 @@ struct meta_http {
 static int32_t http_parse_url(const char *url, char *host, size_t hcap, char *port, size_t pcap)
 {
     const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
-    if (p == NULL && strstr(url, "://") == NULL) p = url; /* the seed's form: HOST:PORT, plain HTTP */
     if (p == NULL)
         return util_err_set(MMC_INVALID_PARAM, "metrics URL '%s' must be http://HOST:PORT or https://HOST:PORT", url);
     const char *colon;

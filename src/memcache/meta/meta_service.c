@@ -347,6 +347,7 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
         return NULL;
     }
     s->cfg = *cfg;
+    mmc_conf_http_url_fix(s->cfg.httpURL, sizeof(s->cfg.httpURL));
     pthread_mutex_init(&s->lock, NULL);
     util_log_level_set(cfg->logLevel);
     if (mmc_conf_log_open(cfg->logPath, "mmc-meta.log", cfg->logRotationFileSize, cfg->logRotationFileCount) != MMC_OK)
