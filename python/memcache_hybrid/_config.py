@@ -129,11 +129,14 @@ class _Config:
 
     def __setattr__(self, k, v):
         k = self._aliases.get(k, k)
-        if k not in self._fields and not isinstance(getattr(type(self), k, None), property):
+        if isinstance(getattr(type(self), k, None), property):  # a TLS block: its setter writes the fields
+            object.__setattr__(self, k, v)
+            return
+        if k not in self._fields:
             raise AttributeError(f"{type(self).__name__} has no field {k!r} (fields: {', '.join(self._fields)})")
         if k in self._sizes and isinstance(v, str):
             v = parse_size(v)
-        object.__setattr__(self, k, v)
+        object.__setattr__(self, k, self._call("value", k, v))  # the field's type checks; enums by name
 
     def str(self):
         """Every field, one per line, as the seed's str() prints them."""

@@ -102,6 +102,41 @@ static PyObject *mc_meta_config_check(PyObject *s, PyObject *arg)
     return PyLong_FromLong(mmc_meta_service_config_check(&c));
 }
 
+/* value(name, v) -> v as the struct holds it (an enum's name, ...): the field's own checks, at assignment. */
+static PyObject *mc_config_value(const util_conf_spec_t *rows, size_t n, void *c, PyObject *args, const char *cls)
+{
+    PyObject *name, *v;
+    if (!PyArg_ParseTuple(args, "UO", &name, &v)) return NULL;
+    PyObject *d = Py_BuildValue("{OO}", name, v);
+    if (d == NULL) return NULL;
+    int bad = py_conf_from_obj(rows, n, d, c, cls);
+    Py_DECREF(d);
+    if (bad) return NULL;
+    PyObject *all = py_conf_to_dict(rows, n, c);
+    if (all == NULL) return NULL;
+    PyObject *out = PyDict_GetItemWithError(all, name);
+    if (out == NULL && !PyErr_Occurred()) PyErr_Format(PyExc_AttributeError, "%s has no field %R", cls, name);
+    Py_XINCREF(out);
+    Py_DECREF(all);
+    return out;
+}
+
+static PyObject *mc_local_config_value(PyObject *s, PyObject *args)
+{
+    (void)s;
+    mmc_local_service_config_t c;
+    mmc_local_service_config_init(&c);
+    return mc_config_value(LOCAL, &c, args, "LocalConfig");
+}
+
+static PyObject *mc_meta_config_value(PyObject *s, PyObject *args)
+{
+    (void)s;
+    mmc_meta_service_config_t c;
+    mmc_meta_service_config_init(&c);
+    return mc_config_value(META, &c, args, "MetaConfig");
+}
+
 /* config_sizes(name) -> the Python names of the size fields of "local" or "meta". */
 static PyObject *mc_config_sizes(PyObject *s, PyObject *arg)
 {
@@ -132,9 +167,11 @@ PyMethodDef mc_config_methods[] = {
     {"local_config_defaults", mc_local_config_defaults, METH_NOARGS, NULL},
     {"local_config_load", mc_local_config_load, METH_O, NULL},
     {"local_config_check", mc_local_config_check, METH_O, NULL},
+    {"local_config_value", mc_local_config_value, METH_VARARGS, NULL},
     {"meta_config_fields", mc_meta_config_fields, METH_NOARGS, NULL},
     {"meta_config_defaults", mc_meta_config_defaults, METH_NOARGS, NULL},
     {"meta_config_load", mc_meta_config_load, METH_O, NULL},
     {"meta_config_check", mc_meta_config_check, METH_O, NULL},
+    {"meta_config_value", mc_meta_config_value, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
