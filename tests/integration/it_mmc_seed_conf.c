@@ -12,6 +12,8 @@
  *    moved by flags), logging into <dir>/logs/mmc-meta.log;
  *  - a LocalService from the unchanged mmc-local.conf is refused for
  *    host_rdma, naming host_tcp;
+ *  - a LocalService config filled with the seed's field names (bmIpPort,
+ *    dataOpType, logFunc, ...) starts, and logFunc gets its lines;
  *  - mmc-local runs from the seed's file with only what cannot run here
  *    changed (host_tcp, TLS off, our ports), and a client process built from
  *    it puts and gets; its retry_milliseconds = 0 makes a call on a dead
@@ -207,6 +209,44 @@ static void check_rdma_refused(void)
     if (ls != NULL) mmcs_local_service_stop(ls);
 }
 
+static _Atomic int seed_log_lines;
+static void seed_log(int level, const char *msg)
+{
+    (void)level;
+    if (strstr(msg, "LocalService") != NULL) seed_log_lines++;
+}
+
+/* A LocalService config filled field by field the way seed code does (its names, sizeof copies). */
+static void check_seed_struct(void)
+{
+    mmc_local_service_config_t c;
+    mmc_local_service_config_init(&c);
+    snprintf(c.discoveryURL, sizeof(c.discoveryURL), "%s", rpc_url);
+    snprintf(c.bmIpPort, sizeof(c.bmIpPort), "%s", store_url);
+    snprintf(c.bmHcomUrl, sizeof(c.bmHcomUrl), "%s", "");
+    snprintf(c.dataOpType, sizeof(c.dataOpType), "%s", "host_tcp");
+    snprintf(c.memoryPoolMode, sizeof(c.memoryPoolMode), "%s", "standard");
+    c.deviceId = 0;
+    c.rankId = 0;
+    c.worldSize = 16;
+    c.createId = 0;
+    c.flags = 0;
+    c.localDRAMSize = 32ull << 20;
+    c.localMaxDRAMSize = 64ull << 30;
+    c.localHBMSize = 0;
+    c.localMaxHBMSize = 0;
+    c.logLevel = UTIL_LOG_INFO;
+    c.logFunc = seed_log;
+    c.accTlsConfig.tlsEnable = c.hcomTlsConfig.tlsEnable = c.configStoreTlsConfig.tlsEnable = false;
+    c.protocol = MMC_PROTO_HOST_RDMA; /* dataOpType, set, wins */
+    mmc_local_service_t ls = mmcs_local_service_start(&c);
+    TU_CHECK(ls != NULL, "a LocalService from the seed's field names starts: %s", mmc_get_last_err_msg());
+    TU_CHECK(seed_log_lines > 0, "logFunc receives the LocalService's lines (%d)", seed_log_lines);
+    if (ls != NULL) mmcs_local_service_stop(ls);
+    util_log_sink_set(NULL);
+    util_log_level_set(UTIL_LOG_OFF);
+}
+
 /* The seed's mmc-local.conf with only what cannot run here changed; dram: its contribution. */
 static bool derived_conf(const char *path, const char *dram)
 {
@@ -290,6 +330,7 @@ int main(void)
     if (meta > 0) {
         check_meta_daemon();
         check_rdma_refused();
+        check_seed_struct();
         check_data_path(meta);
         tu_stop_pid(meta, 5000);
     }
