@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("mmc-local ready: rank %u dram %" PRIu64 " meta %s store %s\n", mmcs_local_service_rank(ls),
-           cfg.localDRAMSize, cfg.discoveryURL, cfg.configStoreURL);
+           cfg.localDRAMSize, cfg.discoveryURL, cfg.bmIpPort);
     fflush(stdout);
 
     int sig = 0;

@@ -67,6 +67,7 @@ static int meta_config(int argc, char **argv, mmc_meta_service_config_t *cfg)
         fprintf(stderr, "mmc-meta: %s\n", mmc_get_last_err_msg());
         return 2;
     }
+    mmc_conf_http_url_fix(cfg->httpURL, sizeof(cfg->httpURL)); /* the ready line shows what is served */
     return 0;
 }
 

@@ -163,7 +163,7 @@ static int data_up(const ctl_data_opts_t *d)
     if (path != NULL && path[0] != '\0' && mmc_local_service_config_load(path, &cfg) != MMC_OK)
         return fail("config", MMC_CONFIG);
     if (d->meta) snprintf(cfg.discoveryURL, sizeof(cfg.discoveryURL), "%s", d->meta);
-    if (d->store) snprintf(cfg.configStoreURL, sizeof(cfg.configStoreURL), "%s", d->store);
+    if (d->store) snprintf(cfg.bmIpPort, sizeof(cfg.bmIpPort), "%s", d->store);
     cfg.localDRAMSize = 0; /* a pure client: reads and writes, contributes nothing */
     cfg.timeoutSeconds = d->timeout_s;
     cfg.logLevel = UTIL_LOG_OFF;

@@ -113,68 +113,113 @@ typedef struct mmc_data_info {
     uint16_t types[8]; /* mmc_media_t of each replica */
 } mmc_data_info;
 
-/* ---------- TLS block (ock.mmc.tls.*, ock.mmc.config_store.tls.*, ...) ---------- */
+/* ---------- service configurations ----------
+ * The seed's field names and sizes, so seed code that fills these structs
+ * (designated initialisers, SafeCopy(..., sizeof(...)) or the size macros)
+ * compiles unchanged; our own fields follow the seed's in each struct. Every
+ * field with a config key is one row of src/memcache/common/mmc_conf_table.c
+ * (default, range, file key, flag, Python attribute, docs/CONFIG.md). */
+#ifndef DISCOVERY_URL_SIZE
+#define DISCOVERY_URL_SIZE 1024 /* every URL field */
+#endif
+#ifndef PATH_MAX_SIZE
+#define PATH_MAX_SIZE 1024 /* logPath */
+#endif
+#ifndef PROTOCOL_SIZE
+#define PROTOCOL_SIZE 64 /* dataOpType */
+#endif
+#ifndef TLS_PATH_SIZE
+#define TLS_PATH_SIZE 256 /* each path of a TLS block */
+#endif
+#ifndef MEM_POOL_MODE_SIZE
+#define MEM_POOL_MODE_SIZE 32 /* memoryPoolMode ("standard") */
+#endif
+
+#ifndef MMC_OUT_LOGGER
+/* The application's log sink (mmc_local_service_config_t.logFunc, mmc_set_extern_logger). */
+typedef void (*ExternalLog)(int level, const char *msg);
+#endif
+
+/* TLS block (ock.mmc.tls.*, ock.mmc.config_store.tls.*, ock.mmc.local_service.hcom.tls.*). */
 typedef struct mmc_tls_config {
     bool tlsEnable;
-    char caPath[MMC_PATH_SIZE];
-    char crlPath[MMC_PATH_SIZE];
-    char certPath[MMC_PATH_SIZE];
-    char keyPath[MMC_PATH_SIZE];
-    char keyPassPath[MMC_PATH_SIZE];
-    char packagePath[MMC_PATH_SIZE];     /* seed field; unused here */
-    char decrypterLibPath[MMC_PATH_SIZE]; /* shared library with a decrypt function for the key password */
+    char caPath[TLS_PATH_SIZE];
+    char crlPath[TLS_PATH_SIZE];
+    char certPath[TLS_PATH_SIZE];
+    char keyPath[TLS_PATH_SIZE];
+    char keyPassPath[TLS_PATH_SIZE];
+    char packagePath[TLS_PATH_SIZE];      /* seed field (its OpenSSL libraries); unused here */
+    char decrypterLibPath[TLS_PATH_SIZE]; /* shared library with a decrypt function for the key password */
 } mmc_tls_config;
 
-/* ---------- MetaService (mmc-meta) ---------- */
+/* MetaService (mmc-meta). */
 typedef struct mmc_meta_service_config {
-    char discoveryURL[MMC_URL_SIZE];   /* ock.mmc.meta_service_url: the RPC listener */
-    char configStoreURL[MMC_URL_SIZE]; /* ock.mmc.meta_service.config_store_url: embedded config store ("" = none) */
-    char httpURL[MMC_URL_SIZE];        /* ock.mmc.meta_service.metrics_url: HTTP endpoint ("" = none) */
-    bool haEnable;                     /* ock.mmc.meta.ha.enable: must be false (HA is not built yet) */
-    int32_t logLevel;                  /* ock.mmc.log_level: 0 debug .. 3 error */
-    char logPath[MMC_PATH_SIZE];       /* ock.mmc.log_path: "" = stderr */
-    uint16_t evictThresholdHigh;       /* ock.mmc.evict_threshold_high (%, default 90) */
-    uint16_t evictThresholdLow;        /* ock.mmc.evict_threshold_low (%, default 80) */
-    uint32_t leaseTtlMs;               /* ock.mmc.meta.lease_ttl_ms (default 10000) */
-    uint32_t putTimeoutMs;             /* ock.mmc.meta.put_timeout_ms: PUT_START..PUT_END limit (default 30000) */
-    uint32_t heartbeatTimeoutMs;       /* ock.mmc.meta.heartbeat_timeout_ms: silent LocalService is dead (default 5000) */
-    bool memberCheck;                  /* ock.mmc.meta.member_check: MOUNT/REMOVE_ALL need a BM rank proof (default true) */
-    mmc_tls_config accTlsConfig;       /* ock.mmc.tls.*: RPC listener */
-    mmc_tls_config configStoreTlsConfig; /* ock.mmc.config_store.tls.*: embedded config store */
-    bool allowInsecure;                /* ock.mmc.allow_insecure: listeners beyond loopback without TLS (WARN) */
+    char discoveryURL[DISCOVERY_URL_SIZE];   /* ock.mmc.meta_service_url: the RPC listener */
+    char configStoreURL[DISCOVERY_URL_SIZE]; /* ock.mmc.meta_service.config_store_url: embedded config store ("" = none) */
+    char httpURL[DISCOVERY_URL_SIZE];        /* ock.mmc.meta_service.metrics_url: HTTP endpoint ("" = none) */
+    bool haEnable;                           /* ock.mmc.meta.ha.enable: must be false (HA is not built yet) */
+    int32_t logLevel;                        /* ock.mmc.log_level: 0 debug .. 3 error */
+    char logPath[PATH_MAX_SIZE];             /* ock.mmc.log_path: a directory (log in <dir>/logs/mmc-meta.log); "" = stderr */
+    int32_t logRotationFileSize;             /* ock.mmc.log_rotation_file_size: bytes here, MB in the file and Python */
+    int32_t logRotationFileCount;            /* ock.mmc.log_rotation_file_count */
+    uint16_t evictThresholdHigh;             /* ock.mmc.evict_threshold_high (%) */
+    uint16_t evictThresholdLow;              /* ock.mmc.evict_threshold_low (%) */
+    mmc_tls_config accTlsConfig;             /* ock.mmc.tls.*: RPC listener */
+    mmc_tls_config configStoreTlsConfig;     /* ock.mmc.config_store.tls.*: embedded config store */
+    bool ubsIoEnable;                        /* ock.mmc.ubs_io.enable: must be false (no UBS-IO SSD tier here) */
+    /* ours */
+    uint32_t leaseTtlMs;         /* ock.mmc.meta.lease_ttl_ms */
+    uint32_t putTimeoutMs;       /* ock.mmc.meta.put_timeout_ms: PUT_START..PUT_END limit */
+    uint32_t heartbeatTimeoutMs; /* ock.mmc.meta.heartbeat_timeout_ms: a silent LocalService is dead */
+    bool memberCheck;            /* ock.mmc.meta.member_check: MOUNT/REMOVE_ALL need a BM rank proof */
+    bool allowInsecure;          /* ock.mmc.allow_insecure: listeners beyond loopback without TLS (WARN) */
 } mmc_meta_service_config_t;
 
-/* ---------- LocalService (linked into applications) ---------- */
+/* LocalService path to other hosts (ock.mmc.local_service.protocol, or the name in dataOpType).
+ * Same-host peers are always mapped (memcpy) whatever the protocol. */
 typedef enum {
     MMC_PROTO_HOST_SHM = 0,
     MMC_PROTO_HOST_TCP = 1,
-    MMC_PROTO_HOST_UCX = 2,
-    MMC_PROTO_DEVICE_UCX = 3,
+    MMC_PROTO_HOST_UCX = 2,    /* RDMA through the ucx transport */
+    MMC_PROTO_DEVICE_UCX = 3,  /* GPU memory through the ucx transport */
+    MMC_PROTO_HOST_RDMA = 4,   /* seed name: the ucx transport's RDMA, as host_ucx */
+    MMC_PROTO_HOST_URMA = 5,   /* seed name: UB memory (Huawei UB hardware) */
+    MMC_PROTO_DEVICE_RDMA = 6, /* seed name: device memory over RDMA, as device_ucx */
+    MMC_PROTO_DEVICE_SDMA = 7, /* seed name: Ascend SDMA (Ascend hardware) */
 } mmc_protocol_t;
 
+/* LocalService (linked into applications). */
 typedef struct mmc_local_service_config {
-    char discoveryURL[MMC_URL_SIZE];   /* ock.mmc.meta_service_url */
-    char configStoreURL[MMC_URL_SIZE]; /* ock.mmc.local_service.config_store_url */
-    char hcomUrl[MMC_URL_SIZE];        /* ock.mmc.local_service.hcom_url */
-    uint32_t worldSize;                /* ock.mmc.local_service.world_size (256) */
-    uint32_t protocol;                 /* ock.mmc.local_service.protocol: mmc_protocol_t */
-    uint64_t localDRAMSize;            /* ock.mmc.local_service.dram.size */
-    uint64_t localHBMSize;             /* ock.mmc.local_service.hbm.size */
-    uint64_t localMaxDRAMSize;         /* ock.mmc.local_service.max.dram.size */
-    uint64_t localMaxHBMSize;          /* ock.mmc.local_service.max.hbm.size */
-    int32_t deviceId;
-    int32_t logLevel;
-    char logPath[MMC_PATH_SIZE];
-    uint32_t retryMilliseconds;        /* ock.mmc.client.retry_milliseconds: redial interval */
-    uint32_t timeoutSeconds;           /* ock.mmc.client.timeout.seconds: every MetaService call and connect */
-    uint32_t readThreadPoolSize;       /* ock.mmc.client.read_thread_pool.size */
-    uint32_t writeThreadPoolSize;      /* ock.mmc.client.write_thread_pool.size */
-    bool aggregateIO;                  /* ock.mmc.client.aggregate.io */
-    uint32_t aggregateNum;             /* ock.mmc.client.aggregate.num (122) */
-    mmc_tls_config accTlsConfig;       /* ock.mmc.tls.* */
-    mmc_tls_config configStoreTlsConfig; /* ock.mmc.config_store.tls.* */
-    mmc_tls_config hcomTlsConfig;      /* ock.mmc.local_service.hcom.tls.* */
-    bool allowInsecure;                /* ock.mmc.allow_insecure: data plane beyond loopback on an exposed credential */
+    char discoveryURL[DISCOVERY_URL_SIZE]; /* ock.mmc.meta_service_url */
+    uint32_t deviceId;                     /* GPU of this process (no config key) */
+    uint32_t rankId;                       /* seed: the BM rank; here the config store assigns it (ignored) */
+    uint32_t worldSize;                    /* ock.mmc.local_service.world_size */
+    char bmIpPort[DISCOVERY_URL_SIZE];     /* ock.mmc.local_service.config_store_url */
+    char bmHcomUrl[DISCOVERY_URL_SIZE];    /* ock.mmc.local_service.hcom_url (at most 63 bytes: smem_bm_config_t) */
+    uint32_t createId;                     /* BM id given to smem_bm_create (the same on every LocalService) */
+    char dataOpType[PROTOCOL_SIZE];        /* seed: the protocol by name; "" = protocol below, else it wins */
+    uint64_t localDRAMSize;                /* ock.mmc.local_service.dram.size */
+    uint64_t localMaxDRAMSize;             /* ock.mmc.local_service.max.dram.size */
+    uint64_t localHBMSize;                 /* ock.mmc.local_service.hbm.size */
+    uint64_t localMaxHBMSize;              /* ock.mmc.local_service.max.hbm.size */
+    char memoryPoolMode[MEM_POOL_MODE_SIZE]; /* ock.mmc.local_service.memory_pool_mode: "standard" */
+    uint32_t flags;                        /* SMEM_BM_FLAG_* added to the BM's own */
+    mmc_tls_config accTlsConfig;           /* ock.mmc.tls.* */
+    int32_t logLevel;                      /* ock.mmc.log_level */
+    ExternalLog logFunc;                   /* NULL: stderr (and logPath); else every log line goes to it */
+    mmc_tls_config hcomTlsConfig;          /* ock.mmc.local_service.hcom.tls.* */
+    mmc_tls_config configStoreTlsConfig;   /* ock.mmc.config_store.tls.* */
+    /* ours */
+    uint32_t protocol;            /* ock.mmc.local_service.protocol: mmc_protocol_t */
+    char logPath[PATH_MAX_SIZE];  /* ock.mmc.log_path: a directory (<dir>/logs/mmc-local.log), or a *.log file */
+    uint32_t retryMilliseconds;   /* ock.mmc.client.retry_milliseconds: how long a call waits for a lost link (0: none) */
+    uint32_t timeoutSeconds;      /* ock.mmc.client.timeout.seconds: every MetaService call and connect */
+    uint32_t readThreadPoolSize;  /* ock.mmc.client.read_thread_pool.size */
+    uint32_t writeThreadPoolSize; /* ock.mmc.client.write_thread_pool.size */
+    bool aggregateIO;             /* ock.mmc.client.aggregate.io */
+    uint32_t aggregateNum;        /* ock.mmc.client.aggregate.num */
+    bool ubsIoEnable;             /* ock.mmc.ubs_io.enable: must be false */
+    bool allowInsecure;           /* ock.mmc.allow_insecure: data plane beyond loopback on an exposed credential */
 } mmc_local_service_config_t;
 
 #ifdef __cplusplus

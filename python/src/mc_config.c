@@ -102,6 +102,52 @@ static PyObject *mc_meta_config_check(PyObject *s, PyObject *arg)
     return PyLong_FromLong(mmc_meta_service_config_check(&c));
 }
 
+/* value(name, v) -> v as the struct holds it (an enum's name, ...): the field's own checks, at assignment. */
+static PyObject *mc_config_value(const util_conf_spec_t *rows, size_t n, void *c, PyObject *args, const char *cls)
+{
+    PyObject *name, *v;
+    if (!PyArg_ParseTuple(args, "UO", &name, &v)) return NULL;
+    PyObject *d = Py_BuildValue("{OO}", name, v);
+    if (d == NULL) return NULL;
+    int bad = py_conf_from_obj(rows, n, d, c, cls);
+    Py_DECREF(d);
+    if (bad) return NULL;
+    PyObject *all = py_conf_to_dict(rows, n, c);
+    if (all == NULL) return NULL;
+    PyObject *out = PyDict_GetItemWithError(all, name);
+    if (out == NULL && !PyErr_Occurred()) PyErr_Format(PyExc_AttributeError, "%s has no field %R", cls, name);
+    Py_XINCREF(out);
+    Py_DECREF(all);
+    return out;
+}
+
+static PyObject *mc_local_config_value(PyObject *s, PyObject *args)
+{
+    (void)s;
+    mmc_local_service_config_t c;
+    mmc_local_service_config_init(&c);
+    return mc_config_value(LOCAL, &c, args, "LocalConfig");
+}
+
+static PyObject *mc_meta_config_value(PyObject *s, PyObject *args)
+{
+    (void)s;
+    mmc_meta_service_config_t c;
+    mmc_meta_service_config_init(&c);
+    return mc_config_value(META, &c, args, "MetaConfig");
+}
+
+/* config_sizes(name) -> the Python names of the size fields of "local" or "meta". */
+static PyObject *mc_config_sizes(PyObject *s, PyObject *arg)
+{
+    (void)s;
+    const char *name;
+    if (py_to_cstr(arg, &name, NULL, "name") != 0) return NULL;
+    if (strcmp(name, "local") == 0) return py_conf_size_names(LOCAL);
+    if (strcmp(name, "meta") == 0) return py_conf_size_names(META);
+    return PyErr_Format(PyExc_ValueError, "no config table %R", arg);
+}
+
 /* config_table(name) -> [(python name, key, default text)] of "local", "meta" or "tls", for tests. */
 static PyObject *mc_config_table(PyObject *s, PyObject *arg)
 {
@@ -116,13 +162,16 @@ static PyObject *mc_config_table(PyObject *s, PyObject *arg)
 
 PyMethodDef mc_config_methods[] = {
     {"config_table", mc_config_table, METH_O, NULL},
+    {"config_sizes", mc_config_sizes, METH_O, NULL},
     {"local_config_fields", mc_local_config_fields, METH_NOARGS, NULL},
     {"local_config_defaults", mc_local_config_defaults, METH_NOARGS, NULL},
     {"local_config_load", mc_local_config_load, METH_O, NULL},
     {"local_config_check", mc_local_config_check, METH_O, NULL},
+    {"local_config_value", mc_local_config_value, METH_VARARGS, NULL},
     {"meta_config_fields", mc_meta_config_fields, METH_NOARGS, NULL},
     {"meta_config_defaults", mc_meta_config_defaults, METH_NOARGS, NULL},
     {"meta_config_load", mc_meta_config_load, METH_O, NULL},
     {"meta_config_check", mc_meta_config_check, METH_O, NULL},
+    {"meta_config_value", mc_meta_config_value, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };

@@ -33,7 +33,7 @@ def check_class(cls_fields, rows, defaults):
 def test_local_config_is_the_table():
     rows = _memcache.config_table("local")
     check_class(mc.LocalConfig.__slots__, rows, mc.LocalConfig._defaults())
-    assert {k for _, k, _ in rows if k} >= {"ock.mmc.local_service.dram.size", "ock.mmc.local_service.hcom.tls"}
+    assert {k for _, k, _ in rows if k} >= {"ock.mmc.local_service.dram.size", "ock.mmc.local_service.hcom.tls.enable"}
 
 
 def test_meta_config_is_the_table():

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/util_log.h"
 #include "util/util_status.h"
 
 #define UTIL_CONF_LINE_MAX 4096
@@ -164,7 +165,7 @@ static int32_t util_conf_set_int(const util_conf_spec_t *sp, const char *origin,
     if (x < sp->min || x > sp->max)
         return util_err_set(SMEM_CONFIG, "%s: value %lld of '%s' is out of range [%" PRId64 ", %" PRId64 "]", origin, x,
                             sp->key, sp->min, sp->max);
-    util_conf_put(sp, field, (uint64_t)x);
+    util_conf_put(sp, field, (uint64_t)x << sp->shift);
     return SMEM_OK;
 }
 
@@ -236,6 +237,7 @@ int32_t util_conf_defaults(const util_conf_spec_t *specs, size_t nspecs, void *o
         const util_conf_spec_t *sp = &specs[i];
         char *field = (char *)out + sp->offset;
         int32_t rc = SMEM_OK;
+        if (sp->flags & UTIL_CONF_F_IGNORED) continue; /* no field */
         if (sp->type == UTIL_CONF_GROUP) rc = util_conf_defaults(sp->sub, sp->nsub, field);
         else if (sp->def != NULL) rc = util_conf_set(sp, "default", sp->def, field);
         if (rc != SMEM_OK) return rc;
@@ -254,13 +256,13 @@ static int32_t util_conf_check_row(const util_conf_spec_t *sp, const char *name,
         if (field[0] == '\0' && (sp->flags & UTIL_CONF_F_NONEMPTY)) return util_err_set(err, "%s is empty", name);
         return SMEM_OK;
     case UTIL_CONF_INT:
-        v = util_conf_get(sp, field);
+        v = (uint64_t)((int64_t)util_conf_get(sp, field) >> sp->shift);
         if ((int64_t)v < sp->min || (int64_t)v > sp->max)
             return util_err_set(err, "%s %" PRId64 " outside %" PRId64 "..%" PRId64, name, (int64_t)v, sp->min, sp->max);
         return SMEM_OK;
     case UTIL_CONF_UINT:
     case UTIL_CONF_SIZE:
-        v = util_conf_get(sp, field);
+        v = util_conf_get(sp, field) >> sp->shift;
         if (v < (uint64_t)sp->min || v > (uint64_t)sp->max)
             return util_err_set(err, "%s %" PRIu64 " outside %" PRId64 "..%" PRId64, name, v, sp->min, sp->max);
         return SMEM_OK;
@@ -282,6 +284,7 @@ static int32_t util_conf_check_in(const util_conf_spec_t *specs, size_t nspecs, 
 {
     for (size_t i = 0; i < nspecs; i++) {
         const util_conf_spec_t *sp = &specs[i];
+        if (sp->flags & UTIL_CONF_F_IGNORED) continue;
         char name[256];
         snprintf(name, sizeof(name), "%s%s", prefix, sp->key ? sp->key : sp->field);
         int32_t rc;
@@ -335,6 +338,22 @@ const util_conf_spec_t *util_conf_find(const util_conf_spec_t *specs, size_t nsp
     return NULL;
 }
 
+/* A compatibility key: its value must still be one of its type; then it is dropped, said at INFO. */
+static int32_t util_conf_ignored(const util_conf_spec_t *sp, const char *origin, const char *v)
+{
+    uint64_t scratch[4] = {0};
+    int32_t rc = SMEM_OK;
+    if (sp->type != UTIL_CONF_STR && sp->type != UTIL_CONF_GROUP) {
+        util_conf_spec_t row = *sp;
+        row.size = row.type == UTIL_CONF_SIZE ? 8 : row.size; /* the scratch holds any number */
+        rc = util_conf_set(&row, origin, v, scratch);
+    }
+    if (rc == SMEM_OK)
+        LOG_INFO("%s: '%s = %s' accepted for compatibility with the seed and ignored: %s", origin, sp->key, v,
+                 sp->help ? sp->help : "not used by this build");
+    return rc;
+}
+
 /* One `key = value` line (trimmed, not a comment) into out. */
 static int32_t util_conf_line(const char *name, unsigned line, char *s, const util_conf_spec_t *specs, size_t nspecs,
                               void *out, unsigned *seen)
@@ -355,6 +374,7 @@ static int32_t util_conf_line(const char *name, unsigned line, char *s, const ut
     snprintf(origin, sizeof(origin), "%s:%u", name, line);
     util_conf_spec_t row = *sp;
     row.key = key; /* a group's rows are named by their whole key */
+    if (sp->flags & UTIL_CONF_F_IGNORED) return util_conf_ignored(&row, origin, val);
     return util_conf_set(&row, origin, val, (char *)out + off);
 }
 
@@ -450,13 +470,19 @@ static void util_conf_size_text(uint64_t v, char *buf, size_t cap)
 const char *util_conf_values(const util_conf_spec_t *sp, char *buf, size_t cap)
 {
     char lo[32], hi[32];
+    if (sp->flags & UTIL_CONF_F_IGNORED) {
+        snprintf(buf, cap, "accepted, ignored (%s)", sp->type == UTIL_CONF_BOOL ? "true, false" : "any text");
+        return buf;
+    }
     switch (sp->type) {
     case UTIL_CONF_STR:
         snprintf(buf, cap, "up to %zu bytes%s", util_conf_str_max(sp),
                  (sp->flags & UTIL_CONF_F_NONEMPTY) ? ", not empty" : "");
         break;
     case UTIL_CONF_INT:
-    case UTIL_CONF_UINT: snprintf(buf, cap, "%" PRId64 "..%" PRId64, sp->min, sp->max); break;
+    case UTIL_CONF_UINT:
+        snprintf(buf, cap, "%" PRId64 "..%" PRId64 "%s", sp->min, sp->max, sp->shift == 20 ? " (MB)" : "");
+        break;
     case UTIL_CONF_SIZE:
         util_conf_size_text((uint64_t)sp->min, lo, sizeof(lo));
         util_conf_size_text((uint64_t)sp->max, hi, sizeof(hi));

@@ -9,7 +9,8 @@
  * docs/CONFIG.md (util_conf_doc.c). Cross-field checks stay hand code next to
  * the table.
  *
- * Files: `key = value`, blank lines, and `#` comments. A key not in the
+ * Files: `key = value`, blank lines, and `#` comments (an empty value is
+ * "", as the seed's files write `ock.mmc.tls.decrypter.path =`). A key not in the
  * schema, a key given twice, a value that does not parse or is outside
  * [min, max] is an error (SMEM_CONFIG) whose message names the file and line.
  * Values are written into the caller's struct at the row's offset in the
@@ -35,6 +36,13 @@ typedef enum {
 
 #define UTIL_CONF_F_NUM 1u      /* ENUM: the index ("0".."n-1") is accepted as well as the name */
 #define UTIL_CONF_F_NONEMPTY 2u /* STR: "" is an error */
+/* A key accepted for compatibility (the seed's) that this build does not use:
+ * its value must parse as the row's type, it is stored nowhere (the row has no
+ * field) and the loader logs it at INFO with the row's help. */
+#define UTIL_CONF_F_IGNORED 4u
+/* GROUP, Python: the block's fields are attributes of their own, "<py>_<sub key, '.' as '_'>"
+ * (tls_ca_crl_path), as the seed's bindings flatten them; without it the block is one attribute. */
+#define UTIL_CONF_F_FLAT 8u
 
 typedef struct util_conf_spec {
     const char *key; /* file key; NULL: a field without one (flags and Python only) */
@@ -53,6 +61,7 @@ typedef struct util_conf_spec {
     const char *py;   /* Python attribute (NULL: none) */
     const char *help; /* one sentence or more, markdown allowed (docs and --help) */
     const char *field; /* the C member's name (UTIL_CONF_AT sets it) */
+    unsigned shift;    /* INT/UINT: the file and Python give value units of 2^shift (MB: 20); the field holds value << shift */
 } util_conf_spec_t;
 
 /* Offset and size of member m of struct type T, for a row. */

@@ -115,7 +115,8 @@ static bool doc_any(const util_conf_spec_t *specs, size_t nspecs, size_t member)
 
 static const char *doc_default(const util_conf_spec_t *sp, char *buf, size_t cap)
 {
-    if (sp->type == UTIL_CONF_GROUP) snprintf(buf, cap, "off");
+    if (sp->flags & UTIL_CONF_F_IGNORED) snprintf(buf, cap, "—");
+    else if (sp->type == UTIL_CONF_GROUP) snprintf(buf, cap, "off");
     else if (sp->def != NULL && sp->def[0] != '\0') snprintf(buf, cap, "`%s`", sp->def);
     else if (sp->type == UTIL_CONF_STR) snprintf(buf, cap, "`\"\"`");
     else snprintf(buf, cap, "`%s`", sp->type == UTIL_CONF_BOOL ? "false" : "0");

@@ -212,10 +212,13 @@ static void test_service_tables(void **state)
     assert_true(m.leaseTtlMs == 10000 && m.putTimeoutMs == 30000 && m.heartbeatTimeoutMs == 5000);
     assert_false(m.accTlsConfig.tlsEnable);
     mmc_local_service_config_init(&l);
-    assert_string_equal(l.configStoreURL, "tcp://127.0.0.1:6000");
+    assert_string_equal(l.bmIpPort, "tcp://127.0.0.1:6000");
     assert_true(l.worldSize == 256 && l.protocol == MMC_PROTO_HOST_TCP && l.logLevel == 3);
-    assert_true(l.localDRAMSize == 64ull << 20 && l.localMaxDRAMSize == 1ull << 30 && l.localHBMSize == 0);
-    assert_true(l.retryMilliseconds == 100 && l.timeoutSeconds == 10 && l.aggregateIO && l.aggregateNum == 122);
+    /* The seed's defaults (its mmc_config_const.h): 128 MB contributed, a 64 GB stride, no retry, 60 s. */
+    assert_true(l.localDRAMSize == 128ull << 20 && l.localMaxDRAMSize == 64ull << 30 && l.localHBMSize == 0);
+    assert_true(l.retryMilliseconds == 0 && l.timeoutSeconds == 60 && l.aggregateIO && l.aggregateNum == 122);
+    assert_true(l.readThreadPoolSize == 32 && l.writeThreadPoolSize == 4 && strcmp(l.memoryPoolMode, "standard") == 0);
+    assert_true(m.logRotationFileSize == 20 << 20 && m.logRotationFileCount == 50 && !m.ubsIoEnable);
     assert_int_equal(mmc_local_service_config_check(&l), MMC_OK);
     assert_int_equal(smem_bm_config_init(&b), 0);
     assert_true(b.initTimeout == 120 && b.rankId == 65535 && b.autoRanking && b.startConfigStoreServer);

@@ -37,4 +37,16 @@ int32_t mmc_conf_read(const char *path, const util_conf_spec_t *table, size_t ro
 int32_t mmc_conf_checked(const char *path, const util_conf_spec_t *table, size_t rows, const util_conf_lines_t *lines,
                          int32_t check_rc);
 
+/* The seed writes the metrics URL without a scheme ("127.0.0.1:8000"): such a
+ * URL becomes "http://..." in place (cap: the field's size); others are left. */
+void mmc_conf_http_url_fix(char *url, size_t cap);
+
+/* Opens the log file of ock.mmc.log_path for util_log (nothing for ""): a path
+ * ending in ".log" is the file itself (our earlier form); anything else is a
+ * directory as in the seed, the file being <dir>/logs/<file_name> (directories
+ * created, 0750). rotate_mb/rotate_count are the seed's rotation keys (0: none
+ * given): this build does not rotate, which it says at INFO. MMC_CONFIG naming
+ * the path when it cannot be opened. */
+int32_t mmc_conf_log_open(const char *log_path, const char *file_name, int32_t rotate_bytes, int32_t rotate_count);
+
 #endif

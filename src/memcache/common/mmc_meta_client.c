@@ -42,6 +42,7 @@ void mmc_meta_client_opts_init(mmc_meta_client_opts_t *o)
     snprintf(o->url, sizeof(o->url), "tcp://127.0.0.1:5000");
     o->timeout_ms = 10000;
     o->retry_ms = 100;
+    o->call_retry_ms = UINT32_MAX;
     o->heartbeat_ms = 1000;
 }
 
@@ -51,7 +52,7 @@ void mmc_meta_client_opts_from_local(const mmc_local_service_config_t *cfg, mmc_
     snprintf(o->url, sizeof(o->url), "%s", cfg->discoveryURL);
     if (cfg->timeoutSeconds > 0)
         o->timeout_ms = cfg->timeoutSeconds > UINT32_MAX / 1000 ? UINT32_MAX : cfg->timeoutSeconds * 1000;
-    if (cfg->retryMilliseconds > 0) o->retry_ms = cfg->retryMilliseconds;
+    o->call_retry_ms = cfg->retryMilliseconds;
     o->tls = cfg->accTlsConfig;
 }
 
@@ -220,7 +221,9 @@ int32_t mmc_meta_client_connect(const mmc_meta_client_opts_t *opts, mmc_meta_cli
     ro.net.max_frame = MMC_PROTO_FRAME_MAX;
     ro.net.tls = c->tls;
     ro.connect_timeout_ms = opts->timeout_ms;
-    ro.reconnect_timeout_ms = opts->timeout_ms;
+    /* The seed's retry_milliseconds: how long calls wait for a lost link (0: they fail at once); the
+     * background redial goes on regardless. */
+    ro.reconnect_timeout_ms = opts->call_retry_ms == UINT32_MAX ? opts->timeout_ms : opts->call_retry_ms;
     ro.backoff_init_ms = opts->retry_ms ? opts->retry_ms : 100;
     ro.backoff_max_ms = ro.backoff_init_ms > 2000 ? ro.backoff_init_ms : 2000;
     ro.heartbeat_ms = opts->heartbeat_ms;

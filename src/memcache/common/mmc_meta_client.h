@@ -33,9 +33,11 @@
 typedef struct mmc_meta_client mmc_meta_client_t;
 
 typedef struct mmc_meta_client_opts {
-    char url[MMC_URL_SIZE];  /* ock.mmc.meta_service_url */
+    char url[DISCOVERY_URL_SIZE]; /* ock.mmc.meta_service_url */
     uint32_t timeout_ms;     /* ock.mmc.client.timeout.seconds × 1000: connect and every call (default 10000) */
-    uint32_t retry_ms;       /* ock.mmc.client.retry_milliseconds: first redial delay, doubling to 2 s (default 100) */
+    uint32_t retry_ms;       /* first redial delay after a lost link, doubling to 2 s (default 100) */
+    uint32_t call_retry_ms;  /* ock.mmc.client.retry_milliseconds: how long calls wait for a lost link (0: fail at
+                              * once; UINT32_MAX, the default: timeout_ms) */
     uint32_t heartbeat_ms;   /* keepalive interval, below the MetaService's heartbeat timeout (default 1000) */
     mmc_tls_config tls;      /* ock.mmc.tls.* (tlsEnable false: plain) */
 } mmc_meta_client_opts_t;

@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <string.h>
+#include <strings.h>
 
 #include "memcache/common/mmc_conf.h"
 #include "memcache/local/local_int.h"
@@ -18,7 +19,43 @@ void mmc_local_service_config_init(mmc_local_service_config_t *cfg)
 
 const char *ls_protocol_name(uint32_t p)
 {
-    return p <= MMC_PROTO_DEVICE_UCX ? mmc_conf_proto_names[p] : "?";
+    return p <= MMC_PROTO_DEVICE_SDMA ? mmc_conf_proto_names[p] : "?";
+}
+
+/* The seed's string (dataOpType) wins over our enum when set; UINT32_MAX if it names nothing. */
+uint32_t ls_protocol_of(const mmc_local_service_config_t *c)
+{
+    if (c->dataOpType[0] == '\0') return c->protocol;
+    for (uint32_t i = 0; mmc_conf_proto_names[i] != NULL; i++)
+        if (strcasecmp(c->dataOpType, mmc_conf_proto_names[i]) == 0) return i;
+    return UINT32_MAX;
+}
+
+int32_t ls_conf_runnable(const mmc_local_service_config_t *c)
+{
+    uint32_t p = ls_protocol_of(c);
+    const char *name = ls_protocol_name(p);
+    switch (p) {
+    case MMC_PROTO_HOST_SHM:
+    case MMC_PROTO_HOST_TCP: break;
+    case MMC_PROTO_HOST_UCX:
+    case MMC_PROTO_HOST_RDMA:
+        return util_err_set(MMC_UNSUPPORTED, "ock.mmc.local_service.protocol = %s: RDMA between hosts runs over the "
+                                             "ucx transport, which this build does not have; use host_tcp", name);
+    case MMC_PROTO_DEVICE_UCX:
+    case MMC_PROTO_DEVICE_RDMA:
+        return util_err_set(MMC_UNSUPPORTED, "ock.mmc.local_service.protocol = %s: device memory over RDMA needs the "
+                                             "ucx transport and a GPU/NPU, which this build does not have; use "
+                                             "host_tcp", name);
+    case MMC_PROTO_HOST_URMA:
+        return util_err_set(MMC_UNSUPPORTED, "ock.mmc.local_service.protocol = host_urma: UB memory (URMA) needs "
+                                             "Huawei UB hardware; use host_tcp");
+    case MMC_PROTO_DEVICE_SDMA:
+        return util_err_set(MMC_UNSUPPORTED, "ock.mmc.local_service.protocol = device_sdma: SDMA is an Ascend NPU "
+                                             "engine; use host_tcp (same-host copies are memcpy here)");
+    default: return util_err_set(MMC_INVALID_PARAM, "protocol %u unknown", p);
+    }
+    return MMC_OK;
 }
 
 int32_t mmc_local_service_config_check(const mmc_local_service_config_t *c)
@@ -31,6 +68,16 @@ int32_t mmc_local_service_config_check(const mmc_local_service_config_t *c)
         return util_err_set(MMC_INVALID_PARAM, "ock.mmc.local_service.dram.size %" PRIu64
                                                " exceeds ock.mmc.local_service.max.dram.size %" PRIu64,
                             c->localDRAMSize, c->localMaxDRAMSize);
+    if (memchr(c->dataOpType, '\0', sizeof(c->dataOpType)) == NULL || ls_protocol_of(c) == UINT32_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "dataOpType '%.*s' is none of %s", (int)sizeof(c->dataOpType) - 1,
+                            c->dataOpType, "host_shm, host_tcp, host_ucx, device_ucx, host_rdma, host_urma, "
+                                           "device_rdma, device_sdma");
+    if (strcmp(c->memoryPoolMode, "standard") != 0)
+        return util_err_set(MMC_INVALID_PARAM, "ock.mmc.local_service.memory_pool_mode = %s: only 'standard' (one "
+                                               "segment per LocalService) exists in this build", c->memoryPoolMode);
+    if (c->ubsIoEnable)
+        return util_err_set(MMC_INVALID_PARAM, "ock.mmc.ubs_io.enable = true: the UBS-IO SSD tier (Huawei's UBS IO "
+                                               "library) is not available in this build; set it to false");
     if (c->localHBMSize > c->localMaxHBMSize)
         return util_err_set(MMC_INVALID_PARAM, "ock.mmc.local_service.hbm.size %" PRIu64
                                                " exceeds ock.mmc.local_service.max.hbm.size %" PRIu64,

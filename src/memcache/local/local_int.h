@@ -63,5 +63,11 @@ int32_t ls_rank_prove(void *arg, const uint8_t *challenge, uint32_t len, uint32_
  * BM is used; otherwise the process is client-only (bm NULL, rank UINT32_MAX, nothing mounted). */
 int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, mmc_local_service_t *out);
 const char *ls_protocol_name(uint32_t p);
+/* The protocol in effect: dataOpType (the seed's name) when set, else protocol; UINT32_MAX: unknown name. */
+uint32_t ls_protocol_of(const mmc_local_service_config_t *c);
+/* What a valid config may still ask for that this build cannot do (RDMA, UB, SDMA):
+ * MMC_UNSUPPORTED naming the key and host_tcp. Checked at start, not at load, so the
+ * seed's shipped files load. */
+int32_t ls_conf_runnable(const mmc_local_service_config_t *c);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "gva/gva.h"
 #include "memcache/common/mmc_err.h"
+#include "memcache/common/mmc_conf.h"
 #include "memcache/local/local_int.h"
 #include "net/net.h"
 #include "util/util_log.h"
@@ -205,10 +206,11 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
         bc.initTimeout = bc.createTimeout = bc.controlOperationTimeout = c->timeoutSeconds;
         bc.startConfigStoreServer = false; /* mmc-meta (or smem-store) serves it */
         if (c->allowInsecure) bc.flags |= SMEM_BM_FLAG_ALLOW_INSECURE;
-        snprintf(bc.hcomUrl, sizeof(bc.hcomUrl), "%s", c->hcomUrl);
+        bc.flags |= c->flags; /* the seed's BM flags */
+        snprintf(bc.hcomUrl, sizeof(bc.hcomUrl), "%s", c->bmHcomUrl);
         memcpy(&bc.hcomTlsConfig, &c->hcomTlsConfig, NET_TLS_BLOCK_SIZE);
         memcpy(&bc.storeTlsConfig, &c->configStoreTlsConfig, NET_TLS_BLOCK_SIZE);
-        rc = smem_bm_init(c->configStoreURL, c->worldSize, device_id, &bc);
+        rc = smem_bm_init(c->bmIpPort, c->worldSize, device_id, &bc);
         if (rc != 0) return ls_fail_smem(rc, "joining memfabric (smem_bm_init on the config store)");
         ls->own_bm_init = true;
     } else if (smem_bm_get_rank_id() == UINT32_MAX) {
@@ -223,9 +225,9 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
     o.localDRAMSize = c->localDRAMSize ? c->localDRAMSize : LS_CLIENT_BYTES;
     o.maxHbmSize = c->localMaxHBMSize;
     o.localHBMSize = c->localHBMSize;
-    o.dataOpType = ls_data_op(c->protocol);
+    o.dataOpType = ls_data_op(ls_protocol_of(c));
     o.dramShmFd = -1;
-    ls->bm = smem_bm_create2(LS_BM_ID, &o);
+    ls->bm = smem_bm_create2(LS_BM_ID + c->createId, &o); /* the seed's createId: 0 unless set */
     if (ls->bm == NULL) {
         rc = ls_fail_smem(SMEM_ERROR, "creating the BM pool");
         ls_err_save(ls); /* smem_bm_uninit below clears the thread's message */
@@ -238,6 +240,9 @@ static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_
         goto destroy;
     }
     ls->rank = smem_bm_get_rank_id();
+    if (c->rankId != 0 && c->rankId != ls->rank)
+        LOG_INFO("LocalService: rankId %u not used: the config store assigns ranks (this one is %u)", c->rankId,
+                 ls->rank);
     ls->seg_gva = (uint64_t)(uintptr_t)smem_bm_ptr_by_mem_type(ls->bm, SMEM_MEM_TYPE_HOST, (uint16_t)ls->rank);
     ls->seg_size = c->localDRAMSize;
     if (ls->seg_size > 0) ls_populate(ls);
@@ -264,6 +269,7 @@ static void ls_bm_close(mmc_local_service_t ls)
 int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, mmc_local_service_t *out)
 {
     int32_t rc = mmc_local_service_config_check(cfg);
+    if (rc == MMC_OK) rc = ls_conf_runnable(cfg);
     if (rc != MMC_OK) return rc;
     pthread_mutex_lock(&g_ls.lock);
     bool busy = g_ls.cur != NULL || g_ls.starting;
@@ -282,11 +288,10 @@ int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t d
     pthread_mutex_init(&ls->hb_mu, NULL);
     pthread_cond_init(&ls->hb_cv, NULL);
     pthread_mutex_init(&ls->ka_mu, NULL);
-    if (cfg->logPath[0] != '\0' && util_log_file_set(cfg->logPath) != 0) {
-        rc = ls_fail(SMEM_IO, "ock.mmc.log_path");
-        goto free_ls;
-    }
+    rc = mmc_conf_log_open(cfg->logPath, "mmc-local.log", 0, 0);
+    if (rc != MMC_OK) goto free_ls;
     util_log_level_set(cfg->logLevel);
+    if (cfg->logFunc != NULL) util_log_sink_set(cfg->logFunc); /* the seed's logFunc: the application's sink */
     gva_host_id_t hid;
     if (gva_host_id_get(&hid) != 0) {
         rc = ls_fail(SMEM_ERROR, "reading the host id");
@@ -321,7 +326,7 @@ int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t d
     pthread_mutex_unlock(&g_ls.lock);
     LOG_INFO("LocalService rank %u: %s%" PRIu64 " bytes at 0x%" PRIx64 ", MetaService %s, config store %s",
              ls->rank, ls->mounted ? "contributes " : "pure client (contributes 0 of ", ls->seg_size, ls->seg_gva,
-             cfg->discoveryURL, cfg->configStoreURL);
+             cfg->discoveryURL, cfg->bmIpPort);
     *out = ls;
     return MMC_OK;
 
@@ -354,7 +359,7 @@ mmc_local_service_t mmcs_local_service_start(const mmc_local_service_config_t *c
         return NULL;
     }
     mmc_local_service_t ls = NULL;
-    ls_start(cfg, true, (uint16_t)(cfg->deviceId < 0 ? 0 : cfg->deviceId), &ls);
+    ls_start(cfg, true, (uint16_t)(cfg->deviceId > UINT16_MAX ? 0 : cfg->deviceId), &ls);
     return ls;
 }
 

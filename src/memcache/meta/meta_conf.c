@@ -24,6 +24,9 @@ int32_t mmc_meta_service_config_check(const mmc_meta_service_config_t *cfg)
     if (cfg->haEnable)
         return util_err_set(MMC_INVALID_PARAM, "ock.mmc.meta.ha.enable = true: MetaService HA (leader election and "
                                                "metadata replication) is not available in this build; set it to false");
+    if (cfg->ubsIoEnable)
+        return util_err_set(MMC_INVALID_PARAM, "ock.mmc.ubs_io.enable = true: the UBS-IO SSD tier (Huawei's UBS IO "
+                                               "library) is not available in this build; set it to false");
     if (cfg->evictThresholdLow >= cfg->evictThresholdHigh)
         return util_err_set(MMC_INVALID_PARAM,
                             "ock.mmc.evict_threshold_low (%u) must be below ock.mmc.evict_threshold_high (%u) <= 100",

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memcache/common/mmc_conf.h"
 #include "memcache/common/mmc_err.h"
 #include "memcache/meta/meta_core.h"
 #include "memcache/meta/meta_http.h"
@@ -333,9 +334,11 @@ mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
         return NULL;
     }
     s->cfg = *cfg;
+    mmc_conf_http_url_fix(s->cfg.httpURL, sizeof(s->cfg.httpURL));
     pthread_mutex_init(&s->lock, NULL);
     util_log_level_set(cfg->logLevel);
-    if (cfg->logPath[0] != '\0' && util_log_file_set(cfg->logPath) != 0) goto free_service;
+    if (mmc_conf_log_open(cfg->logPath, "mmc-meta.log", cfg->logRotationFileSize, cfg->logRotationFileCount) != MMC_OK)
+        goto free_service;
 
     meta_core_opts_t co;
     meta_core_opts_init(&co);
