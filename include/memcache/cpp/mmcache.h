@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iostream> /* the seed's header brings it; its programs rely on that */
 #include <memory>
 #include <ostream>
 #include <sstream>
@@ -144,7 +145,7 @@ inline ObjectStore::~ObjectStore() = default;
 namespace detail {
 
 /* mmc_buffer.type of a direct, or -1 when it is not one of the side's values. */
-inline int BufferType(int32_t direct, bool write)
+static inline int BufferType(int32_t direct, bool write)
 {
     switch (direct) {
     case 3: case 7: return write ? 1 : -1;  /* H2G, H2GH */
@@ -156,7 +157,7 @@ inline int BufferType(int32_t direct, bool write)
     }
 }
 
-inline mmc_buffer Buffer(void *p, size_t size, int type)
+static inline mmc_buffer Buffer(void *p, size_t size, int type)
 {
     mmc_buffer b{};
     b.addr = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p));
@@ -166,7 +167,7 @@ inline mmc_buffer Buffer(void *p, size_t size, int type)
 }
 
 /* The C options of a ReplicateConfig; false when it does not fit. */
-inline bool Options(const ReplicateConfig &rc, mmc_put_options &opt)
+static inline bool Options(const ReplicateConfig &rc, mmc_put_options &opt)
 {
     opt = mmc_put_options{};
     opt.mediaType = MMC_MEDIA_NONE;
@@ -181,7 +182,7 @@ inline bool Options(const ReplicateConfig &rc, mmc_put_options &opt)
     return true;
 }
 
-inline std::vector<const char *> Keys(const std::vector<std::string> &keys)
+static inline std::vector<const char *> Keys(const std::vector<std::string> &keys)
 {
     std::vector<const char *> v;
     v.reserve(keys.size());
