@@ -128,6 +128,13 @@ static void role_sdk(const char *rpc, const char *store)
     rc = mmcc_get("seed/one", &out, 0);
     TU_CHECK(rc == MMC_OK && same(dst, N, 1), "mmcc_get: %d", rc);
     TU_CHECK(mmcc_put("seed/bad", &in, seed_opts(9), 0) == MMC_INVALID_PARAM, "9 replicas by value: refused");
+    /* a seed program's zeroed options (preferredLocalServiceIDs all 0) */
+    mmc_put_options zeroed = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = 1};
+    rc = mmcc_put("seed/zeroed", &in, zeroed, 0);
+    memset(dst, 0, N);
+    TU_CHECK(rc == MMC_OK && mmcc_get("seed/zeroed", &out, 0) == MMC_OK && same(dst, N, 1),
+             "put with zeroed options: %d %s", rc, mmc_get_last_err_msg());
+    TU_CHECK(mmcc_remove("seed/zeroed", 0) == MMC_OK, "remove it");
     TU_CHECK(mmcc_exist("seed/one", 0) == MMC_OK && mmcc_exist("seed/none", 0) == MMC_KEY_NOT_FOUND, "mmcc_exist");
     mmc_data_info di;
     TU_CHECK(mmcc_query("seed/one", &di, 0) == MMC_OK && di.size == N && di.valid && di.numBlobs == 1 &&
