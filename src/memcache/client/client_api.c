@@ -151,12 +151,8 @@ static int32_t cl_config_over(const mmc_client_config_t *cfg, const ls_info_t *l
         void *tls = cl_local_field(lc, "ock.mmc.tls", &tsz);
         if (tls != NULL) memcpy(tls, &cfg->tlsConfig, sizeof(cfg->tlsConfig));
     }
-    if (cfg->logFunc != NULL) {
-        if (cfg->logLevel < 0 || cfg->logLevel > 4)
-            return util_err_set(MMC_INVALID_PARAM, "mmcc_init: logLevel %d outside 0..4", cfg->logLevel);
-        mmc_set_extern_logger(cfg->logFunc);
-        mmc_set_log_level(cfg->logLevel);
-    }
+    if (cfg->logFunc != NULL && (cfg->logLevel < 0 || cfg->logLevel > 4)) /* applied once the client is up */
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_init: logLevel %d outside 0..4", cfg->logLevel);
     return MMC_OK;
 }
 
@@ -195,6 +191,10 @@ int32_t mmcc_init(mmc_client_config_t *cfg)
     }
     g_cl.inited = true;
     ls_stop_hook_set(cl_stop_hook);
+    if (cfg != NULL && cfg->logFunc != NULL) { /* the seed's client logger: the process's, from here on */
+        mmc_set_extern_logger(cfg->logFunc);
+        mmc_set_log_level(cfg->logLevel);
+    }
     LOG_INFO("mmc client: bound to LocalService rank %u (%s), timeout %u s", ls.rank,
              ls.mounted ? "with a segment" : "pure client", lc.timeoutSeconds);
 unlock:
