@@ -62,6 +62,10 @@ int main(void)
     local_config lc;
     mmc_local_config_init(&lc);
     CHECK(strcmp(lc.protocol, "host_tcp") == 0 && lc.world_size == 256, "mmc_local_config_init");
+    char small[10];
+    size_t full = mmc_local_config_format(&lc, NULL, 0);
+    CHECK(full > 100 && mmc_local_config_format(&lc, small, sizeof(small)) == full && strlen(small) == 9,
+          "mmc_local_config_format: snprintf's contract (full length, cut and NUL-terminated)");
     strcpy(lc.dram_size, "not-a-size");
     CHECK(mmc_setup(&lc) == MMC_CONFIG && strstr(mmc_get_last_err_msg(), "local_config.dram_size") != NULL,
           "mmc_setup names the field");
