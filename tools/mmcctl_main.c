@@ -167,7 +167,7 @@ static int data_up(const ctl_data_opts_t *d)
     cfg.localDRAMSize = 0; /* a pure client: reads and writes, contributes nothing */
     cfg.timeoutSeconds = d->timeout_s;
     cfg.logLevel = UTIL_LOG_OFF;
-    int32_t rc = mmc_setup(&cfg);
+    int32_t rc = mmc_setup_local_service(&cfg);
     if (rc == MMC_OK) rc = mmc_init(&(mmc_init_config){.device_id = 0, .init_bm = true});
     return rc == MMC_OK ? 0 : fail("joining the pool as a client", rc);
 }
@@ -219,7 +219,7 @@ static int cmd_put(const ctl_data_opts_t *d, const char *key, const char *file)
     int ret = data_up(d);
     if (ret == 0) {
         mmc_buffer b = {.addr = (uint64_t)(uintptr_t)data, .type = 1, .len = len};
-        int32_t rc = mmcc_put(key, &b, NULL, 0);
+        int32_t rc = mmcc_put_opt(key, &b, NULL, 0);
         if (rc != MMC_OK) ret = fail(key, rc);
         else fprintf(stderr, "put %s: %" PRIu64 " bytes\n", key, len);
         mmc_uninit();

@@ -48,23 +48,16 @@
 #define MMC_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "memcache/mmc_def.h"
+#include "mmc_def.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define MMC_LAYERS_MAX 255u /* buffers of one key in the layers form */
-
-/* Client tunables; 0 in a field takes the LocalService's config value. */
-typedef struct mmc_client_config {
-    uint32_t timeoutSeconds;      /* ock.mmc.client.timeout.seconds */
-    uint32_t retryMilliseconds;   /* ock.mmc.client.retry_milliseconds */
-    uint32_t readThreadPoolSize;  /* ock.mmc.client.read_thread_pool.size */
-    uint32_t writeThreadPoolSize; /* ock.mmc.client.write_thread_pool.size */
-} mmc_client_config_t;
 
 /* Replica locations of a key (mmc_data_info plus the GVAs). */
 typedef struct mmc_key_info {
@@ -81,9 +74,10 @@ typedef enum mmc_copy_direction {
     MMC_COPY_G2H = 1, /* pool -> buffers (read) */
 } mmc_copy_direction;
 
-/* cfg NULL: everything from the LocalService. MMC_NOT_INITIALIZED when no
- * LocalService runs in this process; MMC_OK when already initialised. */
-MMC_API int32_t mmcc_init(const mmc_client_config_t *cfg);
+/* config NULL: everything from the LocalService (mmc_client_config_t, mmc_def.h,
+ * says which fields override it; config is only read). MMC_NOT_INITIALIZED
+ * when no LocalService runs in this process; MMC_OK when already initialised. */
+MMC_API int32_t mmcc_init(mmc_client_config_t *config);
 MMC_API void mmcc_uninit(void);
 /* The LocalService id (BM rank) of this process. */
 MMC_API int32_t mmcc_local_service_id(uint32_t *id);
@@ -94,11 +88,25 @@ MMC_API int32_t mmcc_local_service_id(uint32_t *id);
 MMC_API int32_t mmcc_register_buffer(uint64_t addr, uint64_t size);
 MMC_API int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size);
 
-/* opt NULL: 1 replica, DRAM, no preference. */
-MMC_API int32_t mmcc_put(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags);
+/*
+ * Option passing as in the seed: mmcc_put takes the options by value;
+ * mmcc_batch_put takes them by reference in C++ and by const pointer in C
+ * (one ABI: the address of the caller's struct, only read; in C, NULL means
+ * the defaults).
+ * mmcc_put_opt is our pointer form of mmcc_put, kept as an addition: opt NULL
+ * is 1 replica, DRAM, no preference.
+ */
+#ifdef __cplusplus
+#define MMC_PUT_OPTIONS_REF mmc_put_options &
+#else
+#define MMC_PUT_OPTIONS_REF const mmc_put_options *
+#endif
+MMC_API int32_t mmcc_put(const char *key, mmc_buffer *buf, mmc_put_options options, uint32_t flags);
+MMC_API int32_t mmcc_put_opt(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags);
 MMC_API int32_t mmcc_get(const char *key, mmc_buffer *buf, uint32_t flags);
 MMC_API int32_t mmcc_query(const char *key, mmc_data_info *info, uint32_t flags);
-MMC_API int32_t mmcc_batch_query(const char **keys, uint32_t n, mmc_data_info *infos, uint32_t flags);
+/* n is size_t as in the seed; more than MMC_BATCH_MAX is MMC_INVALID_PARAM. */
+MMC_API int32_t mmcc_batch_query(const char **keys, size_t n, mmc_data_info *infos, uint32_t flags);
 MMC_API int32_t mmcc_remove(const char *key, uint32_t flags);
 MMC_API int32_t mmcc_batch_remove(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
 /* Removes every object (leased ones when their lease ends). */
@@ -106,7 +114,7 @@ MMC_API int32_t mmcc_remove_all(uint32_t flags);
 /* MMC_OK exists (readable), MMC_KEY_NOT_FOUND, MMC_OBJECT_NOT_READY. */
 MMC_API int32_t mmcc_exist(const char *key, uint32_t flags);
 MMC_API int32_t mmcc_batch_exist(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
-MMC_API int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
+MMC_API int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, MMC_PUT_OPTIONS_REF options,
                                uint32_t flags, int32_t *results);
 MMC_API int32_t mmcc_batch_get(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results);
 

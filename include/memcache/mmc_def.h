@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "memcache/mmc_export.h"
+#include "mmc_export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,6 +81,29 @@ MMC_API const char *mmc_get_last_err_msg(void);
 #define MMC_URL_SIZE 256u
 #define MMC_PATH_SIZE 256u
 
+/* The seed's names and sizes (its mmc_def.h). The seed's own structs use the
+ * 1024-byte sizes for URLs and paths; ours keep MMC_URL_SIZE / MMC_PATH_SIZE
+ * where a field is ours (a longer value is refused with a message naming it). */
+#define DISCOVERY_URL_SIZE 1024                   /* mmc_client_config_t.discoveryURL, local_config URLs */
+#define PATH_MAX_SIZE 1024                        /* local_config.config_path */
+#define PROTOCOL_SIZE 64                          /* local_config.protocol */
+#define MAX_BATCH_OP_COUNT MMC_BATCH_MAX          /* 16384 */
+#define TLS_PATH_SIZE MMC_PATH_SIZE               /* 256: the path fields of a TLS block */
+#define TLS_PATH_MAX_LEN (TLS_PATH_SIZE - 1)
+#define MEM_POOL_MODE_SIZE 64                     /* local_config.memory_pool_mode */
+#define MAX_BLOB_COPIES MMC_REPLICA_MAX           /* 8 */
+
+/* Service and client handles, opaque as in the seed (mmc_service.h). */
+typedef void *mmc_meta_service_t;
+typedef void *mmc_local_service_t;
+typedef void *mmc_client_t;
+
+/* The seed's logger type (mmc_set_extern_logger's argument); a program that
+ * defines its own ExternalLog sets MMC_OUT_LOGGER first, as with the seed. */
+#ifndef MMC_OUT_LOGGER
+typedef void (*ExternalLog)(int level, const char *msg);
+#endif
+
 /* ---------- media ---------- */
 /* Numbered like mmc_buffer.type (0 device, 1 host). */
 typedef enum {
@@ -97,20 +120,28 @@ typedef struct mmc_buffer {
     uint64_t len;
 } mmc_buffer;
 
+/* Placement policy of a put (the seed's only value; int-sized in C and C++). */
+#ifdef __cplusplus
+enum affinity_policy : int { NATIVE_AFFINITY = 0 };
+#else
+enum affinity_policy { NATIVE_AFFINITY = 0 };
+typedef enum affinity_policy affinity_policy;
+#endif
+
 typedef struct mmc_put_options {
-    uint16_t mediaType;                   /* mmc_media_t */
-    int policy;                           /* reserved, 0 */
-    uint16_t replicaNum;                  /* 1..MMC_REPLICA_MAX */
-    int32_t preferredLocalServiceIDs[8];  /* -1 unused; else placed there first, in order */
+    uint16_t mediaType;                                 /* mmc_media_t */
+    affinity_policy policy;                             /* NATIVE_AFFINITY */
+    uint16_t replicaNum;                                /* 1..MAX_BLOB_COPIES */
+    int32_t preferredLocalServiceIDs[MAX_BLOB_COPIES];  /* -1 unused; else placed there first, in order */
 } mmc_put_options;
 
 typedef struct mmc_data_info {
     uint64_t size;
     uint16_t prot;
-    uint8_t numBlobs;  /* replicas */
-    bool valid;        /* READY (readable) */
-    uint32_t ranks[8]; /* LocalService id of each replica */
-    uint16_t types[8]; /* mmc_media_t of each replica */
+    uint8_t numBlobs;               /* replicas */
+    bool valid;                     /* READY (readable) */
+    uint32_t ranks[MAX_BLOB_COPIES]; /* LocalService id of each replica */
+    uint16_t types[MAX_BLOB_COPIES]; /* mmc_media_t of each replica */
 } mmc_data_info;
 
 /* ---------- service configurations ----------
@@ -221,6 +252,39 @@ typedef struct mmc_local_service_config {
     bool ubsIoEnable;             /* ock.mmc.ubs_io.enable: must be false */
     bool allowInsecure;           /* ock.mmc.allow_insecure: data plane beyond loopback on an exposed credential */
 } mmc_local_service_config_t;
+
+/* ---------- client (mmcc_init) ---------- */
+/*
+ * The seed's fields, in its order. The client always runs over this
+ * process's LocalService (mmcs_local_service_start or mmc_init), so a field
+ * left 0 / "" / NULL keeps the LocalService's value; mmcc_init(NULL) takes
+ * all of them. Our earlier names stay as aliases of the same storage.
+ */
+typedef struct mmc_client_config {
+    char discoveryURL[DISCOVERY_URL_SIZE]; /* MetaService to use ("" = the LocalService's; at most MMC_URL_SIZE-1) */
+    uint32_t rankId;                       /* 0 or this process's LocalService rank (anything else is refused) */
+    union {
+        uint32_t rpcRetryTimeOut;          /* ock.mmc.client.retry_milliseconds */
+        uint32_t retryMilliseconds;
+    };
+    union {
+        uint32_t timeOut;                  /* ock.mmc.client.timeout.seconds */
+        uint32_t timeoutSeconds;
+    };
+    union {
+        uint32_t readThreadPoolNum;        /* ock.mmc.client.read_thread_pool.size */
+        uint32_t readThreadPoolSize;
+    };
+    union {
+        uint32_t writeThreadPoolNum;       /* ock.mmc.client.write_thread_pool.size */
+        uint32_t writeThreadPoolSize;
+    };
+    bool aggregateIO;                      /* ock.mmc.client.aggregate.io; applied with aggregateNum != 0 */
+    int32_t aggregateNum;                  /* ock.mmc.client.aggregate.num (0: keep both aggregate values) */
+    int32_t logLevel;                      /* 0 debug .. 3 error: the process's level (with logFunc only) */
+    ExternalLog logFunc;                   /* non-NULL: mmc_set_extern_logger(logFunc), then logLevel */
+    mmc_tls_config tlsConfig;              /* TLS of the MetaService link (tlsEnable false: the LocalService's) */
+} mmc_client_config_t;
 
 #ifdef __cplusplus
 }

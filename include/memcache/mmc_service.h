@@ -20,13 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memcache/mmc_def.h"
+#include "mmc_def.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct mmc_meta_service *mmc_meta_service_t;
 
 /* Defaults: loopback URLs (RPC tcp://127.0.0.1:5000, config store
  * tcp://127.0.0.1:6000, metrics http://127.0.0.1:8000), watermarks 90/80,
@@ -40,18 +38,18 @@ MMC_API int32_t mmc_meta_service_config_load(const char *path, mmc_meta_service_
 /* Same checks on a config without a file (callers that fill the struct). */
 MMC_API int32_t mmc_meta_service_config_check(const mmc_meta_service_config_t *cfg);
 
-/* Starts the MetaService; NULL on failure (mmc_get_last_err_msg says why). */
-MMC_API mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg);
+/* Starts the MetaService; NULL on failure (mmc_get_last_err_msg says why).
+ * config is only read (the pointer is not const because the seed's is not).
+ * Handles are the seed's opaque void pointers (mmc_def.h). */
+MMC_API mmc_meta_service_t mmcs_meta_service_start(mmc_meta_service_config_t *config);
 /* Closes every connection, stops the threads and frees everything. NULL is a no-op. */
-MMC_API void mmcs_meta_service_stop(mmc_meta_service_t h);
+MMC_API void mmcs_meta_service_stop(mmc_meta_service_t handle);
 
 typedef enum { MMC_META_PORT_RPC = 0, MMC_META_PORT_STORE = 1, MMC_META_PORT_HTTP = 2 } mmc_meta_port_t;
 /* The bound TCP port of a listener (useful with port 0 in the URL); 0 when not running. */
 MMC_API uint16_t mmcs_meta_service_port(mmc_meta_service_t h, mmc_meta_port_t which);
 
 /* ---------- LocalService ---------- */
-
-typedef struct mmc_local_service *mmc_local_service_t;
 
 /* Defaults: MetaService tcp://127.0.0.1:5000, config store tcp://127.0.0.1:6000
  * (mmc-meta's embedded one), world size 256, protocol host_tcp (same-host
@@ -72,11 +70,11 @@ MMC_API int32_t mmc_local_service_config_check(const mmc_local_service_config_t 
  * heartbeat thread. One LocalService per process: a second start while one
  * runs fails with MMC_DUPLICATED_OBJECT. NULL on failure (mmc_get_last_err_msg
  * says why); every step is bounded by ock.mmc.client.timeout.seconds. */
-MMC_API mmc_local_service_t mmcs_local_service_start(const mmc_local_service_config_t *cfg);
+MMC_API mmc_local_service_t mmcs_local_service_start(mmc_local_service_config_t *config);
 /* Uninitialises the client bound to it (mmcc_uninit), unmounts the segment
  * (the MetaService drops objects without another replica and returns the
  * space), leaves and destroys the BM object. NULL is a no-op. */
-MMC_API void mmcs_local_service_stop(mmc_local_service_t h);
+MMC_API void mmcs_local_service_stop(mmc_local_service_t handle);
 /* The LocalService id (its BM rank) used in mmc_data_info.ranks and
  * preferredLocalServiceIDs; UINT32_MAX for NULL. */
 MMC_API uint32_t mmcs_local_service_rank(mmc_local_service_t h);

@@ -26,7 +26,7 @@ static PyObject *st_new(PyTypeObject *t, PyObject *a, PyObject *k)
 
 static void st_dealloc(mc_store_obj *s) { Py_TYPE(s)->tp_free((PyObject *)s); }
 
-static int32_t call_setup(mc_req_t *q) { return mmc_setup(q->ctx); }
+static int32_t call_setup(mc_req_t *q) { return mmc_setup_local_service(q->ctx); }
 
 static PyObject *st_setup(mc_store_obj *s, PyObject *args, PyObject *kw)
 {

@@ -3,7 +3,7 @@
  * per key. One core (st_io) serves all ten methods. */
 #include "mc_store.h"
 
-static int32_t call_put(mc_req_t *q) { return mmcc_put(q->key, &q->buf, q->opt, 0); }
+static int32_t call_put(mc_req_t *q) { return mmcc_put_opt(q->key, &q->buf, q->opt, 0); }
 static int32_t call_get(mc_req_t *q) { return mmcc_get(q->key, &q->buf, 0); }
 
 static int32_t call_put_layers(mc_req_t *q)

@@ -68,7 +68,7 @@ static void test_before_init(void)
     int32_t r;
     uint32_t id;
     mmc_data_info di;
-    TU_CHECK(mmcc_put("x", &buf, NULL, 0) == MMC_NOT_INITIALIZED, "put before init");
+    TU_CHECK(mmcc_put_opt("x", &buf, NULL, 0) == MMC_NOT_INITIALIZED, "put before init");
     TU_CHECK(mmcc_get("x", &buf, 0) == MMC_NOT_INITIALIZED, "get before init");
     TU_CHECK(mmcc_exist("x", 0) == MMC_NOT_INITIALIZED, "exist before init");
     TU_CHECK(mmcc_query("x", &di, 0) == MMC_NOT_INITIALIZED, "query before init");
@@ -117,7 +117,7 @@ static void test_config(void)
                  strstr(mmc_get_last_err_msg(), "ock.mmc.local_service.dram.size") != NULL,
              "struct check names the key");
     TU_CHECK(mmcs_local_service_start(&c) == NULL, "start with a bad struct");
-    TU_CHECK(mmc_setup(&c) == MMC_INVALID_PARAM, "setup with a bad struct");
+    TU_CHECK(mmc_setup_local_service(&c) == MMC_INVALID_PARAM, "setup with a bad struct");
     /* MMC_LOCAL_CONFIG_PATH with a broken file fails mmc_init naming it */
     write_file(path, "ock.mmc.bogus = 1\n");
     setenv("MMC_LOCAL_CONFIG_PATH", path, 1);
@@ -137,29 +137,29 @@ static void test_keys_and_buffers(void)
     memset(data, 7, sizeof(data));
     mmc_buffer b = hbuf(data, sizeof(data));
     mmc_data_info di;
-    TU_CHECK(mmcc_put("", &b, NULL, 0) == MMC_INVALID_PARAM, "put key of 0 bytes");
-    TU_CHECK(mmcc_put(k257, &b, NULL, 0) == MMC_INVALID_PARAM && strstr(mmc_get_last_err_msg(), "1..256") != NULL,
+    TU_CHECK(mmcc_put_opt("", &b, NULL, 0) == MMC_INVALID_PARAM, "put key of 0 bytes");
+    TU_CHECK(mmcc_put_opt(k257, &b, NULL, 0) == MMC_INVALID_PARAM && strstr(mmc_get_last_err_msg(), "1..256") != NULL,
              "put key of 257 bytes: %s", mmc_get_last_err_msg());
     TU_CHECK(mmcc_get("", &b, 0) == MMC_INVALID_PARAM && mmcc_get(k257, &b, 0) == MMC_INVALID_PARAM, "get bad keys");
     TU_CHECK(mmcc_exist("", 0) == MMC_INVALID_PARAM && mmcc_remove(k257, 0) == MMC_INVALID_PARAM, "exist/remove bad keys");
-    TU_CHECK(mmcc_query(k257, &di, 0) == MMC_INVALID_PARAM && mmcc_put(NULL, &b, NULL, 0) == MMC_INVALID_PARAM,
+    TU_CHECK(mmcc_query(k257, &di, 0) == MMC_INVALID_PARAM && mmcc_put_opt(NULL, &b, NULL, 0) == MMC_INVALID_PARAM,
              "query bad key, NULL key");
     k257[256] = '\0';
-    TU_CHECK(mmcc_put(k257, &b, NULL, 0) == 0 && mmcc_exist(k257, 0) == 0, "a 256-byte key works");
+    TU_CHECK(mmcc_put_opt(k257, &b, NULL, 0) == 0 && mmcc_exist(k257, 0) == 0, "a 256-byte key works");
 
-    TU_CHECK(mmcc_put("bad/null", NULL, NULL, 0) == MMC_INVALID_PARAM, "NULL buffer");
+    TU_CHECK(mmcc_put_opt("bad/null", NULL, NULL, 0) == MMC_INVALID_PARAM, "NULL buffer");
     mmc_buffer z = {.addr = 0, .type = 1, .len = 10};
-    TU_CHECK(mmcc_put("bad/zero", &z, NULL, 0) == MMC_INVALID_PARAM, "address 0");
+    TU_CHECK(mmcc_put_opt("bad/zero", &z, NULL, 0) == MMC_INVALID_PARAM, "address 0");
     mmc_buffer t = hbuf(data, 16);
     t.type = 2;
-    TU_CHECK(mmcc_put("bad/type", &t, NULL, 0) == MMC_INVALID_PARAM, "type 2");
+    TU_CHECK(mmcc_put_opt("bad/type", &t, NULL, 0) == MMC_INVALID_PARAM, "type 2");
     mmc_buffer e = hbuf(data, 0);
-    TU_CHECK(mmcc_put("bad/empty", &e, NULL, 0) == MMC_INVALID_PARAM, "empty value");
+    TU_CHECK(mmcc_put_opt("bad/empty", &e, NULL, 0) == MMC_INVALID_PARAM, "empty value");
     mmc_buffer wrap = {.addr = UINT64_MAX - 8, .type = 1, .offset = 4, .len = 100};
-    TU_CHECK(mmcc_put("bad/wrap", &wrap, NULL, 0) == MMC_INVALID_PARAM, "wrapping buffer");
+    TU_CHECK(mmcc_put_opt("bad/wrap", &wrap, NULL, 0) == MMC_INVALID_PARAM, "wrapping buffer");
     mmc_buffer dev = hbuf(data, 64);
     dev.type = 0;
-    int32_t rc = mmcc_put("bad/device", &dev, NULL, 0);
+    int32_t rc = mmcc_put_opt("bad/device", &dev, NULL, 0);
     TU_CHECK(rc != 0 && mmcc_exist("bad/device", 0) == MMC_KEY_NOT_FOUND, "device buffer without CUDA: %d, aborted",
              rc);
     mmc_buffer layers[256];
@@ -169,9 +169,9 @@ static void test_keys_and_buffers(void)
     TU_CHECK(mmcc_put_layers("ok/l255", layers, 255, NULL, 0) == 0, "255 layers");
     mmc_put_options opt = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = 9};
     for (int i = 0; i < 8; i++) opt.preferredLocalServiceIDs[i] = -1;
-    TU_CHECK(mmcc_put("bad/rep", &b, &opt, 0) == MMC_INVALID_PARAM, "9 replicas");
+    TU_CHECK(mmcc_put_opt("bad/rep", &b, &opt, 0) == MMC_INVALID_PARAM, "9 replicas");
     opt.replicaNum = 2;
-    rc = mmcc_put("bad/rep2", &b, &opt, 0);
+    rc = mmcc_put_opt("bad/rep2", &b, &opt, 0);
     TU_CHECK(rc == MMC_EXCEEDS_CAPACITY, "2 replicas with one LocalService: %d %s", rc, mmc_get_last_err_msg());
     TU_CHECK(strstr(mmc_get_last_err_msg(), "bad/rep2") != NULL, "the message names the key: '%s'",
              mmc_get_last_err_msg());
@@ -188,7 +188,7 @@ static void test_keys_and_buffers(void)
     }
 
     /* sizes on get */
-    TU_CHECK(mmcc_put("sz/4096", &b, NULL, 0) == 0, "put 4096");
+    TU_CHECK(mmcc_put_opt("sz/4096", &b, NULL, 0) == 0, "put 4096");
     uint8_t small[4095];
     mmc_buffer sb = hbuf(small, sizeof(small));
     rc = mmcc_get("sz/4096", &sb, 0);
@@ -251,7 +251,7 @@ static void test_full_pool(void)
     memset(p, 1, big);
     mmc_buffer b = hbuf(p, big);
     uint64_t t0 = util_now_ms();
-    int32_t rc = mmcc_put("full/huge", &b, NULL, 0);
+    int32_t rc = mmcc_put_opt("full/huge", &b, NULL, 0);
     TU_CHECK(rc == MMC_EXCEEDS_CAPACITY, "larger than any segment: %d %s", rc, mmc_get_last_err_msg());
     mmcc_remove_all(0);
     /* fill with 1 MiB values and lease them all: nothing can be evicted */
@@ -264,7 +264,7 @@ static void test_full_pool(void)
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof(names[i]), "full/%d", i);
         keys[i] = names[i];
-        if (mmcc_put(keys[i], &b, NULL, 0) == 0) ok++;
+        if (mmcc_put_opt(keys[i], &b, NULL, 0) == 0) ok++;
     }
     TU_CHECK(ok == N, "40 MiB of puts into a 32 MiB pool succeed by eviction (%d)", ok);
     uint32_t granted = 0;
@@ -272,13 +272,13 @@ static void test_full_pool(void)
     int leased = 0;
     for (int i = 0; i < N; i++) leased += res[i] == 0;
     b.len = 16u << 20;
-    rc = mmcc_put("full/more", &b, NULL, 0);
+    rc = mmcc_put_opt("full/more", &b, NULL, 0);
     TU_CHECK(rc == MMC_NOT_ENOUGH_MEMORY, "pool full of leased objects (%d leased): %d %s", leased, rc,
              mmc_get_last_err_msg());
     TU_CHECK(strstr(mmc_get_last_err_msg(), "full/more") != NULL, "the full-pool message names the key: '%s'",
              mmc_get_last_err_msg());
     TU_CHECK(mmcc_batch_remove_lease(keys, N, res) == 0 && res[N - 1] == 0, "remove leases");
-    rc = mmcc_put("full/more", &b, NULL, 0);
+    rc = mmcc_put_opt("full/more", &b, NULL, 0);
     TU_CHECK(rc == 0, "room again after the leases went: %d %s", rc, mmc_get_last_err_msg());
     free(p);
     fprintf(stderr, "full pool: %" PRIu64 " ms\n", util_now_ms() - t0);
@@ -299,7 +299,7 @@ static void test_dead_meta(pid_t meta)
         uint64_t ms;
     } calls[4];
     uint64_t t0 = util_now_ms();
-    calls[0].rc = mmcc_put("dead/x", &b, NULL, 0);
+    calls[0].rc = mmcc_put_opt("dead/x", &b, NULL, 0);
     calls[0].ms = util_now_ms() - t0;
     calls[0].name = "put";
     t0 = util_now_ms();

@@ -65,7 +65,7 @@ static int role_writer(const char *log, int id)
         tu_fill(buf, tu_key_tag(key), 0, VAL);
         mmc_buffer b = {.addr = (uint64_t)(uintptr_t)buf, .type = 1, .len = VAL};
         uint64_t t0 = util_now_ms();
-        int32_t rc = mmcc_put(key, &b, &o, 0);
+        int32_t rc = mmcc_put_opt(key, &b, &o, 0);
         uint64_t t1 = util_now_ms();
         fprintf(f, "%" PRIu64 " %d %" PRIu64 "\n", t0, rc, t1 - t0);
         uint32_t done = seq + 1;

@@ -202,7 +202,7 @@ static void role_basic(void)
     uint8_t *a = malloc(n), *b = malloc(n + 100);
     fill(a, n, 1, 0);
     mmc_buffer ba = hbuf(a, n), bb = hbuf(b, n + 100);
-    int32_t rc = mmcc_put("kv/one", &ba, NULL, 0);
+    int32_t rc = mmcc_put_opt("kv/one", &ba, NULL, 0);
     TU_CHECK(rc == 0, "put: %d %s", rc, mmc_get_last_err_msg());
     TU_CHECK(mmcc_exist("kv/one", 0) == 0, "exist");
     TU_CHECK(mmcc_exist("kv/none", 0) == MMC_KEY_NOT_FOUND, "not exist");
@@ -210,7 +210,7 @@ static void role_basic(void)
     rc = mmcc_get("kv/one", &bb, 0);
     TU_CHECK(rc == 0 && check(b, n, 1, 0) && b[n] == 0xEE, "get into a bigger buffer: %d %s", rc, mmc_get_last_err_msg());
     fill(a, n, 2, 0);
-    TU_CHECK(mmcc_put("kv/one", &ba, NULL, 0) == 0, "second put of a key succeeds");
+    TU_CHECK(mmcc_put_opt("kv/one", &ba, NULL, 0) == 0, "second put of a key succeeds");
     TU_CHECK(mmcc_get("kv/one", &bb, 0) == 0 && check(b, n, 1, 0), "... without changing it");
     mmc_data_info di;
     TU_CHECK(mmcc_query("kv/one", &di, 0) == 0 && di.size == n && di.valid && di.numBlobs == 1, "query");
@@ -381,7 +381,7 @@ static void role_write(const char *prefix, int count, int replicas)
         uint64_t len = (1u << 20) + (uint64_t)i;
         fill(p, len, key_seed(key, 0), 0);
         mmc_buffer b = hbuf(p, len);
-        int32_t rc = mmcc_put(key, &b, &opt, 0);
+        int32_t rc = mmcc_put_opt(key, &b, &opt, 0);
         if (rc != 0 && bad++ < 3) fprintf(stderr, "put %s: %d %s\n", key, rc, mmc_get_last_err_msg());
     }
     TU_CHECK(bad == 0, "%d of %d puts failed", bad, count);
@@ -427,7 +427,7 @@ static void role_race_write(int writer)
         snprintf(key, sizeof(key), "race/%d", i);
         fill(p, RACE_LEN, key_seed(key, (uint64_t)writer + 1), 0);
         mmc_buffer b = hbuf(p, RACE_LEN);
-        int32_t rc = mmcc_put(key, &b, NULL, 0);
+        int32_t rc = mmcc_put_opt(key, &b, NULL, 0);
         if (rc != 0 && bad++ < 3) fprintf(stderr, "writer %d put %s: %d %s\n", writer, key, rc, mmc_get_last_err_msg());
     }
     TU_CHECK(bad == 0, "writer %d: %d puts failed", writer, bad);
@@ -480,7 +480,7 @@ static void role_rr_write(void)
         snprintf(key, sizeof(key), "rr/%d", i);
         fill(p, RR_LEN, key_seed(key, 0), 0);
         mmc_buffer b = hbuf(p, RR_LEN);
-        if (mmcc_put(key, &b, NULL, 0) != 0) bad++;
+        if (mmcc_put_opt(key, &b, NULL, 0) != 0) bad++;
     }
     TU_CHECK(bad == 0, "rr_write: %d puts failed", bad);
     free(p);
@@ -498,7 +498,7 @@ static void role_rr_remove(void)
         snprintf(other, sizeof(other), "rr-other/%d", i);
         fill(p, RR_LEN, key_seed(other, 0), 0);
         mmc_buffer b = hbuf(p, RR_LEN);
-        rc = mmcc_put(other, &b, NULL, 0);
+        rc = mmcc_put_opt(other, &b, NULL, 0);
         if (rc != 0 && bad++ < 3) fprintf(stderr, "put %s: %d %s\n", other, rc, mmc_get_last_err_msg());
         usleep(2000);
     }
@@ -545,7 +545,7 @@ static void role_evict(int count)
         snprintf(key, sizeof(key), "ev/%d", i);
         fill(p, len, key_seed(key, 0), 0);
         mmc_buffer b = hbuf(p, len);
-        int32_t rc = mmcc_put(key, &b, NULL, 0);
+        int32_t rc = mmcc_put_opt(key, &b, NULL, 0);
         if (rc != 0 && put_bad++ < 3) fprintf(stderr, "evict put %s: %d %s\n", key, rc, mmc_get_last_err_msg());
     }
     int newest_ok = 0;

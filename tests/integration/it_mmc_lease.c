@@ -79,7 +79,7 @@ static void role_churn(const char *stop)
         snprintf(key, sizeof(key), "churn/%d/%" PRIu64, (int)getpid(), n++);
         tu_fill(p, tu_key_tag(key), 0, VLEN);
         mmc_buffer b = hbuf(p, VLEN);
-        if (mmcc_put(key, &b, NULL, 0) != 0) {
+        if (mmcc_put_opt(key, &b, NULL, 0) != 0) {
             failed++;
             usleep(5000);
         }
@@ -102,7 +102,7 @@ static void role_reader(const char *tag, int rounds, const char *res)
         mmc_buffer b = hbuf(in, VLEN), o = hbuf(out, VLEN);
         int32_t rc = -1;
         for (uint64_t end = util_now_ms() + 15000; util_now_ms() < end;) { /* (b): the MetaService may be restarting */
-            rc = mmcc_put(key, &b, NULL, 0);
+            rc = mmcc_put_opt(key, &b, NULL, 0);
             if (rc == 0) break;
             usleep(50000);
         }
@@ -142,7 +142,7 @@ static void role_gva(void)
     for (int i = 0; i < 2; i++) {
         tu_fill(p, tu_key_tag(k[i]), 0, VLEN);
         mmc_buffer b = hbuf(p, VLEN);
-        TU_CHECK(mmcc_put(k[i], &b, NULL, 0) == 0, "gva: put %s", k[i]);
+        TU_CHECK(mmcc_put_opt(k[i], &b, NULL, 0) == 0, "gva: put %s", k[i]);
     }
     TU_CHECK(mmcc_batch_add_lease(k, 2, 60000, res, &granted) == 0 && res[0] == 0 && res[1] == 0 &&
                  granted == LEASE_TTL_MS, "gva: add_lease %d %d granted %u", res[0], res[1], granted);

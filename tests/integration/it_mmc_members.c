@@ -43,7 +43,7 @@ static int32_t put_one(const char *key, uint8_t *buf, int replicas)
     for (uint32_t i = 0; i < MMC_REPLICA_MAX; i++) o.preferredLocalServiceIDs[i] = -1;
     tu_fill(buf, tu_key_tag(key), 0, VAL);
     mmc_buffer b = {.addr = (uint64_t)(uintptr_t)buf, .type = 1, .len = VAL};
-    return mmcc_put(key, &b, &o, 0);
+    return mmcc_put_opt(key, &b, &o, 0);
 }
 
 /* fill PREFIX COUNT:REPLICAS — put then read back; exit 0 only if every key made it with its own bytes. */

@@ -96,7 +96,7 @@ static void role_write(int on_rank, int tag)
         for (uint64_t k = 0; k < len; k++) v[k] = pat((uint64_t)(tag * 100 + i), k);
         mmc_buffer b = hbuf(v, len);
         mmc_put_options o = opts_for(on_rank, 1);
-        int32_t rc = mmcc_put(key, &b, &o, 0);
+        int32_t rc = mmcc_put_opt(key, &b, &o, 0);
         mmc_data_info di;
         if (rc != 0 || mmcc_query(key, &di, 0) != 0 || di.ranks[0] != (uint32_t)on_rank) {
             if (bad++ < 3) fprintf(stderr, "put %s on rank %d: %d %s\n", key, on_rank, rc, mmc_get_last_err_msg());
@@ -126,7 +126,7 @@ static void role_write2(void)
         mmc_buffer b = hbuf(v, 1u << 20);
         mmc_put_options o = opts_for(-1, 2);
         mmc_data_info di;
-        if (mmcc_put(key, &b, &o, 0) != 0 || mmcc_query(key, &di, 0) != 0 || di.numBlobs != 2 ||
+        if (mmcc_put_opt(key, &b, &o, 0) != 0 || mmcc_query(key, &di, 0) != 0 || di.numBlobs != 2 ||
             di.ranks[0] == di.ranks[1])
             bad++;
     }

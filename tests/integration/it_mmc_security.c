@@ -88,7 +88,7 @@ static int role_main(const char *role)
             mmc_put_options o = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = 2};
             for (uint32_t k = 0; k < MMC_REPLICA_MAX; k++) o.preferredLocalServiceIDs[k] = -1;
             tu_fill(buf, tu_key_tag(key), 0, VAL);
-            rc = mmcc_put(key, &b, &o, 0);
+            rc = mmcc_put_opt(key, &b, &o, 0);
         } else {
             memset(buf, 0, VAL);
             rc = mmcc_get(key, &b, 0);

@@ -282,14 +282,16 @@ static void check_data_path(pid_t meta)
     if (!ready) goto stop_local;
 
     setenv("MMC_LOCAL_CONFIG_PATH", cl_conf, 1);
-    int32_t rc = mmc_init(&(mmc_init_config){.device_id = 0, .init_bm = true});
+    int32_t rc = mmc_init(&(mmc_init_config){.deviceId = 0, .initBm = true});
     TU_CHECK(rc == MMC_OK, "mmc_init from the seed's file: %d %s", rc, mmc_get_last_err_msg());
     if (rc != MMC_OK) goto stop_local;
     static uint8_t in[64 << 10], back[64 << 10];
     for (size_t i = 0; i < sizeof(in); i++) in[i] = (uint8_t)(i * 131u + 7u);
     mmc_buffer b = {.addr = (uint64_t)(uintptr_t)in, .type = 1, .len = sizeof(in)};
     mmc_buffer g = {.addr = (uint64_t)(uintptr_t)back, .type = 1, .len = sizeof(back)};
-    rc = mmcc_put("seed-conf-key", &b, NULL, 0);
+    mmc_put_options opt = {.mediaType = MMC_MEDIA_DRAM, .policy = NATIVE_AFFINITY, .replicaNum = 1};
+    for (unsigned i = 0; i < MAX_BLOB_COPIES; i++) opt.preferredLocalServiceIDs[i] = -1;
+    rc = mmcc_put("seed-conf-key", &b, opt, 0);
     TU_CHECK(rc == MMC_OK, "put: %d %s", rc, mmc_get_last_err_msg());
     rc = mmcc_get("seed-conf-key", &g, 0);
     TU_CHECK(rc == MMC_OK && memcmp(in, back, sizeof(in)) == 0, "get returns the bytes: %d %s", rc,

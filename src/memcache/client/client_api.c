@@ -9,6 +9,7 @@
 #include "memcache/client/client_int.h"
 #include "memcache/common/mmc_conf.h"
 #include "memcache/common/mmc_err.h"
+#include "memcache/mmc.h"
 #include "util/util_log.h"
 #include "util/util_status.h"
 #include "xfer/xfer_pool.h"
@@ -96,22 +97,66 @@ static void cl_test_hooks_read(void)
 
 static void cl_stop_hook(void) { mmcc_uninit(); }
 
-/* Each non-zero field of cfg replaces the LocalService field of the same key (mmc_client_conf_table). */
-static void cl_config_over(const mmc_client_config_t *cfg, mmc_local_service_config_t *lc)
+/* The LocalService field of a config key, found through its table row so
+ * the client follows the table (rename-proof); NULL when the key is unknown. */
+static void *cl_local_field(mmc_local_service_config_t *lc, const char *key, size_t *size)
 {
+    size_t off, flat;
+    const util_conf_spec_t *l = util_conf_find(mmc_local_conf_table, mmc_local_conf_rows, key, &off, &flat);
+    assert(l != NULL && (*size == 0 || l->size == *size)); /* unit.conf_table */
+    if (l == NULL || (*size != 0 && l->size != *size)) return NULL;
+    *size = l->size;
+    return (char *)lc + off;
+}
+
+/* Applies the fields of a seed client config over the LocalService's values
+ * (mmc_def.h says which field overrides what); MMC_INVALID_PARAM naming the field. */
+static int32_t cl_config_over(const mmc_client_config_t *cfg, const ls_info_t *ls, mmc_local_service_config_t *lc)
+{
+    /* the four tunables: each non-zero field replaces the key of the same name (mmc_client_conf_table) */
     for (size_t i = 0; i < mmc_client_conf_rows; i++) {
         const util_conf_spec_t *r = &mmc_client_conf_table[i];
         uint32_t v;
-        size_t off, flat;
         memcpy(&v, (const char *)cfg + r->offset, sizeof(v));
-        const util_conf_spec_t *l = util_conf_find(mmc_local_conf_table, mmc_local_conf_rows, r->key, &off, &flat);
-        assert(l != NULL && l->size == sizeof(v) && r->size == sizeof(v)); /* unit.conf_table */
-        (void)l;
-        if (v != 0) memcpy((char *)lc + off, &v, sizeof(v));
+        size_t sz = sizeof(v);
+        void *f = cl_local_field(lc, r->key, &sz);
+        if (v != 0 && f != NULL) memcpy(f, &v, sizeof(v));
     }
+    size_t url_len = strnlen(cfg->discoveryURL, sizeof(cfg->discoveryURL));
+    if (url_len == sizeof(cfg->discoveryURL))
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_init: discoveryURL is not NUL-terminated");
+    if (url_len > 0) {
+        size_t cap = 0;
+        char *url = cl_local_field(lc, "ock.mmc.meta_service_url", &cap);
+        if (url != NULL && url_len >= cap)
+            return util_err_set(MMC_INVALID_PARAM, "mmcc_init: discoveryURL is %zu bytes, at most %zu here", url_len,
+                                cap - 1);
+        if (url != NULL) memcpy(url, cfg->discoveryURL, url_len + 1);
+    }
+    if (cfg->rankId != 0 && cfg->rankId != ls->rank)
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_init: rankId %u is not this process's LocalService rank %u "
+                                               "(the client always runs over it; 0 takes it)",
+                            cfg->rankId, ls->rank);
+    if (cfg->aggregateNum < 0)
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_init: aggregateNum %d is negative", cfg->aggregateNum);
+    if (cfg->aggregateNum != 0) {
+        size_t bsz = sizeof(bool), usz = sizeof(uint32_t);
+        bool *io = cl_local_field(lc, "ock.mmc.client.aggregate.io", &bsz);
+        uint32_t *num = cl_local_field(lc, "ock.mmc.client.aggregate.num", &usz);
+        if (io != NULL) *io = cfg->aggregateIO;
+        if (num != NULL) *num = (uint32_t)cfg->aggregateNum;
+    }
+    if (cfg->tlsConfig.tlsEnable) {
+        size_t tsz = sizeof(cfg->tlsConfig);
+        void *tls = cl_local_field(lc, "ock.mmc.tls", &tsz);
+        if (tls != NULL) memcpy(tls, &cfg->tlsConfig, sizeof(cfg->tlsConfig));
+    }
+    if (cfg->logFunc != NULL && (cfg->logLevel < 0 || cfg->logLevel > 4)) /* applied once the client is up */
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_init: logLevel %d outside 0..4", cfg->logLevel);
+    return MMC_OK;
 }
 
-int32_t mmcc_init(const mmc_client_config_t *cfg)
+int32_t mmcc_init(mmc_client_config_t *cfg)
 {
     pthread_rwlock_wrlock(&g_cl.lock);
     int32_t rc = MMC_OK;
@@ -121,8 +166,8 @@ int32_t mmcc_init(const mmc_client_config_t *cfg)
     if (rc != MMC_OK) goto unlock;
     mmc_local_service_config_t lc = ls.cfg;
     if (cfg != NULL) {
-        cl_config_over(cfg, &lc);
-        rc = mmc_local_service_config_check(&lc);
+        rc = cl_config_over(cfg, &ls, &lc);
+        if (rc == MMC_OK) rc = mmc_local_service_config_check(&lc);
         if (rc != MMC_OK) goto unlock;
     }
     mmc_meta_client_opts_t mo;
@@ -146,6 +191,10 @@ int32_t mmcc_init(const mmc_client_config_t *cfg)
     }
     g_cl.inited = true;
     ls_stop_hook_set(cl_stop_hook);
+    if (cfg != NULL && cfg->logFunc != NULL) { /* the seed's client logger: the process's, from here on */
+        mmc_set_extern_logger(cfg->logFunc);
+        mmc_set_log_level(cfg->logLevel);
+    }
     LOG_INFO("mmc client: bound to LocalService rank %u (%s), timeout %u s", ls.rank,
              ls.mounted ? "with a segment" : "pure client", lc.timeoutSeconds);
 unlock:
@@ -374,8 +423,11 @@ static void cl_info_from_loc(const mmc_loc_t *l, mmc_data_info *d)
     cl_loc_fields(l, &d->size, &d->numBlobs, &d->valid, d->ranks, d->types, NULL);
 }
 
-int32_t mmcc_batch_query(const char **keys, uint32_t n, mmc_data_info *infos, uint32_t flags)
+int32_t mmcc_batch_query(const char **keys, size_t count, mmc_data_info *infos, uint32_t flags)
 {
+    if (count > MMC_BATCH_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_batch_query: %zu keys, at most %u", count, MMC_BATCH_MAX);
+    uint32_t n = (uint32_t)count;
     (void)flags;
     int32_t rc = cl_batch_check("mmcc_batch_query", keys, n, infos);
     if (rc != MMC_OK) return rc;

@@ -377,13 +377,19 @@ leave:
 
 /* ---------- public forms ---------- */
 
-int32_t mmcc_put(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags)
+int32_t mmcc_put_opt(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags)
 {
     (void)flags;
     int32_t st;
     cl_vec_t v = {buf, 1};
     int32_t rc = cl_put("mmcc_put", &key, 1, &v, opt, &st);
     return rc != MMC_OK ? rc : st;
+}
+
+/* The seed's form: options by value. */
+int32_t mmcc_put(const char *key, mmc_buffer *buf, mmc_put_options options, uint32_t flags)
+{
+    return mmcc_put_opt(key, buf, &options, flags);
 }
 
 int32_t mmcc_get(const char *key, mmc_buffer *buf, uint32_t flags)
@@ -444,11 +450,12 @@ static int32_t cl_batch(const char *what, cl_dir_t dir, const char **keys, uint3
     return rc;
 }
 
-int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
+/* C++ callers pass a reference: the same address (mmc_client.h). */
+int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *options,
                        uint32_t flags, int32_t *results)
 {
     (void)flags;
-    return cl_batch("mmcc_batch_put", CL_PUT, keys, n, bufs, NULL, NULL, opt, results);
+    return cl_batch("mmcc_batch_put", CL_PUT, keys, n, bufs, NULL, NULL, options, results);
 }
 
 int32_t mmcc_batch_get(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results)

@@ -14,10 +14,10 @@ static struct {
     pthread_mutex_t lock; /* serialises setup/init/uninit; taken before the client's and the LocalService's */
     bool have_setup;
     mmc_local_service_config_t setup;
-    mmc_local_service_t ls;
+    ls_svc_t *ls;
 } g_sdk = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-int32_t mmc_setup(const mmc_local_config *config)
+int32_t mmc_setup_local_service(const mmc_local_service_config_t *config)
 {
     if (config == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_setup: config is NULL");
     int32_t rc = mmc_local_service_config_check(config);

@@ -21,6 +21,9 @@
 #define LS_CLIENT_BYTES 4096u    /* a pure client backs one page of its slot (BM needs > 0); never mounted */
 #define LS_HEARTBEAT_MS 1000u   /* below the MetaService's ock.mmc.meta.heartbeat_timeout_ms (default 5000) */
 
+/* The object behind the public handle (mmc_local_service_t is the seed's void *). */
+typedef struct mmc_local_service ls_svc_t;
+
 struct mmc_local_service {
     mmc_local_service_config_t cfg;
     bool own_bm_init;            /* we called smem_bm_init (and so call smem_bm_uninit) */
@@ -61,7 +64,7 @@ void ls_stop_hook_set(void (*fn)(void));
 int32_t ls_rank_prove(void *arg, const uint8_t *challenge, uint32_t len, uint32_t *rank, uint8_t *proof);
 /* Starts the LocalService into *out. init_bm false: when the application already called smem_bm_init, its
  * BM is used; otherwise the process is client-only (bm NULL, rank UINT32_MAX, nothing mounted). */
-int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, mmc_local_service_t *out);
+int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, ls_svc_t **out);
 const char *ls_protocol_name(uint32_t p);
 /* The protocol in effect: dataOpType (the seed's name) when set, else protocol; UINT32_MAX: unknown name. */
 uint32_t ls_protocol_of(const mmc_local_service_config_t *c);

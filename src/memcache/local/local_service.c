@@ -25,7 +25,7 @@ _Static_assert(MMC_HOST_ID_SIZE == GVA_HOST_ID_WIRE_SIZE, "host id wire sizes ag
 
 static struct {
     pthread_mutex_t lock;
-    mmc_local_service_t cur;
+    ls_svc_t *cur;
     bool starting;
     void (*stop_hook)(void);
 } g_ls = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -41,7 +41,7 @@ int32_t ls_info_get(ls_info_t *out)
 {
     int32_t rc = MMC_OK;
     pthread_mutex_lock(&g_ls.lock);
-    mmc_local_service_t ls = g_ls.cur;
+    ls_svc_t *ls = g_ls.cur;
     if (ls == NULL) {
         rc = util_err_set(MMC_NOT_INITIALIZED, "no LocalService runs in this process (mmcs_local_service_start or "
                                                "mmc_init first)");
@@ -59,7 +59,7 @@ int32_t ls_info_get(ls_info_t *out)
 void ls_keepalive_set(mmc_meta_client_t *c)
 {
     pthread_mutex_lock(&g_ls.lock);
-    mmc_local_service_t ls = g_ls.cur;
+    ls_svc_t *ls = g_ls.cur;
     if (ls != NULL) {
         pthread_mutex_lock(&ls->ka_mu); /* lock order: g_ls.lock, then ka_mu */
         ls->keepalive = c;
@@ -68,7 +68,11 @@ void ls_keepalive_set(mmc_meta_client_t *c)
     pthread_mutex_unlock(&g_ls.lock);
 }
 
-uint32_t mmcs_local_service_rank(mmc_local_service_t h) { return h ? h->rank : UINT32_MAX; }
+uint32_t mmcs_local_service_rank(mmc_local_service_t handle)
+{
+    const ls_svc_t *ls = handle;
+    return ls ? ls->rank : UINT32_MAX;
+}
 
 /* Both public TLS blocks are net.h's one file block. */
 NET_TLS_BLOCK_ASSERT(smem_tls_config);
@@ -108,7 +112,7 @@ int32_t ls_rank_prove(void *arg, const uint8_t *challenge, uint32_t len, uint32_
 }
 
 /* Mounted segment lost by the MetaService (restart, or a link timeout): mount it again. */
-static void ls_remount(mmc_local_service_t ls)
+static void ls_remount(ls_svc_t *ls)
 {
     uint32_t dropped = 0, shrunk = 0;
     uint64_t usable = 0;
@@ -123,7 +127,7 @@ static void ls_remount(mmc_local_service_t ls)
 
 static void *ls_heartbeat_main(void *arg)
 {
-    mmc_local_service_t ls = arg;
+    ls_svc_t *ls = arg;
     pthread_mutex_lock(&ls->hb_mu);
     while (!ls->stopping) {
         struct timespec ts;
@@ -178,7 +182,7 @@ static void *ls_heartbeat_main(void *arg)
 /* Commits the contributed DRAM before it is mounted, so no put pays for page
  * allocation (first-touch faults cost far more than the copy, and under a
  * hypervisor many times more). Nobody can have written to the slot yet. */
-static void ls_populate(mmc_local_service_t ls)
+static void ls_populate(ls_svc_t *ls)
 {
     uint64_t t0 = util_now_ms();
     if (madvise((void *)(uintptr_t)ls->seg_gva, ls->seg_size, MADV_POPULATE_WRITE) != 0) {
@@ -191,12 +195,12 @@ static void ls_populate(mmc_local_service_t ls)
 }
 
 /* Keeps the first error message of a failed start across the cleanup calls. */
-static void ls_err_save(mmc_local_service_t ls)
+static void ls_err_save(ls_svc_t *ls)
 {
     if (ls->err[0] == '\0') snprintf(ls->err, sizeof(ls->err), "%s", util_err_get());
 }
 
-static int32_t ls_bm_open(mmc_local_service_t ls, bool init_bm, uint16_t device_id)
+static int32_t ls_bm_open(ls_svc_t *ls, bool init_bm, uint16_t device_id)
 {
     const mmc_local_service_config_t *c = &ls->cfg;
     int32_t rc;
@@ -257,7 +261,7 @@ uninit:
     return rc;
 }
 
-static void ls_bm_close(mmc_local_service_t ls)
+static void ls_bm_close(ls_svc_t *ls)
 {
     if (ls->bm != NULL) {
         smem_bm_leave(ls->bm, 0);
@@ -266,7 +270,7 @@ static void ls_bm_close(mmc_local_service_t ls)
     if (ls->own_bm_init) smem_bm_uninit(0);
 }
 
-int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, mmc_local_service_t *out)
+int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t device_id, ls_svc_t **out)
 {
     int32_t rc = mmc_local_service_config_check(cfg);
     if (rc == MMC_OK) rc = ls_conf_runnable(cfg);
@@ -278,7 +282,7 @@ int32_t ls_start(const mmc_local_service_config_t *cfg, bool init_bm, uint16_t d
     if (busy)
         return util_err_set(MMC_DUPLICATED_OBJECT, "mmcs_local_service_start: a LocalService already runs in this "
                                                    "process");
-    mmc_local_service_t ls = calloc(1, sizeof(*ls));
+    ls_svc_t *ls = calloc(1, sizeof(*ls));
     if (ls == NULL) {
         rc = util_err_set(MMC_MALLOC_FAILED, "mmcs_local_service_start: out of memory");
         goto clear_starting;
@@ -352,19 +356,20 @@ clear_starting:
     return rc;
 }
 
-mmc_local_service_t mmcs_local_service_start(const mmc_local_service_config_t *cfg)
+mmc_local_service_t mmcs_local_service_start(mmc_local_service_config_t *cfg)
 {
     if (cfg == NULL) {
         util_err_set(MMC_INVALID_PARAM, "mmcs_local_service_start: config is NULL");
         return NULL;
     }
-    mmc_local_service_t ls = NULL;
+    ls_svc_t *ls = NULL;
     ls_start(cfg, true, (uint16_t)(cfg->deviceId > UINT16_MAX ? 0 : cfg->deviceId), &ls);
     return ls;
 }
 
-void mmcs_local_service_stop(mmc_local_service_t ls)
+void mmcs_local_service_stop(mmc_local_service_t handle)
 {
+    ls_svc_t *ls = handle;
     if (ls == NULL) return;
     pthread_mutex_lock(&g_ls.lock);
     bool mine = g_ls.cur == ls;

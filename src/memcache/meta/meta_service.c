@@ -324,7 +324,7 @@ static int32_t svc_http_start(struct mmc_meta_service *s, const net_expose_t *x)
 
 /* ---------- lifetime ---------- */
 
-mmc_meta_service_t mmcs_meta_service_start(const mmc_meta_service_config_t *cfg)
+mmc_meta_service_t mmcs_meta_service_start(mmc_meta_service_config_t *cfg)
 {
     int32_t rc = mmc_meta_service_config_check(cfg);
     if (rc != MMC_OK) return NULL;
@@ -429,8 +429,9 @@ free_service:
     return NULL;
 }
 
-void mmcs_meta_service_stop(mmc_meta_service_t s)
+void mmcs_meta_service_stop(mmc_meta_service_t handle)
 {
+    struct mmc_meta_service *s = handle;
     if (s == NULL) return;
     meta_http_stop(s->http);
     net_listener_close(s->lis);
@@ -445,8 +446,9 @@ void mmcs_meta_service_stop(mmc_meta_service_t s)
     free(s);
 }
 
-uint16_t mmcs_meta_service_port(mmc_meta_service_t s, mmc_meta_port_t which)
+uint16_t mmcs_meta_service_port(mmc_meta_service_t handle, mmc_meta_port_t which)
 {
+    const struct mmc_meta_service *s = handle;
     if (s == NULL) return 0;
     switch (which) {
     case MMC_META_PORT_RPC: return s->rpc_port;
