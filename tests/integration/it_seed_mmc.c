@@ -83,12 +83,12 @@ static void role_sdk(const char *rpc, const char *store)
     local_cfg(&lc, rpc, store);
     lc.ubs_io_enable = true;
     int32_t rc = mmc_setup(&lc);
-    TU_CHECK(rc == MMC_UNSUPPORTED && strstr(mmc_get_last_err_msg(), "ubs_io_enable") != NULL,
+    TU_CHECK(rc == MMC_CONFIG && strstr(mmc_get_last_err_msg(), "ubs_io_enable") != NULL,
              "ubs_io_enable = true is refused: %d %s", rc, mmc_get_last_err_msg());
     local_cfg(&lc, rpc, store);
     snprintf(lc.memory_pool_mode, sizeof(lc.memory_pool_mode), "expanded");
     rc = mmc_setup(&lc);
-    TU_CHECK(rc == MMC_UNSUPPORTED && strstr(mmc_get_last_err_msg(), "memory_pool_mode") != NULL,
+    TU_CHECK(rc == MMC_CONFIG && strstr(mmc_get_last_err_msg(), "memory_pool_mode") != NULL,
              "memory_pool_mode = expanded is refused: %d %s", rc, mmc_get_last_err_msg());
     local_cfg(&lc, rpc, store);
     snprintf(lc.log_level, sizeof(lc.log_level), "loud");
