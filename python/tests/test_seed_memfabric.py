@@ -342,6 +342,8 @@ SEED_BM_EXAMPLE = """
     config.auto_ranking = auto_ranking
     config.rank_id = rank_id if not auto_ranking else -1
     config.init_timeout = config.create_timeout = config.operation_timeout = 30
+    if len(sys.argv) > 5:
+        config.set_nic(sys.argv[5])       # as the seed's examples: the same NIC URL for every rank of the host
     assert bm.initialize(store_url=url, world_size=rank_size, device_id=0, config=config) == 0
     config = shm.ShmConfig()
     config.start_store = not auto_ranking
@@ -369,14 +371,16 @@ SEED_BM_EXAMPLE = """
 """
 
 
-@pytest.mark.parametrize("auto_ranking", ["0", "1"])
-def test_seed_bm_example_three_ranks(auto_ranking):
+@pytest.mark.parametrize("auto_ranking,shared_nic", [("0", False), ("1", False), ("0", True)])
+def test_seed_bm_example_three_ranks(auto_ranking, shared_nic):
     url = f"tcp://127.0.0.1:{free_port()}"
     if auto_ranking == "1":
         # the example starts no store when ranks are automatic: one runs in this process
         assert mf.create_config_store(url) == 0
+    # shared_nic: every rank gets the same set_nic URL (its port is where the ranks' data servers start)
+    nic = (f"tcp://127.0.0.1:{free_port()}",) if shared_nic else ()
     try:
-        outs = run_ranks(SEED_BM_EXAMPLE, 3, 3, url, auto_ranking)
+        outs = run_ranks(SEED_BM_EXAMPLE, 3, 3, url, auto_ranking, *nic)
         assert sorted(o.split()[1] for o in outs) == ["0", "1", "2"]
     finally:
         if auto_ranking == "1":

@@ -30,7 +30,8 @@ const util_conf_spec_t sm_bm_conf_table[] = {
      .help = "`SMEM_BM_FLAG_ALLOW_INSECURE` (1): as `SMEM_ALLOW_INSECURE=1` for this BM (docs/CONFIG.md \"Listening "
              "beyond loopback\"); other bits reserved, 0"},
     {.type = UTIL_CONF_STR, B(hcomUrl), .py = "hcom_url",
-     .help = "data-plane address, e.g. `tcp://10.0.0.1:18888` or `tcp://10.0.0.0/24:18888`; `\"\"`: the interface "
+     .help = "data-plane address, e.g. `tcp://10.0.0.1:18888` or `tcp://10.0.0.0/24:18888`; a PORT in use "
+             "(ranks of one host sharing the URL): the next free one of the 64 after it; `\"\"`: the interface "
              "that reaches the config store, an ephemeral port"},
     B_TLS(hcomTlsConfig, "hcom_tls", "TLS of the tcp data plane (a TLS block)"),
     B_TLS(storeTlsConfig, "store_tls",

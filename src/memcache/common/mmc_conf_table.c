@@ -141,7 +141,8 @@ const util_conf_spec_t mmc_local_conf_table[] = {
     {.key = "ock.mmc.local_service.hcom_url", .type = UTIL_CONF_STR, L(bmHcomUrl), .max = MMC_CONF_HCOM_URL_MAX,
      .flag = "hcom-url", .arg = "URL", .py = "hcom_url",
      .help = "data-plane listen address for peers on other hosts: `tcp://IP:PORT` or `tcp://SUBNET/BITS:PORT` "
-             "(choose the NIC by subnet); `\"\"` = the interface that reaches the config store, an ephemeral port"},
+             "(choose the NIC by subnet); a PORT in use: the next free one of the 64 after it; `\"\"` = the "
+             "interface that reaches the config store, an ephemeral port"},
     {.key = "ock.mmc.local_service.world_size", .type = UTIL_CONF_UINT, L(worldSize), .min = 1, .max = 1024,
      .def = "256", .flag = "world-size", .arg = "N", .py = "world_size",
      .help = "BM world size; the same in every process of the cluster"},

@@ -29,6 +29,7 @@
 #define TCP_CONNS_MAX 64u
 #define TCP_CHUNK_DEFAULT (1ull << 20)
 #define TCP_CHUNK_MIN (4ull << 10)
+#define TCP_PORT_WALK 64u /* a listen port in use: the next ones tried (ranks of one host sharing a config) */
 #define TCP_SERVER_CONNS_MAX 1024u /* server threads at once; at the cap the longest-idle connection makes room */
 #define TCP_SERVER_IDLE_MS 60000u  /* a data connection with no request for this long is closed (clients redial) */
 

@@ -200,9 +200,23 @@ static int32_t tcp_iface_open(tp_iface_t *base, const tp_iface_cfg_t *cfg)
     bool guarded = ifc->cred.len != 0 && cfg->cred_private; /* reaching the port is not enough */
     rc = net_listen_check(&ss, where, cfg->tls_server != NULL || guarded, &cfg->expose);
     if (rc != SMEM_OK) return rc;
-    if (bind(ifc->lfd, (struct sockaddr *)&ss, sl) != 0)
-        return util_err_set(errno == EADDRINUSE ? SMEM_RESOURCE_IN_USE : SMEM_IO, "%s: bind to %s port %u: %s",
-                            base->name, ip, tcp_ss_port(&ss), strerror(errno));
+    /* A given port is the first of a range: ranks of one host that share a config (the seed's examples give
+     * every rank the same hcomUrl) each take the next free one; the port bound is the one published. */
+    uint16_t want = tcp_ss_port(&ss);
+    int err = 0;
+    for (uint32_t k = 0; k <= (want ? TCP_PORT_WALK : 0); k++) {
+        if (want && (uint32_t)want + k > UINT16_MAX) break;
+        if (want) tcp_ss_set_port(&ss, (uint16_t)(want + k));
+        err = bind(ifc->lfd, (struct sockaddr *)&ss, sl) == 0 ? 0 : errno;
+        if (err != EADDRINUSE) break;
+    }
+    if (err != 0)
+        return util_err_set(err == EADDRINUSE ? SMEM_RESOURCE_IN_USE : SMEM_IO,
+                            "%s: bind to %s port %u (and the %u after it): %s", base->name, ip, want,
+                            want ? TCP_PORT_WALK : 0u, strerror(err));
+    if (want && tcp_ss_port(&ss) != want)
+        LOG_INFO("%s: port %u is in use, the data server takes %u (the next free one)", base->name, want,
+                 tcp_ss_port(&ss));
     if (listen(ifc->lfd, 256) != 0) return util_err_set(SMEM_IO, "%s: listen: %s", base->name, strerror(errno));
     struct sockaddr_storage bound;
     socklen_t bl = sizeof(bound);
