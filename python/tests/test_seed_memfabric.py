@@ -491,8 +491,8 @@ TRANS_SEED = """
     shm_handle.barrier()
     gathered = shm_handle.all_gather(addr.to_bytes(8, byteorder="little", signed=False))
     peer_addr = int.from_bytes(gathered[8:16] if rank_id == 0 else gathered[0:8], byteorder="little")
-    if rank_id == 1:
-        assert engine.register_memory(buffer_addr=addr, capacity=size) == 0
+    # both register, as the seed's example does (a Prefill engine's memory is tracked as its own, not exposed)
+    assert engine.register_memory(buffer_addr=addr, capacity=size) == 0
     shm_handle.barrier()
     if rank_id == 0:
         dst = "127.0.0.1:10001"
@@ -519,7 +519,7 @@ TRANS_SEED = """
     shm_handle.barrier()
     if rank_id == 1:
         assert (buf[:4096] == 7).all() and (buf[4096:8192] == 8).all() and (buf[8192:12288] == 9).all()
-        assert engine.unregister_memory(buffer_addr=addr) == 0
+    assert engine.unregister_memory(buffer_addr=addr) == 0
     shm_handle.barrier()
     shm_handle.destroy()
     shm.uninitialize(0)
