@@ -236,50 +236,39 @@ int32_t mmcc_local_service_id(uint32_t *id)
 
 /* ---------- registration ---------- */
 
-int32_t mmcc_register_buffer(uint64_t addr, uint64_t size)
+/* Registers (reg) or unregisters addr + size with this process's BM; fn names the public call. */
+static int32_t cl_user_mem(const char *fn, uint64_t addr, uint64_t size, bool reg)
 {
     if (addr == 0 || size == 0)
-        return util_err_set(MMC_INVALID_PARAM, "mmcc_register_buffer: address 0x%" PRIx64 ", size %" PRIu64
-                                               " (both must be non-zero)",
-                            addr, size);
-    int32_t rc = cl_enter("mmcc_register_buffer");
+        return util_err_set(MMC_INVALID_PARAM, "%s: address 0x%" PRIx64 ", size %" PRIu64 " (both must be non-zero)",
+                            fn, addr, size);
+    int32_t rc = cl_enter(fn);
     if (rc != MMC_OK) return rc;
     if (g_cl.ls.bm == NULL) {
         cl_leave();
-        return util_err_set(MMC_NOT_INITIALIZED, "mmcc_register_buffer: client-only process (init_bm = false): no BM to register "
-                                                 "memory with");
+        return util_err_set(MMC_NOT_INITIALIZED, "%s: client-only process (init_bm = false): no BM to register "
+                                                 "memory with",
+                            fn);
     }
-    int32_t src = smem_bm_register_user_mem(g_cl.ls.bm, addr, size);
+    int32_t src =
+        reg ? smem_bm_register_user_mem(g_cl.ls.bm, addr, size) : smem_bm_unregister_user_mem(g_cl.ls.bm, addr);
     cl_leave();
     if (src != 0) { /* libsmem's message into ours (copied first: in one static build they are one buffer) */
         char why[512];
         snprintf(why, sizeof(why), "%s", smem_get_last_err_msg());
-        return util_err_set(mmc_status_from_smem(src), "mmcc_register_buffer: %s", why);
+        return util_err_set(mmc_status_from_smem(src), "%s: %s", fn, why);
     }
     return MMC_OK;
 }
 
+int32_t mmcc_register_buffer(uint64_t addr, uint64_t size)
+{
+    return cl_user_mem("mmcc_register_buffer", addr, size, true);
+}
+
 int32_t mmcc_unregister_buffer(uint64_t addr, uint64_t size)
 {
-    if (addr == 0 || size == 0)
-        return util_err_set(MMC_INVALID_PARAM, "mmcc_unregister_buffer: address 0x%" PRIx64 ", size %" PRIu64
-                                               " (both must be non-zero)",
-                            addr, size);
-    int32_t rc = cl_enter("mmcc_unregister_buffer");
-    if (rc != MMC_OK) return rc;
-    if (g_cl.ls.bm == NULL) {
-        cl_leave();
-        return util_err_set(MMC_NOT_INITIALIZED, "mmcc_unregister_buffer: client-only process (init_bm = false): no BM to register "
-                                                 "memory with");
-    }
-    int32_t src = smem_bm_unregister_user_mem(g_cl.ls.bm, addr);
-    cl_leave();
-    if (src != 0) { /* libsmem's message into ours (copied first: in one static build they are one buffer) */
-        char why[512];
-        snprintf(why, sizeof(why), "%s", smem_get_last_err_msg());
-        return util_err_set(mmc_status_from_smem(src), "mmcc_unregister_buffer: %s", why);
-    }
-    return MMC_OK;
+    return cl_user_mem("mmcc_unregister_buffer", addr, size, false);
 }
 
 /* ---------- metadata calls ---------- */
