@@ -4,10 +4,17 @@ find_program(SMEM_SEED_CXX NAMES c++ g++ clang++)
 if(NOT SMEM_SEED_CXX)
   set(SMEM_SEED_CXX "")
 endif()
+# A sanitized libsmem needs its runtime first: the seed program is built with the same -fsanitize.
+set(SMEM_SEED_SAN "")
+if(SMEM_SANITIZE)
+  set(SMEM_SEED_SAN "-fsanitize=address,undefined")
+elseif(SMEM_TSAN)
+  set(SMEM_SEED_SAN "-fsanitize=thread")
+endif()
 foreach(mode build install)
   add_test(NAME conformance.seed_smem_${mode}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/conformance/seed_smem_check.sh ${mode} ${CMAKE_C_COMPILER}
-                   "${SMEM_SEED_CXX}" ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+                   "${SMEM_SEED_CXX}" ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR} "${SMEM_SEED_SAN}")
   set_tests_properties(conformance.seed_smem_${mode} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
 

@@ -5,10 +5,11 @@
 #   seed_smem_check.sh build   CC CXX SRC_DIR BUILD_DIR   headers of the source tree, libsmem.so of the build
 #   seed_smem_check.sh install CC CXX SRC_DIR BUILD_DIR   `cmake --install --component smem_dev` into a
 #                                                          scratch prefix, then headers and library from there
+# An optional 6th argument: the build's -fsanitize flags (a sanitized library needs its runtime first).
 # A mismatch with the seed's declarations is a compile error, so the test fails. Exit 77 (skipped)
 # when the C++ compiler is missing for the C++ half.
 set -euo pipefail
-mode=$1 cc=$2 cxx=$3 src=$4 build=$5
+mode=$1 cc=$2 cxx=$3 src=$4 build=$5 san=${6:-}
 here="$src/tests/conformance"
 out=$(mktemp -d "${TMPDIR:-/tmp}/seed_smem.XXXXXX")
 trap 'rm -rf "$out"' EXIT
@@ -34,6 +35,8 @@ install)
 esac
 
 warn=(-Wall -Wextra -Werror)
+# shellcheck disable=SC2206 # the flags are words
+[ -n "$san" ] && warn+=($san)
 echo "C11:  $cc -std=c11 -I$inc seed_smem.c -lmf_smem"
 "$cc" -std=c11 "${warn[@]}" -I"$inc" "$here/seed_smem.c" -L"$lib" -lmf_smem -Wl,-rpath,"$lib" -o "$out/seed_smem_c"
 LD_LIBRARY_PATH="$lib" "$out/seed_smem_c"

@@ -242,7 +242,7 @@ static void cs_fmt_rows(const util_conf_spec_t *rows, size_t n, const char *base
 {
     for (size_t i = 0; i < n; i++) {
         const util_conf_spec_t *r = &rows[i];
-        if (r->key == NULL) continue;
+        if (r->key == NULL || (r->flags & UTIL_CONF_F_IGNORED)) continue; /* an ignored seed key has no field */
         const char *p = base + r->offset;
         if (r->type == UTIL_CONF_GROUP) {
             char sub[128];
