@@ -120,12 +120,14 @@ def test_float8_and_unsigned_presence_is_reported():
     lambda: torch.empty(0, dtype=torch.float16),                            # empty
     lambda: torch.empty(3, 0, 2, dtype=torch.int32),                        # empty, 3 dims
     lambda: random_tensor(torch.uint8, (2, 2, 2, 2), 5),                    # 4 dims (the most)
-], ids=["transposed", "strided", "permuted", "expanded", "0d", "0d-bool", "empty", "empty-3d", "4d"])
+    lambda: torch.randn(3, 2, dtype=torch.complex64).conj(),               # lazily conjugated view
+], ids=["transposed", "strided", "permuted", "expanded", "0d", "0d-bool", "empty", "empty-3d", "4d", "conj"])
 def test_shapes_and_strides(store, make):
     t = make()
-    key = f"mct/shape/{tuple(t.shape)}/{t.dtype}/{t.stride()}"
+    key = f"mct/shape/{tuple(t.shape)}/{t.dtype}/{t.stride()}/{t.is_conj()}"
     assert T.put_tensor(store, key, t) == 0
     back = T.get_tensor(store, key)
+    t = t.resolve_conj()                      # the values the tensor shows, which are what is stored
     assert same_bits(back, t) and back.is_contiguous()
     assert store.get(key) == mooncake_object(t, T._code_of(t.dtype))
 

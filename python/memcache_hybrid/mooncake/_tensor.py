@@ -110,7 +110,8 @@ def _check(tensor, key):
         return _fail(INVALID_PARAMS, "tensor for %r has %d dimensions: the layout holds at most %d", key,
                      tensor.dim(), MAX_DIMS)
     shape = list(tensor.shape) + [-1] * (MAX_DIMS - tensor.dim())
-    return HEADER.pack(code, tensor.dim(), *shape), tensor.contiguous()
+    # resolve_conj/resolve_neg: a lazily conjugated or negated view keeps its bit in contiguous().
+    return HEADER.pack(code, tensor.dim(), *shape), tensor.resolve_conj().resolve_neg().contiguous()
 
 
 def _parse(raw, total, key):
