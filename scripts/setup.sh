@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config libssl-dev openssl libcmocka-dev
       clang libclang-rt-14-dev iproute2 procps redis-server redis-tools iperf3 libhiredis-dev libmicrohttpd-dev libgnutls28-dev
-      python3-dev python3-pytest python3-numpy curl)
+      python3-dev python3-pytest python3-numpy python3-torch curl)
 
 missing=()
 for p in "${PKGS[@]}"; do
