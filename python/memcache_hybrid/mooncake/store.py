@@ -16,6 +16,7 @@ import threading as _threading
 import time as _time
 
 from .. import DistributedObjectStore as _Store
+from .. import KeyInfo as _KeyInfo
 from .. import LocalConfig as _LocalConfig
 from .. import MmcDirect as _Dir
 from .. import _memcache
@@ -67,6 +68,20 @@ def _url(addr, what):
     if "://" in addr:
         return addr
     return "tcp://" + addr
+
+
+_KEY_MAX = int(getattr(_memcache, "MMC_KEY_MAX", 256))
+
+
+def _key_ok(key):
+    """Whether the core takes this key (1..MMC_KEY_MAX UTF-8 bytes, no NUL); checked here so that a bad
+    key is one key's INVALID_PARAMS, as Mooncake reports it, not an exception for the whole batch."""
+    if not isinstance(key, str) or not key or "\x00" in key:
+        return False
+    try:
+        return len(key.encode("utf-8")) <= _KEY_MAX
+    except UnicodeEncodeError:
+        return False
 
 
 def _core(name):
@@ -136,6 +151,15 @@ class MooncakeDistributedStore:
             local_config.update({k: v for k, v in d.items() if k in _LocalConfig.__dict__ or hasattr(_LocalConfig(), k)})
         if master_server_addr is None:
             raise TypeError("setup() needs master_server_addr (the MetaService, 'host:port')")
+        # Mooncake's own keywords: the client HTTP server is not ours (metrics are mmc-meta's); SSD
+        # offload and tenants need parts we do not have.
+        local_config.pop("enable_client_http_server", None)
+        local_config.pop("client_http_port", None)
+        local_config.pop("ssd_offload_path", None)
+        if local_config.pop("enable_ssd_offload", False):
+            return int(E.NOT_IMPLEMENTED)
+        if str(local_config.pop("tenant_id", "default") or "default") != "default":
+            return int(E.NOT_IMPLEMENTED)
         try:
             seg = parse_size(global_segment_size)
             parse_size(local_buffer_size)
@@ -250,11 +274,21 @@ class MooncakeDistributedStore:
 
     # ---------- put ----------
     def _put_addrs(self, keys, addrs, sizes, config, upsert=False):
-        """The one put path: per-key Mooncake codes."""
+        """The one put path: per-key Mooncake codes (a key beyond the limits: INVALID_PARAMS)."""
         try:
             rcfg, soft, hard = self._cfg(config)
         except (TypeError, ValueError):
             return [int(E.INVALID_PARAMS)] * len(keys)
+        bad = [not _key_ok(k) or not isinstance(n, int) or n <= 0 for k, n in zip(keys, sizes)]
+        if any(bad):
+            ok = [i for i, b in enumerate(bad) if not b]
+            res = [int(E.INVALID_PARAMS)] * len(keys)
+            if ok:
+                sub = self._put_addrs([keys[i] for i in ok], [addrs[i] for i in ok], [sizes[i] for i in ok],
+                                      config, upsert)
+                for i, rc in zip(ok, sub):
+                    res[i] = rc
+            return res
         st = self._st()
         name = "batch_upsert" if upsert else "batch_put_ex"
         fn = _core(name)
@@ -336,9 +370,16 @@ class MooncakeDistributedStore:
 
     # ---------- get ----------
     def _infos(self, keys):
+        """KeyInfo per key (with a read lease where the core grants one); a bad key: an empty KeyInfo
+        whose status is MMC_INVALID_PARAM."""
         fn = _core("batch_key_info_lease")
         st = self._st()
-        return list(fn(list(keys))) if fn is not None else list(st.batch_get_key_info(list(keys)))
+        ok = [i for i, k in enumerate(keys) if _key_ok(k)]
+        got = list(fn([keys[i] for i in ok])) if fn is not None else list(st.batch_get_key_info([keys[i] for i in ok]))
+        out = [_KeyInfo(status=_memcache.MMC_INVALID_PARAM) for _ in keys]
+        for i, info in zip(ok, got):
+            out[i] = info
+        return out
 
     @staticmethod
     def _info_rc(info):
@@ -350,10 +391,12 @@ class MooncakeDistributedStore:
 
     def get(self, key):
         """The object's bytes; b"" when absent or on error."""
-        return self._st().get(key)
+        return self.get_batch([key])[0]
 
     def get_batch(self, keys):
-        return self._st().get_batch(list(keys))
+        st = self._st()
+        return self._per_key(keys, lambda ks: st.get_batch(ks)) if all(_key_ok(k) for k in keys) else \
+            [st.get(k) if _key_ok(k) else b"" for k in keys]
 
     def get_buffer(self, key):
         """A BufferHandle with the object's bytes, or None when absent."""
@@ -546,9 +589,18 @@ class MooncakeDistributedStore:
         return self.batch_is_exist([key])[0]
 
     def batch_is_exist(self, keys):
-        fn = _core("batch_exist_lease")
-        rcs = fn(list(keys)) if fn is not None else self._st().batch_is_exist(list(keys))
-        return [rc if rc >= 0 else from_mmc(rc) for rc in rcs]
+        fn = _core("batch_exist_lease") or self._st().batch_is_exist
+        return self._per_key(keys, lambda ks: [rc if rc >= 0 else from_mmc(rc) for rc in fn(ks)])
+
+    @staticmethod
+    def _per_key(keys, call):
+        """call(valid keys) -> per-key results; keys beyond the limits get INVALID_PARAMS."""
+        ok = [i for i, k in enumerate(keys) if _key_ok(k)]
+        res = [int(E.INVALID_PARAMS)] * len(keys)
+        if ok:
+            for i, rc in zip(ok, call([keys[i] for i in ok])):
+                res[i] = rc
+        return res
 
     def get_size(self, key):
         """Object size in bytes, or a negative Mooncake code (absent: OBJECT_NOT_FOUND)."""
@@ -582,8 +634,9 @@ class MooncakeDistributedStore:
     def batch_remove(self, keys, force=False):
         """Per-key codes; a key under a read lease is refused (OBJECT_HAS_LEASE) unless force."""
         fn = _core("batch_remove_ex")
-        rcs = fn(list(keys), bool(force)) if fn is not None else self._st().remove_batch(list(keys))
-        return from_mmc_list(rcs)
+        st = self._st()
+        call = (lambda ks: fn(ks, bool(force))) if fn is not None else st.remove_batch
+        return self._per_key(keys, lambda ks: from_mmc_list(call(ks)))
 
     def remove_by_regex(self, regex, force=False):
         """Number of objects removed, or a negative code."""
