@@ -137,8 +137,8 @@ class MooncakeDistributedStore:
               *extra, **local_config):
         """Mooncake's setup: 7 positional arguments (more are accepted and ignored), or one dict with
         the same names (``device_name``/``master_server_address`` too). Starts this process's
-        LocalService with global_segment_size bytes of DRAM; 0 makes a client that contributes no
-        memory (as setup_dummy). Keyword arguments beyond Mooncake's are LocalConfig fields (ours)."""
+        LocalService with global_segment_size bytes of DRAM; 0: a member that contributes no memory
+        but reads and writes every peer (our dram_size 0). Keyword arguments beyond Mooncake's are LocalConfig fields (ours)."""
         if isinstance(local_hostname, dict):
             d = dict(local_hostname)
             local_hostname = d.pop("local_hostname", "localhost")
@@ -168,13 +168,14 @@ class MooncakeDistributedStore:
             ms = str(metadata_server or "")
             if ms.startswith(("tcp://", "unix://")):
                 kw["config_store_url"] = ms
-            if seg:
-                kw.update(dram_size=seg, max_dram_size=max(seg, parse_size(local_config.pop("max_dram_size", 0))))
+            # The segment is our dram_size; max_dram_size (the per-rank address stride, which every
+            # LocalService of the cluster must share) stays the config default unless given.
+            kw["dram_size"] = seg
             kw.update(local_config)
             cfg = _LocalConfig(**kw)
         except (TypeError, ValueError):
             return int(E.INVALID_PARAMS)
-        return self._start(cfg, str(local_hostname or "localhost"), client_only=(seg == 0))
+        return self._start(cfg, str(local_hostname or "localhost"), client_only=False)
 
     def setup_dummy(self, mem_pool_size, local_buffer_size, server_address, **local_config):
         """A client in a process that contributes no memory: metadata calls work, calls that copy
@@ -193,13 +194,12 @@ class MooncakeDistributedStore:
         try:
             seg = parse_size(mount_segment_size)
             kw = dict(protocol=_PROTOCOLS.get(str(protocol).lower(), str(protocol)))
-            if seg:
-                kw.update(dram_size=seg, max_dram_size=max(seg, parse_size(local_config.pop("max_dram_size", 0))))
+            kw["dram_size"] = seg
             kw.update(local_config)
             cfg = _LocalConfig(**kw)
         except (TypeError, ValueError):
             return int(E.INVALID_PARAMS)
-        return self._start(cfg, _socket.gethostname(), client_only=(seg == 0))
+        return self._start(cfg, _socket.gethostname(), client_only=False)
 
     def _start(self, cfg, hostname, client_only):
         with self._lock:
