@@ -324,7 +324,10 @@ class MooncakeDistributedStore:
         return self._put_addrs(keys, buffer_ptrs, sizes, config)
 
     def put_from_with_metadata(self, key, buffer_ptr, metadata_buffer_ptr, size, metadata_size, config=None):
-        """One object: the metadata bytes followed by the data bytes."""
+        """One object: the metadata bytes followed by the data bytes (Mooncake's layout). As Mooncake's,
+        prefer_alloc_in_same_node is refused here (INTERNAL_ERROR)."""
+        if config is not None and getattr(config, "prefer_alloc_in_same_node", False):
+            return int(E.INTERNAL_ERROR)
         return self.batch_put_from_multi_buffers([key], [[metadata_buffer_ptr, buffer_ptr]],
                                                  [[metadata_size, size]], config)[0]
 
@@ -336,9 +339,17 @@ class MooncakeDistributedStore:
             rcfg, soft, hard = self._cfg(config)
         except (TypeError, ValueError):
             return [int(E.INVALID_PARAMS)] * len(keys)
-        if not soft and not hard and _core("batch_put_ex") is None:
-            return from_mmc_list(self._st().batch_put_from_layers(list(keys), [list(p) for p in all_buffer_ptrs],
-                                                                  [list(s) for s in all_sizes], _H2G, rcfg))
+        if not soft and not hard:
+            # Straight from the caller's buffers (no gathering copy): the layered put of our store.
+            ok = [i for i, k in enumerate(keys) if _key_ok(k) and len(all_sizes[i]) == len(all_buffer_ptrs[i])
+                  and all_sizes[i] and all(isinstance(n, int) and n > 0 for n in all_sizes[i])]
+            res = [int(E.INVALID_PARAMS)] * len(keys)
+            if ok:
+                rcs = self._st().batch_put_from_layers([keys[i] for i in ok], [list(all_buffer_ptrs[i]) for i in ok],
+                                                       [list(all_sizes[i]) for i in ok], _H2G, rcfg)
+                for i, rc in zip(ok, rcs):
+                    res[i] = from_mmc(rc)
+            return res
         held = []
         for ptrs, sizes in zip(all_buffer_ptrs, all_sizes):
             held.append(_gather([(_ctypes.c_char * s).from_address(p) for p, s in zip(ptrs, sizes)]))
