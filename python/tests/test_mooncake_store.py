@@ -232,6 +232,15 @@ def test_limits_are_per_key(ms):
     assert ms.get(long_key) == b"" and ms.get_size(long_key) == ErrorCode.INVALID_PARAMS
 
 
+def test_batches_beyond_our_limit(ms):
+    n = _memcache.MMC_BATCH_MAX + 5
+    keys = [f"big/{i}" for i in range(n)]
+    assert ms.batch_is_exist(keys) == [0] * n          # Mooncake takes any batch length; ours splits it
+    assert ms.put_batch(keys[-3:], [b"a", b"b", b"c"]) == 0
+    assert ms.batch_is_exist(keys)[-3:] == [1, 1, 1]
+    assert ms.batch_remove(keys)[-3:] == [0, 0, 0]
+
+
 def test_full_pool_code(ms):
     # An object no segment can hold: Mooncake's NO_AVAILABLE_HANDLE, the code vLLM backs off on.
     big = buf(SEG + (4 << 20))
@@ -321,6 +330,20 @@ def test_core_exist_lease_blocks_remove(ms):
     assert ms.remove("lease/a") == ErrorCode.OBJECT_HAS_LEASE
     assert ms.get("lease/a") == b"v"
     assert ms.remove("lease/a", force=True) == 0
+
+
+def test_core_lease_vs_eviction(ms):
+    # is_exist's read lease keeps the object through eviction until the get
+    need_core("batch_exist_lease")
+    keep = buf(b"K" * (1 << 20))
+    assert ms.put_from("evict/keep", addr(keep), len(keep)) == 0
+    assert ms.is_exist("evict/keep") == 1
+    filler = buf(1 << 20)
+    for i in range(3 * (SEG >> 20)):                      # three pools' worth: eviction must run
+        ms.put_from(f"evict/fill/{i}", addr(filler), len(filler))
+    assert sum(ms.batch_is_exist([f"evict/fill/{i}" for i in range(3 * (SEG >> 20))])) < 3 * (SEG >> 20)
+    out = buf(1 << 20)
+    assert ms.get_into("evict/keep", addr(out), len(out)) == len(keep) and out.raw == keep.raw
 
 
 def test_core_remove_counts(ms):

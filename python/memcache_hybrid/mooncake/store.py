@@ -71,6 +71,16 @@ def _url(addr, what):
 
 
 _KEY_MAX = int(getattr(_memcache, "MMC_KEY_MAX", 256))
+_BATCH_MAX = int(getattr(_memcache, "MMC_BATCH_MAX", 16384))
+
+
+def _chunked(n, call):
+    """call(lo, hi) over slices of at most MMC_BATCH_MAX items, results joined: a Mooncake batch of any
+    length works, where our calls refuse one over the limit."""
+    out = []
+    for lo in range(0, n, _BATCH_MAX):
+        out.extend(call(lo, min(n, lo + _BATCH_MAX)))
+    return out
 
 
 def _key_ok(key):
@@ -289,6 +299,9 @@ class MooncakeDistributedStore:
                 for i, rc in zip(ok, sub):
                     res[i] = rc
             return res
+        if len(keys) > _BATCH_MAX:
+            return _chunked(len(keys), lambda lo, hi: self._put_addrs(keys[lo:hi], addrs[lo:hi], sizes[lo:hi],
+                                                                      config, upsert))
         st = self._st()
         name = "batch_upsert" if upsert else "batch_put_ex"
         fn = _core(name)
@@ -383,10 +396,10 @@ class MooncakeDistributedStore:
     def _infos(self, keys):
         """KeyInfo per key (with a read lease where the core grants one); a bad key: an empty KeyInfo
         whose status is MMC_INVALID_PARAM."""
-        fn = _core("batch_key_info_lease")
-        st = self._st()
+        fn = _core("batch_key_info_lease") or self._st().batch_get_key_info
         ok = [i for i, k in enumerate(keys) if _key_ok(k)]
-        got = list(fn([keys[i] for i in ok])) if fn is not None else list(st.batch_get_key_info([keys[i] for i in ok]))
+        sel = [keys[i] for i in ok]
+        got = _chunked(len(sel), lambda lo, hi: list(fn(sel[lo:hi])))
         out = [_KeyInfo(status=_memcache.MMC_INVALID_PARAM) for _ in keys]
         for i, info in zip(ok, got):
             out[i] = info
@@ -608,9 +621,9 @@ class MooncakeDistributedStore:
         """call(valid keys) -> per-key results; keys beyond the limits get INVALID_PARAMS."""
         ok = [i for i, k in enumerate(keys) if _key_ok(k)]
         res = [int(E.INVALID_PARAMS)] * len(keys)
-        if ok:
-            for i, rc in zip(ok, call([keys[i] for i in ok])):
-                res[i] = rc
+        sel = [keys[i] for i in ok]
+        for i, rc in zip(ok, _chunked(len(sel), lambda lo, hi: call(sel[lo:hi]))):
+            res[i] = rc
         return res
 
     def get_size(self, key):
