@@ -168,7 +168,7 @@ static int32_t repl_alloc(meta_core_t *c, const mmc_req_t *r, meta_obj_t *o, met
 
 void meta_replica_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w)
 {
-    mmc_loc_t loc;
+    mmc_loc_t loc, src;
     int32_t st[MMC_REPLICA_MAX] = {0};
     int32_t rc = MMC_OK;
     meta_obj_t *o = repl_find(c, &r->keys[0]);
@@ -198,6 +198,21 @@ void meta_replica_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
         free(t);
         t = NULL;
     }
+    /* loc[0]: the object and the replicas to read from (the source only, when one is named), as they are
+     * before a move that has nothing to copy drops its source. */
+    repl_loc_error(&src, rc);
+    if (o != NULL) {
+        src.state = o->state;
+        src.size = o->size;
+        src.leases = o->leases + (t != NULL);
+    }
+    for (uint32_t i = 0; rc == MMC_OK && i < o->nrep; i++) {
+        if (r->rank != UINT32_MAX && o->rep[i].seg->rank != r->rank) continue;
+        src.rep[src.nrep].rank = o->rep[i].seg->rank;
+        src.rep[src.nrep].medium = o->rep[i].seg->medium;
+        src.rep[src.nrep].gva = o->rep[i].seg->gva + o->rep[i].off;
+        src.nrep++;
+    }
     for (uint32_t i = 0; t != NULL && i < ntgt; i++) nnew += t->tgt[i].seg != NULL;
     if (t != NULL && nnew == 0) { /* every target holds it already: nothing to copy */
         if (r->replicas == MMC_REPLICA_MODE_MOVE) repl_rep_drop(c, o, (uint32_t)repl_rep_index(o, r->rank));
@@ -221,23 +236,7 @@ void meta_replica_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
                   meta_obj_key(o), nnew, p->name);
     }
     mmc_resp_locs_begin(w, t != NULL ? t->id : 0, c->opts.put_timeout_ms, 1 + ntgt);
-    /* loc[0]: the object and the replicas to read from (the source only, when one is named). */
-    repl_loc_error(&loc, rc);
-    if (o != NULL) {
-        loc.state = o->state;
-        loc.size = o->size;
-        loc.leases = o->leases;
-    }
-    if (rc == MMC_OK) {
-        for (uint32_t i = 0; i < o->nrep; i++) {
-            if (r->rank != UINT32_MAX && o->rep[i].seg->rank != r->rank) continue;
-            loc.rep[loc.nrep].rank = o->rep[i].seg->rank;
-            loc.rep[loc.nrep].medium = o->rep[i].seg->medium;
-            loc.rep[loc.nrep].gva = o->rep[i].seg->gva + o->rep[i].off;
-            loc.nrep++;
-        }
-    }
-    mmc_resp_loc_encode(w, &loc);
+    mmc_resp_loc_encode(w, &src);
     for (uint32_t i = 0; i < ntgt; i++) {
         repl_loc_error(&loc, rc == MMC_OK ? st[i] : (st[i] != MMC_OK ? st[i] : rc));
         if (t != NULL && t->tgt[i].seg != NULL) {
