@@ -204,7 +204,7 @@ void meta_replica_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
     if (o != NULL) {
         src.state = o->state;
         src.size = o->size;
-        src.leases = o->leases + (t != NULL);
+        src.leases = o->leases;
     }
     for (uint32_t i = 0; rc == MMC_OK && i < o->nrep; i++) {
         if (r->rank != UINT32_MAX && o->rep[i].seg->rank != r->rank) continue;
