@@ -169,6 +169,36 @@ MMC_API int32_t mmcc_batch_add_lease(const char **keys, uint32_t n, uint32_t ttl
                                      uint32_t *granted_ttl_ms);
 MMC_API int32_t mmcc_batch_remove_lease(const char **keys, uint32_t n, int32_t *results);
 
+/*
+ * Replicas (Mooncake's copy / move tasks and batch_replica_clear, done by the
+ * store itself; ids are LocalService ids = BM ranks). Each call is synchronous:
+ * when it returns MMC_OK the new replicas are published.
+ *  - replica_copy: new replicas of a READY key on targets[0..n) (1..8). The
+ *    MetaService allocates the space on each target and holds the object (as
+ *    a lease does) while this client copies the bytes from an existing
+ *    replica; then the replicas are published. A target that holds a replica
+ *    already is skipped (as Mooncake does). Any failure frees what was
+ *    allocated and leaves the key as it was: MMC_KEY_NOT_FOUND,
+ *    MMC_OBJECT_NOT_READY, MMC_LINK_NOT_FOUND (a target has no segment of the
+ *    key's medium), MMC_NOT_ENOUGH_MEMORY (a target is full; no eviction for
+ *    copies), MMC_EXCEEDS_CAPACITY (more than 8 replicas, or larger than a
+ *    target's segment), MMC_UNMATCHED_STATE (a copy or move of the key is in
+ *    progress), MMC_LEASE_LOST (a source or target LocalService left during
+ *    the copy), MMC_KEY_NOT_FOUND also when the key was removed meanwhile, or
+ *    the copy's error.
+ *  - replica_move: copy to dst, then drop the replica on src (MMC_LINK_NOT_FOUND
+ *    when src holds none; dst holding one already: only the drop).
+ *  - replica_clear: drops the key's replica on LocalService local_service_id
+ *    (MMC_LINK_NOT_FOUND when it holds none), or with -1 the whole key. A key
+ *    left without a replica is removed. Readers under a lease keep reading:
+ *    the space is freed when their leases have ended. MMC_KEY_NOT_FOUND;
+ *    MMC_UNMATCHED_STATE while it is written or copied.
+ * flags: reserved (0).
+ */
+MMC_API int32_t mmcc_replica_copy(const char *key, const uint32_t *targets, uint32_t n, uint32_t flags);
+MMC_API int32_t mmcc_replica_move(const char *key, uint32_t src, uint32_t dst, uint32_t flags);
+MMC_API int32_t mmcc_replica_clear(const char *key, int64_t local_service_id, uint32_t flags);
+
 #ifdef __cplusplus
 }
 #endif

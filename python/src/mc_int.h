@@ -10,6 +10,7 @@
 int mc_local_config_from(PyObject *o, mmc_local_service_config_t *c);
 int mc_meta_config_from(PyObject *o, mmc_meta_service_config_t *c);
 extern PyMethodDef mc_config_methods[];
+extern PyMethodDef mc_replica_methods[]; /* mc_replica.c */
 
 /* DistributedObjectStore and the module's store functions (_set_key_info_class). */
 int mc_store_add(PyObject *m);

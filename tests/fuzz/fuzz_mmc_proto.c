@@ -119,7 +119,7 @@ static int32_t fz_send(void *link, const net_frame_hdr_t *hdr, const void *body,
     l->last_len = len;
     l->last_type = hdr->type;
     l->last_status = hdr->status;
-    if (hdr->type == MMC_MSG_GET && hdr->status == 0 && len >= MMC_PROTO_PROLOGUE + 8)
+    if ((hdr->type == MMC_MSG_GET || hdr->type == MMC_MSG_REPLICA_START) && hdr->status == 0 && len >= MMC_PROTO_PROLOGUE + 8)
         fz_recent[fz_nrecent++ % 8] = util_get_le64(l->last + MMC_PROTO_PROLOGUE);
     l->answers++;
     return 0;
@@ -150,6 +150,7 @@ static void verify_answer(const fz_link_t *l)
     case MMC_MSG_PUT_START:
     case MMC_MSG_GET:
     case MMC_MSG_QUERY:
+    case MMC_MSG_REPLICA_START:
         locs = calloc(l->expect_n, sizeof(*locs));
         rc = mmc_resp_locs_decode(b, len, l->expect_n, &a, &u, locs);
         for (uint32_t i = 0; rc == MMC_OK && i < l->expect_n; i++)
@@ -249,9 +250,19 @@ static void fz_build(fz_in_t *in, mmc_req_t *r, mmc_key_ref_t *keys, uint64_t *s
         if ((y & 0x20) && r->after.len > 1) r->after.len--;
         break;
     }
+    case MMC_MSG_REPLICA_START: /* a copy (1..3 targets) or a move (1), from one rank or any (UINT32_MAX) */
+        r->n = 1;
+        r->replicas = (uint8_t)(1 + (x >> 4) % 2);
+        r->npref = (uint8_t)(r->replicas == MMC_REPLICA_MODE_MOVE ? 1 : 1 + fz_byte(in) % 3);
+        for (uint32_t i = 0; i < r->npref; i++) r->pref[i] = fz_byte(in) % 5;
+        break;
+    case MMC_MSG_REPLICA_END: r->n = 1; break; /* ids[0]: a recent task id (or a small number) */
     default: break;
     }
 }
+
+/* Entries in the answer to a request: REPLICA_START answers the source and each target. */
+static uint32_t fz_answer_n(const mmc_req_t *r) { return r->type == MMC_MSG_REPLICA_START ? 1u + r->npref : r->n; }
 
 static void fz_dispatch(meta_core_t *core, fz_link_t *l, uint16_t type, const uint8_t *body, uint32_t len,
                         uint32_t expect_n)
@@ -304,7 +315,7 @@ static void server_mode(const uint8_t *data, size_t size)
             mmc_req_t tmp;
             l->list_prefix = l->list_after = (mmc_key_ref_t){.p = "", .len = 0};
             if (mmc_req_decode(type, body, len, &tmp) == MMC_OK) {
-                n = tmp.n;
+                n = fz_answer_n(&tmp);
                 if (type == MMC_MSG_LIST) { /* they point into body, which outlives the answer's check */
                     l->list_prefix = tmp.prefix;
                     l->list_after = tmp.after;
@@ -324,7 +335,7 @@ static void server_mode(const uint8_t *data, size_t size)
             util_wbuf_t w;
             util_wbuf_init(&w);
             if (mmc_req_encode(&r, &w) != MMC_OK) fz_fail("a well-formed request does not encode");
-            fz_dispatch(core, l, r.type, w.p, (uint32_t)w.len, r.n);
+            fz_dispatch(core, l, r.type, w.p, (uint32_t)w.len, fz_answer_n(&r));
             util_wbuf_fini(&w);
         }
         if (meta_core_check(core) != MMC_OK) {

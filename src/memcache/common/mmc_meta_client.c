@@ -484,3 +484,39 @@ int32_t mmc_meta_stats(mmc_meta_client_t *c, mmc_stats_t *st, mmc_seg_info_t **s
     free(resp);
     return rc;
 }
+
+/* ---------- replica tasks (REPLICA_START / REPLICA_END / REPLICA_CLEAR) ---------- */
+
+int32_t mmc_meta_replica_start(mmc_meta_client_t *c, const char *key, uint32_t src, uint8_t mode,
+                               const uint32_t *targets, uint32_t ntgt, mmc_loc_t *locs, uint64_t *task_id)
+{
+    if (c == NULL || locs == NULL || task_id == NULL || targets == NULL || ntgt == 0 || ntgt > MMC_REPLICA_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "mmc_meta_replica_start: NULL argument or %u targets (1..%u)", ntgt,
+                            MMC_REPLICA_MAX);
+    mmc_req_t r = {.type = MMC_MSG_REPLICA_START, .owner = c->owner, .rank = src, .replicas = mode,
+                   .npref = (uint8_t)ntgt};
+    for (uint32_t i = 0; i < ntgt; i++) r.pref[i] = targets[i] >= MMC_RANK_MAX ? -1 : (int32_t)targets[i];
+    void *mem;
+    int32_t rc = mc_keys(&key, 1, &r, &mem);
+    if (rc != MMC_OK) return rc;
+    uint8_t *resp;
+    uint32_t len;
+    rc = mc_call(c, &r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_locs_decode(resp, len, 1 + ntgt, task_id, NULL, locs);
+    free(resp);
+    free(mem);
+    return rc;
+}
+
+int32_t mmc_meta_replica_end(mmc_meta_client_t *c, uint64_t task_id, int32_t result, int32_t *st)
+{
+    if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_replica_end: NULL client");
+    mmc_req_t r = {.type = MMC_MSG_REPLICA_END, .owner = c->owner, .n = 1, .ids = &task_id, .results = &result};
+    return mc_status_call(c, &r, NULL, 1, st);
+}
+
+int32_t mmc_meta_replica_clear(mmc_meta_client_t *c, uint32_t rank, const char *const *keys, uint32_t n, int32_t *st)
+{
+    mmc_req_t r = {.type = MMC_MSG_REPLICA_CLEAR, .rank = rank};
+    return mc_status_call(c, &r, keys, n, st);
+}

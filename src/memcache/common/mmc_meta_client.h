@@ -102,4 +102,14 @@ void mmc_meta_list_free(mmc_meta_list_t *l);
 /* *segs malloc'd (caller frees; NULL when none). */
 int32_t mmc_meta_stats(mmc_meta_client_t *c, mmc_stats_t *st, mmc_seg_info_t **segs, uint32_t *nseg);
 
+/* Replica tasks (client_replica.c drives them). start: mode MMC_REPLICA_MODE_COPY / _MOVE of key from the
+ * replica on src (UINT32_MAX: any) to targets[ntgt]; locs[1 + ntgt]: locs[0].status the call's status and the
+ * replicas to read, locs[1 + i] target i (status, and its GVA when space was allocated). *task_id 0: nothing
+ * to copy. end: result 0 publishes, else aborts; *st the MetaService's answer. clear: rank UINT32_MAX drops
+ * the whole object, else its replica there (the object when it is the last); st[n] per key. */
+int32_t mmc_meta_replica_start(mmc_meta_client_t *c, const char *key, uint32_t src, uint8_t mode,
+                               const uint32_t *targets, uint32_t ntgt, mmc_loc_t *locs, uint64_t *task_id);
+int32_t mmc_meta_replica_end(mmc_meta_client_t *c, uint64_t task_id, int32_t result, int32_t *st);
+int32_t mmc_meta_replica_clear(mmc_meta_client_t *c, uint32_t rank, const char *const *keys, uint32_t n, int32_t *st);
+
 #endif

@@ -9,6 +9,7 @@
 static const char *const mmc_msg_names[MMC_MSG_COUNT] = {
     "MOUNT", "UNMOUNT", "HEARTBEAT", "PUT_START", "PUT_END", "GET", "LEASE_RELEASE",
     "EXIST", "QUERY",   "REMOVE",    "REMOVE_ALL", "LIST",   "STATS",
+    "REPLICA_START", "REPLICA_END", "REPLICA_CLEAR",
 };
 
 const char *mmc_msg_name(uint16_t type)
@@ -27,14 +28,18 @@ bool mmc_key_valid(const char *p, size_t len)
 static bool mmc_req_has_keys(uint16_t t)
 {
     return t == MMC_MSG_PUT_START || t == MMC_MSG_PUT_END || t == MMC_MSG_GET || t == MMC_MSG_EXIST ||
-           t == MMC_MSG_QUERY || t == MMC_MSG_REMOVE;
+           t == MMC_MSG_QUERY || t == MMC_MSG_REMOVE || t == MMC_MSG_REPLICA_START || t == MMC_MSG_REPLICA_CLEAR;
 }
 
-static bool mmc_req_is_batch(uint16_t t) { return mmc_req_has_keys(t) || t == MMC_MSG_LEASE_RELEASE; }
+static bool mmc_req_is_batch(uint16_t t)
+{
+    return mmc_req_has_keys(t) || t == MMC_MSG_LEASE_RELEASE || t == MMC_MSG_REPLICA_END;
+}
 
 static bool mmc_req_has_owner(uint16_t t)
 {
-    return t == MMC_MSG_PUT_START || t == MMC_MSG_PUT_END || t == MMC_MSG_GET || t == MMC_MSG_LEASE_RELEASE;
+    return t == MMC_MSG_PUT_START || t == MMC_MSG_PUT_END || t == MMC_MSG_GET || t == MMC_MSG_LEASE_RELEASE ||
+           t == MMC_MSG_REPLICA_START || t == MMC_MSG_REPLICA_END;
 }
 
 static int32_t mmc_req_check(const mmc_req_t *r)
@@ -83,6 +88,20 @@ static int32_t mmc_req_check(const mmc_req_t *r)
         for (uint32_t i = 0; i < r->n; i++)
             if (r->sizes[i] == 0)
                 return util_err_set(MMC_INVALID_PARAM, "mmc PUT_START: key #%u has size 0", i);
+        break;
+    case MMC_MSG_REPLICA_START:
+        if (r->replicas != MMC_REPLICA_MODE_COPY && r->replicas != MMC_REPLICA_MODE_MOVE)
+            return util_err_set(MMC_INVALID_PARAM, "mmc REPLICA_START: mode %u is not copy (1) or move (2)",
+                                r->replicas);
+        if (r->npref < 1 || r->npref > MMC_REPLICA_MAX || (r->replicas == MMC_REPLICA_MODE_MOVE && r->npref != 1))
+            return util_err_set(MMC_INVALID_PARAM, "mmc REPLICA_START: %u targets (copy: 1..%u, move: 1)", r->npref,
+                                MMC_REPLICA_MAX);
+        for (uint32_t i = 0; i < r->npref; i++)
+            if (r->pref[i] < 0 || (uint32_t)r->pref[i] >= MMC_RANK_MAX)
+                return util_err_set(MMC_INVALID_PARAM, "mmc REPLICA_START: target #%u is %d", i, r->pref[i]);
+        /* fall through */
+    case MMC_MSG_REPLICA_END:
+        if (r->n != 1) return util_err_set(MMC_INVALID_PARAM, "mmc %s: %u keys, must be 1", name, r->n);
         break;
     case MMC_MSG_LIST:
         if (r->limit == 0 || r->limit > MMC_PROTO_LIST_MAX)
@@ -176,6 +195,25 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
         util_wbuf_u32(w, r->rank);
         util_wbuf_bytes(w, r->proof, MMC_PROOF_SIZE);
         break;
+    case MMC_MSG_REPLICA_START:
+        util_wbuf_u64(w, r->owner);
+        util_wbuf_u32(w, r->rank);
+        util_wbuf_u8(w, r->replicas);
+        util_wbuf_u8(w, r->npref);
+        util_wbuf_u16(w, 0);
+        for (uint32_t i = 0; i < r->npref; i++) util_wbuf_u32(w, (uint32_t)r->pref[i]);
+        mmc_wkey(w, &r->keys[0]);
+        break;
+    case MMC_MSG_REPLICA_END:
+        util_wbuf_u64(w, r->owner);
+        util_wbuf_u64(w, r->ids[0]);
+        util_wbuf_u32(w, (uint32_t)r->results[0]);
+        break;
+    case MMC_MSG_REPLICA_CLEAR:
+        util_wbuf_u32(w, r->rank);
+        util_wbuf_u32(w, r->n);
+        for (uint32_t i = 0; i < r->n; i++) mmc_wkey(w, &r->keys[i]);
+        break;
     default: /* STATS: prologue only */
         break;
     }
@@ -263,6 +301,7 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
     case MMC_MSG_QUERY:
     case MMC_MSG_REMOVE:
     case MMC_MSG_LEASE_RELEASE:
+    case MMC_MSG_REPLICA_CLEAR:
         if (type == MMC_MSG_PUT_START) {
             r.rank = util_rbuf_u32(&rb);
             r.medium = util_rbuf_u16(&rb);
@@ -280,6 +319,8 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
             r.owner = util_rbuf_u64(&rb);
         } else if (type == MMC_MSG_PUT_END || type == MMC_MSG_LEASE_RELEASE) {
             r.owner = util_rbuf_u64(&rb);
+        } else if (type == MMC_MSG_REPLICA_CLEAR) {
+            r.rank = util_rbuf_u32(&rb);
         }
         r.n = util_rbuf_u32(&rb);
         if (rb.err) break;
@@ -312,6 +353,32 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
         r.rank = util_rbuf_u32(&rb);
         const void *pf = util_rbuf_bytes(&rb, MMC_PROOF_SIZE);
         if (pf) memcpy(r.proof, pf, MMC_PROOF_SIZE);
+        break;
+    }
+    case MMC_MSG_REPLICA_START:
+    case MMC_MSG_REPLICA_END: {
+        r.owner = util_rbuf_u64(&rb);
+        if (type == MMC_MSG_REPLICA_START) {
+            r.rank = util_rbuf_u32(&rb);
+            r.replicas = util_rbuf_u8(&rb);
+            r.npref = util_rbuf_u8(&rb);
+            uint16_t rsv = util_rbuf_u16(&rb);
+            if (!rb.err && rsv) return util_err_set(MMC_PROTOCOL, "mmc REPLICA_START: reserved field 0x%04x", rsv);
+            if (r.npref > MMC_REPLICA_MAX)
+                return util_err_set(MMC_INVALID_PARAM, "mmc REPLICA_START: %u targets, at most %u", r.npref,
+                                    MMC_REPLICA_MAX);
+            for (uint32_t i = 0; i < r.npref; i++) r.pref[i] = (int32_t)util_rbuf_u32(&rb);
+        }
+        if (rb.err) break;
+        r.n = 1;
+        rc = mmc_req_alloc(&r);
+        if (rc != MMC_OK) return rc;
+        if (type == MMC_MSG_REPLICA_START) {
+            mmc_rkey(&rb, &r.keys[0]);
+        } else {
+            r.ids[0] = util_rbuf_u64(&rb);
+            r.results[0] = (int32_t)util_rbuf_u32(&rb);
+        }
         break;
     }
     default: /* STATS */

@@ -1,6 +1,6 @@
 /*
  * MetaService RPC wire format: message bodies carried in src/net frames
- * (net_proto.h), request types 0x0300..0x030C; a response is a frame with
+ * (net_proto.h), request types 0x0300..0x030F; a response is a frame with
  * NET_FLAG_RESPONSE, the same type and req_id, and a status. All fields are
  * fixed-width little-endian. Every body (request and response) opens with a
  * 4-byte prologue: u16 version (MMC_PROTO_VERSION), u16 reserved (0). Decoders
@@ -32,6 +32,10 @@
  * | 0x030A | REMOVE_ALL    | u32 rank (UINT32_MAX: none), proof[32]                     | u64 removed, u64 deferred (leased)            |
  * | 0x030B | LIST          | u32 limit (1..16384), u16 plen, prefix, u16 alen, after    | u8 more, u32 n, n × (key, u64 size, u8 state, u8 nrep) |
  * | 0x030C | STATS         | (nothing)                                                  | mmc_stats_t fields (u64 each), u32 nseg, nseg × segment (72 bytes) |
+ * | 0x030D | REPLICA_START | u64 owner, u32 src (UINT32_MAX: any), u8 mode (1 copy,     | u64 task id, u32 timeout ms, u32 1 + ntgt,    |
+ * |        |               | 2 move), u8 ntgt (1..8), u16 rsv, i32 tgt[ntgt], key       | loc[0] the source, loc[1 + i] target i        |
+ * | 0x030E | REPLICA_END   | u64 owner, u64 task id, i32 result (0 publish, else abort) | u32 1, i32 status                             |
+ * | 0x030F | REPLICA_CLEAR | u32 rank (UINT32_MAX: every replica), u32 n, key[n]        | u32 n, i32 status[n]                          |
  *
  * owner (version 2) is the client's random non-zero 64-bit token
  * (mmc_meta_client: one per client, kept across reconnects). A lease belongs
@@ -96,8 +100,11 @@ enum {
     MMC_MSG_REMOVE_ALL = 0x030A,
     MMC_MSG_LIST = 0x030B,
     MMC_MSG_STATS = 0x030C,
+    MMC_MSG_REPLICA_START = 0x030D,
+    MMC_MSG_REPLICA_END = 0x030E,
+    MMC_MSG_REPLICA_CLEAR = 0x030F,
     MMC_MSG_FIRST = MMC_MSG_MOUNT,
-    MMC_MSG_LAST = MMC_MSG_STATS,
+    MMC_MSG_LAST = MMC_MSG_REPLICA_CLEAR,
     MMC_MSG_COUNT = MMC_MSG_LAST - MMC_MSG_FIRST + 1,
 };
 
@@ -145,6 +152,10 @@ typedef struct mmc_req {
     uint64_t *ids;                   /* LEASE_RELEASE */
     void *mem;
 } mmc_req_t;
+/* REPLICA_START reuses fields: rank = the source (UINT32_MAX: any), replicas = the mode, npref / pref = the
+ * targets, n = 1 key. REPLICA_END: owner, n = 1, ids[0] the task, results[0]. REPLICA_CLEAR: rank, keys. */
+#define MMC_REPLICA_MODE_COPY 1u
+#define MMC_REPLICA_MODE_MOVE 2u
 
 /* Checks the fields (ranges, key lengths, n) and appends the body to w.
  * MMC_INVALID_PARAM (message set) when a field is out of range. */

@@ -74,6 +74,8 @@ int32_t meta_core_create(const meta_core_opts_t *opts, const meta_core_ops_t *op
     util_list_init(&c->peers);
     util_list_init(&c->segs);
     util_list_init(&c->leases);
+    util_list_init(&c->copies);
+    util_list_init(&c->dead_reps);
     for (uint32_t m = 0; m < MMC_MEDIA_COUNT; m++) util_list_init(&c->media[m].lru);
     c->next_peer_id = 1;
     c->start_ms = meta_now(c);
@@ -88,6 +90,7 @@ int32_t meta_core_create(const meta_core_opts_t *opts, const meta_core_ops_t *op
 void meta_core_destroy(meta_core_t *c)
 {
     if (c == NULL) return;
+    meta_replica_free_all(c);
     meta_obj_free_all(c);
     while (!util_list_empty(&c->segs)) {
         meta_seg_t *s = UTIL_CONTAINER_OF(c->segs.next, meta_seg_t, node);
@@ -145,6 +148,7 @@ void meta_core_peer_close(meta_core_t *c, meta_peer_t *p, int32_t reason)
 void meta_core_tick(meta_core_t *c)
 {
     meta_obj_expire(c, meta_now(c));
+    meta_replica_expire(c, meta_now(c));
     for (uint16_t m = 0; m < MMC_MEDIA_COUNT; m++) {
         meta_media_t *md = &c->media[m];
         if (md->total == 0 || md->used * 100 <= md->total * c->opts.evict_high) continue;
@@ -167,6 +171,10 @@ static int32_t meta_handle_status_list(meta_core_t *c, meta_peer_t *p, const mmc
         break;
     case MMC_MSG_EXIST:
         for (uint32_t i = 0; i < r->n; i++) st[i] = meta_obj_exist(c, &r->keys[i]);
+        break;
+    case MMC_MSG_REPLICA_END: st[0] = meta_replica_end(c, p, r); break;
+    case MMC_MSG_REPLICA_CLEAR:
+        for (uint32_t i = 0; i < r->n; i++) st[i] = meta_replica_clear(c, r->rank, &r->keys[i]);
         break;
     default: /* REMOVE */
         for (uint32_t i = 0; i < r->n; i++) st[i] = meta_obj_remove(c, &r->keys[i]);
@@ -198,6 +206,7 @@ static int32_t meta_handle(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, u
         return MMC_OK;
     case MMC_MSG_PUT_START: meta_obj_put_start(c, p, r, w); return MMC_OK;
     case MMC_MSG_GET: meta_obj_get(c, p, r, w); return MMC_OK;
+    case MMC_MSG_REPLICA_START: meta_replica_start(c, p, r, w); return MMC_OK;
     case MMC_MSG_QUERY: {
         mmc_loc_t loc;
         mmc_resp_locs_begin(w, 0, 0, r->n);
@@ -478,6 +487,8 @@ int32_t meta_core_check(const meta_core_t *c)
         }
         refs += ls->n;
     }
+    refs += meta_replica_refs(c); /* replica tasks hold their objects as leases do */
+    for (uint32_t m = 0; m < MMC_MEDIA_COUNT; m++) rep_bytes[m] += meta_replica_held(c, (uint16_t)m);
     if (refs != obj_leases) return check_fail("lease references vs object lease counts", refs, obj_leases);
     uint64_t in_tab = 0;
     for (size_t b = 0; b < c->lease_nb; b++)

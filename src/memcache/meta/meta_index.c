@@ -485,6 +485,16 @@ void meta_index_remove(meta_index_t *x, const meta_obj_t *o)
     }
 }
 
+void meta_index_replace(meta_index_t *x, const meta_obj_t *old, meta_obj_t *o)
+{
+    index_path_t ip;
+    bool outside;
+    index_descend(x, meta_obj_key(old), old->klen, &ip);
+    meta_leaf_t *lf = ip.leaf;
+    uint32_t pos = leaf_pos(lf, meta_obj_key(old), old->klen, ip.known, false, &outside);
+    if (pos < lf->n && lf->e[pos] == old) lf->e[pos] = o; /* same key: hints and separators stay right */
+}
+
 void meta_index_prefetch(const meta_index_t *x, const char *key, uint32_t len, meta_index_pos_t *pos)
 {
     index_descend(x, key, len, pos);

@@ -184,6 +184,9 @@ struct meta_core {
     uint64_t refused_log_ms;
     meta_op_stats_t ops_stats[MMC_MSG_COUNT];
     uint64_t bad_requests;
+    /* meta_replica.c: copy/move tasks (deadline order) and dropped replicas whose space waits for readers */
+    util_link_t copies, dead_reps;
+    uint64_t ncopies;
 };
 
 static inline uint64_t meta_now(const meta_core_t *c) { return c->opts.clock(c->opts.clock_arg); }
@@ -198,6 +201,8 @@ meta_obj_t *meta_table_find(const meta_table_t *t, const char *key, uint32_t len
 /* o->hash set. MMC_MALLOC_FAILED (nothing changed) when the index cannot grow; hash growth is best effort. */
 int32_t meta_table_insert(meta_table_t *t, meta_obj_t *o, const meta_index_pos_t *pos); /* pos: o's, or NULL */
 void meta_table_remove(meta_table_t *t, meta_obj_t *o);
+/* o (a copy of old, same key and hash) takes old's place in the table and the index; nothing is allocated. */
+void meta_table_replace(meta_table_t *t, const meta_obj_t *old, meta_obj_t *o);
 /* A hint only: brings hash's bucket (chain: its first object) towards the cache. */
 static inline void meta_table_prefetch(const meta_table_t *t, uint64_t hash, bool chain)
 {
@@ -216,6 +221,8 @@ void meta_index_fini(meta_index_t *x); /* frees the nodes, not the objects */
  * MMC_MALLOC_FAILED: unchanged. */
 int32_t meta_index_insert(meta_index_t *x, meta_obj_t *o, const meta_index_pos_t *pos);
 void meta_index_remove(meta_index_t *x, const meta_obj_t *o);
+/* o (same key as old, old indexed) takes old's place; nothing is allocated. */
+void meta_index_replace(meta_index_t *x, const meta_obj_t *old, meta_obj_t *o);
 /* Positions it before the first key > key (strict) or >= key; meta_index_next walks from there. */
 void meta_index_seek(const meta_index_t *x, const char *key, uint32_t len, bool strict, meta_index_iter_t *it);
 meta_obj_t *meta_index_next(meta_index_iter_t *it); /* NULL past the last key */
@@ -264,5 +271,22 @@ void meta_obj_expire(meta_core_t *c, uint64_t now);
  * keep every key leased cannot hold a full pool against writers forever. */
 uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target, bool retire_leased);
 void meta_obj_free_all(meta_core_t *c);
+/* Drops a reference taken with o->leases++ outside a lease (a replica task); frees o if it was retired. */
+void meta_obj_unref(meta_core_t *c, meta_obj_t *o);
+
+/* meta_replica.c: replica copy / move tasks (REPLICA_START / REPLICA_END) and REPLICA_CLEAR. A task holds
+ * its object like a lease (o->leases), so the source replica stays put while the client copies; its target
+ * space is allocated in the heaps but not in the object until REPLICA_END publishes it. */
+void meta_replica_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w);
+int32_t meta_replica_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r);
+int32_t meta_replica_clear(meta_core_t *c, uint32_t rank, const mmc_key_ref_t *k);
+/* Aborts tasks past their deadline and frees dropped replicas whose readers' leases are over. */
+void meta_replica_expire(meta_core_t *c, uint64_t now);
+/* seg is being detached: forget the task targets and dropped replicas on it (its heap goes with it). */
+void meta_replica_seg_gone(meta_core_t *c, const meta_seg_t *seg);
+void meta_replica_free_all(meta_core_t *c);
+/* For meta_core_check: heap bytes of medium m held by tasks and dropped replicas; object references held by tasks. */
+uint64_t meta_replica_held(const meta_core_t *c, uint16_t m);
+uint64_t meta_replica_refs(const meta_core_t *c);
 
 #endif

@@ -103,6 +103,11 @@ static void zombie_free(meta_core_t *c, meta_obj_t *o)
     free(o);
 }
 
+void meta_obj_unref(meta_core_t *c, meta_obj_t *o)
+{
+    if (--o->leases == 0 && o->state == MMC_STATE_REMOVING) zombie_free(c, o);
+}
+
 static void loc_fill(const meta_obj_t *o, int32_t status, mmc_loc_t *loc)
 {
     memset(loc, 0, sizeof(*loc));

@@ -156,6 +156,7 @@ void meta_seg_detach(meta_core_t *c, meta_seg_t *seg, uint32_t *dropped, uint32_
     }
     for (util_link_t *l = c->zombies.next; l != &c->zombies; l = l->next)
         (void)meta_obj_unhook(UTIL_CONTAINER_OF(l, meta_obj_t, link), seg);
+    meta_replica_seg_gone(c, seg);
     meta_media_t *m = &c->media[seg->medium];
     m->used -= meta_heap_used(&seg->heap);
     m->total -= meta_heap_total(&seg->heap);

@@ -82,6 +82,16 @@ int32_t meta_table_insert(meta_table_t *t, meta_obj_t *o, const meta_index_pos_t
     return MMC_OK;
 }
 
+void meta_table_replace(meta_table_t *t, const meta_obj_t *old, meta_obj_t *o)
+{
+    meta_obj_t **pp = &t->b[old->hash & (t->nb - 1)];
+    while (*pp != NULL && *pp != old) pp = &(*pp)->hnext;
+    if (*pp != old) return;
+    o->hnext = old->hnext;
+    *pp = o;
+    meta_index_replace(&t->idx, old, o);
+}
+
 void meta_table_remove(meta_table_t *t, meta_obj_t *o)
 {
     meta_obj_t **pp = &t->b[o->hash & (t->nb - 1)];
