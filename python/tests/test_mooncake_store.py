@@ -401,7 +401,7 @@ def test_core_pins(ms):
 def test_core_copy_move_tasks(meta, ms):
     need_core("replica_copy", "replica_move", "batch_replica_clear")
     local = Daemon([binary("mmc-local"), "--meta-url", meta.rpc_url, "--store-url", meta.store_url,
-                    "--dram-size", "32MB", "--max-dram-size", "32MB"], "mmc-local ready")
+                    "--dram-size", "32MB"], "mmc-local ready")  # the default stride, as every member
     try:
         other = int(re.search(r"rank (\d+)", local.ready).group(1))
         target = f"mmc-ls-{other}"

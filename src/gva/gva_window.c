@@ -193,10 +193,13 @@ int32_t gva_window_propose(const gva_window_cfg_t *cfg, gva_window_t **out)
     if (rc != SMEM_OK) return rc;
     if (out == NULL) return util_err_set(SMEM_INVALID_PARAM, "window out is NULL");
 
-    /* The stack sits just below the top of user space; its power-of-two ceiling is the VA size. */
+    /* The stack sits just below the top of user space; its power-of-two ceiling is the VA size. The probe
+     * range ends below two thirds of it, where Linux loads PIE executables (ELF_ET_DYN_BASE on x86-64 and
+     * arm64), their heap above them and shared libraries further up: a base free here is then free in
+     * every process of the cluster too, whatever its binary (a 256 x 64 GiB window is 16 TiB). */
     uint64_t sp = (uint64_t)(uintptr_t)&rc;
     uint64_t top = 1ull << (64 - __builtin_clzll(sp));
-    uint64_t lo = top / 8, hi = top / 4 * 3;
+    uint64_t lo = top / 8, hi = (top / 3 * 2) & ~(GVA_PROBE_ALIGN - 1);
 #ifdef GVA_PROBE_FIXED_LO
     lo = GVA_PROBE_FIXED_LO;
     hi = GVA_PROBE_FIXED_HI;
