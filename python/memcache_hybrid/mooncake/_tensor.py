@@ -15,8 +15,9 @@ tensor's bytes in row-major (C-contiguous) order, native little-endian:
     8       32    int64 shape[4] (unused dimensions -1)
 
 Return conventions (Mooncake's): puts return 0 or a negative code (batch: one per key); gets return a
-tensor or None (batch: one per key). Codes from the store pass through ``translate_rc``, which the
-Mooncake class may set to its own code map; codes raised here are Mooncake's numbers below.
+tensor or None (batch: one per key). Codes from the store pass through the store's ``translate_rc``
+(the Mooncake class's view maps ours to Mooncake's), else unchanged; codes raised here are Mooncake's
+numbers below.
 Tensors must be on the CPU: a CUDA tensor gets UNAVAILABLE_IN_CURRENT_MODE with a message (no GPU
 pool yet). torch is imported on first use; without it the call raises ImportError naming Debian's
 python3-torch.
@@ -50,8 +51,14 @@ MAX_DIMS = 4
 
 
 def translate_rc(rc):
-    """Store status -> the caller's code space. Identity here; the Mooncake class may replace it."""
+    """Store status -> the caller's code space: identity for a plain DistributedObjectStore."""
     return rc
+
+
+def _rc(store, rc):
+    """rc in the store's caller's code space: a store that carries translate_rc (the Mooncake class's
+    view: MMC_* -> Mooncake's ErrorCode) says how, else translate_rc."""
+    return getattr(store, "translate_rc", translate_rc)(rc)
 
 
 _torch_mod = None
@@ -189,7 +196,7 @@ def _put_many(store, keys, tensors, config):
     if ks:
         kw = {} if config is None else {"replicateConfig": config}
         for i, rc in zip(idx, store.batch_put_from_layers(ks, ptrs, sizes, **kw)):
-            results[i] = translate_rc(rc)
+            results[i] = _rc(store, rc)
     return results
 
 
@@ -232,7 +239,7 @@ def batch_put_tensor_from(store, keys, buffer_ptrs, sizes, config=None):
         kw = {} if config is None else {"replicateConfig": config}
         rcs = store.batch_put_from([keys[i] for i in ok], [buffer_ptrs[i] for i in ok], [sizes[i] for i in ok], **kw)
         for i, rc in zip(ok, rcs):
-            results[i] = translate_rc(rc)
+            results[i] = _rc(store, rc)
     return results
 
 
@@ -344,7 +351,7 @@ def _upsert_many(store, keys, tensors, config, upsert):
         buf[:HEADER_SIZE] = torch.frombuffer(bytearray(hdr), dtype=torch.uint8)
         if t.numel():
             buf[HEADER_SIZE:] = t.reshape(-1).view(torch.uint8)
-        results.append(translate_rc(fn(k, buf.data_ptr(), buf.numel(), config)))
+        results.append(_rc(store, fn(k, buf.data_ptr(), buf.numel(), config)))
     return results
 
 
@@ -379,7 +386,7 @@ def batch_upsert_tensor_from(store, keys, buffer_ptrs, sizes, config=None, upser
     results = []
     for k, p, s in zip(keys, buffer_ptrs, sizes):
         rc = _check_object(p, s, k)
-        results.append(rc if rc else translate_rc(fn(k, p, s, config)))
+        results.append(rc if rc else _rc(store, fn(k, p, s, config)))
     return results
 
 

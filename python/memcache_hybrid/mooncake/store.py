@@ -798,16 +798,48 @@ _TENSOR_METHODS = (
 )
 
 
+class _TensorView:
+    """What the tensor functions see of a MooncakeDistributedStore: the underlying DistributedObjectStore's
+    calls (statuses MMC_*, mapped to Mooncake's by translate_rc), with Mooncake's ReplicateConfig turned
+    into ours and its pins applied on the way in, and the core's upsert."""
+
+    translate_rc = staticmethod(from_mmc)
+
+    def __init__(self, mc):
+        self._mc = mc
+        self._store = mc._st()
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def batch_put_from_layers(self, keys, buffer_ptrs, sizes, replicateConfig=None):
+        rcfg, soft, hard = self._mc._cfg(replicateConfig)
+        if not (soft or hard):
+            return self._store.batch_put_from_layers(keys, buffer_ptrs, sizes, _H2G, rcfg)
+        # pinned: the core's pinned put takes one buffer per key (header and data side by side)
+        held = [_gather([(_ctypes.c_char * n).from_address(a) for a, n in zip(ps, ns)])
+                for ps, ns in zip(buffer_ptrs, sizes)]
+        return _memcache.batch_put_ex(list(keys), [h[0] for h in held], [h[1] for h in held], rcfg, soft, hard)
+
+    def upsert(self, key, addr, size, config=None):
+        rcfg, soft, hard = self._mc._cfg(config)
+        return _memcache.upsert(key, addr, size, rcfg, soft, hard)
+
+
 def _attach_tensor_api():
+    from . import _tensor
+
     def make(name):
+        fn = getattr(_tensor, name)
+
         def method(self, *args, **kwargs):
-            from . import _tensor  # ImportError when the tensor module is not in this build
-            return getattr(_tensor, name)(self._st(), *args, **kwargs)
+            return fn(_TensorView(self), *args, **kwargs)
         method.__name__ = name
         method.__doc__ = f"Mooncake's {name}: memcache_hybrid.mooncake._tensor.{name} on this store."
         return method
     for name in _TENSOR_METHODS:
-        setattr(MooncakeDistributedStore, name, make(name))
+        if hasattr(_tensor, name):  # the *_with_parallelism forms are not built (docs/API.md)
+            setattr(MooncakeDistributedStore, name, make(name))
 
 
 _attach_tensor_api()
