@@ -49,6 +49,7 @@ typedef struct meta_core_ops {
 typedef struct meta_core_opts {
     uint32_t lease_ttl_ms;   /* default 10000 */
     uint32_t put_timeout_ms; /* default 30000 */
+    uint64_t soft_pin_ttl_ms; /* default 1800000 (Mooncake's): a soft pin protects from eviction this long */
     uint16_t evict_high;     /* percent, default 90; 100 turns eviction off (a full pool answers MMC_NOT_ENOUGH_MEMORY) */
     uint16_t evict_low;      /* percent, default 80 */
     /* Monotonic milliseconds; NULL = util_now_ms (tests drive time with their own). */
