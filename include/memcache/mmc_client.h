@@ -158,9 +158,9 @@ MMC_API int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_i
  * go into new space; the MetaService swaps the key to them when the write
  * ends (PUT_END), in one step. A get sees the old or the new value, never a
  * mix: readers leased on the old space keep it until their leases end, then
- * it is freed. Concurrent upserts of one key: the last to finish wins. An
- * upsert of a key whose first put is still being written answers
- * MMC_OBJECT_NOT_READY. opt NULL: the defaults of mmcc_put_opt.
+ * it is freed. Concurrent upserts of one key (or an upsert while the key's
+ * first put is still being written) each write their own space: the last to
+ * finish is the value. opt NULL: the defaults of mmcc_put_opt.
  *
  * mmcc_remove_regex: removes the READY keys matching a POSIX extended regex
  * (regcomp REG_EXTENDED, unanchored: use ^...$ for whole keys); the

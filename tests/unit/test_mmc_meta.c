@@ -513,6 +513,16 @@ static void test_upsert_swaps_at_end(void **state)
     assert_int_equal(items[0].key.len, 1);
     free(items);
     assert_int_equal(stats().media[MMC_MEDIA_DRAM].used, 16 * KiB + 8 * KiB);
+    /* An upsert racing the key's first put: whichever finishes last is the value. */
+    mmc_loc_t lp, lu;
+    assert_int_equal(put_start_f(a, "w", 4096, 0, a->owner, &lp), 0);
+    assert_int_equal(put_start_f(a, "w", 8192, MMC_PF_UPSERT, 0x77, &lu), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "w"), MMC_OBJECT_NOT_READY);
+    assert_int_equal(put_end_o(a, "w", 0, 0x77), 0);
+    assert_int_equal(gva_of(a, "w"), lu.rep[0].gva);
+    assert_int_equal(put_end1(a, "w", 0), 0); /* the first put, set aside, finishes last */
+    assert_int_equal(gva_of(a, "w"), lp.rep[0].gva);
+    assert_int_equal(stats().writing, 1);    /* only the "u" upsert above is still in flight */
     link_close(a);
     check();
 }

@@ -260,7 +260,7 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
         bool shadow = false;
         char sbuf[MMC_KEY_MAX + META_SHADOW_EXTRA];
         mmc_key_ref_t skey = *key;
-        if (o != NULL && (r->flags & MMC_PF_UPSERT) && o->state == MMC_STATE_READY) {
+        if (o != NULL && (r->flags & MMC_PF_UPSERT)) { /* READY, or WRITING: both get a value of their own */
             skey = shadow_key(key, r->owner, sbuf);
             h = meta_key_hash(skey.p, skey.len);
             shadow = true;
@@ -315,18 +315,40 @@ free_orders:
     for (uint32_t i = 0; i < MMC_MEDIA_COUNT; i++) free(ord[i].seg);
 }
 
+/* Renames o (in the table under key) to key's shadow of o's writer token; on failure o is revoked. */
+static void shadow_demote(meta_core_t *c, meta_obj_t *o, const mmc_key_ref_t *key)
+{
+    char sbuf[MMC_KEY_MAX + META_SHADOW_EXTRA];
+    mmc_key_ref_t sk = shadow_key(key, o->writer_owner, sbuf);
+    meta_table_remove(&c->table, o);
+    memcpy(meta_obj_key(o), sk.p, sk.len);
+    meta_obj_key(o)[sk.len] = '\0';
+    o->klen = (uint16_t)sk.len;
+    o->hash = meta_key_hash(sk.p, sk.len);
+    o->flags |= META_OBJ_SHADOW;
+    if (meta_table_find(&c->table, sk.p, sk.len, o->hash) == NULL && meta_table_insert(&c->table, o, NULL) == MMC_OK)
+        return;
+    LOG_WARN("meta: put of '%s' in flight was revoked: an upsert finished first and the put could not be kept "
+             "aside", meta_obj_key(o));
+    util_list_del(&o->link); /* not in the table any more: meta_obj_drop's removal finds nothing */
+    c->nwriting--;
+    obj_release_all(c, o);
+    free(o);
+    c->puts_revoked++;
+}
+
 /* PUT_END of an upsert's shadow s: the live object (if any) leaves (its readers keep its space until their
- * leases end) and s becomes the key, still WRITING (the caller publishes it). MMC_OK, or MMC_MALLOC_FAILED
- * when the key index cannot take s (then s is dropped and the key is gone: the old value had left first,
- * since the index holds one object per key). */
+ * leases end) and s becomes the key, still WRITING (the caller publishes it). A live object still being
+ * written (its put or upsert started first, finishes later) is set aside as its own writer's shadow, so its
+ * PUT_END swaps it in then: the last to finish wins. MMC_OK, or MMC_MALLOC_FAILED when the key index cannot
+ * take s (then s is dropped and the key is gone: the old value had left first, since the index holds one
+ * object per key). */
 static int32_t shadow_swap(meta_core_t *c, meta_obj_t *s, const mmc_key_ref_t *key, uint64_t h)
 {
     meta_obj_t *old = meta_table_find(&c->table, key->p, key->len, h);
-    if (old != NULL && old->state != MMC_STATE_READY) {
-        /* Removed and put again by someone else meanwhile, still being written: that put decides. */
-        meta_obj_drop(c, s);
-        c->puts_revoked++;
-        return MMC_OBJECT_NOT_READY;
+    if (old != NULL && old->state == MMC_STATE_WRITING) {
+        shadow_demote(c, old, key);
+        old = NULL;
     }
     if (old != NULL) {
         meta_obj_drop(c, old); /* leased: REMOVING, freed by its last lease */
