@@ -179,6 +179,12 @@ MMC_API int32_t mmcc_batch_upsert(const char **keys, uint32_t n, const mmc_buffe
                                   uint32_t flags, int32_t *results);
 MMC_API int32_t mmcc_remove_regex(const char *pattern, uint32_t flags, uint64_t *removed);
 MMC_API int32_t mmcc_remove_all_count(uint32_t flags, uint64_t *removed);
+/* mmcc_get / mmcc_batch_get that also tell the bytes read (the value's size, set only for keys that
+ * succeed): an upsert may change a key's size between a query and the get, so a caller that sized its
+ * buffer from a query learns here which value it got. */
+MMC_API int32_t mmcc_get_nread(const char *key, mmc_buffer *buf, uint32_t flags, uint64_t *nread);
+MMC_API int32_t mmcc_batch_get_nread(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results,
+                                     uint64_t *nread);
 MMC_API int32_t mmcc_get_key_info_ex(const char *key, mmc_key_info *info, uint32_t flags);
 MMC_API int32_t mmcc_batch_get_key_info_ex(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results,
                                            uint32_t flags);

@@ -106,6 +106,57 @@ static PyObject *ext_batch_put_ex(PyObject *self, PyObject *args, PyObject *kw)
     return ext_put_batch(args, kw, false, "OO|OOpp:batch_put_ex");
 }
 
+/* ---------- get into a buffer, with the bytes read ---------- */
+
+static int32_t call_get_n1(mc_req_t *q) { return mmcc_get_nread(q->key, &q->buf, 0, q->scratch); }
+static int32_t call_get_nn(mc_req_t *q)
+{
+    return mmcc_batch_get_nread(q->keys.v, q->keys.n, q->bufs, 0, q->res, q->scratch);
+}
+
+/* Bytes read (>= 0) or the negative status: Mooncake's get_into convention. */
+static PyObject *ext_get_into_n(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwl[] = {"key", "addr", "size", NULL};
+    PyObject *key, *addr, *size = Py_None, *ret = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:get_into_n", kwl, &key, &addr, &size)) return NULL;
+    mc_req_t q = {.type = MC_TYPE_AUTO};
+    if (mc_req_key(&q, key) == 0 && mc_req_buf(&q, addr, size, true) == 0 && mc_req_scratch(&q, 1, sizeof(uint64_t)) == 0) {
+        int32_t rc = mc_nogil(call_get_n1, &q);
+        ret = rc != MMC_OK ? PyLong_FromLong(rc) : PyLong_FromUnsignedLongLong(*(uint64_t *)q.scratch);
+    }
+    mc_req_free(&q);
+    return ret;
+}
+
+static PyObject *ext_batch_get_into_n(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwl[] = {"keys", "addrs", "sizes", NULL};
+    PyObject *keys, *addrs, *sizes = Py_None, *ret = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:batch_get_into_n", kwl, &keys, &addrs, &sizes)) return NULL;
+    mc_req_t q = {.type = MC_TYPE_AUTO};
+    if (mc_req_keys(&q, keys) != 0) goto free;
+    if (q.no_call) {
+        ret = PyList_New(0);
+        goto free;
+    }
+    if (mc_req_bufs(&q, addrs, sizes, true, q.keys.n, "keys") != 0 || mc_req_scratch(&q, q.keys.n, sizeof(uint64_t)) != 0)
+        goto free;
+    (void)mc_nogil(call_get_nn, &q);
+    ret = PyList_New(q.keys.n);
+    for (uint32_t i = 0; ret != NULL && i < q.keys.n; i++) {
+        PyObject *o = q.res[i] != MMC_OK ? PyLong_FromLong(q.res[i])
+                                         : PyLong_FromUnsignedLongLong(((const uint64_t *)q.scratch)[i]);
+        if (o == NULL) Py_CLEAR(ret);
+        else PyList_SET_ITEM(ret, i, o);
+    }
+free:
+    mc_req_free(&q);
+    return ret;
+}
+
 /* ---------- remove ---------- */
 
 static int32_t call_remove1(mc_req_t *q) { return mmcc_remove(q->key, ((ext_ctx_t *)q->ctx)->flags); }
@@ -283,6 +334,9 @@ PyMethodDef mc_ext_methods[] = {
           "put_ex(key, addr, size, replicate_config=None, soft_pin=False, hard_pin=False) -> int: put with pins"),
     EXT_M("batch_put_ex", ext_batch_put_ex,
           "batch_put_ex(keys, addrs, sizes, replicate_config=None, soft_pin=False, hard_pin=False) -> [int]"),
+    EXT_M("get_into_n", ext_get_into_n,
+          "get_into_n(key, addr, size=None) -> int: bytes read into the buffer, or a negative error"),
+    EXT_M("batch_get_into_n", ext_batch_get_into_n, "batch_get_into_n(keys, addrs, sizes=None) -> [int]"),
     EXT_M("remove_ex", ext_remove_ex,
           "remove_ex(key, force=False) -> int: a leased key is refused (MMC_LEASE_NOT_EXPIRED) unless force"),
     EXT_M("batch_remove_ex", ext_batch_remove_ex, "batch_remove_ex(keys, force=False) -> [int]"),

@@ -275,8 +275,10 @@ static int32_t cl_get_lease_end(uint64_t lease, uint64_t t0, uint32_t ttl_ms, ch
     return MMC_OK;
 }
 
+/* nread (NULL: not wanted): key i's size as read, for the keys that succeed (an upsert may change the size
+ * between a caller's query and its get: this is the value's, not the query's). */
 static int32_t cl_get(const char *what, const char **keys, uint32_t n, const cl_vec_t *vecs, bool exact,
-                      int32_t *results)
+                      int32_t *results, uint64_t *nread)
 {
     int32_t rc = cl_enter(what);
     if (rc != MMC_OK) return cl_fail_all(rc, results, n);
@@ -366,6 +368,7 @@ static int32_t cl_get(const char *what, const char **keys, uint32_t n, const cl_
                                                        "key fails (read it again)", s.keys[j], why);
         }
         results[s.pos[j]] = r;
+        if (nread != NULL && r == MMC_OK) nread[s.pos[j]] = locs[j].size;
     }
     if (first_msg[0] != '\0') util_err_set(MMC_ERROR, "%s: %s", what, first_msg);
     free(kst);
@@ -414,7 +417,19 @@ int32_t mmcc_get(const char *key, mmc_buffer *buf, uint32_t flags)
     (void)flags;
     int32_t st;
     cl_vec_t v = {buf, 1};
-    int32_t rc = cl_get("mmcc_get", &key, 1, &v, false, &st);
+    int32_t rc = cl_get("mmcc_get", &key, 1, &v, false, &st, NULL);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_get_nread(const char *key, mmc_buffer *buf, uint32_t flags, uint64_t *nread)
+{
+    (void)flags;
+    if (nread == NULL) return util_err_set(MMC_INVALID_PARAM, "mmcc_get_nread: NULL nread");
+    int32_t st;
+    uint64_t got = 0;
+    cl_vec_t v = {buf, 1};
+    int32_t rc = cl_get("mmcc_get", &key, 1, &v, false, &st, &got);
+    if (rc == MMC_OK && st == MMC_OK) *nread = got;
     return rc != MMC_OK ? rc : st;
 }
 
@@ -432,7 +447,7 @@ int32_t mmcc_get_layers(const char *key, const mmc_buffer *layers, uint32_t nlay
     (void)flags;
     int32_t st;
     cl_vec_t v = {layers, nlayers};
-    int32_t rc = cl_get("mmcc_get_layers", &key, 1, &v, true, &st);
+    int32_t rc = cl_get("mmcc_get_layers", &key, 1, &v, true, &st, NULL);
     return rc != MMC_OK ? rc : st;
 }
 
@@ -454,7 +469,7 @@ typedef enum { CL_PUT, CL_GET } cl_dir_t;
 
 static int32_t cl_batch(const char *what, cl_dir_t dir, const char **keys, uint32_t n, const mmc_buffer *bufs,
                         const mmc_buffer *const *layers, const uint32_t *nlayers, const mmc_put_options *opt,
-                        uint32_t pflags, int32_t *results)
+                        uint32_t pflags, int32_t *results, uint64_t *nread)
 {
     int32_t rc = cl_batch_check(what, keys, n, results);
     if (rc != MMC_OK) return cl_fail_all(rc, results, keys && results ? n : 0);
@@ -462,7 +477,7 @@ static int32_t cl_batch(const char *what, cl_dir_t dir, const char **keys, uint3
     rc = cl_vecs(what, n, bufs, layers, nlayers, &v);
     if (rc != MMC_OK) return cl_fail_all(rc, results, n);
     rc = dir == CL_PUT ? cl_put(what, keys, n, v, opt, pflags, results)
-                       : cl_get(what, keys, n, v, layers != NULL, results);
+                       : cl_get(what, keys, n, v, layers != NULL, results, nread);
     free(v);
     return rc;
 }
@@ -472,19 +487,30 @@ int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, co
                        uint32_t flags, int32_t *results)
 {
     return cl_batch("mmcc_batch_put", CL_PUT, keys, n, bufs, NULL, NULL, options, cl_put_pflags(flags, false),
-                    results);
+                    results, NULL);
 }
 
 int32_t mmcc_batch_upsert(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
                           uint32_t flags, int32_t *results)
 {
-    return cl_batch("mmcc_batch_upsert", CL_PUT, keys, n, bufs, NULL, NULL, opt, cl_put_pflags(flags, true), results);
+    return cl_batch("mmcc_batch_upsert", CL_PUT, keys, n, bufs, NULL, NULL, opt, cl_put_pflags(flags, true), results,
+                    NULL);
 }
 
 int32_t mmcc_batch_get(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results)
 {
     (void)flags;
-    return cl_batch("mmcc_batch_get", CL_GET, keys, n, bufs, NULL, NULL, NULL, 0, results);
+    return cl_batch("mmcc_batch_get", CL_GET, keys, n, bufs, NULL, NULL, NULL, 0, results, NULL);
+}
+
+int32_t mmcc_batch_get_nread(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results,
+                             uint64_t *nread)
+{
+    (void)flags;
+    if (nread == NULL)
+        return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_get_nread: NULL nread"), results,
+                           keys && results && n <= MMC_BATCH_MAX ? n : 0);
+    return cl_batch("mmcc_batch_get", CL_GET, keys, n, bufs, NULL, NULL, NULL, 0, results, nread);
 }
 
 int32_t mmcc_batch_put_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
@@ -494,7 +520,7 @@ int32_t mmcc_batch_put_layers(const char **keys, uint32_t n, const mmc_buffer *c
         return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_put_layers: NULL layers"), results,
                            keys && results && n <= MMC_BATCH_MAX ? n : 0);
     return cl_batch("mmcc_batch_put_layers", CL_PUT, keys, n, NULL, layers, nlayers, opt, cl_put_pflags(flags, false),
-                    results);
+                    results, NULL);
 }
 
 int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
@@ -504,5 +530,5 @@ int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_buffer *c
     if (layers == NULL || nlayers == NULL)
         return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_get_layers: NULL layers"), results,
                            keys && results && n <= MMC_BATCH_MAX ? n : 0);
-    return cl_batch("mmcc_batch_get_layers", CL_GET, keys, n, NULL, layers, nlayers, NULL, 0, results);
+    return cl_batch("mmcc_batch_get_layers", CL_GET, keys, n, NULL, layers, nlayers, NULL, 0, results, NULL);
 }

@@ -569,8 +569,12 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
         mmc_resp_loc_encode(w, &loc);
     }
     if (lease == NULL) return;
+    if (lease->n == 0) {
+        free(lease);
+        return;
+    }
     lease_grant(c, lease, r->owner, now); /* owner, not the link p: the reader may come back on another one */
-    if (lease->n > 0 && !w->err) util_put_le64(w->p + start + MMC_PROTO_PROLOGUE, lease->id);
+    if (!w->err) util_put_le64(w->p + start + MMC_PROTO_PROLOGUE, lease->id);
 }
 
 /* Makes lease (its objs filled, their counts raised) live until now + lease ttl, or frees it when it names
