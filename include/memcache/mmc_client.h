@@ -177,6 +177,12 @@ MMC_API int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_i
 MMC_API int32_t mmcc_upsert(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags);
 MMC_API int32_t mmcc_batch_upsert(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
                                   uint32_t flags, int32_t *results);
+/* Upserts of keys gathered from layers (as mmcc_put_layers / mmcc_batch_put_layers). */
+MMC_API int32_t mmcc_upsert_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers,
+                                   const mmc_put_options *opt, uint32_t flags);
+MMC_API int32_t mmcc_batch_upsert_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                                         const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags,
+                                         int32_t *results);
 MMC_API int32_t mmcc_remove_regex(const char *pattern, uint32_t flags, uint64_t *removed);
 MMC_API int32_t mmcc_remove_all_count(uint32_t flags, uint64_t *removed);
 /* mmcc_get / mmcc_batch_get that also tell the bytes read (the value's size, set only for keys that

@@ -82,6 +82,41 @@ free:
     return ret;
 }
 
+static int32_t call_put_layers(mc_req_t *q)
+{
+    const ext_ctx_t *c = q->ctx;
+    return c->upsert ? mmcc_upsert_layers(q->key, q->layers.ptrs[0], q->layers.nl[0], q->opt, c->flags)
+                     : mmcc_put_layers(q->key, q->layers.ptrs[0], q->layers.nl[0], q->opt, c->flags);
+}
+
+/* One key gathered from a list of buffers (addresses with sizes, or buffer objects), in order. */
+static PyObject *ext_put_layers(PyObject *args, PyObject *kw, bool upsert, const char *fmt)
+{
+    static char *kwl[] = {"key", "bufs", "sizes", "replicate_config", "soft_pin", "hard_pin", NULL};
+    PyObject *key, *bufs, *sizes = Py_None, *cfg = Py_None;
+    int soft = 0, hard = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwl, &key, &bufs, &sizes, &cfg, &soft, &hard)) return NULL;
+    ext_ctx_t c = {.flags = ext_pin_flags(soft, hard), .upsert = upsert};
+    mc_req_t q = {.type = MC_TYPE_AUTO, .ctx = &c};
+    PyObject *ret = NULL;
+    if (mc_req_key(&q, key) == 0 && mc_req_opts(&q, cfg) == 0 && mc_req_layers_one(&q, bufs, sizes, false) == 0)
+        ret = PyLong_FromLong(mc_nogil(call_put_layers, &q));
+    mc_req_free(&q);
+    return ret;
+}
+
+static PyObject *ext_upsert_layers(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return ext_put_layers(args, kw, true, "OO|OOpp:upsert_layers");
+}
+
+static PyObject *ext_put_layers_ex(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return ext_put_layers(args, kw, false, "OO|OOpp:put_layers_ex");
+}
+
 static PyObject *ext_upsert(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
@@ -330,6 +365,11 @@ PyMethodDef mc_ext_methods[] = {
           "the value in place (readers see the old or the new one, never a mix)"),
     EXT_M("batch_upsert", ext_batch_upsert,
           "batch_upsert(keys, addrs, sizes, replicate_config=None, soft_pin=False, hard_pin=False) -> [int]"),
+    EXT_M("upsert_layers", ext_upsert_layers,
+          "upsert_layers(key, bufs, sizes=None, replicate_config=None, soft_pin=False, hard_pin=False) -> int: "
+          "upsert of the buffers' bytes concatenated in order (Mooncake's upsert_parts)"),
+    EXT_M("put_layers_ex", ext_put_layers_ex,
+          "put_layers_ex(key, bufs, sizes=None, replicate_config=None, soft_pin=False, hard_pin=False) -> int"),
     EXT_M("put_ex", ext_put_ex,
           "put_ex(key, addr, size, replicate_config=None, soft_pin=False, hard_pin=False) -> int: put with pins"),
     EXT_M("batch_put_ex", ext_batch_put_ex,

@@ -37,6 +37,12 @@ def test_upsert_replaces_in_place(store):
     assert ext.batch_upsert(keys, [b"x" * 10] * 4, None, mc.ReplicateConfig(1, [-1])) == [0] * 4
     assert store.get_batch(keys) == [b"x" * 10] * 4
     assert ext.batch_upsert([], []) == []
+    parts = [b"head-", bytearray(b"middle-"), np.frombuffer(b"tail", np.uint8)]
+    assert ext.upsert_layers("up/parts", parts) == 0
+    assert store.get("up/parts") == b"head-middle-tail"
+    assert ext.upsert_layers("up/parts", [b"x" * 3, b"y" * 2]) == 0
+    assert store.get("up/parts") == b"xxxyy"
+    assert ext.put_layers_ex("up/parts2", [b"a", b"b"], None, None, True) == 0 and store.get("up/parts2") == b"ab"
     assert ext.upsert("", b"x") == mc.MMC_INVALID_PARAM
     with pytest.raises(TypeError):
         ext.upsert("up/one")

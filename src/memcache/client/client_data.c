@@ -442,6 +442,15 @@ int32_t mmcc_put_layers(const char *key, const mmc_buffer *layers, uint32_t nlay
     return rc != MMC_OK ? rc : st;
 }
 
+int32_t mmcc_upsert_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, const mmc_put_options *opt,
+                           uint32_t flags)
+{
+    int32_t st;
+    cl_vec_t v = {layers, nlayers};
+    int32_t rc = cl_put("mmcc_upsert_layers", &key, 1, &v, opt, cl_put_pflags(flags, true), &st);
+    return rc != MMC_OK ? rc : st;
+}
+
 int32_t mmcc_get_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, uint32_t flags)
 {
     (void)flags;
@@ -520,6 +529,16 @@ int32_t mmcc_batch_put_layers(const char **keys, uint32_t n, const mmc_buffer *c
         return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_put_layers: NULL layers"), results,
                            keys && results && n <= MMC_BATCH_MAX ? n : 0);
     return cl_batch("mmcc_batch_put_layers", CL_PUT, keys, n, NULL, layers, nlayers, opt, cl_put_pflags(flags, false),
+                    results, NULL);
+}
+
+int32_t mmcc_batch_upsert_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                                 const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags, int32_t *results)
+{
+    if (layers == NULL || nlayers == NULL)
+        return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_upsert_layers: NULL layers"), results,
+                           keys && results && n <= MMC_BATCH_MAX ? n : 0);
+    return cl_batch("mmcc_batch_upsert_layers", CL_PUT, keys, n, NULL, layers, nlayers, opt, cl_put_pflags(flags, true),
                     results, NULL);
 }
 
