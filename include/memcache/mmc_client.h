@@ -109,7 +109,7 @@ MMC_API int32_t mmcc_query(const char *key, mmc_data_info *info, uint32_t flags)
 MMC_API int32_t mmcc_batch_query(const char **keys, size_t n, mmc_data_info *infos, uint32_t flags);
 MMC_API int32_t mmcc_remove(const char *key, uint32_t flags);
 MMC_API int32_t mmcc_batch_remove(const char **keys, uint32_t n, int32_t *results, uint32_t flags);
-/* Removes every object (leased ones when their lease ends). */
+/* Removes every object; leased ones only with MMC_REMOVE_FORCE (their space when their leases end). */
 MMC_API int32_t mmcc_remove_all(uint32_t flags);
 /* MMC_OK exists (readable), MMC_KEY_NOT_FOUND, MMC_OBJECT_NOT_READY. */
 MMC_API int32_t mmcc_exist(const char *key, uint32_t flags);
@@ -132,6 +132,68 @@ MMC_API int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_b
 /* Key info with the replica GVAs (QUERY). Batch: per-key status in results. */
 MMC_API int32_t mmcc_get_key_info(const char *key, mmc_key_info *info);
 MMC_API int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results);
+
+/*
+ * Mooncake compatibility: core semantics (docs/API.md has the table).
+ *
+ * Flag bits of the flags arguments above (other bits are ignored, as the
+ * seed's flags were):
+ *  - MMC_PUT_SOFT_PIN (mmcc_put, mmcc_put_opt, mmcc_batch_put, the layers
+ *    puts, the upserts): eviction passes the object over while unpinned ones
+ *    can go, for ock.mmc.meta.soft_pin_ttl_ms (default 30 min, Mooncake's);
+ *  - MMC_PUT_HARD_PIN: never evicted; a pool full of hard-pinned objects
+ *    answers MMC_NOT_ENOUGH_MEMORY to puts;
+ *  - MMC_REMOVE_FORCE (mmcc_remove, mmcc_batch_remove, mmcc_remove_all,
+ *    mmcc_remove_all_count, mmcc_remove_regex): a key under a read lease
+ *    goes at once (hidden; its space is freed when the leases end). Without
+ *    it such a key is refused with MMC_LEASE_NOT_EXPIRED (remove) or kept
+ *    (remove_all, remove_regex: not counted);
+ *  - MMC_QUERY_LEASE (mmcc_exist, mmcc_batch_exist, mmcc_query,
+ *    mmcc_batch_query, mmcc_get_key_info_ex, mmcc_batch_get_key_info_ex):
+ *    every READY key found gets a read lease of ock.mmc.meta.lease_ttl_ms,
+ *    so a get that follows within it finds the object (no eviction, no
+ *    non-force remove in between). The lease is no client's: it expires.
+ *
+ * Upsert: a key that does not exist is put. For a READY key the new bytes
+ * go into new space; the MetaService swaps the key to them when the write
+ * ends (PUT_END), in one step. A get sees the old or the new value, never a
+ * mix: readers leased on the old space keep it until their leases end, then
+ * it is freed. Concurrent upserts of one key (or an upsert while the key's
+ * first put is still being written) each write their own space: the last to
+ * finish is the value. opt NULL: the defaults of mmcc_put_opt.
+ *
+ * mmcc_remove_regex: removes the READY keys matching a POSIX extended regex
+ * (regcomp REG_EXTENDED, unanchored: use ^...$ for whole keys); the
+ * MetaService walks its key order a page at a time, so a large store is
+ * never held for long. *removed: how many went. MMC_INVALID_PARAM when the
+ * pattern does not compile. mmcc_remove_all_count: mmcc_remove_all with the
+ * count.
+ */
+#define MMC_PUT_SOFT_PIN 0x100u
+#define MMC_PUT_HARD_PIN 0x200u
+#define MMC_REMOVE_FORCE 0x400u
+#define MMC_QUERY_LEASE 0x800u
+
+MMC_API int32_t mmcc_upsert(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags);
+MMC_API int32_t mmcc_batch_upsert(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
+                                  uint32_t flags, int32_t *results);
+/* Upserts of keys gathered from layers (as mmcc_put_layers / mmcc_batch_put_layers). */
+MMC_API int32_t mmcc_upsert_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers,
+                                   const mmc_put_options *opt, uint32_t flags);
+MMC_API int32_t mmcc_batch_upsert_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                                         const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags,
+                                         int32_t *results);
+MMC_API int32_t mmcc_remove_regex(const char *pattern, uint32_t flags, uint64_t *removed);
+MMC_API int32_t mmcc_remove_all_count(uint32_t flags, uint64_t *removed);
+/* mmcc_get / mmcc_batch_get that also tell the bytes read (the value's size, set only for keys that
+ * succeed): an upsert may change a key's size between a query and the get, so a caller that sized its
+ * buffer from a query learns here which value it got. */
+MMC_API int32_t mmcc_get_nread(const char *key, mmc_buffer *buf, uint32_t flags, uint64_t *nread);
+MMC_API int32_t mmcc_batch_get_nread(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results,
+                                     uint64_t *nread);
+MMC_API int32_t mmcc_get_key_info_ex(const char *key, mmc_key_info *info, uint32_t flags);
+MMC_API int32_t mmcc_batch_get_key_info_ex(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results,
+                                           uint32_t flags);
 
 /*
  * GVA level (layer-wise KV transfer: allocate, write the layers as they are

@@ -201,6 +201,7 @@ typedef struct mmc_meta_service_config {
     /* ours */
     uint32_t leaseTtlMs;         /* ock.mmc.meta.lease_ttl_ms */
     uint32_t putTimeoutMs;       /* ock.mmc.meta.put_timeout_ms: PUT_START..PUT_END limit */
+    uint32_t softPinTtlMs;       /* ock.mmc.meta.soft_pin_ttl_ms: how long a soft pin holds off eviction */
     uint32_t heartbeatTimeoutMs; /* ock.mmc.meta.heartbeat_timeout_ms: a silent LocalService is dead */
     bool memberCheck;            /* ock.mmc.meta.member_check: MOUNT/REMOVE_ALL need a BM rank proof */
     bool allowInsecure;          /* ock.mmc.allow_insecure: listeners beyond loopback without TLS (WARN) */

@@ -128,8 +128,9 @@ PyMODINIT_FUNC PyInit__memcache(void)
 {
     PyObject *m = PyModule_Create(&mc_module);
     if (m == NULL) return NULL;
-    if (PyModule_AddFunctions(m, mc_config_methods) != 0 || mc_store_add(m) != 0) goto fail;
-    if (PyModule_AddFunctions(m, mc_replica_methods) != 0) goto fail;
+    if (PyModule_AddFunctions(m, mc_config_methods) != 0 || PyModule_AddFunctions(m, mc_ext_methods) != 0 ||
+        PyModule_AddFunctions(m, mc_replica_methods) != 0 || mc_store_add(m) != 0)
+        goto fail;
     if (py_type_add(m, &mc_meta_type, "MetaServiceHandle") != 0) goto fail;
     static const struct {
         const char *n;

@@ -21,10 +21,12 @@ static int st_one_arg(PyObject *args, PyObject *kw, const char *fmt, char *name,
 /* ---------- get ---------- */
 
 static int32_t call_query(mc_req_t *q) { return mmcc_query(q->key, q->ctx, 0); }
-static int32_t call_get(mc_req_t *q) { return mmcc_get(q->key, &q->buf, 0); }
+/* The bytes read go to info.size: an upsert between the query and the get may have made the value shorter. */
+static int32_t call_get(mc_req_t *q) { return mmcc_get_nread(q->key, &q->buf, 0, &((mmc_data_info *)q->ctx)->size); }
 
-/* The size first, then the bytes object (with the GIL), then the read into it; again when the key
- * was removed and put again larger in between. One guard span over all of it. */
+/* The size first, then the bytes object (with the GIL), then the read into it, trimmed to the bytes read;
+ * again when the key was removed and put again (or upserted) larger in between, then with twice the room
+ * asked for, so a key whose size keeps changing is still read. One guard span over all of it. */
 PyObject *mc_st_get(mc_store_obj *s, PyObject *args, PyObject *kw)
 {
     PyObject *key;
@@ -36,11 +38,14 @@ PyObject *mc_st_get(mc_store_obj *s, PyObject *args, PyObject *kw)
     for (int attempt = 0; attempt < 3 && ret == NULL; attempt++) {
         memset(&info, 0, sizeof(info));
         int32_t rc = mc_nogil(call_query, &q);
-        if (rc != 0 || !info.valid || info.size == 0 || info.size > (uint64_t)PY_SSIZE_T_MAX) break;
-        PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)info.size);
+        if (rc != 0 || !info.valid || info.size == 0 || info.size > (uint64_t)PY_SSIZE_T_MAX / 2) break;
+        uint64_t room = attempt == 0 ? info.size : info.size * 2;
+        PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)room);
         if (b == NULL) goto leave; /* MemoryError */
-        q.buf = (mmc_buffer){.addr = (uint64_t)(uintptr_t)PyBytes_AS_STRING(b), .type = 1, .len = info.size};
+        q.buf = (mmc_buffer){.addr = (uint64_t)(uintptr_t)PyBytes_AS_STRING(b), .type = 1, .len = room};
         rc = mc_nogil(call_get, &q);
+        if (rc == 0 && info.size < (uint64_t)PyBytes_GET_SIZE(b) && _PyBytes_Resize(&b, (Py_ssize_t)info.size) != 0)
+            goto leave; /* MemoryError; b is gone */
         if (rc == 0) ret = b;
         else Py_DECREF(b);
         if (rc != MMC_BUFFER_TOO_SMALL) break; /* removed and put again larger between the calls: retry */
@@ -57,6 +62,7 @@ free:
 typedef struct {
     const char **found; /* keys with a readable value, read into q->bufs */
     uint32_t n_found;
+    uint64_t *nread;    /* bytes read per found key (an upsert meanwhile may have shortened a value) */
 } mc_found_t;
 
 static int32_t call_batch_query(mc_req_t *q) { return mmcc_batch_query(q->keys.v, q->keys.n, q->scratch, 0); }
@@ -64,7 +70,7 @@ static int32_t call_batch_query(mc_req_t *q) { return mmcc_batch_query(q->keys.v
 static int32_t call_batch_get_found(mc_req_t *q)
 {
     const mc_found_t *f = q->ctx;
-    return mmcc_batch_get(f->found, f->n_found, q->bufs, 0, q->res);
+    return mmcc_batch_get_nread(f->found, f->n_found, q->bufs, 0, q->res, f->nread);
 }
 
 /* Like get: the bytes objects are allocated with the GIL between the two calls, in one guard span. */
@@ -86,7 +92,8 @@ PyObject *mc_st_get_batch(mc_store_obj *s, PyObject *args, PyObject *kw)
     q.bufs = PyMem_Calloc(n, sizeof(mmc_buffer));
     f.found = PyMem_Calloc(n, sizeof(char *));
     idx = PyMem_Calloc(n, sizeof(uint32_t));
-    if (!objs || !q.bufs || !f.found || !idx) {
+    f.nread = PyMem_Calloc(n, sizeof(uint64_t));
+    if (!objs || !q.bufs || !f.found || !idx || !f.nread) {
         PyErr_NoMemory();
         goto free;
     }
@@ -109,6 +116,9 @@ PyObject *mc_st_get_batch(mc_store_obj *s, PyObject *args, PyObject *kw)
     mc_store_leave(s);
     for (uint32_t j = 0; j < f.n_found; j++) {
         if (q.res[j] != 0) Py_CLEAR(objs[idx[j]]);
+        else if (f.nread[j] < (uint64_t)PyBytes_GET_SIZE(objs[idx[j]]) &&
+                 _PyBytes_Resize(&objs[idx[j]], (Py_ssize_t)f.nread[j]) != 0)
+            goto free; /* MemoryError; the object is gone */
     }
     ret = PyList_New(n);
     if (ret == NULL) goto free;
@@ -126,6 +136,7 @@ free:
     PyMem_Free(objs);
     PyMem_Free(f.found);
     PyMem_Free(idx);
+    PyMem_Free(f.nread);
     mc_req_free(&q);
     return ret;
 }

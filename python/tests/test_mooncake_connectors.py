@@ -157,13 +157,11 @@ dst = [[A(host) + 2 * p * page, A(host) + (2 * p + 1) * page] for p in (5, 4)]
 assert store.batch_get_into_multi_buffers(mla_keys, dst, msizes) == [2 * page, 2 * page]
 raw = bytes(host)
 assert raw[10 * page:11 * page] == bytes([0x30]) * page and raw[9 * page:10 * page] == bytes([0x61]) * page
-# clear(): remove_all (a count, or Mooncake's NOT_IMPLEMENTED where the core lacks the count)
-import memcache_hybrid._memcache as core
+# clear(): remove_all, a count
 n = store.remove_all()
-if hasattr(core, "remove_all_ex"):
-    assert n >= 9 and store.batch_is_exist(key_strs) == [0] * 6, n
-else:
-    assert n == -2
+# as Mooncake's RemoveAll, objects under a read lease (the exists and gets above granted them) stay
+assert n >= 0, n
+assert store.remove_all(force=True) >= 0 and store.batch_is_exist(key_strs) == [0] * 6
 print("sglang ok")
 """
     assert run_engine(meta, body) == "sglang ok"

@@ -20,6 +20,10 @@
  *      quickly. Lease ids come from a predictable generator (every value
  *      twice, 0 included) so the core's retry for zero and taken ids runs.
  *    LIST requests carry a prefix and a cursor (after) from the key set.
+ *    Requests that take flags (PUT_START, EXIST, QUERY, REMOVE, REMOVE_ALL)
+ *    take one more byte for them: upserts, pins, forced removes, leasing
+ *    exists and queries, and regex removes (patterns from a small set, some
+ *    that do not compile) with a cursor.
  *    After every step the core's invariants must hold (meta_core_check,
  *    the key index included), every answer must decode with its type's
  *    response decoder, and a LIST answer holds keys in strictly ascending
@@ -71,7 +75,7 @@ static void decode_all(uint16_t type, const uint8_t *body, size_t len)
     (void)mmc_resp_mount_decode(body, len, &a);
     (void)mmc_resp_unmount_decode(body, len, &c, &d);
     (void)mmc_resp_heartbeat_decode(body, len, &c, &a, NULL);
-    (void)mmc_resp_remove_all_decode(body, len, &a, &b);
+    (void)mmc_resp_remove_all_decode(body, len, &a, &b, &(bool){0}, &(mmc_key_ref_t){0});
     if (mmc_resp_list_decode(body, len, &more, &c, &items) == MMC_OK) free(items);
     if (mmc_resp_stats_decode(body, len, &stats, &c, &segs) == MMC_OK) free(segs);
     mmc_resp_error_decode(body, len, msg, sizeof(msg));
@@ -156,7 +160,7 @@ static void verify_answer(const fz_link_t *l)
         for (uint32_t i = 0; rc == MMC_OK && i < l->expect_n; i++)
             if (locs[i].status == MMC_OK && locs[i].nrep == 0 && l->last_type != MMC_MSG_QUERY) fz_fail("a located key has no replica");
         break;
-    case MMC_MSG_REMOVE_ALL: rc = mmc_resp_remove_all_decode(b, len, &a, &c); break;
+    case MMC_MSG_REMOVE_ALL: rc = mmc_resp_remove_all_decode(b, len, &a, &c, &(bool){0}, &(mmc_key_ref_t){0}); break;
     case MMC_MSG_LIST: {
         mmc_list_item_t *items = NULL;
         bool more;
@@ -258,6 +262,22 @@ static void fz_build(fz_in_t *in, mmc_req_t *r, mmc_key_ref_t *keys, uint64_t *s
         break;
     case MMC_MSG_REPLICA_END: r->n = 1; break; /* ids[0]: a recent task id (or a small number) */
     default: break;
+    }
+    if (r->type == MMC_MSG_PUT_START || r->type == MMC_MSG_EXIST || r->type == MMC_MSG_QUERY ||
+        r->type == MMC_MSG_REMOVE || r->type == MMC_MSG_REMOVE_ALL) {
+        static const char *const pats[] = {"^k[0-9]$", "key", "^(a|bb)$", "[", ".*"};
+        uint8_t f = fz_byte(in);
+        if (r->type == MMC_MSG_PUT_START) r->flags = f & MMC_PF_PUT_MASK;
+        if (r->type == MMC_MSG_EXIST || r->type == MMC_MSG_QUERY) r->flags = f & MMC_PF_LEASE;
+        if (r->type == MMC_MSG_REMOVE) r->flags = f & MMC_PF_FORCE;
+        if (r->type == MMC_MSG_REMOVE_ALL) {
+            r->flags = f & (MMC_PF_FORCE | MMC_PF_REGEX);
+            r->prefix.p = pats[(f >> 6) % 5];
+            r->prefix.len = (uint32_t)strlen(r->prefix.p);
+            r->after.p = (f & 1) ? fz_keys[f % 8] : "";
+            r->after.len = (uint32_t)strlen(r->after.p);
+            r->limit = 1 + (f >> 1) % 4;
+        }
     }
 }
 

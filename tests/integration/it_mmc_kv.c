@@ -350,7 +350,8 @@ static void role_basic(void)
     TU_CHECK(mmcc_batch_copy(gvas, &sb, &ssz, 1, MMC_COPY_G2H) == 0 && check(small, 64, 77, 0), "batch_copy");
     ssz = 65;
     TU_CHECK(mmcc_batch_copy(gvas, &sb, &ssz, 1, MMC_COPY_G2H) == MMC_BUFFER_TOO_SMALL, "batch_copy size > buffer");
-    TU_CHECK(mmcc_remove("kv/gva/0", 0) == 0, "remove leased key");
+    TU_CHECK(mmcc_remove("kv/gva/0", 0) == MMC_LEASE_NOT_EXPIRED, "remove of a leased key refused without force");
+    TU_CHECK(mmcc_remove("kv/gva/0", MMC_REMOVE_FORCE) == 0, "forced remove of a leased key");
     ssz = 64;
     TU_CHECK(mmcc_batch_copy(gvas, &sb, &ssz, 1, MMC_COPY_G2H) == 0 && check(small, 64, 77, 0),
              "a removed key's space stays while this process leases it");
@@ -493,7 +494,7 @@ static void role_rr_remove(void)
     for (int i = 0; i < RR_KEYS; i++) {
         char key[64], other[64];
         snprintf(key, sizeof(key), "rr/%d", i);
-        int32_t rc = mmcc_remove(key, 0);
+        int32_t rc = mmcc_remove(key, MMC_REMOVE_FORCE); /* readers hold leases on it: the race is the point */
         if (rc != 0 && bad++ < 3) fprintf(stderr, "remove %s: %d %s\n", key, rc, mmc_get_last_err_msg());
         snprintf(other, sizeof(other), "rr-other/%d", i);
         fill(p, RR_LEN, key_seed(other, 0), 0);
@@ -588,7 +589,7 @@ static int role_main(const char *role, const char *a1, const char *a2)
     else if (strcmp(role, "rr_remove") == 0) role_rr_remove();
     else if (strcmp(role, "rr_read") == 0) role_rr_read();
     else if (strcmp(role, "evict") == 0) role_evict(atoi(a1));
-    else if (strcmp(role, "remove_all") == 0) TU_CHECK(mmcc_remove_all(0) == 0, "mmcc_remove_all: %s", mmc_get_last_err_msg());
+    else if (strcmp(role, "remove_all") == 0) TU_CHECK(mmcc_remove_all(MMC_REMOVE_FORCE) == 0, "mmcc_remove_all: %s", mmc_get_last_err_msg());
     else TU_CHECK(0, "unknown role %s", role);
     mmc_uninit();
     return tu_summary();

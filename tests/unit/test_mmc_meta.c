@@ -175,15 +175,17 @@ static int32_t get1(fake_link_t *l, uint32_t rank, const char *key, mmc_loc_t *l
     return (loc ? loc : &tmp)->status;
 }
 
-static int32_t keys1(fake_link_t *l, uint16_t type, const char *key)
+static int32_t keys1f(fake_link_t *l, uint16_t type, const char *key, uint32_t flags)
 {
     mmc_key_ref_t k = kref(key);
-    mmc_req_t r = {.type = type, .n = 1, .keys = &k};
+    mmc_req_t r = {.type = type, .flags = flags, .n = 1, .keys = &k};
     assert_int_equal(call(l, &r), 0);
     int32_t st;
     assert_int_equal(mmc_resp_status_decode(l->resp, l->resp_len, 1, &st), 0);
     return st;
 }
+
+static int32_t keys1(fake_link_t *l, uint16_t type, const char *key) { return keys1f(l, type, key, 0); }
 
 static int32_t release1(fake_link_t *l, uint64_t id)
 {
@@ -359,8 +361,11 @@ static void test_leases_and_remove(void **state)
     uint64_t used = stats().media[MMC_MEDIA_DRAM].used;
     uint64_t lease;
     assert_int_equal(get1(a, 0, "x", NULL, &lease), 0);
-    /* Remove of a leased object: hidden at once, space kept until the lease ends. */
-    assert_int_equal(keys1(a, MMC_MSG_REMOVE, "x"), 0);
+    /* Remove of a leased object: refused without force; forced, hidden at once, space kept until the lease
+     * ends. */
+    assert_int_equal(keys1(a, MMC_MSG_REMOVE, "x"), MMC_LEASE_NOT_EXPIRED);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "x"), 0);
+    assert_int_equal(keys1f(a, MMC_MSG_REMOVE, "x", MMC_PF_FORCE), 0);
     assert_int_equal(keys1(a, MMC_MSG_EXIST, "x"), MMC_KEY_NOT_FOUND);
     assert_int_equal(get1(a, 0, "x", NULL, NULL), MMC_KEY_NOT_FOUND);
     assert_int_equal(keys1(a, MMC_MSG_REMOVE, "x"), MMC_KEY_NOT_FOUND);
@@ -382,9 +387,9 @@ static void test_leases_and_remove(void **state)
     meta_core_tick(g_core);
     assert_int_equal(stats().leases, 0);
     assert_int_equal(release1(a, lease), MMC_LEASE_LOST);
-    /* Remove waits for an expiring lease too. */
+    /* A forced remove waits for an expiring lease too. */
     assert_int_equal(get1(a, 0, "x", NULL, &lease), 0);
-    assert_int_equal(keys1(a, MMC_MSG_REMOVE, "x"), 0);
+    assert_int_equal(keys1f(a, MMC_MSG_REMOVE, "x", MMC_PF_FORCE), 0);
     assert_int_equal(stats().media[MMC_MEDIA_DRAM].used, 4096);
     g_now += 6000;
     meta_core_tick(g_core);
@@ -400,17 +405,245 @@ static void test_leases_and_remove(void **state)
     g_now += 5001;
     meta_core_tick(g_core);
     assert_int_equal(stats().leases, 0);
-    /* REMOVE_ALL: the leased one is deferred. */
+    /* REMOVE_ALL: the leased one stays without force (counted as deferred); forced, it is deferred. */
     assert_int_equal(put1(a, 0, "z", 4096, 1), 0);
     assert_int_equal(get1(a, 0, "z", NULL, &lease), 0);
     mmc_req_t ra = {.type = MMC_MSG_REMOVE_ALL};
     assert_int_equal(call(a, &ra), 0);
     uint64_t removed, deferred;
-    assert_int_equal(mmc_resp_remove_all_decode(a->resp, a->resp_len, &removed, &deferred), 0);
+    assert_int_equal(mmc_resp_remove_all_decode(a->resp, a->resp_len, &removed, &deferred, NULL, NULL), 0);
     assert_int_equal(removed, 1);
+    assert_int_equal(deferred, 1);
+    assert_int_equal(stats().objects, 1);
+    assert_int_equal(stats().removing, 0);
+    ra.flags = MMC_PF_FORCE;
+    assert_int_equal(call(a, &ra), 0);
+    assert_int_equal(mmc_resp_remove_all_decode(a->resp, a->resp_len, &removed, &deferred, NULL, NULL), 0);
+    assert_int_equal(removed, 0);
     assert_int_equal(deferred, 1);
     assert_int_equal(stats().objects, 0);
     assert_int_equal(stats().removing, 1);
+    link_close(a);
+    check();
+}
+
+/* ---------- Mooncake compatibility: upsert, force, leasing queries, pins, regex ---------- */
+
+static int32_t put_start_f(fake_link_t *l, const char *key, uint64_t size, uint32_t flags, uint64_t owner,
+                           mmc_loc_t *loc)
+{
+    mmc_key_ref_t k = kref(key);
+    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = 0, .medium = MMC_MEDIA_DRAM, .replicas = 1, .flags = flags,
+                   .owner = owner, .n = 1, .keys = &k, .sizes = &size};
+    assert_int_equal(call(l, &r), 0);
+    assert_int_equal(mmc_resp_locs_decode(l->resp, l->resp_len, 1, NULL, NULL, loc), 0);
+    return loc->status;
+}
+
+static int32_t put_end_o(fake_link_t *l, const char *key, int32_t result, uint64_t owner)
+{
+    mmc_key_ref_t k = kref(key);
+    mmc_req_t r = {.type = MMC_MSG_PUT_END, .owner = owner, .n = 1, .keys = &k, .results = &result};
+    assert_int_equal(call(l, &r), 0);
+    int32_t st;
+    assert_int_equal(mmc_resp_status_decode(l->resp, l->resp_len, 1, &st), 0);
+    return st;
+}
+
+static uint64_t gva_of(fake_link_t *l, const char *key)
+{
+    mmc_loc_t loc;
+    uint64_t lease;
+    assert_int_equal(get1(l, 0, key, &loc, &lease), 0);
+    assert_int_equal(release1(l, lease), 0);
+    return loc.rep[0].gva;
+}
+
+static void test_upsert_swaps_at_end(void **state)
+{
+    (void)state;
+    core_new(5000, 30000);
+    fake_link_t *a = link_open();
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 1 * MiB, g_host_a), 0);
+    /* A key that does not exist: an upsert is a put. */
+    mmc_loc_t l1, l2, l3;
+    assert_int_equal(put_start_f(a, "u", 64 * KiB, MMC_PF_UPSERT, 0x71, &l1), 0);
+    assert_int_equal(put_end_o(a, "u", 0, 0x71), 0);
+    uint64_t lease;
+    mmc_loc_t got;
+    assert_int_equal(get1(a, 0, "u", &got, &lease), 0);
+    assert_int_equal(got.rep[0].gva, l1.rep[0].gva);
+    /* An existing key: new space; readers see the old value until PUT_END swaps, in one step. */
+    assert_int_equal(put_start_f(a, "u", 32 * KiB, MMC_PF_UPSERT, 0x72, &l2), 0);
+    assert_int_not_equal(l2.rep[0].gva, l1.rep[0].gva);
+    assert_int_equal(gva_of(a, "u"), l1.rep[0].gva);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "u"), 0);
+    /* A plain put of it still answers "exists"; a second upsert by another token gets space of its own. */
+    assert_int_equal(put_start_f(a, "u", 4096, 0, a->owner, &l3), MMC_DUPLICATED_OBJECT);
+    assert_int_equal(put_start_f(a, "u", 16 * KiB, MMC_PF_UPSERT, 0x73, &l3), 0);
+    assert_int_equal(put_end_o(a, "u", 0, 0x72), 0);
+    mmc_loc_t now;
+    assert_int_equal(get1(a, 0, "u", &now, NULL), 0);
+    assert_int_equal(now.rep[0].gva, l2.rep[0].gva);
+    assert_int_equal(now.size, 32 * KiB);
+    assert_int_equal(stats().removing, 1); /* the first value: its reader still holds it */
+    /* The reader's copy of the old value is proven: nothing it was reading went away. */
+    assert_int_equal(release1(a, lease), 0);
+    assert_int_equal(stats().removing, 0);
+    /* The last to finish wins. */
+    assert_int_equal(put_end_o(a, "u", 0, 0x73), 0);
+    assert_int_equal(gva_of(a, "u"), l3.rep[0].gva);
+    /* An aborted upsert leaves the value as it was; so does an upsert revoked at its deadline. */
+    assert_int_equal(put_start_f(a, "u", 8 * KiB, MMC_PF_UPSERT, 0x74, &l1), 0);
+    assert_int_equal(put_end_o(a, "u", MMC_TIMEOUT, 0x74), 0);
+    assert_int_equal(gva_of(a, "u"), l3.rep[0].gva);
+    assert_int_equal(put_start_f(a, "u", 8 * KiB, MMC_PF_UPSERT, 0x75, &l1), 0);
+    g_now += 31000;
+    meta_core_tick(g_core);
+    assert_int_equal(put_end_o(a, "u", 0, 0x75), MMC_UNMATCHED_STATE);
+    assert_int_equal(gva_of(a, "u"), l3.rep[0].gva);
+    /* LIST shows the key once, never the upsert in flight. */
+    assert_int_equal(put_start_f(a, "u", 8 * KiB, MMC_PF_UPSERT, 0x76, &l1), 0);
+    mmc_list_item_t *items = NULL;
+    uint32_t n = 0;
+    bool more = true;
+    mmc_key_ref_t none = {"", 0};
+    assert_int_equal(meta_core_list(g_core, &none, &none, 16, &items, &n, &more), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].key.len, 1);
+    free(items);
+    assert_int_equal(stats().media[MMC_MEDIA_DRAM].used, 16 * KiB + 8 * KiB);
+    /* An upsert racing the key's first put: whichever finishes last is the value. */
+    mmc_loc_t lp, lu;
+    assert_int_equal(put_start_f(a, "w", 4096, 0, a->owner, &lp), 0);
+    assert_int_equal(put_start_f(a, "w", 8192, MMC_PF_UPSERT, 0x77, &lu), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "w"), MMC_OBJECT_NOT_READY);
+    assert_int_equal(put_end_o(a, "w", 0, 0x77), 0);
+    assert_int_equal(gva_of(a, "w"), lu.rep[0].gva);
+    assert_int_equal(put_end1(a, "w", 0), 0); /* the first put, set aside, finishes last */
+    assert_int_equal(gva_of(a, "w"), lp.rep[0].gva);
+    assert_int_equal(stats().writing, 1);    /* only the "u" upsert above is still in flight */
+    link_close(a);
+    check();
+}
+
+static void test_query_lease_holds_off_eviction_and_remove(void **state)
+{
+    (void)state;
+    core_new(5000, 30000);
+    fake_link_t *a = link_open();
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 256 * KiB, g_host_a), 0);
+    assert_int_equal(put1(a, 0, "e", 64 * KiB, 1), 0);
+    assert_int_equal(put1(a, 0, "q", 64 * KiB, 1), 0);
+    /* Without the flag nothing is leased. */
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "e"), 0);
+    assert_int_equal(stats().leases, 0);
+    assert_int_equal(keys1f(a, MMC_MSG_EXIST, "e", MMC_PF_LEASE), 0);
+    assert_int_equal(keys1f(a, MMC_MSG_EXIST, "nope", MMC_PF_LEASE), MMC_KEY_NOT_FOUND);
+    mmc_key_ref_t k = kref("q");
+    mmc_req_t r = {.type = MMC_MSG_QUERY, .flags = MMC_PF_LEASE, .n = 1, .keys = &k};
+    assert_int_equal(call(a, &r), 0);
+    mmc_loc_t loc;
+    uint64_t qid = 0;
+    uint32_t ttl = 0;
+    assert_int_equal(mmc_resp_locs_decode(a->resp, a->resp_len, 1, &qid, &ttl, &loc), 0);
+    assert_int_equal(loc.status, 0);
+    assert_int_not_equal(qid, 0);
+    assert_int_equal(ttl, 5000);
+    assert_int_equal(stats().leases, 2);
+    /* Leased: a plain remove is refused, eviction passes it over. */
+    assert_int_equal(keys1(a, MMC_MSG_REMOVE, "e"), MMC_LEASE_NOT_EXPIRED);
+    assert_int_equal(put1(a, 0, "big", 100 * KiB, 1), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "e"), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "q"), 0);
+    /* Nobody can release such a lease; it expires at the ttl, then remove works. */
+    assert_int_equal(release1(a, qid), MMC_LEASE_NOT_OWNER);
+    g_now += 5001;
+    meta_core_tick(g_core);
+    assert_int_equal(stats().leases, 0);
+    assert_int_equal(keys1(a, MMC_MSG_REMOVE, "e"), 0);
+    link_close(a);
+    check();
+}
+
+static void test_pins_and_eviction(void **state)
+{
+    (void)state;
+    core_new(5000, 30000);
+    fake_link_t *a = link_open();
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 256 * KiB, g_host_a), 0);
+    mmc_loc_t loc;
+    assert_int_equal(put_start_f(a, "hard", 64 * KiB, MMC_PF_HARD_PIN, a->owner, &loc), 0);
+    assert_int_equal(put_end1(a, "hard", 0), 0);
+    assert_int_equal(put_start_f(a, "soft", 64 * KiB, MMC_PF_SOFT_PIN, a->owner, &loc), 0);
+    assert_int_equal(put_end1(a, "soft", 0), 0);
+    assert_int_equal(put1(a, 0, "plain", 64 * KiB, 1), 0);
+    /* "plain" is the most recent, but the only unpinned one: it goes first. */
+    assert_int_equal(put1(a, 0, "n1", 100 * KiB, 1), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "plain"), MMC_KEY_NOT_FOUND);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "soft"), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "hard"), 0);
+    /* Then n1 (unpinned), then the soft pin when nothing else can go; the hard pin never. */
+    assert_int_equal(put1(a, 0, "n2", 100 * KiB, 1), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "n1"), MMC_KEY_NOT_FOUND);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "soft"), 0);
+    assert_int_equal(put1(a, 0, "n3", 180 * KiB, 1), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "soft"), MMC_KEY_NOT_FOUND);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "hard"), 0);
+    /* Everything else goes first, then the put fails: the hard pin stays. */
+    assert_int_equal(put1(a, 0, "n4", 200 * KiB, 1), MMC_NOT_ENOUGH_MEMORY);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "n3"), MMC_KEY_NOT_FOUND);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "hard"), 0);
+    /* A soft pin past its ttl is unpinned: the older one goes, as LRU has it. */
+    assert_int_equal(put_start_f(a, "soft2", 128 * KiB, MMC_PF_SOFT_PIN, a->owner, &loc), 0);
+    assert_int_equal(put_end1(a, "soft2", 0), 0);
+    assert_int_equal(put1(a, 0, "p2", 32 * KiB, 1), 0);
+    g_now += 1800001;
+    assert_int_equal(put1(a, 0, "n5", 100 * KiB, 1), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "soft2"), MMC_KEY_NOT_FOUND);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "p2"), 0);
+    link_close(a);
+    check();
+}
+
+static void test_remove_regex_pages(void **state)
+{
+    (void)state;
+    core_new(5000, 30000);
+    fake_link_t *a = link_open();
+    assert_int_equal(mount(a, 0, MMC_MEDIA_DRAM, 1 * MiB, g_host_a), 0);
+    const char *keys[] = {"k1", "k2", "k3", "k4", "k5", "kx", "other", "k10"};
+    for (int i = 0; i < 8; i++) assert_int_equal(put1(a, 0, keys[i], 4096, 1), 0);
+    uint64_t lease;
+    assert_int_equal(get1(a, 0, "k3", NULL, &lease), 0);
+    mmc_req_t r = {.type = MMC_MSG_REMOVE_ALL, .flags = MMC_PF_REGEX, .limit = 2};
+    r.prefix = kref("^k[0-9]+$");
+    char cur[MMC_KEY_MAX + 1] = "";
+    uint64_t total = 0, kept = 0, pages = 0;
+    bool more = true;
+    while (more) {
+        r.after = kref(cur);
+        assert_int_equal(call(a, &r), 0);
+        uint64_t rm, df;
+        mmc_key_ref_t c;
+        assert_int_equal(mmc_resp_remove_all_decode(a->resp, a->resp_len, &rm, &df, &more, &c), 0);
+        memcpy(cur, c.p, c.len);
+        cur[c.len] = '\0';
+        total += rm;
+        kept += df;
+        pages++;
+    }
+    assert_int_equal(total, 5); /* k1 k2 k4 k5 k10; k3 is leased */
+    assert_int_equal(kept, 1);
+    assert_true(pages >= 4);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "k3"), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "kx"), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "other"), 0);
+    assert_int_equal(keys1(a, MMC_MSG_EXIST, "k10"), MMC_KEY_NOT_FOUND);
+    /* A pattern that does not compile is the request's error. */
+    r.prefix = kref("(");
+    r.after = kref("");
+    assert_int_equal(call(a, &r), MMC_INVALID_PARAM);
     link_close(a);
     check();
 }
@@ -699,7 +932,7 @@ static void test_batch_and_key_limits(void **state)
     util_wbuf_init(&w);
     x.n = n;
     assert_int_equal(mmc_req_encode(&x, &w), 0);
-    util_put_le32(w.p + 4, n + 1); /* patch the count and append one more key */
+    util_put_le32(w.p + 8, n + 1); /* patch the count (after the prologue and flags) and append one more key */
     util_wbuf_u16(&w, 1);
     util_wbuf_u8(&w, 'z');
     assert_int_equal(send_raw(a, MMC_MSG_EXIST, w.p, (uint32_t)w.len), MMC_INVALID_PARAM);
@@ -717,6 +950,7 @@ static void test_batch_and_key_limits(void **state)
         util_wbuf_init(&w);
         util_wbuf_u16(&w, MMC_PROTO_VERSION);
         util_wbuf_u16(&w, 0);
+        util_wbuf_u32(&w, 0); /* flags */
         util_wbuf_u32(&w, 1);
         util_wbuf_u16(&w, (uint16_t)klen);
         util_wbuf_bytes(&w, key, klen);
@@ -932,7 +1166,7 @@ static void test_lease_outlives_link(void **state)
         link_close_reason(r, reasons[i]);
         assert_int_equal(stats().leases, 1);
         /* Churn cannot take the space meanwhile: remove defers, a put that needs it fails. */
-        assert_int_equal(keys1(a, MMC_MSG_REMOVE, "v"), 0);
+        assert_int_equal(keys1f(a, MMC_MSG_REMOVE, "v", MMC_PF_FORCE), 0);
         assert_int_equal(put_start1(a, 0, "w", 40 * KiB, 1, NULL, 0, NULL), MMC_NOT_ENOUGH_MEMORY);
         g_now += 4000;
         meta_core_tick(g_core);
@@ -1091,6 +1325,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_lease_expired_is_lost, teardown),
         cmocka_unit_test_teardown(test_lease_replica_loss_is_lost, teardown),
         cmocka_unit_test_teardown(test_writer_reconnects, teardown),
+        cmocka_unit_test_teardown(test_upsert_swaps_at_end, teardown),
+        cmocka_unit_test_teardown(test_query_lease_holds_off_eviction_and_remove, teardown),
+        cmocka_unit_test_teardown(test_pins_and_eviction, teardown),
+        cmocka_unit_test_teardown(test_remove_regex_pages, teardown),
     };
     return TU_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

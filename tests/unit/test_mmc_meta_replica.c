@@ -175,15 +175,17 @@ static int32_t get1(fake_link_t *l, uint32_t rank, const char *key, mmc_loc_t *l
     return (loc ? loc : &tmp)->status;
 }
 
-static int32_t keys1(fake_link_t *l, uint16_t type, const char *key)
+static int32_t keys1f(fake_link_t *l, uint16_t type, const char *key, uint32_t flags)
 {
     mmc_key_ref_t k = kref(key);
-    mmc_req_t r = {.type = type, .n = 1, .keys = &k};
+    mmc_req_t r = {.type = type, .n = 1, .keys = &k, .flags = flags};
     assert_int_equal(call(l, &r), 0);
     int32_t st;
     assert_int_equal(mmc_resp_status_decode(l->resp, l->resp_len, 1, &st), 0);
     return st;
 }
+
+static int32_t keys1(fake_link_t *l, uint16_t type, const char *key) { return keys1f(l, type, key, 0); }
 
 static int32_t release1(fake_link_t *l, uint64_t id)
 {
@@ -373,7 +375,9 @@ static void test_copy_target_or_source_leaves(void **state)
     assert_int_equal(nrep(c, "k", NULL), 1);
     /* removed during the copy: it stays removed, the space comes back */
     assert_int_equal(start(c, "k", UINT32_MAX, MMC_REPLICA_MODE_COPY, R2, 1, locs, &task), 0);
-    assert_int_equal(keys1(c, MMC_MSG_REMOVE, "k"), 0);
+    /* a copy holds its object like a read lease: a plain remove is refused, a forced one goes */
+    assert_int_equal(keys1(c, MMC_MSG_REMOVE, "k"), MMC_LEASE_NOT_EXPIRED);
+    assert_int_equal(keys1f(c, MMC_MSG_REMOVE, "k", MMC_PF_FORCE), 0);
     assert_int_equal(keys1(c, MMC_MSG_EXIST, "k"), MMC_KEY_NOT_FOUND);
     assert_int_equal(end(c, task, 0), MMC_KEY_NOT_FOUND);
     assert_int_equal(used(), 0);
@@ -437,7 +441,7 @@ static void test_grow_repoints_leases(void **state)
     assert_int_equal(release1(reader, lease), 0);
     assert_int_equal(get1(reader, 2, "g/17", &loc, NULL), 0);
     assert_int_equal(loc.nrep, 3);
-    assert_int_equal(keys1(c, MMC_MSG_REMOVE, "g/17"), 0);
+    assert_int_equal(keys1f(c, MMC_MSG_REMOVE, "g/17", MMC_PF_FORCE), 0); /* the last get's lease is held */
     link_close(reader);
     link_close(c);
 }

@@ -289,9 +289,11 @@ static uint32_t cl_keys_filter(const char *what, const char **keys, uint32_t n, 
     return m;
 }
 
-typedef int32_t (*cl_status_call_t)(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st);
+typedef int32_t (*cl_status_call_t)(mmc_meta_client_t *c, uint32_t flags, const char *const *keys, uint32_t n,
+                                    int32_t *st);
 
-static int32_t cl_status_batch(const char *what, cl_status_call_t call, const char **keys, uint32_t n,
+/* pflags: the request's MMC_PF_* bits. */
+static int32_t cl_status_batch(const char *what, cl_status_call_t call, uint32_t pflags, const char **keys, uint32_t n,
                                int32_t *results)
 {
     int32_t rc = cl_batch_check(what, keys, n, results);
@@ -307,7 +309,7 @@ static int32_t cl_status_batch(const char *what, cl_status_call_t call, const ch
     }
     uint32_t m = cl_keys_filter(what, keys, n, idx, sub, results);
     if (m > 0) {
-        rc = call(g_cl.meta, sub, m, st);
+        rc = call(g_cl.meta, pflags, sub, m, st);
         if (rc != MMC_OK) {
             cl_fail_all(rc, results, n);
             goto out;
@@ -324,8 +326,8 @@ out:
 
 int32_t mmcc_batch_exist(const char **keys, uint32_t n, int32_t *results, uint32_t flags)
 {
-    (void)flags;
-    return cl_status_batch("mmcc_batch_exist", mmc_meta_exist, keys, n, results);
+    return cl_status_batch("mmcc_batch_exist", mmc_meta_exist_ex, (flags & MMC_QUERY_LEASE) ? MMC_PF_LEASE : 0, keys,
+                           n, results);
 }
 
 int32_t mmcc_exist(const char *key, uint32_t flags)
@@ -337,8 +339,8 @@ int32_t mmcc_exist(const char *key, uint32_t flags)
 
 int32_t mmcc_batch_remove(const char **keys, uint32_t n, int32_t *results, uint32_t flags)
 {
-    (void)flags;
-    return cl_status_batch("mmcc_batch_remove", mmc_meta_remove, keys, n, results);
+    return cl_status_batch("mmcc_batch_remove", mmc_meta_remove_ex, (flags & MMC_REMOVE_FORCE) ? MMC_PF_FORCE : 0,
+                           keys, n, results);
 }
 
 int32_t mmcc_remove(const char *key, uint32_t flags)
@@ -350,17 +352,54 @@ int32_t mmcc_remove(const char *key, uint32_t flags)
 
 int32_t mmcc_remove_all(uint32_t flags)
 {
-    (void)flags;
+    uint64_t removed;
+    return mmcc_remove_all_count(flags, &removed);
+}
+
+/* Without MMC_REMOVE_FORCE the leased objects stay (the MetaService counts them as deferred); with it they
+ * are removed too (their space comes free as their leases end) and count as removed. */
+int32_t mmcc_remove_all_count(uint32_t flags, uint64_t *removed)
+{
+    if (removed == NULL) return util_err_set(MMC_INVALID_PARAM, "mmcc_remove_all_count: NULL count");
     int32_t rc = cl_enter("mmcc_remove_all");
     if (rc != MMC_OK) return rc;
-    uint64_t removed = 0, deferred = 0;
-    rc = mmc_meta_remove_all(g_cl.meta, &removed, &deferred);
+    bool force = (flags & MMC_REMOVE_FORCE) != 0;
+    uint64_t nr = 0, nd = 0;
+    rc = mmc_meta_remove_all_ex(g_cl.meta, force ? MMC_PF_FORCE : 0, &nr, &nd);
     cl_leave();
+    if (rc == MMC_OK) *removed = nr + (force ? nd : 0);
     return rc;
 }
 
-/* QUERY for n keys: locs[i] per key (status set for invalid keys too). */
-static int32_t cl_query(const char *what, const char **keys, uint32_t n, mmc_loc_t *locs)
+/* Keys looked at per REMOVE_ALL page of a regex remove: one page holds the MetaService's core for about as
+ * long as a LIST page of this size. */
+#define CL_REGEX_PAGE 4096u
+
+int32_t mmcc_remove_regex(const char *pattern, uint32_t flags, uint64_t *removed)
+{
+    if (pattern == NULL || removed == NULL) return util_err_set(MMC_INVALID_PARAM, "mmcc_remove_regex: NULL argument");
+    size_t plen = strnlen(pattern, MMC_KEY_MAX + 1);
+    if (plen == 0 || plen > MMC_KEY_MAX)
+        return util_err_set(MMC_INVALID_PARAM, "mmcc_remove_regex: pattern of %zu bytes, must be 1..%u", plen,
+                            MMC_KEY_MAX);
+    int32_t rc = cl_enter("mmcc_remove_regex");
+    if (rc != MMC_OK) return rc;
+    bool force = (flags & MMC_REMOVE_FORCE) != 0, more = true;
+    char cursor[MMC_KEY_MAX + 1] = "";
+    uint64_t total = 0;
+    while (rc == MMC_OK && more) {
+        uint64_t nr = 0, nd = 0;
+        rc = mmc_meta_remove_regex(g_cl.meta, force ? MMC_PF_FORCE : 0, pattern, cursor, CL_REGEX_PAGE, &nr, &nd,
+                                   &more);
+        total += nr + (force ? nd : 0);
+    }
+    cl_leave();
+    if (rc == MMC_OK) *removed = total;
+    return rc;
+}
+
+/* QUERY for n keys: locs[i] per key (status set for invalid keys too). pflags: MMC_PF_LEASE or 0. */
+static int32_t cl_query(const char *what, const char **keys, uint32_t n, uint32_t pflags, mmc_loc_t *locs)
 {
     int32_t rc = cl_enter(what);
     if (rc != MMC_OK) return rc;
@@ -378,7 +417,7 @@ static int32_t cl_query(const char *what, const char **keys, uint32_t n, mmc_loc
         locs[i].status = kst[i];
     }
     if (m > 0) {
-        rc = mmc_meta_query(g_cl.meta, sub, m, sl);
+        rc = mmc_meta_query_ex(g_cl.meta, pflags, sub, m, sl);
         if (rc == MMC_OK)
             for (uint32_t j = 0; j < m; j++) locs[idx[j]] = sl[j];
     }
@@ -422,7 +461,7 @@ int32_t mmcc_batch_query(const char **keys, size_t count, mmc_data_info *infos, 
     if (rc != MMC_OK) return rc;
     mmc_loc_t *locs = malloc(n * sizeof(*locs));
     if (locs == NULL) return util_err_set(MMC_MALLOC_FAILED, "mmcc_batch_query: out of memory");
-    rc = cl_query("mmcc_batch_query", keys, n, locs);
+    rc = cl_query("mmcc_batch_query", keys, n, (flags & MMC_QUERY_LEASE) ? MMC_PF_LEASE : 0, locs);
     for (uint32_t i = 0; i < n; i++) {
         if (rc == MMC_OK)
             cl_info_from_loc(&locs[i], &infos[i]);
@@ -435,10 +474,9 @@ int32_t mmcc_batch_query(const char **keys, size_t count, mmc_data_info *infos, 
 
 int32_t mmcc_query(const char *key, mmc_data_info *info, uint32_t flags)
 {
-    (void)flags;
     if (info == NULL) return util_err_set(MMC_INVALID_PARAM, "mmcc_query: NULL info");
     mmc_loc_t loc;
-    int32_t rc = cl_query("mmcc_query", &key, 1, &loc);
+    int32_t rc = cl_query("mmcc_query", &key, 1, (flags & MMC_QUERY_LEASE) ? MMC_PF_LEASE : 0, &loc);
     if (rc != MMC_OK) return rc;
     if (loc.status != MMC_OK) return loc.status;
     cl_info_from_loc(&loc, info);
@@ -453,6 +491,12 @@ static void cl_key_info_from_loc(const mmc_loc_t *l, mmc_key_info *k)
 
 int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results)
 {
+    return mmcc_batch_get_key_info_ex(keys, n, infos, results, 0);
+}
+
+int32_t mmcc_batch_get_key_info_ex(const char **keys, uint32_t n, mmc_key_info *infos, int32_t *results,
+                                   uint32_t flags)
+{
     int32_t rc = cl_batch_check("mmcc_batch_get_key_info", keys, n, infos);
     if (rc == MMC_OK && results == NULL)
         rc = util_err_set(MMC_INVALID_PARAM, "mmcc_batch_get_key_info: NULL results");
@@ -460,7 +504,7 @@ int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *inf
     mmc_loc_t *locs = malloc(n * sizeof(*locs));
     if (locs == NULL)
         return cl_fail_all(util_err_set(MMC_MALLOC_FAILED, "mmcc_batch_get_key_info: out of memory"), results, n);
-    rc = cl_query("mmcc_batch_get_key_info", keys, n, locs);
+    rc = cl_query("mmcc_batch_get_key_info", keys, n, (flags & MMC_QUERY_LEASE) ? MMC_PF_LEASE : 0, locs);
     for (uint32_t i = 0; i < n; i++) {
         if (rc == MMC_OK) {
             cl_key_info_from_loc(&locs[i], &infos[i]);
@@ -474,9 +518,11 @@ int32_t mmcc_batch_get_key_info(const char **keys, uint32_t n, mmc_key_info *inf
     return rc;
 }
 
-int32_t mmcc_get_key_info(const char *key, mmc_key_info *info)
+int32_t mmcc_get_key_info(const char *key, mmc_key_info *info) { return mmcc_get_key_info_ex(key, info, 0); }
+
+int32_t mmcc_get_key_info_ex(const char *key, mmc_key_info *info, uint32_t flags)
 {
     int32_t st;
-    int32_t rc = mmcc_batch_get_key_info(&key, 1, info, &st);
+    int32_t rc = mmcc_batch_get_key_info_ex(&key, 1, info, &st, flags);
     return rc != MMC_OK ? rc : st;
 }

@@ -99,8 +99,17 @@ static void cl_put_fail_msg(const char *what, const char **keys, uint32_t n, con
                  failed > 1 ? " (and other keys of the batch)" : "");
 }
 
+/* The wire flags of a put's public flags (MMC_PUT_*), plus upsert. */
+static uint32_t cl_put_pflags(uint32_t flags, bool upsert)
+{
+    return (upsert ? MMC_PF_UPSERT : 0) | ((flags & MMC_PUT_SOFT_PIN) ? MMC_PF_SOFT_PIN : 0) |
+           ((flags & MMC_PUT_HARD_PIN) ? MMC_PF_HARD_PIN : 0);
+}
+
+/* pflags: MMC_PF_* of PUT_START. An upsert (MMC_PF_UPSERT) runs under a token of its own, so that the
+ * MetaService tells it from other upserts of the same keys (even from this client). */
 static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_vec_t *vecs,
-                      const mmc_put_options *opt, int32_t *results)
+                      const mmc_put_options *opt, uint32_t pflags, int32_t *results)
 {
     mmc_put_options def = {.mediaType = MMC_MEDIA_DRAM, .replicaNum = 1};
     for (uint32_t i = 0; i < MMC_REPLICA_MAX; i++) def.preferredLocalServiceIDs[i] = -1;
@@ -127,8 +136,9 @@ static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_
     uint32_t put_ms = 0;
     bool msg_set = false; /* a copy failure set the message already */
     uint64_t t0 = util_now_ms(); /* before PUT_START: the MetaService's put deadline starts after it */
-    rc = mmc_meta_put_start(g_cl.meta, g_cl.ls.mounted ? g_cl.ls.rank : UINT32_MAX, opt, s.keys, s.sizes, s.m, locs,
-                            &put_ms);
+    uint64_t token = (pflags & MMC_PF_UPSERT) ? mmc_meta_token_new() : 0;
+    rc = mmc_meta_put_start_ex(g_cl.meta, g_cl.ls.mounted ? g_cl.ls.rank : UINT32_MAX, opt, pflags, token, s.keys,
+                               s.sizes, s.m, locs, &put_ms);
     if (rc != MMC_OK) {
         cl_fail_all(rc, results, n);
         goto free_all;
@@ -167,7 +177,7 @@ static int32_t cl_put(const char *what, const char **keys, uint32_t n, const cl_
     }
     char copy_msg[512];
     snprintf(copy_msg, sizeof(copy_msg), "%s", util_err_get());
-    rc = mmc_meta_put_end(g_cl.meta, s.keys, fin, m2, st); /* a non-zero fin aborts the key */
+    rc = mmc_meta_put_end_ex(g_cl.meta, token, s.keys, fin, m2, st); /* a non-zero fin aborts the key */
     for (uint32_t j = 0; j < m2; j++) {
         int32_t r = fin[j] != MMC_OK ? fin[j] : rc != MMC_OK ? rc : st[j];
         results[s.pos[j]] = r;
@@ -265,8 +275,10 @@ static int32_t cl_get_lease_end(uint64_t lease, uint64_t t0, uint32_t ttl_ms, ch
     return MMC_OK;
 }
 
+/* nread (NULL: not wanted): key i's size as read, for the keys that succeed (an upsert may change the size
+ * between a caller's query and its get: this is the value's, not the query's). */
 static int32_t cl_get(const char *what, const char **keys, uint32_t n, const cl_vec_t *vecs, bool exact,
-                      int32_t *results)
+                      int32_t *results, uint64_t *nread)
 {
     int32_t rc = cl_enter(what);
     if (rc != MMC_OK) return cl_fail_all(rc, results, n);
@@ -356,6 +368,7 @@ static int32_t cl_get(const char *what, const char **keys, uint32_t n, const cl_
                                                        "key fails (read it again)", s.keys[j], why);
         }
         results[s.pos[j]] = r;
+        if (nread != NULL && r == MMC_OK) nread[s.pos[j]] = locs[j].size;
     }
     if (first_msg[0] != '\0') util_err_set(MMC_ERROR, "%s: %s", what, first_msg);
     free(kst);
@@ -379,10 +392,17 @@ leave:
 
 int32_t mmcc_put_opt(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags)
 {
-    (void)flags;
     int32_t st;
     cl_vec_t v = {buf, 1};
-    int32_t rc = cl_put("mmcc_put", &key, 1, &v, opt, &st);
+    int32_t rc = cl_put("mmcc_put", &key, 1, &v, opt, cl_put_pflags(flags, false), &st);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_upsert(const char *key, const mmc_buffer *buf, const mmc_put_options *opt, uint32_t flags)
+{
+    int32_t st;
+    cl_vec_t v = {buf, 1};
+    int32_t rc = cl_put("mmcc_upsert", &key, 1, &v, opt, cl_put_pflags(flags, true), &st);
     return rc != MMC_OK ? rc : st;
 }
 
@@ -397,17 +417,37 @@ int32_t mmcc_get(const char *key, mmc_buffer *buf, uint32_t flags)
     (void)flags;
     int32_t st;
     cl_vec_t v = {buf, 1};
-    int32_t rc = cl_get("mmcc_get", &key, 1, &v, false, &st);
+    int32_t rc = cl_get("mmcc_get", &key, 1, &v, false, &st, NULL);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_get_nread(const char *key, mmc_buffer *buf, uint32_t flags, uint64_t *nread)
+{
+    (void)flags;
+    if (nread == NULL) return util_err_set(MMC_INVALID_PARAM, "mmcc_get_nread: NULL nread");
+    int32_t st;
+    uint64_t got = 0;
+    cl_vec_t v = {buf, 1};
+    int32_t rc = cl_get("mmcc_get", &key, 1, &v, false, &st, &got);
+    if (rc == MMC_OK && st == MMC_OK) *nread = got;
     return rc != MMC_OK ? rc : st;
 }
 
 int32_t mmcc_put_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, const mmc_put_options *opt,
                         uint32_t flags)
 {
-    (void)flags;
     int32_t st;
     cl_vec_t v = {layers, nlayers};
-    int32_t rc = cl_put("mmcc_put_layers", &key, 1, &v, opt, &st);
+    int32_t rc = cl_put("mmcc_put_layers", &key, 1, &v, opt, cl_put_pflags(flags, false), &st);
+    return rc != MMC_OK ? rc : st;
+}
+
+int32_t mmcc_upsert_layers(const char *key, const mmc_buffer *layers, uint32_t nlayers, const mmc_put_options *opt,
+                           uint32_t flags)
+{
+    int32_t st;
+    cl_vec_t v = {layers, nlayers};
+    int32_t rc = cl_put("mmcc_upsert_layers", &key, 1, &v, opt, cl_put_pflags(flags, true), &st);
     return rc != MMC_OK ? rc : st;
 }
 
@@ -416,7 +456,7 @@ int32_t mmcc_get_layers(const char *key, const mmc_buffer *layers, uint32_t nlay
     (void)flags;
     int32_t st;
     cl_vec_t v = {layers, nlayers};
-    int32_t rc = cl_get("mmcc_get_layers", &key, 1, &v, true, &st);
+    int32_t rc = cl_get("mmcc_get_layers", &key, 1, &v, true, &st, NULL);
     return rc != MMC_OK ? rc : st;
 }
 
@@ -438,14 +478,15 @@ typedef enum { CL_PUT, CL_GET } cl_dir_t;
 
 static int32_t cl_batch(const char *what, cl_dir_t dir, const char **keys, uint32_t n, const mmc_buffer *bufs,
                         const mmc_buffer *const *layers, const uint32_t *nlayers, const mmc_put_options *opt,
-                        int32_t *results)
+                        uint32_t pflags, int32_t *results, uint64_t *nread)
 {
     int32_t rc = cl_batch_check(what, keys, n, results);
     if (rc != MMC_OK) return cl_fail_all(rc, results, keys && results ? n : 0);
     cl_vec_t *v = NULL;
     rc = cl_vecs(what, n, bufs, layers, nlayers, &v);
     if (rc != MMC_OK) return cl_fail_all(rc, results, n);
-    rc = dir == CL_PUT ? cl_put(what, keys, n, v, opt, results) : cl_get(what, keys, n, v, layers != NULL, results);
+    rc = dir == CL_PUT ? cl_put(what, keys, n, v, opt, pflags, results)
+                       : cl_get(what, keys, n, v, layers != NULL, results, nread);
     free(v);
     return rc;
 }
@@ -454,24 +495,51 @@ static int32_t cl_batch(const char *what, cl_dir_t dir, const char **keys, uint3
 int32_t mmcc_batch_put(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *options,
                        uint32_t flags, int32_t *results)
 {
-    (void)flags;
-    return cl_batch("mmcc_batch_put", CL_PUT, keys, n, bufs, NULL, NULL, options, results);
+    return cl_batch("mmcc_batch_put", CL_PUT, keys, n, bufs, NULL, NULL, options, cl_put_pflags(flags, false),
+                    results, NULL);
+}
+
+int32_t mmcc_batch_upsert(const char **keys, uint32_t n, const mmc_buffer *bufs, const mmc_put_options *opt,
+                          uint32_t flags, int32_t *results)
+{
+    return cl_batch("mmcc_batch_upsert", CL_PUT, keys, n, bufs, NULL, NULL, opt, cl_put_pflags(flags, true), results,
+                    NULL);
 }
 
 int32_t mmcc_batch_get(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results)
 {
     (void)flags;
-    return cl_batch("mmcc_batch_get", CL_GET, keys, n, bufs, NULL, NULL, NULL, results);
+    return cl_batch("mmcc_batch_get", CL_GET, keys, n, bufs, NULL, NULL, NULL, 0, results, NULL);
+}
+
+int32_t mmcc_batch_get_nread(const char **keys, uint32_t n, mmc_buffer *bufs, uint32_t flags, int32_t *results,
+                             uint64_t *nread)
+{
+    (void)flags;
+    if (nread == NULL)
+        return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_get_nread: NULL nread"), results,
+                           keys && results && n <= MMC_BATCH_MAX ? n : 0);
+    return cl_batch("mmcc_batch_get", CL_GET, keys, n, bufs, NULL, NULL, NULL, 0, results, nread);
 }
 
 int32_t mmcc_batch_put_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
                               const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags, int32_t *results)
 {
-    (void)flags;
     if (layers == NULL || nlayers == NULL)
         return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_put_layers: NULL layers"), results,
                            keys && results && n <= MMC_BATCH_MAX ? n : 0);
-    return cl_batch("mmcc_batch_put_layers", CL_PUT, keys, n, NULL, layers, nlayers, opt, results);
+    return cl_batch("mmcc_batch_put_layers", CL_PUT, keys, n, NULL, layers, nlayers, opt, cl_put_pflags(flags, false),
+                    results, NULL);
+}
+
+int32_t mmcc_batch_upsert_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
+                                 const uint32_t *nlayers, const mmc_put_options *opt, uint32_t flags, int32_t *results)
+{
+    if (layers == NULL || nlayers == NULL)
+        return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_upsert_layers: NULL layers"), results,
+                           keys && results && n <= MMC_BATCH_MAX ? n : 0);
+    return cl_batch("mmcc_batch_upsert_layers", CL_PUT, keys, n, NULL, layers, nlayers, opt, cl_put_pflags(flags, true),
+                    results, NULL);
 }
 
 int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_buffer *const *layers,
@@ -481,5 +549,5 @@ int32_t mmcc_batch_get_layers(const char **keys, uint32_t n, const mmc_buffer *c
     if (layers == NULL || nlayers == NULL)
         return cl_fail_all(util_err_set(MMC_INVALID_PARAM, "mmcc_batch_get_layers: NULL layers"), results,
                            keys && results && n <= MMC_BATCH_MAX ? n : 0);
-    return cl_batch("mmcc_batch_get_layers", CL_GET, keys, n, NULL, layers, nlayers, NULL, results);
+    return cl_batch("mmcc_batch_get_layers", CL_GET, keys, n, NULL, layers, nlayers, NULL, 0, results, NULL);
 }

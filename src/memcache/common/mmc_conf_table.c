@@ -91,6 +91,11 @@ const util_conf_spec_t mmc_meta_conf_table[] = {
          "read lease of a GET; REMOVE and eviction wait for it (a put into a pool full of leased objects retires the "
          "least recently used, which come free within this time); a copy that outlasts it (the client counts from "
          "before the GET, less min(ttl/10, 1 s)) fails with `MMC_LEASE_LOST`"),
+    {.key = "ock.mmc.meta.soft_pin_ttl_ms", .type = UTIL_CONF_UINT, M(softPinTtlMs), .min = 1, .max = 86400000,
+     .def = "1800000", .py = "soft_pin_ttl_ms",
+     .help = "how long an object put with a soft pin (`MMC_PUT_SOFT_PIN`) is passed over by eviction while unpinned "
+             "objects can go (Mooncake's default_kv_soft_pin_ttl, 30 min); after it, or when only pinned objects "
+             "are left, it is evicted like any other. Hard-pinned objects (`MMC_PUT_HARD_PIN`) are never evicted"},
     M_MS("ock.mmc.meta.put_timeout_ms", putTimeoutMs, 100, "30000", "put_timeout_ms",
          "PUT_START → PUT_END limit; an overdue put is revoked and its space freed"),
     M_MS("ock.mmc.meta.heartbeat_timeout_ms", heartbeatTimeoutMs, 100, "5000", "heartbeat_timeout_ms",

@@ -326,10 +326,20 @@ int32_t mmc_meta_heartbeat(mmc_meta_client_t *c, uint32_t rank, uint32_t *nseg, 
 int32_t mmc_meta_put_start(mmc_meta_client_t *c, uint32_t rank, const mmc_put_options *opt, const char *const *keys,
                            const uint64_t *sizes, uint32_t n, mmc_loc_t *locs, uint32_t *put_timeout_ms)
 {
+    return mmc_meta_put_start_ex(c, rank, opt, 0, 0, keys, sizes, n, locs, put_timeout_ms);
+}
+
+uint64_t mmc_meta_token_new(void) { return mc_owner_new(); }
+
+int32_t mmc_meta_put_start_ex(mmc_meta_client_t *c, uint32_t rank, const mmc_put_options *opt, uint32_t flags,
+                              uint64_t owner, const char *const *keys, const uint64_t *sizes, uint32_t n,
+                              mmc_loc_t *locs, uint32_t *put_timeout_ms)
+{
     if (opt == NULL || sizes == NULL || locs == NULL)
         return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_start: NULL argument");
-    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = rank, .medium = opt->mediaType, .owner = c ? c->owner : 0};
     if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_start: NULL client");
+    mmc_req_t r = {.type = MMC_MSG_PUT_START, .rank = rank, .medium = opt->mediaType, .flags = flags,
+                   .owner = owner ? owner : c->owner};
     if (opt->replicaNum < 1 || opt->replicaNum > MMC_REPLICA_MAX)
         return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_start: replicaNum %u, must be 1..%u", opt->replicaNum,
                             MMC_REPLICA_MAX);
@@ -383,9 +393,15 @@ static int32_t mc_locs_call(mmc_meta_client_t *c, mmc_req_t *r, const char *cons
 int32_t mmc_meta_put_end(mmc_meta_client_t *c, const char *const *keys, const int32_t *results, uint32_t n,
                          int32_t *st)
 {
+    return mmc_meta_put_end_ex(c, 0, keys, results, n, st);
+}
+
+int32_t mmc_meta_put_end_ex(mmc_meta_client_t *c, uint64_t owner, const char *const *keys, const int32_t *results,
+                            uint32_t n, int32_t *st)
+{
     if (results == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_end: NULL results");
     if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_put_end: NULL client");
-    mmc_req_t r = {.type = MMC_MSG_PUT_END, .owner = c->owner, .results = (int32_t *)(uintptr_t)results};
+    mmc_req_t r = {.type = MMC_MSG_PUT_END, .owner = owner ? owner : c->owner, .results = (int32_t *)(uintptr_t)results};
     return mc_status_call(c, &r, keys, n, st);
 }
 
@@ -412,35 +428,79 @@ int32_t mmc_meta_lease_release(mmc_meta_client_t *c, const uint64_t *ids, uint32
 
 int32_t mmc_meta_exist(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st)
 {
-    mmc_req_t r = {.type = MMC_MSG_EXIST};
+    return mmc_meta_exist_ex(c, 0, keys, n, st);
+}
+
+int32_t mmc_meta_exist_ex(mmc_meta_client_t *c, uint32_t flags, const char *const *keys, uint32_t n, int32_t *st)
+{
+    mmc_req_t r = {.type = MMC_MSG_EXIST, .flags = flags};
     return mc_status_call(c, &r, keys, n, st);
 }
 
 int32_t mmc_meta_remove(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st)
 {
-    mmc_req_t r = {.type = MMC_MSG_REMOVE};
+    return mmc_meta_remove_ex(c, 0, keys, n, st);
+}
+
+int32_t mmc_meta_remove_ex(mmc_meta_client_t *c, uint32_t flags, const char *const *keys, uint32_t n, int32_t *st)
+{
+    mmc_req_t r = {.type = MMC_MSG_REMOVE, .flags = flags};
     return mc_status_call(c, &r, keys, n, st);
 }
 
 int32_t mmc_meta_query(mmc_meta_client_t *c, const char *const *keys, uint32_t n, mmc_loc_t *locs)
 {
+    return mmc_meta_query_ex(c, 0, keys, n, locs);
+}
+
+int32_t mmc_meta_query_ex(mmc_meta_client_t *c, uint32_t flags, const char *const *keys, uint32_t n, mmc_loc_t *locs)
+{
     if (locs == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_query: NULL locations");
-    mmc_req_t r = {.type = MMC_MSG_QUERY};
+    mmc_req_t r = {.type = MMC_MSG_QUERY, .flags = flags};
     return mc_locs_call(c, &r, keys, n, locs, NULL, NULL);
+}
+
+static int32_t mc_remove_all_call(mmc_meta_client_t *c, mmc_req_t *r, uint64_t *removed, uint64_t *deferred,
+                                  bool *more, char *cursor)
+{
+    uint8_t *resp;
+    uint32_t len;
+    mmc_key_ref_t cur = {"", 0};
+    if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_remove_all: NULL client");
+    int32_t rc = mc_prove(c, c->rpc, r, &r->rank);
+    if (rc != MMC_OK) return rc;
+    rc = mc_call(c, r, &resp, &len);
+    if (rc == MMC_OK) rc = mmc_resp_remove_all_decode(resp, len, removed, deferred, more, &cur);
+    if (rc == MMC_OK && cursor != NULL) {
+        memcpy(cursor, cur.p, cur.len);
+        cursor[cur.len] = '\0';
+    }
+    free(resp);
+    return rc;
 }
 
 int32_t mmc_meta_remove_all(mmc_meta_client_t *c, uint64_t *removed, uint64_t *deferred)
 {
-    mmc_req_t r = {.type = MMC_MSG_REMOVE_ALL};
-    uint8_t *resp;
-    uint32_t len;
-    if (c == NULL) return util_err_set(MMC_INVALID_PARAM, "mmc_meta_remove_all: NULL client");
-    int32_t rc = mc_prove(c, c->rpc, &r, &r.rank);
-    if (rc != MMC_OK) return rc;
-    rc = mc_call(c, &r, &resp, &len);
-    if (rc == MMC_OK) rc = mmc_resp_remove_all_decode(resp, len, removed, deferred);
-    free(resp);
-    return rc;
+    return mmc_meta_remove_all_ex(c, 0, removed, deferred);
+}
+
+int32_t mmc_meta_remove_all_ex(mmc_meta_client_t *c, uint32_t flags, uint64_t *removed, uint64_t *deferred)
+{
+    mmc_req_t r = {.type = MMC_MSG_REMOVE_ALL, .flags = flags & MMC_PF_FORCE};
+    return mc_remove_all_call(c, &r, removed, deferred, NULL, NULL);
+}
+
+int32_t mmc_meta_remove_regex(mmc_meta_client_t *c, uint32_t flags, const char *pattern, char *cursor, uint32_t limit,
+                              uint64_t *removed, uint64_t *deferred, bool *more)
+{
+    if (pattern == NULL || cursor == NULL || more == NULL)
+        return util_err_set(MMC_INVALID_PARAM, "mmc_meta_remove_regex: NULL argument");
+    mmc_req_t r = {.type = MMC_MSG_REMOVE_ALL, .flags = (flags & MMC_PF_FORCE) | MMC_PF_REGEX, .limit = limit};
+    r.prefix.p = pattern;
+    r.prefix.len = (uint32_t)strnlen(pattern, MMC_KEY_MAX + 1);
+    r.after.p = cursor;
+    r.after.len = (uint32_t)strnlen(cursor, MMC_KEY_MAX + 1);
+    return mc_remove_all_call(c, &r, removed, deferred, more, cursor);
 }
 
 int32_t mmc_meta_list(mmc_meta_client_t *c, const char *prefix, const char *after, uint32_t limit,

@@ -70,6 +70,14 @@ int32_t mmc_meta_heartbeat(mmc_meta_client_t *c, uint32_t rank, uint32_t *nseg, 
  * MMC_NOT_ENOUGH_MEMORY, MMC_EXCEEDS_CAPACITY) and its replica GVAs. */
 int32_t mmc_meta_put_start(mmc_meta_client_t *c, uint32_t rank, const mmc_put_options *opt, const char *const *keys,
                            const uint64_t *sizes, uint32_t n, mmc_loc_t *locs, uint32_t *put_timeout_ms);
+/* The same with MMC_PF_* flags (UPSERT, SOFT_PIN, HARD_PIN) and an owner token for this put (0: the
+ * client's). An upsert passes a token of its own (mmc_meta_token_new) to PUT_START and PUT_END: the
+ * MetaService tells concurrent upserts of one key apart by it. */
+int32_t mmc_meta_put_start_ex(mmc_meta_client_t *c, uint32_t rank, const mmc_put_options *opt, uint32_t flags,
+                              uint64_t owner, const char *const *keys, const uint64_t *sizes, uint32_t n,
+                              mmc_loc_t *locs, uint32_t *put_timeout_ms);
+/* A random non-zero token. */
+uint64_t mmc_meta_token_new(void);
 /* results[i] 0 publishes key i, anything else aborts it. st[n]: per key. */
 int32_t mmc_meta_put_end(mmc_meta_client_t *c, const char *const *keys, const int32_t *results, uint32_t n,
                          int32_t *st);
@@ -84,10 +92,22 @@ int32_t mmc_meta_get(mmc_meta_client_t *c, uint32_t rank, const uint8_t *host, c
  * MMC_LEASE_NOT_OWNER (another client's). Resent once on a new link when the
  * link was lost with it outstanding. */
 int32_t mmc_meta_lease_release(mmc_meta_client_t *c, const uint64_t *ids, uint32_t n, int32_t *st);
+int32_t mmc_meta_put_end_ex(mmc_meta_client_t *c, uint64_t owner, const char *const *keys, const int32_t *results,
+                            uint32_t n, int32_t *st);
 int32_t mmc_meta_exist(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st);
 int32_t mmc_meta_query(mmc_meta_client_t *c, const char *const *keys, uint32_t n, mmc_loc_t *locs);
 int32_t mmc_meta_remove(mmc_meta_client_t *c, const char *const *keys, uint32_t n, int32_t *st);
 int32_t mmc_meta_remove_all(mmc_meta_client_t *c, uint64_t *removed, uint64_t *deferred);
+/* The same with MMC_PF_* flags: EXIST/QUERY take MMC_PF_LEASE (a read lease of the lease ttl that only
+ * expires), REMOVE/REMOVE_ALL MMC_PF_FORCE (without it leased keys are refused / kept). */
+int32_t mmc_meta_exist_ex(mmc_meta_client_t *c, uint32_t flags, const char *const *keys, uint32_t n, int32_t *st);
+int32_t mmc_meta_query_ex(mmc_meta_client_t *c, uint32_t flags, const char *const *keys, uint32_t n, mmc_loc_t *locs);
+int32_t mmc_meta_remove_ex(mmc_meta_client_t *c, uint32_t flags, const char *const *keys, uint32_t n, int32_t *st);
+int32_t mmc_meta_remove_all_ex(mmc_meta_client_t *c, uint32_t flags, uint64_t *removed, uint64_t *deferred);
+/* One page of a regex remove: keys past cursor ("" first; MMC_KEY_MAX + 1 bytes, updated to where the
+ * page ended), up to limit looked at; call again while *more. */
+int32_t mmc_meta_remove_regex(mmc_meta_client_t *c, uint32_t flags, const char *pattern, char *cursor, uint32_t limit,
+                              uint64_t *removed, uint64_t *deferred, bool *more);
 
 /* Introspection (mmcctl). The list owns its memory: mmc_meta_list_free. */
 typedef struct mmc_meta_list {

@@ -42,11 +42,26 @@ static bool mmc_req_has_owner(uint16_t t)
            t == MMC_MSG_REPLICA_START || t == MMC_MSG_REPLICA_END;
 }
 
+/* The MMC_PF_* bits a request type takes. */
+static uint32_t mmc_req_flags_allowed(uint16_t t)
+{
+    switch (t) {
+    case MMC_MSG_PUT_START: return MMC_PF_PUT_MASK;
+    case MMC_MSG_EXIST:
+    case MMC_MSG_QUERY: return MMC_PF_LEASE;
+    case MMC_MSG_REMOVE: return MMC_PF_FORCE;
+    case MMC_MSG_REMOVE_ALL: return MMC_PF_FORCE | MMC_PF_REGEX;
+    default: return 0;
+    }
+}
+
 static int32_t mmc_req_check(const mmc_req_t *r)
 {
     const char *name = mmc_msg_name(r->type);
     if (r->type < MMC_MSG_FIRST || r->type > MMC_MSG_LAST)
         return util_err_set(MMC_INVALID_PARAM, "mmc: unknown request type 0x%04x", r->type);
+    if (r->flags & ~mmc_req_flags_allowed(r->type))
+        return util_err_set(MMC_INVALID_PARAM, "mmc %s: flags 0x%x not taken by this request", name, r->flags);
     if (mmc_req_is_batch(r->type)) {
         if (r->n == 0 || r->n > MMC_BATCH_MAX)
             return util_err_set(MMC_INVALID_PARAM, "mmc %s: batch of %u keys, must be 1..%u", name, r->n,
@@ -103,6 +118,16 @@ static int32_t mmc_req_check(const mmc_req_t *r)
     case MMC_MSG_REPLICA_END:
         if (r->n != 1) return util_err_set(MMC_INVALID_PARAM, "mmc %s: %u keys, must be 1", name, r->n);
         break;
+    case MMC_MSG_REMOVE_ALL:
+        if (!(r->flags & MMC_PF_REGEX)) break;
+        if (r->limit == 0 || r->limit > MMC_PROTO_LIST_MAX)
+            return util_err_set(MMC_INVALID_PARAM, "mmc REMOVE_ALL: limit %u, must be 1..%u", r->limit,
+                                MMC_PROTO_LIST_MAX);
+        if (r->prefix.len == 0 || r->prefix.len > MMC_KEY_MAX || memchr(r->prefix.p, '\0', r->prefix.len) ||
+            r->after.len > MMC_KEY_MAX || (r->after.len && memchr(r->after.p, '\0', r->after.len)))
+            return util_err_set(MMC_INVALID_PARAM, "mmc REMOVE_ALL: pattern must be 1..%u bytes, cursor 0..%u, "
+                                "without NUL", MMC_KEY_MAX, MMC_KEY_MAX);
+        break;
     case MMC_MSG_LIST:
         if (r->limit == 0 || r->limit > MMC_PROTO_LIST_MAX)
             return util_err_set(MMC_INVALID_PARAM, "mmc LIST: limit %u, must be 1..%u", r->limit,
@@ -153,6 +178,7 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
         util_wbuf_u8(w, r->replicas);
         util_wbuf_u8(w, r->npref);
         util_wbuf_u64(w, r->owner);
+        util_wbuf_u32(w, r->flags);
         for (uint32_t i = 0; i < r->npref; i++) util_wbuf_u32(w, (uint32_t)r->pref[i]);
         util_wbuf_u32(w, r->n);
         for (uint32_t i = 0; i < r->n; i++) {
@@ -172,10 +198,13 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
         util_wbuf_u32(w, r->rank);
         util_wbuf_bytes(w, r->host, MMC_HOST_ID_SIZE);
         util_wbuf_u64(w, r->owner);
-        /* fall through */
+        util_wbuf_u32(w, r->n);
+        for (uint32_t i = 0; i < r->n; i++) mmc_wkey(w, &r->keys[i]);
+        break;
     case MMC_MSG_EXIST:
     case MMC_MSG_QUERY:
     case MMC_MSG_REMOVE:
+        util_wbuf_u32(w, r->flags);
         util_wbuf_u32(w, r->n);
         for (uint32_t i = 0; i < r->n; i++) mmc_wkey(w, &r->keys[i]);
         break;
@@ -194,6 +223,12 @@ int32_t mmc_req_encode(const mmc_req_t *r, util_wbuf_t *w)
     case MMC_MSG_REMOVE_ALL:
         util_wbuf_u32(w, r->rank);
         util_wbuf_bytes(w, r->proof, MMC_PROOF_SIZE);
+        util_wbuf_u32(w, r->flags);
+        if (r->flags & MMC_PF_REGEX) {
+            mmc_wkey(w, &r->prefix);
+            mmc_wkey(w, &r->after);
+            util_wbuf_u32(w, r->limit);
+        }
         break;
     case MMC_MSG_REPLICA_START:
         util_wbuf_u64(w, r->owner);
@@ -311,6 +346,7 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
                 return util_err_set(MMC_INVALID_PARAM, "mmc PUT_START: %u preferred ids, at most %u", r.npref,
                                     MMC_REPLICA_MAX);
             r.owner = util_rbuf_u64(&rb);
+            r.flags = util_rbuf_u32(&rb);
             for (uint32_t i = 0; i < r.npref; i++) r.pref[i] = (int32_t)util_rbuf_u32(&rb);
         } else if (type == MMC_MSG_GET) {
             r.rank = util_rbuf_u32(&rb);
@@ -321,6 +357,8 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
             r.owner = util_rbuf_u64(&rb);
         } else if (type == MMC_MSG_REPLICA_CLEAR) {
             r.rank = util_rbuf_u32(&rb);
+        } else {
+            r.flags = util_rbuf_u32(&rb); /* EXIST QUERY REMOVE */
         }
         r.n = util_rbuf_u32(&rb);
         if (rb.err) break;
@@ -353,6 +391,12 @@ int32_t mmc_req_decode(uint16_t type, const uint8_t *body, size_t len, mmc_req_t
         r.rank = util_rbuf_u32(&rb);
         const void *pf = util_rbuf_bytes(&rb, MMC_PROOF_SIZE);
         if (pf) memcpy(r.proof, pf, MMC_PROOF_SIZE);
+        r.flags = util_rbuf_u32(&rb);
+        if (!rb.err && (r.flags & MMC_PF_REGEX)) {
+            mmc_rkey(&rb, &r.prefix);
+            mmc_rkey(&rb, &r.after);
+            r.limit = util_rbuf_u32(&rb);
+        }
         break;
     }
     case MMC_MSG_REPLICA_START:
@@ -605,18 +649,35 @@ int32_t mmc_resp_heartbeat_decode(const uint8_t *body, size_t len, uint32_t *nse
     return MMC_OK;
 }
 
-void mmc_resp_remove_all_encode(util_wbuf_t *w, uint64_t removed, uint64_t deferred)
+void mmc_resp_remove_all_encode(util_wbuf_t *w, uint64_t removed, uint64_t deferred, bool more,
+                                const mmc_key_ref_t *cursor)
 {
-    mmc_resp_nums_encode(w, "88", (const uint64_t[]){removed, deferred});
+    mmc_resp_prologue(w);
+    util_wbuf_u64(w, removed);
+    util_wbuf_u64(w, deferred);
+    util_wbuf_u8(w, more ? 1 : 0);
+    mmc_wkey(w, cursor != NULL ? cursor : &(mmc_key_ref_t){"", 0});
 }
 
-int32_t mmc_resp_remove_all_decode(const uint8_t *body, size_t len, uint64_t *removed, uint64_t *deferred)
+int32_t mmc_resp_remove_all_decode(const uint8_t *body, size_t len, uint64_t *removed, uint64_t *deferred, bool *more,
+                                   mmc_key_ref_t *cursor)
 {
-    uint64_t v[2];
-    int32_t rc = mmc_resp_nums_decode(body, len, "REMOVE_ALL", "88", v);
+    util_rbuf_t rb;
+    mmc_key_ref_t cur;
+    util_rbuf_init(&rb, body, len);
+    int32_t rc = mmc_prologue(&rb, "REMOVE_ALL response");
     if (rc != MMC_OK) return rc;
-    if (removed) *removed = v[0];
-    if (deferred) *deferred = v[1];
+    uint64_t r = util_rbuf_u64(&rb), d = util_rbuf_u64(&rb);
+    uint8_t m = util_rbuf_u8(&rb);
+    mmc_rkey(&rb, &cur);
+    rc = mmc_resp_end(&rb, "REMOVE_ALL");
+    if (rc != MMC_OK) return rc;
+    if (m > 1 || cur.len > MMC_KEY_MAX || (m && cur.len == 0))
+        return util_err_set(MMC_PROTOCOL, "mmc REMOVE_ALL response: more %u with a %u-byte cursor", m, cur.len);
+    if (removed) *removed = r;
+    if (deferred) *deferred = d;
+    if (more) *more = m != 0;
+    if (cursor) *cursor = cur;
     return MMC_OK;
 }
 

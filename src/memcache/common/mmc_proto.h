@@ -22,14 +22,17 @@
  * | 0x0302 | HEARTBEAT     | u32 rank                                                   | u32 segments held by this link, u64 instance, |
  * |        |               |                                                            | u64 challenge (this link's)                   |
  * | 0x0303 | PUT_START     | u32 rank, u16 medium, u8 replicas (1..8), u8 npref (0..8), | u64 0, u32 put timeout ms, u32 n, loc[n]      |
- * |        |               | u64 owner, i32 pref[npref], u32 n, n × (key, u64 size > 0) |                                               |
+ * |        |               | u64 owner, u32 flags, i32 pref[npref], u32 n,              |                                               |
+ * |        |               | n × (key, u64 size > 0)                                    |                                               |
  * | 0x0304 | PUT_END       | u64 owner, u32 n, n × (key, i32 result: 0 publish, else abort) | u32 n, i32 status[n]                      |
  * | 0x0305 | GET           | u32 rank, host[24], u64 owner, u32 n, key[n]               | u64 lease id (0 none), u32 ttl ms, u32 n, loc[n] |
  * | 0x0306 | LEASE_RELEASE | u64 owner, u32 n, u64 lease id[n]                          | u32 n, i32 status[n] (see below)              |
- * | 0x0307 | EXIST         | u32 n, key[n]                                              | u32 n, i32 status[n]                          |
- * | 0x0308 | QUERY         | u32 n, key[n]                                              | u64 0, u32 0, u32 n, loc[n]                   |
- * | 0x0309 | REMOVE        | u32 n, key[n]                                              | u32 n, i32 status[n]                          |
- * | 0x030A | REMOVE_ALL    | u32 rank (UINT32_MAX: none), proof[32]                     | u64 removed, u64 deferred (leased)            |
+ * | 0x0307 | EXIST         | u32 flags, u32 n, key[n]                                   | u32 n, i32 status[n]                          |
+ * | 0x0308 | QUERY         | u32 flags, u32 n, key[n]                                   | u64 lease id, u32 ttl ms, u32 n, loc[n]       |
+ * | 0x0309 | REMOVE        | u32 flags, u32 n, key[n]                                   | u32 n, i32 status[n]                          |
+ * | 0x030A | REMOVE_ALL    | u32 rank (UINT32_MAX: none), proof[32], u32 flags;         | u64 removed, u64 deferred (leased), u8 more,  |
+ * |        |               | with REGEX: u16 plen (1..256), pattern, u16 alen, after,   | u16 clen, cursor (the last key looked at)     |
+ * |        |               | u32 limit (1..16384 keys looked at)                        |                                               |
  * | 0x030B | LIST          | u32 limit (1..16384), u16 plen, prefix, u16 alen, after    | u8 more, u32 n, n × (key, u64 size, u8 state, u8 nrep) |
  * | 0x030C | STATS         | (nothing)                                                  | mmc_stats_t fields (u64 each), u32 nseg, nseg × segment (72 bytes) |
  * | 0x030D | REPLICA_START | u64 owner, u32 src (UINT32_MAX: any), u8 mode (1 copy,     | u64 task id, u32 timeout ms, u32 1 + ntgt,    |
@@ -57,6 +60,18 @@
  * for the rank mounted; REMOVE_ALL for any rank (unless the link holds a
  * segment or the operator opened REMOVE_ALL to every link).
  *
+ * flags (version 4) are MMC_PF_* bits; a bit a message does not take is a
+ * protocol error. PUT_START: UPSERT (a READY key gets a new object written
+ * beside it, swapped in by PUT_END; readers leased on the old one keep its
+ * space until their leases end), SOFT_PIN, HARD_PIN (eviction, meta_obj.c).
+ * REMOVE, REMOVE_ALL: FORCE (leased objects go too; without it REMOVE of a
+ * leased key answers MMC_LEASE_NOT_EXPIRED and REMOVE_ALL keeps them, counted
+ * in deferred). EXIST, QUERY: LEASE (every READY key found gets a read lease
+ * of the lease ttl, owned by no client: it only expires; QUERY answers its
+ * id). REMOVE_ALL: REGEX (remove the keys matching a POSIX extended regex,
+ * one page of the key order per request, from after on: the client repeats
+ * with cursor while more is set).
+ *
  * n is 1..MMC_BATCH_MAX (16384) in every batch request. A response with a
  * non-zero frame status (the request as a whole failed) carries the prologue
  * and a u32-length error message (at most 1024 bytes) instead of the above.
@@ -72,7 +87,16 @@
 #include "memcache/mmc_def.h"
 #include "util/util_buf.h"
 
-#define MMC_PROTO_VERSION 3u /* 2: owner tokens in PUT_START PUT_END GET LEASE_RELEASE; 3: rank proofs */
+#define MMC_PROTO_VERSION 4u /* 2: owner tokens in PUT_START PUT_END GET LEASE_RELEASE; 3: rank proofs; 4: flags */
+
+/* Request flags (version 4). */
+#define MMC_PF_UPSERT 0x01u   /* PUT_START */
+#define MMC_PF_SOFT_PIN 0x02u /* PUT_START */
+#define MMC_PF_HARD_PIN 0x04u /* PUT_START */
+#define MMC_PF_FORCE 0x08u    /* REMOVE REMOVE_ALL */
+#define MMC_PF_LEASE 0x10u    /* EXIST QUERY */
+#define MMC_PF_REGEX 0x20u    /* REMOVE_ALL */
+#define MMC_PF_PUT_MASK (MMC_PF_UPSERT | MMC_PF_SOFT_PIN | MMC_PF_HARD_PIN)
 #define MMC_PROOF_SIZE 32u     /* STORE_PROOF_SIZE */
 #define MMC_BM_GROUP "smem"    /* the config-store group of BM ranks (smem's SMEM_BM_GROUP) */
 #define MMC_PROTO_PROLOGUE 4u
@@ -143,8 +167,9 @@ typedef struct mmc_req {
     uint8_t host[MMC_HOST_ID_SIZE];  /* MOUNT GET; all zero: unknown */
     uint8_t proof[MMC_PROOF_SIZE];   /* MOUNT REMOVE_ALL (rank: the rank it proves, UINT32_MAX none) */
     uint64_t owner;                  /* PUT_START PUT_END GET LEASE_RELEASE: the client's token, non-zero */
-    uint32_t limit;                  /* LIST */
-    mmc_key_ref_t prefix, after;     /* LIST (len 0 allowed) */
+    uint32_t flags;                  /* PUT_START EXIST QUERY REMOVE REMOVE_ALL: MMC_PF_* */
+    uint32_t limit;                  /* LIST, REMOVE_ALL with REGEX */
+    mmc_key_ref_t prefix, after;     /* LIST (len 0 allowed); REMOVE_ALL with REGEX: pattern, cursor */
     uint32_t n;
     mmc_key_ref_t *keys;             /* PUT_START PUT_END GET EXIST QUERY REMOVE */
     uint64_t *sizes;                 /* PUT_START */
@@ -229,8 +254,11 @@ int32_t mmc_resp_unmount_decode(const uint8_t *body, size_t len, uint32_t *dropp
 void mmc_resp_heartbeat_encode(util_wbuf_t *w, uint32_t nseg, uint64_t instance, uint64_t challenge);
 int32_t mmc_resp_heartbeat_decode(const uint8_t *body, size_t len, uint32_t *nseg, uint64_t *instance,
                                   uint64_t *challenge);
-void mmc_resp_remove_all_encode(util_wbuf_t *w, uint64_t removed, uint64_t deferred);
-int32_t mmc_resp_remove_all_decode(const uint8_t *body, size_t len, uint64_t *removed, uint64_t *deferred);
+/* REMOVE_ALL: removed, deferred, more and the cursor (cursor may be NULL / *cursor points into body). */
+void mmc_resp_remove_all_encode(util_wbuf_t *w, uint64_t removed, uint64_t deferred, bool more,
+                                const mmc_key_ref_t *cursor);
+int32_t mmc_resp_remove_all_decode(const uint8_t *body, size_t len, uint64_t *removed, uint64_t *deferred, bool *more,
+                                   mmc_key_ref_t *cursor);
 
 /* LIST: begin with a placeholder count, add items, then finish. */
 void mmc_resp_list_encode(util_wbuf_t *w, bool more, uint32_t n, const mmc_list_item_t *items);

@@ -43,6 +43,7 @@ void meta_core_opts_init(meta_core_opts_t *o)
     memset(o, 0, sizeof(*o));
     o->lease_ttl_ms = 10000;
     o->put_timeout_ms = 30000;
+    o->soft_pin_ttl_ms = 1800000;
     o->evict_high = 90;
     o->evict_low = 80;
 }
@@ -169,15 +170,13 @@ static int32_t meta_handle_status_list(meta_core_t *c, meta_peer_t *p, const mmc
     case MMC_MSG_LEASE_RELEASE:
         for (uint32_t i = 0; i < r->n; i++) st[i] = meta_lease_release_id(c, p, r->owner, r->ids[i]);
         break;
-    case MMC_MSG_EXIST:
-        for (uint32_t i = 0; i < r->n; i++) st[i] = meta_obj_exist(c, &r->keys[i]);
-        break;
+    case MMC_MSG_EXIST: meta_obj_exist(c, r, st); break;
     case MMC_MSG_REPLICA_END: st[0] = meta_replica_end(c, p, r); break;
     case MMC_MSG_REPLICA_CLEAR:
         for (uint32_t i = 0; i < r->n; i++) st[i] = meta_replica_clear(c, r->rank, &r->keys[i]);
         break;
     default: /* REMOVE */
-        for (uint32_t i = 0; i < r->n; i++) st[i] = meta_obj_remove(c, &r->keys[i]);
+        for (uint32_t i = 0; i < r->n; i++) st[i] = meta_obj_remove(c, &r->keys[i], (r->flags & MMC_PF_FORCE) != 0);
         break;
     }
     mmc_resp_status_encode(w, r->n, st);
@@ -207,15 +206,7 @@ static int32_t meta_handle(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, u
     case MMC_MSG_PUT_START: meta_obj_put_start(c, p, r, w); return MMC_OK;
     case MMC_MSG_GET: meta_obj_get(c, p, r, w); return MMC_OK;
     case MMC_MSG_REPLICA_START: meta_replica_start(c, p, r, w); return MMC_OK;
-    case MMC_MSG_QUERY: {
-        mmc_loc_t loc;
-        mmc_resp_locs_begin(w, 0, 0, r->n);
-        for (uint32_t i = 0; i < r->n; i++) {
-            meta_obj_query(c, &r->keys[i], &loc);
-            mmc_resp_loc_encode(w, &loc);
-        }
-        return MMC_OK;
-    }
+    case MMC_MSG_QUERY: meta_obj_query(c, r, w); return MMC_OK;
     case MMC_MSG_REMOVE_ALL: {
         uint64_t removed, deferred;
         /* Members only: a LocalService (it proved its rank when it mounted) or a process proving a live rank. */
@@ -223,8 +214,16 @@ static int32_t meta_handle(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, u
             rc = meta_peer_verify(c, p, r, "REMOVE_ALL");
             if (rc != MMC_OK) return rc;
         }
-        meta_obj_remove_all(c, &removed, &deferred);
-        mmc_resp_remove_all_encode(w, removed, deferred);
+        if (r->flags & MMC_PF_REGEX) { /* one page of the key order: the client repeats from the cursor */
+            char cur[MMC_KEY_MAX + 1];
+            uint32_t curlen = 0;
+            bool more = false;
+            rc = meta_obj_remove_regex(c, r, &removed, &deferred, &more, cur, &curlen);
+            if (rc == MMC_OK) mmc_resp_remove_all_encode(w, removed, deferred, more, &(mmc_key_ref_t){cur, curlen});
+            return rc;
+        }
+        meta_obj_remove_all(c, (r->flags & MMC_PF_FORCE) != 0, &removed, &deferred);
+        mmc_resp_remove_all_encode(w, removed, deferred, false, NULL);
         return MMC_OK;
     }
     case MMC_MSG_LIST: {
@@ -375,6 +374,7 @@ int32_t meta_core_list(const meta_core_t *c, const mmc_key_ref_t *prefix, const 
     size_t bytes = 0;
     const meta_obj_t *o;
     while ((o = meta_index_next(&it)) != NULL && has_prefix(o, prefix)) {
+        if (o->flags & META_OBJ_SHADOW) continue; /* an upsert's new value: not a key of its own */
         if (cnt == limit) break;
         objs[cnt++] = o;
         bytes += o->klen;
@@ -471,11 +471,12 @@ int32_t meta_core_check(const meta_core_t *c)
         for (uint32_t i = 0; i < o->nrep; i++) rep_bytes[o->medium] += meta_heap_round(o->size);
         obj_leases += o->leases;
     }
-    /* Leases: owned (token), findable by their id, expiry order, and the objects' lease counts add up. */
+    /* Leases: findable by their id, expiry order, and the objects' lease counts add up. Owner 0: an EXIST /
+     * QUERY lease (MMC_PF_LEASE), which only expires. */
     uint64_t refs = 0, prev_expiry = 0;
     for (util_link_t *l = c->leases.next; l != &c->leases; l = l->next, nl++) {
         const meta_lease_t *ls = UTIL_CONTAINER_OF(l, meta_lease_t, node);
-        if (ls->owner == 0 || ls->id == 0 || ls->n == 0) return check_fail("lease owner/id/size", ls->owner, ls->id);
+        if (ls->id == 0 || ls->n == 0) return check_fail("lease id/size", ls->id, ls->n);
         if (meta_lease_find(c, ls->id) != ls) return check_fail("lease not found by its id (or two share it)", ls->id, 0);
         if (ls->expiry_ms < prev_expiry) return check_fail("lease list out of expiry order", ls->expiry_ms, prev_expiry);
         prev_expiry = ls->expiry_ms;

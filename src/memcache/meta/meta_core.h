@@ -14,10 +14,16 @@
  * reports the closed link later with meta_core_peer_close.
  *
  * Semantics worth knowing (docs/ARCHITECTURE.md has the full list):
- *  - keys are write-once: PUT_START of a key that is READY or WRITING answers
- *    MMC_DUPLICATED_OBJECT for that key and changes nothing;
- *  - REMOVE of a leased object answers 0, hides the key at once (it can be
+ *  - keys are write-once for plain puts: PUT_START of a key that is READY or
+ *    WRITING answers MMC_DUPLICATED_OBJECT for that key and changes nothing;
+ *    with MMC_PF_UPSERT it writes a shadow beside it that PUT_END swaps in
+ *    (meta_int.h: META_OBJ_SHADOW);
+ *  - REMOVE of a leased object answers MMC_LEASE_NOT_EXPIRED unless
+ *    MMC_PF_FORCE; forced, it answers 0, hides the key at once (it can be
  *    put again) and frees the space when the last lease ends (state REMOVING);
+ *    EXIST / QUERY with MMC_PF_LEASE grant ownerless leases that only expire;
+ *  - eviction (meta_evict): unpinned LRU first, soft pins next (or once their
+ *    ttl passed), leased objects retired last, hard pins never;
  *    REMOVE and GET (a lease) of a WRITING object answer MMC_UNMATCHED_STATE, EXIST answers
  *    MMC_OBJECT_NOT_READY;
  *  - a put is revoked (space freed) when its writer's link closes by EOF or
@@ -49,6 +55,7 @@ typedef struct meta_core_ops {
 typedef struct meta_core_opts {
     uint32_t lease_ttl_ms;   /* default 10000 */
     uint32_t put_timeout_ms; /* default 30000 */
+    uint64_t soft_pin_ttl_ms; /* default 1800000 (Mooncake's): a soft pin protects from eviction this long */
     uint16_t evict_high;     /* percent, default 90; 100 turns eviction off (a full pool answers MMC_NOT_ENOUGH_MEMORY) */
     uint16_t evict_low;      /* percent, default 80 */
     /* Monotonic milliseconds; NULL = util_now_ms (tests drive time with their own). */

@@ -65,7 +65,7 @@ typedef struct meta_obj {
     uint64_t hash;
     util_link_t link;      /* see the header comment */
     uint64_t size;
-    uint64_t deadline_ms;  /* WRITING: revoked after this */
+    uint64_t deadline_ms;  /* WRITING: revoked after this; READY with META_OBJ_SOFT_PIN: the pin ends then */
     uint64_t writer_owner; /* WRITING: the token whose PUT_END finishes it (from any link) */
     meta_peer_t *writer;   /* WRITING: the link of its PUT_START; NULL once that link timed out */
     uint32_t losses;       /* replicas lost to segment detaches, ever (leases compare it) */
@@ -73,13 +73,25 @@ typedef struct meta_obj {
     uint8_t state;         /* mmc_state_t */
     uint8_t nrep;          /* replicas held, <= nslot */
     uint8_t nslot;         /* rep[] slots */
-    uint8_t rsv;
+    uint8_t flags;         /* META_OBJ_* */
     uint16_t medium;
     uint16_t klen;         /* 1..MMC_KEY_MAX */
     meta_rep_t rep[];      /* nslot slots, then klen key bytes + NUL */
 } meta_obj_t;
 
 _Static_assert(sizeof(meta_obj_t) == 80, "meta_obj_t fields");
+
+/* obj->flags. A shadow is an upsert's new version of a READY key, WRITING
+ * beside it: in the hash table (not the key index) under the shadow key
+ * (the key, a NUL byte, the upsert's owner token as 8 LE bytes; no real key
+ * holds a NUL), so it can be neither found nor listed as the key. Its
+ * PUT_END drops the live object (leased: REMOVING, readers keep the old
+ * bytes) and renames the shadow to the key, READY: one step under the core
+ * lock. */
+#define META_OBJ_SHADOW 0x01u
+#define META_OBJ_SOFT_PIN 0x02u /* evicted only when nothing unpinned can be, or after soft_pin_ttl_ms */
+#define META_OBJ_HARD_PIN 0x04u /* never evicted */
+#define META_SHADOW_EXTRA 9u    /* NUL + token */
 
 /* The key: klen bytes, NUL-terminated (for logs). */
 static inline char *meta_obj_key(const meta_obj_t *o) { return (char *)(uintptr_t)(o->rep + o->nslot); }
@@ -246,10 +258,19 @@ int32_t meta_peer_verify(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, con
 void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w);
 void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_t *st);
 void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w);
-int32_t meta_obj_exist(meta_core_t *c, const mmc_key_ref_t *k);
-void meta_obj_query(meta_core_t *c, const mmc_key_ref_t *k, mmc_loc_t *loc);
-int32_t meta_obj_remove(meta_core_t *c, const mmc_key_ref_t *k);
-void meta_obj_remove_all(meta_core_t *c, uint64_t *removed, uint64_t *deferred);
+/* EXIST per key; with MMC_PF_LEASE in r->flags the READY keys get one ownerless lease (expires only). */
+void meta_obj_exist(meta_core_t *c, const mmc_req_t *r, int32_t *st);
+/* QUERY; with MMC_PF_LEASE as EXIST. Writes the whole response. */
+void meta_obj_query(meta_core_t *c, const mmc_req_t *r, util_wbuf_t *w);
+/* force: leased objects go too (REMOVING); otherwise they answer MMC_LEASE_NOT_EXPIRED. */
+int32_t meta_obj_remove(meta_core_t *c, const mmc_key_ref_t *k, bool force);
+/* Without force leased objects stay and are counted in *deferred. */
+void meta_obj_remove_all(meta_core_t *c, bool force, uint64_t *removed, uint64_t *deferred);
+/* REMOVE_ALL with REGEX: one page (r->limit keys looked at, from past r->after) of the keys matching the
+ * pattern r->prefix. *cursor (copied into cur, MMC_KEY_MAX + 1 bytes) is the last key looked at.
+ * MMC_INVALID_PARAM (message set) when the pattern does not compile. */
+int32_t meta_obj_remove_regex(meta_core_t *c, const mmc_req_t *r, uint64_t *removed, uint64_t *deferred, bool *more,
+                              char *cur, uint32_t *curlen);
 meta_lease_t *meta_lease_find(const meta_core_t *c, uint64_t id);
 /* LEASE_RELEASE of one id by owner (from link p, for the log): see mmc_proto.h for the answers. */
 int32_t meta_lease_release_id(meta_core_t *c, meta_peer_t *p, uint64_t owner, uint64_t id);

@@ -1,4 +1,5 @@
 /* Objects: two-phase put with placement, get with leases, remove, eviction. */
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,9 +212,10 @@ static int32_t place(meta_core_t *c, const meta_order_t *ord, uint16_t m, uint64
     }
 }
 
+/* Room for the shadow key (META_SHADOW_EXTRA more bytes) in every object: an upsert renames in place. */
 static meta_obj_t *obj_new(const mmc_key_ref_t *k, uint64_t hash, uint8_t nslot)
 {
-    meta_obj_t *o = calloc(1, sizeof(*o) + nslot * sizeof(o->rep[0]) + k->len + 1);
+    meta_obj_t *o = calloc(1, sizeof(*o) + nslot * sizeof(o->rep[0]) + k->len + META_SHADOW_EXTRA + 1);
     if (o == NULL) return NULL;
     o->nslot = nslot;
     memcpy(meta_obj_key(o), k->p, k->len);
@@ -221,6 +223,15 @@ static meta_obj_t *obj_new(const mmc_key_ref_t *k, uint64_t hash, uint8_t nslot)
     o->hash = hash;
     util_list_init(&o->link);
     return o;
+}
+
+/* The shadow key of (key, owner) into buf (MMC_KEY_MAX + META_SHADOW_EXTRA bytes). */
+static mmc_key_ref_t shadow_key(const mmc_key_ref_t *k, uint64_t owner, char *buf)
+{
+    memcpy(buf, k->p, k->len);
+    buf[k->len] = '\0';
+    for (uint32_t i = 0; i < 8; i++) buf[k->len + 1 + i] = (char)(uint8_t)(owner >> (8 * i));
+    return (mmc_key_ref_t){buf, k->len + META_SHADOW_EXTRA};
 }
 
 void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w)
@@ -251,13 +262,25 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
         uint64_t h = obj_hash(hs, r, k);
         const meta_index_pos_t *place_k = obj_ahead(c, r, hs, &ahead, k);
         meta_obj_t *o = meta_table_find(&c->table, key->p, key->len, h);
+        bool shadow = false;
+        char sbuf[MMC_KEY_MAX + META_SHADOW_EXTRA];
+        mmc_key_ref_t skey = *key;
+        if (o != NULL && (r->flags & MMC_PF_UPSERT)) { /* READY, or WRITING: both get a value of their own */
+            skey = shadow_key(key, r->owner, sbuf);
+            h = meta_key_hash(skey.p, skey.len);
+            shadow = true;
+            place_k = NULL;
+            o = meta_table_find(&c->table, skey.p, skey.len, h); /* this upsert's token is already writing it */
+        }
         if (o != NULL) {
-            loc_error(MMC_DUPLICATED_OBJECT, &loc);
+            /* A put of a key being written (or a repeated upsert token): nothing to write. An upsert must not
+             * look done when it is not: it answers not ready. */
+            loc_error((r->flags & MMC_PF_UPSERT) ? MMC_OBJECT_NOT_READY : MMC_DUPLICATED_OBJECT, &loc);
             loc.state = o->state;
             mmc_resp_loc_encode(w, &loc);
             continue;
         }
-        o = obj_new(key, h, r->replicas);
+        o = obj_new(&skey, h, r->replicas);
         if (o == NULL) {
             loc_error(MMC_MALLOC_FAILED, &loc);
             mmc_resp_loc_encode(w, &loc);
@@ -282,6 +305,8 @@ void meta_obj_put_start(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util
             continue;
         }
         o->state = MMC_STATE_WRITING;
+        o->flags = (uint8_t)((shadow ? META_OBJ_SHADOW : 0) | ((r->flags & MMC_PF_SOFT_PIN) ? META_OBJ_SOFT_PIN : 0) |
+                             ((r->flags & MMC_PF_HARD_PIN) ? META_OBJ_HARD_PIN : 0));
         o->writer = p;
         o->writer_owner = r->owner;
         o->deadline_ms = now + c->opts.put_timeout_ms;
@@ -295,13 +320,82 @@ free_orders:
     for (uint32_t i = 0; i < MMC_MEDIA_COUNT; i++) free(ord[i].seg);
 }
 
+/* Renames o (in the table under key) to key's shadow of o's writer token; on failure o is revoked. */
+static void shadow_demote(meta_core_t *c, meta_obj_t *o, const mmc_key_ref_t *key)
+{
+    char sbuf[MMC_KEY_MAX + META_SHADOW_EXTRA];
+    mmc_key_ref_t sk = shadow_key(key, o->writer_owner, sbuf);
+    meta_table_remove(&c->table, o);
+    memcpy(meta_obj_key(o), sk.p, sk.len);
+    meta_obj_key(o)[sk.len] = '\0';
+    o->klen = (uint16_t)sk.len;
+    o->hash = meta_key_hash(sk.p, sk.len);
+    o->flags |= META_OBJ_SHADOW;
+    if (meta_table_find(&c->table, sk.p, sk.len, o->hash) == NULL && meta_table_insert(&c->table, o, NULL) == MMC_OK)
+        return;
+    LOG_WARN("meta: put of '%s' in flight was revoked: an upsert finished first and the put could not be kept "
+             "aside", meta_obj_key(o));
+    util_list_del(&o->link); /* not in the table any more: meta_obj_drop's removal finds nothing */
+    c->nwriting--;
+    obj_release_all(c, o);
+    free(o);
+    c->puts_revoked++;
+}
+
+/* PUT_END of an upsert's shadow s: the live object (if any) leaves (its readers keep its space until their
+ * leases end) and s becomes the key, still WRITING (the caller publishes it). A live object still being
+ * written (its put or upsert started first, finishes later) is set aside as its own writer's shadow, so its
+ * PUT_END swaps it in then: the last to finish wins. MMC_OK, or MMC_MALLOC_FAILED when the key index cannot
+ * take s (then s is dropped and the key is gone: the old value had left first, since the index holds one
+ * object per key). */
+static int32_t shadow_swap(meta_core_t *c, meta_obj_t *s, const mmc_key_ref_t *key, uint64_t h)
+{
+    meta_obj_t *old = meta_table_find(&c->table, key->p, key->len, h);
+    if (old != NULL && old->state == MMC_STATE_WRITING) {
+        shadow_demote(c, old, key);
+        old = NULL;
+    }
+    if (old != NULL) {
+        meta_obj_drop(c, old); /* leased: REMOVING, freed by its last lease */
+        c->removes++;
+    }
+    meta_table_remove(&c->table, s);
+    s->klen = (uint16_t)key->len;
+    s->hash = h;
+    s->flags &= (uint8_t)~META_OBJ_SHADOW;
+    if (meta_table_insert(&c->table, s, NULL) != MMC_OK) {
+        LOG_ERROR("meta: upsert of '%s': %s; the new value is dropped", meta_obj_key(s), util_err_get());
+        util_list_del(&s->link);
+        c->nwriting--;
+        obj_release_all(c, s);
+        free(s);
+        c->puts_revoked++;
+        return MMC_MALLOC_FAILED;
+    }
+    return MMC_OK;
+}
+
 void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_t *st)
 {
     (void)p; /* the token decides, not the link: a writer that reconnected finishes on its new one */
     uint64_t *hs = obj_hashes(r);
     for (uint32_t k = 0; k < r->n; k++) {
         (void)obj_ahead(c, r, hs, NULL, k);
-        meta_obj_t *o = meta_table_find(&c->table, r->keys[k].p, r->keys[k].len, obj_hash(hs, r, k));
+        char sbuf[MMC_KEY_MAX + META_SHADOW_EXTRA];
+        mmc_key_ref_t skey = shadow_key(&r->keys[k], r->owner, sbuf);
+        meta_obj_t *o = meta_table_find(&c->table, skey.p, skey.len, meta_key_hash(skey.p, skey.len));
+        if (o != NULL && o->writer_owner == r->owner) {
+            if (r->results[k] != 0) {
+                st[k] = MMC_OK;
+                meta_obj_drop(c, o);
+                c->puts_revoked++;
+                continue;
+            }
+            st[k] = shadow_swap(c, o, &r->keys[k], obj_hash(hs, r, k));
+            if (st[k] != MMC_OK) continue;
+        } else {
+            o = meta_table_find(&c->table, r->keys[k].p, r->keys[k].len, obj_hash(hs, r, k));
+        }
         if (o == NULL) {
             st[k] = MMC_KEY_NOT_FOUND; /* revoked (timeout, lost segment) or never started */
             continue;
@@ -321,6 +415,7 @@ void meta_obj_put_end(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, int32_
         o->state = MMC_STATE_READY;
         o->writer = NULL;
         o->writer_owner = 0;
+        o->deadline_ms = (o->flags & META_OBJ_SOFT_PIN) ? meta_now(c) + c->opts.soft_pin_ttl_ms : 0;
         util_list_add_head(&c->media[o->medium].lru, &o->link);
         c->media[o->medium].objects++;
         c->puts++;
@@ -431,6 +526,9 @@ static const uint8_t *requester_host(const meta_core_t *c, const mmc_req_t *r)
     return NULL;
 }
 
+static void lease_grant(meta_core_t *c, meta_lease_t *lease, uint64_t owner, uint64_t now);
+static void lease_add(meta_lease_t *lease, meta_obj_t *o);
+
 void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_t *w)
 {
     (void)p;
@@ -471,14 +569,23 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
             memcpy(loc.rep, near, nn * sizeof(near[0]));
             memcpy(loc.rep + nn, far, nf * sizeof(far[0]));
         }
-        o->leases++;
-        lease->objs[lease->n].obj = o;
-        lease->objs[lease->n].losses = o->losses;
-        lease->n++;
+        lease_add(lease, o);
         loc.leases = o->leases;
         mmc_resp_loc_encode(w, &loc);
     }
     if (lease == NULL) return;
+    if (lease->n == 0) {
+        free(lease);
+        return;
+    }
+    lease_grant(c, lease, r->owner, now); /* owner, not the link p: the reader may come back on another one */
+    if (!w->err) util_put_le64(w->p + start + MMC_PROTO_PROLOGUE, lease->id);
+}
+
+/* Makes lease (its objs filled, their counts raised) live until now + lease ttl, or frees it when it names
+ * nothing. owner 0: no client can release it, it only expires (EXIST / QUERY with MMC_PF_LEASE). */
+static void lease_grant(meta_core_t *c, meta_lease_t *lease, uint64_t owner, uint64_t now)
+{
     if (lease->n == 0) {
         free(lease);
         return;
@@ -488,55 +595,167 @@ void meta_obj_get(meta_core_t *c, meta_peer_t *p, const mmc_req_t *r, util_wbuf_
     do {
         lease->id = meta_core_rand(c);
     } while (lease->id == 0 || *lease_slot(c, lease->id) != NULL);
-    lease->owner = r->owner; /* not the link p: the reader may come back on another one */
+    lease->owner = owner;
     lease->expiry_ms = now + c->opts.lease_ttl_ms;
     lease->hnext = NULL;
     *lease_slot(c, lease->id) = lease;
     util_list_add_tail(&c->leases, &lease->node);
     c->nleases++;
-    if (!w->err) util_put_le64(w->p + start + MMC_PROTO_PROLOGUE, lease->id);
 }
 
-int32_t meta_obj_exist(meta_core_t *c, const mmc_key_ref_t *k)
+static void lease_add(meta_lease_t *lease, meta_obj_t *o)
 {
-    meta_obj_t *o = obj_find(c, k);
-    if (o == NULL) return MMC_KEY_NOT_FOUND;
-    return o->state == MMC_STATE_READY ? MMC_OK : MMC_OBJECT_NOT_READY;
+    o->leases++;
+    lease->objs[lease->n].obj = o;
+    lease->objs[lease->n].losses = o->losses;
+    lease->n++;
 }
 
-void meta_obj_query(meta_core_t *c, const mmc_key_ref_t *k, mmc_loc_t *loc)
+/* A lease for up to n objects when r asks for one (MMC_PF_LEASE), else NULL. */
+static meta_lease_t *lease_new_for(const mmc_req_t *r, bool *oom)
 {
-    meta_obj_t *o = obj_find(c, k);
-    if (o == NULL)
-        loc_error(MMC_KEY_NOT_FOUND, loc);
-    else
-        loc_fill(o, MMC_OK, loc);
+    *oom = false;
+    if (!(r->flags & MMC_PF_LEASE)) return NULL;
+    meta_lease_t *l = malloc(sizeof(*l) + (size_t)r->n * sizeof(l->objs[0]));
+    if (l == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    l->n = 0;
+    return l;
 }
 
-int32_t meta_obj_remove(meta_core_t *c, const mmc_key_ref_t *k)
+void meta_obj_exist(meta_core_t *c, const mmc_req_t *r, int32_t *st)
+{
+    bool oom;
+    meta_lease_t *lease = lease_new_for(r, &oom);
+    for (uint32_t k = 0; k < r->n; k++) {
+        meta_obj_t *o = obj_find(c, &r->keys[k]);
+        if (o == NULL) {
+            st[k] = MMC_KEY_NOT_FOUND;
+        } else if (o->state != MMC_STATE_READY) {
+            st[k] = MMC_OBJECT_NOT_READY;
+        } else if (oom) {
+            st[k] = MMC_MALLOC_FAILED;
+        } else {
+            st[k] = MMC_OK;
+            if (lease != NULL) lease_add(lease, o);
+        }
+    }
+    if (lease != NULL) lease_grant(c, lease, 0, meta_now(c));
+}
+
+void meta_obj_query(meta_core_t *c, const mmc_req_t *r, util_wbuf_t *w)
+{
+    bool oom;
+    size_t start = w->len;
+    mmc_loc_t loc;
+    meta_lease_t *lease = lease_new_for(r, &oom);
+    mmc_resp_locs_begin(w, 0, lease != NULL ? c->opts.lease_ttl_ms : 0, r->n);
+    for (uint32_t k = 0; k < r->n; k++) {
+        meta_obj_t *o = obj_find(c, &r->keys[k]);
+        if (o == NULL) {
+            loc_error(MMC_KEY_NOT_FOUND, &loc);
+        } else if (oom && o->state == MMC_STATE_READY) {
+            loc_error(MMC_MALLOC_FAILED, &loc);
+        } else {
+            if (lease != NULL && o->state == MMC_STATE_READY) lease_add(lease, o);
+            loc_fill(o, MMC_OK, &loc);
+        }
+        mmc_resp_loc_encode(w, &loc);
+    }
+    if (lease == NULL) return;
+    bool any = lease->n > 0;
+    lease_grant(c, lease, 0, meta_now(c));
+    if (any && !w->err) util_put_le64(w->p + start + MMC_PROTO_PROLOGUE, lease->id);
+}
+
+int32_t meta_obj_remove(meta_core_t *c, const mmc_key_ref_t *k, bool force)
 {
     meta_obj_t *o = obj_find(c, k);
     if (o == NULL) return MMC_KEY_NOT_FOUND;
     if (o->state != MMC_STATE_READY) return MMC_UNMATCHED_STATE; /* a put is in flight: its writer decides */
+    if (o->leases > 0 && !force) return MMC_LEASE_NOT_EXPIRED;
     meta_obj_drop(c, o);
     c->removes++;
     return MMC_OK;
 }
 
-void meta_obj_remove_all(meta_core_t *c, uint64_t *removed, uint64_t *deferred)
+void meta_obj_remove_all(meta_core_t *c, bool force, uint64_t *removed, uint64_t *deferred)
 {
     uint64_t nr = 0, nd = 0;
     for (uint32_t m = 0; m < MMC_MEDIA_COUNT; m++) {
         util_link_t *h = &c->media[m].lru;
-        while (!util_list_empty(h)) {
-            meta_obj_t *o = UTIL_CONTAINER_OF(h->next, meta_obj_t, link);
-            if (o->leases > 0) nd++; else nr++;
+        for (util_link_t *n = h->next; n != h;) {
+            meta_obj_t *o = UTIL_CONTAINER_OF(n, meta_obj_t, link);
+            n = n->next;
+            if (o->leases > 0) {
+                nd++;
+                if (!force) continue; /* kept: counted as deferred */
+            } else {
+                nr++;
+            }
             meta_obj_drop(c, o);
             c->removes++;
         }
     }
     *removed = nr;
     *deferred = nd;
+}
+
+int32_t meta_obj_remove_regex(meta_core_t *c, const mmc_req_t *r, uint64_t *removed, uint64_t *deferred, bool *more,
+                              char *cur, uint32_t *curlen)
+{
+    char pat[MMC_KEY_MAX + 1], key[MMC_KEY_MAX + META_SHADOW_EXTRA + 1];
+    regex_t re;
+    memcpy(pat, r->prefix.p, r->prefix.len);
+    pat[r->prefix.len] = '\0';
+    int e = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB);
+    if (e != 0) {
+        char msg[128];
+        regerror(e, &re, msg, sizeof(msg));
+        return util_err_set(MMC_INVALID_PARAM, "REMOVE_ALL: regex '%s' does not compile: %s", pat, msg);
+    }
+    /* Matching happens on a copy of each key first: the walk must not be left on an object it freed. Keys looked
+     * at are collected, then removed (the iterator is not valid across removes). */
+    meta_obj_t **hit = malloc((size_t)r->limit * sizeof(*hit));
+    if (hit == NULL) {
+        regfree(&re);
+        return util_err_set(MMC_MALLOC_FAILED, "REMOVE_ALL: out of memory for %u keys", r->limit);
+    }
+    meta_index_iter_t it;
+    meta_index_seek(&c->table.idx, r->after.p, r->after.len, r->after.len > 0, &it);
+    uint32_t seen = 0, nhit = 0;
+    meta_obj_t *o = NULL;
+    *curlen = 0;
+    while (seen < r->limit && (o = meta_index_next(&it)) != NULL) {
+        if (o->flags & META_OBJ_SHADOW) continue; /* its key holds a NUL: never a cursor, not counted */
+        seen++;
+        memcpy(cur, meta_obj_key(o), o->klen);
+        *curlen = o->klen;
+        if (o->state != MMC_STATE_READY) continue;
+        memcpy(key, meta_obj_key(o), o->klen);
+        key[o->klen] = '\0';
+        if (regexec(&re, key, 0, NULL, 0) == 0) hit[nhit++] = o;
+    }
+    *more = seen == r->limit && meta_index_next(&it) != NULL;
+    uint64_t nr = 0, nd = 0;
+    for (uint32_t i = 0; i < nhit; i++) {
+        o = hit[i];
+        if (o->leases > 0) {
+            nd++;
+            if (!(r->flags & MMC_PF_FORCE)) continue;
+        } else {
+            nr++;
+        }
+        meta_obj_drop(c, o);
+        c->removes++;
+    }
+    free(hit);
+    regfree(&re);
+    *removed = nr;
+    *deferred = nd;
+    return MMC_OK;
 }
 
 /* ---------- expiry, revocation, eviction ---------- */
@@ -590,26 +809,41 @@ static uint64_t zombie_bytes(const meta_core_t *c, uint16_t m)
     return b;
 }
 
+/* Whether eviction pass `pass` may take o: 0 unpinned (or a soft pin past its ttl), 1 soft-pinned too. Hard
+ * pins never. */
+static bool evictable(const meta_obj_t *o, int pass, uint64_t now)
+{
+    if (o->flags & META_OBJ_HARD_PIN) return false;
+    if (!(o->flags & META_OBJ_SOFT_PIN) || o->deadline_ms <= now) return true;
+    return pass > 0;
+}
+
 uint64_t meta_evict(meta_core_t *c, uint16_t m, uint64_t target, bool retire_leased)
 {
     meta_media_t *md = &c->media[m];
-    uint64_t before = md->used;
-    util_link_t *n = md->lru.prev;
-    while (md->used > target && n != &md->lru) {
-        meta_obj_t *o = UTIL_CONTAINER_OF(n, meta_obj_t, link);
-        n = n->prev;
-        if (o->leases > 0) continue; /* being read */
-        meta_obj_drop(c, o);
-        md->evictions++;
-        c->evictions++;
+    uint64_t before = md->used, now = meta_now(c);
+    util_link_t *n;
+    /* Soft pins (pass 1) only when no unpinned object could go: a put that still does not fit calls again. */
+    for (int pass = 0; pass < 2 && md->used > target && (pass == 0 || md->used == before); pass++) {
+        n = md->lru.prev;
+        while (md->used > target && n != &md->lru) {
+            meta_obj_t *o = UTIL_CONTAINER_OF(n, meta_obj_t, link);
+            n = n->prev;
+            if (o->leases > 0 || !evictable(o, pass, now)) continue; /* being read, or pinned */
+            meta_obj_drop(c, o);
+            md->evictions++;
+            c->evictions++;
+        }
     }
-    if (!retire_leased || md->used <= target) return before - md->used;
+    /* Retiring leased objects is the last resort: not while this call freed anything (the caller retries). */
+    if (!retire_leased || md->used <= target || md->used != before) return before - md->used;
     /* Only leased objects are left to take: retire them; their space comes back as their leases end. */
     uint64_t pending = zombie_bytes(c, m);
     uint32_t retired = 0;
     for (n = md->lru.prev; n != &md->lru && md->used > target + pending;) {
         meta_obj_t *o = UTIL_CONTAINER_OF(n, meta_obj_t, link);
         n = n->prev;
+        if ((o->flags & META_OBJ_HARD_PIN) || o->leases == 0) continue; /* never / pinned and left by the passes */
         uint64_t held = 0;
         for (uint32_t i = 0; i < o->nrep; i++)
             if (o->rep[i].seg != NULL && o->rep[i].seg->medium == m) held += meta_heap_round(o->size);

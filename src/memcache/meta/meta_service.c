@@ -344,6 +344,7 @@ mmc_meta_service_t mmcs_meta_service_start(mmc_meta_service_config_t *cfg)
     meta_core_opts_init(&co);
     co.lease_ttl_ms = cfg->leaseTtlMs;
     co.put_timeout_ms = cfg->putTimeoutMs;
+    co.soft_pin_ttl_ms = cfg->softPinTtlMs;
     co.evict_high = cfg->evictThresholdHigh;
     co.evict_low = cfg->evictThresholdLow;
     if (cfg->memberCheck && cfg->configStoreURL[0] != '\0') {
