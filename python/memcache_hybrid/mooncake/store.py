@@ -94,11 +94,6 @@ def _key_ok(key):
         return False
 
 
-def _core(name):
-    """A core function of _memcache by name, or None when this build does not have it."""
-    return getattr(_memcache, name, None)
-
-
 def _ptr_of(buf):
     """(address, size, keepalive) of a bytes-like value; read-only values are copied once."""
     mv = memoryview(buf).cast("B")
@@ -302,15 +297,8 @@ class MooncakeDistributedStore:
         if len(keys) > _BATCH_MAX:
             return _chunked(len(keys), lambda lo, hi: self._put_addrs(keys[lo:hi], addrs[lo:hi], sizes[lo:hi],
                                                                       config, upsert))
-        st = self._st()
-        name = "batch_upsert" if upsert else "batch_put_ex"
-        fn = _core(name)
-        if fn is not None:
-            return from_mmc_list(fn(list(keys), list(addrs), list(sizes), rcfg, soft, hard))
-        if upsert or soft or hard:
-            # Needs the core's put_ex/upsert (pins, in-place replace): not in this build.
-            return [int(E.NOT_IMPLEMENTED)] * len(keys)
-        return from_mmc_list(st.batch_put_from(list(keys), list(addrs), list(sizes), _H2G, rcfg))
+        fn = _memcache.batch_upsert if upsert else _memcache.batch_put_ex
+        return from_mmc_list(fn(list(keys), list(addrs), list(sizes), rcfg, soft, hard))
 
     def put(self, key, value, config=None):
         a, n, keep = _ptr_of(value)
@@ -394,9 +382,9 @@ class MooncakeDistributedStore:
 
     # ---------- get ----------
     def _infos(self, keys):
-        """KeyInfo per key (with a read lease where the core grants one); a bad key: an empty KeyInfo
+        """KeyInfo per key, each with a read lease (as Mooncake's query grants); a bad key: an empty KeyInfo
         whose status is MMC_INVALID_PARAM."""
-        fn = _core("batch_key_info_lease") or self._st().batch_get_key_info
+        fn = _memcache.batch_key_info_lease
         ok = [i for i, k in enumerate(keys) if _key_ok(k)]
         sel = [keys[i] for i in ok]
         got = _chunked(len(sel), lambda lo, hi: list(fn(sel[lo:hi])))
@@ -613,7 +601,7 @@ class MooncakeDistributedStore:
         return self.batch_is_exist([key])[0]
 
     def batch_is_exist(self, keys):
-        fn = _core("batch_exist_lease") or self._st().batch_is_exist
+        fn = _memcache.batch_exist_lease
         return self._per_key(keys, lambda ks: [rc if rc >= 0 else from_mmc(rc) for rc in fn(ks)])
 
     @staticmethod
@@ -657,10 +645,7 @@ class MooncakeDistributedStore:
 
     def batch_remove(self, keys, force=False):
         """Per-key codes; a key under a read lease is refused (OBJECT_HAS_LEASE) unless force."""
-        fn = _core("batch_remove_ex")
-        st = self._st()
-        call = (lambda ks: fn(ks, bool(force))) if fn is not None else st.remove_batch
-        return self._per_key(keys, lambda ks: from_mmc_list(call(ks)))
+        return self._per_key(keys, lambda ks: from_mmc_list(_memcache.batch_remove_ex(ks, bool(force))))
 
     def remove_by_regex(self, regex, force=False):
         """Number of objects removed, or a negative code."""
@@ -668,17 +653,11 @@ class MooncakeDistributedStore:
             _re.compile(regex)
         except (_re.error, TypeError):
             return int(E.INVALID_PARAMS)
-        fn = _core("remove_by_regex")
-        if fn is None:
-            return int(E.NOT_IMPLEMENTED)
-        return from_mmc(fn(regex, bool(force)))
+        return from_mmc(_memcache.remove_by_regex(regex, bool(force)))
 
     def remove_all(self, force=False):
         """Number of objects removed, or a negative code."""
-        fn = _core("remove_all_ex")
-        if fn is None:
-            return int(E.NOT_IMPLEMENTED)
-        return from_mmc(fn(bool(force)))
+        return from_mmc(_memcache.remove_all_ex(bool(force)))
 
     # ---------- buffers ----------
     def register_buffer(self, buffer_ptr, size):
@@ -699,15 +678,12 @@ class MooncakeDistributedStore:
     # ---------- replicas and tasks ----------
     def batch_replica_clear(self, keys, segment_name=""):
         """Drops the keys' replicas on one segment ("" : every replica); returns the keys cleared."""
-        fn = _core("batch_replica_clear")
-        if fn is None:
-            return []
         sid = -1
         if segment_name:
             sid = self._resolve_segment(segment_name)
             if sid is None:
                 return []
-        rcs = fn(list(keys), sid)
+        rcs = _memcache.batch_replica_clear(list(keys), sid)
         return [k for k, rc in zip(keys, rcs) if rc == 0]
 
     def _submit(self, kind, key, run):
@@ -737,23 +713,17 @@ class MooncakeDistributedStore:
 
     def create_copy_task(self, key, targets):
         """(task id, 0), or ((0, 0), code). The task adds a replica of key on each target segment."""
-        fn = _core("replica_copy")
-        if fn is None:
-            return (0, 0), int(E.NOT_IMPLEMENTED)
         ids = [self._resolve_segment(t) for t in targets]
         if not targets or None in ids:
             return (0, 0), int(E.INVALID_PARAMS)
-        return self._submit(TaskType.REPLICA_COPY, key, lambda: fn(key, ids))
+        return self._submit(TaskType.REPLICA_COPY, key, lambda: _memcache.replica_copy(key, ids))
 
     def create_move_task(self, key, source, target):
         """(task id, 0), or ((0, 0), code). The task moves key's replica from source to target."""
-        fn = _core("replica_move")
-        if fn is None:
-            return (0, 0), int(E.NOT_IMPLEMENTED)
         src, dst = self._resolve_segment(source), self._resolve_segment(target)
         if src is None or dst is None:
             return (0, 0), int(E.INVALID_PARAMS)
-        return self._submit(TaskType.REPLICA_MOVE, key, lambda: fn(key, src, dst))
+        return self._submit(TaskType.REPLICA_MOVE, key, lambda: _memcache.replica_move(key, src, dst))
 
     def query_task(self, task_id):
         """(QueryTaskResponse, 0), or (None, TASK_NOT_FOUND)."""
