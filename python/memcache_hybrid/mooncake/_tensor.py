@@ -259,26 +259,26 @@ def batch_get_tensor(store, keys):
     torch = _torch()
     keys = list(keys)
     out = [None] * len(keys)
-    todo = list(range(len(keys)))
+    pending = list(range(len(keys)))
     for _ in range(3):  # an upsert may grow an object between the size query and the read: ask again
-        if not todo:
+        if not pending:
             break
-        sizes = _sizes(store, [keys[i] for i in todo])
-        want = [(i, s) for i, s in zip(todo, sizes) if s > 0]
+        sizes = _sizes(store, [keys[i] for i in pending])
+        want = [(i, s) for i, s in zip(pending, sizes) if s > 0]
         bufs = [torch.empty(s, dtype=torch.uint8) for _, s in want]
         rcs = store.batch_get_into([keys[i] for i, _ in want], [b.data_ptr() for b in bufs], [s for _, s in want]) \
             if want else []
-        todo, changed = [], []
+        pending, changed = [], []
         for (i, s), b, rc in zip(want, bufs, rcs):
             if rc == 0:
                 out[i] = _view(b, s, keys[i])
                 if out[i] is None:
                     changed.append((i, s))
             elif rc == _buffer_too_small():
-                todo.append(i)
+                pending.append(i)
         if changed:  # a header that does not match the size asked for: replaced in between, or not a tensor
             now = _sizes(store, [keys[i] for i, _ in changed])
-            todo += [i for (i, s), n in zip(changed, now) if n != s]
+            pending += [i for (i, s), n in zip(changed, now) if n != s]
     return out
 
 

@@ -436,18 +436,18 @@ class MooncakeDistributedStore:
         if not len(keys) == len(buffer_ptrs) == len(sizes):
             return [int(E.INVALID_PARAMS)] * len(keys)
         res = [0] * len(keys)
-        todo = []
+        pending = []
         for i, info in enumerate(self._infos(keys)):
             rc = self._info_rc(info)
             if rc == 0 and info.size() > sizes[i]:
                 rc = int(E.BUFFER_OVERFLOW)
             res[i] = rc if rc != 0 else info.size()
             if rc == 0:
-                todo.append(i)
-        if todo:
-            rcs = self._st().batch_get_into([keys[i] for i in todo], [buffer_ptrs[i] for i in todo],
-                                            [res[i] for i in todo], _G2H)
-            for i, rc in zip(todo, rcs):
+                pending.append(i)
+        if pending:
+            rcs = self._st().batch_get_into([keys[i] for i in pending], [buffer_ptrs[i] for i in pending],
+                                            [res[i] for i in pending], _G2H)
+            for i, rc in zip(pending, rcs):
                 if rc != 0:
                     res[i] = from_mmc(rc)
         return res
@@ -458,7 +458,7 @@ class MooncakeDistributedStore:
         if not len(keys) == len(all_buffer_ptrs) == len(all_sizes):
             return [int(E.INVALID_PARAMS)] * len(keys)
         res = [0] * len(keys)
-        todo, ptrs, szs = [], [], []
+        pending, ptrs, szs = [], [], []
         for i, info in enumerate(self._infos(keys)):
             rc = self._info_rc(info)
             if rc != 0:
@@ -476,12 +476,12 @@ class MooncakeDistributedStore:
                 res[i] = int(E.BUFFER_OVERFLOW)
                 continue
             res[i] = info.size()
-            todo.append(i)
+            pending.append(i)
             ptrs.append(p2)
             szs.append(s2)
-        if todo:
-            rcs = self._st().batch_get_into_layers([keys[i] for i in todo], ptrs, szs, _G2H)
-            for i, rc in zip(todo, rcs):
+        if pending:
+            rcs = self._st().batch_get_into_layers([keys[i] for i in pending], ptrs, szs, _G2H)
+            for i, rc in zip(pending, rcs):
                 if rc != 0:
                     res[i] = from_mmc(rc)
         return res
