@@ -5,7 +5,9 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config libssl-dev openssl libcmocka-dev
       clang libclang-rt-14-dev iproute2 procps redis-server redis-tools iperf3 libhiredis-dev libmicrohttpd-dev libgnutls28-dev
-      python3-dev python3-pytest python3-numpy python3-torch curl)
+      python3-dev python3-pytest python3-numpy python3-torch curl
+      etcd-server etcd-client libcurl4-openssl-dev libcjson-dev libucx-dev ucx-utils prometheus memcached
+      python3-matplotlib python3-venv python3-pip python3-setuptools dpkg-dev fakeroot)
 
 missing=()
 for p in "${PKGS[@]}"; do
